@@ -1,0 +1,489 @@
+//! Metrics named per component: counters, time-weighted gauges, time series and HDR histograms.
+//!
+//! A model registers each metric once (at start) under `component.name` and gets a small handle;
+//! recording through a handle is an index into a vector, with no string work on the hot path.
+//! Everything is kept in ordered collections, so a snapshot lists metrics in name order and
+//! serialises to the same bytes on every run.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::time::{SimDuration, SimTime};
+
+/// Handle to a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CounterId(u32);
+/// Handle to a gauge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GaugeId(u32);
+/// Handle to a time series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeriesId(u32);
+/// Handle to a histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistogramId(u32);
+
+/// What a histogram's values measure; durations are recorded in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Ns,
+    Count,
+    Bytes,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Counter(u32),
+    Gauge(u32),
+    Series(u32),
+    Histogram(u32),
+}
+
+impl Slot {
+    fn kind(self) -> &'static str {
+        match self {
+            Slot::Counter(_) => "counter",
+            Slot::Gauge(_) => "gauge",
+            Slot::Series(_) => "series",
+            Slot::Histogram(_) => "histogram",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricError {
+    #[error("metric \"{name}\" is already registered as a {existing}, not a {requested}")]
+    KindClash {
+        name: String,
+        existing: &'static str,
+        requested: &'static str,
+    },
+    #[error("metric name \"{0}\" is not of the form component.metric (letters, digits, _ - .)")]
+    BadName(String),
+}
+
+/// A value that changes over time; its mean is weighted by how long each value held.
+#[derive(Debug, Clone)]
+struct Gauge {
+    value: f64,
+    since: SimTime,
+    area: f64,
+    max: f64,
+    min: f64,
+}
+
+/// Samples `(time, value)`, at most `limit` of them: when full, every other sample is dropped and
+/// from then on only every second new sample is kept (repeatedly), so memory stays bounded and the
+/// kept points still span the whole run, deterministically.
+#[derive(Debug, Clone)]
+struct Series {
+    points: Vec<(SimTime, f64)>,
+    stride: u64,
+    offered: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Hist {
+    unit: Unit,
+    hdr: Histogram<u64>,
+    /// Exact sum, so the mean is not subject to HDR bucket rounding.
+    sum: u128,
+}
+
+/// The most points a time series keeps (see [`Series`]).
+pub const SERIES_LIMIT: usize = 4096;
+
+/// All metrics of one run.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    names: BTreeMap<String, Slot>,
+    counters: Vec<u64>,
+    gauges: Vec<Gauge>,
+    series: Vec<Series>,
+    hists: Vec<Hist>,
+}
+
+fn full_name(component: &str, name: &str) -> Result<String, MetricError> {
+    let full = format!("{component}.{name}");
+    let ok_part = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    };
+    if ok_part(component) && ok_part(name) {
+        Ok(full)
+    } else {
+        Err(MetricError::BadName(full))
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Metrics::default()
+    }
+
+    fn register(
+        &mut self,
+        component: &str,
+        name: &str,
+        requested: Slot,
+    ) -> Result<Slot, MetricError> {
+        let full = full_name(component, name)?;
+        if let Some(&existing) = self.names.get(&full) {
+            if std::mem::discriminant(&existing) == std::mem::discriminant(&requested) {
+                return Ok(existing);
+            }
+            return Err(MetricError::KindClash {
+                name: full,
+                existing: existing.kind(),
+                requested: requested.kind(),
+            });
+        }
+        self.names.insert(full, requested);
+        Ok(requested)
+    }
+
+    /// A counter named `component.name` (the same handle if it exists).
+    pub fn counter(&mut self, component: &str, name: &str) -> Result<CounterId, MetricError> {
+        match self.register(component, name, Slot::Counter(self.counters.len() as u32))? {
+            Slot::Counter(i) => {
+                if i as usize == self.counters.len() {
+                    self.counters.push(0);
+                }
+                Ok(CounterId(i))
+            }
+            _ => unreachable!("register returns the requested kind"),
+        }
+    }
+
+    pub fn gauge(&mut self, component: &str, name: &str) -> Result<GaugeId, MetricError> {
+        match self.register(component, name, Slot::Gauge(self.gauges.len() as u32))? {
+            Slot::Gauge(i) => {
+                if i as usize == self.gauges.len() {
+                    self.gauges.push(Gauge {
+                        value: 0.0,
+                        since: SimTime::ZERO,
+                        area: 0.0,
+                        max: 0.0,
+                        min: 0.0,
+                    });
+                }
+                Ok(GaugeId(i))
+            }
+            _ => unreachable!("register returns the requested kind"),
+        }
+    }
+
+    pub fn series(&mut self, component: &str, name: &str) -> Result<SeriesId, MetricError> {
+        match self.register(component, name, Slot::Series(self.series.len() as u32))? {
+            Slot::Series(i) => {
+                if i as usize == self.series.len() {
+                    self.series.push(Series {
+                        points: Vec::new(),
+                        stride: 1,
+                        offered: 0,
+                    });
+                }
+                Ok(SeriesId(i))
+            }
+            _ => unreachable!("register returns the requested kind"),
+        }
+    }
+
+    pub fn histogram(
+        &mut self,
+        component: &str,
+        name: &str,
+        unit: Unit,
+    ) -> Result<HistogramId, MetricError> {
+        match self.register(component, name, Slot::Histogram(self.hists.len() as u32))? {
+            Slot::Histogram(i) => {
+                if i as usize == self.hists.len() {
+                    // 3 significant digits, growing as needed: a relative error of at most 0.1%.
+                    let hdr =
+                        Histogram::new(3).expect("3 significant figures is a valid precision");
+                    self.hists.push(Hist { unit, hdr, sum: 0 });
+                }
+                Ok(HistogramId(i))
+            }
+            _ => unreachable!("register returns the requested kind"),
+        }
+    }
+
+    #[inline]
+    pub fn add(&mut self, id: CounterId, n: u64) {
+        let c = &mut self.counters[id.0 as usize];
+        *c = c.saturating_add(n);
+    }
+
+    /// Sets a gauge at `now`; the previous value is weighted by how long it held.
+    #[inline]
+    pub fn set(&mut self, id: GaugeId, now: SimTime, value: f64) {
+        let g = &mut self.gauges[id.0 as usize];
+        debug_assert!(now >= g.since, "gauge set back in time");
+        g.area += g.value * now.saturating_since(g.since).as_nanos() as f64;
+        g.since = now;
+        g.value = value;
+        g.max = g.max.max(value);
+        g.min = g.min.min(value);
+    }
+
+    /// The current value of a gauge.
+    pub fn gauge_value(&self, id: GaugeId) -> f64 {
+        self.gauges[id.0 as usize].value
+    }
+
+    pub fn push(&mut self, id: SeriesId, now: SimTime, value: f64) {
+        let s = &mut self.series[id.0 as usize];
+        s.offered += 1;
+        if (s.offered - 1) % s.stride != 0 {
+            return;
+        }
+        if s.points.len() == SERIES_LIMIT {
+            let mut keep = false;
+            s.points.retain(|_| {
+                keep = !keep;
+                keep
+            });
+            s.stride *= 2;
+            if (s.offered - 1) % s.stride != 0 {
+                return;
+            }
+        }
+        s.points.push((now, value));
+    }
+
+    #[inline]
+    pub fn record(&mut self, id: HistogramId, value: u64) {
+        let h = &mut self.hists[id.0 as usize];
+        // `record` grows the histogram as needed; it can only fail past HDR's own maximum
+        // (about 2^63), where clamping to the largest trackable value is the honest fallback.
+        if h.hdr.record(value).is_err() {
+            h.hdr.saturating_record(value);
+        }
+        h.sum += value as u128;
+    }
+
+    #[inline]
+    pub fn record_duration(&mut self, id: HistogramId, d: SimDuration) {
+        self.record(id, d.as_nanos());
+    }
+
+    /// Every metric's summary at `end` (gauges are weighted up to `end`), in name order.
+    pub fn snapshot(&self, end: SimTime) -> MetricsSnapshot {
+        let mut out = BTreeMap::new();
+        for (name, &slot) in &self.names {
+            let v = match slot {
+                Slot::Counter(i) => MetricValue::Counter {
+                    value: self.counters[i as usize],
+                },
+                Slot::Gauge(i) => {
+                    let g = &self.gauges[i as usize];
+                    let area = g.area + g.value * end.saturating_since(g.since).as_nanos() as f64;
+                    let span = end.as_nanos() as f64;
+                    let mean = if span > 0.0 { area / span } else { g.value };
+                    MetricValue::Gauge {
+                        value: g.value,
+                        mean,
+                        min: g.min,
+                        max: g.max,
+                    }
+                }
+                Slot::Series(i) => {
+                    let s = &self.series[i as usize];
+                    MetricValue::Series {
+                        offered: s.offered,
+                        points: s.points.iter().map(|&(t, v)| (t.as_nanos(), v)).collect(),
+                    }
+                }
+                Slot::Histogram(i) => {
+                    let h = &self.hists[i as usize];
+                    let n = h.hdr.len();
+                    let q = |x: f64| {
+                        if n == 0 {
+                            0
+                        } else {
+                            h.hdr.value_at_quantile(x)
+                        }
+                    };
+                    MetricValue::Histogram {
+                        unit: h.unit,
+                        count: n,
+                        mean: if n == 0 { 0.0 } else { h.sum as f64 / n as f64 },
+                        min: if n == 0 { 0 } else { h.hdr.min() },
+                        p50: q(0.5),
+                        p90: q(0.9),
+                        p99: q(0.99),
+                        p999: q(0.999),
+                        max: if n == 0 { 0 } else { h.hdr.max() },
+                    }
+                }
+            };
+            out.insert(name.clone(), v);
+        }
+        MetricsSnapshot(out)
+    }
+}
+
+/// A metric's summary at the end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum MetricValue {
+    Counter {
+        value: u64,
+    },
+    /// `mean` is the time-weighted average over the run.
+    Gauge {
+        value: f64,
+        mean: f64,
+        min: f64,
+        max: f64,
+    },
+    Series {
+        offered: u64,
+        points: Vec<(u64, f64)>,
+    },
+    /// Quantiles are HDR values (within 0.1%); `mean` is exact.
+    Histogram {
+        unit: Unit,
+        count: u64,
+        mean: f64,
+        min: u64,
+        p50: u64,
+        p90: u64,
+        p99: u64,
+        p999: u64,
+        max: u64,
+    },
+}
+
+impl MetricValue {
+    /// A named statistic (`mean`, `min`, `max`, `count`, `p50`, `p90`, `p99`, `p999`, `value`,
+    /// `last`), where this kind of metric has it.
+    pub fn stat(&self, stat: &str) -> Option<f64> {
+        match (self, stat) {
+            (MetricValue::Counter { value }, "value" | "count") => Some(*value as f64),
+            (MetricValue::Gauge { value, .. }, "value" | "last") => Some(*value),
+            (MetricValue::Gauge { mean, .. }, "mean") => Some(*mean),
+            (MetricValue::Gauge { min, .. }, "min") => Some(*min),
+            (MetricValue::Gauge { max, .. }, "max") => Some(*max),
+            (MetricValue::Series { points, .. }, "last") => points.last().map(|p| p.1),
+            (MetricValue::Series { offered, .. }, "count") => Some(*offered as f64),
+            (MetricValue::Series { points, .. }, "max") => {
+                points.iter().map(|p| p.1).reduce(f64::max)
+            }
+            (MetricValue::Series { points, .. }, "min") => {
+                points.iter().map(|p| p.1).reduce(f64::min)
+            }
+            (MetricValue::Histogram { count, .. }, "count") => Some(*count as f64),
+            (MetricValue::Histogram { mean, .. }, "mean") => Some(*mean),
+            (MetricValue::Histogram { min, .. }, "min") => Some(*min as f64),
+            (MetricValue::Histogram { max, .. }, "max") => Some(*max as f64),
+            (MetricValue::Histogram { p50, .. }, "p50") => Some(*p50 as f64),
+            (MetricValue::Histogram { p90, .. }, "p90") => Some(*p90 as f64),
+            (MetricValue::Histogram { p99, .. }, "p99") => Some(*p99 as f64),
+            (MetricValue::Histogram { p999, .. }, "p999") => Some(*p999 as f64),
+            _ => None,
+        }
+    }
+
+    /// Whether values of this metric are nanoseconds (and should print as durations).
+    pub fn is_duration(&self) -> bool {
+        matches!(self, MetricValue::Histogram { unit: Unit::Ns, .. })
+    }
+}
+
+/// Every metric of a run, in name order.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(transparent)]
+pub struct MetricsSnapshot(pub BTreeMap<String, MetricValue>);
+
+impl MetricsSnapshot {
+    pub fn get(&self, name: &str) -> Option<&MetricValue> {
+        self.0.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: u64) -> SimTime {
+        SimTime::from_nanos(s * 1_000_000_000)
+    }
+
+    #[test]
+    fn counters_and_names() {
+        let mut m = Metrics::new();
+        let c = m.counter("server", "served").unwrap();
+        assert_eq!(m.counter("server", "served").unwrap(), c);
+        m.add(c, 2);
+        m.add(c, 3);
+        assert!(matches!(
+            m.gauge("server", "served"),
+            Err(MetricError::KindClash { .. })
+        ));
+        assert!(matches!(
+            m.counter("bad name", "x"),
+            Err(MetricError::BadName(_))
+        ));
+        assert_eq!(
+            m.snapshot(t(1)).get("server.served"),
+            Some(&MetricValue::Counter { value: 5 })
+        );
+    }
+
+    #[test]
+    fn gauge_mean_is_time_weighted() {
+        let mut m = Metrics::new();
+        let g = m.gauge("q", "len").unwrap();
+        m.set(g, t(0), 2.0); // 2 for 1s
+        m.set(g, t(1), 4.0); // 4 for 3s
+        let s = m.snapshot(t(4));
+        let v = s.get("q.len").unwrap();
+        assert_eq!(v.stat("mean"), Some((2.0 + 12.0) / 4.0));
+        assert_eq!(v.stat("max"), Some(4.0));
+        assert_eq!(v.stat("value"), Some(4.0));
+    }
+
+    #[test]
+    fn histogram_quantiles_within_hdr_precision() {
+        let mut m = Metrics::new();
+        let h = m.histogram("kv", "latency", Unit::Ns).unwrap();
+        for v in 1..=100_000u64 {
+            m.record(h, v * 1000);
+        }
+        let s = m.snapshot(t(1));
+        let v = s.get("kv.latency").unwrap();
+        assert_eq!(v.stat("count"), Some(100_000.0));
+        assert_eq!(v.stat("mean"), Some(50_000_500.0));
+        let p99 = v.stat("p99").unwrap();
+        assert!((p99 - 99_000_000.0).abs() <= 99_000.0, "{p99}");
+        let p50 = v.stat("p50").unwrap();
+        assert!((p50 - 50_000_000.0).abs() <= 50_000.0, "{p50}");
+        assert!(v.is_duration());
+    }
+
+    #[test]
+    fn series_stays_bounded_and_spans_the_run() {
+        let mut m = Metrics::new();
+        let s = m.series("n1", "commit").unwrap();
+        let n = 100_000u64;
+        for i in 0..n {
+            m.push(s, SimTime::from_nanos(i), i as f64);
+        }
+        match m.snapshot(SimTime::from_nanos(n)).get("n1.commit").unwrap() {
+            MetricValue::Series { offered, points } => {
+                assert_eq!(*offered, n);
+                assert!(points.len() <= SERIES_LIMIT && points.len() > SERIES_LIMIT / 4);
+                assert_eq!(points[0], (0, 0.0));
+                assert!(points.last().unwrap().0 > n * 9 / 10);
+                assert!(points.windows(2).all(|w| w[0].0 < w[1].0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
