@@ -1,1 +1,8 @@
+//! Queueing networks: sources, FIFO multi-server stations and routing, checked against theory.
 
+pub mod network;
+pub mod theory;
+
+pub use network::{
+    Customer, QEvent, QNet, QNetConfig, QNetError, Route, SourceConfig, StationConfig, Target,
+};
