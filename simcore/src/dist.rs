@@ -115,6 +115,14 @@ impl Dist {
         }
         Ok(Dist::LogNormal { mu, sigma })
     }
+    /// A log-normal given by its median (`exp(mu)`) rather than `mu`: easier to state in units.
+    pub fn lognormal_median(median: f64, sigma: f64) -> Result<Dist, DistError> {
+        let median = finite("lognormal", "median", median)?;
+        if median <= 0.0 {
+            return Err(invalid("lognormal", "the median must be positive"));
+        }
+        Dist::lognormal(libm::log(median), sigma)
+    }
     pub fn pareto(scale: f64, shape: f64) -> Result<Dist, DistError> {
         let (scale, shape) = (
             finite("pareto", "scale", scale)?,
