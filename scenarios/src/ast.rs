@@ -59,14 +59,19 @@ pub enum ValueKind {
     Integer(i64),
     Float(f64),
     Duration(SimDuration),
-    Rate { per_sec: f64 },
+    Rate {
+        per_sec: f64,
+    },
     Percent(f64),
     Str(String),
     Bool(bool),
     Ident(String),
     List(Vec<Entry>),
     /// A distribution or other function-like value: `exp(1s)`, `uniform(1ms, 5ms)`.
-    Call { name: String, args: Vec<Value> },
+    Call {
+        name: String,
+        args: Vec<Value>,
+    },
 }
 
 /// A list entry: a value, optionally followed by a weight (`[left 30%, right 70%]`).

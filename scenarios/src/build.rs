@@ -25,7 +25,9 @@ pub enum PropType {
 impl PropType {
     pub fn describe(self) -> &'static str {
         match self {
-            PropType::DurationDist => "a duration distribution such as exp(1s) or uniform(1ms, 5ms)",
+            PropType::DurationDist => {
+                "a duration distribution such as exp(1s) or uniform(1ms, 5ms)"
+            }
             PropType::Rate => "a rate such as 0.9/s",
             PropType::Count => "a whole number such as 1000",
             PropType::Route => "a station name, exit, or a weighted list such as [a 30%, b 70%]",
@@ -52,8 +54,20 @@ pub struct KindSpec {
     pub props: &'static [PropSpec],
 }
 
-const fn prop(name: &'static str, ty: PropType, required: bool, default: Option<&'static str>, doc: &'static str) -> PropSpec {
-    PropSpec { name, ty, required, default, doc }
+const fn prop(
+    name: &'static str,
+    ty: PropType,
+    required: bool,
+    default: Option<&'static str>,
+    doc: &'static str,
+) -> PropSpec {
+    PropSpec {
+        name,
+        ty,
+        required,
+        default,
+        doc,
+    }
 }
 
 /// Every block kind the scenario language knows.
@@ -63,10 +77,34 @@ pub const KINDS: &[KindSpec] = &[
         model: "queueing",
         doc: "Customers arriving into a queueing network.",
         props: &[
-            prop("rate", PropType::Rate, false, None, "Poisson arrivals at this rate (exponential interarrival times)."),
-            prop("interarrival", PropType::DurationDist, false, None, "Time between arrivals (instead of rate)."),
-            prop("customers", PropType::Count, false, Some("unlimited"), "Stop arriving after this many customers."),
-            prop("to", PropType::Route, true, None, "The station customers go to first."),
+            prop(
+                "rate",
+                PropType::Rate,
+                false,
+                None,
+                "Poisson arrivals at this rate (exponential interarrival times).",
+            ),
+            prop(
+                "interarrival",
+                PropType::DurationDist,
+                false,
+                None,
+                "Time between arrivals (instead of rate).",
+            ),
+            prop(
+                "customers",
+                PropType::Count,
+                false,
+                Some("unlimited"),
+                "Stop arriving after this many customers.",
+            ),
+            prop(
+                "to",
+                PropType::Route,
+                true,
+                None,
+                "The station customers go to first.",
+            ),
         ],
     },
     KindSpec {
@@ -74,16 +112,42 @@ pub const KINDS: &[KindSpec] = &[
         model: "queueing",
         doc: "A FIFO queue in front of k identical servers.",
         props: &[
-            prop("servers", PropType::Count, false, Some("1"), "Number of servers working in parallel."),
-            prop("service", PropType::DurationDist, true, None, "Service time of one customer."),
-            prop("to", PropType::Route, false, Some("exit"), "Where customers go after service."),
-            prop("queue_limit", PropType::Count, false, Some("unlimited"), "Most customers waiting; arrivals beyond it are dropped."),
+            prop(
+                "servers",
+                PropType::Count,
+                false,
+                Some("1"),
+                "Number of servers working in parallel.",
+            ),
+            prop(
+                "service",
+                PropType::DurationDist,
+                true,
+                None,
+                "Service time of one customer.",
+            ),
+            prop(
+                "to",
+                PropType::Route,
+                false,
+                Some("exit"),
+                "Where customers go after service.",
+            ),
+            prop(
+                "queue_limit",
+                PropType::Count,
+                false,
+                Some("unlimited"),
+                "Most customers waiting; arrivals beyond it are dropped.",
+            ),
         ],
     },
 ];
 
 /// The statistics an `expect` line may take of a metric.
-pub const STATS: &[&str] = &["mean", "min", "max", "count", "p50", "p90", "p99", "p999", "value", "last"];
+pub const STATS: &[&str] = &[
+    "mean", "min", "max", "count", "p50", "p90", "p99", "p999", "value", "last",
+];
 
 /// A scenario's models, checked and ready to wire.
 #[derive(Debug, Clone)]
@@ -104,12 +168,28 @@ struct Props<'a> {
 impl<'a> Props<'a> {
     fn get(&mut self, name: &str) -> Option<&'a Value> {
         let block: &'a Block = self.block;
-        let found = block.props.iter().find(|p| p.key.text == name).map(|p| &p.value);
-        let spec = self.spec.props.iter().find(|p| p.name == name).expect("properties read are in the schema");
+        let found = block
+            .props
+            .iter()
+            .find(|p| p.key.text == name)
+            .map(|p| &p.value);
+        let spec = self
+            .spec
+            .props
+            .iter()
+            .find(|p| p.name == name)
+            .expect("properties read are in the schema");
         if found.is_none() && spec.required {
             self.errors.push(
-                Diagnostic::at(self.file, block.name.span, format!("{} {} needs the property `{name}`", self.spec.kind, block.name.text))
-                    .hint(format!("add `{name}` followed by {}", spec.ty.describe())),
+                Diagnostic::at(
+                    self.file,
+                    block.name.span,
+                    format!(
+                        "{} {} needs the property `{name}`",
+                        self.spec.kind, block.name.text
+                    ),
+                )
+                .hint(format!("add `{name}` followed by {}", spec.ty.describe())),
             );
         }
         found
@@ -117,8 +197,16 @@ impl<'a> Props<'a> {
 
     fn wrong(&mut self, name: &str, v: &Value, ty: PropType) {
         self.errors.push(
-            Diagnostic::at(self.file, v.span, format!("`{name}` expects {}, found {}", ty.describe(), v.kind.describe()))
-                .hint(format!("expected {}", ty.describe())),
+            Diagnostic::at(
+                self.file,
+                v.span,
+                format!(
+                    "`{name}` expects {}, found {}",
+                    ty.describe(),
+                    v.kind.describe()
+                ),
+            )
+            .hint(format!("expected {}", ty.describe())),
         );
     }
 
@@ -127,7 +215,11 @@ impl<'a> Props<'a> {
         match v.kind {
             ValueKind::Integer(n) if n >= min => Some(n as u64),
             ValueKind::Integer(n) => {
-                self.errors.push(Diagnostic::at(self.file, v.span, format!("`{name}` must be at least {min}, found {n}")));
+                self.errors.push(Diagnostic::at(
+                    self.file,
+                    v.span,
+                    format!("`{name}` must be at least {min}, found {n}"),
+                ));
                 None
             }
             _ => {
@@ -146,7 +238,10 @@ impl<'a> Props<'a> {
                 None
             }
             Err(DistProblem::Other(d)) => {
-                self.errors.push(Diagnostic { file: self.file.to_string(), ..d });
+                self.errors.push(Diagnostic {
+                    file: self.file.to_string(),
+                    ..d
+                });
                 None
             }
         }
@@ -176,11 +271,17 @@ fn ns(v: &Value) -> Option<f64> {
 /// A duration distribution, in nanoseconds.
 fn duration_dist(v: &Value) -> Result<Dist, DistProblem> {
     let (name, args) = match &v.kind {
-        ValueKind::Duration(d) => return Ok(Dist::Constant { value: d.as_nanos() as f64 }),
+        ValueKind::Duration(d) => {
+            return Ok(Dist::Constant {
+                value: d.as_nanos() as f64,
+            });
+        }
         ValueKind::Call { name, args } => (name.as_str(), args.as_slice()),
         _ => return Err(DistProblem::Type),
     };
-    let problem = |msg: String, hint: &str| DistProblem::Other(Diagnostic::at("", v.span, msg).hint(hint.to_string()));
+    let problem = |msg: String, hint: &str| {
+        DistProblem::Other(Diagnostic::at("", v.span, msg).hint(hint.to_string()))
+    };
     let dist = match (name, args) {
         ("constant", [a]) => ns(a).map(Dist::constant),
         ("exp", [a]) => match a.kind {
@@ -190,20 +291,42 @@ fn duration_dist(v: &Value) -> Result<Dist, DistProblem> {
         },
         ("uniform", [a, b]) => ns(a).zip(ns(b)).map(|(a, b)| Dist::uniform(a, b)),
         ("normal", [a, b]) => ns(a).zip(ns(b)).map(|(a, b)| Dist::normal(a, b)),
-        ("lognormal", [a, b]) => ns(a).zip(number(b)).map(|(median, sigma)| Dist::lognormal_median(median, sigma)),
-        ("pareto", [a, b]) => ns(a).zip(number(b)).map(|(scale, shape)| Dist::pareto(scale, shape)),
-        ("zipf", _) => return Err(problem("zipf draws ranks, not durations".into(), "use exp, uniform, normal, lognormal or pareto")),
+        ("lognormal", [a, b]) => ns(a)
+            .zip(number(b))
+            .map(|(median, sigma)| Dist::lognormal_median(median, sigma)),
+        ("pareto", [a, b]) => ns(a)
+            .zip(number(b))
+            .map(|(scale, shape)| Dist::pareto(scale, shape)),
+        ("zipf", _) => {
+            return Err(problem(
+                "zipf draws ranks, not durations".into(),
+                "use exp, uniform, normal, lognormal or pareto",
+            ));
+        }
         ("constant" | "exp" | "uniform" | "normal" | "lognormal" | "pareto", _) => None,
         (other, _) => {
-            let hint = did_you_mean(other, ["constant", "exp", "uniform", "normal", "lognormal", "pareto"])
-                .unwrap_or_else(|| "known: constant, exp, uniform, normal, lognormal, pareto".into());
+            let hint = did_you_mean(
+                other,
+                [
+                    "constant",
+                    "exp",
+                    "uniform",
+                    "normal",
+                    "lognormal",
+                    "pareto",
+                ],
+            )
+            .unwrap_or_else(|| "known: constant, exp, uniform, normal, lognormal, pareto".into());
             return Err(problem(format!("unknown distribution `{other}`"), &hint));
         }
     };
     match dist {
         Some(Ok(d)) => Ok(d),
         Some(Err(e)) => Err(problem(e.to_string(), "check the parameters")),
-        None => Err(problem(format!("`{name}` takes {}", example(name)), &format!("write {name}{}", example(name)))),
+        None => Err(problem(
+            format!("wrong arguments for `{name}`"),
+            &format!("write {name}{}", example(name)),
+        )),
     }
 }
 
@@ -240,7 +363,11 @@ fn route(file: &str, v: &Value, stations: &[&str], errors: &mut Vec<Diagnostic>)
             let mut out = Vec::new();
             for e in entries {
                 let ValueKind::Ident(name) = &e.value.kind else {
-                    errors.push(Diagnostic::at(file, e.value.span, "a route entry must be a station name or exit"));
+                    errors.push(Diagnostic::at(
+                        file,
+                        e.value.span,
+                        "a route entry must be a station name or exit",
+                    ));
                     continue;
                 };
                 let weight = match &e.weight {
@@ -250,7 +377,11 @@ fn route(file: &str, v: &Value, stations: &[&str], errors: &mut Vec<Diagnostic>)
                         ValueKind::Integer(n) if n >= 0 => n as f64,
                         ValueKind::Float(f) if f >= 0.0 => f,
                         _ => {
-                            errors.push(Diagnostic::at(file, w.span, "a route weight must be a percentage or a non-negative number"));
+                            errors.push(Diagnostic::at(
+                                file,
+                                w.span,
+                                "a route weight must be a percentage or a non-negative number",
+                            ));
                             continue;
                         }
                     },
@@ -260,14 +391,26 @@ fn route(file: &str, v: &Value, stations: &[&str], errors: &mut Vec<Diagnostic>)
                 }
             }
             if !out.is_empty() && out.iter().all(|(_, w)| *w == 0.0) {
-                errors.push(Diagnostic::at(file, v.span, "every weight in this route is zero"));
+                errors.push(Diagnostic::at(
+                    file,
+                    v.span,
+                    "every weight in this route is zero",
+                ));
             }
             Some(Route(out))
         }
         _ => {
             errors.push(
-                Diagnostic::at(file, v.span, format!("`to` expects {}, found {}", PropType::Route.describe(), v.kind.describe()))
-                    .hint("for example `to server` or `to [a 30%, b 70%]`"),
+                Diagnostic::at(
+                    file,
+                    v.span,
+                    format!(
+                        "`to` expects {}, found {}",
+                        PropType::Route.describe(),
+                        v.kind.describe()
+                    ),
+                )
+                .hint("for example `to server` or `to [a 30%, b 70%]`"),
             );
             None
         }
@@ -282,47 +425,110 @@ pub fn build(scenario: &Scenario) -> Result<Built, Vec<Diagnostic>> {
     for b in &scenario.blocks {
         if let Some((_, first)) = seen_names.iter().find(|(n, _)| *n == b.name.text) {
             errors.push(
-                Diagnostic::at(file, b.name.span, format!("`{}` is already the name of another component", b.name.text))
-                    .hint(format!("first defined at line {}", first.line)),
+                Diagnostic::at(
+                    file,
+                    b.name.span,
+                    format!("`{}` is already the name of another component", b.name.text),
+                )
+                .hint(format!("first defined at line {}", first.line)),
             );
         } else if b.name.text == "system" {
-            errors.push(Diagnostic::at(file, b.name.span, "`system` is reserved for the network's own metrics").hint("choose another name"));
+            errors.push(
+                Diagnostic::at(
+                    file,
+                    b.name.span,
+                    "`system` is reserved for the network's own metrics",
+                )
+                .hint("choose another name"),
+            );
         }
         seen_names.push((&b.name.text, b.name.span));
     }
-    let stations: Vec<&str> = scenario.blocks.iter().filter(|b| b.kind.text == "station").map(|b| b.name.text.as_str()).collect();
+    let stations: Vec<&str> = scenario
+        .blocks
+        .iter()
+        .filter(|b| b.kind.text == "station")
+        .map(|b| b.name.text.as_str())
+        .collect();
     let mut qnet = QNetConfig::default();
     let mut endless_source = None;
 
     for block in &scenario.blocks {
         let Some(spec) = KINDS.iter().find(|k| k.kind == block.kind.text) else {
-            let hint = did_you_mean(&block.kind.text, KINDS.iter().map(|k| k.kind))
-                .unwrap_or_else(|| format!("known kinds: {}", KINDS.iter().map(|k| k.kind).collect::<Vec<_>>().join(", ")));
-            errors.push(Diagnostic::at(file, block.kind.span, format!("unknown component kind `{}`", block.kind.text)).hint(hint));
+            let hint =
+                did_you_mean(&block.kind.text, KINDS.iter().map(|k| k.kind)).unwrap_or_else(|| {
+                    format!(
+                        "known kinds: {}",
+                        KINDS.iter().map(|k| k.kind).collect::<Vec<_>>().join(", ")
+                    )
+                });
+            errors.push(
+                Diagnostic::at(
+                    file,
+                    block.kind.span,
+                    format!("unknown component kind `{}`", block.kind.text),
+                )
+                .hint(hint),
+            );
             continue;
         };
         for (i, p) in block.props.iter().enumerate() {
             if !spec.props.iter().any(|s| s.name == p.key.text) {
-                let mut d = Diagnostic::at(file, p.key.span, format!("{} has no property `{}`", spec.kind, p.key.text));
-                d = d.hint(did_you_mean(&p.key.text, spec.props.iter().map(|s| s.name)).unwrap_or_else(|| {
-                    format!("{} takes: {}", spec.kind, spec.props.iter().map(|s| s.name).collect::<Vec<_>>().join(", "))
-                }));
+                let mut d = Diagnostic::at(
+                    file,
+                    p.key.span,
+                    format!("{} has no property `{}`", spec.kind, p.key.text),
+                );
+                d = d.hint(
+                    did_you_mean(&p.key.text, spec.props.iter().map(|s| s.name)).unwrap_or_else(
+                        || {
+                            format!(
+                                "{} takes: {}",
+                                spec.kind,
+                                spec.props
+                                    .iter()
+                                    .map(|s| s.name)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        },
+                    ),
+                );
                 errors.push(d);
             } else if block.props[..i].iter().any(|q| q.key.text == p.key.text) {
-                errors.push(Diagnostic::at(file, p.key.span, format!("`{}` is given twice", p.key.text)));
+                errors.push(Diagnostic::at(
+                    file,
+                    p.key.span,
+                    format!("`{}` is given twice", p.key.text),
+                ));
             }
         }
         let name = block.name.text.clone();
-        let mut props = Props { file, block, spec, errors: &mut errors };
+        let mut props = Props {
+            file,
+            block,
+            spec,
+            errors: &mut errors,
+        };
         match spec.kind {
             "source" => {
                 let rate = props.get("rate");
-                let interarrival = props.get("interarrival").is_some().then(|| props.duration_dist("interarrival")).flatten();
+                let interarrival = props
+                    .get("interarrival")
+                    .is_some()
+                    .then(|| props.duration_dist("interarrival"))
+                    .flatten();
                 let interarrival = match (rate, interarrival) {
                     (Some(r), None) => match r.kind {
-                        ValueKind::Rate { per_sec } if per_sec > 0.0 && per_sec.is_finite() => Dist::exponential(1e9 / per_sec).ok(),
+                        ValueKind::Rate { per_sec } if per_sec > 0.0 && per_sec.is_finite() => {
+                            Dist::exponential(1e9 / per_sec).ok()
+                        }
                         ValueKind::Rate { .. } => {
-                            props.errors.push(Diagnostic::at(file, r.span, "the rate must be positive"));
+                            props.errors.push(Diagnostic::at(
+                                file,
+                                r.span,
+                                "the rate must be positive",
+                            ));
                             None
                         }
                         _ => {
@@ -332,26 +538,44 @@ pub fn build(scenario: &Scenario) -> Result<Built, Vec<Diagnostic>> {
                     },
                     (None, Some(d)) => Some(d),
                     (Some(r), Some(_)) => {
-                        props.errors.push(Diagnostic::at(file, r.span, "give either `rate` or `interarrival`, not both"));
+                        props.errors.push(Diagnostic::at(
+                            file,
+                            r.span,
+                            "give either `rate` or `interarrival`, not both",
+                        ));
                         None
                     }
                     (None, None) => {
                         if props.get("interarrival").is_none() {
                             props.errors.push(
-                                Diagnostic::at(file, block.name.span, format!("source {name} needs `rate` or `interarrival`"))
-                                    .hint("for example `rate 0.9/s`"),
+                                Diagnostic::at(
+                                    file,
+                                    block.name.span,
+                                    format!("source {name} needs `rate` or `interarrival`"),
+                                )
+                                .hint("for example `rate 0.9/s`"),
                             );
                         }
                         None
                     }
                 };
                 let customers = props.count("customers", 1);
-                let to = props.get("to").and_then(|v| route(file, v, &stations, props.errors));
-                if customers.is_none() && props.get("customers").is_none() && endless_source.is_none() {
+                let to = props
+                    .get("to")
+                    .and_then(|v| route(file, v, &stations, props.errors));
+                if customers.is_none()
+                    && props.get("customers").is_none()
+                    && endless_source.is_none()
+                {
                     endless_source = Some(block.name.span);
                 }
                 if let (Some(interarrival), Some(route)) = (interarrival, to) {
-                    qnet.sources.push(SourceConfig { name, interarrival, customers, route });
+                    qnet.sources.push(SourceConfig {
+                        name,
+                        interarrival,
+                        customers,
+                        route,
+                    });
                 }
             }
             "station" => {
@@ -365,9 +589,19 @@ pub fn build(scenario: &Scenario) -> Result<Built, Vec<Diagnostic>> {
                     Some(v) => route(file, v, &stations, props.errors),
                     None => Some(Route::to(Target::Exit)),
                 };
-                let queue_limit = props.get("queue_limit").is_some().then(|| props.count("queue_limit", 0)).flatten();
+                let queue_limit = props
+                    .get("queue_limit")
+                    .is_some()
+                    .then(|| props.count("queue_limit", 0))
+                    .flatten();
                 if let (Some(servers), Some(service), Some(route)) = (servers, service, to) {
-                    qnet.stations.push(StationConfig { name, servers, service, route, queue_limit });
+                    qnet.stations.push(StationConfig {
+                        name,
+                        servers,
+                        service,
+                        route,
+                        queue_limit,
+                    });
                 }
             }
             other => unreachable!("KINDS has no builder for {other}"),
@@ -376,24 +610,65 @@ pub fn build(scenario: &Scenario) -> Result<Built, Vec<Diagnostic>> {
     if errors.is_empty() {
         let sources = scenario.blocks.iter().any(|b| b.kind.text == "source");
         if !sources || stations.is_empty() {
-            let span = scenario.blocks.first().map(|b| b.kind.span).unwrap_or(Span { start: 0, end: 0, line: 1, col: 1 });
+            let span = scenario
+                .blocks
+                .first()
+                .map(|b| b.kind.span)
+                .unwrap_or(Span {
+                    start: 0,
+                    end: 0,
+                    line: 1,
+                    col: 1,
+                });
             errors.push(
-                Diagnostic::at(file, span, "the scenario needs at least one `source` and one `station`")
-                    .hint("see scenarios/mm1.scn for a complete example"),
+                Diagnostic::at(
+                    file,
+                    span,
+                    "the scenario needs at least one `source` and one `station`",
+                )
+                .hint("see scenarios/mm1.scn for a complete example"),
             );
         }
     }
     for e in &scenario.expects {
         if !STATS.contains(&e.stat.text.as_str()) {
-            let hint = did_you_mean(&e.stat.text, STATS.iter().copied()).unwrap_or_else(|| format!("known: {}", STATS.join(", ")));
-            errors.push(Diagnostic::at(file, e.stat.span, format!("unknown statistic `{}`", e.stat.text)).hint(hint));
-        }
-        if !matches!(e.bound.kind, ValueKind::Duration(_) | ValueKind::Integer(_) | ValueKind::Float(_) | ValueKind::Percent(_)) {
+            let hint = did_you_mean(&e.stat.text, STATS.iter().copied())
+                .unwrap_or_else(|| format!("known: {}", STATS.join(", ")));
             errors.push(
-                Diagnostic::at(file, e.bound.span, format!("a check compares with a number or a duration, found {}", e.bound.kind.describe()))
-                    .hint("for example `expect mean(server.wait) < 10s`"),
+                Diagnostic::at(
+                    file,
+                    e.stat.span,
+                    format!("unknown statistic `{}`", e.stat.text),
+                )
+                .hint(hint),
+            );
+        }
+        if !matches!(
+            e.bound.kind,
+            ValueKind::Duration(_)
+                | ValueKind::Integer(_)
+                | ValueKind::Float(_)
+                | ValueKind::Percent(_)
+        ) {
+            errors.push(
+                Diagnostic::at(
+                    file,
+                    e.bound.span,
+                    format!(
+                        "a check compares with a number or a duration, found {}",
+                        e.bound.kind.describe()
+                    ),
+                )
+                .hint("for example `expect mean(server.wait) < 10s`"),
             );
         }
     }
-    if errors.is_empty() { Ok(Built { qnet, endless_source }) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Built {
+            qnet,
+            endless_source,
+        })
+    } else {
+        Err(errors)
+    }
 }

@@ -16,7 +16,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn at(file: &str, span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.to_string(), line: span.line, col: span.col, message: message.into(), hint: None }
+        Diagnostic {
+            file: file.to_string(),
+            line: span.line,
+            col: span.col,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -28,7 +34,11 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     /// One line: `file:line:col: message (hint: ...)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )?;
         if let Some(h) = &self.hint {
             write!(f, " (hint: {h})")?;
         }
@@ -37,7 +47,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
@@ -52,13 +65,26 @@ mod tests {
 
     #[test]
     fn suggests_near_names_only() {
-        assert_eq!(did_you_mean("servrs", ["servers", "service"]).as_deref(), Some("did you mean \"servers\"?"));
+        assert_eq!(
+            did_you_mean("servrs", ["servers", "service"]).as_deref(),
+            Some("did you mean \"servers\"?")
+        );
         assert_eq!(did_you_mean("zzzzzz", ["servers", "service"]), None);
     }
 
     #[test]
     fn prints_on_one_line() {
-        let d = Diagnostic::at("a.scn", Span { start: 0, end: 1, line: 3, col: 7 }, "bad").hint("try x");
+        let d = Diagnostic::at(
+            "a.scn",
+            Span {
+                start: 0,
+                end: 1,
+                line: 3,
+                col: 7,
+            },
+            "bad",
+        )
+        .hint("try x");
         assert_eq!(d.to_string(), "a.scn:3:7: bad (hint: try x)");
     }
 }

@@ -21,11 +21,19 @@ pub const MAX_SOURCE_BYTES: usize = 4 << 20;
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     let (line, col) = s.start_pos().line_col();
-    Span { start: s.start(), end: s.end(), line, col }
+    Span {
+        start: s.start(),
+        end: s.end(),
+        line,
+        col,
+    }
 }
 
 fn ident(pair: Pair<'_, Rule>) -> Ident {
-    Ident { span: span_of(&pair), text: pair.as_str().to_string() }
+    Ident {
+        span: span_of(&pair),
+        text: pair.as_str().to_string(),
+    }
 }
 
 /// A rule's name as a reader would say it, for "expected ..." messages.
@@ -60,12 +68,22 @@ fn describe_rule(rule: &Rule) -> String {
 /// Parses `source` (the text of `file`) into a scenario, or every problem found.
 pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
     if source.len() > MAX_SOURCE_BYTES {
-        let d = Diagnostic { file: file.to_string(), line: 1, col: 1, message: format!("the file is larger than {} MiB", MAX_SOURCE_BYTES >> 20), hint: None };
+        let d = Diagnostic {
+            file: file.to_string(),
+            line: 1,
+            col: 1,
+            message: format!("the file is larger than {} MiB", MAX_SOURCE_BYTES >> 20),
+            hint: None,
+        };
         return Err(vec![d]);
     }
-    let mut pairs = ScnParser::parse(Rule::file, source).map_err(|e| vec![syntax_error(file, e)])?;
+    let mut pairs =
+        ScnParser::parse(Rule::file, source).map_err(|e| vec![syntax_error(file, e)])?;
     let file_pair = pairs.next().expect("the file rule always yields one pair");
-    let scenario_pair = file_pair.into_inner().next().expect("a file holds one scenario");
+    let scenario_pair = file_pair
+        .into_inner()
+        .next()
+        .expect("a file holds one scenario");
     let mut errors = Vec::new();
     let mut inner = scenario_pair.into_inner();
     let name_pair = inner.next().expect("a scenario has a name");
@@ -85,13 +103,19 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
                 match parse_u64(v.as_str()) {
                     Some(s) if scenario.seed.is_none() => scenario.seed = Some(s),
                     Some(_) => errors.push(Diagnostic::at(file, span, "the seed is given twice")),
-                    None => errors.push(Diagnostic::at(file, span_of(&v), "the seed must be an integer from 0 to 2^64-1")),
+                    None => errors.push(Diagnostic::at(
+                        file,
+                        span_of(&v),
+                        "the seed must be an integer from 0 to 2^64-1",
+                    )),
                 }
             }
             Rule::duration_stmt => {
                 let v = item.into_inner().next().expect("duration has a value");
                 match simcore::time::parse_duration(v.as_str()) {
-                    Ok(_) if scenario.duration.is_some() => errors.push(Diagnostic::at(file, span, "the duration is given twice")),
+                    Ok(_) if scenario.duration.is_some() => {
+                        errors.push(Diagnostic::at(file, span, "the duration is given twice"))
+                    }
                     Ok(d) => scenario.duration = Some((d, span_of(&v))),
                     Err(e) => errors.push(Diagnostic::at(file, span_of(&v), e.to_string())),
                 }
@@ -112,7 +136,11 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
                 scenario.blocks.push(Block { kind, name, props });
             }
             Rule::expect_stmt => {
-                let text = item.as_str().split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = item
+                    .as_str()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let mut parts = item.into_inner();
                 let stat = ident(parts.next().expect("expect has a statistic"));
                 let metric = ident(parts.next().expect("expect has a metric"));
@@ -123,14 +151,25 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
                     _ => CmpOp::Ge,
                 };
                 match value(file, parts.next().expect("expect has a bound")) {
-                    Ok(bound) => scenario.expects.push(Expect { stat, metric, op, bound, text, span }),
+                    Ok(bound) => scenario.expects.push(Expect {
+                        stat,
+                        metric,
+                        op,
+                        bound,
+                        text,
+                        span,
+                    }),
                     Err(d) => errors.push(d),
                 }
             }
             other => unreachable!("the grammar allows no {other:?} in a scenario"),
         }
     }
-    if errors.is_empty() { Ok(scenario) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(errors)
+    }
 }
 
 fn syntax_error(file: &str, e: pest::error::Error<Rule>) -> Diagnostic {
@@ -144,7 +183,13 @@ fn syntax_error(file: &str, e: pest::error::Error<Rule>) -> Diagnostic {
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
     let message = message.replacen("expected ", "syntax error: expected ", 1);
-    Diagnostic { file: file.to_string(), line, col, message, hint: None }
+    Diagnostic {
+        file: file.to_string(),
+        line,
+        col,
+        message,
+        hint: None,
+    }
 }
 
 fn parse_u64(text: &str) -> Option<u64> {
@@ -187,24 +232,41 @@ fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
     let text = pair.as_str();
     let bad = |msg: String| Diagnostic::at(file, span, msg);
     let kind = match pair.as_rule() {
-        Rule::integer => {
-            ValueKind::Integer(text.replace('_', "").parse().map_err(|_| bad(format!("{text} does not fit in a 64-bit integer")))?)
-        }
+        Rule::integer => ValueKind::Integer(
+            text.replace('_', "")
+                .parse()
+                .map_err(|_| bad(format!("{text} does not fit in a 64-bit integer")))?,
+        ),
         Rule::float => {
-            let f: f64 = text.parse().map_err(|_| bad(format!("{text} is not a number")))?;
+            let f: f64 = text
+                .parse()
+                .map_err(|_| bad(format!("{text} is not a number")))?;
             if !f.is_finite() {
                 return Err(bad(format!("{text} is too large")));
             }
             ValueKind::Float(f)
         }
-        Rule::duration => ValueKind::Duration(simcore::time::parse_duration(text).map_err(|e| bad(e.to_string()))?),
+        Rule::duration => ValueKind::Duration(
+            simcore::time::parse_duration(text).map_err(|e| bad(e.to_string()))?,
+        ),
         Rule::rate => {
-            let (number, unit) = text.split_once('/').expect("the grammar puts a / in every rate");
-            let n: f64 = number.replace('_', "").parse().map_err(|_| bad(format!("{number} is not a number")))?;
-            ValueKind::Rate { per_sec: n / unit_secs(unit) }
+            let (number, unit) = text
+                .split_once('/')
+                .expect("the grammar puts a / in every rate");
+            let n: f64 = number
+                .replace('_', "")
+                .parse()
+                .map_err(|_| bad(format!("{number} is not a number")))?;
+            ValueKind::Rate {
+                per_sec: n / unit_secs(unit),
+            }
         }
         Rule::percent => {
-            let n: f64 = text.trim_end_matches('%').replace('_', "").parse().map_err(|_| bad(format!("{text} is not a percentage")))?;
+            let n: f64 = text
+                .trim_end_matches('%')
+                .replace('_', "")
+                .parse()
+                .map_err(|_| bad(format!("{text} is not a percentage")))?;
             ValueKind::Percent(n)
         }
         Rule::string => ValueKind::Str(string_value(pair)),
@@ -212,8 +274,14 @@ fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
         Rule::ident => ValueKind::Ident(text.to_string()),
         Rule::call => {
             let mut parts = pair.into_inner();
-            let name = parts.next().expect("a call has a name").as_str().to_string();
-            let args = parts.map(|p| value(file, p)).collect::<Result<Vec<_>, _>>()?;
+            let name = parts
+                .next()
+                .expect("a call has a name")
+                .as_str()
+                .to_string();
+            let args = parts
+                .map(|p| value(file, p))
+                .collect::<Result<Vec<_>, _>>()?;
             ValueKind::Call { name, args }
         }
         Rule::list => {
@@ -254,13 +322,19 @@ scenario "demo" {
         assert_eq!(s.duration.unwrap().0, SimDuration::from_secs(10));
         assert_eq!(s.blocks.len(), 2);
         let a = &s.blocks[0];
-        assert_eq!((a.kind.text.as_str(), a.name.text.as_str()), ("source", "a"));
+        assert_eq!(
+            (a.kind.text.as_str(), a.name.text.as_str()),
+            ("source", "a")
+        );
         assert_eq!(a.props[0].value.kind, ValueKind::Rate { per_sec: 200.0 });
         assert_eq!(a.props[1].value.kind, ValueKind::Integer(1000));
         match &a.props[2].value.kind {
             ValueKind::List(entries) => {
                 assert_eq!(entries[0].value.kind, ValueKind::Ident("left".into()));
-                assert_eq!(entries[1].weight.as_ref().unwrap().kind, ValueKind::Percent(70.0));
+                assert_eq!(
+                    entries[1].weight.as_ref().unwrap().kind,
+                    ValueKind::Percent(70.0)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -268,7 +342,10 @@ scenario "demo" {
         match &left.props[1].value.kind {
             ValueKind::Call { name, args } => {
                 assert_eq!(name, "uniform");
-                assert_eq!(args[1].kind, ValueKind::Duration(SimDuration::from_millis(5)));
+                assert_eq!(
+                    args[1].kind,
+                    ValueKind::Duration(SimDuration::from_millis(5))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -276,7 +353,10 @@ scenario "demo" {
         assert_eq!(left.props[3].value.kind, ValueKind::Bool(true));
         assert_eq!(left.props[4].value.kind, ValueKind::Float(-1.5));
         let e = &s.expects[0];
-        assert_eq!((e.stat.text.as_str(), e.metric.text.as_str(), e.op), ("p99", "left.wait", CmpOp::Lt));
+        assert_eq!(
+            (e.stat.text.as_str(), e.metric.text.as_str(), e.op),
+            ("p99", "left.wait", CmpOp::Lt)
+        );
         assert_eq!(e.text, "expect p99(left.wait) < 50ms");
         assert_eq!((a.kind.span.line, a.kind.span.col), (6, 3));
     }
@@ -286,16 +366,35 @@ scenario "demo" {
         let errs = parse("bad.scn", "scenario \"x\" {\n  station s { servers }\n}").unwrap_err();
         assert_eq!(errs.len(), 1);
         let msg = errs[0].to_string();
-        assert!(msg.starts_with("bad.scn:2:23: syntax error: expected"), "{msg}");
-        let errs = parse("bad.scn", "scenario \"x\" { duration 1.5ns  seed 99999999999999999999 }").unwrap_err();
+        assert!(
+            msg.starts_with("bad.scn:2:23: syntax error: expected"),
+            "{msg}"
+        );
+        let errs = parse(
+            "bad.scn",
+            "scenario \"x\" { duration 1.5ns  seed 99999999999999999999 }",
+        )
+        .unwrap_err();
         assert!(errs[0].to_string().contains("nanosecond"), "{errs:?}");
-        assert!(errs.len() == 2 || errs[1].to_string().contains("seed"), "{errs:?}");
+        assert!(
+            errs.len() == 2 || errs[1].to_string().contains("seed"),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn garbage_never_panics() {
-        let samples = ["", "scenario", "scenario \"", "}}}}", "\u{0}\u{ffff}", "scenario \"a\" { x y { z [ } }",
-            "scenario \"a\" { s t { k exp(((((( } }", "scenario \"a\" { s t { k 1e999 } }", "scenario \"a\" { s t { k 1.0e999 } }"];
+        let samples = [
+            "",
+            "scenario",
+            "scenario \"",
+            "}}}}",
+            "\u{0}\u{ffff}",
+            "scenario \"a\" { x y { z [ } }",
+            "scenario \"a\" { s t { k exp(((((( } }",
+            "scenario \"a\" { s t { k 1e999 } }",
+            "scenario \"a\" { s t { k 1.0e999 } }",
+        ];
         for s in samples {
             let _ = parse("g.scn", s);
         }

@@ -10,7 +10,10 @@ use std::time::Instant;
 use models::queueing::QNet;
 use serde::Serialize;
 use simcore::trace::Trace;
-use simcore::{MetricsSnapshot, RunResult, SimConfig, SimError, SimTime, Simulation, StopAt, StopReason, Violation};
+use simcore::{
+    MetricsSnapshot, RunResult, SimConfig, SimError, SimTime, Simulation, StopAt, StopReason,
+    Violation,
+};
 
 use crate::ast::{Scenario, ValueKind};
 use crate::build::{Built, build};
@@ -21,7 +24,10 @@ use crate::parse::{MAX_SOURCE_BYTES, parse};
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
     #[error("{file}: the run stopped: {source}")]
@@ -73,7 +79,11 @@ impl RunReport {
     }
     /// How many times faster than real time the run went.
     pub fn speedup(&self) -> f64 {
-        if self.wall_time_s > 0.0 { self.result.end_time.as_secs_f64() / self.wall_time_s } else { f64::INFINITY }
+        if self.wall_time_s > 0.0 {
+            self.result.end_time.as_secs_f64() / self.wall_time_s
+        } else {
+            f64::INFINITY
+        }
     }
     /// The one command that replays this run exactly.
     pub fn replay_command(&self) -> String {
@@ -84,20 +94,34 @@ impl RunReport {
 /// Reads and parses a scenario file (does not check its models).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let shown = path.display().to_string();
-    let io = |source| ScenarioError::Io { path: shown.clone(), source };
+    let io = |source| ScenarioError::Io {
+        path: shown.clone(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
-        return Err(io(std::io::Error::other("is a directory, not a scenario file")));
+        return Err(io(std::io::Error::other(
+            "is a directory, not a scenario file",
+        )));
     }
     if meta.len() > MAX_SOURCE_BYTES as u64 {
-        return Err(io(std::io::Error::other(format!("larger than {} MiB; not a scenario file", MAX_SOURCE_BYTES >> 20))));
+        return Err(io(std::io::Error::other(format!(
+            "larger than {} MiB; not a scenario file",
+            MAX_SOURCE_BYTES >> 20
+        ))));
     }
     let bytes = std::fs::read(path).map_err(io)?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
         let col = upto.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        ScenarioError::Invalid(vec![Diagnostic { file: shown.clone(), line, col, message: "the file is not valid UTF-8".into(), hint: None }])
+        ScenarioError::Invalid(vec![Diagnostic {
+            file: shown.clone(),
+            line,
+            col,
+            message: "the file is not valid UTF-8".into(),
+            hint: None,
+        }])
     })?;
     parse(&shown, &text).map_err(ScenarioError::Invalid)
 }
@@ -113,16 +137,25 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
     let built = build(scenario).map_err(ScenarioError::Invalid)?;
     check(scenario, &built, opts)?;
     let seed = opts.seed.or(scenario.seed).unwrap_or(0);
-    let stop = StopAt { time: opts.until.or(scenario.duration.map(|(d, _)| SimTime::from_nanos(d.as_nanos()))), events: opts.max_events };
+    let stop = StopAt {
+        time: opts.until.or(scenario
+            .duration
+            .map(|(d, _)| SimTime::from_nanos(d.as_nanos()))),
+        events: opts.max_events,
+    };
     let mut config = SimConfig::new(seed);
     if let Some(limit) = opts.max_pending {
         config.max_pending = limit;
     }
-    let run_err = |source| ScenarioError::Run { file: scenario.file.clone(), source };
+    let run_err = |source| ScenarioError::Run {
+        file: scenario.file.clone(),
+        source,
+    };
     let model = QNet::new(built.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
     let mut sim = Simulation::new(model, config);
     if let Some(path) = &opts.trace {
-        let trace = Trace::with_file(path, &scenario.name, seed).map_err(|e| run_err(SimError::TraceFile(e)))?;
+        let trace = Trace::with_file(path, &scenario.name, seed)
+            .map_err(|e| run_err(SimError::TraceFile(e)))?;
         sim = sim.with_trace(trace);
     }
     let started = Instant::now();
@@ -165,32 +198,69 @@ fn check(scenario: &Scenario, built: &Built, opts: &RunOptions) -> Result<(), Sc
         for e in &scenario.expects {
             if names.get(&e.metric.text).is_none() {
                 let hint = did_you_mean(&e.metric.text, names.0.keys().map(|k| k.as_str()))
-                    .unwrap_or_else(|| "`sim run` lists the metrics this scenario produces".to_string());
-                errors.push(Diagnostic::at(file, e.metric.span, format!("no model produces a metric `{}`", e.metric.text)).hint(hint));
-            } else if names.get(&e.metric.text).and_then(|m| m.stat(&e.stat.text)).is_none() {
-                errors.push(Diagnostic::at(file, e.stat.span, format!("`{}` has no statistic `{}`", e.metric.text, e.stat.text)));
+                    .unwrap_or_else(|| {
+                        "`sim run` lists the metrics this scenario produces".to_string()
+                    });
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        e.metric.span,
+                        format!("no model produces a metric `{}`", e.metric.text),
+                    )
+                    .hint(hint),
+                );
+            } else if names
+                .get(&e.metric.text)
+                .and_then(|m| m.stat(&e.stat.text))
+                .is_none()
+            {
+                errors.push(Diagnostic::at(
+                    file,
+                    e.stat.span,
+                    format!("`{}` has no statistic `{}`", e.metric.text, e.stat.text),
+                ));
             }
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(ScenarioError::Invalid(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ScenarioError::Invalid(errors))
+    }
 }
 
 /// The metrics the models register, found by starting them and processing no event.
 fn metric_names(built: &Built) -> Result<MetricsSnapshot, ScenarioError> {
-    let model = QNet::new(built.qnet.clone()).map_err(|e| ScenarioError::Run { file: String::new(), source: SimError::Setup(e.to_string()) })?;
+    let model = QNet::new(built.qnet.clone()).map_err(|e| ScenarioError::Run {
+        file: String::new(),
+        source: SimError::Setup(e.to_string()),
+    })?;
     let (r, _) = Simulation::new(model, SimConfig::new(0))
-        .run(StopAt { events: Some(0), time: None })
-        .map_err(|source| ScenarioError::Run { file: String::new(), source })?;
+        .run(StopAt {
+            events: Some(0),
+            time: None,
+        })
+        .map_err(|source| ScenarioError::Run {
+            file: String::new(),
+            source,
+        })?;
     Ok(r.metrics)
 }
 
-fn evaluate(scenario: &Scenario, metrics: &MetricsSnapshot) -> Result<Vec<CheckOutcome>, ScenarioError> {
+fn evaluate(
+    scenario: &Scenario,
+    metrics: &MetricsSnapshot,
+) -> Result<Vec<CheckOutcome>, ScenarioError> {
     let mut out = Vec::new();
     for e in &scenario.expects {
         let metric = metrics.get(&e.metric.text);
         let actual = metric.and_then(|m| m.stat(&e.stat.text));
         let Some(actual) = actual else {
-            let d = Diagnostic::at(&scenario.file, e.metric.span, format!("no value for {}({})", e.stat.text, e.metric.text));
+            let d = Diagnostic::at(
+                &scenario.file,
+                e.metric.span,
+                format!("no value for {}({})", e.stat.text, e.metric.text),
+            );
             return Err(ScenarioError::Invalid(vec![d]));
         };
         let (bound, is_duration) = match e.bound.kind {
@@ -200,9 +270,16 @@ fn evaluate(scenario: &Scenario, metrics: &MetricsSnapshot) -> Result<Vec<CheckO
             ValueKind::Percent(p) => (p / 100.0, false),
             _ => unreachable!("build() accepts only numeric bounds"),
         };
-        let is_duration = is_duration || metric.is_some_and(|m| m.is_duration() && e.stat.text != "count");
+        let is_duration =
+            is_duration || metric.is_some_and(|m| m.is_duration() && e.stat.text != "count");
         let text = e.text.trim_start_matches("expect ").to_string();
-        out.push(CheckOutcome { check: text, held: e.op.holds(actual, bound), actual, bound, is_duration });
+        out.push(CheckOutcome {
+            check: text,
+            held: e.op.holds(actual, bound),
+            actual,
+            bound,
+            is_duration,
+        });
     }
     Ok(out)
 }
@@ -224,10 +301,18 @@ pub fn show(v: f64, is_duration: bool) -> String {
     if scaled.fract() == 0.0 && scaled.abs() < 1e15 {
         return format!("{scaled:.0}{unit}");
     }
-    let magnitude = if scaled == 0.0 { 0 } else { scaled.abs().log10().floor() as i32 };
+    let magnitude = if scaled == 0.0 {
+        0
+    } else {
+        scaled.abs().log10().floor() as i32
+    };
     let decimals = (3 - magnitude).clamp(0, 6) as usize;
     let text = format!("{scaled:.decimals$}");
-    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
     format!("{text}{unit}")
 }
 

@@ -228,7 +228,7 @@ impl<E: TraceEvent> Ctx<'_, E> {
     /// Reports that a property did not hold. The run goes on; the violation is in the result.
     pub fn violation(&mut self, check: &str, detail: impl Into<String>) {
         let detail = detail.into();
-        tracing::warn!(check, detail = %detail, "violation");
+        tracing::info!(check, detail = %detail, "violation");
         self.world.violations_total += 1;
         if self.world.violations.len() < VIOLATIONS_KEPT {
             self.world.violations.push(Violation {
@@ -325,6 +325,7 @@ impl<M: Model> Simulation<M> {
             events += 1;
             world.trace.record(RecordKind::Event, time, &event);
             let _span = tracing::debug_span!("ev", t = %time, n = events).entered();
+            tracing::trace!(?event, "handle");
             self.model.handle(event, &mut Ctx { world });
             if let Some(e) = world.error.take() {
                 return Err(e);

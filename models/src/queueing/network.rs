@@ -281,6 +281,7 @@ impl QNet {
             .is_some_and(|limit| st.queue.len() as u64 >= limit)
         {
             let dropped = st.dropped;
+            tracing::debug!(station = %st.cfg.name, customer = customer.id, "queue full, customer dropped");
             ctx.metrics().add(dropped, 1);
             self.leave_system(customer, false, ctx);
         } else {

@@ -78,7 +78,12 @@ fn parse_time(s: &str) -> Result<SimTime, String> {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
@@ -89,7 +94,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // clap's own message spans several lines; keep its first, which names the problem.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
             eprintln!("error: {first} (see `sim --help`)");
             return ExitCode::from(2);
         }
@@ -112,7 +121,9 @@ fn main() -> ExitCode {
 fn init_logging(verbose: u8) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.is_empty() => EnvFilter::try_new(&spec).map_err(|e| format!("RUST_LOG={spec}: {e}"))?,
+        Ok(spec) if !spec.is_empty() => {
+            EnvFilter::try_new(&spec).map_err(|e| format!("RUST_LOG={spec}: {e}"))?
+        }
         _ => EnvFilter::new(match verbose {
             0 => "warn",
             1 => "info",
@@ -131,7 +142,13 @@ fn init_logging(verbose: u8) -> Result<(), String> {
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let opts = RunOptions { seed: args.seed, until: args.until, max_events: args.max_events, trace: args.trace.clone(), max_pending: args.max_pending };
+    let opts = RunOptions {
+        seed: args.seed,
+        until: args.until,
+        max_events: args.max_events,
+        trace: args.trace.clone(),
+        max_pending: args.max_pending,
+    };
     let report = match scenarios::run_file(&args.file, &opts) {
         Ok(r) => r,
         Err(e) => {
@@ -142,14 +159,22 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     let mut out = std::io::stdout().lock();
-    let written = if args.json { print_json(&mut out, &report) } else { print_human(&mut out, &report, args.trace.as_deref()) };
+    let written = if args.json {
+        print_json(&mut out, &report)
+    } else {
+        print_human(&mut out, &report, args.trace.as_deref())
+    };
     if let Err(e) = written.and_then(|_| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: writing the summary: {e}");
             return ExitCode::from(2);
         }
     }
-    if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn print_json(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
@@ -172,16 +197,36 @@ fn print_json(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
     writeln!(out, "{value}")
 }
 
-fn print_human(out: &mut impl Write, r: &RunReport, trace: Option<&std::path::Path>) -> std::io::Result<()> {
+fn print_human(
+    out: &mut impl Write,
+    r: &RunReport,
+    trace: Option<&std::path::Path>,
+) -> std::io::Result<()> {
     let res = &r.result;
     writeln!(out, "scenario   {} ({})", r.scenario, r.file)?;
     writeln!(out, "seed       {}", r.seed)?;
     writeln!(out, "events     {} ({})", res.events, res.stop_reason)?;
-    writeln!(out, "sim time   {} ({})", res.end_time, show(res.end_time.as_nanos() as f64, true))?;
-    writeln!(out, "wall time  {:.3}s  (speed-up {:.3e}x real time, {:.2e} events/s)", r.wall_time_s, r.speedup(), res.events as f64 / r.wall_time_s.max(1e-9))?;
+    writeln!(
+        out,
+        "sim time   {} ({})",
+        res.end_time,
+        show(res.end_time.as_nanos() as f64, true)
+    )?;
+    writeln!(
+        out,
+        "wall time  {:.3}s  (speed-up {:.3e}x real time, {:.2e} events/s)",
+        r.wall_time_s,
+        r.speedup(),
+        res.events as f64 / r.wall_time_s.max(1e-9)
+    )?;
     writeln!(out, "trace hash {}", format_hash(res.trace_hash))?;
     if let Some(t) = trace {
-        writeln!(out, "trace file {} ({} records)", t.display(), res.trace_records)?;
+        writeln!(
+            out,
+            "trace file {} ({} records)",
+            t.display(),
+            res.trace_records
+        )?;
     }
     writeln!(out, "metrics")?;
     let width = res.metrics.0.keys().map(|k| k.len()).max().unwrap_or(0);
@@ -189,13 +234,30 @@ fn print_human(out: &mut impl Write, r: &RunReport, trace: Option<&std::path::Pa
         let d = v.is_duration();
         let line = match v {
             MetricValue::Counter { value } => format!("counter    {value}"),
-            MetricValue::Gauge { value, mean, max, .. } => {
-                format!("gauge      mean {}  max {}  last {}", show(*mean, false), show(*max, false), show(*value, false))
+            MetricValue::Gauge {
+                value, mean, max, ..
+            } => {
+                format!(
+                    "gauge      mean {}  max {}  last {}",
+                    show(*mean, false),
+                    show(*max, false),
+                    show(*value, false)
+                )
             }
             MetricValue::Series { offered, points } => {
-                format!("series     {offered} samples  last {}", points.last().map_or("-".into(), |p| show(p.1, false)))
+                format!(
+                    "series     {offered} samples  last {}",
+                    points.last().map_or("-".into(), |p| show(p.1, false))
+                )
             }
-            MetricValue::Histogram { count, mean, p50, p99, max, .. } => format!(
+            MetricValue::Histogram {
+                count,
+                mean,
+                p50,
+                p99,
+                max,
+                ..
+            } => format!(
                 "histogram  n {count}  mean {}  p50 {}  p99 {}  max {}",
                 show(*mean, d),
                 show(*p50 as f64, d),
@@ -209,20 +271,39 @@ fn print_human(out: &mut impl Write, r: &RunReport, trace: Option<&std::path::Pa
         writeln!(out, "checks")?;
         for c in &r.checks {
             let verdict = if c.held { "ok  " } else { "FAIL" };
-            writeln!(out, "  {verdict}  {}  (actual {})", c.check, show(c.actual, c.is_duration))?;
+            writeln!(
+                out,
+                "  {verdict}  {}  (actual {})",
+                c.check,
+                show(c.actual, c.is_duration)
+            )?;
         }
     }
-    let model_violations = res.violations.iter().filter(|v| !r.checks.iter().any(|c| c.check == v.check)).count();
+    let model_violations = res
+        .violations
+        .iter()
+        .filter(|v| !r.checks.iter().any(|c| c.check == v.check))
+        .count();
     if model_violations > 0 {
         writeln!(out, "violations")?;
         for v in res.violations.iter().take(model_violations) {
-            writeln!(out, "  {} at {}: {}", v.check, show(v.time_ns as f64, true), v.detail)?;
+            writeln!(
+                out,
+                "  {} at {}: {}",
+                v.check,
+                show(v.time_ns as f64, true),
+                v.detail
+            )?;
         }
     }
     if r.ok() {
         writeln!(out, "result     ok: every check held")?;
     } else {
-        writeln!(out, "result     FAILED: {} violation(s)", res.violations_total)?;
+        writeln!(
+            out,
+            "result     FAILED: {} violation(s)",
+            res.violations_total
+        )?;
     }
     writeln!(out, "replay     {}", r.replay_command())
 }
@@ -239,7 +320,13 @@ fn trace_show(file: PathBuf, limit: Option<u64>) -> ExitCode {
             simcore::trace::RecordKind::Event => "event",
             simcore::trace::RecordKind::Note => "note ",
         };
-        if let Err(e) = writeln!(out, "{:>10}  {:>16}  {kind}  {}", rec.index, rec.time.to_string(), rec.label) {
+        if let Err(e) = writeln!(
+            out,
+            "{:>10}  {:>16}  {kind}  {}",
+            rec.index,
+            rec.time.to_string(),
+            rec.label
+        ) {
             write_error = Some(e);
             return false;
         }
@@ -280,7 +367,11 @@ fn print_models() {
         }
         println!("  {} NAME {{ ... }}  {}", k.kind, k.doc);
         for p in k.props {
-            let req = if p.required { "required".to_string() } else { format!("default {}", p.default.unwrap_or("none")) };
+            let req = if p.required {
+                "required".to_string()
+            } else {
+                format!("default {}", p.default.unwrap_or("none"))
+            };
             println!("    {:<13} {}  [{req}]", p.name, p.doc);
             println!("    {:<13} takes {}", "", p.ty.describe());
         }

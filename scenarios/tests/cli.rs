@@ -1,0 +1,299 @@
+//! The `sim` binary as a user meets it: exit codes, one-line errors, JSON, trace files, logs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .current_dir(workspace())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the sim binary runs")
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sim-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Bad input: exit 2, no panic, and each problem on one `error:` line.
+fn assert_bad_input(o: &Output, must_contain: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    assert!(err.lines().all(|l| l.starts_with("error: ")), "{err}");
+    for s in must_contain {
+        assert!(err.contains(s), "{s:?} not in {err}");
+    }
+}
+
+const SMALL: &str = r#"scenario "small" {
+  seed 5
+  source a { rate 2/s  customers 2000  to s }
+  station s { servers 1  service exp(250ms) }
+  expect mean(s.wait) < 10s
+}
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_good_run_prints_a_summary_and_exits_0() {
+    let o = sim(&["run", "scenarios/mm1.scn"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    for field in [
+        "scenario   mm1",
+        "events     2000000 (no events remained)",
+        "trace hash ",
+        "ok    mean(server.wait) < 9.9s",
+        "server.wait",
+        "replay     sim run scenarios/mm1.scn --seed 1",
+    ] {
+        assert!(out.contains(field), "{field:?} not in {out}");
+    }
+}
+
+#[test]
+fn json_has_the_documented_fields() {
+    let dir = tempdir("json");
+    let f = write(&dir, "small.scn", SMALL);
+    let o = sim(&["run", &f, "--json", "--seed", "9"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
+    assert_eq!(v["scenario"], "small");
+    assert_eq!(v["seed"], 9);
+    assert!(v["events"].as_u64().unwrap() >= 4000);
+    assert!(v["sim_time_ns"].as_u64().unwrap() > 0);
+    assert!(v["wall_time_s"].as_f64().unwrap() >= 0.0);
+    let hash = v["trace_hash"].as_str().unwrap();
+    assert!(
+        hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+        "{hash}"
+    );
+    assert_eq!(v["metrics"]["s.served"]["value"], 2000);
+    assert_eq!(v["metrics"]["s.wait"]["kind"], "histogram");
+    assert_eq!(v["violations"], serde_json::json!([]));
+}
+
+#[test]
+fn a_failed_check_exits_1_and_is_listed() {
+    let dir = tempdir("violation");
+    let f = write(
+        &dir,
+        "v.scn",
+        &SMALL.replace("mean(s.wait) < 10s", "mean(s.wait) < 1ns"),
+    );
+    let o = sim(&["run", &f, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["violations"][0]["check"], "mean(s.wait) < 1ns");
+    let human = sim(&["run", &f]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(
+        stdout(&human).contains("FAIL  mean(s.wait) < 1ns"),
+        "{}",
+        stdout(&human)
+    );
+}
+
+#[test]
+fn missing_file_and_unknown_flag_are_one_line_errors() {
+    assert_bad_input(
+        &sim(&["run", "scenarios/nope.scn"]),
+        &["scenarios/nope.scn", "No such file"],
+    );
+    assert_bad_input(
+        &sim(&["run", "scenarios/mm1.scn", "--sed", "3"]),
+        &["--sed"],
+    );
+    assert_bad_input(
+        &sim(&["run", "scenarios/mm1.scn", "--until", "5parsecs"]),
+        &["parsecs"],
+    );
+    assert_bad_input(&sim(&["frobnicate"]), &["frobnicate"]);
+    assert_bad_input(&sim(&["run", "scenarios"]), &["directory"]);
+    assert_eq!(sim(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn syntax_errors_point_at_line_and_column() {
+    let dir = tempdir("syntax");
+    let f = write(
+        &dir,
+        "bad.scn",
+        "scenario \"x\" {\n  station s { servers }\n}\n",
+    );
+    assert_bad_input(
+        &sim(&["run", &f]),
+        &["bad.scn:2:23: syntax error: expected"],
+    );
+    let f = write(&dir, "bin.scn", "scenario \"x\" {\n \u{0}\u{1} \n");
+    assert_bad_input(&sim(&["run", &f]), &["bin.scn:2:2"]);
+    let raw = dir.join("latin1.scn");
+    std::fs::write(&raw, b"scenario \"x\" {\n  \xff }").unwrap();
+    assert_bad_input(
+        &sim(&["run", raw.to_str().unwrap()]),
+        &["latin1.scn:2:3: the file is not valid UTF-8"],
+    );
+}
+
+#[test]
+fn semantic_errors_are_all_reported_with_hints() {
+    let dir = tempdir("semantic");
+    let text = r#"scenario "x" {
+  source a { rate 1/s  customers 10  to sever }
+  station server { servrs 2  service exp(1) }
+  stattion other { }
+  expect mean(server.wiat) < 1s
+}
+"#;
+    let f = write(&dir, "sem.scn", text);
+    let o = sim(&["run", &f]);
+    assert_bad_input(
+        &o,
+        &[
+            "sem.scn:2:41: there is no station named `sever` (hint: did you mean \"server\"?)",
+            "sem.scn:3:20: station has no property `servrs` (hint: did you mean \"servers\"?)",
+            "sem.scn:3:38: wrong arguments for `exp` (hint: write exp(1s) for the mean or exp(0.9/s) for the rate)",
+            "sem.scn:4:3: unknown component kind `stattion` (hint: did you mean \"station\"?)",
+        ],
+    );
+    let f = write(
+        &dir,
+        "metric.scn",
+        &SMALL.replace("mean(s.wait)", "mean(s.wiat)"),
+    );
+    assert_bad_input(
+        &sim(&["run", &f]),
+        &["metric.scn:5:15: no model produces a metric `s.wiat` (hint: did you mean \"s.wait\"?)"],
+    );
+    let f = write(&dir, "endless.scn", &SMALL.replace("customers 2000", ""));
+    assert_bad_input(&sim(&["run", &f]), &["never stops"]);
+    assert_eq!(sim(&["run", &f, "--until", "10s"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_full_event_queue_is_a_clean_error() {
+    let o = sim(&["run", "scenarios/mm1.scn", "--max-pending", "1"]);
+    assert_bad_input(&o, &["event queue full: 1 events pending"]);
+}
+
+#[test]
+fn trace_files_round_trip_and_corruption_is_refused() {
+    let dir = tempdir("trace");
+    let f = write(&dir, "small.scn", SMALL);
+    let trace = dir.join("run.simtrace");
+    let o = sim(&["run", &f, "--json", "--trace", trace.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let hash = v["trace_hash"].as_str().unwrap().to_string();
+
+    let shown = sim(&["trace", "show", trace.to_str().unwrap(), "--limit", "3"]);
+    assert_eq!(shown.status.code(), Some(0), "{}", stderr(&shown));
+    let text = stdout(&shown);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.contains("Arrival { source: 0 }"), "{text}");
+    assert!(text.contains(&format!("trace hash {hash}")), "{text}");
+
+    let bytes = std::fs::read(&trace).unwrap();
+    let cut = dir.join("cut.simtrace");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_bad_input(
+        &sim(&["trace", "show", cut.to_str().unwrap()]),
+        &["truncated"],
+    );
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 1;
+    let bad = dir.join("flip.simtrace");
+    std::fs::write(&bad, &flipped).unwrap();
+    let o = sim(&["trace", "show", bad.to_str().unwrap()]);
+    assert_bad_input(&o, &["flip.simtrace"]);
+    assert!(
+        stdout(&o).is_empty(),
+        "records of a corrupt file were printed"
+    );
+    assert_bad_input(&sim(&["trace", "show", &f]), &["not a sim trace file"]);
+}
+
+#[test]
+fn a_failed_run_leaves_no_trace_file_behind() {
+    let dir = tempdir("notrace");
+    let trace = dir.join("t.simtrace");
+    std::fs::write(&trace, b"the previous trace").unwrap();
+    let o = sim(&[
+        "run",
+        "scenarios/mm1.scn",
+        "--max-pending",
+        "1",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(&trace).unwrap(),
+        b"the previous trace",
+        "an old file was clobbered"
+    );
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "temporary files left: {names:?}");
+}
+
+#[test]
+fn logs_are_stamped_with_simulated_time() {
+    let dir = tempdir("logs");
+    let f = write(&dir, "small.scn", SMALL);
+    let o = sim(&["-vvv", "run", &f, "--max-events", "3"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ev{t=") && err.contains("n=3}") && err.contains("Departure"),
+        "{err}"
+    );
+    let quiet = sim(&["run", &f, "--max-events", "3"]);
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+}
+
+#[test]
+fn models_lists_every_kind_and_property() {
+    let out = stdout(&sim(&["models"]));
+    for s in [
+        "model queueing",
+        "source NAME",
+        "station NAME",
+        "servers",
+        "service",
+        "queue_limit",
+    ] {
+        assert!(out.contains(s), "{s:?} not in {out}");
+    }
+}
