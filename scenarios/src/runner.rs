@@ -19,6 +19,7 @@ use crate::ast::{Scenario, ValueKind};
 use crate::build::{Built, build};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::parse::{MAX_SOURCE_BYTES, parse};
+use reports::text::show;
 
 /// Why a scenario could not be run. Every variant reads as one line per problem.
 #[derive(Debug, thiserror::Error)]
@@ -284,38 +285,6 @@ fn evaluate(
     Ok(out)
 }
 
-/// A value for people, with about four significant digits: durations (nanoseconds) in s, ms, us
-/// or ns, other numbers as they are. The JSON output keeps full precision.
-pub fn show(v: f64, is_duration: bool) -> String {
-    let (scaled, unit) = if !is_duration {
-        (v, "")
-    } else if v.abs() >= 1e9 {
-        (v / 1e9, "s")
-    } else if v.abs() >= 1e6 {
-        (v / 1e6, "ms")
-    } else if v.abs() >= 1e3 {
-        (v / 1e3, "us")
-    } else {
-        (v, "ns")
-    };
-    if scaled.fract() == 0.0 && scaled.abs() < 1e15 {
-        return format!("{scaled:.0}{unit}");
-    }
-    let magnitude = if scaled == 0.0 {
-        0
-    } else {
-        scaled.abs().log10().floor() as i32
-    };
-    let decimals = (3 - magnitude).clamp(0, 6) as usize;
-    let text = format!("{scaled:.decimals$}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &text
-    };
-    format!("{text}{unit}")
-}
-
 /// The stop reason as `--json` prints it.
 pub fn stop_reason_name(r: StopReason) -> &'static str {
     match r {
@@ -323,20 +292,5 @@ pub fn stop_reason_name(r: StopReason) -> &'static str {
         StopReason::TimeLimit => "time_limit",
         StopReason::EventLimit => "event_limit",
         StopReason::ModelStopped => "model_stopped",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::show;
-
-    #[test]
-    fn shows_values_for_people() {
-        assert_eq!(show(9_780_512_345.0, true), "9.781s");
-        assert_eq!(show(1_113_000_000_000_000.0, true), "1113000s");
-        assert_eq!(show(426_812.0, true), "426.8us");
-        assert_eq!(show(0.0, true), "0ns");
-        assert_eq!(show(0.89861, false), "0.8986");
-        assert_eq!(show(1_000_000.0, false), "1000000");
     }
 }

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use reports::text::{metrics_table, show};
 use scenarios::build::KINDS;
-use scenarios::runner::{RunOptions, RunReport, show, stop_reason_name};
+use scenarios::runner::{RunOptions, RunReport, stop_reason_name};
 use simcore::tracefile::read_trace;
-use simcore::{MetricValue, SimTime, format_hash};
+use simcore::{SimTime, format_hash};
 
 #[derive(Parser)]
 #[command(name = "sim", version, about = "A deterministic discrete-event simulator.", long_about = None)]
@@ -229,43 +230,8 @@ fn print_human(
         )?;
     }
     writeln!(out, "metrics")?;
-    let width = res.metrics.0.keys().map(|k| k.len()).max().unwrap_or(0);
-    for (name, v) in &res.metrics.0 {
-        let d = v.is_duration();
-        let line = match v {
-            MetricValue::Counter { value } => format!("counter    {value}"),
-            MetricValue::Gauge {
-                value, mean, max, ..
-            } => {
-                format!(
-                    "gauge      mean {}  max {}  last {}",
-                    show(*mean, false),
-                    show(*max, false),
-                    show(*value, false)
-                )
-            }
-            MetricValue::Series { offered, points } => {
-                format!(
-                    "series     {offered} samples  last {}",
-                    points.last().map_or("-".into(), |p| show(p.1, false))
-                )
-            }
-            MetricValue::Histogram {
-                count,
-                mean,
-                p50,
-                p99,
-                max,
-                ..
-            } => format!(
-                "histogram  n {count}  mean {}  p50 {}  p99 {}  max {}",
-                show(*mean, d),
-                show(*p50 as f64, d),
-                show(*p99 as f64, d),
-                show(*max as f64, d)
-            ),
-        };
-        writeln!(out, "  {name:width$}  {line}")?;
+    for line in metrics_table(&res.metrics) {
+        writeln!(out, "  {line}")?;
     }
     if !r.checks.is_empty() {
         writeln!(out, "checks")?;

@@ -1,0 +1,114 @@
+//! Values and metric tables as text, with about four significant digits for reading.
+
+use simcore::{MetricValue, MetricsSnapshot};
+
+/// A value for people, with about four significant digits: durations (nanoseconds) in s, ms, us
+/// or ns, other numbers as they are. Machine-readable output keeps full precision instead.
+pub fn show(v: f64, is_duration: bool) -> String {
+    let (scaled, unit) = if !is_duration {
+        (v, "")
+    } else if v.abs() >= 1e9 {
+        (v / 1e9, "s")
+    } else if v.abs() >= 1e6 {
+        (v / 1e6, "ms")
+    } else if v.abs() >= 1e3 {
+        (v / 1e3, "us")
+    } else {
+        (v, "ns")
+    };
+    if scaled.fract() == 0.0 && scaled.abs() < 1e15 {
+        return format!("{scaled:.0}{unit}");
+    }
+    let magnitude = if scaled == 0.0 {
+        0
+    } else {
+        scaled.abs().log10().floor() as i32
+    };
+    let decimals = (3 - magnitude).clamp(0, 6) as usize;
+    let text = format!("{scaled:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{unit}")
+}
+
+/// One line per metric, names aligned: kind, then the statistics that matter for that kind.
+pub fn metrics_table(metrics: &MetricsSnapshot) -> Vec<String> {
+    let width = metrics.0.keys().map(|k| k.len()).max().unwrap_or(0);
+    metrics
+        .0
+        .iter()
+        .map(|(name, v)| {
+            let d = v.is_duration();
+            let line = match v {
+                MetricValue::Counter { value } => format!("counter    {value}"),
+                MetricValue::Gauge {
+                    value, mean, max, ..
+                } => {
+                    format!(
+                        "gauge      mean {}  max {}  last {}",
+                        show(*mean, false),
+                        show(*max, false),
+                        show(*value, false)
+                    )
+                }
+                MetricValue::Series { offered, points } => {
+                    let last = points.last().map_or("-".into(), |p| show(p.1, false));
+                    format!("series     {offered} samples  last {last}")
+                }
+                MetricValue::Histogram {
+                    count,
+                    mean,
+                    p50,
+                    p99,
+                    max,
+                    ..
+                } => format!(
+                    "histogram  n {count}  mean {}  p50 {}  p99 {}  max {}",
+                    show(*mean, d),
+                    show(*p50 as f64, d),
+                    show(*p99 as f64, d),
+                    show(*max as f64, d)
+                ),
+            };
+            format!("{name:width$}  {line}")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simcore::SimTime;
+    use simcore::metrics::{Metrics, Unit};
+
+    #[test]
+    fn shows_values_for_people() {
+        assert_eq!(show(9_780_512_345.0, true), "9.781s");
+        assert_eq!(show(1_113_000_000_000_000.0, true), "1113000s");
+        assert_eq!(show(426_812.0, true), "426.8us");
+        assert_eq!(show(0.0, true), "0ns");
+        assert_eq!(show(0.89861, false), "0.8986");
+        assert_eq!(show(1_000_000.0, false), "1000000");
+    }
+
+    #[test]
+    fn table_aligns_names_and_shows_each_kind() {
+        let mut m = Metrics::new();
+        let c = m.counter("server", "served").unwrap();
+        m.add(c, 3);
+        let h = m.histogram("s", "wait", Unit::Ns).unwrap();
+        m.record(h, 1_500_000);
+        let lines = metrics_table(&m.snapshot(SimTime::from_nanos(1)));
+        // In name order, which is the order of every output.
+        assert_eq!(
+            lines,
+            [
+                "s.wait         histogram  n 1  mean 1.5ms  p50 1.5ms  p99 1.5ms  max 1.5ms",
+                "server.served  counter    3"
+            ]
+        );
+    }
+}
