@@ -1,1 +1,16 @@
+//! sim's benchmarks: the workloads, kept in a library so the criterion benches, the Valgrind
+//! (gungraun) benches and the tests all run exactly the same code.
+//!
+//! - [`hold`]: the classic *hold model* on [`simcore::queue::EventQueue`] alone, the standard way to
+//!   measure a pending-event set independently of any model.
+//! - [`mm1_floor`]: a hand-written M/M/1 event loop, the *floor* the general engine is compared
+//!   against: what an M/M/1 costs when nothing but the M/M/1 is computed.
+//! - [`breakdown`]: the steps between the floor and the engine (engine queue, engine loop with a
+//!   lean model, the general model), so the M/M/1 bench can say where the engine's time goes.
+//!
+//! The benches themselves live in `benches/benches/`; what they measure and the numbers measured
+//! are in `BENCHMARKS.md` at the repository root.
 
+pub mod breakdown;
+pub mod hold;
+pub mod mm1_floor;
