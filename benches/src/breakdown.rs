@@ -29,9 +29,7 @@ use simcore::{
 };
 
 use crate::mm1_floor::{ARRIVAL_RATE_PER_S, Mm1Floor, SERVICE_RATE_PER_S};
-use models::queueing::{
-    Customer, QEvent, QNet, QNetConfig, Route, SourceConfig, StationConfig, Target,
-};
+use models::queueing::{QEvent, QNet, QNetConfig, Route, SourceConfig, StationConfig, Target};
 
 const ARRIVAL: u8 = 0;
 const DEPARTURE: u8 = 1;
@@ -257,14 +255,9 @@ pub fn trace_hash_only(customers: u64) -> u64 {
     for id in 0..customers {
         let now = SimTime::from_nanos(id.wrapping_mul(1_111_111_111));
         trace.record(RecordKind::Event, now, &QEvent::Arrival { source: 0 });
-        let customer = Customer {
-            id,
-            entered: now,
-            arrived_here: now,
-        };
         let departure = QEvent::Departure {
             station: 0,
-            customer,
+            slot: 0,
         };
         trace.record(RecordKind::Event, now, &departure);
     }

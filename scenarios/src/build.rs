@@ -5,7 +5,7 @@
 //! properties, wrong types and out-of-range values, all in one pass. `sim models` prints the
 //! schemas. Today the one model family is the queueing network (`source` and `station` blocks).
 
-use models::queueing::{QNetConfig, Route, SourceConfig, StationConfig, Target};
+use models::queueing::{MAX_SERVERS, QNetConfig, Route, SourceConfig, StationConfig, Target};
 use simcore::Dist;
 
 use crate::ast::{Block, Scenario, Span, Value, ValueKind};
@@ -227,6 +227,21 @@ impl<'a> Props<'a> {
                 None
             }
         }
+    }
+
+    /// A count between `min` and `max`.
+    fn count_at_most(&mut self, name: &str, min: i64, max: u64) -> Option<u64> {
+        let n = self.count(name, min)?;
+        if n > max {
+            let span = self.get(name).map(|v| v.span)?;
+            self.errors.push(Diagnostic::at(
+                self.file,
+                span,
+                format!("`{name}` must be at most {max}, found {n}"),
+            ));
+            return None;
+        }
+        Some(n)
     }
 
     fn duration_dist(&mut self, name: &str) -> Option<Dist> {
@@ -580,7 +595,7 @@ pub fn build(scenario: &Scenario) -> Result<Built, Vec<Diagnostic>> {
             }
             "station" => {
                 let servers = match props.get("servers") {
-                    Some(_) => props.count("servers", 1),
+                    Some(_) => props.count_at_most("servers", 1, u64::from(MAX_SERVERS)),
                     None => Some(1),
                 };
                 let servers = servers.and_then(|s| u32::try_from(s).ok());

@@ -1,12 +1,13 @@
 //! simcore: the deterministic discrete-event core that every sim model plugs into.
 //!
 //! It owns virtual time ([`time`]), the pending-event set ([`queue`]), seeded random streams
-//! ([`rng`], [`dist`]), the trace and its hash ([`trace`], [`tracefile`]), metrics ([`metrics`]) and
+//! ([`rng`], [`dist`]), the trace and its hash ([`trace`], [`tracefile`]), metrics ([`metrics`], [`histogram`]) and
 //! the event loop with its model interface ([`sim`]). It knows nothing of any model.
 //!
 //! Start reading at [`sim::Model`] and [`sim::Simulation::run`].
 
 pub mod dist;
+pub mod histogram;
 pub mod metrics;
 pub mod queue;
 pub mod rng;
@@ -16,6 +17,7 @@ pub mod trace;
 pub mod tracefile;
 
 pub use dist::{Dist, DistError};
+pub use histogram::LogHistogram;
 pub use metrics::{MetricValue, Metrics, MetricsSnapshot, Unit};
 pub use queue::EventKey;
 pub use rng::{RngStream, StreamId};

@@ -1,4 +1,5 @@
-//! Metrics named per component: counters, time-weighted gauges, time series and HDR histograms.
+//! Metrics named per component: counters, time-weighted gauges, time series and HDR-style
+//! histograms ([`crate::histogram`]).
 //!
 //! A model registers each metric once (at start) under `component.name` and gets a small handle;
 //! recording through a handle is an index into a vector, with no string work on the hot path.
@@ -7,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::histogram::LogHistogram;
 use crate::time::{SimDuration, SimTime};
 
 /// Handle to a counter.
@@ -88,9 +89,7 @@ struct Series {
 #[derive(Debug, Clone)]
 struct Hist {
     unit: Unit,
-    hdr: Histogram<u64>,
-    /// Exact sum, so the mean is not subject to HDR bucket rounding.
-    sum: u128,
+    values: LogHistogram,
 }
 
 /// The most points a time series keeps (see [`Series`]).
@@ -202,10 +201,10 @@ impl Metrics {
         match self.register(component, name, Slot::Histogram(self.hists.len() as u32))? {
             Slot::Histogram(i) => {
                 if i as usize == self.hists.len() {
-                    // 3 significant digits, growing as needed: a relative error of at most 0.1%.
-                    let hdr =
-                        Histogram::new(3).expect("3 significant figures is a valid precision");
-                    self.hists.push(Hist { unit, hdr, sum: 0 });
+                    self.hists.push(Hist {
+                        unit,
+                        values: LogHistogram::new(),
+                    });
                 }
                 Ok(HistogramId(i))
             }
@@ -258,13 +257,7 @@ impl Metrics {
 
     #[inline]
     pub fn record(&mut self, id: HistogramId, value: u64) {
-        let h = &mut self.hists[id.0 as usize];
-        // `record` grows the histogram as needed; it can only fail past HDR's own maximum
-        // (about 2^63), where clamping to the largest trackable value is the honest fallback.
-        if h.hdr.record(value).is_err() {
-            h.hdr.saturating_record(value);
-        }
-        h.sum += value as u128;
+        self.hists[id.0 as usize].values.record(value);
     }
 
     #[inline]
@@ -300,25 +293,17 @@ impl Metrics {
                     }
                 }
                 Slot::Histogram(i) => {
-                    let h = &self.hists[i as usize];
-                    let n = h.hdr.len();
-                    let q = |x: f64| {
-                        if n == 0 {
-                            0
-                        } else {
-                            h.hdr.value_at_quantile(x)
-                        }
-                    };
+                    let Hist { unit, values: h } = &self.hists[i as usize];
                     MetricValue::Histogram {
-                        unit: h.unit,
-                        count: n,
-                        mean: if n == 0 { 0.0 } else { h.sum as f64 / n as f64 },
-                        min: if n == 0 { 0 } else { h.hdr.min() },
-                        p50: q(0.5),
-                        p90: q(0.9),
-                        p99: q(0.99),
-                        p999: q(0.999),
-                        max: if n == 0 { 0 } else { h.hdr.max() },
+                        unit: *unit,
+                        count: h.len(),
+                        mean: h.mean(),
+                        min: h.min(),
+                        p50: h.value_at_quantile(0.5),
+                        p90: h.value_at_quantile(0.9),
+                        p99: h.value_at_quantile(0.99),
+                        p999: h.value_at_quantile(0.999),
+                        max: h.max(),
                     }
                 }
             };
@@ -346,7 +331,7 @@ pub enum MetricValue {
         offered: u64,
         points: Vec<(u64, f64)>,
     },
-    /// Quantiles are HDR values (within 0.1%); `mean` is exact.
+    /// Quantiles are within 0.1% (see [`crate::histogram`]); `mean`, `min` and `max` are exact.
     Histogram {
         unit: Unit,
         count: u64,

@@ -1,9 +1,9 @@
 //! Trace files: every record of a run, with a human label, so a replay can be read event by event.
 //!
-//! # Layout (format version 1)
+//! # Layout (format version 2)
 //! ```text
 //! b"SIMTRACE"                     8 bytes, magic
-//! format version                  u32 little-endian (currently 1)
+//! format version                  u32 little-endian (currently 2)
 //! frames, bincode 2 (standard config: little-endian, variable-length integers):
 //!   Frame::Header { scenario, seed, producer }
 //!   Frame::Record { kind, time_ns, payload, label }   one per record, in order
@@ -14,6 +14,9 @@
 //! trace hash recomputed from the payloads equals the one stored: a corrupt or truncated file is
 //! refused with a reason, never half-read. A writer writes to a temporary file beside the target and
 //! renames it into place only when complete, so a crash never leaves a half-written trace.
+//!
+//! Version 2 changed only how the trace hash is computed (a chain of per-record XXH3-64 hashes, see
+//! [`crate::trace`]); a version 1 file is refused, since its stored hash could not be checked.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -26,7 +29,7 @@ use crate::time::SimTime;
 use crate::trace::{HashCheck, RecordKind};
 
 pub const MAGIC: &[u8; 8] = b"SIMTRACE";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// No single frame may claim more than this many bytes (a corrupt length cannot exhaust memory).
 const FRAME_LIMIT: usize = 16 << 20;
 

@@ -4,5 +4,6 @@ pub mod network;
 pub mod theory;
 
 pub use network::{
-    Customer, QEvent, QNet, QNetConfig, QNetError, Route, SourceConfig, StationConfig, Target,
+    Customer, MAX_SERVERS, QEvent, QNet, QNetConfig, QNetError, Route, SourceConfig, StationConfig,
+    Target,
 };

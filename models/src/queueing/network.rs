@@ -49,6 +49,9 @@ pub struct SourceConfig {
     pub route: Route,
 }
 
+/// The most servers a station may have (each has a slot in memory).
+pub const MAX_SERVERS: u32 = 1_000_000;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct StationConfig {
     pub name: String,
@@ -84,6 +87,8 @@ pub enum QNetError {
     BadWeight(String),
     #[error("station {0}: needs at least one server")]
     NoServers(String),
+    #[error("station {0}: at most {MAX_SERVERS} servers")]
+    TooManyServers(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,19 +128,23 @@ pub struct Customer {
 }
 
 /// The network's events.
+///
+/// Kept small (12 bytes) because every pending event is moved through the event queue's heap: the
+/// customer in service stays in its station's server slot, and the departure names the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QEvent {
     /// The next customer of a source arrives.
     Arrival { source: u32 },
-    /// A customer finishes service at a station.
-    Departure { station: u32, customer: Customer },
+    /// The customer served by server `slot` of a station finishes service.
+    Departure { station: u32, slot: u32 },
 }
 
 impl TraceEvent for QEvent {
+    #[inline]
     fn encode(&self, enc: &mut Encoder<'_>) {
         match *self {
             QEvent::Arrival { source } => enc.u8(0).u32(source),
-            QEvent::Departure { station, customer } => enc.u8(1).u32(station).u64(customer.id),
+            QEvent::Departure { station, slot } => enc.u8(1).u32(station).u32(slot),
         };
     }
 }
@@ -153,6 +162,10 @@ struct Station {
     cfg: StationConfig,
     router: Router,
     queue: VecDeque<Customer>,
+    /// The customer each server is serving, if any (`servers` slots).
+    slots: Vec<Option<Customer>>,
+    /// Idle servers' slots; the top is the next to take work.
+    idle: Vec<u32>,
     busy: u32,
     service: StreamId,
     route: StreamId,
@@ -238,6 +251,9 @@ impl QNet {
             if cfg.servers == 0 {
                 return Err(QNetError::NoServers(cfg.name.clone()));
             }
+            if cfg.servers > MAX_SERVERS {
+                return Err(QNetError::TooManyServers(cfg.name.clone()));
+            }
             station_routers.push(resolve(
                 &cfg.route,
                 &format!("station {}", cfg.name),
@@ -260,7 +276,12 @@ impl QNet {
         let now = ctx.now();
         customer.arrived_here = now;
         let st = &mut self.stations[s as usize];
-        if st.busy < st.cfg.servers {
+        if let Some(slot) = st.idle.pop() {
+            debug_assert!(
+                st.slots[slot as usize].is_none(),
+                "an idle server was serving"
+            );
+            st.slots[slot as usize] = Some(customer);
             st.busy += 1;
             let busy = st.busy as f64;
             let (wait, busy_gauge, service) = (st.wait, st.busy_gauge, st.service);
@@ -268,13 +289,7 @@ impl QNet {
             let m = ctx.metrics();
             m.record(wait, 0);
             m.set(busy_gauge, now, busy);
-            ctx.schedule_in(
-                d,
-                QEvent::Departure {
-                    station: s,
-                    customer,
-                },
-            );
+            ctx.schedule_in(d, QEvent::Departure { station: s, slot });
         } else if st
             .cfg
             .queue_limit
@@ -350,31 +365,34 @@ impl QNet {
         self.forward(dest, customer, ctx);
     }
 
-    fn departure(&mut self, s: u32, customer: Customer, ctx: &mut Ctx<'_, QEvent>) {
+    fn departure(&mut self, s: u32, slot: u32, ctx: &mut Ctx<'_, QEvent>) {
         let now = ctx.now();
         let st = &mut self.stations[s as usize];
         debug_assert!(
             st.busy > 0 && st.busy <= st.cfg.servers,
             "busy servers out of range"
         );
+        let Some(customer) = st.slots.get_mut(slot as usize).and_then(Option::take) else {
+            ctx.fail(format!(
+                "station {}: departure from server {slot}, which is idle",
+                st.cfg.name
+            ));
+            return;
+        };
         let (sojourn, served, route) = (st.sojourn, st.served, st.route);
         if let Some(next) = st.queue.pop_front() {
             // The freed server takes the head of the queue at once.
+            st.slots[slot as usize] = Some(next);
             let (wait, len, gauge, service) =
                 (st.wait, st.queue.len() as f64, st.queue_len, st.service);
             let d = SimDuration::from_nanos_f64(st.cfg.service.sample(ctx.rng(service)));
             let m = ctx.metrics();
             m.record_duration(wait, now.saturating_since(next.arrived_here));
             m.set(gauge, now, len);
-            ctx.schedule_in(
-                d,
-                QEvent::Departure {
-                    station: s,
-                    customer: next,
-                },
-            );
+            ctx.schedule_in(d, QEvent::Departure { station: s, slot });
         } else {
             st.busy -= 1;
+            st.idle.push(slot);
             let (busy, gauge) = (st.busy as f64, st.busy_gauge);
             ctx.metrics().set(gauge, now, busy);
         }
@@ -422,6 +440,9 @@ impl Model for QNet {
                 service: ctx.stream(&format!("{n}.service"))?,
                 route: ctx.stream(&format!("{n}.route"))?,
                 queue: VecDeque::new(),
+                slots: vec![None; cfg.servers as usize],
+                // Reversed, so that server 0 takes work first.
+                idle: (0..cfg.servers).rev().collect(),
                 busy: 0,
                 router,
                 cfg,
@@ -454,7 +475,7 @@ impl Model for QNet {
     fn handle(&mut self, event: QEvent, ctx: &mut Ctx<'_, QEvent>) {
         match event {
             QEvent::Arrival { source } => self.arrival(source, ctx),
-            QEvent::Departure { station, customer } => self.departure(station, customer, ctx),
+            QEvent::Departure { station, slot } => self.departure(station, slot, ctx),
         }
     }
 }
