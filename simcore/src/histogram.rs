@@ -23,14 +23,27 @@ const SUB: usize = 1 << SUB_BITS;
 pub const MAX_BUCKETS: usize = ((63 - SUB_BITS as usize) << SUB_BITS) + 2 * SUB;
 
 /// Counts of values, in log-linear buckets, with the exact count, sum, minimum and maximum.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogHistogram {
     counts: Vec<u64>,
     count: u64,
     /// Exact, so the mean is not subject to bucket rounding.
     sum: u128,
+    /// `u64::MAX` while empty.
     min: u64,
     max: u64,
+}
+
+impl Default for LogHistogram {
+    fn default() -> Self {
+        LogHistogram {
+            counts: Vec::new(),
+            count: 0,
+            sum: 0,
+            min: u64::MAX,
+            max: 0,
+        }
+    }
 }
 
 /// The bucket of `v`.
@@ -69,13 +82,9 @@ impl LogHistogram {
             self.grow(i);
         }
         self.counts[i] += 1;
-        if self.count == 0 {
-            self.min = v;
-            self.max = v;
-        } else {
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-        }
+        // `min` starts at u64::MAX (see `new`), so no first-value branch is needed.
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
         self.count += 1;
         self.sum += v as u128;
     }
@@ -113,7 +122,7 @@ impl LogHistogram {
 
     /// The smallest value recorded (0 when empty).
     pub fn min(&self) -> u64 {
-        self.min
+        if self.count == 0 { 0 } else { self.min }
     }
 
     /// The largest value recorded (0 when empty).

@@ -223,11 +223,19 @@ impl Metrics {
     pub fn set(&mut self, id: GaugeId, now: SimTime, value: f64) {
         let g = &mut self.gauges[id.0 as usize];
         debug_assert!(now >= g.since, "gauge set back in time");
-        g.area += g.value * now.saturating_since(g.since).as_nanos() as f64;
+        let held = now.saturating_since(g.since).as_nanos();
+        // Through i64: converting a signed integer to f64 is one instruction, an unsigned one
+        // several. No run holds a value for 2^63 ns (292 years); past that it saturates.
+        g.area += g.value * held.min(i64::MAX as u64) as i64 as f64;
         g.since = now;
         g.value = value;
-        g.max = g.max.max(value);
-        g.min = g.min.min(value);
+        // Comparisons rather than f64::max/min, which are slower; a NaN is ignored by both.
+        if value > g.max {
+            g.max = value;
+        }
+        if value < g.min {
+            g.min = value;
+        }
     }
 
     /// The current value of a gauge.

@@ -15,7 +15,7 @@
 //! refused with a reason, never half-read. A writer writes to a temporary file beside the target and
 //! renames it into place only when complete, so a crash never leaves a half-written trace.
 //!
-//! Version 2 changed only how the trace hash is computed (a chain of per-record XXH3-64 hashes, see
+//! Version 2 changed only how the trace hash is computed (a chain of per-record folds, see
 //! [`crate::trace`]); a version 1 file is refused, since its stored hash could not be checked.
 
 use std::fs::File;

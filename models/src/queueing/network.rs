@@ -140,7 +140,8 @@ pub enum QEvent {
 }
 
 impl TraceEvent for QEvent {
-    #[inline]
+    /// Inlined into the event loop, so the writes land at known offsets (see `simcore::Encoder`).
+    #[inline(always)]
     fn encode(&self, enc: &mut Encoder<'_>) {
         match *self {
             QEvent::Arrival { source } => enc.u8(0).u32(source),
