@@ -8,7 +8,7 @@
 //!    engine's loop (the trace hash over every event, the `Ctx` indirection, the stop checks,
 //!    stream lookup) but keeps no metrics beyond the wait sum.
 //! 4. [`qnet_on_engine`]: the general queueing-network model (`models::queueing::QNet`), as
-//!    `mm1-bench.scn` builds it, run in-process: adds customer records, routing, HDR histograms
+//!    `mm1-bench.scn` builds it, run in-process: adds customer records, routing, HDR-style histograms
 //!    and time-weighted gauges.
 //! 5. `scenarios::run_file`: step 4 plus parsing, checking and summarising the scenario.
 //!
