@@ -183,8 +183,11 @@ fn sim_run(path: &Path, customers: u64) -> Result<(Run, Run), String> {
         ..RunOptions::default()
     };
     let started = Instant::now();
-    let report = scenarios::run_file(path, &opts).map_err(|e| e.to_string())?;
+    let reports = scenarios::run_file(path, &opts).map_err(|e| e.to_string())?;
     let wall_s = started.elapsed().as_secs_f64();
+    let [report] = reports.as_slice() else {
+        return Err(format!("{}: expected one run, not a sweep", path.display()));
+    };
     let m = &report.result.metrics;
     let served = stat(m, "system.exited", "value")? as u64;
     let mean_wait_s = stat(m, "server.wait", "mean")? / 1e9;

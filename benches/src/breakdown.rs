@@ -226,6 +226,7 @@ pub fn mm1_qnet_config(customers: u64) -> QNetConfig {
             route: Route::to(Target::Exit),
             queue_limit: None,
         }],
+        ..Default::default()
     }
 }
 

@@ -165,6 +165,7 @@ mod tests {
                 route: Route::to(Target::Exit),
                 queue_limit: None,
             }],
+            ..Default::default()
         };
         let (r, _) = Simulation::new(QNet::new(config).unwrap(), SimConfig::new(1))
             .run(StopAt::default())

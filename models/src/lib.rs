@@ -1,1 +1,8 @@
+//! sim's models: sans-IO state machines driven by `simcore`, one module per family, each with a
+//! schema ([`schema`]) that tells the scenario checker what its blocks look like.
+
 pub mod queueing;
+pub mod schema;
+
+/// Every model family a scenario can use.
+pub const MODELS: &[&schema::ModelSpec] = &[&queueing::schema::SCHEMA];

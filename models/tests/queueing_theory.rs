@@ -43,6 +43,7 @@ fn mm1(seed: u64, customers: u64) -> RunResult {
         QNetConfig {
             sources: vec![source(0.9, customers, "server")],
             stations: vec![station("server", 1, 1.0, Target::Exit)],
+            ..Default::default()
         },
         seed,
     )
@@ -115,6 +116,7 @@ fn mmk_mean_wait_matches_erlang_c() {
     let config = QNetConfig {
         sources: vec![source(2.4, 4_000_000, "pool")],
         stations: vec![station("pool", 3, 1.0, Target::Exit)],
+        ..Default::default()
     };
     let r = run(config, 7);
     let expected = mmk_mean_wait(2.4, 1.0, 3).unwrap();
@@ -145,6 +147,7 @@ fn tandem_network_obeys_burke_and_littles_law() {
             station("b", 1, 1.0 / 1.25, Target::Station("c".into())),
             station("c", 1, 1.0 / 2.0, Target::Exit),
         ],
+        ..Default::default()
     };
     let r = run(config, 3);
     for (name, mu) in [("a", 1.0), ("b", 1.25), ("c", 2.0)] {
@@ -193,6 +196,7 @@ fn routing_splits_and_feedback_follow_the_weights() {
             station("right", 1, 0.1, Target::Exit),
             looping,
         ],
+        ..Default::default()
     };
     let r = run(config, 11);
     let left = stat(&r, "left.served", "value");
@@ -220,11 +224,13 @@ fn same_seed_same_run_and_bad_configs_are_refused() {
     let bad = QNetConfig {
         sources: vec![source(1.0, 1, "nowhere")],
         stations: vec![station("s", 1, 1.0, Target::Exit)],
+        ..Default::default()
     };
     assert!(QNet::new(bad).is_err());
     let zero = QNetConfig {
         sources: vec![source(1.0, 1, "s")],
         stations: vec![station("s", 0, 1.0, Target::Exit)],
+        ..Default::default()
     };
     assert!(QNet::new(zero).is_err());
 }

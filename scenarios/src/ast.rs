@@ -1,8 +1,12 @@
 //! The parsed form of a `.scn` file: every node keeps its source span for diagnostics.
 
 use std::fmt;
+use std::sync::Arc;
 
 use simcore::SimDuration;
+
+/// The file an item came from (the scenario itself or an included file), for messages.
+pub type FileName = Arc<str>;
 
 /// Where a node sits in its file: byte offsets and the 1-based line and column of its start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,24 +24,150 @@ pub struct Ident {
     pub span: Span,
 }
 
-/// A whole scenario file.
+/// A whole scenario file (after `include`s are resolved, their items are in place).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     /// The file as the user named it, for messages.
     pub file: String,
-    pub name: String,
-    pub seed: Option<u64>,
+    /// `None` for a fragment (a file meant to be included, with no `scenario` header).
+    pub name: Option<String>,
+    pub seed: Option<(u64, Span)>,
     pub duration: Option<(SimDuration, Span)>,
     pub blocks: Vec<Block>,
     pub expects: Vec<Expect>,
+    pub schedule: Vec<Timed>,
+    pub sweeps: Vec<Sweep>,
+    pub includes: Vec<Include>,
 }
 
-/// `kind name { key value ... }`: one component of a model.
+/// `include "common.scn"`: the items of another file, in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Include {
+    pub path: String,
+    pub span: Span,
+}
+
+/// `sweep component.property in [a, b, c]`: one run per value (per combination, with several).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    pub file: FileName,
+    pub path: Ident,
+    pub values: Vec<Value>,
+    pub span: Span,
+}
+
+/// `kind name { key value ... }`: one component of a model. The name may be left out when a
+/// scenario has one component of that kind (`network { ... }`); it then defaults to the kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
+    pub file: FileName,
     pub kind: Ident,
-    pub name: Ident,
+    pub name: Option<Ident>,
     pub props: Vec<Property>,
+    pub span: Span,
+}
+
+impl Block {
+    /// The component's name: the one given, or the kind.
+    pub fn name(&self) -> &Ident {
+        self.name.as_ref().unwrap_or(&self.kind)
+    }
+}
+
+/// When an action happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    /// `at 5s`
+    At(SimDuration),
+    /// `every 2s..4s from 20s to 26s`: a period (fixed, or drawn uniformly from a range each
+    /// time), with optional first and last times.
+    Every {
+        min: SimDuration,
+        max: SimDuration,
+        from: Option<SimDuration>,
+        to: Option<SimDuration>,
+    },
+    /// `during 5s..9s`: the action holds from the first time and is undone at the second.
+    During { from: SimDuration, to: SimDuration },
+}
+
+/// Actions scheduled in time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    pub file: FileName,
+    pub when: When,
+    pub actions: Vec<Action>,
+    pub span: Span,
+}
+
+/// Whom an action affects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A named node, or one of `leader`, `random-node`, `minority`, `majority`, `all`.
+    Name(Ident),
+    /// `random(k)`: k nodes picked at random.
+    Random(u64, Span),
+    /// `[n1, n2]` or `[n1..n3]`.
+    Nodes(Value),
+}
+
+/// What a partition looks like.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partition {
+    /// `halves`, `one`, `bridge`, `majorities-ring`, `one-way`.
+    Shape(Ident),
+    /// Explicit groups: `[n1, n2] [n3, n4, n5]`.
+    Groups(Vec<Value>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionKind {
+    Partition(Partition),
+    Heal,
+    Crash(Target),
+    Restart(Target),
+    Pause(Target),
+    Resume(Target),
+    /// `clock skew TARGET by VALUE` or `clock drift TARGET by VALUE`.
+    Clock {
+        drift: bool,
+        target: Target,
+        by: Value,
+    },
+    /// `disk TARGET fault`: `disk n1 slow(5ms)`, `disk n1 full`.
+    Disk {
+        target: Target,
+        fault: Value,
+    },
+    /// `load COMPONENT PROPERTY VALUE`: change a load's property from then on.
+    Load {
+        component: Ident,
+        property: Ident,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub span: Span,
+}
+
+impl ActionKind {
+    /// The verb as written.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            ActionKind::Partition(_) => "partition",
+            ActionKind::Heal => "heal",
+            ActionKind::Crash(_) => "crash",
+            ActionKind::Restart(_) => "restart",
+            ActionKind::Pause(_) => "pause",
+            ActionKind::Resume(_) => "resume",
+            ActionKind::Clock { .. } => "clock",
+            ActionKind::Disk { .. } => "disk",
+            ActionKind::Load { .. } => "load",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +183,7 @@ pub struct Value {
 }
 
 /// A typed literal. Units are resolved while parsing: durations to nanoseconds, rates to events
-/// per second, percentages to their number (`30%` is `30.0`).
+/// per second, sizes to bytes, percentages to their number (`30%` is `30.0`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValueKind {
     Integer(i64),
@@ -62,11 +192,15 @@ pub enum ValueKind {
     Rate {
         per_sec: f64,
     },
+    /// Bytes.
+    Size(u64),
     Percent(f64),
     Str(String),
     Bool(bool),
     Ident(String),
     List(Vec<Entry>),
+    /// `150ms..300ms`, `n1..n5`, `0.1..0.5`: both ends are scalars.
+    Range(Box<Value>, Box<Value>),
     /// A distribution or other function-like value: `exp(1s)`, `uniform(1ms, 5ms)`.
     Call {
         name: String,
@@ -111,13 +245,31 @@ impl fmt::Display for CmpOp {
     }
 }
 
-/// `expect stat(component.metric) op value`: a bound on a metric at the end of the run.
+/// What an `expect` line states.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// `expect p99(kv.latency) < 50ms`: a bound on a metric at the end of the run.
+    Metric {
+        stat: Ident,
+        metric: Ident,
+        op: CmpOp,
+        bound: Value,
+    },
+    /// `expect leader within 3s after heal`: an event must follow another within a time.
+    Liveness {
+        event: Ident,
+        within: SimDuration,
+        after: Option<Ident>,
+    },
+    /// `expect linearizable`: a named property that a model checks.
+    Property(Ident),
+}
+
+/// One `expect` line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
-    pub stat: Ident,
-    pub metric: Ident,
-    pub op: CmpOp,
-    pub bound: Value,
+    pub file: FileName,
+    pub check: Check,
     /// The check as written (whitespace normalised), for reports.
     pub text: String,
     pub span: Span,
@@ -131,11 +283,13 @@ impl ValueKind {
             ValueKind::Float(_) => "a number",
             ValueKind::Duration(_) => "a duration",
             ValueKind::Rate { .. } => "a rate",
+            ValueKind::Size(_) => "a size",
             ValueKind::Percent(_) => "a percentage",
             ValueKind::Str(_) => "a string",
             ValueKind::Bool(_) => "a boolean",
             ValueKind::Ident(_) => "a name",
             ValueKind::List(_) => "a list",
+            ValueKind::Range(..) => "a range",
             ValueKind::Call { .. } => "a distribution",
         }
     }

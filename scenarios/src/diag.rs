@@ -12,6 +12,8 @@ pub struct Diagnostic {
     pub col: usize,
     pub message: String,
     pub hint: Option<String>,
+    /// The byte range the message is about, for underlining the source; `None` for a position.
+    pub span: Option<(usize, usize)>,
 }
 
 impl Diagnostic {
@@ -22,6 +24,7 @@ impl Diagnostic {
             col: span.col,
             message: message.into(),
             hint: None,
+            span: Some((span.start, span.end)),
         }
     }
 

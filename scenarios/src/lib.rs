@@ -1,14 +1,22 @@
-//! Scenarios: the `.scn` language (grammar, AST, diagnostics), the builders that turn a scenario
-//! into a wired model, and the runner behind `sim run`.
+//! Scenarios: the `.scn` language (grammar, AST, checker, formatter, diagnostics), the wiring
+//! that turns a checked scenario into configured models, and the runner behind `sim run`.
 //!
-//! Data flows one way: text → [`parse`] → [`ast::Scenario`] → [`build`] (checked, typed model
-//! configuration) → [`runner`] (a `simcore::Simulation`) → [`runner::RunReport`].
+//! Data flows one way: text → [`parse`] (and [`source`] for files and includes) →
+//! [`ast::Scenario`] → [`sweep`] (one scenario per combination of swept values) → [`check`]
+//! (validated against the models' schemas, typed) → [`wire`] (model configurations) → [`runner`]
+//! (a `simcore::Simulation`) → [`runner::RunReport`]. [`fmt`] prints the canonical form and
+//! [`render`] shows diagnostics with the source underlined.
 
 pub mod ast;
-pub mod build;
+pub mod check;
 pub mod diag;
+pub mod fmt;
 pub mod parse;
+pub mod render;
 pub mod runner;
+pub mod source;
+pub mod sweep;
+pub mod wire;
 
 pub use diag::Diagnostic;
 pub use runner::{RunOptions, RunReport, ScenarioError, load, run_file, run_scenario};

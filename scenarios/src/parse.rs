@@ -2,13 +2,19 @@
 //!
 //! Syntax errors come back as one [`Diagnostic`] with the position pest reports and the expected
 //! tokens in words; literal errors (a duration below a nanosecond, an integer too large) as one
-//! diagnostic each, all gathered in one pass.
+//! diagnostic each, all gathered in one pass. Input is bounded before pest sees it: at most
+//! [`MAX_SOURCE_BYTES`] bytes and [`MAX_NESTING`] levels of brackets, so neither memory nor the
+//! parser's recursion can run away.
 
 use pest::Parser;
 use pest::iterators::Pair;
 use pest_derive::Parser;
+use simcore::SimDuration;
 
-use crate::ast::{Block, CmpOp, Entry, Expect, Ident, Property, Scenario, Span, Value, ValueKind};
+use crate::ast::{
+    Action, ActionKind, Block, Check, CmpOp, Entry, Expect, FileName, Ident, Include, Partition,
+    Property, Scenario, Span, Sweep, Target, Timed, Value, ValueKind, When,
+};
 use crate::diag::Diagnostic;
 
 #[derive(Parser)]
@@ -17,6 +23,9 @@ struct ScnParser;
 
 /// The most bytes a scenario file may have: a bound on parser work and memory.
 pub const MAX_SOURCE_BYTES: usize = 4 << 20;
+
+/// The deepest nesting of `(`, `[` and `{` a file may have: a bound on the parser's recursion.
+pub const MAX_NESTING: usize = 64;
 
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
@@ -43,97 +52,269 @@ fn describe_rule(rule: &Rule) -> String {
         Rule::scenario => "`scenario \"name\" { ... }`",
         Rule::seed_stmt => "`seed`",
         Rule::duration_stmt => "`duration`",
+        Rule::include_stmt => "`include`",
+        Rule::sweep_stmt => "`sweep`",
         Rule::expect_stmt => "`expect`",
+        Rule::at_stmt => "`at`",
+        Rule::every_stmt => "`every`",
+        Rule::during_stmt => "`during`",
         Rule::block | Rule::kind => "a component block such as `station server { ... }`",
         Rule::name => "a component name",
         Rule::property | Rule::key => "a property name",
-        Rule::value | Rule::call | Rule::call_name => "a value",
-        Rule::duration => "a duration such as 150ms",
+        Rule::value | Rule::call | Rule::call_name | Rule::scalar => "a value",
+        Rule::range => "a range such as 150ms..300ms",
+        Rule::duration | Rule::time => "a duration such as 150ms",
+        Rule::window | Rule::duration_range => "a time range such as 5s..9s",
+        Rule::period => "a period such as 2s or 2s..4s",
+        Rule::every_from => "`from`",
+        Rule::every_to => "`to`",
         Rule::rate => "a rate such as 200/s",
-        Rule::percent => "a percentage such as 30%",
+        Rule::size => "a size such as 4KiB",
+        Rule::percent | Rule::weight => "a percentage such as 30%",
         Rule::float => "a number",
         Rule::integer => "an integer",
         Rule::string => "a string in double quotes",
         Rule::boolean => "true or false",
         Rule::ident => "a name",
-        Rule::list => "a list such as [a, b]",
-        Rule::stat => "a statistic such as mean or p99",
+        Rule::list | Rule::entry => "a list such as [a, b]",
+        Rule::path => "a property such as server.service",
+        Rule::action_group => "actions in braces",
+        Rule::partition => "`partition`",
+        Rule::heal => "`heal`",
+        Rule::crash => "`crash`",
+        Rule::restart => "`restart`",
+        Rule::pause => "`pause`",
+        Rule::resume => "`resume`",
+        Rule::clock => "`clock`",
+        Rule::clock_kind => "skew or drift",
+        Rule::disk => "`disk`",
+        Rule::disk_fault => "a disk fault such as slow(5ms) or full",
+        Rule::load => "`load`",
+        Rule::shape => "a partition shape such as halves",
+        Rule::target => "a target such as leader, n1, all or random(2)",
+        Rule::metric_check | Rule::stat => "a statistic such as mean or p99",
+        Rule::liveness | Rule::event_name => "an event such as leader",
+        Rule::property_check | Rule::property_name => "a property such as linearizable",
         Rule::metric => "a metric name such as server.wait",
         Rule::cmp => "a comparison (<, <=, >, >=)",
+        Rule::anchor => "an event such as heal",
+        Rule::keyword => "a keyword",
         other => return format!("{other:?}"),
     }
     .to_string()
 }
 
-/// Parses `source` (the text of `file`) into a scenario, or every problem found.
-pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
+/// Refuses input too large or too deeply nested for the parser, before it runs.
+fn check_bounds(file: &str, source: &str) -> Result<(), Diagnostic> {
+    let at = |line: usize, col: usize, message: String| Diagnostic {
+        file: file.to_string(),
+        line,
+        col,
+        message,
+        hint: None,
+        span: None,
+    };
     if source.len() > MAX_SOURCE_BYTES {
-        let d = Diagnostic {
-            file: file.to_string(),
-            line: 1,
-            col: 1,
-            message: format!("the file is larger than {} MiB", MAX_SOURCE_BYTES >> 20),
-            hint: None,
-        };
-        return Err(vec![d]);
+        return Err(at(
+            1,
+            1,
+            format!("the file is larger than {} MiB", MAX_SOURCE_BYTES >> 20),
+        ));
     }
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let (mut in_string, mut in_comment, mut escaped) = (false, false, false);
+    let mut prev = '\0';
+    for c in source.chars() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+            in_comment = false;
+            in_string = false;
+        } else if in_comment {
+        } else if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '#' || (c == '/' && prev == '/') {
+            in_comment = true;
+        } else if matches!(c, '(' | '[' | '{') {
+            depth += 1;
+            if depth > MAX_NESTING {
+                let d = at(
+                    line,
+                    col,
+                    format!("brackets nested more than {MAX_NESTING} deep"),
+                );
+                return Err(d.hint("flatten the value; no scenario needs this depth"));
+            }
+        } else if matches!(c, ')' | ']' | '}') {
+            depth = depth.saturating_sub(1);
+        }
+        prev = c;
+    }
+    Ok(())
+}
+
+/// Parses `source` (the text of `file`) into a scenario, or every problem found. `include`s are
+/// recorded, not followed: [`crate::load`] follows them.
+pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
+    check_bounds(file, source).map_err(|d| vec![d])?;
     let mut pairs =
         ScnParser::parse(Rule::file, source).map_err(|e| vec![syntax_error(file, e)])?;
     let file_pair = pairs.next().expect("the file rule always yields one pair");
-    let scenario_pair = file_pair
+    let top = file_pair
         .into_inner()
         .next()
-        .expect("a file holds one scenario");
-    let mut errors = Vec::new();
-    let mut inner = scenario_pair.into_inner();
-    let name_pair = inner.next().expect("a scenario has a name");
+        .expect("a file holds a scenario or a fragment");
+    let fname: FileName = file.into();
+    let mut p = Builder {
+        file: fname.clone(),
+        errors: Vec::new(),
+    };
     let mut scenario = Scenario {
         file: file.to_string(),
-        name: string_value(name_pair),
+        name: None,
         seed: None,
         duration: None,
         blocks: Vec::new(),
         expects: Vec::new(),
+        schedule: Vec::new(),
+        sweeps: Vec::new(),
+        includes: Vec::new(),
     };
+    let mut inner = top.clone().into_inner();
+    if top.as_rule() == Rule::scenario {
+        let name_pair = inner.next().expect("a scenario has a name");
+        scenario.name = Some(string_value(name_pair));
+    }
     for item in inner {
+        p.item(item, &mut scenario);
+    }
+    if p.errors.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(p.errors)
+    }
+}
+
+struct Builder {
+    file: FileName,
+    errors: Vec<Diagnostic>,
+}
+
+impl Builder {
+    fn err(&mut self, span: Span, msg: impl Into<String>) {
+        self.errors.push(Diagnostic::at(&self.file, span, msg));
+    }
+
+    fn value(&mut self, pair: Pair<'_, Rule>) -> Option<Value> {
+        match value(&self.file, pair) {
+            Ok(v) => Some(v),
+            Err(d) => {
+                self.errors.push(d);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, pair: Pair<'_, Rule>) -> Option<SimDuration> {
+        let span = span_of(&pair);
+        match simcore::time::parse_duration(pair.as_str()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(span, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn item(&mut self, item: Pair<'_, Rule>, scenario: &mut Scenario) {
         let span = span_of(&item);
         match item.as_rule() {
             Rule::seed_stmt => {
                 let v = item.into_inner().next().expect("seed has a value");
                 match parse_u64(v.as_str()) {
-                    Some(s) if scenario.seed.is_none() => scenario.seed = Some(s),
-                    Some(_) => errors.push(Diagnostic::at(file, span, "the seed is given twice")),
-                    None => errors.push(Diagnostic::at(
-                        file,
-                        span_of(&v),
-                        "the seed must be an integer from 0 to 2^64-1",
-                    )),
+                    Some(_) if scenario.seed.is_some() => self.err(span, "the seed is given twice"),
+                    Some(s) => scenario.seed = Some((s, span_of(&v))),
+                    None => self.err(span_of(&v), "the seed must be an integer from 0 to 2^64-1"),
                 }
             }
             Rule::duration_stmt => {
                 let v = item.into_inner().next().expect("duration has a value");
-                match simcore::time::parse_duration(v.as_str()) {
-                    Ok(_) if scenario.duration.is_some() => {
-                        errors.push(Diagnostic::at(file, span, "the duration is given twice"))
+                let vspan = span_of(&v);
+                if let Some(d) = self.duration(v) {
+                    if scenario.duration.is_some() {
+                        self.err(span, "the duration is given twice");
+                    } else {
+                        scenario.duration = Some((d, vspan));
                     }
-                    Ok(d) => scenario.duration = Some((d, span_of(&v))),
-                    Err(e) => errors.push(Diagnostic::at(file, span_of(&v), e.to_string())),
+                }
+            }
+            Rule::include_stmt => {
+                let v = item.into_inner().next().expect("include has a path");
+                scenario.includes.push(Include {
+                    path: string_value(v),
+                    span,
+                });
+            }
+            Rule::sweep_stmt => {
+                let mut parts = item.into_inner();
+                let path = ident(parts.next().expect("sweep has a path"));
+                let list = parts.next().expect("sweep has a list");
+                let lspan = span_of(&list);
+                if let Some(Value {
+                    kind: ValueKind::List(entries),
+                    ..
+                }) = self.value(list)
+                {
+                    if entries.is_empty() {
+                        self.err(lspan, "a sweep needs at least one value");
+                    }
+                    if let Some(w) = entries.iter().find_map(|e| e.weight.as_ref()) {
+                        self.err(w.span, "sweep values take no weights");
+                    }
+                    scenario.sweeps.push(Sweep {
+                        file: self.file.clone(),
+                        path,
+                        values: entries.into_iter().map(|e| e.value).collect(),
+                        span,
+                    });
                 }
             }
             Rule::block => {
-                let mut parts = item.into_inner();
-                let kind = ident(parts.next().expect("a block has a kind"));
-                let name = ident(parts.next().expect("a block has a name"));
+                let mut kind = None;
+                let mut name = None;
                 let mut props = Vec::new();
-                for p in parts {
-                    let mut kv = p.into_inner();
-                    let key = ident(kv.next().expect("a property has a key"));
-                    match value(file, kv.next().expect("a property has a value")) {
-                        Ok(value) => props.push(Property { key, value }),
-                        Err(d) => errors.push(d),
+                for part in item.into_inner() {
+                    match part.as_rule() {
+                        Rule::kind => kind = Some(ident(part)),
+                        Rule::name => name = Some(ident(part)),
+                        Rule::property => {
+                            let mut kv = part.into_inner();
+                            let key = ident(kv.next().expect("a property has a key"));
+                            if let Some(value) =
+                                self.value(kv.next().expect("a property has a value"))
+                            {
+                                props.push(Property { key, value });
+                            }
+                        }
+                        other => unreachable!("no {other:?} in a block"),
                     }
                 }
-                scenario.blocks.push(Block { kind, name, props });
+                scenario.blocks.push(Block {
+                    file: self.file.clone(),
+                    kind: kind.expect("a block has a kind"),
+                    name,
+                    props,
+                    span,
+                });
             }
             Rule::expect_stmt => {
                 let text = item
@@ -141,34 +322,225 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
                     .split_whitespace()
                     .collect::<Vec<_>>()
                     .join(" ");
-                let mut parts = item.into_inner();
-                let stat = ident(parts.next().expect("expect has a statistic"));
-                let metric = ident(parts.next().expect("expect has a metric"));
-                let op = match parts.next().expect("expect has a comparison").as_str() {
+                let check = item.into_inner().next().expect("expect has a check");
+                if let Some(check) = self.check(check) {
+                    scenario.expects.push(Expect {
+                        file: self.file.clone(),
+                        check,
+                        text,
+                        span,
+                    });
+                }
+            }
+            Rule::at_stmt | Rule::every_stmt | Rule::during_stmt => {
+                if let Some(t) = self.timed(item) {
+                    scenario.schedule.push(t);
+                }
+            }
+            other => unreachable!("the grammar allows no {other:?} as an item"),
+        }
+    }
+
+    fn check(&mut self, pair: Pair<'_, Rule>) -> Option<Check> {
+        match pair.as_rule() {
+            Rule::metric_check => {
+                let mut parts = pair.into_inner();
+                let stat = ident(parts.next().expect("a check has a statistic"));
+                let metric = ident(parts.next().expect("a check has a metric"));
+                let op = match parts.next().expect("a check has a comparison").as_str() {
                     "<" => CmpOp::Lt,
                     "<=" => CmpOp::Le,
                     ">" => CmpOp::Gt,
                     _ => CmpOp::Ge,
                 };
-                match value(file, parts.next().expect("expect has a bound")) {
-                    Ok(bound) => scenario.expects.push(Expect {
-                        stat,
-                        metric,
-                        op,
-                        bound,
-                        text,
-                        span,
-                    }),
-                    Err(d) => errors.push(d),
-                }
+                let bound = self.value(parts.next().expect("a check has a bound"))?;
+                Some(Check::Metric {
+                    stat,
+                    metric,
+                    op,
+                    bound,
+                })
             }
-            other => unreachable!("the grammar allows no {other:?} in a scenario"),
+            Rule::liveness => {
+                let mut parts = pair.into_inner();
+                let event = ident(parts.next().expect("liveness names an event"));
+                let within = self.duration(parts.next().expect("liveness has a time"))?;
+                let after = parts.next().map(ident);
+                Some(Check::Liveness {
+                    event,
+                    within,
+                    after,
+                })
+            }
+            Rule::property_check => Some(Check::Property(ident(
+                pair.into_inner()
+                    .next()
+                    .expect("a property check has a name"),
+            ))),
+            other => unreachable!("no {other:?} in expect"),
         }
     }
-    if errors.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(errors)
+
+    fn timed(&mut self, item: Pair<'_, Rule>) -> Option<Timed> {
+        let span = span_of(&item);
+        let rule = item.as_rule();
+        let mut parts = item.into_inner().peekable();
+        let when = match rule {
+            Rule::at_stmt => {
+                let t = parts.next().expect("at has a time");
+                When::At(self.duration(t.into_inner().next().expect("a time is a duration"))?)
+            }
+            Rule::every_stmt => {
+                let period = parts
+                    .next()
+                    .expect("every has a period")
+                    .into_inner()
+                    .next()
+                    .expect("a period has a value");
+                let (min, max) = match period.as_rule() {
+                    Rule::duration_range => {
+                        let mut ends = period.into_inner();
+                        let lo = self.duration(ends.next().expect("a range has a start"));
+                        let hi = self.duration(ends.next().expect("a range has an end"));
+                        (lo?, hi?)
+                    }
+                    _ => {
+                        let d = self.duration(period)?;
+                        (d, d)
+                    }
+                };
+                let mut from = None;
+                let mut to = None;
+                while let Some(p) =
+                    parts.next_if(|p| matches!(p.as_rule(), Rule::every_from | Rule::every_to))
+                {
+                    let is_from = p.as_rule() == Rule::every_from;
+                    let t = p.into_inner().next().expect("a bound has a time");
+                    let d = self.duration(t.into_inner().next().expect("a time is a duration"))?;
+                    if is_from {
+                        from = Some(d);
+                    } else {
+                        to = Some(d);
+                    }
+                }
+                When::Every { min, max, from, to }
+            }
+            _ => {
+                let w = parts.next().expect("during has a window");
+                let mut ends = w.into_inner();
+                let from = self.duration(ends.next().expect("a window has a start"));
+                let to = self.duration(ends.next().expect("a window has an end"));
+                When::During {
+                    from: from?,
+                    to: to?,
+                }
+            }
+        };
+        let mut actions = Vec::new();
+        for p in parts {
+            if p.as_rule() == Rule::action_group {
+                for a in p.into_inner() {
+                    actions.extend(self.action(a));
+                }
+            } else {
+                actions.extend(self.action(p));
+            }
+        }
+        Some(Timed {
+            file: self.file.clone(),
+            when,
+            actions,
+            span,
+        })
+    }
+
+    fn target(&mut self, pair: Pair<'_, Rule>) -> Option<Target> {
+        let inner = pair.into_inner().next().expect("a target has a form");
+        match inner.as_rule() {
+            Rule::ident => Some(Target::Name(ident(inner))),
+            Rule::list => self.value(inner).map(Target::Nodes),
+            _ => {
+                let v = self.value(inner)?;
+                match &v.kind {
+                    ValueKind::Call { name, args } if name == "random" => match args.as_slice() {
+                        [
+                            Value {
+                                kind: ValueKind::Integer(k),
+                                ..
+                            },
+                        ] if *k >= 1 => Some(Target::Random(*k as u64, v.span)),
+                        _ => {
+                            self.err(
+                                v.span,
+                                "random(k) takes a whole number of nodes, at least 1",
+                            );
+                            None
+                        }
+                    },
+                    _ => {
+                        self.errors.push(
+                            Diagnostic::at(&self.file, v.span, "not a target")
+                                .hint("a node name, leader, random-node, random(k), minority, majority, all, or a list [n1, n2]"),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn action(&mut self, pair: Pair<'_, Rule>) -> Option<Action> {
+        let span = span_of(&pair);
+        let rule = pair.as_rule();
+        let mut parts = pair.into_inner();
+        let kind = match rule {
+            Rule::partition => {
+                let first = parts.next().expect("partition has a shape or groups");
+                if first.as_rule() == Rule::shape {
+                    ActionKind::Partition(Partition::Shape(ident(first)))
+                } else {
+                    let mut groups = vec![self.value(first)?];
+                    for g in parts {
+                        groups.push(self.value(g)?);
+                    }
+                    ActionKind::Partition(Partition::Groups(groups))
+                }
+            }
+            Rule::heal => ActionKind::Heal,
+            Rule::crash => ActionKind::Crash(self.target(parts.next().expect("a target"))?),
+            Rule::restart => ActionKind::Restart(self.target(parts.next().expect("a target"))?),
+            Rule::pause => ActionKind::Pause(self.target(parts.next().expect("a target"))?),
+            Rule::resume => ActionKind::Resume(self.target(parts.next().expect("a target"))?),
+            Rule::clock => {
+                let drift = parts.next().expect("skew or drift").as_str() == "drift";
+                let target = self.target(parts.next().expect("a target"))?;
+                let by = self.value(parts.next().expect("a value"))?;
+                ActionKind::Clock { drift, target, by }
+            }
+            Rule::disk => {
+                let target = self.target(parts.next().expect("a target"))?;
+                let fault = parts
+                    .next()
+                    .expect("a fault")
+                    .into_inner()
+                    .next()
+                    .expect("a fault has a form");
+                let fault = self.value(fault)?;
+                ActionKind::Disk { target, fault }
+            }
+            Rule::load => {
+                let component = ident(parts.next().expect("a component"));
+                let property = ident(parts.next().expect("a property"));
+                let value = self.value(parts.next().expect("a value"))?;
+                ActionKind::Load {
+                    component,
+                    property,
+                    value,
+                }
+            }
+            other => unreachable!("no action {other:?}"),
+        };
+        Some(Action { kind, span })
     }
 }
 
@@ -177,18 +549,66 @@ fn syntax_error(file: &str, e: pest::error::Error<Rule>) -> Diagnostic {
         pest::error::LineColLocation::Pos(p) => p,
         pest::error::LineColLocation::Span(p, _) => p,
     };
-    let e = e.renamed_rules(describe_rule);
-    let message = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { .. } => e.variant.message().into_owned(),
-        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    let at = match e.location {
+        pest::error::InputLocation::Pos(p) => (p, p),
+        pest::error::InputLocation::Span((a, b)) => (a, b),
     };
-    let message = message.replacen("expected ", "syntax error: expected ", 1);
+    let message = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } if !positives.is_empty() => {
+            // Many value rules can start at one place; name them once as "a value".
+            let value_like = |r: &Rule| {
+                matches!(
+                    r,
+                    Rule::value
+                        | Rule::call
+                        | Rule::call_name
+                        | Rule::scalar
+                        | Rule::range
+                        | Rule::duration
+                        | Rule::rate
+                        | Rule::size
+                        | Rule::percent
+                        | Rule::float
+                        | Rule::integer
+                        | Rule::string
+                        | Rule::boolean
+                        | Rule::ident
+                        | Rule::list
+                )
+            };
+            let many_values = positives.iter().filter(|r| value_like(r)).count() > 2;
+            let mut words: Vec<String> = Vec::new();
+            if many_values {
+                words.push(
+                    "a value (such as 10ms, 200/s, 4KiB, 30%, 3, \"text\", a name or a list)"
+                        .into(),
+                );
+            }
+            for r in positives {
+                let w = describe_rule(r);
+                let skip = many_values && value_like(r);
+                if !skip && !words.contains(&w) {
+                    words.push(w);
+                }
+            }
+            let list = match words.len() {
+                1 => words[0].clone(),
+                n => format!("{} or {}", words[..n - 1].join(", "), words[n - 1]),
+            };
+            format!("syntax error: expected {list}")
+        }
+        _ => {
+            let e = e.clone().renamed_rules(describe_rule);
+            format!("syntax error: {}", e.variant.message())
+        }
+    };
     Diagnostic {
         file: file.to_string(),
         line,
         col,
         message,
         hint: None,
+        span: Some(at),
     }
 }
 
@@ -227,7 +647,7 @@ fn unit_secs(unit: &str) -> f64 {
     }
 }
 
-fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
+pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
     let span = span_of(&pair);
     let text = pair.as_str();
     let bad = |msg: String| Diagnostic::at(file, span, msg);
@@ -261,6 +681,34 @@ fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
                 per_sec: n / unit_secs(unit),
             }
         }
+        Rule::size => {
+            let split = text
+                .find(|c: char| c.is_ascii_alphabetic())
+                .expect("the grammar puts a unit in every size");
+            let (number, unit) = text.split_at(split);
+            let n: f64 = number
+                .replace('_', "")
+                .parse()
+                .map_err(|_| bad(format!("{number} is not a number")))?;
+            let scale = match unit {
+                "KiB" => 1u64 << 10,
+                "MiB" => 1 << 20,
+                "GiB" => 1 << 30,
+                "TiB" => 1 << 40,
+                _ => 1,
+            };
+            let bytes = n * scale as f64;
+            if bytes.fract() != 0.0 || bytes >= u64::MAX as f64 {
+                return Err(bad(format!("{text} is not a whole number of bytes")));
+            }
+            ValueKind::Size(bytes as u64)
+        }
+        Rule::range => {
+            let mut ends = pair.into_inner();
+            let lo = value(file, ends.next().expect("a range has a start"))?;
+            let hi = value(file, ends.next().expect("a range has an end"))?;
+            ValueKind::Range(Box::new(lo), Box::new(hi))
+        }
         Rule::percent => {
             let n: f64 = text
                 .trim_end_matches('%')
@@ -289,7 +737,10 @@ fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
             for e in pair.into_inner() {
                 let mut parts = e.into_inner();
                 let v = value(file, parts.next().expect("an entry has a value"))?;
-                let weight = parts.next().map(|w| value(file, w)).transpose()?;
+                let weight = parts
+                    .next()
+                    .map(|w| value(file, w.into_inner().next().expect("a weight has a value")))
+                    .transpose()?;
                 entries.push(Entry { value: v, weight });
             }
             ValueKind::List(entries)
@@ -318,12 +769,15 @@ scenario "demo" {
     #[test]
     fn parses_every_construct() {
         let s = parse("demo.scn", GOOD).unwrap();
-        assert_eq!((s.name.as_str(), s.seed), ("demo", Some(42)));
+        assert_eq!(
+            (s.name.as_deref(), s.seed.map(|s| s.0)),
+            (Some("demo"), Some(42))
+        );
         assert_eq!(s.duration.unwrap().0, SimDuration::from_secs(10));
         assert_eq!(s.blocks.len(), 2);
         let a = &s.blocks[0];
         assert_eq!(
-            (a.kind.text.as_str(), a.name.text.as_str()),
+            (a.kind.text.as_str(), a.name().text.as_str()),
             ("source", "a")
         );
         assert_eq!(a.props[0].value.kind, ValueKind::Rate { per_sec: 200.0 });
@@ -353,12 +807,143 @@ scenario "demo" {
         assert_eq!(left.props[3].value.kind, ValueKind::Bool(true));
         assert_eq!(left.props[4].value.kind, ValueKind::Float(-1.5));
         let e = &s.expects[0];
-        assert_eq!(
-            (e.stat.text.as_str(), e.metric.text.as_str(), e.op),
-            ("p99", "left.wait", CmpOp::Lt)
-        );
+        match &e.check {
+            Check::Metric {
+                stat, metric, op, ..
+            } => assert_eq!(
+                (stat.text.as_str(), metric.text.as_str(), *op),
+                ("p99", "left.wait", CmpOp::Lt)
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(e.text, "expect p99(left.wait) < 50ms");
         assert_eq!((a.kind.span.line, a.kind.span.col), (6, 3));
+    }
+
+    const EVERYTHING: &str = r#"
+scenario "all" {
+  seed 7
+  duration 30s
+  include "common.scn"
+  network { latency uniform(1ms, 5ms)  loss 0.5%  buffer 64KiB }
+  raft cluster { nodes n1..n5  election_timeout 150ms..300ms  heartbeat 50ms }
+  load kv { clients 4  rate 200/s  keys zipf(1000, 0.99)  mix [get 60%, put 30%, cas 10%] }
+  at 5s partition majorities-ring
+  at 6s partition [n1, n2] [n3, n4, n5]
+  at 12s heal
+  at 14s { crash leader  restart random(2) }
+  every 2s..4s from 20s to 26s { clock skew random-node by normal(0ms, 50ms) }
+  every 1s pause [n1, n2]
+  during 5s..9s disk n3 slow(5ms)
+  at 8s load kv rate 400/s
+  at 9s clock drift n1 by 0.01%
+  sweep cluster.election_timeout in [150ms..155ms, 150ms..300ms]
+  expect linearizable
+  expect leader within 3s after heal
+  expect p99(kv.latency) < 50ms
+}
+"#;
+
+    #[test]
+    fn parses_events_faults_sweeps_and_checks() {
+        let s = parse("all.scn", EVERYTHING).unwrap();
+        assert_eq!(s.includes[0].path, "common.scn");
+        assert_eq!(s.blocks.len(), 3);
+        assert_eq!(
+            s.blocks[0].name().text,
+            "network",
+            "an unnamed block is named by its kind"
+        );
+        assert_eq!(s.blocks[0].props[2].value.kind, ValueKind::Size(64 << 10));
+        match &s.blocks[1].props[0].value.kind {
+            ValueKind::Range(a, b) => {
+                assert_eq!(
+                    (a.kind.clone(), b.kind.clone()),
+                    (ValueKind::Ident("n1".into()), ValueKind::Ident("n5".into()))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.schedule.len(), 9);
+        assert_eq!(s.schedule[0].when, When::At(SimDuration::from_secs(5)));
+        assert!(
+            matches!(&s.schedule[1].actions[0].kind, ActionKind::Partition(Partition::Groups(g)) if g.len() == 2)
+        );
+        assert_eq!(s.schedule[3].actions.len(), 2);
+        assert!(matches!(
+            s.schedule[3].actions[1].kind,
+            ActionKind::Restart(Target::Random(2, _))
+        ));
+        assert_eq!(
+            s.schedule[4].when,
+            When::Every {
+                min: SimDuration::from_secs(2),
+                max: SimDuration::from_secs(4),
+                from: Some(SimDuration::from_secs(20)),
+                to: Some(SimDuration::from_secs(26)),
+            }
+        );
+        assert!(matches!(
+            s.schedule[5].when,
+            When::Every {
+                from: None,
+                to: None,
+                ..
+            }
+        ));
+        assert!(matches!(s.schedule[6].when, When::During { .. }));
+        assert!(
+            matches!(&s.schedule[7].actions[0].kind, ActionKind::Load { component, .. } if component.text == "kv")
+        );
+        assert!(matches!(
+            &s.schedule[8].actions[0].kind,
+            ActionKind::Clock { drift: true, .. }
+        ));
+        assert_eq!(s.sweeps[0].values.len(), 2);
+        assert!(matches!(&s.expects[0].check, Check::Property(p) if p.text == "linearizable"));
+        assert!(
+            matches!(&s.expects[1].check, Check::Liveness { after: Some(a), .. } if a.text == "heal")
+        );
+        assert!(matches!(&s.expects[2].check, Check::Metric { .. }));
+    }
+
+    #[test]
+    fn keywords_are_whole_words_and_fragments_parse() {
+        // `seeds` is a block kind, not `seed` followed by garbage; `at_least` a property.
+        let s = parse("k.scn", "scenario \"k\" { seeds s { at_least 1 } }").unwrap();
+        assert_eq!(s.blocks[0].kind.text, "seeds");
+        let f = parse(
+            "f.scn",
+            "station s { service exp(1s) }\nexpect mean(s.wait) < 1s\n",
+        )
+        .unwrap();
+        assert_eq!((f.name, f.blocks.len(), f.expects.len()), (None, 1, 1));
+        // A statement keyword cannot be a block kind.
+        assert!(parse("k.scn", "scenario \"k\" { expect { } }").is_err());
+    }
+
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        let deep = format!(
+            "scenario \"d\" {{ s t {{ k {}1{} }} }}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let errs = parse("d.scn", &deep).unwrap_err();
+        assert!(errs[0].message.contains("nested more than"), "{errs:?}");
+        let big = "#".repeat(MAX_SOURCE_BYTES + 1);
+        assert!(
+            parse("b.scn", &big).unwrap_err()[0]
+                .message
+                .contains("larger than")
+        );
+        // Brackets in strings and comments do not count.
+        let ok = format!(
+            "scenario \"d\" {{ s t {{ k \"{}\" }} }} # {}",
+            "[".repeat(200),
+            "(".repeat(200)
+        );
+        assert!(parse("o.scn", &ok).is_ok());
     }
 
     #[test]

@@ -15,10 +15,11 @@ use simcore::{
     Violation,
 };
 
-use crate::ast::{Scenario, ValueKind};
-use crate::build::{Built, build};
-use crate::diag::{Diagnostic, did_you_mean};
-use crate::parse::{MAX_SOURCE_BYTES, parse};
+use crate::ast::{Check, Scenario, ValueKind};
+use crate::check::check as check_scenario;
+use crate::diag::Diagnostic;
+use crate::sweep::variants;
+use crate::wire::{Wired, wire};
 use reports::text::show;
 
 /// Why a scenario could not be run. Every variant reads as one line per problem.
@@ -63,6 +64,8 @@ pub struct CheckOutcome {
 pub struct RunReport {
     pub scenario: String,
     pub file: String,
+    /// The swept values of this run (`server.servers=2`), empty when nothing is swept.
+    pub variant: String,
     pub seed: u64,
     pub events: u64,
     pub wall_time_s: f64,
@@ -92,56 +95,49 @@ impl RunReport {
     }
 }
 
-/// Reads and parses a scenario file (does not check its models).
+/// Reads and parses a scenario file, following its includes (does not check its models).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let shown = path.display().to_string();
-    let io = |source| ScenarioError::Io {
-        path: shown.clone(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.is_dir() {
-        return Err(io(std::io::Error::other(
-            "is a directory, not a scenario file",
-        )));
-    }
-    if meta.len() > MAX_SOURCE_BYTES as u64 {
-        return Err(io(std::io::Error::other(format!(
-            "larger than {} MiB; not a scenario file",
-            MAX_SOURCE_BYTES >> 20
-        ))));
-    }
-    let bytes = std::fs::read(path).map_err(io)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = upto.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        ScenarioError::Invalid(vec![Diagnostic {
-            file: shown.clone(),
-            line,
-            col,
-            message: "the file is not valid UTF-8".into(),
-            hint: None,
-        }])
-    })?;
-    parse(&shown, &text).map_err(ScenarioError::Invalid)
+    crate::source::load(path)
 }
 
-/// Loads, checks and runs the scenario at `path`.
-pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunReport, ScenarioError> {
+/// Loads, checks and runs the scenario at `path`: one run, or one per combination of its sweeps.
+pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Vec<RunReport>, ScenarioError> {
     let scenario = load(path)?;
-    run_scenario(&scenario, opts)
+    let variants = variants(&scenario).map_err(ScenarioError::Invalid)?;
+    // Check every variant before running any, so a bad sweep value fails fast.
+    for v in &variants {
+        check_scenario(&v.scenario).map_err(ScenarioError::Invalid)?;
+    }
+    variants
+        .iter()
+        .map(|v| {
+            let mut r = run_scenario(&v.scenario, opts)?;
+            r.variant = v.label.clone();
+            Ok(r)
+        })
+        .collect()
 }
 
-/// Checks and runs a parsed scenario. Safe to call from many threads at once.
+/// Checks and runs a parsed scenario without sweeps. Safe to call from many threads at once.
 pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport, ScenarioError> {
-    let built = build(scenario).map_err(ScenarioError::Invalid)?;
-    check(scenario, &built, opts)?;
-    let seed = opts.seed.or(scenario.seed).unwrap_or(0);
+    if let Some(s) = scenario.sweeps.first() {
+        return Err(ScenarioError::Invalid(vec![
+            Diagnostic::at(
+                &s.file,
+                s.span,
+                "this scenario sweeps; run its variants one by one",
+            )
+            .hint("`run_file` (and `sim run`) expand sweeps into runs"),
+        ]));
+    }
+    let checked = check_scenario(scenario).map_err(ScenarioError::Invalid)?;
+    let seed = opts.seed.or(checked.seed).unwrap_or(0);
+    let wired = wire(&checked, seed).map_err(ScenarioError::Invalid)?;
+    ends(&wired, &checked, opts)?;
     let stop = StopAt {
-        time: opts.until.or(scenario
-            .duration
-            .map(|(d, _)| SimTime::from_nanos(d.as_nanos()))),
+        time: opts
+            .until
+            .or(checked.duration.map(|d| SimTime::from_nanos(d.as_nanos()))),
         events: opts.max_events,
     };
     let mut config = SimConfig::new(seed);
@@ -152,10 +148,10 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         file: scenario.file.clone(),
         source,
     };
-    let model = QNet::new(built.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
+    let model = QNet::new(wired.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
     let mut sim = Simulation::new(model, config);
     if let Some(path) = &opts.trace {
-        let trace = Trace::with_file(path, &scenario.name, seed)
+        let trace = Trace::with_file(path, &checked.name, seed)
             .map_err(|e| run_err(SimError::TraceFile(e)))?;
         sim = sim.with_trace(trace);
     }
@@ -172,8 +168,9 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         });
     }
     Ok(RunReport {
-        scenario: scenario.name.clone(),
+        scenario: checked.name.clone(),
         file: scenario.file.clone(),
+        variant: String::new(),
         seed,
         events: result.events,
         wall_time_s,
@@ -182,70 +179,21 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
     })
 }
 
-/// Checks that need the wired models: the run must end, and every checked metric must exist.
-fn check(scenario: &Scenario, built: &Built, opts: &RunOptions) -> Result<(), ScenarioError> {
-    let file = scenario.file.as_str();
-    let mut errors = Vec::new();
-    if let Some(span) = built.endless_source {
-        if scenario.duration.is_none() && opts.until.is_none() && opts.max_events.is_none() {
-            errors.push(
-                Diagnostic::at(file, span, "this source never stops and the scenario has no duration, so the run would never end")
+/// The run must end: a source that never stops needs a duration, `--until` or `--max-events`.
+fn ends(
+    wired: &Wired,
+    checked: &crate::check::Checked,
+    opts: &RunOptions,
+) -> Result<(), ScenarioError> {
+    if let Some((span, file)) = &wired.endless_source {
+        if checked.duration.is_none() && opts.until.is_none() && opts.max_events.is_none() {
+            return Err(ScenarioError::Invalid(vec![
+                Diagnostic::at(file, *span, "this source never stops and the scenario has no duration, so the run would never end")
                     .hint("add `customers N` to the source or `duration 10s` to the scenario (or pass --until)"),
-            );
+            ]));
         }
     }
-    if !scenario.expects.is_empty() {
-        let names = metric_names(built)?;
-        for e in &scenario.expects {
-            if names.get(&e.metric.text).is_none() {
-                let hint = did_you_mean(&e.metric.text, names.0.keys().map(|k| k.as_str()))
-                    .unwrap_or_else(|| {
-                        "`sim run` lists the metrics this scenario produces".to_string()
-                    });
-                errors.push(
-                    Diagnostic::at(
-                        file,
-                        e.metric.span,
-                        format!("no model produces a metric `{}`", e.metric.text),
-                    )
-                    .hint(hint),
-                );
-            } else if names
-                .get(&e.metric.text)
-                .and_then(|m| m.stat(&e.stat.text))
-                .is_none()
-            {
-                errors.push(Diagnostic::at(
-                    file,
-                    e.stat.span,
-                    format!("`{}` has no statistic `{}`", e.metric.text, e.stat.text),
-                ));
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ScenarioError::Invalid(errors))
-    }
-}
-
-/// The metrics the models register, found by starting them and processing no event.
-fn metric_names(built: &Built) -> Result<MetricsSnapshot, ScenarioError> {
-    let model = QNet::new(built.qnet.clone()).map_err(|e| ScenarioError::Run {
-        file: String::new(),
-        source: SimError::Setup(e.to_string()),
-    })?;
-    let (r, _) = Simulation::new(model, SimConfig::new(0))
-        .run(StopAt {
-            events: Some(0),
-            time: None,
-        })
-        .map_err(|source| ScenarioError::Run {
-            file: String::new(),
-            source,
-        })?;
-    Ok(r.metrics)
+    Ok(())
 }
 
 fn evaluate(
@@ -254,29 +202,38 @@ fn evaluate(
 ) -> Result<Vec<CheckOutcome>, ScenarioError> {
     let mut out = Vec::new();
     for e in &scenario.expects {
-        let metric = metrics.get(&e.metric.text);
-        let actual = metric.and_then(|m| m.stat(&e.stat.text));
-        let Some(actual) = actual else {
+        let Check::Metric {
+            stat,
+            metric,
+            op,
+            bound,
+        } = &e.check
+        else {
+            // Named properties and liveness are checked by the models that define them.
+            continue;
+        };
+        let value = metrics.get(&metric.text);
+        let Some(actual) = value.and_then(|m| m.stat(&stat.text)) else {
             let d = Diagnostic::at(
-                &scenario.file,
-                e.metric.span,
-                format!("no value for {}({})", e.stat.text, e.metric.text),
+                &e.file,
+                metric.span,
+                format!("no value for {}({})", stat.text, metric.text),
             );
             return Err(ScenarioError::Invalid(vec![d]));
         };
-        let (bound, is_duration) = match e.bound.kind {
+        let (bound, is_duration) = match bound.kind {
             ValueKind::Duration(d) => (d.as_nanos() as f64, true),
             ValueKind::Integer(n) => (n as f64, false),
             ValueKind::Float(f) => (f, false),
             ValueKind::Percent(p) => (p / 100.0, false),
-            _ => unreachable!("build() accepts only numeric bounds"),
+            _ => unreachable!("the checker accepts only numeric bounds"),
         };
         let is_duration =
-            is_duration || metric.is_some_and(|m| m.is_duration() && e.stat.text != "count");
+            is_duration || value.is_some_and(|m| m.is_duration() && stat.text != "count");
         let text = e.text.trim_start_matches("expect ").to_string();
         out.push(CheckOutcome {
             check: text,
-            held: e.op.holds(actual, bound),
+            held: op.holds(actual, bound),
             actual,
             bound,
             is_duration,

@@ -34,7 +34,8 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Bad input: exit 2, no panic, and each problem on one `error:` line.
+/// Bad input: exit 2, no panic, and a first line that names the problem: `error: ...`, or
+/// `file:line:col: error: ...` for a problem in a scenario (whose source lines follow).
 fn assert_bad_input(o: &Output, must_contain: &[&str]) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
@@ -42,7 +43,11 @@ fn assert_bad_input(o: &Output, must_contain: &[&str]) {
         !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
         "{err}"
     );
-    assert!(err.lines().all(|l| l.starts_with("error: ")), "{err}");
+    let first = err.lines().next().unwrap_or("");
+    let located = first
+        .split_once(": error: ")
+        .is_some_and(|(place, _)| place.rsplitn(3, ':').count() == 3);
+    assert!(first.starts_with("error: ") || located, "{err}");
     for s in must_contain {
         assert!(err.contains(s), "{s:?} not in {err}");
     }
@@ -151,7 +156,7 @@ fn syntax_errors_point_at_line_and_column() {
     );
     assert_bad_input(
         &sim(&["run", &f]),
-        &["bad.scn:2:23: syntax error: expected"],
+        &["bad.scn:2:23: error: syntax error: expected a value"],
     );
     let f = write(&dir, "bin.scn", "scenario \"x\" {\n \u{0}\u{1} \n");
     assert_bad_input(&sim(&["run", &f]), &["bin.scn:2:2"]);
@@ -159,7 +164,7 @@ fn syntax_errors_point_at_line_and_column() {
     std::fs::write(&raw, b"scenario \"x\" {\n  \xff }").unwrap();
     assert_bad_input(
         &sim(&["run", raw.to_str().unwrap()]),
-        &["latin1.scn:2:3: the file is not valid UTF-8"],
+        &["latin1.scn:2:3: error: the file is not valid UTF-8"],
     );
 }
 
@@ -178,10 +183,18 @@ fn semantic_errors_are_all_reported_with_hints() {
     assert_bad_input(
         &o,
         &[
-            "sem.scn:2:41: there is no station named `sever` (hint: did you mean \"server\"?)",
-            "sem.scn:3:20: station has no property `servrs` (hint: did you mean \"servers\"?)",
-            "sem.scn:3:38: wrong arguments for `exp` (hint: write exp(1s) for the mean or exp(0.9/s) for the rate)",
-            "sem.scn:4:3: unknown component kind `stattion` (hint: did you mean \"station\"?)",
+            "sem.scn:2:41: error: `to`: there is no station named `sever`",
+            "Help: did you mean \"server\"?",
+            "sem.scn:3:20: error: station has no property `servrs`",
+            "Help: did you mean \"servers\"?",
+            "sem.scn:3:38: error: `service`: wrong arguments for `exp`",
+            "Help: write exp(1s) for the mean or exp(0.9/s) for the rate",
+            "sem.scn:4:3: error: unknown component kind `stattion`",
+            "Help: did you mean \"station\"?",
+            // The source line, with the problem underlined.
+            "  source a { rate 1/s  customers 10  to sever }",
+            "sem.scn:5:15: error: no model produces a metric `server.wiat`",
+            "5 problems found",
         ],
     );
     let f = write(
@@ -191,7 +204,10 @@ fn semantic_errors_are_all_reported_with_hints() {
     );
     assert_bad_input(
         &sim(&["run", &f]),
-        &["metric.scn:5:15: no model produces a metric `s.wiat` (hint: did you mean \"s.wait\"?)"],
+        &[
+            "metric.scn:5:15: error: no model produces a metric `s.wiat`",
+            "did you mean \"s.wait\"?",
+        ],
     );
     let f = write(&dir, "endless.scn", &SMALL.replace("customers 2000", ""));
     assert_bad_input(&sim(&["run", &f]), &["never stops"]);

@@ -66,10 +66,21 @@ pub struct StationConfig {
     pub queue_limit: Option<u64>,
 }
 
+/// A change to a source during a run (what `load` does in a scenario): from `at` on, the source
+/// draws its interarrival times from `interarrival`. The arrival already scheduled keeps its time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceChange {
+    pub at: SimTime,
+    pub source: String,
+    pub interarrival: Dist,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QNetConfig {
     pub sources: Vec<SourceConfig>,
     pub stations: Vec<StationConfig>,
+    /// Changes to sources during the run, in any order.
+    pub changes: Vec<SourceChange>,
 }
 
 /// A configuration that cannot be built.
@@ -89,6 +100,8 @@ pub enum QNetError {
     NoServers(String),
     #[error("station {0}: at most {MAX_SERVERS} servers")]
     TooManyServers(String),
+    #[error("a change names \"{0}\", which is not a source")]
+    UnknownSource(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +150,8 @@ pub enum QEvent {
     Arrival { source: u32 },
     /// The customer served by server `slot` of a station finishes service.
     Departure { station: u32, slot: u32 },
+    /// Change number `index` of the configuration takes effect.
+    Change { index: u32 },
 }
 
 impl TraceEvent for QEvent {
@@ -146,6 +161,7 @@ impl TraceEvent for QEvent {
         match *self {
             QEvent::Arrival { source } => enc.u8(0).u32(source),
             QEvent::Departure { station, slot } => enc.u8(1).u32(station).u32(slot),
+            QEvent::Change { index } => enc.u8(2).u32(index),
         };
     }
 }
@@ -188,6 +204,8 @@ struct SystemMetrics {
 pub struct QNet {
     /// The validated configuration, until `start` registers its streams and metrics.
     unstarted: Option<(QNetConfig, Vec<Router>, Vec<Router>)>,
+    /// Source changes: which source, and its new interarrival distribution.
+    changes: Vec<(u32, Dist)>,
     sources: Vec<Source>,
     stations: Vec<Station>,
     system: Option<SystemMetrics>,
@@ -261,8 +279,19 @@ impl QNet {
                 &station_names,
             )?);
         }
+        let mut changes = Vec::with_capacity(config.changes.len());
+        for c in &config.changes {
+            match config.sources.iter().position(|s| s.name == c.source) {
+                Some(i) => changes.push((i as u32, c.interarrival.clone())),
+                None => return Err(QNetError::UnknownSource(c.source.clone())),
+            }
+        }
+        if u32::try_from(changes.len()).is_err() {
+            return Err(QNetError::UnknownSource("(too many changes)".into()));
+        }
         Ok(QNet {
             unstarted: Some((config, source_routers, station_routers)),
+            changes,
             sources: Vec::new(),
             stations: Vec::new(),
             system: None,
@@ -469,6 +498,14 @@ impl Model for QNet {
             }
             self.sources.push(src);
         }
+        for (index, change) in config.changes.iter().enumerate() {
+            ctx.schedule_at(
+                change.at,
+                QEvent::Change {
+                    index: index as u32,
+                },
+            );
+        }
         Ok(())
     }
 
@@ -477,6 +514,11 @@ impl Model for QNet {
         match event {
             QEvent::Arrival { source } => self.arrival(source, ctx),
             QEvent::Departure { station, slot } => self.departure(station, slot, ctx),
+            QEvent::Change { index } => {
+                let (source, dist) = &self.changes[index as usize];
+                tracing::debug!(source = %self.sources[*source as usize].cfg.name, ?dist, "source changed");
+                self.sources[*source as usize].cfg.interarrival = dist.clone();
+            }
         }
     }
 }

@@ -1,16 +1,21 @@
-//! `sim`: run scenarios, read trace files, list models.
+//! `sim`: run and check scenarios, format them, read trace files, list models.
 //!
-//! Exit codes: 0 every check held; 1 a check or invariant was violated; 2 bad input (a missing or
-//! malformed file, an unknown flag, a run that could not go on). Errors are one line each on
-//! stderr, naming the file, line and column where there is one.
+//! Exit codes: 0 every check held; 1 a check or invariant was violated (or, for `sim check` and
+//! `sim fmt --check`, a file is invalid or not canonical); 2 bad input (a missing or malformed
+//! file, an unknown flag, a run that could not go on). Every error starts with one line naming
+//! the file, line and column where there is one; for scenario files the source line follows with
+//! the problem underlined.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use models::MODELS;
+use models::schema::Need;
 use reports::text::{metrics_table, show};
-use scenarios::build::KINDS;
+use scenarios::ScenarioError;
+use scenarios::render::{DiskSources, render};
 use scenarios::runner::{RunOptions, RunReport, stop_reason_name};
 use simcore::tracefile::read_trace;
 use simcore::{SimTime, format_hash};
@@ -33,7 +38,23 @@ enum Command {
     /// Read trace files written by `sim run --trace`.
     #[command(subcommand)]
     Trace(TraceCommand),
-    /// List every model's component kinds and their properties.
+    /// Check scenario files without running them; exits 1 if any is invalid.
+    Check {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a scenario file in canonical form (comments kept).
+    Fmt {
+        file: PathBuf,
+        /// Print nothing; exit 1 if the file is not in canonical form.
+        #[arg(long)]
+        check: bool,
+        /// Rewrite the file in place (through a temporary file, then a rename).
+        #[arg(long, conflicts_with = "check")]
+        write: bool,
+    },
+    /// List every model: its component kinds, their properties, metrics, actions and checks.
     Models,
 }
 
@@ -110,6 +131,8 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Check { files } => check_files(&files),
+        Command::Fmt { file, check, write } => fmt_file(&file, check, write),
         Command::Trace(TraceCommand::Show { file, limit }) => trace_show(file, limit),
         Command::Models => {
             print_models();
@@ -150,31 +173,139 @@ fn run(args: RunArgs) -> ExitCode {
         trace: args.trace.clone(),
         max_pending: args.max_pending,
     };
-    let report = match scenarios::run_file(&args.file, &opts) {
+    let reports = match scenarios::run_file(&args.file, &opts) {
         Ok(r) => r,
         Err(e) => {
-            for line in e.to_string().lines() {
-                eprintln!("error: {line}");
-            }
+            report_error(&e);
             return ExitCode::from(2);
         }
     };
     let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        print_json(&mut out, &report)
-    } else {
-        print_human(&mut out, &report, args.trace.as_deref())
-    };
+    let mut written = Ok(());
+    for (i, report) in reports.iter().enumerate() {
+        if written.is_err() {
+            break;
+        }
+        written = if args.json {
+            print_json(&mut out, report)
+        } else {
+            if i > 0 {
+                written = writeln!(out);
+            }
+            written.and_then(|_| print_human(&mut out, report, args.trace.as_deref()))
+        };
+    }
     if let Err(e) = written.and_then(|_| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: writing the summary: {e}");
             return ExitCode::from(2);
         }
     }
-    if report.ok() {
+    if reports.iter().all(|r| r.ok()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Prints an error on stderr: scenario problems with their source lines, others on one line.
+fn report_error(e: &ScenarioError) {
+    match e {
+        ScenarioError::Invalid(diags) => {
+            let color = std::io::stderr().is_terminal();
+            eprint!("{}", render(diags, &mut DiskSources::default(), color));
+            if diags.len() > 1 {
+                eprintln!("{} problems found", diags.len());
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+}
+
+fn check_files(files: &[PathBuf]) -> ExitCode {
+    let mut bad = 0;
+    for f in files {
+        let result = scenarios::load(f).and_then(|s| {
+            let variants = scenarios::sweep::variants(&s).map_err(ScenarioError::Invalid)?;
+            let mut diags = Vec::new();
+            for v in &variants {
+                if let Err(d) = scenarios::check::check(&v.scenario) {
+                    for x in d {
+                        if !diags.contains(&x) {
+                            diags.push(x);
+                        }
+                    }
+                }
+            }
+            if diags.is_empty() {
+                Ok(variants.len())
+            } else {
+                Err(ScenarioError::Invalid(diags))
+            }
+        });
+        match result {
+            Ok(runs) if runs > 1 => println!("{}: ok ({runs} runs)", f.display()),
+            Ok(_) => println!("{}: ok", f.display()),
+            Err(e) => {
+                bad += 1;
+                report_error(&e);
+            }
+        }
+    }
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn fmt_file(file: &std::path::Path, check: bool, write: bool) -> ExitCode {
+    let text = match scenarios::source::read_text(file) {
+        Ok(t) => t,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let shown = file.display().to_string();
+    let scenario = match scenarios::parse::parse(&shown, &text) {
+        Ok(s) => s,
+        Err(d) => {
+            report_error(&ScenarioError::Invalid(d));
+            return ExitCode::from(2);
+        }
+    };
+    let formatted = scenarios::fmt::format(&scenario, &text);
+    if check {
+        if formatted == text {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("{shown}: not in canonical form (run `sim fmt --write {shown}`)");
+        return ExitCode::from(1);
+    }
+    if write {
+        if formatted == text {
+            return ExitCode::SUCCESS;
+        }
+        let tmp = file.with_extension("scn.fmt-tmp");
+        let result = std::fs::write(&tmp, &formatted).and_then(|_| std::fs::rename(&tmp, file));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!("error: {shown}: {e}");
+            return ExitCode::from(2);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(formatted.as_bytes())
+        .and_then(|_| out.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: writing: {e}");
+            ExitCode::from(2)
+        }
+        _ => ExitCode::SUCCESS,
     }
 }
 
@@ -182,6 +313,7 @@ fn print_json(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
     let value = serde_json::json!({
         "scenario": r.scenario,
         "file": r.file,
+        "variant": r.variant,
         "seed": r.seed,
         "events": r.events,
         "sim_time_ns": r.result.end_time.as_nanos(),
@@ -205,6 +337,9 @@ fn print_human(
 ) -> std::io::Result<()> {
     let res = &r.result;
     writeln!(out, "scenario   {} ({})", r.scenario, r.file)?;
+    if !r.variant.is_empty() {
+        writeln!(out, "variant    {}", r.variant)?;
+    }
     writeln!(out, "seed       {}", r.seed)?;
     writeln!(out, "events     {} ({})", res.events, res.stop_reason)?;
     writeln!(
@@ -325,21 +460,53 @@ fn trace_show(file: PathBuf, limit: Option<u64>) -> ExitCode {
 }
 
 fn print_models() {
-    let mut model = "";
-    for k in KINDS {
-        if k.model != model {
-            model = k.model;
-            println!("model {model}");
+    for (i, m) in MODELS.iter().enumerate() {
+        if i > 0 {
+            println!();
         }
-        println!("  {} NAME {{ ... }}  {}", k.kind, k.doc);
-        for p in k.props {
-            let req = if p.required {
-                "required".to_string()
-            } else {
-                format!("default {}", p.default.unwrap_or("none"))
-            };
-            println!("    {:<13} {}  [{req}]", p.name, p.doc);
-            println!("    {:<13} takes {}", "", p.ty.describe());
+        println!("model {}: {}", m.name, m.doc);
+        for k in m.kinds {
+            println!();
+            println!("  {} NAME {{ ... }}  {}", k.kind, k.doc);
+            for p in k.props {
+                let need = match p.need {
+                    Need::Required => "required".to_string(),
+                    Need::Default(d) => format!("default: {d}"),
+                };
+                let live = if p.live {
+                    ", can change during a run (load)"
+                } else {
+                    ""
+                };
+                println!("    {:<13} {}", p.name, p.doc);
+                println!("    {:<13} takes {} [{need}{live}]", "", p.ty.describe());
+            }
+            if !k.metrics.is_empty() {
+                println!("    metrics:");
+                for x in k.metrics {
+                    println!("      NAME.{:<11} {:?}: {}", x.name, x.kind, x.doc);
+                }
+            }
+        }
+        if !m.global_metrics.is_empty() {
+            println!();
+            println!("  model metrics:");
+            for x in m.global_metrics {
+                println!("    {:<18} {:?}: {}", x.name, x.kind, x.doc);
+            }
+        }
+        let verbs = if m.verbs.is_empty() {
+            "none".to_string()
+        } else {
+            m.verbs.join(", ")
+        };
+        println!();
+        println!("  actions: {verbs}");
+        for (name, doc) in m.properties {
+            println!("  expect {name}: {doc}");
+        }
+        for (name, doc) in m.events {
+            println!("  expect {name} within T: {doc}");
         }
     }
 }

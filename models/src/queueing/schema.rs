@@ -1,0 +1,132 @@
+//! The queueing network's schema: `source` and `station` blocks, their metrics, and `load`.
+
+use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop};
+
+use super::network::MAX_SERVERS;
+
+const ROUTE: PropType = PropType::Route {
+    kind: "station",
+    also: &["exit"],
+};
+
+/// `source` and `station`, the queueing network's blocks.
+pub const SCHEMA: ModelSpec = ModelSpec {
+    name: "queueing",
+    doc: "An open queueing network: sources, FIFO stations with k servers, probabilistic routing.",
+    kinds: &[
+        KindSpec {
+            kind: "source",
+            doc: "Customers arriving into the network.",
+            props: &[
+                live_prop(
+                    "rate",
+                    PropType::Rate,
+                    Need::Default("give rate or interarrival"),
+                    "Poisson arrivals at this rate (exponential interarrival times).",
+                ),
+                live_prop(
+                    "interarrival",
+                    PropType::DurationDist,
+                    Need::Default("give rate or interarrival"),
+                    "Time between arrivals (instead of rate).",
+                ),
+                prop(
+                    "customers",
+                    PropType::Count {
+                        min: 1,
+                        max: u64::MAX,
+                    },
+                    Need::Default("unlimited"),
+                    "Stop arriving after this many customers.",
+                ),
+                prop(
+                    "to",
+                    ROUTE,
+                    Need::Required,
+                    "The station customers go to first.",
+                ),
+            ],
+            metrics: &[metric(
+                "arrivals",
+                MetricKind::Counter,
+                "Customers that arrived.",
+            )],
+        },
+        KindSpec {
+            kind: "station",
+            doc: "A FIFO queue in front of k identical servers.",
+            props: &[
+                prop(
+                    "servers",
+                    PropType::Count {
+                        min: 1,
+                        max: MAX_SERVERS as u64,
+                    },
+                    Need::Default("1"),
+                    "Number of servers working in parallel.",
+                ),
+                prop(
+                    "service",
+                    PropType::DurationDist,
+                    Need::Required,
+                    "Service time of one customer.",
+                ),
+                prop(
+                    "to",
+                    ROUTE,
+                    Need::Default("exit"),
+                    "Where customers go after service.",
+                ),
+                prop(
+                    "queue_limit",
+                    PropType::Count {
+                        min: 0,
+                        max: u64::MAX,
+                    },
+                    Need::Default("unlimited"),
+                    "Most customers waiting; arrivals beyond it are dropped.",
+                ),
+            ],
+            metrics: &[
+                metric(
+                    "wait",
+                    MetricKind::Latency,
+                    "Time in queue, before service.",
+                ),
+                metric(
+                    "sojourn",
+                    MetricKind::Latency,
+                    "Time in queue plus service.",
+                ),
+                metric("served", MetricKind::Counter, "Customers served."),
+                metric(
+                    "dropped",
+                    MetricKind::Counter,
+                    "Arrivals refused by a full queue.",
+                ),
+                metric("queue_len", MetricKind::Gauge, "Customers waiting."),
+                metric("busy", MetricKind::Gauge, "Servers busy."),
+            ],
+        },
+    ],
+    global_metrics: &[
+        metric(
+            "system.response",
+            MetricKind::Latency,
+            "Time from entering the network to leaving it.",
+        ),
+        metric(
+            "system.in_system",
+            MetricKind::Gauge,
+            "Customers in the network.",
+        ),
+        metric(
+            "system.exited",
+            MetricKind::Counter,
+            "Customers that left after service.",
+        ),
+    ],
+    verbs: &["load"],
+    properties: &[],
+    events: &[],
+};

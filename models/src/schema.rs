@@ -1,0 +1,198 @@
+//! What each model family offers a scenario: block kinds with typed properties, the metrics they
+//! produce, the actions they react to and the properties they can check.
+//!
+//! The scenario checker validates every block against these schemas and `sim models` prints them,
+//! so adding a model means adding a [`ModelSpec`] to [`crate::MODELS`], with no grammar change.
+
+/// The type of a property, as a user writes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PropType {
+    /// A duration such as `150ms`.
+    Duration,
+    /// A range of durations such as `150ms..300ms` (a single duration is a range of one).
+    DurationRange,
+    /// A distribution of durations: `exp(1s)`, `exp(0.9/s)`, `uniform(1ms, 5ms)`,
+    /// `normal(10ms, 2ms)`, `lognormal(10ms, 0.5)`, `pareto(1ms, 2.5)`, or a bare duration.
+    DurationDist,
+    /// A distribution of whole numbers: `zipf(1000, 0.99)`, `uniform(1, 100)`, or a number.
+    CountDist,
+    /// A size such as `4KiB`.
+    Size,
+    /// A rate such as `200/s`.
+    Rate,
+    /// A probability: a percentage (`0.5%`) or a number from 0 to 1.
+    Probability,
+    /// A whole number from `min` to `max`.
+    Count {
+        min: u64,
+        max: u64,
+    },
+    /// A number from `min` to `max`.
+    Float {
+        min: f64,
+        max: f64,
+    },
+    Bool,
+    Str,
+    /// One of the listed words.
+    Choice(&'static [&'static str]),
+    /// Node names: `n1..n5` or `[a, b, c]`. The nodes become targets for actions.
+    Nodes,
+    /// Where something goes: the name of a component of kind `kind`, one of `also`, or a
+    /// weighted list of them (`[a 30%, b 70%]`).
+    Route {
+        kind: &'static str,
+        also: &'static [&'static str],
+    },
+    /// A weighted mix of the listed words: `[get 60%, put 30%, cas 10%]`.
+    Mix(&'static [&'static str]),
+}
+
+impl PropType {
+    /// What a value of this type looks like, for "expected ..." messages and `sim models`.
+    pub fn describe(&self) -> String {
+        match self {
+            PropType::Duration => "a duration such as 150ms".into(),
+            PropType::DurationRange => "a duration range such as 150ms..300ms".into(),
+            PropType::DurationDist => {
+                "a duration distribution such as exp(1s) or uniform(1ms, 5ms)".into()
+            }
+            PropType::CountDist => {
+                "a distribution of whole numbers such as zipf(1000, 0.99)".into()
+            }
+            PropType::Size => "a size such as 4KiB".into(),
+            PropType::Rate => "a rate such as 200/s".into(),
+            PropType::Probability => "a probability such as 0.5% or 0.005".into(),
+            PropType::Count { min, max } if *max == u64::MAX => {
+                format!("a whole number of at least {min}")
+            }
+            PropType::Count { min, max } => format!("a whole number from {min} to {max}"),
+            PropType::Float { min, max } => format!("a number from {min} to {max}"),
+            PropType::Bool => "true or false".into(),
+            PropType::Str => "a string in double quotes".into(),
+            PropType::Choice(words) => format!("one of {}", words.join(", ")),
+            PropType::Nodes => "node names such as n1..n5 or [a, b, c]".into(),
+            PropType::Route { kind, also } => {
+                let mut s = format!("a {kind} name");
+                for a in *also {
+                    s.push_str(", ");
+                    s.push_str(a);
+                }
+                s.push_str(", or a weighted list such as [a 30%, b 70%]");
+                s
+            }
+            PropType::Mix(words) => format!(
+                "a weighted list of {} such as [{} 60%, {} 40%]",
+                words.join(", "),
+                words.first().unwrap_or(&"a"),
+                words.get(1).unwrap_or(&"b")
+            ),
+        }
+    }
+}
+
+/// Whether a property must be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Required,
+    /// Optional; the text says what applies when it is left out ("1", "unlimited").
+    Default(&'static str),
+}
+
+/// One property of a block kind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PropSpec {
+    pub name: &'static str,
+    pub ty: PropType,
+    pub need: Need,
+    /// Whether `load COMPONENT PROPERTY VALUE` may change it during a run.
+    pub live: bool,
+    pub doc: &'static str,
+}
+
+/// What a metric counts, so checks and reports know how to show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A histogram of durations (nanoseconds).
+    Latency,
+    Counter,
+    /// A time-weighted value.
+    Gauge,
+}
+
+/// A metric a component produces, named `component.name` in a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricSpec {
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub doc: &'static str,
+}
+
+/// One kind of block a model provides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KindSpec {
+    pub kind: &'static str,
+    pub doc: &'static str,
+    pub props: &'static [PropSpec],
+    pub metrics: &'static [MetricSpec],
+}
+
+/// A family of models.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub kinds: &'static [KindSpec],
+    /// Metrics of the whole model, with their full names (`system.response`).
+    pub global_metrics: &'static [MetricSpec],
+    /// The action verbs this model reacts to (`load`, `crash`, `partition`, ...).
+    pub verbs: &'static [&'static str],
+    /// Properties `expect NAME` can check (`linearizable`), with a doc line each.
+    pub properties: &'static [(&'static str, &'static str)],
+    /// Events `expect EVENT within T` can wait for (`leader`), with a doc line each.
+    pub events: &'static [(&'static str, &'static str)],
+}
+
+impl ModelSpec {
+    pub fn kind(&self, kind: &str) -> Option<&'static KindSpec> {
+        self.kinds.iter().find(|k| k.kind == kind)
+    }
+}
+
+impl KindSpec {
+    pub fn prop(&self, name: &str) -> Option<&'static PropSpec> {
+        self.props.iter().find(|p| p.name == name)
+    }
+}
+
+/// A property spec, for schema tables.
+pub const fn prop(name: &'static str, ty: PropType, need: Need, doc: &'static str) -> PropSpec {
+    PropSpec {
+        name,
+        ty,
+        need,
+        live: false,
+        doc,
+    }
+}
+
+/// A property that `load` may change during a run.
+pub const fn live_prop(
+    name: &'static str,
+    ty: PropType,
+    need: Need,
+    doc: &'static str,
+) -> PropSpec {
+    PropSpec {
+        name,
+        ty,
+        need,
+        live: true,
+        doc,
+    }
+}
+
+/// A metric spec, for schema tables.
+pub const fn metric(name: &'static str, kind: MetricKind, doc: &'static str) -> MetricSpec {
+    MetricSpec { name, kind, doc }
+}

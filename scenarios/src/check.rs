@@ -1,0 +1,1266 @@
+//! AST to a checked scenario: every block validated against its model's schema
+//! ([`models::schema`]), every value typed, every action, target, time and check verified.
+//!
+//! Nothing here knows a particular model: kinds, properties, metrics, verbs and checkable
+//! properties all come from [`models::MODELS`]. Every problem found becomes a [`Diagnostic`] with
+//! its place and, where one helps, a hint; all are reported in one pass.
+
+use std::collections::BTreeMap;
+
+use models::MODELS;
+use models::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType};
+use simcore::{Dist, SimDuration};
+
+use crate::ast::{
+    ActionKind, Block, Check, Expect, FileName, Partition, Scenario, Span, Target, Timed, Value,
+    ValueKind, When,
+};
+use crate::diag::{Diagnostic, did_you_mean};
+
+/// The statistics a metric check may take, by metric kind.
+pub fn stats_of(kind: MetricKind) -> &'static [&'static str] {
+    match kind {
+        MetricKind::Latency => &["mean", "min", "max", "count", "p50", "p90", "p99", "p999"],
+        MetricKind::Counter => &["value", "count"],
+        MetricKind::Gauge => &["mean", "min", "max", "value", "last"],
+    }
+}
+
+/// Every statistic of any metric kind.
+pub const STATS: &[&str] = &[
+    "mean", "min", "max", "count", "p50", "p90", "p99", "p999", "value", "last",
+];
+
+/// Targets every model with nodes understands.
+pub const TARGET_WORDS: &[&str] = &["leader", "random-node", "minority", "majority", "all"];
+
+/// The partition shapes (Jepsen's nemesis shapes).
+pub const SHAPES: &[&str] = &["halves", "one", "bridge", "majorities-ring", "one-way"];
+
+/// The most nodes a range such as `n1..n5` may expand to.
+pub const MAX_NODES: u64 = 10_000;
+
+/// A property value after checking, in the unit the model wants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Typed {
+    Duration(SimDuration),
+    DurationRange(SimDuration, SimDuration),
+    /// A distribution: of durations in nanoseconds, or of whole numbers.
+    Dist(Dist),
+    Size(u64),
+    /// Per second.
+    Rate(f64),
+    /// From 0 to 1.
+    Probability(f64),
+    Count(u64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    Choice(String),
+    Nodes(Vec<String>),
+    /// A route or a mix: names with weights (1 when not given).
+    Weighted(Vec<(String, f64)>),
+}
+
+/// One checked block.
+#[derive(Debug, Clone)]
+pub struct CheckedBlock {
+    pub model: &'static ModelSpec,
+    pub spec: &'static KindSpec,
+    pub name: String,
+    pub props: BTreeMap<&'static str, (Typed, Span)>,
+    pub span: Span,
+    pub file: FileName,
+}
+
+impl CheckedBlock {
+    pub fn get(&self, prop: &str) -> Option<&Typed> {
+        self.props.get(prop).map(|p| &p.0)
+    }
+}
+
+/// A checked action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckedAction {
+    /// Set `property` of `component` to `value` from then on.
+    Load {
+        component: String,
+        property: &'static str,
+        value: Typed,
+    },
+    /// A fault for a model with nodes, validated (verb known to a model, nodes known).
+    Fault(ActionKind),
+}
+
+/// Actions at their times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedTimed {
+    pub when: When,
+    pub actions: Vec<CheckedAction>,
+    pub span: Span,
+}
+
+/// A scenario that passed every check.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub name: String,
+    pub file: String,
+    pub seed: Option<u64>,
+    pub duration: Option<SimDuration>,
+    pub blocks: Vec<CheckedBlock>,
+    /// Every node named by a `Nodes` property, in order.
+    pub nodes: Vec<String>,
+    pub schedule: Vec<CheckedTimed>,
+    pub expects: Vec<Expect>,
+    /// The model families the blocks belong to, in `MODELS` order.
+    pub models: Vec<&'static ModelSpec>,
+}
+
+/// Every metric the scenario's components produce, with its kind.
+pub fn metrics_of(
+    blocks: &[CheckedBlock],
+    models: &[&'static ModelSpec],
+) -> BTreeMap<String, MetricKind> {
+    let mut out = BTreeMap::new();
+    for b in blocks {
+        for m in b.spec.metrics {
+            out.insert(format!("{}.{}", b.name, m.name), m.kind);
+        }
+    }
+    for model in models {
+        for m in model.global_metrics {
+            out.insert(m.name.to_string(), m.kind);
+        }
+    }
+    out
+}
+
+/// A problem found while typing a value.
+struct Problem {
+    span: Span,
+    message: String,
+    hint: Option<String>,
+}
+
+impl Problem {
+    fn new(span: Span, message: impl Into<String>) -> Self {
+        Problem {
+            span,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+    fn into_diag(self, file: &str) -> Diagnostic {
+        let d = Diagnostic::at(file, self.span, self.message);
+        match self.hint {
+            Some(h) => d.hint(h),
+            None => d,
+        }
+    }
+}
+
+/// Finds a kind among all models.
+fn find_kind(kind: &str) -> Option<(&'static ModelSpec, &'static KindSpec)> {
+    MODELS.iter().find_map(|m| m.kind(kind).map(|k| (*m, k)))
+}
+
+fn all_kinds() -> impl Iterator<Item = &'static str> {
+    MODELS.iter().flat_map(|m| m.kinds.iter().map(|k| k.kind))
+}
+
+/// Component names by kind, for routes.
+struct Names<'a> {
+    by_kind: Vec<(&'a str, &'a str)>,
+}
+
+impl Names<'_> {
+    fn of_kind<'b>(&'b self, kind: &'b str) -> impl Iterator<Item = &'b str> + 'b {
+        self.by_kind
+            .iter()
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, n)| *n)
+    }
+}
+
+fn wrong_type(v: &Value, ty: &PropType) -> Problem {
+    Problem::new(
+        v.span,
+        format!("expected {}, found {}", ty.describe(), v.kind.describe()),
+    )
+    .hint(format!("write {}", ty.describe()))
+}
+
+fn ns(v: &Value) -> Option<f64> {
+    match v.kind {
+        ValueKind::Duration(d) => Some(d.as_nanos() as f64),
+        _ => None,
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v.kind {
+        ValueKind::Integer(n) => Some(n as f64),
+        ValueKind::Float(f) => Some(f),
+        _ => None,
+    }
+}
+
+fn dist_example(name: &str) -> &'static str {
+    match name {
+        "constant" => "constant(10ms)",
+        "exp" => "exp(1s) for the mean or exp(0.9/s) for the rate",
+        "uniform" => "uniform(1ms, 5ms) for low and high",
+        "normal" => "normal(10ms, 2ms) for the mean and standard deviation",
+        "lognormal" => "lognormal(10ms, 0.5) for the median and sigma",
+        "pareto" => "pareto(1ms, 2.5) for the scale and shape",
+        "zipf" => "zipf(1000, 0.99) for n and the exponent",
+        _ => "exp(1s)",
+    }
+}
+
+const DURATION_DISTS: &[&str] = &[
+    "constant",
+    "exp",
+    "uniform",
+    "normal",
+    "lognormal",
+    "pareto",
+];
+const COUNT_DISTS: &[&str] = &["constant", "uniform", "zipf"];
+
+/// A distribution of durations (nanoseconds) or of whole numbers.
+fn dist(v: &Value, durations: bool) -> Result<Dist, Problem> {
+    let ty = if durations {
+        PropType::DurationDist
+    } else {
+        PropType::CountDist
+    };
+    let (name, args) = match &v.kind {
+        ValueKind::Duration(d) if durations => {
+            return Dist::constant(d.as_nanos() as f64)
+                .map_err(|e| Problem::new(v.span, e.to_string()));
+        }
+        ValueKind::Integer(n) if !durations && *n >= 0 => {
+            return Dist::constant(*n as f64).map_err(|e| Problem::new(v.span, e.to_string()));
+        }
+        ValueKind::Call { name, args } => (name.as_str(), args.as_slice()),
+        _ => return Err(wrong_type(v, &ty)),
+    };
+    let known = if durations {
+        DURATION_DISTS
+    } else {
+        COUNT_DISTS
+    };
+    if !known.contains(&name) {
+        let other_kind = if durations {
+            COUNT_DISTS
+        } else {
+            DURATION_DISTS
+        };
+        let p = Problem::new(v.span, format!("unknown distribution `{name}`"));
+        return Err(if other_kind.contains(&name) {
+            p.hint(format!(
+                "{name} draws {}; here write one of {}",
+                if durations {
+                    "whole numbers"
+                } else {
+                    "durations"
+                },
+                known.join(", ")
+            ))
+        } else {
+            p.hint(
+                did_you_mean(name, known.iter().copied())
+                    .unwrap_or_else(|| format!("known: {}", known.join(", "))),
+            )
+        });
+    }
+    let made = if durations {
+        match (name, args) {
+            ("constant", [a]) => ns(a).map(Dist::constant),
+            ("exp", [a]) => match a.kind {
+                ValueKind::Duration(_) => ns(a).map(Dist::exponential),
+                ValueKind::Rate { per_sec } if per_sec > 0.0 => {
+                    Some(Dist::exponential(1e9 / per_sec))
+                }
+                _ => None,
+            },
+            ("uniform", [a, b]) => ns(a).zip(ns(b)).map(|(a, b)| Dist::uniform(a, b)),
+            ("normal", [a, b]) => ns(a).zip(ns(b)).map(|(a, b)| Dist::normal(a, b)),
+            ("lognormal", [a, b]) => ns(a)
+                .zip(number(b))
+                .map(|(median, sigma)| Dist::lognormal_median(median, sigma)),
+            ("pareto", [a, b]) => ns(a)
+                .zip(number(b))
+                .map(|(scale, shape)| Dist::pareto(scale, shape)),
+            _ => None,
+        }
+    } else {
+        match (name, args) {
+            ("constant", [a]) => number(a).map(Dist::constant),
+            ("uniform", [a, b]) => number(a).zip(number(b)).map(|(a, b)| Dist::uniform(a, b)),
+            ("zipf", [a, b]) => match (&a.kind, number(b)) {
+                (ValueKind::Integer(n), Some(s)) if *n >= 1 => Some(Dist::zipf(*n as u64, s)),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    match made {
+        Some(Ok(d)) => Ok(d),
+        Some(Err(e)) => Err(Problem::new(v.span, e.to_string()).hint("check the parameters")),
+        None => Err(
+            Problem::new(v.span, format!("wrong arguments for `{name}`"))
+                .hint(format!("write {}", dist_example(name))),
+        ),
+    }
+}
+
+/// `n1..n5` to `[n1, n2, n3, n4, n5]`.
+fn expand_range(lo: &Value, hi: &Value, span: Span) -> Result<Vec<String>, Problem> {
+    let (ValueKind::Ident(a), ValueKind::Ident(b)) = (&lo.kind, &hi.kind) else {
+        return Err(Problem::new(
+            span,
+            "a node range joins two names such as n1..n5",
+        ));
+    };
+    let split = |s: &str| {
+        let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (p, n) = s.split_at(s.len() - digits);
+        (p.to_string(), n.parse::<u64>().ok(), digits)
+    };
+    let (pa, na, da) = split(a);
+    let (pb, nb, _) = split(b);
+    let (Some(na), Some(nb)) = (na, nb) else {
+        return Err(Problem::new(
+            span,
+            "both ends of a node range end in a number, as in n1..n5",
+        ));
+    };
+    if pa != pb {
+        return Err(Problem::new(
+            span,
+            format!("the ends of a node range share a prefix; found `{pa}` and `{pb}`"),
+        ));
+    }
+    if na > nb {
+        return Err(Problem::new(
+            span,
+            format!("the range {a}..{b} runs backwards"),
+        ));
+    }
+    if nb - na >= MAX_NODES {
+        return Err(Problem::new(
+            span,
+            format!("more than {MAX_NODES} nodes in one range"),
+        ));
+    }
+    // Keep zero padding: n01..n10 gives n01, n02, ..., n10.
+    let width = if a.len() == b.len() && a[pa.len()..].starts_with('0') {
+        da
+    } else {
+        0
+    };
+    Ok((na..=nb).map(|i| format!("{pa}{i:0width$}")).collect())
+}
+
+fn nodes(v: &Value) -> Result<Vec<String>, Problem> {
+    match &v.kind {
+        ValueKind::Ident(n) => Ok(vec![n.clone()]),
+        ValueKind::Range(lo, hi) => expand_range(lo, hi, v.span),
+        ValueKind::List(entries) => {
+            let mut out = Vec::new();
+            for e in entries {
+                if let Some(w) = &e.weight {
+                    return Err(Problem::new(w.span, "node lists take no weights"));
+                }
+                out.extend(nodes(&e.value)?);
+            }
+            Ok(out)
+        }
+        _ => Err(wrong_type(v, &PropType::Nodes)),
+    }
+}
+
+/// Names with weights: one name, or `[a 30%, b 70%]`.
+fn weighted(
+    v: &Value,
+    ty: &PropType,
+    allowed: &dyn Fn(&str, Span) -> Result<(), Problem>,
+) -> Result<Vec<(String, f64)>, Problem> {
+    match &v.kind {
+        ValueKind::Ident(n) => {
+            allowed(n, v.span)?;
+            Ok(vec![(n.clone(), 1.0)])
+        }
+        ValueKind::List(entries) if !entries.is_empty() => {
+            let mut out = Vec::new();
+            for e in entries {
+                let ValueKind::Ident(n) = &e.value.kind else {
+                    return Err(wrong_type(&e.value, ty));
+                };
+                allowed(n, e.value.span)?;
+                let w = match &e.weight {
+                    None => 1.0,
+                    Some(w) => match w.kind {
+                        ValueKind::Percent(p) if p >= 0.0 && p.is_finite() => p,
+                        ValueKind::Integer(n) if n >= 0 => n as f64,
+                        ValueKind::Float(f) if f >= 0.0 && f.is_finite() => f,
+                        _ => {
+                            return Err(Problem::new(
+                                w.span,
+                                "a weight is a percentage or a number, not negative",
+                            ));
+                        }
+                    },
+                };
+                if out.iter().any(|(m, _): &(String, f64)| m == n) {
+                    return Err(Problem::new(e.value.span, format!("`{n}` is listed twice")));
+                }
+                out.push((n.clone(), w));
+            }
+            if out.iter().all(|(_, w)| *w == 0.0) {
+                return Err(Problem::new(v.span, "every weight in this list is zero"));
+            }
+            Ok(out)
+        }
+        _ => Err(wrong_type(v, ty)),
+    }
+}
+
+/// Types `v` as `ty`, or says why it is not one.
+fn typed(ty: &PropType, v: &Value, names: &Names<'_>) -> Result<Typed, Problem> {
+    let t = match (ty, &v.kind) {
+        (PropType::Duration, ValueKind::Duration(d)) => Typed::Duration(*d),
+        (PropType::DurationRange, ValueKind::Duration(d)) => Typed::DurationRange(*d, *d),
+        (PropType::DurationRange, ValueKind::Range(lo, hi)) => match (&lo.kind, &hi.kind) {
+            (ValueKind::Duration(a), ValueKind::Duration(b)) if a <= b => {
+                Typed::DurationRange(*a, *b)
+            }
+            (ValueKind::Duration(_), ValueKind::Duration(_)) => {
+                return Err(Problem::new(v.span, "this range runs backwards")
+                    .hint("write the smaller duration first"));
+            }
+            _ => return Err(wrong_type(v, ty)),
+        },
+        (PropType::DurationDist, _) => Typed::Dist(dist(v, true)?),
+        (PropType::CountDist, _) => Typed::Dist(dist(v, false)?),
+        (PropType::Size, ValueKind::Size(b)) => Typed::Size(*b),
+        (PropType::Rate, ValueKind::Rate { per_sec }) => {
+            if !(*per_sec > 0.0 && per_sec.is_finite()) {
+                return Err(Problem::new(v.span, "a rate must be positive"));
+            }
+            Typed::Rate(*per_sec)
+        }
+        (PropType::Probability, ValueKind::Percent(p)) if (0.0..=100.0).contains(p) => {
+            Typed::Probability(p / 100.0)
+        }
+        (PropType::Probability, ValueKind::Float(f)) if (0.0..=1.0).contains(f) => {
+            Typed::Probability(*f)
+        }
+        (PropType::Probability, ValueKind::Integer(n)) if (0..=1).contains(n) => {
+            Typed::Probability(*n as f64)
+        }
+        (
+            PropType::Probability,
+            ValueKind::Percent(_) | ValueKind::Float(_) | ValueKind::Integer(_),
+        ) => {
+            return Err(Problem::new(
+                v.span,
+                "a probability is from 0% to 100% (or 0 to 1)",
+            ));
+        }
+        (PropType::Count { min, max }, ValueKind::Integer(n)) => {
+            let n = u64::try_from(*n).map_err(|_| {
+                Problem::new(v.span, format!("expected {}, found {n}", ty.describe()))
+            })?;
+            if n < *min || n > *max {
+                return Err(Problem::new(
+                    v.span,
+                    format!("expected {}, found {n}", ty.describe()),
+                ));
+            }
+            Typed::Count(n)
+        }
+        (PropType::Float { min, max }, ValueKind::Float(_) | ValueKind::Integer(_)) => {
+            let f = number(v).unwrap_or(f64::NAN);
+            if !(f >= *min && f <= *max) {
+                return Err(Problem::new(
+                    v.span,
+                    format!("expected {}, found {f}", ty.describe()),
+                ));
+            }
+            Typed::Float(f)
+        }
+        (PropType::Bool, ValueKind::Bool(b)) => Typed::Bool(*b),
+        (PropType::Str, ValueKind::Str(s)) => Typed::Str(s.clone()),
+        (PropType::Choice(words), ValueKind::Ident(w)) => {
+            if !words.contains(&w.as_str()) {
+                return Err(Problem::new(
+                    v.span,
+                    format!("`{w}` is not one of {}", words.join(", ")),
+                )
+                .hint(
+                    did_you_mean(w, words.iter().copied())
+                        .unwrap_or_else(|| format!("write one of {}", words.join(", "))),
+                ));
+            }
+            Typed::Choice(w.clone())
+        }
+        (PropType::Nodes, _) => {
+            let list = nodes(v)?;
+            if let Some(dup) = list
+                .iter()
+                .enumerate()
+                .find(|(i, n)| list[..*i].contains(n))
+            {
+                return Err(Problem::new(
+                    v.span,
+                    format!("node `{}` is listed twice", dup.1),
+                ));
+            }
+            Typed::Nodes(list)
+        }
+        (PropType::Route { kind, also }, _) => {
+            let allowed = |n: &str, span: Span| {
+                if also.contains(&n) || names.of_kind(kind).any(|m| m == n) {
+                    Ok(())
+                } else {
+                    let hint = did_you_mean(n, names.of_kind(kind).chain(also.iter().copied()));
+                    let p = Problem::new(span, format!("there is no {kind} named `{n}`"));
+                    Err(match hint {
+                        Some(h) => p.hint(h),
+                        None => p,
+                    })
+                }
+            };
+            Typed::Weighted(weighted(v, ty, &allowed)?)
+        }
+        (PropType::Mix(words), _) => {
+            let allowed = |n: &str, span: Span| {
+                if words.contains(&n) {
+                    Ok(())
+                } else {
+                    let p = Problem::new(span, format!("`{n}` is not one of {}", words.join(", ")));
+                    Err(match did_you_mean(n, words.iter().copied()) {
+                        Some(h) => p.hint(h),
+                        None => p,
+                    })
+                }
+            };
+            Typed::Weighted(weighted(v, ty, &allowed)?)
+        }
+        _ => return Err(wrong_type(v, ty)),
+    };
+    Ok(t)
+}
+
+/// Checks `scenario` against the models' schemas. `Ok` only when nothing is wrong.
+pub fn check(scenario: &Scenario) -> Result<Checked, Vec<Diagnostic>> {
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let names = Names {
+        by_kind: scenario
+            .blocks
+            .iter()
+            .map(|b| (b.kind.text.as_str(), b.name().text.as_str()))
+            .collect(),
+    };
+    // Names are unique across components.
+    for (i, b) in scenario.blocks.iter().enumerate() {
+        let name = b.name();
+        if let Some(first) = scenario.blocks[..i]
+            .iter()
+            .find(|o| o.name().text == name.text)
+        {
+            let d = Diagnostic::at(
+                &b.file,
+                name.span,
+                format!("`{}` is already the name of another component", name.text),
+            )
+            .hint(format!(
+                "first defined at {}:{}; name each component",
+                first.file,
+                first.name().span.line
+            ));
+            errors.push(d);
+        }
+    }
+    let mut blocks = Vec::new();
+    for b in &scenario.blocks {
+        if let Some(cb) = check_block(b, &names, &mut errors) {
+            blocks.push(cb);
+        }
+    }
+    let mut models: Vec<&'static ModelSpec> = Vec::new();
+    for m in MODELS {
+        if blocks.iter().any(|b| std::ptr::eq(b.model, *m)) {
+            models.push(m);
+        }
+    }
+    for m in &models {
+        for g in m.global_metrics {
+            let prefix = g.name.split('.').next().unwrap_or(g.name);
+            if let Some(b) = scenario.blocks.iter().find(|b| b.name().text == prefix) {
+                errors.push(
+                    Diagnostic::at(
+                        &b.file,
+                        b.name().span,
+                        format!(
+                            "`{prefix}` is reserved for the {} model's own metrics",
+                            m.name
+                        ),
+                    )
+                    .hint("choose another name"),
+                );
+            }
+        }
+    }
+    let nodes: Vec<String> = blocks
+        .iter()
+        .flat_map(|b| b.props.values())
+        .filter_map(|(t, _)| match t {
+            Typed::Nodes(n) => Some(n.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let duration = scenario.duration.map(|(d, _)| d);
+    let mut schedule = Vec::new();
+    for t in &scenario.schedule {
+        if let Some(ct) = check_timed(t, duration, &blocks, &models, &nodes, &names, &mut errors) {
+            schedule.push(ct);
+        }
+    }
+    let metrics = metrics_of(&blocks, &models);
+    for e in &scenario.expects {
+        check_expect(e, &metrics, &models, &mut errors);
+    }
+    if blocks.is_empty() && errors.is_empty() && scenario.name.is_some() {
+        errors.push(
+            Diagnostic::at(
+                &scenario.file,
+                Span {
+                    start: 0,
+                    end: 0,
+                    line: 1,
+                    col: 1,
+                },
+                "the scenario has no components",
+            )
+            .hint(
+                "add a block such as `station server { service exp(1s) }`; `sim models` lists them",
+            ),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Checked {
+        name: scenario.name.clone().unwrap_or_default(),
+        file: scenario.file.clone(),
+        seed: scenario.seed.map(|s| s.0),
+        duration,
+        blocks,
+        nodes,
+        schedule,
+        expects: scenario.expects.clone(),
+        models,
+    })
+}
+
+fn check_block(b: &Block, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> Option<CheckedBlock> {
+    let Some((model, spec)) = find_kind(&b.kind.text) else {
+        let hint = did_you_mean(&b.kind.text, all_kinds()).unwrap_or_else(|| {
+            format!(
+                "known kinds: {} (`sim models` describes them)",
+                all_kinds().collect::<Vec<_>>().join(", ")
+            )
+        });
+        errors.push(
+            Diagnostic::at(
+                &b.file,
+                b.kind.span,
+                format!("unknown component kind `{}`", b.kind.text),
+            )
+            .hint(hint),
+        );
+        return None;
+    };
+    let name = b.name();
+    let mut props = BTreeMap::new();
+    let mut ok = true;
+    for (i, p) in b.props.iter().enumerate() {
+        let Some(ps) = spec.prop(&p.key.text) else {
+            let hint =
+                did_you_mean(&p.key.text, spec.props.iter().map(|s| s.name)).unwrap_or_else(|| {
+                    format!(
+                        "{} takes: {}",
+                        spec.kind,
+                        spec.props
+                            .iter()
+                            .map(|s| s.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+            errors.push(
+                Diagnostic::at(
+                    &b.file,
+                    p.key.span,
+                    format!("{} has no property `{}`", spec.kind, p.key.text),
+                )
+                .hint(hint),
+            );
+            ok = false;
+            continue;
+        };
+        if b.props[..i].iter().any(|q| q.key.text == p.key.text) {
+            errors.push(Diagnostic::at(
+                &b.file,
+                p.key.span,
+                format!("`{}` is given twice", p.key.text),
+            ));
+            ok = false;
+            continue;
+        }
+        match typed(&ps.ty, &p.value, names) {
+            Ok(t) => {
+                props.insert(ps.name, (t, p.value.span));
+            }
+            Err(problem) => {
+                let mut d = problem.into_diag(&b.file);
+                d.message = format!("`{}`: {}", ps.name, d.message);
+                errors.push(d);
+                ok = false;
+            }
+        }
+    }
+    for ps in spec.props {
+        if ps.need == Need::Required && !b.props.iter().any(|p| p.key.text == ps.name) {
+            errors.push(
+                Diagnostic::at(
+                    &b.file,
+                    name.span,
+                    format!(
+                        "{} {} needs the property `{}`",
+                        spec.kind, name.text, ps.name
+                    ),
+                )
+                .hint(format!(
+                    "add `{}` followed by {}",
+                    ps.name,
+                    ps.ty.describe()
+                )),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| CheckedBlock {
+        model,
+        spec,
+        name: name.text.clone(),
+        props,
+        span: b.span,
+        file: b.file.clone(),
+    })
+}
+
+fn time_within(
+    file: &str,
+    at: SimDuration,
+    span: Span,
+    duration: Option<SimDuration>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    if let Some(d) = duration {
+        if at > d {
+            errors.push(
+                Diagnostic::at(
+                    file,
+                    span,
+                    format!("{at} is after the end of the scenario ({d})"),
+                )
+                .hint("move it inside the duration, or lengthen `duration`"),
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_timed(
+    t: &Timed,
+    duration: Option<SimDuration>,
+    blocks: &[CheckedBlock],
+    models: &[&'static ModelSpec],
+    nodes: &[String],
+    names: &Names<'_>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<CheckedTimed> {
+    let before = errors.len();
+    let file = &*t.file;
+    match t.when {
+        When::At(at) => time_within(file, at, t.span, duration, errors),
+        When::Every { min, max, from, to } => {
+            if min == SimDuration::ZERO {
+                errors.push(Diagnostic::at(
+                    file,
+                    t.span,
+                    "`every` needs a period above zero",
+                ));
+            }
+            if min > max {
+                errors.push(
+                    Diagnostic::at(file, t.span, "this period range runs backwards")
+                        .hint("write the smaller duration first"),
+                );
+            }
+            if let (Some(f), Some(u)) = (from, to) {
+                if f > u {
+                    errors.push(Diagnostic::at(
+                        file,
+                        t.span,
+                        format!("`from {f}` is after `to {u}`"),
+                    ));
+                }
+            }
+            if to.is_none() && duration.is_none() {
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        t.span,
+                        "`every` without `to` in a scenario without a duration would never end",
+                    )
+                    .hint("add `to T`, or `duration` to the scenario"),
+                );
+            }
+            for x in [from, to].into_iter().flatten() {
+                time_within(file, x, t.span, duration, errors);
+            }
+        }
+        When::During { from, to } => {
+            if from >= to {
+                errors.push(Diagnostic::at(
+                    file,
+                    t.span,
+                    format!("`during {from}..{to}` ends before it starts"),
+                ));
+            }
+            time_within(file, to, t.span, duration, errors);
+        }
+    }
+    if t.actions.is_empty() {
+        errors.push(
+            Diagnostic::at(file, t.span, "no actions here")
+                .hint("put actions in the braces, such as `{ heal }`"),
+        );
+    }
+    let verbs: Vec<&str> = models
+        .iter()
+        .flat_map(|m| m.verbs.iter().copied())
+        .collect();
+    let mut actions = Vec::new();
+    for a in &t.actions {
+        let verb = a.kind.verb();
+        if !verbs.contains(&verb) {
+            let supporters: Vec<&str> = MODELS
+                .iter()
+                .filter(|m| m.verbs.contains(&verb))
+                .map(|m| m.name)
+                .collect();
+            let in_use: Vec<&str> = models.iter().map(|m| m.name).collect();
+            let hint = if supporters.is_empty() {
+                format!(
+                    "no model reacts to `{verb}` yet (`sim models` lists what each model supports)"
+                )
+            } else {
+                format!("models that react to it: {}", supporters.join(", "))
+            };
+            errors.push(
+                Diagnostic::at(
+                    file,
+                    a.span,
+                    format!(
+                        "`{verb}`: none of this scenario's models ({}) reacts to it",
+                        in_use.join(", ")
+                    ),
+                )
+                .hint(hint),
+            );
+            continue;
+        }
+        let target_ok = |target: &Target, errors: &mut Vec<Diagnostic>| match target {
+            Target::Name(n) => {
+                if !TARGET_WORDS.contains(&n.text.as_str()) && !nodes.contains(&n.text) {
+                    let hint = did_you_mean(
+                        &n.text,
+                        nodes
+                            .iter()
+                            .map(|s| s.as_str())
+                            .chain(TARGET_WORDS.iter().copied()),
+                    )
+                    .unwrap_or_else(|| {
+                        format!(
+                            "a node ({}) or one of {}",
+                            nodes.join(", "),
+                            TARGET_WORDS.join(", ")
+                        )
+                    });
+                    errors.push(
+                        Diagnostic::at(file, n.span, format!("unknown node `{}`", n.text))
+                            .hint(hint),
+                    );
+                }
+            }
+            Target::Random(k, span) => {
+                if *k as usize > nodes.len() {
+                    errors.push(Diagnostic::at(
+                        file,
+                        *span,
+                        format!(
+                            "random({k}) picks more nodes than the {} there are",
+                            nodes.len()
+                        ),
+                    ));
+                }
+            }
+            Target::Nodes(v) => match self::nodes(v) {
+                Ok(list) => {
+                    for n in list {
+                        if !nodes.contains(&n) {
+                            errors.push(Diagnostic::at(
+                                file,
+                                v.span,
+                                format!("unknown node `{n}`"),
+                            ));
+                        }
+                    }
+                }
+                Err(p) => errors.push(p.into_diag(file)),
+            },
+        };
+        match &a.kind {
+            ActionKind::Load {
+                component,
+                property,
+                value,
+            } => {
+                let Some(b) = blocks.iter().find(|b| b.name == component.text) else {
+                    let hint =
+                        did_you_mean(&component.text, blocks.iter().map(|b| b.name.as_str()))
+                            .unwrap_or_else(|| "name a component of this scenario".into());
+                    errors.push(
+                        Diagnostic::at(
+                            file,
+                            component.span,
+                            format!("there is no component `{}`", component.text),
+                        )
+                        .hint(hint),
+                    );
+                    continue;
+                };
+                let live: Vec<&str> = b
+                    .spec
+                    .props
+                    .iter()
+                    .filter(|p| p.live)
+                    .map(|p| p.name)
+                    .collect();
+                let Some(ps) = b.spec.prop(&property.text).filter(|p| p.live) else {
+                    let hint = if live.is_empty() {
+                        format!("no property of a {} can change during a run", b.spec.kind)
+                    } else {
+                        did_you_mean(&property.text, live.iter().copied()).unwrap_or_else(|| {
+                            format!("a {} can change: {}", b.spec.kind, live.join(", "))
+                        })
+                    };
+                    errors.push(
+                        Diagnostic::at(
+                            file,
+                            property.span,
+                            format!(
+                                "`load` cannot change `{}` of a {}",
+                                property.text, b.spec.kind
+                            ),
+                        )
+                        .hint(hint),
+                    );
+                    continue;
+                };
+                match typed(&ps.ty, value, names) {
+                    Ok(v) => actions.push(CheckedAction::Load {
+                        component: b.name.clone(),
+                        property: ps.name,
+                        value: v,
+                    }),
+                    Err(p) => errors.push(p.into_diag(file)),
+                }
+            }
+            ActionKind::Partition(Partition::Shape(s)) => {
+                if !SHAPES.contains(&s.text.as_str()) {
+                    let hint = did_you_mean(&s.text, SHAPES.iter().copied()).unwrap_or_else(|| {
+                        format!(
+                            "shapes: {}, or explicit groups such as [n1, n2] [n3, n4, n5]",
+                            SHAPES.join(", ")
+                        )
+                    });
+                    errors.push(
+                        Diagnostic::at(
+                            file,
+                            s.span,
+                            format!("unknown partition shape `{}`", s.text),
+                        )
+                        .hint(hint),
+                    );
+                }
+                actions.push(CheckedAction::Fault(a.kind.clone()));
+            }
+            ActionKind::Partition(Partition::Groups(groups)) => {
+                let mut seen: Vec<String> = Vec::new();
+                for g in groups {
+                    match self::nodes(g) {
+                        Ok(list) => {
+                            for n in list {
+                                if !nodes.contains(&n) {
+                                    errors.push(Diagnostic::at(
+                                        file,
+                                        g.span,
+                                        format!("unknown node `{n}`"),
+                                    ));
+                                } else if seen.contains(&n) {
+                                    errors.push(Diagnostic::at(
+                                        file,
+                                        g.span,
+                                        format!("node `{n}` is in two groups"),
+                                    ));
+                                }
+                                seen.push(n);
+                            }
+                        }
+                        Err(p) => errors.push(p.into_diag(file)),
+                    }
+                }
+                actions.push(CheckedAction::Fault(a.kind.clone()));
+            }
+            ActionKind::Heal => actions.push(CheckedAction::Fault(a.kind.clone())),
+            ActionKind::Crash(t)
+            | ActionKind::Restart(t)
+            | ActionKind::Pause(t)
+            | ActionKind::Resume(t) => {
+                target_ok(t, errors);
+                actions.push(CheckedAction::Fault(a.kind.clone()));
+            }
+            ActionKind::Clock { drift, target, by } => {
+                target_ok(target, errors);
+                let ok = if *drift {
+                    matches!(
+                        by.kind,
+                        ValueKind::Percent(_) | ValueKind::Float(_) | ValueKind::Integer(_)
+                    )
+                } else {
+                    matches!(by.kind, ValueKind::Duration(_)) || dist(by, true).is_ok()
+                };
+                if !ok {
+                    let want = if *drift {
+                        "a rate of drift such as 0.01% or 0.0001"
+                    } else {
+                        "a duration or a duration distribution such as normal(0ms, 50ms)"
+                    };
+                    errors.push(Diagnostic::at(
+                        file,
+                        by.span,
+                        format!(
+                            "clock {} takes {want}, found {}",
+                            if *drift { "drift" } else { "skew" },
+                            by.kind.describe()
+                        ),
+                    ));
+                }
+                actions.push(CheckedAction::Fault(a.kind.clone()));
+            }
+            ActionKind::Disk { target, fault } => {
+                target_ok(target, errors);
+                let ok = match &fault.kind {
+                    ValueKind::Ident(w) => matches!(w.as_str(), "full" | "fail-fsync"),
+                    ValueKind::Call { name, args } => match (name.as_str(), args.as_slice()) {
+                        ("slow", [d]) => matches!(d.kind, ValueKind::Duration(_)),
+                        ("errors" | "corrupt", [p]) => {
+                            typed(&PropType::Probability, p, names).is_ok()
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                if !ok {
+                    errors
+                        .push(Diagnostic::at(file, fault.span, "unknown disk fault").hint(
+                            "write full, fail-fsync, slow(5ms), errors(1%) or corrupt(0.1%)",
+                        ));
+                }
+                actions.push(CheckedAction::Fault(a.kind.clone()));
+            }
+        }
+    }
+    (errors.len() == before).then(|| CheckedTimed {
+        when: t.when.clone(),
+        actions,
+        span: t.span,
+    })
+}
+
+fn check_expect(
+    e: &Expect,
+    metrics: &BTreeMap<String, MetricKind>,
+    models: &[&'static ModelSpec],
+    errors: &mut Vec<Diagnostic>,
+) {
+    let file = &*e.file;
+    match &e.check {
+        Check::Metric {
+            stat,
+            metric,
+            bound,
+            ..
+        } => {
+            let Some(kind) = metrics.get(&metric.text) else {
+                let hint = did_you_mean(&metric.text, metrics.keys().map(|k| k.as_str()))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "this scenario's metrics: {}",
+                            metrics.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    });
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        metric.span,
+                        format!("no model produces a metric `{}`", metric.text),
+                    )
+                    .hint(hint),
+                );
+                return;
+            };
+            let stats = stats_of(*kind);
+            if !stats.contains(&stat.text.as_str()) {
+                let hint = did_you_mean(&stat.text, stats.iter().copied())
+                    .unwrap_or_else(|| format!("`{}` has: {}", metric.text, stats.join(", ")));
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        stat.span,
+                        format!("`{}` has no statistic `{}`", metric.text, stat.text),
+                    )
+                    .hint(hint),
+                );
+            }
+            let is_latency_value = *kind == MetricKind::Latency && stat.text != "count";
+            let ok = match bound.kind {
+                ValueKind::Duration(_) => is_latency_value,
+                ValueKind::Integer(_) | ValueKind::Float(_) | ValueKind::Percent(_) => {
+                    !is_latency_value
+                }
+                _ => false,
+            };
+            if !ok {
+                let want = if is_latency_value {
+                    "a duration such as 50ms"
+                } else {
+                    "a number such as 0.9"
+                };
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        bound.span,
+                        format!(
+                            "{}({}) compares with {want}, found {}",
+                            stat.text,
+                            metric.text,
+                            bound.kind.describe()
+                        ),
+                    )
+                    .hint(format!(
+                        "for example `expect {}({}) < {}`",
+                        stat.text,
+                        metric.text,
+                        if is_latency_value { "50ms" } else { "100" }
+                    )),
+                );
+            }
+        }
+        Check::Liveness { event, after, .. } => {
+            let events: Vec<&str> = models
+                .iter()
+                .flat_map(|m| m.events.iter().map(|e| e.0))
+                .collect();
+            if !events.contains(&event.text.as_str()) {
+                let hint = did_you_mean(&event.text, events.iter().copied()).unwrap_or_else(|| {
+                    if events.is_empty() {
+                        "none of this scenario's models reports events to wait for".into()
+                    } else {
+                        format!("events: {}", events.join(", "))
+                    }
+                });
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        event.span,
+                        format!(
+                            "no model in this scenario reports the event `{}`",
+                            event.text
+                        ),
+                    )
+                    .hint(hint),
+                );
+            }
+            if let Some(a) = after {
+                let anchors = [
+                    "start",
+                    "heal",
+                    "partition",
+                    "crash",
+                    "restart",
+                    "pause",
+                    "resume",
+                ];
+                if !anchors.contains(&a.text.as_str()) {
+                    let hint = did_you_mean(&a.text, anchors.iter().copied())
+                        .unwrap_or_else(|| format!("one of {}", anchors.join(", ")));
+                    errors.push(
+                        Diagnostic::at(
+                            file,
+                            a.span,
+                            format!("`after {}`: not an action or start", a.text),
+                        )
+                        .hint(hint),
+                    );
+                }
+            }
+        }
+        Check::Property(p) => {
+            let props: Vec<&str> = models
+                .iter()
+                .flat_map(|m| m.properties.iter().map(|x| x.0))
+                .collect();
+            if !props.contains(&p.text.as_str()) {
+                let hint = did_you_mean(&p.text, props.iter().copied()).unwrap_or_else(|| {
+                    if props.is_empty() {
+                        "none of this scenario's models checks named properties; use a metric bound such as `expect mean(server.wait) < 10s`".into()
+                    } else {
+                        format!("properties: {}", props.join(", "))
+                    }
+                });
+                errors.push(
+                    Diagnostic::at(
+                        file,
+                        p.span,
+                        format!("no model in this scenario checks `{}`", p.text),
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+    }
+}

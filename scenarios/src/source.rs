@@ -1,0 +1,200 @@
+//! Reading scenario files from disk, following `include`s.
+//!
+//! `include "common.scn"` names a *fragment*: a file of items with no `scenario` header, resolved
+//! relative to the file that includes it. Its items (blocks, schedule, checks, sweeps, and a seed
+//! or duration the including file does not give) join the scenario ahead of the including file's
+//! own items, in include order. Includes nest up to [`MAX_INCLUDE_DEPTH`] deep; a file that
+//! includes itself, directly or not, is an error.
+
+use std::path::{Path, PathBuf};
+
+use crate::ast::{Scenario, Span};
+use crate::diag::Diagnostic;
+use crate::parse::{MAX_SOURCE_BYTES, parse};
+use crate::runner::ScenarioError;
+
+/// How deep includes may nest.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Reads a file as UTF-8 text, refusing directories and files over the size bound.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let shown = path.display().to_string();
+    let io = |source| ScenarioError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::other(
+            "is a directory, not a scenario file",
+        )));
+    }
+    if meta.len() > MAX_SOURCE_BYTES as u64 {
+        return Err(io(std::io::Error::other(format!(
+            "larger than {} MiB; not a scenario file",
+            MAX_SOURCE_BYTES >> 20
+        ))));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = upto.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+        ScenarioError::Invalid(vec![Diagnostic {
+            file: shown.clone(),
+            line,
+            col,
+            message: "the file is not valid UTF-8".into(),
+            hint: None,
+            span: None,
+        }])
+    })
+}
+
+/// Reads, parses and resolves the includes of the scenario at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = read_text(path)?;
+    let shown = path.display().to_string();
+    let mut scenario = parse(&shown, &text).map_err(ScenarioError::Invalid)?;
+    let mut stack = vec![canonical(path)];
+    resolve(&mut scenario, path, &mut stack)?;
+    Ok(scenario)
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn resolve(
+    scenario: &mut Scenario,
+    path: &Path,
+    stack: &mut Vec<PathBuf>,
+) -> Result<(), ScenarioError> {
+    let includes = std::mem::take(&mut scenario.includes);
+    if includes.is_empty() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut errors = Vec::new();
+    let mut merged_blocks = Vec::new();
+    let mut merged_expects = Vec::new();
+    let mut merged_schedule = Vec::new();
+    let mut merged_sweeps = Vec::new();
+    for inc in includes {
+        let err = |msg: String, hint: Option<&str>| {
+            let d = Diagnostic::at(&scenario.file, inc.span, msg);
+            match hint {
+                Some(h) => d.hint(h),
+                None => d,
+            }
+        };
+        if stack.len() > MAX_INCLUDE_DEPTH {
+            errors.push(err(
+                format!("includes nest more than {MAX_INCLUDE_DEPTH} deep"),
+                None,
+            ));
+            continue;
+        }
+        let target = dir.join(&inc.path);
+        let canon = canonical(&target);
+        if stack.contains(&canon) {
+            errors.push(err(
+                format!("`{}` includes itself (through this line)", inc.path),
+                Some("remove the include that closes the loop"),
+            ));
+            continue;
+        }
+        let text = match read_text(&target) {
+            Ok(t) => t,
+            Err(ScenarioError::Io { source, .. }) => {
+                errors.push(err(
+                    format!("cannot include `{}`: {source}", target.display()),
+                    Some("paths are relative to the including file"),
+                ));
+                continue;
+            }
+            Err(ScenarioError::Invalid(d)) => {
+                errors.extend(d);
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        let shown = target.display().to_string();
+        let mut part = match parse(&shown, &text) {
+            Ok(p) => p,
+            Err(d) => {
+                errors.extend(d);
+                continue;
+            }
+        };
+        if part.name.is_some() {
+            errors.push(err(
+                format!("`{}` is a whole scenario, not a fragment", inc.path),
+                Some("an included file holds items only, without `scenario \"...\" { }`"),
+            ));
+            continue;
+        }
+        stack.push(canon);
+        let nested = resolve(&mut part, &target, stack);
+        stack.pop();
+        if let Err(e) = nested {
+            match e {
+                ScenarioError::Invalid(d) => errors.extend(d),
+                other => return Err(other),
+            }
+            continue;
+        }
+        for (field, mine, theirs) in [
+            ("seed", scenario.seed.map(|s| s.1), part.seed.map(|s| s.1)),
+            (
+                "duration",
+                scenario.duration.map(|d| d.1),
+                part.duration.map(|d| d.1),
+            ),
+        ] {
+            if let (Some(_), Some(at)) = (mine, theirs) {
+                errors.push(
+                    Diagnostic::at(
+                        &shown,
+                        at,
+                        format!("the {field} is given here and in the including file"),
+                    )
+                    .hint("give it in one place"),
+                );
+            }
+        }
+        if scenario.seed.is_none() {
+            scenario.seed = part.seed;
+        }
+        if scenario.duration.is_none() {
+            scenario.duration = part.duration;
+        }
+        merged_blocks.extend(part.blocks);
+        merged_expects.extend(part.expects);
+        merged_schedule.extend(part.schedule);
+        merged_sweeps.extend(part.sweeps);
+    }
+    merged_blocks.append(&mut scenario.blocks);
+    scenario.blocks = merged_blocks;
+    merged_expects.append(&mut scenario.expects);
+    scenario.expects = merged_expects;
+    merged_schedule.append(&mut scenario.schedule);
+    scenario.schedule = merged_schedule;
+    merged_sweeps.append(&mut scenario.sweeps);
+    scenario.sweeps = merged_sweeps;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ScenarioError::Invalid(errors))
+    }
+}
+
+/// A position at the start of a file, for messages about the file as a whole.
+pub fn file_start() -> Span {
+    Span {
+        start: 0,
+        end: 0,
+        line: 1,
+        col: 1,
+    }
+}

@@ -1,0 +1,242 @@
+//! A checked scenario to the models' configurations: the one place that knows which model a
+//! block kind belongs to and how its typed properties map onto that model's config.
+//!
+//! The schedule is expanded here too: `every` becomes concrete instants (with jitter drawn from
+//! the stream `scenario.schedule`, so a seed fixes them), `during` becomes a change and its undo.
+
+use models::queueing::{QNetConfig, Route, SourceChange, SourceConfig, StationConfig, Target};
+use simcore::rng::RngStream;
+use simcore::{Dist, SimDuration, SimTime};
+
+use crate::ast::When;
+use crate::check::{Checked, CheckedAction, CheckedBlock, Typed};
+use crate::diag::Diagnostic;
+
+/// The most instants one `every` may expand to.
+pub const MAX_OCCURRENCES: usize = 1_000_000;
+
+/// The models of a scenario, configured.
+#[derive(Debug, Clone)]
+pub struct Wired {
+    pub qnet: QNetConfig,
+    /// A source that never stops, if any: the run then needs a duration or an event limit.
+    pub endless_source: Option<(crate::ast::Span, String)>,
+}
+
+fn route(t: Option<&Typed>, default_exit: bool) -> Route {
+    match t {
+        Some(Typed::Weighted(list)) => Route(
+            list.iter()
+                .map(|(name, w)| {
+                    let target = if name == "exit" {
+                        Target::Exit
+                    } else {
+                        Target::Station(name.clone())
+                    };
+                    (target, *w)
+                })
+                .collect(),
+        ),
+        _ => {
+            debug_assert!(default_exit, "a required route is present after checking");
+            Route::to(Target::Exit)
+        }
+    }
+}
+
+/// The interarrival distribution a source's `rate` or `interarrival` gives.
+fn interarrival(t: &Typed) -> Option<Dist> {
+    match t {
+        Typed::Rate(per_sec) => Dist::exponential(1e9 / per_sec).ok(),
+        Typed::Dist(d) => Some(d.clone()),
+        _ => None,
+    }
+}
+
+/// The instants at which a `When` fires, within `end` (the scenario's duration, if any).
+pub fn instants(
+    when: &When,
+    end: Option<SimDuration>,
+    rng: &mut RngStream,
+) -> Result<Vec<SimDuration>, String> {
+    match *when {
+        When::At(t) => Ok(vec![t]),
+        When::During { from, to } => Ok(vec![from, to]),
+        When::Every { min, max, from, to } => {
+            let last = match (to, end) {
+                (Some(t), Some(e)) => t.min(e),
+                (Some(t), None) => t,
+                (None, Some(e)) => e,
+                (None, None) => return Err("`every` needs `to` or a scenario duration".into()),
+            };
+            let draw = |rng: &mut RngStream| {
+                if min == max {
+                    min
+                } else {
+                    let span = max.as_nanos() - min.as_nanos();
+                    SimDuration::from_nanos(min.as_nanos() + rng.below(span.saturating_add(1)))
+                }
+            };
+            let mut t = match from {
+                Some(f) => f,
+                None => draw(rng),
+            };
+            let mut out = Vec::new();
+            while t <= last {
+                if out.len() == MAX_OCCURRENCES {
+                    return Err(format!(
+                        "`every` fires more than {MAX_OCCURRENCES} times; lengthen the period"
+                    ));
+                }
+                out.push(t);
+                t = match t.checked_add(draw(rng)) {
+                    Some(n) => n,
+                    None => break,
+                };
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Builds every model's configuration from a checked scenario, with `seed` fixing the jitter of
+/// `every`.
+pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
+    let mut qnet = QNetConfig::default();
+    let mut endless_source = None;
+    let mut errors = Vec::new();
+    for b in &checked.blocks {
+        match b.spec.kind {
+            "source" => {
+                let Some(ia) = b
+                    .get("rate")
+                    .or(b.get("interarrival"))
+                    .and_then(interarrival)
+                else {
+                    errors.push(
+                        Diagnostic::at(
+                            &b.file,
+                            b.span,
+                            format!("source {} needs `rate` or `interarrival`", b.name),
+                        )
+                        .hint("for example `rate 0.9/s`"),
+                    );
+                    continue;
+                };
+                if b.get("rate").is_some() && b.get("interarrival").is_some() {
+                    let span = b.props["interarrival"].1;
+                    errors.push(Diagnostic::at(
+                        &b.file,
+                        span,
+                        "give either `rate` or `interarrival`, not both",
+                    ));
+                    continue;
+                }
+                let customers = match b.get("customers") {
+                    Some(Typed::Count(n)) => Some(*n),
+                    _ => None,
+                };
+                if customers.is_none() && endless_source.is_none() {
+                    endless_source = Some((b.span, b.file.to_string()));
+                }
+                qnet.sources.push(SourceConfig {
+                    name: b.name.clone(),
+                    interarrival: ia,
+                    customers,
+                    route: route(b.get("to"), false),
+                });
+            }
+            "station" => {
+                let servers = match b.get("servers") {
+                    Some(Typed::Count(n)) => u32::try_from(*n).unwrap_or(u32::MAX),
+                    _ => 1,
+                };
+                let Some(Typed::Dist(service)) = b.get("service") else {
+                    unreachable!("service is required and typed by the checker");
+                };
+                qnet.stations.push(StationConfig {
+                    name: b.name.clone(),
+                    servers,
+                    service: service.clone(),
+                    route: route(b.get("to"), true),
+                    queue_limit: match b.get("queue_limit") {
+                        Some(Typed::Count(n)) => Some(*n),
+                        _ => None,
+                    },
+                });
+            }
+            other => {
+                errors.push(Diagnostic::at(
+                    &b.file,
+                    b.span,
+                    format!("`{other}` blocks cannot be run yet"),
+                ));
+            }
+        }
+    }
+    let mut rng = RngStream::derive(seed, "scenario.schedule");
+    for t in &checked.schedule {
+        let times = match instants(&t.when, checked.duration, &mut rng) {
+            Ok(times) => times,
+            Err(e) => {
+                errors.push(Diagnostic::at(&checked.file, t.span, e));
+                continue;
+            }
+        };
+        for a in &t.actions {
+            match a {
+                CheckedAction::Load {
+                    component, value, ..
+                } => {
+                    let Some(dist) = interarrival(value) else {
+                        continue;
+                    };
+                    let original = original_interarrival(&checked.blocks, component);
+                    let mut push = |at: SimDuration, d: Dist| {
+                        qnet.changes.push(SourceChange {
+                            at: SimTime::from_nanos(at.as_nanos()),
+                            source: component.clone(),
+                            interarrival: d,
+                        })
+                    };
+                    match t.when {
+                        When::During { from, to } => {
+                            push(from, dist);
+                            if let Some(o) = original {
+                                push(to, o);
+                            }
+                        }
+                        _ => {
+                            for &at in &times {
+                                push(at, dist.clone());
+                            }
+                        }
+                    }
+                }
+                CheckedAction::Fault(kind) => errors.push(Diagnostic::at(
+                    &checked.file,
+                    t.span,
+                    format!(
+                        "`{}` is not supported by the models that can run yet",
+                        kind.verb()
+                    ),
+                )),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(Wired {
+            qnet,
+            endless_source,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+fn original_interarrival(blocks: &[CheckedBlock], name: &str) -> Option<Dist> {
+    let b = blocks.iter().find(|b| b.name == name)?;
+    b.get("rate")
+        .or(b.get("interarrival"))
+        .and_then(interarrival)
+}
