@@ -164,12 +164,15 @@ impl Problem {
 }
 
 /// Finds a kind among all models.
-fn find_kind(kind: &str) -> Option<(&'static ModelSpec, &'static KindSpec)> {
-    MODELS.iter().find_map(|m| m.kind(kind).map(|k| (*m, k)))
+fn find_kind(
+    all: &[&'static ModelSpec],
+    kind: &str,
+) -> Option<(&'static ModelSpec, &'static KindSpec)> {
+    all.iter().find_map(|m| m.kind(kind).map(|k| (*m, k)))
 }
 
-fn all_kinds() -> impl Iterator<Item = &'static str> {
-    MODELS.iter().flat_map(|m| m.kinds.iter().map(|k| k.kind))
+fn all_kinds<'a>(all: &'a [&'static ModelSpec]) -> impl Iterator<Item = &'static str> + 'a {
+    all.iter().flat_map(|m| m.kinds.iter().map(|k| k.kind))
 }
 
 /// Component names by kind, for routes.
@@ -561,6 +564,14 @@ fn typed(ty: &PropType, v: &Value, names: &Names<'_>) -> Result<Typed, Problem> 
 
 /// Checks `scenario` against the models' schemas. `Ok` only when nothing is wrong.
 pub fn check(scenario: &Scenario) -> Result<Checked, Vec<Diagnostic>> {
+    check_with(scenario, MODELS)
+}
+
+/// Checks `scenario` against the given model families (the tests use made-up ones).
+pub fn check_with(
+    scenario: &Scenario,
+    all: &[&'static ModelSpec],
+) -> Result<Checked, Vec<Diagnostic>> {
     let mut errors: Vec<Diagnostic> = Vec::new();
     let names = Names {
         by_kind: scenario
@@ -591,12 +602,12 @@ pub fn check(scenario: &Scenario) -> Result<Checked, Vec<Diagnostic>> {
     }
     let mut blocks = Vec::new();
     for b in &scenario.blocks {
-        if let Some(cb) = check_block(b, &names, &mut errors) {
+        if let Some(cb) = check_block(b, all, &names, &mut errors) {
             blocks.push(cb);
         }
     }
     let mut models: Vec<&'static ModelSpec> = Vec::new();
-    for m in MODELS {
+    for m in all {
         if blocks.iter().any(|b| std::ptr::eq(b.model, *m)) {
             models.push(m);
         }
@@ -631,7 +642,16 @@ pub fn check(scenario: &Scenario) -> Result<Checked, Vec<Diagnostic>> {
     let duration = scenario.duration.map(|(d, _)| d);
     let mut schedule = Vec::new();
     for t in &scenario.schedule {
-        if let Some(ct) = check_timed(t, duration, &blocks, &models, &nodes, &names, &mut errors) {
+        if let Some(ct) = check_timed(
+            t,
+            duration,
+            all,
+            &blocks,
+            &models,
+            &nodes,
+            &names,
+            &mut errors,
+        ) {
             schedule.push(ct);
         }
     }
@@ -672,12 +692,17 @@ pub fn check(scenario: &Scenario) -> Result<Checked, Vec<Diagnostic>> {
     })
 }
 
-fn check_block(b: &Block, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> Option<CheckedBlock> {
-    let Some((model, spec)) = find_kind(&b.kind.text) else {
-        let hint = did_you_mean(&b.kind.text, all_kinds()).unwrap_or_else(|| {
+fn check_block(
+    b: &Block,
+    all: &[&'static ModelSpec],
+    names: &Names<'_>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<CheckedBlock> {
+    let Some((model, spec)) = find_kind(all, &b.kind.text) else {
+        let hint = did_you_mean(&b.kind.text, all_kinds(all)).unwrap_or_else(|| {
             format!(
                 "known kinds: {} (`sim models` describes them)",
-                all_kinds().collect::<Vec<_>>().join(", ")
+                all_kinds(all).collect::<Vec<_>>().join(", ")
             )
         });
         errors.push(
@@ -692,7 +717,6 @@ fn check_block(b: &Block, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> Op
     };
     let name = b.name();
     let mut props = BTreeMap::new();
-    let mut ok = true;
     for (i, p) in b.props.iter().enumerate() {
         let Some(ps) = spec.prop(&p.key.text) else {
             let hint =
@@ -715,7 +739,6 @@ fn check_block(b: &Block, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> Op
                 )
                 .hint(hint),
             );
-            ok = false;
             continue;
         };
         if b.props[..i].iter().any(|q| q.key.text == p.key.text) {
@@ -724,7 +747,6 @@ fn check_block(b: &Block, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> Op
                 p.key.span,
                 format!("`{}` is given twice", p.key.text),
             ));
-            ok = false;
             continue;
         }
         match typed(&ps.ty, &p.value, names) {
@@ -735,7 +757,6 @@ fn check_block(b: &Block, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> Op
                 let mut d = problem.into_diag(&b.file);
                 d.message = format!("`{}`: {}", ps.name, d.message);
                 errors.push(d);
-                ok = false;
             }
         }
     }
@@ -756,10 +777,12 @@ fn check_block(b: &Block, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> Op
                     ps.ty.describe()
                 )),
             );
-            ok = false;
         }
     }
-    ok.then(|| CheckedBlock {
+    // Returned even when some property is wrong (the caller has the errors): the block's kind
+    // still tells which model is in use and which metrics exist, and its good properties (its
+    // nodes, say) let later checks run without a cascade of follow-on errors.
+    Some(CheckedBlock {
         model,
         spec,
         name: name.text.clone(),
@@ -794,6 +817,7 @@ fn time_within(
 fn check_timed(
     t: &Timed,
     duration: Option<SimDuration>,
+    all: &[&'static ModelSpec],
     blocks: &[CheckedBlock],
     models: &[&'static ModelSpec],
     nodes: &[String],
@@ -866,7 +890,7 @@ fn check_timed(
     for a in &t.actions {
         let verb = a.kind.verb();
         if !verbs.contains(&verb) {
-            let supporters: Vec<&str> = MODELS
+            let supporters: Vec<&str> = all
                 .iter()
                 .filter(|m| m.verbs.contains(&verb))
                 .map(|m| m.name)
@@ -1262,5 +1286,186 @@ fn check_expect(
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse;
+    use models::schema::{
+        KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop,
+    };
+
+    /// A made-up model with nodes, every action and every property type, so the checker's
+    /// generic parts are tested without waiting for a real model that has them all.
+    const TOY: ModelSpec = ModelSpec {
+        name: "toy",
+        doc: "a model for tests",
+        kinds: &[KindSpec {
+            kind: "cluster",
+            doc: "",
+            props: &[
+                prop("nodes", PropType::Nodes, Need::Required, ""),
+                prop("timeout", PropType::DurationRange, Need::Default("1s"), ""),
+                prop("buffer", PropType::Size, Need::Default("1KiB"), ""),
+                prop("loss", PropType::Probability, Need::Default("0"), ""),
+                prop(
+                    "mode",
+                    PropType::Choice(&["fast", "safe"]),
+                    Need::Default("safe"),
+                    "",
+                ),
+                prop(
+                    "mix",
+                    PropType::Mix(&["get", "put"]),
+                    Need::Default("get"),
+                    "",
+                ),
+                prop("keys", PropType::CountDist, Need::Default("1"), ""),
+                prop(
+                    "replicas",
+                    PropType::Count { min: 1, max: 7 },
+                    Need::Default("3"),
+                    "",
+                ),
+                prop("name", PropType::Str, Need::Default(""), ""),
+                live_prop("rate", PropType::Rate, Need::Default("1/s"), ""),
+            ],
+            metrics: &[
+                metric("latency", MetricKind::Latency, ""),
+                metric("commits", MetricKind::Counter, ""),
+            ],
+        }],
+        global_metrics: &[],
+        verbs: &[
+            "partition",
+            "heal",
+            "crash",
+            "restart",
+            "pause",
+            "resume",
+            "clock",
+            "disk",
+            "load",
+        ],
+        properties: &[("linearizable", "")],
+        events: &[("leader", "")],
+    };
+    const ALL: &[&ModelSpec] = &[&TOY, &models::queueing::schema::SCHEMA];
+
+    fn checked(text: &str) -> Result<Checked, Vec<Diagnostic>> {
+        check_with(&parse("t.scn", text).expect("parses"), ALL)
+    }
+
+    #[test]
+    fn a_scenario_using_every_type_and_action_checks() {
+        let c = checked(
+            r#"scenario "ok" {
+  duration 30s
+  cluster c { nodes n01..n05  timeout 150ms..300ms  buffer 64KiB  loss 0.5%  mode fast
+              mix [get 70%, put 30%]  keys zipf(1000, 0.99)  replicas 5  name "x"  rate 10/s }
+  at 5s partition majorities-ring
+  at 6s partition [n01, n02] [n03..n05]
+  at 7s { heal  crash leader  restart random(2) }
+  every 2s..4s from 10s to 20s clock skew random-node by normal(0ms, 50ms)
+  during 21s..25s disk n03 slow(5ms)
+  at 22s pause [n01, n02]
+  at 23s clock drift n04 by 0.01%
+  at 24s load c rate 20/s
+  expect linearizable
+  expect leader within 3s after heal
+  expect p99(c.latency) < 50ms
+  expect count(c.commits) > 10
+}"#,
+        )
+        .unwrap();
+        assert_eq!(c.nodes, ["n01", "n02", "n03", "n04", "n05"]);
+        let b = &c.blocks[0];
+        assert_eq!(b.get("buffer"), Some(&Typed::Size(64 << 10)));
+        assert_eq!(b.get("loss"), Some(&Typed::Probability(0.005)));
+        assert_eq!(
+            b.get("mix"),
+            Some(&Typed::Weighted(vec![
+                ("get".into(), 70.0),
+                ("put".into(), 30.0)
+            ]))
+        );
+        assert_eq!(c.schedule.len(), 8);
+        assert!(matches!(
+            &c.schedule[7].actions[0],
+            CheckedAction::Load { property: "rate", value: Typed::Rate(r), .. } if *r == 20.0
+        ));
+    }
+
+    #[test]
+    fn every_semantic_error_is_found_in_one_pass() {
+        let errs = checked(
+            r#"scenario "bad" {
+  duration 30s
+  cluster c { nodes n1..n3  timout 1s  timeout 5/s  replicas 9  mode quick  loss 150% }
+  clustr d { }
+  at 40s heal
+  at 5s crash n9
+  at 6s partition triangle
+  at 7s load c replicas 4
+  every 0s to 10s heal
+  during 9s..8s heal
+  expect p99(c.latncy) < 5ms
+  expect p99(c.commits) > 5
+  expect mean(c.latency) < 5
+  expect serializable
+  expect follower within 1s
+}"#,
+        )
+        .unwrap_err();
+        let text: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+        let want = [
+            "t.scn:3:29: cluster has no property `timout` (hint: did you mean \"timeout\"?)",
+            "t.scn:3:48: `timeout`: expected a duration range such as 150ms..300ms, found a rate",
+            "t.scn:3:62: `replicas`: expected a whole number from 1 to 7, found 9",
+            "t.scn:3:70: `mode`: `quick` is not one of fast, safe",
+            "t.scn:3:82: `loss`: a probability is from 0% to 100% (or 0 to 1)",
+            "t.scn:4:3: unknown component kind `clustr` (hint: did you mean \"cluster\"?)",
+            "t.scn:5:3: 40s is after the end of the scenario (30s)",
+            "t.scn:6:15: unknown node `n9` (hint: did you mean \"n1\"?)",
+            "t.scn:7:19: unknown partition shape `triangle`",
+            "t.scn:8:16: `load` cannot change `replicas` of a cluster (hint: a cluster can change: rate)",
+            "t.scn:9:3: `every` needs a period above zero",
+            "t.scn:10:3: `during 9s..8s` ends before it starts",
+            "t.scn:11:14: no model produces a metric `c.latncy` (hint: did you mean \"c.latency\"?)",
+            "t.scn:12:10: `c.commits` has no statistic `p99`",
+            "t.scn:13:28: mean(c.latency) compares with a duration such as 50ms, found an integer",
+            "t.scn:14:10: no model in this scenario checks `serializable`",
+            "t.scn:15:10: no model in this scenario reports the event `follower`",
+        ];
+        for w in want {
+            assert!(
+                text.iter().any(|t| t.starts_with(w)),
+                "missing {w:?} in\n{}",
+                text.join("\n")
+            );
+        }
+        assert_eq!(errs.len(), want.len(), "{}", text.join("\n"));
+    }
+
+    #[test]
+    fn a_verb_no_model_in_the_scenario_handles_is_named() {
+        let errs = check(
+            &parse(
+                "q.scn",
+                "scenario \"q\" {\n  source a { rate 1/s  to s }\n  station s { service exp(1s) }\n  at 1s crash all\n}",
+            )
+            .unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert!(
+            errs[0].to_string().starts_with(
+                "q.scn:4:9: `crash`: none of this scenario's models (queueing) reacts to it (hint: no model reacts to `crash` yet"
+            ),
+            "{}",
+            errs[0]
+        );
     }
 }
