@@ -313,3 +313,50 @@ fn models_lists_every_kind_and_property() {
         assert!(out.contains(s), "{s:?} not in {out}");
     }
 }
+
+#[test]
+fn a_sweep_runs_once_per_value() {
+    let o = sim(&["run", "scenarios/mmk-sweep.scn", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let runs: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(runs.len(), 3);
+    for (run, servers) in runs.iter().zip(1..) {
+        assert_eq!(run["variant"], format!("server.servers={servers}"));
+    }
+    // More servers, less waiting (Erlang C): the variants really differ.
+    let wait = |r: &serde_json::Value| r["metrics"]["server.wait"]["mean"].as_f64().unwrap();
+    assert!(wait(&runs[0]) > 10.0 * wait(&runs[1]) && wait(&runs[1]) > wait(&runs[2]));
+}
+
+#[test]
+fn check_validates_without_running() {
+    let shipped: Vec<String> = std::fs::read_dir(workspace().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert!(shipped.len() >= 6);
+    let mut args = vec!["check"];
+    args.extend(shipped.iter().map(|s| s.as_str()));
+    let o = sim(&args);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("mmk-sweep.scn: ok (3 runs)"), "{}", stdout(&o));
+
+    let dir = tempdir("check");
+    let bad = write(&dir, "bad.scn", &SMALL.replace("service exp(250ms)", "service exp(250)"));
+    let o = sim(&["check", &bad, "scenarios/mm1.scn"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("mm1.scn: ok"), "the good file is still checked");
+    assert!(stderr(&o).contains("bad.scn:4:34: error: `service`: wrong arguments for `exp`"), "{}", stderr(&o));
+    // `check` answers 0 or 1; a file that cannot be read is not valid.
+    let missing = sim(&["check", "scenarios/nope.scn"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).starts_with("error: scenarios/nope.scn: "), "{}", stderr(&missing));
+    // A scenario that would never end is valid; running it without a bound is the error.
+    let endless = write(&dir, "endless.scn", &SMALL.replace("customers 2000", ""));
+    assert_eq!(sim(&["check", &endless]).status.code(), Some(0));
+}
