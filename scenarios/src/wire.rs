@@ -2,7 +2,8 @@
 //! block kind belongs to and how its typed properties map onto that model's config.
 //!
 //! The schedule is expanded here too: `every` becomes concrete instants (with jitter drawn from
-//! the stream `scenario.schedule`, so a seed fixes them), `during` becomes a change and its undo.
+//! the stream `scenario.schedule.N` of the N-th schedule line, so a seed fixes them and one line's
+//! jitter never shifts another's), `during` becomes a change and its undo.
 
 use models::queueing::{QNetConfig, Route, SourceChange, SourceConfig, StationConfig, Target};
 use simcore::rng::RngStream;
@@ -174,8 +175,9 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             }
         }
     }
-    let mut rng = RngStream::derive(seed, "scenario.schedule");
-    for t in &checked.schedule {
+    for (i, t) in checked.schedule.iter().enumerate() {
+        // One stream per schedule line, so the jitter of one `every` does not shift another's.
+        let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
         let times = match instants(&t.when, checked.duration, &mut rng) {
             Ok(times) => times,
             Err(e) => {
@@ -239,4 +241,57 @@ fn original_interarrival(blocks: &[CheckedBlock], name: &str) -> Option<Dist> {
     b.get("rate")
         .or(b.get("interarrival"))
         .and_then(interarrival)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(secs: u64) -> SimDuration {
+        SimDuration::from_secs(secs)
+    }
+
+    #[test]
+    fn every_fires_from_its_start_within_its_bounds_with_seeded_jitter() {
+        let when = When::Every {
+            min: s(2),
+            max: s(4),
+            from: Some(s(20)),
+            to: Some(s(40)),
+        };
+        let times = instants(&when, Some(s(60)), &mut RngStream::derive(1, "x")).unwrap();
+        assert_eq!(times[0], s(20), "the first firing is at `from`");
+        assert!(*times.last().unwrap() <= s(40));
+        for w in times.windows(2) {
+            let gap = w[1].as_nanos() - w[0].as_nanos();
+            assert!((s(2).as_nanos()..=s(4).as_nanos()).contains(&gap), "gap {gap}");
+        }
+        // 20s of 2..4s gaps: between 5 and 10 more firings after the first.
+        assert!((6..=11).contains(&times.len()), "{times:?}");
+        let again = instants(&when, Some(s(60)), &mut RngStream::derive(1, "x")).unwrap();
+        assert_eq!(times, again, "the same seed, the same instants");
+        let other = instants(&when, Some(s(60)), &mut RngStream::derive(2, "x")).unwrap();
+        assert_ne!(times, other, "another seed, other jitter");
+    }
+
+    #[test]
+    fn every_without_bounds_runs_from_one_period_to_the_end() {
+        let when = When::Every {
+            min: s(10),
+            max: s(10),
+            from: None,
+            to: None,
+        };
+        let times = instants(&when, Some(s(35)), &mut RngStream::derive(0, "x")).unwrap();
+        assert_eq!(times, [s(10), s(20), s(30)]);
+        assert!(instants(&when, None, &mut RngStream::derive(0, "x")).is_err());
+        let tiny = When::Every {
+            min: SimDuration::from_nanos(1),
+            max: SimDuration::from_nanos(1),
+            from: None,
+            to: None,
+        };
+        let err = instants(&tiny, Some(s(1)), &mut RngStream::derive(0, "x")).unwrap_err();
+        assert!(err.contains("more than"), "{err}");
+    }
 }
