@@ -108,14 +108,34 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Vec<RunReport>, Scenar
     for v in &variants {
         check_scenario(&v.scenario).map_err(ScenarioError::Invalid)?;
     }
+    let many = variants.len() > 1;
     variants
         .iter()
-        .map(|v| {
-            let mut r = run_scenario(&v.scenario, opts)?;
+        .enumerate()
+        .map(|(i, v)| {
+            let mut o = opts.clone();
+            if let (true, Some(t)) = (many, &opts.trace) {
+                // One trace file per run of a sweep: run.simtrace -> run-1.simtrace, ...
+                o.trace = Some(numbered(t, i + 1));
+            }
+            let mut r = run_scenario(&v.scenario, &o)?;
             r.variant = v.label.clone();
             Ok(r)
         })
         .collect()
+}
+
+/// `dir/run.simtrace` with `n` → `dir/run-n.simtrace`.
+pub fn numbered(path: &Path, n: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    path.with_file_name(name)
 }
 
 /// Checks and runs a parsed scenario without sweeps. Safe to call from many threads at once.

@@ -74,7 +74,8 @@ struct RunArgs {
     /// The most events that may be pending at once; beyond it the run stops with an error.
     #[arg(long)]
     max_pending: Option<usize>,
-    /// Also write every event to this trace file (read it with `sim trace show`).
+    /// Also write every event to this trace file (read it with `sim trace show`). With a sweep,
+    /// run N writes FILE-N (run.simtrace -> run-1.simtrace, run-2.simtrace, ...).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// Print one JSON object instead of the human summary.
@@ -192,7 +193,11 @@ fn run(args: RunArgs) -> ExitCode {
             if i > 0 {
                 written = writeln!(out);
             }
-            written.and_then(|_| print_human(&mut out, report, args.trace.as_deref()))
+            let trace = match (&args.trace, reports.len() > 1) {
+                (Some(t), true) => Some(scenarios::runner::numbered(t, i + 1)),
+                (t, _) => t.clone(),
+            };
+            written.and_then(|_| print_human(&mut out, report, trace.as_deref()))
         };
     }
     if let Err(e) = written.and_then(|_| out.flush()) {
