@@ -97,6 +97,8 @@ pub enum Need {
     Required,
     /// Optional; the text says what applies when it is left out ("1", "unlimited").
     Default(&'static str),
+    /// Exactly one of this property and the named one must be given.
+    OneOf(&'static str),
 }
 
 /// One property of a block kind.

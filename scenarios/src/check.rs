@@ -760,8 +760,37 @@ fn check_block(
             }
         }
     }
+    let given = |n: &str| b.props.iter().find(|p| p.key.text == n);
     for ps in spec.props {
-        if ps.need == Need::Required && !b.props.iter().any(|p| p.key.text == ps.name) {
+        if let Need::OneOf(other) = ps.need {
+            // Reported once, from the first of the pair in the schema.
+            let first = spec.props.iter().position(|p| p.name == ps.name)
+                < spec.props.iter().position(|p| p.name == other);
+            match (given(ps.name), given(other)) {
+                (None, None) if first => errors.push(
+                    Diagnostic::at(
+                        &b.file,
+                        name.span,
+                        format!(
+                            "{} {} needs `{}` or `{other}`",
+                            spec.kind, name.text, ps.name
+                        ),
+                    )
+                    .hint(format!(
+                        "add `{}` followed by {}",
+                        ps.name,
+                        ps.ty.describe()
+                    )),
+                ),
+                (Some(_), Some(second)) if first => errors.push(Diagnostic::at(
+                    &b.file,
+                    second.key.span,
+                    format!("give either `{}` or `{other}`, not both", ps.name),
+                )),
+                _ => {}
+            }
+        }
+        if ps.need == Need::Required && given(ps.name).is_none() {
             errors.push(
                 Diagnostic::at(
                     &b.file,

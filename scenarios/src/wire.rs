@@ -114,25 +114,8 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                     .or(b.get("interarrival"))
                     .and_then(interarrival)
                 else {
-                    errors.push(
-                        Diagnostic::at(
-                            &b.file,
-                            b.span,
-                            format!("source {} needs `rate` or `interarrival`", b.name),
-                        )
-                        .hint("for example `rate 0.9/s`"),
-                    );
-                    continue;
+                    unreachable!("the checker requires one of rate and interarrival");
                 };
-                if b.get("rate").is_some() && b.get("interarrival").is_some() {
-                    let span = b.props["interarrival"].1;
-                    errors.push(Diagnostic::at(
-                        &b.file,
-                        span,
-                        "give either `rate` or `interarrival`, not both",
-                    ));
-                    continue;
-                }
                 let customers = match b.get("customers") {
                     Some(Typed::Count(n)) => Some(*n),
                     _ => None,
@@ -264,7 +247,10 @@ mod tests {
         assert!(*times.last().unwrap() <= s(40));
         for w in times.windows(2) {
             let gap = w[1].as_nanos() - w[0].as_nanos();
-            assert!((s(2).as_nanos()..=s(4).as_nanos()).contains(&gap), "gap {gap}");
+            assert!(
+                (s(2).as_nanos()..=s(4).as_nanos()).contains(&gap),
+                "gap {gap}"
+            );
         }
         // 20s of 2..4s gaps: between 5 and 10 more firings after the first.
         assert!((6..=11).contains(&times.len()), "{times:?}");

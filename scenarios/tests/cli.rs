@@ -309,6 +309,10 @@ fn models_lists_every_kind_and_property() {
         "servers",
         "service",
         "queue_limit",
+        "takes a rate such as 200/s [this or `interarrival`, can change during a run (load)]",
+        "NAME.wait        Latency: Time in queue, before service.",
+        "system.response",
+        "actions: load",
     ] {
         assert!(out.contains(s), "{s:?} not in {out}");
     }
@@ -344,18 +348,37 @@ fn check_validates_without_running() {
     args.extend(shipped.iter().map(|s| s.as_str()));
     let o = sim(&args);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("mmk-sweep.scn: ok (3 runs)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("mmk-sweep.scn: ok (3 runs)"),
+        "{}",
+        stdout(&o)
+    );
 
     let dir = tempdir("check");
-    let bad = write(&dir, "bad.scn", &SMALL.replace("service exp(250ms)", "service exp(250)"));
+    let bad = write(
+        &dir,
+        "bad.scn",
+        &SMALL.replace("service exp(250ms)", "service exp(250)"),
+    );
     let o = sim(&["check", &bad, "scenarios/mm1.scn"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("mm1.scn: ok"), "the good file is still checked");
-    assert!(stderr(&o).contains("bad.scn:4:34: error: `service`: wrong arguments for `exp`"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("mm1.scn: ok"),
+        "the good file is still checked"
+    );
+    assert!(
+        stderr(&o).contains("bad.scn:4:34: error: `service`: wrong arguments for `exp`"),
+        "{}",
+        stderr(&o)
+    );
     // `check` answers 0 or 1; a file that cannot be read is not valid.
     let missing = sim(&["check", "scenarios/nope.scn"]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).starts_with("error: scenarios/nope.scn: "), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).starts_with("error: scenarios/nope.scn: "),
+        "{}",
+        stderr(&missing)
+    );
     // A scenario that would never end is valid; running it without a bound is the error.
     let endless = write(&dir, "endless.scn", &SMALL.replace("customers 2000", ""));
     assert_eq!(sim(&["check", &endless]).status.code(), Some(0));

@@ -21,13 +21,13 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 live_prop(
                     "rate",
                     PropType::Rate,
-                    Need::Default("give rate or interarrival"),
+                    Need::OneOf("interarrival"),
                     "Poisson arrivals at this rate (exponential interarrival times).",
                 ),
                 live_prop(
                     "interarrival",
                     PropType::DurationDist,
-                    Need::Default("give rate or interarrival"),
+                    Need::OneOf("rate"),
                     "Time between arrivals (instead of rate).",
                 ),
                 prop(

@@ -477,6 +477,7 @@ fn print_models() {
                 let need = match p.need {
                     Need::Required => "required".to_string(),
                     Need::Default(d) => format!("default: {d}"),
+                    Need::OneOf(other) => format!("this or `{other}`"),
                 };
                 let live = if p.live {
                     ", can change during a run (load)"
