@@ -282,6 +282,25 @@ fn dist(v: &Value, durations: bool) -> Result<Dist, Problem> {
             )
         });
     }
+    if durations {
+        if let ("uniform", [a, b]) = (name, args) {
+            if let (ValueKind::Duration(lo), ValueKind::Duration(hi)) = (&a.kind, &b.kind) {
+                if lo > hi {
+                    return Err(Problem::new(
+                        v.span,
+                        format!("uniform({lo}, {hi}): the low end is above the high end"),
+                    )
+                    .hint(format!("write uniform({hi}, {lo})")));
+                }
+            }
+        }
+        if let ("exp", [a]) = (name, args) {
+            if a.kind == ValueKind::Duration(SimDuration::ZERO) {
+                return Err(Problem::new(v.span, "exp(0s): the mean must be above zero")
+                    .hint("for no delay at all write 0s"));
+            }
+        }
+    }
     let made = if durations {
         match (name, args) {
             ("constant", [a]) => ns(a).map(Dist::constant),
@@ -659,7 +678,7 @@ pub fn check_with(
     for e in &scenario.expects {
         check_expect(e, &metrics, &models, &mut errors);
     }
-    if blocks.is_empty() && errors.is_empty() && scenario.name.is_some() {
+    if scenario.blocks.is_empty() && scenario.name.is_some() {
         errors.push(
             Diagnostic::at(
                 &scenario.file,
@@ -679,8 +698,17 @@ pub fn check_with(
     if !errors.is_empty() {
         return Err(errors);
     }
+    // A fragment run on its own is named after its file.
+    let name = scenario.name.clone().unwrap_or_else(|| {
+        std::path::Path::new(&scenario.file)
+            .file_stem()
+            .map_or_else(
+                || scenario.file.clone(),
+                |s| s.to_string_lossy().into_owned(),
+            )
+    });
     Ok(Checked {
-        name: scenario.name.clone().unwrap_or_default(),
+        name,
         file: scenario.file.clone(),
         seed: scenario.seed.map(|s| s.0),
         duration,
@@ -932,17 +960,15 @@ fn check_timed(
             } else {
                 format!("models that react to it: {}", supporters.join(", "))
             };
-            errors.push(
-                Diagnostic::at(
-                    file,
-                    a.span,
-                    format!(
-                        "`{verb}`: none of this scenario's models ({}) reacts to it",
-                        in_use.join(", ")
-                    ),
+            let message = if in_use.is_empty() {
+                format!("`{verb}`: the scenario has no components, so nothing reacts to it")
+            } else {
+                format!(
+                    "`{verb}`: none of this scenario's models ({}) reacts to it",
+                    in_use.join(", ")
                 )
-                .hint(hint),
-            );
+            };
+            errors.push(Diagnostic::at(file, a.span, message).hint(hint));
             continue;
         }
         let target_ok = |target: &Target, errors: &mut Vec<Diagnostic>| match target {

@@ -99,7 +99,14 @@ fn describe_rule(rule: &Rule) -> String {
         Rule::cmp => "a comparison (<, <=, >, >=)",
         Rule::anchor => "an event such as heal",
         Rule::keyword => "a keyword",
-        other => return format!("{other:?}"),
+        other => {
+            // The whole-word keyword rules (`w_at`, `kw_at`) read as the keyword itself.
+            let name = format!("{other:?}");
+            return match name.strip_prefix("w_").or(name.strip_prefix("kw_")) {
+                Some(word) => format!("`{word}`"),
+                None => name,
+            };
+        }
     }
     .to_string()
 }
@@ -317,19 +324,17 @@ impl Builder {
                 });
             }
             Rule::expect_stmt => {
-                let text = item
-                    .as_str()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
                 let check = item.into_inner().next().expect("expect has a check");
                 if let Some(check) = self.check(check) {
-                    scenario.expects.push(Expect {
+                    let mut e = Expect {
                         file: self.file.clone(),
                         check,
-                        text,
+                        text: String::new(),
                         span,
-                    });
+                    };
+                    // Built from the parsed parts, so comments inside the line stay out of it.
+                    e.text = crate::fmt::expect_text(&e);
+                    scenario.expects.push(e);
                 }
             }
             Rule::at_stmt | Rule::every_stmt | Rule::during_stmt => {
@@ -686,21 +691,35 @@ pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnosti
                 .find(|c: char| c.is_ascii_alphabetic())
                 .expect("the grammar puts a unit in every size");
             let (number, unit) = text.split_at(split);
-            let n: f64 = number
-                .replace('_', "")
-                .parse()
-                .map_err(|_| bad(format!("{number} is not a number")))?;
-            let scale = match unit {
-                "KiB" => 1u64 << 10,
-                "MiB" => 1 << 20,
-                "GiB" => 1 << 30,
-                "TiB" => 1 << 40,
-                _ => 1,
+            let shift = match unit {
+                "KiB" => 10,
+                "MiB" => 20,
+                "GiB" => 30,
+                "TiB" => 40,
+                _ => 0,
             };
-            let bytes = n * scale as f64;
-            if bytes.fract() != 0.0 || bytes >= u64::MAX as f64 {
+            let digits = number.replace('_', "");
+            let (whole, frac) = digits.split_once('.').unwrap_or((&digits, ""));
+            // Exact: whole * 2^shift + frac * 2^shift / 10^len(frac), which must be whole.
+            let too_big = || bad(format!("{text} is more bytes than 2^64"));
+            let whole: u128 = whole.parse().map_err(|_| too_big())?;
+            let frac_num: u128 = if frac.is_empty() {
+                0
+            } else {
+                frac.parse().map_err(|_| too_big())?
+            };
+            let frac_den = 10u128
+                .checked_pow(frac.len() as u32)
+                .ok_or_else(|| bad(format!("{text} has too many decimals")))?;
+            let scaled_frac = frac_num << shift;
+            if scaled_frac % frac_den != 0 {
                 return Err(bad(format!("{text} is not a whole number of bytes")));
             }
+            let bytes = whole
+                .checked_mul(1u128 << shift)
+                .and_then(|b| b.checked_add(scaled_frac / frac_den))
+                .filter(|&b| b <= u64::MAX as u128)
+                .ok_or_else(too_big)?;
             ValueKind::Size(bytes as u64)
         }
         Rule::range => {

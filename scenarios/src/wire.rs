@@ -3,7 +3,9 @@
 //!
 //! The schedule is expanded here too: `every` becomes concrete instants (with jitter drawn from
 //! the stream `scenario.schedule.N` of the N-th schedule line, so a seed fixes them and one line's
-//! jitter never shifts another's), `during` becomes a change and its undo.
+//! jitter never shifts another's), `during` becomes a change and, at its end, a return to the
+//! value that was in force when it began (so `at 10s load a rate 2/s` followed by
+//! `during 20s..30s load a rate 5/s` is back at 2/s at 30s).
 
 use models::queueing::{QNetConfig, Route, SourceChange, SourceConfig, StationConfig, Target};
 use simcore::rng::RngStream;
@@ -158,6 +160,16 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             }
         }
     }
+    // Source changes as steps in time: a value to set, or (the end of a `during`) the value that
+    // was in force when that `during` began. Sorted by time, then by order written, and played
+    // forward to turn undos into concrete values.
+    enum Step {
+        Set(Dist),
+        SetAndSave(Dist, usize),
+        Restore(usize),
+    }
+    let mut steps: Vec<(SimDuration, usize, String, Step)> = Vec::new();
+    let mut windows = 0usize;
     for (i, t) in checked.schedule.iter().enumerate() {
         // One stream per schedule line, so the jitter of one `every` does not shift another's.
         let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
@@ -176,24 +188,22 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                     let Some(dist) = interarrival(value) else {
                         continue;
                     };
-                    let original = original_interarrival(&checked.blocks, component);
-                    let mut push = |at: SimDuration, d: Dist| {
-                        qnet.changes.push(SourceChange {
-                            at: SimTime::from_nanos(at.as_nanos()),
-                            source: component.clone(),
-                            interarrival: d,
-                        })
-                    };
+                    let order = steps.len();
                     match t.when {
                         When::During { from, to } => {
-                            push(from, dist);
-                            if let Some(o) = original {
-                                push(to, o);
-                            }
+                            let w = windows;
+                            windows += 1;
+                            steps.push((from, order, component.clone(), Step::SetAndSave(dist, w)));
+                            steps.push((to, order + 1, component.clone(), Step::Restore(w)));
                         }
                         _ => {
-                            for &at in &times {
-                                push(at, dist.clone());
+                            for (k, &at) in times.iter().enumerate() {
+                                steps.push((
+                                    at,
+                                    order + k,
+                                    component.clone(),
+                                    Step::Set(dist.clone()),
+                                ));
                             }
                         }
                     }
@@ -208,6 +218,38 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                 )),
             }
         }
+    }
+    steps.sort_by_key(|(at, order, _, _)| (*at, *order));
+    let mut current: Vec<(String, Dist)> = Vec::new();
+    let mut saved: Vec<Option<Dist>> = vec![None; windows];
+    for (at, _, source, step) in steps {
+        let now = match current.iter().position(|(s, _)| *s == source) {
+            Some(i) => current[i].1.clone(),
+            None => match original_interarrival(&checked.blocks, &source) {
+                Some(d) => d,
+                None => continue,
+            },
+        };
+        let next = match step {
+            Step::Set(d) => d,
+            Step::SetAndSave(d, w) => {
+                saved[w] = Some(now);
+                d
+            }
+            Step::Restore(w) => match saved[w].take() {
+                Some(d) => d,
+                None => continue,
+            },
+        };
+        match current.iter_mut().find(|(s, _)| *s == source) {
+            Some(slot) => slot.1 = next.clone(),
+            None => current.push((source.clone(), next.clone())),
+        }
+        qnet.changes.push(SourceChange {
+            at: SimTime::from_nanos(at.as_nanos()),
+            source,
+            interarrival: next,
+        });
     }
     if errors.is_empty() {
         Ok(Wired {
@@ -279,5 +321,26 @@ mod tests {
         };
         let err = instants(&tiny, Some(s(1)), &mut RngStream::derive(0, "x")).unwrap_err();
         assert!(err.contains("more than"), "{err}");
+    }
+
+    #[test]
+    fn during_returns_to_the_value_in_force_when_it_began() {
+        let text = r#"scenario "w" {
+  duration 60s
+  source a { rate 1/s  to s }
+  station s { service exp(1s) }
+  during 20s..30s load a rate 5/s
+  at 10s load a rate 2/s
+}"#;
+        let scenario = crate::parse::parse("w.scn", text).unwrap();
+        let checked = crate::check::check(&scenario).unwrap();
+        let wired = wire(&checked, 0).unwrap();
+        let got: Vec<(u64, f64)> = wired
+            .qnet
+            .changes
+            .iter()
+            .map(|c| (c.at.as_nanos() / 1_000_000_000, c.interarrival.mean().unwrap() / 1e9))
+            .collect();
+        assert_eq!(got, [(10, 0.5), (20, 0.2), (30, 0.5)]);
     }
 }
