@@ -37,7 +37,12 @@ fn arrivals(changes: Vec<SourceChange>, seed: u64, secs: u64) -> (u64, RunResult
         events: None,
     };
     let r = sim.run(stop).unwrap().0;
-    let n = r.metrics.get("arrivals.arrivals").unwrap().stat("value").unwrap() as u64;
+    let n = r
+        .metrics
+        .get("arrivals.arrivals")
+        .unwrap()
+        .stat("value")
+        .unwrap() as u64;
     (n, r)
 }
 
@@ -78,8 +83,14 @@ fn a_rate_change_applies_from_its_time_and_an_undo_restores_it() {
 fn changes_may_come_in_any_order_and_name_a_real_source() {
     let (a, ra) = arrivals(vec![change(2000, 4.0), change(4000, 1.0)], 3, 6000);
     let (b, rb) = arrivals(vec![change(4000, 1.0), change(2000, 4.0)], 3, 6000);
-    assert_eq!(a, b, "the same changes in another order give the same arrivals");
-    assert_ne!(ra.trace_hash, rb.trace_hash, "but the trace records which change fired");
+    assert_eq!(
+        a, b,
+        "the same changes in another order give the same arrivals"
+    );
+    assert_ne!(
+        ra.trace_hash, rb.trace_hash,
+        "but the trace records which change fired"
+    );
     let mut bad = config(vec![change(1, 2.0)]);
     bad.changes[0].source = "nobody".into();
     assert!(matches!(QNet::new(bad), Err(QNetError::UnknownSource(s)) if s == "nobody"));

@@ -5,11 +5,13 @@
 //! can matter (two actions at the same instant run in the order written). Values are printed in
 //! one spelling each: durations in their largest exact unit, sizes likewise, integers of five
 //! digits or more with `_` every three, floats always with a decimal point. A block that fits on
-//! one line of [`WIDTH`] columns is written on one line. Every comment is kept, next to the item
-//! (or property) it preceded or followed.
+//! one line of [`WIDTH`] columns is written on one line, and so is a schedule line (except that
+//! a longer one with braces gets a line per action; `during` takes no braces). Every comment is
+//! kept, next to the item (or property) it preceded or followed; see [`format`].
 //!
-//! `parse(format(x)) == parse(x)` up to source positions, for every scenario: a property test
-//! checks it.
+//! `parse(format(x)) == parse(x)` up to source positions, `format` is idempotent and no comment
+//! is lost, for every scenario: `tests/fmt_roundtrip.rs` checks it on the shipped scenarios and
+//! on thousands of generated ones, and `tests/fuzz.rs` on mutated and random input.
 
 use crate::ast::{
     Action, ActionKind, Block, Check, Entry, Expect, Partition, Scenario, Sweep, Target, Timed,
@@ -19,16 +21,18 @@ use crate::ast::{
 /// The widest line the formatter writes when it has a choice.
 pub const WIDTH: usize = 100;
 
-/// A comment in the source: where it starts, and whether code precedes it on its line.
+/// A comment in the source: where it starts and ends, and whether code precedes it on its line.
 #[derive(Debug, Clone)]
 struct Comment {
     pos: usize,
+    /// Just past the comment's text, trailing whitespace left out.
+    end: usize,
     line: usize,
     text: String,
     trailing: bool,
 }
 
-/// Every `#` and `//` comment of `source`, outside strings.
+/// Every `#` and `//` comment of `source`, outside strings, in source order.
 fn comments(source: &str) -> Vec<Comment> {
     let mut out = Vec::new();
     let bytes = source.as_bytes();
@@ -37,7 +41,7 @@ fn comments(source: &str) -> Vec<Comment> {
     while i < bytes.len() {
         let c = bytes[i];
         if in_string {
-            if c == b'\\' {
+            if c == b'\\' && bytes.get(i + 1).is_some_and(|&n| n != b'\n') {
                 i += 2;
                 continue;
             }
@@ -59,11 +63,13 @@ fn comments(source: &str) -> Vec<Comment> {
             }
             b'#' | b'/' if c == b'#' || bytes.get(i + 1) == Some(&b'/') => {
                 let end = source[i..].find('\n').map_or(source.len(), |n| i + n);
+                let text = source[i..end].trim_end();
                 let trailing = !source[line_start..i].trim().is_empty();
                 out.push(Comment {
                     pos: i,
+                    end: i + text.len(),
                     line,
-                    text: source[i..end].trim_end().to_string(),
+                    text: text.to_string(),
                     trailing,
                 });
                 i = end;
@@ -76,22 +82,89 @@ fn comments(source: &str) -> Vec<Comment> {
     out
 }
 
-/// Comments waiting to be placed, consumed in source order.
-struct Pending {
+/// The source with its comments, and where its lines start: positions to lines in O(log n).
+struct Source<'a> {
+    text: &'a str,
+    /// The byte offset of every `\n`.
+    newlines: Vec<usize>,
     comments: Vec<Comment>,
+    /// The next comment not yet written: comments are consumed in source order.
     next: usize,
 }
 
-impl Pending {
+impl<'a> Source<'a> {
+    fn new(text: &'a str) -> Self {
+        Source {
+            text,
+            newlines: text.match_indices('\n').map(|(i, _)| i).collect(),
+            comments: comments(text),
+            next: 0,
+        }
+    }
+
+    /// The 1-based line of the byte at `pos`.
+    fn line_of(&self, pos: usize) -> usize {
+        self.newlines.partition_point(|&n| n < pos) + 1
+    }
+
+    /// The end of the code in `start..end`: whitespace and comments at its end left out (a
+    /// node's span may take in what follows it when its rule ends in an optional part).
+    fn code_end(&self, start: usize, end: usize) -> usize {
+        let mut e = end.min(self.text.len()).max(start);
+        loop {
+            let Some(t) = self.text.get(start..e) else {
+                return e;
+            };
+            e = start + t.trim_end().len();
+            match self.comments.binary_search_by_key(&e, |c| c.end) {
+                Ok(i) if self.comments[i].pos >= start && self.comments[i].pos < e => {
+                    e = self.comments[i].pos;
+                }
+                _ => return e,
+            }
+        }
+    }
+
+    /// The line on which the code of the node at `start..end` ends.
+    fn end_line(&self, start: usize, end: usize) -> usize {
+        self.line_of(self.code_end(start, end).saturating_sub(1).max(start))
+    }
+
+    /// Past the whitespace and comments from `pos` on.
+    fn skip_trivia(&self, mut pos: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        while pos < bytes.len() {
+            match bytes[pos] {
+                b' ' | b'\t' | b'\r' | b'\n' => pos += 1,
+                b'#' => pos = self.eol(pos),
+                b'/' if bytes.get(pos + 1) == Some(&b'/') => pos = self.eol(pos),
+                _ => break,
+            }
+        }
+        pos
+    }
+
+    fn eol(&self, pos: usize) -> usize {
+        self.text[pos..]
+            .find('\n')
+            .map_or(self.text.len(), |n| pos + n)
+    }
+
+    /// The next comment, if it starts before `pos`.
+    fn peek_before(&self, pos: usize) -> Option<&Comment> {
+        self.comments.get(self.next).filter(|c| c.pos < pos)
+    }
+
     /// Comments that start before `pos`.
     fn before(&mut self, pos: usize) -> Vec<Comment> {
         let start = self.next;
-        while self.next < self.comments.len() && self.comments[self.next].pos < pos {
+        while self.peek_before(pos).is_some() {
             self.next += 1;
         }
         self.comments[start..self.next].to_vec()
     }
-    /// A comment that trails on `line` after `pos`, if it is next.
+
+    /// The next comment if it trails code on `line`.
     fn trailing(&mut self, line: usize) -> Option<Comment> {
         let c = self.comments.get(self.next)?;
         if c.trailing && c.line == line {
@@ -101,6 +174,13 @@ impl Pending {
             None
         }
     }
+
+    /// The next comment if it trails code on `line` and starts before `pos`.
+    fn trailing_before(&mut self, line: usize, pos: usize) -> Option<Comment> {
+        self.peek_before(pos)?;
+        self.trailing(line)
+    }
+
     fn rest(&mut self) -> Vec<Comment> {
         self.before(usize::MAX)
     }
@@ -263,7 +343,7 @@ fn when_text(w: &When) -> String {
     }
 }
 
-fn expect_text(e: &Expect) -> String {
+pub(crate) fn expect_text(e: &Expect) -> String {
     match &e.check {
         Check::Metric {
             stat,
@@ -306,6 +386,11 @@ struct Out {
 }
 
 impl Out {
+    fn new() -> Self {
+        Out {
+            text: String::new(),
+        }
+    }
     fn line(&mut self, indent: usize, s: &str) {
         if s.is_empty() {
             self.text.push('\n');
@@ -329,12 +414,7 @@ fn with_trailing(s: String, c: Option<Comment>) -> String {
     }
 }
 
-fn end_line(source: &str, end: usize) -> usize {
-    let end = end.min(source.len());
-    source[..end].matches('\n').count() + 1 - usize::from(source[..end].ends_with('\n'))
-}
-
-fn block(out: &mut Out, indent: usize, b: &Block, source: &str, pending: &mut Pending) {
+fn block(out: &mut Out, indent: usize, b: &Block, src: &mut Source<'_>) {
     let head = match &b.name {
         Some(n) => format!("{} {}", b.kind.text, n.text),
         None => b.kind.text.clone(),
@@ -344,45 +424,52 @@ fn block(out: &mut Out, indent: usize, b: &Block, source: &str, pending: &mut Pe
         .iter()
         .map(|p| format!("{} {}", p.key.text, value_text(&p.value)))
         .collect();
-    let inner_comment = pending
-        .comments
-        .get(pending.next)
-        .is_some_and(|c| c.pos < b.span.end);
+    let inner_comment = src.peek_before(b.span.end).is_some();
     let one_line = if props.is_empty() {
         format!("{head} {{ }}")
     } else {
         format!("{head} {{ {} }}", props.join("  "))
     };
     if !inner_comment && indent + one_line.len() <= WIDTH {
-        let t = pending.trailing(end_line(source, b.span.end));
+        let t = src.trailing(src.end_line(b.span.start, b.span.end));
         out.line(indent, &with_trailing(one_line, t));
         return;
     }
-    out.line(indent, &format!("{head} {{"));
+    // A comment after `{` on its line stays there, unless a property comes first.
+    let brace = src.skip_trivia(b.name().span.end);
+    let first = b.props.first().map_or(b.span.end, |p| p.key.span.start);
+    let t = src.trailing_before(src.line_of(brace), first);
+    out.line(indent, &with_trailing(format!("{head} {{"), t));
     for (p, text) in b.props.iter().zip(props) {
-        let lead = pending.before(p.key.span.start);
+        // Comments before the property and inside its value go above it.
+        let end = src.code_end(p.value.span.start, p.value.span.end);
+        let lead = src.before(end);
         out.comments(indent + 2, &lead);
-        let t = pending.trailing(end_line(source, p.value.span.end));
+        let t = src.trailing(src.line_of(end.saturating_sub(1)));
         out.line(indent + 2, &with_trailing(text, t));
     }
-    let tail = pending.before(b.span.end);
+    let tail = src.before(b.span.end);
     out.comments(indent + 2, &tail);
-    let t = pending.trailing(end_line(source, b.span.end));
+    let t = src.trailing(src.end_line(b.span.start, b.span.end));
     out.line(indent, &with_trailing("}".into(), t));
 }
 
-fn timed(out: &mut Out, indent: usize, t: &Timed, source: &str, pending: &mut Pending) {
+fn timed(out: &mut Out, indent: usize, t: &Timed, src: &mut Source<'_>) {
     let head = when_text(&t.when);
     let actions: Vec<String> = t.actions.iter().map(action_text).collect();
-    // Comments inside the braces move above the statement.
-    let inner = pending.before(t.span.end);
+    // Comments inside the statement (inside braces, between its words) move above it.
+    let end = src.code_end(t.span.start, t.span.end);
+    let inner = src.before(end);
     out.comments(indent, &inner);
     let one_line = match actions.as_slice() {
+        [] => format!("{head} {{ }}"),
         [one] => format!("{head} {one}"),
         _ => format!("{head} {{ {} }}", actions.join("  ")),
     };
-    let t_end = pending.trailing(end_line(source, t.span.end));
-    if indent + one_line.len() <= WIDTH {
+    let t_end = src.trailing(src.line_of(end.saturating_sub(1)));
+    // `during` takes one action and no braces: its line stays whole however long.
+    let during = matches!(t.when, When::During { .. }) && actions.len() == 1;
+    if during || indent + one_line.len() <= WIDTH {
         out.line(indent, &with_trailing(one_line, t_end));
     } else {
         out.line(indent, &format!("{head} {{"));
@@ -393,54 +480,76 @@ fn timed(out: &mut Out, indent: usize, t: &Timed, source: &str, pending: &mut Pe
     }
 }
 
+/// A one-line item: comments inside it go above it, one after it on its last line stays there.
+fn simple(
+    out: &mut Out,
+    indent: usize,
+    text: String,
+    start: usize,
+    end: usize,
+    src: &mut Source<'_>,
+) {
+    let end = src.code_end(start, end);
+    let inner = src.before(end);
+    out.comments(indent, &inner);
+    let t = src.trailing(src.line_of(end.saturating_sub(1)));
+    out.line(indent, &with_trailing(text, t));
+}
+
 /// The canonical text of `scenario`, parsed from `source` (whose comments it keeps).
+///
+/// Comments before the `scenario` header (for a fragment: before its first item and set apart
+/// from it by a blank line) stay at the top; one on the header's line stays there; each other
+/// comment stays before, or at the end of the line of, the item or property it was next to
+/// (moving with it when items are grouped); comments inside a value or an action group move
+/// above its line; comments after the last item stay last, and those after the closing brace
+/// stay after it.
 pub fn format(scenario: &Scenario, source: &str) -> String {
-    let mut pending = Pending {
-        comments: comments(source),
-        next: 0,
-    };
-    let mut out = Out {
-        text: String::new(),
-    };
+    let mut src = Source::new(source);
+    let mut out = Out::new();
     // Everything in source order, so comments are met in order; written grouped.
     enum Item<'a> {
-        Seed(u64, usize, usize),
-        Duration(simcore::SimDuration, usize, usize),
-        Include(&'a str, usize, usize),
+        Seed(u64),
+        Duration(simcore::SimDuration),
+        Include(&'a str),
         Block(&'a Block),
         Timed(&'a Timed),
         Sweep(&'a Sweep),
         Expect(&'a Expect),
     }
-    let mut items: Vec<(usize, Item<'_>)> = Vec::new();
+    // (start, end, item)
+    let mut items: Vec<(usize, usize, Item<'_>)> = Vec::new();
     if let Some((s, span)) = scenario.seed {
         // The statement starts at `seed`, before its value's span.
-        let start = source[..span.start].rfind("seed").unwrap_or(span.start);
-        items.push((start, Item::Seed(s, start, span.end)));
+        let start = source
+            .get(..span.start)
+            .and_then(|t| t.rfind("seed"))
+            .unwrap_or(span.start);
+        items.push((start, span.end, Item::Seed(s)));
     }
     if let Some((d, span)) = scenario.duration {
-        let start = source[..span.start].rfind("duration").unwrap_or(span.start);
-        items.push((start, Item::Duration(d, start, span.end)));
+        let start = source
+            .get(..span.start)
+            .and_then(|t| t.rfind("duration"))
+            .unwrap_or(span.start);
+        items.push((start, span.end, Item::Duration(d)));
     }
     for i in &scenario.includes {
-        items.push((
-            i.span.start,
-            Item::Include(&i.path, i.span.start, i.span.end),
-        ));
+        items.push((i.span.start, i.span.end, Item::Include(&i.path)));
     }
     for b in &scenario.blocks {
-        items.push((b.span.start, Item::Block(b)));
+        items.push((b.span.start, b.span.end, Item::Block(b)));
     }
     for t in &scenario.schedule {
-        items.push((t.span.start, Item::Timed(t)));
+        items.push((t.span.start, t.span.end, Item::Timed(t)));
     }
     for s in &scenario.sweeps {
-        items.push((s.span.start, Item::Sweep(s)));
+        items.push((s.span.start, s.span.end, Item::Sweep(s)));
     }
     for e in &scenario.expects {
-        items.push((e.span.start, Item::Expect(e)));
+        items.push((e.span.start, e.span.end, Item::Expect(e)));
     }
-    items.sort_by_key(|(start, _)| *start);
+    items.sort_by_key(|(start, _, _)| *start);
     let group = |i: &Item<'_>| match i {
         Item::Seed(..) | Item::Duration(..) | Item::Include(..) => 0,
         Item::Block(_) => 1,
@@ -448,52 +557,88 @@ pub fn format(scenario: &Scenario, source: &str) -> String {
         Item::Sweep(_) => 3,
         Item::Expect(_) => 4,
     };
-    // Render each item with its comments, in source order, into its group.
+    let first_start = items.first().map(|(s, _, _)| *s);
     let indent = if scenario.name.is_some() { 2 } else { 0 };
-    let mut groups: Vec<Vec<String>> = vec![Vec::new(); 5];
-    let file_comments;
+    // Where the scenario's closing brace is: the last `}` outside comments.
+    let mut close = source.len();
     if let Some(name) = &scenario.name {
-        let scen_pos = source.find("scenario").unwrap_or(0);
-        file_comments = pending.before(scen_pos);
-        out.comments(0, &file_comments);
-        out.line(0, &format!("scenario {} {{", string_text(name)));
+        // `scenario`, its name and `{`, with whitespace or comments between.
+        let keyword = src.skip_trivia(0);
+        let quote = src.skip_trivia(keyword + "scenario".len());
+        let brace = if source.as_bytes().get(quote) == Some(&b'"') {
+            src.skip_trivia(skip_string(source, quote))
+        } else {
+            keyword
+        };
+        let in_comment = |i: usize| {
+            let k = src.comments.partition_point(|c| c.pos <= i);
+            k > 0 && i < src.comments[k - 1].end
+        };
+        close = source
+            .rmatch_indices('}')
+            .map(|(i, _)| i)
+            .find(|&i| !in_comment(i))
+            .unwrap_or(source.len());
+        // Comments before the header, or between its words, go above it.
+        let lead = src.before(brace);
+        out.comments(0, &lead);
+        let t = src.trailing_before(src.line_of(brace), first_start.unwrap_or(close).min(close));
+        out.line(
+            0,
+            &with_trailing(format!("scenario {} {{", string_text(name)), t),
+        );
+    } else if let Some(first) = first_start {
+        // A fragment's own comments: those before its first item, up to the last one followed
+        // by a blank line.
+        let upto = src.comments[..src.comments.partition_point(|c| c.pos < first)]
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(k, c)| {
+                let next = src.comments.get(k + 1).map_or(first, |n| n.pos.min(first));
+                source
+                    .get(c.end..next)
+                    .is_some_and(|gap| gap.matches('\n').count() >= 2)
+            })
+            .map(|(k, _)| k + 1);
+        if let Some(n) = upto {
+            let own = src.before(src.comments[n - 1].end);
+            out.comments(0, &own);
+            out.line(0, "");
+        }
     }
-    for (_, item) in &items {
-        let mut part = Out {
-            text: String::new(),
-        };
-        let start = match item {
-            Item::Seed(_, s, _) | Item::Duration(_, s, _) | Item::Include(_, s, _) => *s,
-            Item::Block(b) => b.span.start,
-            Item::Timed(t) => t.span.start,
-            Item::Sweep(s) => s.span.start,
-            Item::Expect(e) => e.span.start,
-        };
-        let lead = pending.before(start);
+    // Render each item with its comments, in source order, into its group.
+    let mut groups: Vec<Vec<String>> = vec![Vec::new(); 5];
+    for (start, end, item) in &items {
+        let mut part = Out::new();
+        let lead = src.before(*start);
         part.comments(indent, &lead);
-        let simple = |text: String, end: usize, pending: &mut Pending, part: &mut Out| {
-            let t = pending.trailing(end_line(source, end));
-            part.line(indent, &with_trailing(text, t));
-        };
+        let (start, end) = (*start, *end);
         match item {
-            Item::Seed(s, _, end) => simple(format!("seed {s}"), *end, &mut pending, &mut part),
-            Item::Duration(d, _, end) => {
-                simple(format!("duration {d}"), *end, &mut pending, &mut part)
-            }
-            Item::Include(p, _, end) => simple(
-                format!("include {}", string_text(p)),
-                *end,
-                &mut pending,
+            Item::Seed(s) => simple(&mut part, indent, format!("seed {s}"), start, end, &mut src),
+            Item::Duration(d) => simple(
                 &mut part,
+                indent,
+                format!("duration {d}"),
+                start,
+                end,
+                &mut src,
             ),
-            Item::Block(b) => block(&mut part, indent, b, source, &mut pending),
-            Item::Timed(t) => timed(&mut part, indent, t, source, &mut pending),
-            Item::Sweep(s) => simple(sweep_text(s), s.span.end, &mut pending, &mut part),
-            Item::Expect(e) => simple(expect_text(e), e.span.end, &mut pending, &mut part),
+            Item::Include(p) => simple(
+                &mut part,
+                indent,
+                format!("include {}", string_text(p)),
+                start,
+                end,
+                &mut src,
+            ),
+            Item::Block(b) => block(&mut part, indent, b, &mut src),
+            Item::Timed(t) => timed(&mut part, indent, t, &mut src),
+            Item::Sweep(s) => simple(&mut part, indent, sweep_text(s), start, end, &mut src),
+            Item::Expect(e) => simple(&mut part, indent, expect_text(e), start, end, &mut src),
         }
         groups[group(item)].push(part.text);
     }
-    let rest = pending.rest();
     let mut first = true;
     for g in groups.iter().filter(|g| !g.is_empty()) {
         if !first {
@@ -505,10 +650,27 @@ pub fn format(scenario: &Scenario, source: &str) -> String {
         }
     }
     if scenario.name.is_some() {
-        out.comments(indent, &rest);
-        out.line(0, "}");
-    } else {
-        out.comments(0, &rest);
+        let inside = src.before(close);
+        out.comments(indent, &inside);
+        let t = src.trailing(src.line_of(close));
+        out.line(0, &with_trailing("}".into(), t));
     }
+    let rest = src.rest();
+    out.comments(0, &rest);
     out.text
+}
+
+/// Past the string that starts (with `"`) at `pos`.
+fn skip_string(source: &str, pos: usize) -> usize {
+    let bytes = source.as_bytes();
+    let mut i = pos + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            b'\n' => return i,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }

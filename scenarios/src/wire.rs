@@ -339,7 +339,12 @@ mod tests {
             .qnet
             .changes
             .iter()
-            .map(|c| (c.at.as_nanos() / 1_000_000_000, c.interarrival.mean().unwrap() / 1e9))
+            .map(|c| {
+                (
+                    c.at.as_nanos() / 1_000_000_000,
+                    c.interarrival.mean().unwrap() / 1e9,
+                )
+            })
             .collect();
         assert_eq!(got, [(10, 0.5), (20, 0.2), (30, 0.5)]);
     }
