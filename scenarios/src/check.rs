@@ -177,15 +177,19 @@ fn all_kinds<'a>(all: &'a [&'static ModelSpec]) -> impl Iterator<Item = &'static
 
 /// Component names by kind, for routes.
 struct Names<'a> {
-    by_kind: Vec<(&'a str, &'a str)>,
+    /// `(kind, name)`, ordered, so a lookup is a search and not a scan.
+    by_kind: std::collections::BTreeSet<(&'a str, &'a str)>,
 }
 
 impl Names<'_> {
     fn of_kind<'b>(&'b self, kind: &'b str) -> impl Iterator<Item = &'b str> + 'b {
         self.by_kind
-            .iter()
-            .filter(move |(k, _)| *k == kind)
+            .range((kind, "")..)
+            .take_while(move |(k, _)| *k == kind)
             .map(|(_, n)| *n)
+    }
+    fn has(&self, kind: &str, name: &str) -> bool {
+        self.by_kind.contains(&(kind, name))
     }
 }
 
@@ -421,6 +425,7 @@ fn weighted(
         }
         ValueKind::List(entries) if !entries.is_empty() => {
             let mut out = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for e in entries {
                 let ValueKind::Ident(n) = &e.value.kind else {
                     return Err(wrong_type(&e.value, ty));
@@ -440,7 +445,7 @@ fn weighted(
                         }
                     },
                 };
-                if out.iter().any(|(m, _): &(String, f64)| m == n) {
+                if !seen.insert(n.as_str()) {
                     return Err(Problem::new(e.value.span, format!("`{n}` is listed twice")));
                 }
                 out.push((n.clone(), w));
@@ -535,21 +540,18 @@ fn typed(ty: &PropType, v: &Value, names: &Names<'_>) -> Result<Typed, Problem> 
         }
         (PropType::Nodes, _) => {
             let list = nodes(v)?;
-            if let Some(dup) = list
-                .iter()
-                .enumerate()
-                .find(|(i, n)| list[..*i].contains(n))
-            {
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(dup) = list.iter().find(|n| !seen.insert(n.as_str())) {
                 return Err(Problem::new(
                     v.span,
-                    format!("node `{}` is listed twice", dup.1),
+                    format!("node `{dup}` is listed twice"),
                 ));
             }
             Typed::Nodes(list)
         }
         (PropType::Route { kind, also }, _) => {
             let allowed = |n: &str, span: Span| {
-                if also.contains(&n) || names.of_kind(kind).any(|m| m == n) {
+                if also.contains(&n) || names.has(kind, n) {
                     Ok(())
                 } else {
                     let hint = did_you_mean(n, names.of_kind(kind).chain(also.iter().copied()));
@@ -600,12 +602,10 @@ pub fn check_with(
             .collect(),
     };
     // Names are unique across components.
-    for (i, b) in scenario.blocks.iter().enumerate() {
+    let mut first_of: BTreeMap<&str, &Block> = BTreeMap::new();
+    for b in &scenario.blocks {
         let name = b.name();
-        if let Some(first) = scenario.blocks[..i]
-            .iter()
-            .find(|o| o.name().text == name.text)
-        {
+        if let Some(first) = first_of.get(name.text.as_str()) {
             let d = Diagnostic::at(
                 &b.file,
                 name.span,
@@ -617,6 +617,8 @@ pub fn check_with(
                 first.name().span.line
             ));
             errors.push(d);
+        } else {
+            first_of.insert(&name.text, b);
         }
     }
     let mut blocks = Vec::new();
@@ -659,6 +661,7 @@ pub fn check_with(
         .flatten()
         .collect();
     let duration = scenario.duration.map(|(d, _)| d);
+    let known: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.as_str()).collect();
     let mut schedule = Vec::new();
     for t in &scenario.schedule {
         if let Some(ct) = check_timed(
@@ -668,6 +671,7 @@ pub fn check_with(
             &blocks,
             &models,
             &nodes,
+            &known,
             &names,
             &mut errors,
         ) {
@@ -878,6 +882,7 @@ fn check_timed(
     blocks: &[CheckedBlock],
     models: &[&'static ModelSpec],
     nodes: &[String],
+    known: &std::collections::BTreeSet<&str>,
     names: &Names<'_>,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<CheckedTimed> {
@@ -973,7 +978,7 @@ fn check_timed(
         }
         let target_ok = |target: &Target, errors: &mut Vec<Diagnostic>| match target {
             Target::Name(n) => {
-                if !TARGET_WORDS.contains(&n.text.as_str()) && !nodes.contains(&n.text) {
+                if !TARGET_WORDS.contains(&n.text.as_str()) && !known.contains(n.text.as_str()) {
                     let hint = did_you_mean(
                         &n.text,
                         nodes
@@ -1009,7 +1014,7 @@ fn check_timed(
             Target::Nodes(v) => match self::nodes(v) {
                 Ok(list) => {
                     for n in list {
-                        if !nodes.contains(&n) {
+                        if !known.contains(n.as_str()) {
                             errors.push(Diagnostic::at(
                                 file,
                                 v.span,
@@ -1098,25 +1103,24 @@ fn check_timed(
                 actions.push(CheckedAction::Fault(a.kind.clone()));
             }
             ActionKind::Partition(Partition::Groups(groups)) => {
-                let mut seen: Vec<String> = Vec::new();
+                let mut seen = std::collections::BTreeSet::new();
                 for g in groups {
                     match self::nodes(g) {
                         Ok(list) => {
                             for n in list {
-                                if !nodes.contains(&n) {
+                                if !known.contains(n.as_str()) {
                                     errors.push(Diagnostic::at(
                                         file,
                                         g.span,
                                         format!("unknown node `{n}`"),
                                     ));
-                                } else if seen.contains(&n) {
+                                } else if !seen.insert(n.clone()) {
                                     errors.push(Diagnostic::at(
                                         file,
                                         g.span,
                                         format!("node `{n}` is in two groups"),
                                     ));
                                 }
-                                seen.push(n);
                             }
                         }
                         Err(p) => errors.push(p.into_diag(file)),

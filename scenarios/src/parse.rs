@@ -27,21 +27,58 @@ pub const MAX_SOURCE_BYTES: usize = 4 << 20;
 /// The deepest nesting of `(`, `[` and `{` a file may have: a bound on the parser's recursion.
 pub const MAX_NESTING: usize = 64;
 
-fn span_of(pair: &Pair<'_, Rule>) -> Span {
-    let s = pair.as_span();
-    let (line, col) = s.start_pos().line_col();
-    Span {
-        start: s.start(),
-        end: s.end(),
-        line,
-        col,
-    }
+/// Line and column of byte offsets, in time linear in the input over a whole parse: line starts
+/// are indexed once, and columns are counted forward from the last position asked for (the
+/// parse tree is walked mostly in source order), so neither many nodes nor one long line makes
+/// position-finding quadratic (pest's own `line_col` scans from the start of the input).
+struct Lines<'s> {
+    text: &'s str,
+    starts: Vec<usize>,
+    /// The last position resolved: (byte offset, line, column).
+    last: std::cell::Cell<(usize, usize, usize)>,
 }
 
-fn ident(pair: Pair<'_, Rule>) -> Ident {
-    Ident {
-        span: span_of(&pair),
-        text: pair.as_str().to_string(),
+impl<'s> Lines<'s> {
+    fn new(text: &'s str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Lines {
+            text,
+            starts,
+            last: std::cell::Cell::new((0, 1, 1)),
+        }
+    }
+
+    /// 1-based line and column (in characters) of byte offset `pos`.
+    fn line_col(&self, pos: usize) -> (usize, usize) {
+        let line = self.starts.partition_point(|&s| s <= pos);
+        let line_start = self.starts[line - 1];
+        let (last_pos, last_line, last_col) = self.last.get();
+        let col = if last_line == line && last_pos <= pos {
+            last_col + self.text[last_pos..pos].chars().count()
+        } else {
+            1 + self.text[line_start..pos].chars().count()
+        };
+        self.last.set((pos, line, col));
+        (line, col)
+    }
+
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        let (line, col) = self.line_col(s.start());
+        Span {
+            start: s.start(),
+            end: s.end(),
+            line,
+            col,
+        }
+    }
+
+    fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        Ident {
+            span: self.span(&pair),
+            text: pair.as_str().to_string(),
+        }
     }
 }
 
@@ -181,8 +218,10 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
         .next()
         .expect("a file holds a scenario or a fragment");
     let fname: FileName = file.into();
+    let lines = Lines::new(source);
     let mut p = Builder {
         file: fname.clone(),
+        lines: &lines,
         errors: Vec::new(),
     };
     let mut scenario = Scenario {
@@ -211,18 +250,19 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
     }
 }
 
-struct Builder {
+struct Builder<'l, 's> {
     file: FileName,
+    lines: &'l Lines<'s>,
     errors: Vec<Diagnostic>,
 }
 
-impl Builder {
+impl Builder<'_, '_> {
     fn err(&mut self, span: Span, msg: impl Into<String>) {
         self.errors.push(Diagnostic::at(&self.file, span, msg));
     }
 
     fn value(&mut self, pair: Pair<'_, Rule>) -> Option<Value> {
-        match value(&self.file, pair) {
+        match value(&self.file, self.lines, pair) {
             Ok(v) => Some(v),
             Err(d) => {
                 self.errors.push(d);
@@ -232,7 +272,7 @@ impl Builder {
     }
 
     fn duration(&mut self, pair: Pair<'_, Rule>) -> Option<SimDuration> {
-        let span = span_of(&pair);
+        let span = self.lines.span(&pair);
         match simcore::time::parse_duration(pair.as_str()) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -243,19 +283,22 @@ impl Builder {
     }
 
     fn item(&mut self, item: Pair<'_, Rule>, scenario: &mut Scenario) {
-        let span = span_of(&item);
+        let span = self.lines.span(&item);
         match item.as_rule() {
             Rule::seed_stmt => {
                 let v = item.into_inner().next().expect("seed has a value");
                 match parse_u64(v.as_str()) {
                     Some(_) if scenario.seed.is_some() => self.err(span, "the seed is given twice"),
-                    Some(s) => scenario.seed = Some((s, span_of(&v))),
-                    None => self.err(span_of(&v), "the seed must be an integer from 0 to 2^64-1"),
+                    Some(s) => scenario.seed = Some((s, self.lines.span(&v))),
+                    None => self.err(
+                        self.lines.span(&v),
+                        "the seed must be an integer from 0 to 2^64-1",
+                    ),
                 }
             }
             Rule::duration_stmt => {
                 let v = item.into_inner().next().expect("duration has a value");
-                let vspan = span_of(&v);
+                let vspan = self.lines.span(&v);
                 if let Some(d) = self.duration(v) {
                     if scenario.duration.is_some() {
                         self.err(span, "the duration is given twice");
@@ -273,9 +316,9 @@ impl Builder {
             }
             Rule::sweep_stmt => {
                 let mut parts = item.into_inner();
-                let path = ident(parts.next().expect("sweep has a path"));
+                let path = self.lines.ident(parts.next().expect("sweep has a path"));
                 let list = parts.next().expect("sweep has a list");
-                let lspan = span_of(&list);
+                let lspan = self.lines.span(&list);
                 if let Some(Value {
                     kind: ValueKind::List(entries),
                     ..
@@ -301,11 +344,11 @@ impl Builder {
                 let mut props = Vec::new();
                 for part in item.into_inner() {
                     match part.as_rule() {
-                        Rule::kind => kind = Some(ident(part)),
-                        Rule::name => name = Some(ident(part)),
+                        Rule::kind => kind = Some(self.lines.ident(part)),
+                        Rule::name => name = Some(self.lines.ident(part)),
                         Rule::property => {
                             let mut kv = part.into_inner();
-                            let key = ident(kv.next().expect("a property has a key"));
+                            let key = self.lines.ident(kv.next().expect("a property has a key"));
                             if let Some(value) =
                                 self.value(kv.next().expect("a property has a value"))
                             {
@@ -350,8 +393,12 @@ impl Builder {
         match pair.as_rule() {
             Rule::metric_check => {
                 let mut parts = pair.into_inner();
-                let stat = ident(parts.next().expect("a check has a statistic"));
-                let metric = ident(parts.next().expect("a check has a metric"));
+                let stat = self
+                    .lines
+                    .ident(parts.next().expect("a check has a statistic"));
+                let metric = self
+                    .lines
+                    .ident(parts.next().expect("a check has a metric"));
                 let op = match parts.next().expect("a check has a comparison").as_str() {
                     "<" => CmpOp::Lt,
                     "<=" => CmpOp::Le,
@@ -368,26 +415,30 @@ impl Builder {
             }
             Rule::liveness => {
                 let mut parts = pair.into_inner();
-                let event = ident(parts.next().expect("liveness names an event"));
+                let event = self
+                    .lines
+                    .ident(parts.next().expect("liveness names an event"));
                 let within = self.duration(parts.next().expect("liveness has a time"))?;
-                let after = parts.next().map(ident);
+                let after = parts.next().map(|p| self.lines.ident(p));
                 Some(Check::Liveness {
                     event,
                     within,
                     after,
                 })
             }
-            Rule::property_check => Some(Check::Property(ident(
-                pair.into_inner()
-                    .next()
-                    .expect("a property check has a name"),
-            ))),
+            Rule::property_check => Some(Check::Property(
+                self.lines.ident(
+                    pair.into_inner()
+                        .next()
+                        .expect("a property check has a name"),
+                ),
+            )),
             other => unreachable!("no {other:?} in expect"),
         }
     }
 
     fn timed(&mut self, item: Pair<'_, Rule>) -> Option<Timed> {
-        let span = span_of(&item);
+        let span = self.lines.span(&item);
         let rule = item.as_rule();
         let mut parts = item.into_inner().peekable();
         let when = match rule {
@@ -462,7 +513,7 @@ impl Builder {
     fn target(&mut self, pair: Pair<'_, Rule>) -> Option<Target> {
         let inner = pair.into_inner().next().expect("a target has a form");
         match inner.as_rule() {
-            Rule::ident => Some(Target::Name(ident(inner))),
+            Rule::ident => Some(Target::Name(self.lines.ident(inner))),
             Rule::list => self.value(inner).map(Target::Nodes),
             _ => {
                 let v = self.value(inner)?;
@@ -495,14 +546,14 @@ impl Builder {
     }
 
     fn action(&mut self, pair: Pair<'_, Rule>) -> Option<Action> {
-        let span = span_of(&pair);
+        let span = self.lines.span(&pair);
         let rule = pair.as_rule();
         let mut parts = pair.into_inner();
         let kind = match rule {
             Rule::partition => {
                 let first = parts.next().expect("partition has a shape or groups");
                 if first.as_rule() == Rule::shape {
-                    ActionKind::Partition(Partition::Shape(ident(first)))
+                    ActionKind::Partition(Partition::Shape(self.lines.ident(first)))
                 } else {
                     let mut groups = vec![self.value(first)?];
                     for g in parts {
@@ -534,8 +585,8 @@ impl Builder {
                 ActionKind::Disk { target, fault }
             }
             Rule::load => {
-                let component = ident(parts.next().expect("a component"));
-                let property = ident(parts.next().expect("a property"));
+                let component = self.lines.ident(parts.next().expect("a component"));
+                let property = self.lines.ident(parts.next().expect("a property"));
                 let value = self.value(parts.next().expect("a value"))?;
                 ActionKind::Load {
                     component,
@@ -652,8 +703,8 @@ fn unit_secs(unit: &str) -> f64 {
     }
 }
 
-pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
-    let span = span_of(&pair);
+fn value(file: &str, lines: &Lines<'_>, pair: Pair<'_, Rule>) -> Result<Value, Diagnostic> {
+    let span = lines.span(&pair);
     let text = pair.as_str();
     let bad = |msg: String| Diagnostic::at(file, span, msg);
     let kind = match pair.as_rule() {
@@ -702,7 +753,11 @@ pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnosti
             let (whole, frac) = digits.split_once('.').unwrap_or((&digits, ""));
             // Exact: whole * 2^shift + frac * 2^shift / 10^len(frac), which must be whole.
             let too_big = || bad(format!("{text} is more bytes than 2^64"));
-            let whole: u128 = whole.parse().map_err(|_| too_big())?;
+            let whole: u128 = if whole.is_empty() {
+                0 // `.5KiB`
+            } else {
+                whole.parse().map_err(|_| too_big())?
+            };
             let frac_num: u128 = if frac.is_empty() {
                 0
             } else {
@@ -711,7 +766,9 @@ pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnosti
             let frac_den = 10u128
                 .checked_pow(frac.len() as u32)
                 .ok_or_else(|| bad(format!("{text} has too many decimals")))?;
-            let scaled_frac = frac_num << shift;
+            let scaled_frac = frac_num
+                .checked_mul(1u128 << shift)
+                .ok_or_else(|| bad(format!("{text} has too many decimals")))?;
             if scaled_frac % frac_den != 0 {
                 return Err(bad(format!("{text} is not a whole number of bytes")));
             }
@@ -724,8 +781,8 @@ pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnosti
         }
         Rule::range => {
             let mut ends = pair.into_inner();
-            let lo = value(file, ends.next().expect("a range has a start"))?;
-            let hi = value(file, ends.next().expect("a range has an end"))?;
+            let lo = value(file, lines, ends.next().expect("a range has a start"))?;
+            let hi = value(file, lines, ends.next().expect("a range has an end"))?;
             ValueKind::Range(Box::new(lo), Box::new(hi))
         }
         Rule::percent => {
@@ -747,7 +804,7 @@ pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnosti
                 .as_str()
                 .to_string();
             let args = parts
-                .map(|p| value(file, p))
+                .map(|p| value(file, lines, p))
                 .collect::<Result<Vec<_>, _>>()?;
             ValueKind::Call { name, args }
         }
@@ -755,10 +812,16 @@ pub(crate) fn value(file: &str, pair: Pair<'_, Rule>) -> Result<Value, Diagnosti
             let mut entries = Vec::new();
             for e in pair.into_inner() {
                 let mut parts = e.into_inner();
-                let v = value(file, parts.next().expect("an entry has a value"))?;
+                let v = value(file, lines, parts.next().expect("an entry has a value"))?;
                 let weight = parts
                     .next()
-                    .map(|w| value(file, w.into_inner().next().expect("a weight has a value")))
+                    .map(|w| {
+                        value(
+                            file,
+                            lines,
+                            w.into_inner().next().expect("a weight has a value"),
+                        )
+                    })
                     .transpose()?;
                 entries.push(Entry { value: v, weight });
             }

@@ -36,48 +36,72 @@ impl SourceText for MemorySources<'_> {
     }
 }
 
-/// One diagnostic: the one-line form, then (when the source is at hand) the underlined snippet.
-pub fn render_one(d: &Diagnostic, sources: &mut dyn SourceText, color: bool) -> String {
-    let mut out = format!("{}:{}:{}: error: {}\n", d.file, d.line, d.col, d.message);
-    let snippet = d.span.and_then(|(start, end)| {
-        let text = sources.text(&d.file)?;
-        if start > text.len() || end > text.len() || !text.is_char_boundary(start) {
-            return None;
-        }
-        // An empty span (a position) underlines the character there, if any.
-        let end = if end > start {
-            end
-        } else {
-            text[start..]
-                .chars()
-                .next()
-                .map_or(start, |c| start + c.len_utf8())
-        };
-        let id = d.file.as_str();
-        let label = Label::new((id, start..end)).with_message("here");
-        let mut report = Report::build(ReportKind::Error, (id, start..end))
-            .with_config(
-                Config::default()
-                    .with_color(color)
-                    .with_index_type(IndexType::Byte),
-            )
-            .with_label(label);
-        if let Some(h) = &d.hint {
-            report = report.with_help(h);
-        }
-        let mut buf = Vec::new();
-        report
-            .finish()
-            .write((id, Source::from(text)), &mut buf)
-            .ok()?;
-        let text = String::from_utf8(buf).ok()?;
-        // ariadne starts with its own `Error: message` line; ours is already printed.
-        Some(
-            text.split_once('\n')
-                .map_or(String::new(), |(_, rest)| rest.to_string()),
-        )
+/// The most diagnostics drawn with their source lines; later ones get the one-line form only,
+/// so a file with thousands of problems is still reported quickly and readably.
+pub const MAX_DRAWN: usize = 50;
+
+/// ariadne's view of a file (its line index), built once per file per rendering.
+type Drawn = BTreeMap<String, Option<(String, Source<String>)>>;
+
+fn one_line(d: &Diagnostic) -> String {
+    format!("{}:{}:{}: error: {}\n", d.file, d.line, d.col, d.message)
+}
+
+fn snippet(
+    d: &Diagnostic,
+    sources: &mut dyn SourceText,
+    drawn: &mut Drawn,
+    color: bool,
+) -> Option<String> {
+    let (start, end) = d.span?;
+    let entry = drawn.entry(d.file.clone()).or_insert_with(|| {
+        sources
+            .text(&d.file)
+            .map(|t| (t.to_string(), Source::from(t.to_string())))
     });
-    match snippet {
+    let (text, source) = entry.as_ref()?;
+    if start > text.len() || end > text.len() || !text.is_char_boundary(start) {
+        return None;
+    }
+    // An empty span (a position) underlines the character there, if any.
+    let end = if end > start {
+        end
+    } else {
+        text[start..]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8())
+    };
+    let id = d.file.as_str();
+    let mut report = Report::build(ReportKind::Error, (id, start..end))
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_index_type(IndexType::Byte),
+        )
+        .with_label(Label::new((id, start..end)).with_message("here"));
+    if let Some(h) = &d.hint {
+        report = report.with_help(h);
+    }
+    let mut buf = Vec::new();
+    report.finish().write((id, source), &mut buf).ok()?;
+    let out = String::from_utf8(buf).ok()?;
+    // ariadne starts with its own `Error: message` line; ours is already printed.
+    Some(
+        out.split_once('\n')
+            .map_or(String::new(), |(_, rest)| rest.to_string()),
+    )
+}
+
+fn render_with(
+    d: &Diagnostic,
+    sources: &mut dyn SourceText,
+    drawn: &mut Drawn,
+    color: bool,
+    draw: bool,
+) -> String {
+    let mut out = one_line(d);
+    match draw.then(|| snippet(d, sources, drawn, color)).flatten() {
         Some(s) => out.push_str(&s),
         None => {
             if let Some(h) = &d.hint {
@@ -88,12 +112,20 @@ pub fn render_one(d: &Diagnostic, sources: &mut dyn SourceText, color: bool) -> 
     out
 }
 
-/// Every diagnostic, in order, each rendered by [`render_one`].
+/// One diagnostic: the one-line form, then (when the source is at hand) the underlined snippet.
+pub fn render_one(d: &Diagnostic, sources: &mut dyn SourceText, color: bool) -> String {
+    render_with(d, sources, &mut Drawn::new(), color, true)
+}
+
+/// Every diagnostic, in order: the first [`MAX_DRAWN`] with their source lines, the rest on one
+/// line (with their hint) each.
 pub fn render(diags: &[Diagnostic], sources: &mut dyn SourceText, color: bool) -> String {
-    diags
-        .iter()
-        .map(|d| render_one(d, sources, color))
-        .collect()
+    let mut drawn = Drawn::new();
+    let mut out = String::new();
+    for (i, d) in diags.iter().enumerate() {
+        out.push_str(&render_with(d, sources, &mut drawn, color, i < MAX_DRAWN));
+    }
+    out
 }
 
 #[cfg(test)]

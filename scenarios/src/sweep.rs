@@ -16,13 +16,78 @@ pub struct Variant {
     pub scenario: Scenario,
 }
 
+/// A scenario's runs, made one at a time as they are asked for, so that a sweep of thousands of
+/// combinations never holds thousands of copies of the scenario.
+#[derive(Debug, Clone)]
+pub struct Variants {
+    base: Scenario,
+    /// For each sweep, the block it sets and the property.
+    targets: Vec<(usize, crate::ast::Ident)>,
+    total: usize,
+}
+
+impl Variants {
+    /// How many runs.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Run `index` (0-based): the first sweep varies slowest.
+    pub fn get(&self, index: usize) -> Variant {
+        debug_assert!(index < self.total, "variant {index} of {}", self.total);
+        if self.base.sweeps.is_empty() {
+            return Variant {
+                label: String::new(),
+                scenario: self.base.clone(),
+            };
+        }
+        let mut s = self.base.clone();
+        s.sweeps.clear();
+        let mut picks = vec![0; self.base.sweeps.len()];
+        let mut rest = index;
+        for (k, sw) in self.base.sweeps.iter().enumerate().rev() {
+            picks[k] = rest % sw.values.len();
+            rest /= sw.values.len();
+        }
+        let mut labels = Vec::new();
+        for (k, sw) in self.base.sweeps.iter().enumerate() {
+            let value = sw.values[picks[k]].clone();
+            labels.push(format!("{}={}", sw.path.text, value_text(&value)));
+            let (block, key) = &self.targets[k];
+            set(&mut s, *block, key, value);
+        }
+        Variant {
+            label: labels.join(" "),
+            scenario: s,
+        }
+    }
+
+    /// Every run, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Variant> + '_ {
+        (0..self.total).map(|i| self.get(i))
+    }
+}
+
+impl<'a> IntoIterator for &'a Variants {
+    type Item = Variant;
+    type IntoIter = Box<dyn Iterator<Item = Variant> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
 /// The scenario's runs: itself when it sweeps nothing, else one variant per combination.
-pub fn variants(scenario: &Scenario) -> Result<Vec<Variant>, Vec<Diagnostic>> {
+pub fn variants(scenario: &Scenario) -> Result<Variants, Vec<Diagnostic>> {
     if scenario.sweeps.is_empty() {
-        return Ok(vec![Variant {
-            label: String::new(),
-            scenario: scenario.clone(),
-        }]);
+        return Ok(Variants {
+            base: scenario.clone(),
+            targets: Vec::new(),
+            total: 1,
+        });
     }
     let mut errors = Vec::new();
     let mut targets = Vec::new();
@@ -59,29 +124,11 @@ pub fn variants(scenario: &Scenario) -> Result<Vec<Variant>, Vec<Diagnostic>> {
             format!("these sweeps make {total} runs; at most {MAX_VARIANTS}"),
         )]);
     }
-    let mut out = Vec::with_capacity(total);
-    for index in 0..total {
-        let mut s = scenario.clone();
-        s.sweeps.clear();
-        let mut labels = Vec::new();
-        let mut rest = index;
-        let mut picks = vec![0; scenario.sweeps.len()];
-        for (k, sw) in scenario.sweeps.iter().enumerate().rev() {
-            picks[k] = rest % sw.values.len();
-            rest /= sw.values.len();
-        }
-        for (k, sw) in scenario.sweeps.iter().enumerate() {
-            let value = sw.values[picks[k]].clone();
-            labels.push(format!("{}={}", sw.path.text, value_text(&value)));
-            let (block, key) = &targets[k];
-            set(&mut s, *block, key, value);
-        }
-        out.push(Variant {
-            label: labels.join(" "),
-            scenario: s,
-        });
-    }
-    Ok(out)
+    Ok(Variants {
+        base: scenario.clone(),
+        targets,
+        total,
+    })
 }
 
 /// The block index and property key a sweep's path names.

@@ -126,7 +126,7 @@ fn check_like_sim(s: &Scenario) -> Result<Vec<sweep::Variant>, Vec<Diagnostic>> 
         }
     }
     if diags.is_empty() {
-        Ok(variants)
+        Ok(variants.iter().collect())
     } else {
         Err(diags)
     }

@@ -384,7 +384,7 @@ fn every_construct_round_trips_with_its_comments() {
 
 /// Shipped scenarios written before `sim fmt` existed, not yet in canonical form. Run
 /// `sim fmt --write` on each and take it off this list; the test below says when one is done.
-const NOT_YET_CANONICAL: &[&str] = &["mm1-bench.scn", "mm1.scn", "mmk.scn", "tandem.scn"];
+const NOT_YET_CANONICAL: &[&str] = &[];
 
 /// The shipped scenarios are in canonical form: `sim fmt --check` passes on each.
 #[test]

@@ -769,9 +769,6 @@ fn parse_secs(text: &str) -> f64 {
 /// Parsing is linear: 20,000 blocks parse in bounded time, and twice the blocks take about
 /// twice as long.
 #[test]
-#[ignore = "parse.rs span_of computes line and column with pest's Position::line_col, which \
-            scans from the start of the file, for every node: parsing is quadratic (20,000 \
-            blocks take about a minute); run with --ignored once fixed"]
 fn parsing_is_linear_in_the_input() {
     let (small, big) = (
         parse_secs(&many_blocks(10_000)),
@@ -784,8 +781,6 @@ fn parsing_is_linear_in_the_input() {
 
 /// The same on one line: a column is not counted from the start of its line for every node.
 #[test]
-#[ignore = "parse.rs counts each node's column from the start of its line: quadratic in the \
-            length of a line (20,000 blocks on one line take seconds, 4 MiB about a minute)"]
 fn parsing_a_long_line_is_linear() {
     let (small, big) = (parse_secs(&one_line(10_000)), parse_secs(&one_line(20_000)));
     eprintln!("parse: 10,000 blocks on one line {small:.3}s, 20,000 {big:.3}s");
@@ -795,9 +790,6 @@ fn parsing_a_long_line_is_linear() {
 
 /// Checking is linear too: names, routes and sweeps are looked up, not searched.
 #[test]
-#[ignore = "check.rs compares every component's name with every earlier one, and resolves each \
-            route by scanning all components; sweep.rs compares every sweep with every earlier \
-            one: quadratic in the number of components or sweeps"]
 fn checking_is_linear_in_the_input() {
     let time = |n: usize| {
         let s = parse("big.scn", &many_blocks(n)).expect("parses");
@@ -813,9 +805,6 @@ fn checking_is_linear_in_the_input() {
 /// Drawing diagnostics is linear: a file with thousands of problems is reported in bounded
 /// time.
 #[test]
-#[ignore = "render.rs builds ariadne's Source (a line index of the whole file) again for every \
-            diagnostic, and nothing bounds how many are drawn: quadratic (4,000 unknown kinds \
-            take a second, a 4 MiB file of them about 20 minutes)"]
 fn drawing_many_diagnostics_is_linear() {
     let time = |n: usize| {
         let mut text = String::from("scenario \"s\" {\n");
@@ -860,9 +849,6 @@ fn memory_is_linear_in_the_input() {
 
 /// Sweeps do not multiply memory: a scenario's variants are not all held at once.
 #[test]
-#[ignore = "sweep::variants builds every variant (up to MAX_VARIANTS = 10,000 clones of the \
-            whole scenario) before returning: memory is runs x scenario size, so a 200 KB file \
-            with three 10-value sweeps and a large block needs gigabytes"]
 fn sweeps_do_not_multiply_memory() {
     let mut text = String::from(
         "scenario \"s\" {\n  source a { rate 1/s  to s }\n  station s { service exp(1s) ",

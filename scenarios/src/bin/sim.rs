@@ -233,13 +233,11 @@ fn check_files(files: &[PathBuf]) -> ExitCode {
         let result = scenarios::load(f).and_then(|s| {
             let variants = scenarios::sweep::variants(&s).map_err(ScenarioError::Invalid)?;
             let mut diags = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
             for v in &variants {
                 if let Err(d) = scenarios::check::check(&v.scenario) {
-                    for x in d {
-                        if !diags.contains(&x) {
-                            diags.push(x);
-                        }
-                    }
+                    // Each distinct problem once, however many runs share it.
+                    diags.extend(d.into_iter().filter(|x| seen.insert(x.to_string())));
                 }
             }
             if diags.is_empty() {
