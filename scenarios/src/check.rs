@@ -95,6 +95,8 @@ pub enum CheckedAction {
 /// Actions at their times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedTimed {
+    /// The file the line is in (the scenario's, or an included fragment's).
+    pub file: FileName,
     pub when: When,
     pub actions: Vec<CheckedAction>,
     pub span: Span,
@@ -453,6 +455,13 @@ fn weighted(
             if out.iter().all(|(_, w)| *w == 0.0) {
                 return Err(Problem::new(v.span, "every weight in this list is zero"));
             }
+            if !out.iter().map(|(_, w)| w).sum::<f64>().is_finite() {
+                return Err(Problem::new(
+                    v.span,
+                    "these weights add up to more than a number can hold",
+                )
+                .hint("weights are relative: scale them down"));
+            }
             Ok(out)
         }
         _ => Err(wrong_type(v, ty)),
@@ -480,6 +489,15 @@ fn typed(ty: &PropType, v: &Value, names: &Names<'_>) -> Result<Typed, Problem> 
         (PropType::Rate, ValueKind::Rate { per_sec }) => {
             if !(*per_sec > 0.0 && per_sec.is_finite()) {
                 return Err(Problem::new(v.span, "a rate must be positive"));
+            }
+            if *per_sec > 1e9 {
+                return Err(Problem::new(
+                    v.span,
+                    "a rate above 1/ns is below the simulator's resolution (1ns)",
+                ));
+            }
+            if 1e9 / per_sec > u64::MAX as f64 {
+                return Err(Problem::new(v.span, "this rate is too small to ever fire"));
             }
             Typed::Rate(*per_sec)
         }
@@ -748,8 +766,32 @@ fn check_block(
         return None;
     };
     let name = b.name();
+    // A route's extra words (`exit`) cannot also name a component the route could reach.
+    let reserved = all
+        .iter()
+        .flat_map(|m| m.kinds.iter())
+        .flat_map(|k| k.props.iter())
+        .find_map(|p| match p.ty {
+            PropType::Route { kind, also }
+                if kind == spec.kind && also.contains(&name.text.as_str()) =>
+            {
+                Some(kind)
+            }
+            _ => None,
+        });
+    if let Some(kind) = reserved {
+        errors.push(
+            Diagnostic::at(
+                &b.file,
+                name.span,
+                format!("`{}` is a reserved word in routes to a {kind}", name.text),
+            )
+            .hint("choose another name"),
+        );
+    }
     let mut props = BTreeMap::new();
-    for (i, p) in b.props.iter().enumerate() {
+    let mut given_once = std::collections::BTreeSet::new();
+    for p in &b.props {
         let Some(ps) = spec.prop(&p.key.text) else {
             let hint =
                 did_you_mean(&p.key.text, spec.props.iter().map(|s| s.name)).unwrap_or_else(|| {
@@ -773,7 +815,7 @@ fn check_block(
             );
             continue;
         };
-        if b.props[..i].iter().any(|q| q.key.text == p.key.text) {
+        if !given_once.insert(p.key.text.as_str()) {
             errors.push(Diagnostic::at(
                 &b.file,
                 p.key.span,
@@ -1188,6 +1230,7 @@ fn check_timed(
         }
     }
     (errors.len() == before).then(|| CheckedTimed {
+        file: t.file.clone(),
         when: t.when.clone(),
         actions,
         span: t.span,

@@ -733,9 +733,11 @@ fn value(file: &str, lines: &Lines<'_>, pair: Pair<'_, Rule>) -> Result<Value, D
                 .replace('_', "")
                 .parse()
                 .map_err(|_| bad(format!("{number} is not a number")))?;
-            ValueKind::Rate {
-                per_sec: n / unit_secs(unit),
+            let per_sec = n / unit_secs(unit);
+            if !per_sec.is_finite() {
+                return Err(bad(format!("{text} is too large")));
             }
+            ValueKind::Rate { per_sec }
         }
         Rule::size => {
             let split = text
@@ -791,6 +793,9 @@ fn value(file: &str, lines: &Lines<'_>, pair: Pair<'_, Rule>) -> Result<Value, D
                 .replace('_', "")
                 .parse()
                 .map_err(|_| bad(format!("{text} is not a percentage")))?;
+            if !n.is_finite() {
+                return Err(bad(format!("{text} is too large")));
+            }
             ValueKind::Percent(n)
         }
         Rule::string => ValueKind::Str(string_value(pair)),

@@ -60,7 +60,12 @@ fn snippet(
             .map(|t| (t.to_string(), Source::from(t.to_string())))
     });
     let (text, source) = entry.as_ref()?;
-    if start > text.len() || end > text.len() || !text.is_char_boundary(start) {
+    // A span that does not fit this text (a file changed since, say) gets no snippet.
+    if start > end
+        || end > text.len()
+        || !text.is_char_boundary(start)
+        || !text.is_char_boundary(end)
+    {
         return None;
     }
     // An empty span (a position) underlines the character there, if any.

@@ -35,7 +35,20 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
             MAX_SOURCE_BYTES >> 20
         ))));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    // Read at most one byte past the bound: a device or a pipe reports no length.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            use std::io::Read;
+            f.take(MAX_SOURCE_BYTES as u64 + 1).read_to_end(&mut bytes)
+        })
+        .map_err(io)?;
+    if bytes.len() > MAX_SOURCE_BYTES {
+        return Err(io(std::io::Error::other(format!(
+            "larger than {} MiB; not a scenario file",
+            MAX_SOURCE_BYTES >> 20
+        ))));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;

@@ -1,7 +1,9 @@
 //! `sweep component.property in [a, b, c]`: one run per value, and per combination when a
 //! scenario sweeps several properties (the first sweep varies slowest).
 
-use crate::ast::{Property, Scenario, Sweep, Value};
+use std::collections::BTreeMap;
+
+use crate::ast::{Property, Scenario, Sweep};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::fmt::value_text;
 
@@ -21,8 +23,8 @@ pub struct Variant {
 #[derive(Debug, Clone)]
 pub struct Variants {
     base: Scenario,
-    /// For each sweep, the block it sets and the property.
-    targets: Vec<(usize, crate::ast::Ident)>,
+    /// For each sweep, the block it sets and the index of the property in that block.
+    targets: Vec<(usize, usize)>,
     total: usize,
 }
 
@@ -57,8 +59,8 @@ impl Variants {
         for (k, sw) in self.base.sweeps.iter().enumerate() {
             let value = sw.values[picks[k]].clone();
             labels.push(format!("{}={}", sw.path.text, value_text(&value)));
-            let (block, key) = &self.targets[k];
-            set(&mut s, *block, key, value);
+            let (block, slot) = self.targets[k];
+            s.blocks[block].props[slot].value = value;
         }
         Variant {
             label: labels.join(" "),
@@ -91,11 +93,9 @@ pub fn variants(scenario: &Scenario) -> Result<Variants, Vec<Diagnostic>> {
     }
     let mut errors = Vec::new();
     let mut targets = Vec::new();
-    for (i, s) in scenario.sweeps.iter().enumerate() {
-        if scenario.sweeps[..i]
-            .iter()
-            .any(|o| o.path.text == s.path.text)
-        {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &scenario.sweeps {
+        if !seen.insert(s.path.text.as_str()) {
             errors.push(Diagnostic::at(
                 &s.file,
                 s.path.span,
@@ -124,9 +124,30 @@ pub fn variants(scenario: &Scenario) -> Result<Variants, Vec<Diagnostic>> {
             format!("these sweeps make {total} runs; at most {MAX_VARIANTS}"),
         )]);
     }
+    // Give every swept property a slot in the base scenario now (the first value stands in), so
+    // that making a variant writes by index instead of searching the block's properties.
+    let mut base = scenario.clone();
+    let mut slots = Vec::with_capacity(targets.len());
+    let mut index: BTreeMap<(usize, String), usize> = BTreeMap::new();
+    for (b, block) in base.blocks.iter().enumerate() {
+        for (p, prop) in block.props.iter().enumerate() {
+            index.entry((b, prop.key.text.clone())).or_insert(p);
+        }
+    }
+    for (k, (block, key)) in targets.iter().enumerate() {
+        let slot = *index.entry((*block, key.text.clone())).or_insert_with(|| {
+            let props = &mut base.blocks[*block].props;
+            props.push(Property {
+                key: key.clone(),
+                value: scenario.sweeps[k].values[0].clone(),
+            });
+            props.len() - 1
+        });
+        slots.push((*block, slot));
+    }
     Ok(Variants {
-        base: scenario.clone(),
-        targets,
+        base,
+        targets: slots,
         total,
     })
 }
@@ -163,17 +184,4 @@ fn locate(scenario: &Scenario, s: &Sweep) -> Result<(usize, crate::ast::Ident), 
         span: s.path.span,
     };
     Ok((i, key))
-}
-
-/// Sets (or adds) a block's property. The checker then types the value against the schema and
-/// points at the sweep's value when it does not fit.
-fn set(s: &mut Scenario, block: usize, key: &crate::ast::Ident, value: Value) {
-    let b = &mut s.blocks[block];
-    match b.props.iter_mut().find(|p| p.key.text == key.text) {
-        Some(p) => p.value = value,
-        None => b.props.push(Property {
-            key: key.clone(),
-            value,
-        }),
-    }
 }

@@ -18,6 +18,9 @@ use crate::diag::Diagnostic;
 /// The most instants one `every` may expand to.
 pub const MAX_OCCURRENCES: usize = 1_000_000;
 
+/// The most changes a whole schedule may expand to (every line, every action).
+pub const MAX_CHANGES: usize = 1_000_000;
+
 /// The models of a scenario, configured.
 #[derive(Debug, Clone)]
 pub struct Wired {
@@ -45,6 +48,12 @@ fn route(t: Option<&Typed>, default_exit: bool) -> Route {
             Route::to(Target::Exit)
         }
     }
+}
+
+/// Whether draws from `d` move time forward: a mean of at least one nanosecond (or no finite
+/// mean at all, as for a heavy-tailed Pareto).
+fn advances(d: &Dist) -> bool {
+    d.mean().is_none_or(|m| m >= 1.0)
 }
 
 /// The interarrival distribution a source's `rate` or `interarrival` gives.
@@ -111,12 +120,21 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     for b in &checked.blocks {
         match b.spec.kind {
             "source" => {
-                let Some(ia) = b
+                let ia = b
                     .get("rate")
                     .or(b.get("interarrival"))
-                    .and_then(interarrival)
-                else {
-                    unreachable!("the checker requires one of rate and interarrival");
+                    .and_then(interarrival);
+                let Some(ia) = ia.filter(advances) else {
+                    let span = b
+                        .props
+                        .get("rate")
+                        .or(b.props.get("interarrival"))
+                        .map_or(b.span, |p| p.1);
+                    errors.push(
+                        Diagnostic::at(&b.file, span, "these interarrival times are zero on average, so simulated time would stand still")
+                            .hint("give a positive mean, such as exp(1s) or rate 10/s"),
+                    );
+                    continue;
                 };
                 let customers = match b.get("customers") {
                     Some(Typed::Count(n)) => Some(*n),
@@ -170,13 +188,14 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     }
     let mut steps: Vec<(SimDuration, usize, String, Step)> = Vec::new();
     let mut windows = 0usize;
+    let mut open_windows: Vec<(String, SimDuration, SimDuration)> = Vec::new();
     for (i, t) in checked.schedule.iter().enumerate() {
         // One stream per schedule line, so the jitter of one `every` does not shift another's.
         let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
         let times = match instants(&t.when, checked.duration, &mut rng) {
             Ok(times) => times,
             Err(e) => {
-                errors.push(Diagnostic::at(&checked.file, t.span, e));
+                errors.push(Diagnostic::at(&t.file, t.span, e));
                 continue;
             }
         };
@@ -185,12 +204,35 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                 CheckedAction::Load {
                     component, value, ..
                 } => {
-                    let Some(dist) = interarrival(value) else {
+                    let Some(dist) = interarrival(value).filter(advances) else {
+                        errors.push(Diagnostic::at(&t.file, t.span, "this load makes interarrival times zero on average, so simulated time would stand still"));
                         continue;
                     };
+                    if steps.len() + times.len() > MAX_CHANGES {
+                        errors.push(
+                            Diagnostic::at(
+                                &t.file,
+                                t.span,
+                                format!("the schedule expands to more than {MAX_CHANGES} changes"),
+                            )
+                            .hint("lengthen the `every` periods"),
+                        );
+                        continue;
+                    }
                     let order = steps.len();
                     match t.when {
                         When::During { from, to } => {
+                            if let Some((_, a, b)) = open_windows
+                                .iter()
+                                .find(|(c, a, b)| c == component && from < *b && *a < to)
+                            {
+                                errors.push(
+                                    Diagnostic::at(&t.file, t.span, format!("this `during` overlaps another on `{component}` ({a}..{b})"))
+                                        .hint("windows on one component must not overlap: what to return to at the end would be ambiguous"),
+                                );
+                                continue;
+                            }
+                            open_windows.push((component.clone(), from, to));
                             let w = windows;
                             windows += 1;
                             steps.push((from, order, component.clone(), Step::SetAndSave(dist, w)));
@@ -209,7 +251,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                     }
                 }
                 CheckedAction::Fault(kind) => errors.push(Diagnostic::at(
-                    &checked.file,
+                    &t.file,
                     t.span,
                     format!(
                         "`{}` is not supported by the models that can run yet",

@@ -383,3 +383,73 @@ fn check_validates_without_running() {
     let endless = write(&dir, "endless.scn", &SMALL.replace("customers 2000", ""));
     assert_eq!(sim(&["check", &endless]).status.code(), Some(0));
 }
+
+/// Inputs a review found that once panicked, hung or misled; each is now a clean diagnostic.
+#[test]
+fn reviewed_edge_cases_are_clean_errors() {
+    let dir = tempdir("edges");
+    let cases: &[(&str, &str)] = &[
+        // A fraction that overflowed the duration parser.
+        (
+            "scenario \"x\" { duration 340282366920938463463374607431768211.999us }",
+            "too long",
+        ),
+        // A rate so small its mean is not a number: once reached an `unreachable!`.
+        (
+            &format!(
+                "scenario \"x\" {{ station s {{ service exp(1s) }} source a {{ rate 0.{}1/s to s }} }}",
+                "0".repeat(309)
+            ),
+            "too small to ever fire",
+        ),
+        // Zero interarrival times: simulated time would stand still while memory ran out.
+        (
+            "scenario \"x\" { duration 1s  station s { service exp(1s) } source a { interarrival 0s  to s } }",
+            "zero on average",
+        ),
+        // `exit` names a station no route could reach.
+        (
+            "scenario \"x\" { source a { rate 1/s  customers 5  to exit } station exit { service exp(1s) } }",
+            "reserved word",
+        ),
+        // Weights that add up to infinity.
+        (
+            "scenario \"x\" { source a { rate 1/s  customers 5  to [l 1.0e308, r 1.0e308] } station l { service exp(1s) } station r { service exp(1s) } }",
+            "add up to more than",
+        ),
+        // Overlapping `during` windows on one source: what to return to would be ambiguous.
+        (
+            "scenario \"x\" { duration 60s  source a { rate 1/s  to s } station s { service exp(1s) }\n  during 10s..30s load a rate 5/s\n  during 20s..40s load a rate 7/s }",
+            "overlaps another",
+        ),
+        // A rate that formats as `inf/s` would make `sim fmt` write an unreadable file.
+        (
+            &format!("scenario \"x\" {{ s t {{ r {}/s }} }}", "9".repeat(400)),
+            "too large",
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let f = write(&dir, &format!("e{i}.scn"), text);
+        for cmd in ["check", "run"] {
+            let o = sim(&[cmd, &f]);
+            let err = stderr(&o);
+            assert!(!err.contains("panicked"), "case {i}, sim {cmd}: {err}");
+            assert!(
+                matches!(o.status.code(), Some(1) | Some(2)),
+                "case {i}, sim {cmd}: {err}"
+            );
+            assert!(
+                err.contains(want),
+                "case {i}, sim {cmd}: {want:?} not in {err}"
+            );
+        }
+    }
+    // A device reports no length: the size bound holds while reading.
+    let inc = write(
+        &dir,
+        "dev.scn",
+        "scenario \"x\" {\n  include \"/dev/zero\"\n}\n",
+    );
+    let o = sim(&["check", &inc]);
+    assert!(stderr(&o).contains("larger than 4 MiB"), "{}", stderr(&o));
+}

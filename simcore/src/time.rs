@@ -177,7 +177,7 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, TimeParseError> {
         if scaled % scale != 0 {
             return Err(TimeParseError::BelowResolution(t.to_string()));
         }
-        total += scaled / scale;
+        total = total.checked_add(scaled / scale).ok_or_else(overflow)?;
     }
     u64::try_from(total)
         .map(SimDuration)

@@ -337,8 +337,8 @@ mod tests {
         }
     }
 
-    /// A record longer than the stack array moves to the heap buffer and hashes the same as the
-    /// bytes a reader rebuilds; a short record after it is back on the stack.
+    /// Records of every length, with fields straddling 8-byte words, hash the same as the bytes
+    /// a reader rebuilds from a trace file.
     #[test]
     fn long_records_hash_like_short_ones() {
         for n in [0, 100, 110, 111, 112, 500, 10_000] {

@@ -24,7 +24,8 @@ use simcore::{SimTime, format_hash};
 #[command(name = "sim", version, about = "A deterministic discrete-event simulator.", long_about = None)]
 struct Cli {
     /// More log output on stderr, stamped with simulated time (-v info, -vv debug, -vvv trace).
-    /// RUST_LOG, when set, takes precedence (for example RUST_LOG=models=debug).
+    /// RUST_LOG, when set, takes precedence (for example RUST_LOG=debug; the simulated time is
+    /// on the `simcore` target's spans, so keep `simcore` in any filter).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
@@ -235,7 +236,11 @@ fn check_files(files: &[PathBuf]) -> ExitCode {
             let mut diags = Vec::new();
             let mut seen = std::collections::BTreeSet::new();
             for v in &variants {
-                if let Err(d) = scenarios::check::check(&v.scenario) {
+                // What `sim run` would refuse before running: the checker's findings, then the
+                // wiring's (a schedule too large, a source that would stop time).
+                let found = scenarios::check::check(&v.scenario)
+                    .and_then(|c| scenarios::wire::wire(&c, c.seed.unwrap_or(0)).map(|_| ()));
+                if let Err(d) = found {
                     // Each distinct problem once, however many runs share it.
                     diags.extend(d.into_iter().filter(|x| seen.insert(x.to_string())));
                 }
