@@ -453,3 +453,40 @@ fn reviewed_edge_cases_are_clean_errors() {
     let o = sim(&["check", &inc]);
     assert!(stderr(&o).contains("larger than 4 MiB"), "{}", stderr(&o));
 }
+
+#[test]
+fn lincheck_reads_a_history_and_reports_the_failing_prefix() {
+    let dir = tempdir("lincheck");
+    let good = write(
+        &dir,
+        "good.txt",
+        "p1 invoke write 1\np1 ok write 1\np1 invoke write 2\np2 invoke read _\np2 ok read 1\np1 ok write 2\n",
+    );
+    let o = sim(&["lincheck", &good]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("linearizable"));
+    let bad = write(
+        &dir,
+        "bad.txt",
+        "p1 invoke write 1\np1 ok write 1\np1 invoke write 2\np1 ok write 2\np2 invoke read _\np2 ok read 1\np1 invoke write 3\np1 ok write 3\n",
+    );
+    let o = sim(&["lincheck", &bad, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["linearizable"], false);
+    let ce = v["keys"][0]["counterexample"].as_array().unwrap();
+    assert_eq!(
+        ce.len(),
+        3,
+        "the write of 3 comes after the failure: {ce:?}"
+    );
+    assert_eq!(ce[2]["op"], "read 1");
+    let broken = write(&dir, "broken.txt", "p1 invoke write 1\np1 invoke read _\n");
+    let o = sim(&["lincheck", &broken]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("broken.txt:2:4: process `p1` invokes while"),
+        "{}",
+        stderr(&o)
+    );
+}

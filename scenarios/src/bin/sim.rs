@@ -57,6 +57,17 @@ enum Command {
     },
     /// List every model: its component kinds, their properties, metrics, actions and checks.
     Models,
+    /// Check a key-value history for linearizability (format: docs/lincheck.md); exits 1 if
+    /// it is not linearizable, printing the shortest failing prefix.
+    Lincheck {
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Search steps allowed per key before giving up (exit 2).
+        #[arg(long, default_value_t = models::lincheck::DEFAULT_BUDGET)]
+        budget: u64,
+    },
 }
 
 #[derive(Args)]
@@ -136,6 +147,7 @@ fn main() -> ExitCode {
         Command::Check { files } => check_files(&files),
         Command::Fmt { file, check, write } => fmt_file(&file, check, write),
         Command::Trace(TraceCommand::Show { file, limit }) => trace_show(file, limit),
+        Command::Lincheck { file, json, budget } => lincheck(&file, json, budget),
         Command::Models => {
             print_models();
             ExitCode::SUCCESS
@@ -517,5 +529,144 @@ fn print_models() {
         for (name, doc) in m.events {
             println!("  expect {name} within T: {doc}");
         }
+    }
+}
+
+fn lincheck(file: &std::path::Path, json: bool, budget: u64) -> ExitCode {
+    use models::lincheck::{Outcome, Verdict, check, parse_history};
+    let shown = file.display().to_string();
+    let text = match std::fs::File::open(file).and_then(|f| {
+        use std::io::Read;
+        let mut s = String::new();
+        // Histories can be large, but not without bound: 1 GiB.
+        f.take(1 << 30).read_to_string(&mut s).map(|_| s)
+    }) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {shown}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let ops = match parse_history(&text) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{shown}:{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let reports = check(&ops, budget);
+    let bad = reports
+        .iter()
+        .filter(|r| r.verdict == Verdict::NotLinearizable)
+        .count();
+    let unknown = reports
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Unknown { .. }))
+        .count();
+    let outcome = |o: Outcome| match o {
+        Outcome::Ok => "ok",
+        Outcome::Fail => "fail",
+        Outcome::Info => "info",
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        let keys: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "key": r.key,
+                    "operations": r.operations,
+                    "verdict": match r.verdict {
+                        Verdict::Linearizable => "linearizable",
+                        Verdict::NotLinearizable => "not_linearizable",
+                        Verdict::Unknown { .. } => "unknown",
+                    },
+                    "counterexample": r.counterexample.iter().map(|o| serde_json::json!({
+                        "process": o.process,
+                        "op": o.op.to_string(),
+                        "outcome": outcome(o.outcome),
+                        "call_line": o.call_line,
+                        "return_line": o.ret_line,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "file": shown,
+            "operations": ops.len(),
+            "linearizable": bad == 0 && unknown == 0,
+            "keys": keys,
+        });
+        writeln!(out, "{v}")
+    } else {
+        let mut w = Ok(());
+        for r in &reports {
+            let key = if r.key.is_empty() {
+                "(no key)".to_string()
+            } else {
+                format!("key {}", r.key)
+            };
+            let v = match r.verdict {
+                Verdict::Linearizable => "linearizable".to_string(),
+                Verdict::NotLinearizable => "NOT linearizable".to_string(),
+                Verdict::Unknown { steps } => {
+                    format!("unknown (gave up after {steps} steps; raise --budget)")
+                }
+            };
+            w = w.and_then(|_| writeln!(out, "{key}: {} operations, {v}", r.operations));
+            if !r.counterexample.is_empty() {
+                w = w.and_then(|_| {
+                    writeln!(
+                        out,
+                        "  shortest failing prefix ({} operations):",
+                        r.counterexample.len()
+                    )
+                });
+                for o in &r.counterexample {
+                    let ret = o
+                        .ret_line
+                        .map_or("never completed".to_string(), |l| format!("line {l}"));
+                    w = w.and_then(|_| {
+                        writeln!(
+                            out,
+                            "    {:<8} {:<14} {:<5} called line {}, completed {ret}",
+                            o.process,
+                            o.op.to_string(),
+                            outcome(o.outcome),
+                            o.call_line
+                        )
+                    });
+                }
+            }
+        }
+        w.and_then(|_| {
+            writeln!(
+                out,
+                "{}: {} operations, {} key(s), {}",
+                shown,
+                ops.len(),
+                reports.len(),
+                if bad > 0 {
+                    "NOT linearizable"
+                } else if unknown > 0 {
+                    "undecided"
+                } else {
+                    "linearizable"
+                }
+            )
+        })
+    };
+    if let Err(e) = written.and_then(|_| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if bad > 0 {
+        ExitCode::from(1)
+    } else if unknown > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -1,0 +1,238 @@
+//! KV operation histories: what clients did, as a sequence of events, and its text format.
+//!
+//! # Text format
+//! One event per line, in the order they happened; `#` starts a comment; blank lines are ignored.
+//!
+//! ```text
+//! PROCESS TYPE FUNCTION ARGS... [key=KEY]
+//! ```
+//!
+//! - PROCESS: any word naming the client (`p1`, `0`); each has at most one operation in flight.
+//! - TYPE: `invoke` (the call), then one of `ok` (it happened, with this result), `fail` (it
+//!   certainly did not happen) or `info` (unknown: it may or may not have happened).
+//! - FUNCTION and ARGS: `read V` (V is the value read, `nil` for none; `_` at invoke),
+//!   `write V`, `cas OLD NEW` (compare-and-set). Values are 64-bit integers.
+//! - `key=KEY` (optional, default the empty key): operations on different keys are checked
+//!   separately.
+//!
+//! An `invoke` with no completion by the end of the history counts as `info`.
+
+use std::fmt;
+
+/// One operation's function and arguments (and, for a read, the value it returned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// A read that returned this value (`None`: no value), or `None` while unknown.
+    Read(Option<i64>),
+    Write(i64),
+    Cas(i64, i64),
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Read(Some(v)) => write!(f, "read {v}"),
+            Op::Read(None) => write!(f, "read nil"),
+            Op::Write(v) => write!(f, "write {v}"),
+            Op::Cas(a, b) => write!(f, "cas {a} {b}"),
+        }
+    }
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Fail,
+    /// Unknown: it may have taken effect at any time after its call, or never.
+    Info,
+}
+
+/// A whole operation: its call and its completion, as positions in the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub process: String,
+    pub key: String,
+    pub op: Op,
+    pub outcome: Outcome,
+    /// Index of the invoke event, and of the completion (`None` if it never came).
+    pub call: usize,
+    pub ret: Option<usize>,
+    /// The lines of the invoke and of the completion, for messages.
+    pub call_line: usize,
+    pub ret_line: Option<usize>,
+}
+
+/// A problem in a history file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: {message}")]
+pub struct HistoryError {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// The most events a history may hold.
+pub const MAX_EVENTS: usize = 10_000_000;
+
+fn value(tok: &str, line: usize, col: usize) -> Result<Option<i64>, HistoryError> {
+    if tok == "nil" {
+        return Ok(None);
+    }
+    tok.parse::<i64>().map(Some).map_err(|_| HistoryError {
+        line,
+        col,
+        message: format!("`{tok}` is not a value (a 64-bit integer, or nil)"),
+    })
+}
+
+/// Parses a history in the text format above into its operations, in call order.
+pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
+    let mut ops: Vec<Operation> = Vec::new();
+    // Per process, the operation in flight.
+    let mut open: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut event = 0usize;
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let content = raw.split('#').next().unwrap_or("");
+        // Tokens with their 1-based columns.
+        let mut toks: Vec<(usize, &str)> = Vec::new();
+        let mut start = None;
+        for (j, c) in content
+            .char_indices()
+            .chain(std::iter::once((content.len(), ' ')))
+        {
+            match (c.is_whitespace(), start) {
+                (false, None) => start = Some(j),
+                (true, Some(s)) => {
+                    toks.push((s + 1, &content[s..j]));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if toks.is_empty() {
+            continue;
+        }
+        let err = |col: usize, message: String| HistoryError { line, col, message };
+        if event >= MAX_EVENTS {
+            return Err(err(1, format!("more than {MAX_EVENTS} events")));
+        }
+        let mut key = String::new();
+        if let Some((_, last)) = toks.last() {
+            if let Some(k) = last.strip_prefix("key=") {
+                key = k.to_string();
+                toks.pop();
+            }
+        }
+        if toks.len() < 3 {
+            return Err(err(
+                1,
+                "expected `PROCESS TYPE FUNCTION ARGS...`, such as `p1 invoke write 3`".into(),
+            ));
+        }
+        let (_, process) = toks[0];
+        let (tcol, ty) = toks[1];
+        let (fcol, f) = toks[2];
+        let args = &toks[3..];
+        let arity = match f {
+            "read" | "write" => 1,
+            "cas" => 2,
+            other => {
+                return Err(err(
+                    fcol,
+                    format!("unknown function `{other}`: read, write or cas"),
+                ));
+            }
+        };
+        if args.len() != arity {
+            return Err(err(
+                fcol,
+                format!("`{f}` takes {arity} value(s), found {}", args.len()),
+            ));
+        }
+        let parsed = |k: usize| -> Result<Option<i64>, HistoryError> {
+            let (c, t) = args[k];
+            if f == "read" && t == "_" {
+                return Ok(None);
+            }
+            value(t, line, c)
+        };
+        let need = |k: usize| -> Result<i64, HistoryError> {
+            parsed(k)?.ok_or_else(|| HistoryError {
+                line,
+                col: args[k].0,
+                message: format!("`{f}` needs a number here, not nil"),
+            })
+        };
+        let op = match f {
+            "read" => Op::Read(parsed(0)?),
+            "write" => Op::Write(need(0)?),
+            _ => Op::Cas(need(0)?, need(1)?),
+        };
+        match ty {
+            "invoke" => {
+                if let Some(&o) = open.get(process) {
+                    return Err(err(
+                        tcol,
+                        format!(
+                            "process `{process}` invokes while its operation from line {} is still open",
+                            ops[o].call_line
+                        ),
+                    ));
+                }
+                open.insert(process.to_string(), ops.len());
+                ops.push(Operation {
+                    process: process.to_string(),
+                    key,
+                    op,
+                    outcome: Outcome::Info,
+                    call: event,
+                    ret: None,
+                    call_line: line,
+                    ret_line: None,
+                });
+            }
+            "ok" | "fail" | "info" => {
+                let Some(o) = open.remove(process) else {
+                    return Err(err(
+                        tcol,
+                        format!("process `{process}` completes an operation it never invoked"),
+                    ));
+                };
+                let called = &mut ops[o];
+                let same = match (called.op, op) {
+                    (Op::Read(_), Op::Read(_)) => true,
+                    (a, b) => a == b,
+                };
+                if !same || called.key != key {
+                    return Err(err(
+                        fcol,
+                        format!(
+                            "this completes `{}` (line {}) but says `{op}`",
+                            called.op, called.call_line
+                        ),
+                    ));
+                }
+                called.outcome = match ty {
+                    "ok" => Outcome::Ok,
+                    "fail" => Outcome::Fail,
+                    _ => Outcome::Info,
+                };
+                if ty == "ok" {
+                    called.op = op; // a read's result is known at completion
+                }
+                called.ret = Some(event);
+                called.ret_line = Some(line);
+            }
+            other => {
+                return Err(err(
+                    tcol,
+                    format!("unknown event type `{other}`: invoke, ok, fail or info"),
+                ));
+            }
+        }
+        event += 1;
+    }
+    Ok(ops)
+}
