@@ -1,6 +1,7 @@
 //! The linearizability checker on histories whose answer is known by hand, on histories produced
 //! by a real sequential register (always linearizable), and on those with a planted anomaly.
 
+use models::lincheck::generate::register_history;
 use models::lincheck::{DEFAULT_BUDGET, Verdict, check, parse_history};
 
 fn verdict(text: &str) -> Verdict {
@@ -105,76 +106,10 @@ a ok write 3 key=x
     assert_eq!(lines, [1, 5, 7, 9], "{:?}", x.counterexample);
 }
 
-/// A tiny deterministic generator (xorshift), so the test is reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Runs a real register with `procs` concurrent clients, each operation taking effect at one
-/// instant between its call and its completion: the history is linearizable by construction.
-fn real_history(seed: u64, procs: usize, ops: usize) -> String {
-    let mut rng = Rng(seed | 1);
-    let mut reg: Option<i64> = None;
-    // Per process: None (idle) or Some((op text, phase)) where phase 0 = called, 1 = applied.
-    let mut inflight: Vec<Option<(String, String, bool)>> = vec![None; procs];
-    let mut out = String::new();
-    let mut done = 0;
-    while done < ops || inflight.iter().any(|x| x.is_some()) {
-        let p = rng.below(procs as u64) as usize;
-        match inflight[p].take() {
-            None if done < ops => {
-                done += 1;
-                let f = match rng.below(3) {
-                    0 => format!("write {}", rng.below(5)),
-                    1 => "read _".to_string(),
-                    _ => format!("cas {} {}", rng.below(5), rng.below(5)),
-                };
-                out.push_str(&format!("p{p} invoke {f}\n"));
-                inflight[p] = Some((f, String::new(), false));
-            }
-            None => {}
-            Some((f, _, false)) => {
-                // Take effect now.
-                let result = if let Some(v) = f.strip_prefix("write ") {
-                    reg = Some(v.parse().unwrap());
-                    format!("ok {f}")
-                } else if f == "read _" {
-                    format!(
-                        "ok read {}",
-                        reg.map_or("nil".to_string(), |v| v.to_string())
-                    )
-                } else {
-                    let parts: Vec<i64> = f[4..].split(' ').map(|x| x.parse().unwrap()).collect();
-                    if reg == Some(parts[0]) {
-                        reg = Some(parts[1]);
-                        format!("ok {f}")
-                    } else {
-                        format!("fail {f}")
-                    }
-                };
-                inflight[p] = Some((f, result, true));
-            }
-            Some((_, result, true)) => {
-                out.push_str(&format!("p{p} {result}\n"));
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn real_registers_are_linearizable_and_a_planted_anomaly_is_caught() {
     for seed in 1..=40 {
-        let h = real_history(seed, 4, 60);
+        let h = register_history(seed, 4, 60);
         assert_eq!(verdict(&h), Verdict::Linearizable, "seed {seed}:\n{h}");
         // Plant a read of a value no one ever writes (values are 0..5): always an anomaly.
         if let Some(pos) = h.find(" ok read ") {

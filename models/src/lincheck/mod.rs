@@ -6,6 +6,7 @@
 //! for a key that fails, finds the shortest prefix of its history that already fails, which is
 //! what a person wants to read.
 
+pub mod generate;
 pub mod history;
 pub mod search;
 
