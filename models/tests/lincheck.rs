@@ -137,5 +137,7 @@ fn bad_histories_say_where() {
     assert!(e.message.contains("not a value"), "{e}");
     let e = parse_history("a invoke write 1\na ok write 2\n").unwrap_err();
     assert!(e.message.contains("completes `write 1`"), "{e}");
+    let e = parse_history("a invoke read _\na ok read _\n").unwrap_err();
+    assert!(e.message.contains("not `_`"), "{e}");
     assert!(parse_history("# only a comment\n\n").unwrap().is_empty());
 }

@@ -154,7 +154,16 @@ pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
         let parsed = |k: usize| -> Result<Option<i64>, HistoryError> {
             let (c, t) = args[k];
             if f == "read" && t == "_" {
-                return Ok(None);
+                // Only a call may leave the value open; a completion says what was read.
+                return if ty == "invoke" {
+                    Ok(None)
+                } else {
+                    Err(HistoryError {
+                        line,
+                        col: c,
+                        message: "a completed read says the value it read (or nil), not `_`".into(),
+                    })
+                };
             }
             value(t, line, c)
         };
