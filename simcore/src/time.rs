@@ -88,6 +88,10 @@ impl SimDuration {
     pub fn saturating_sub(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_sub(other.0))
     }
+    /// The sum, or the longest representable duration.
+    pub fn saturating_add(self, other: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(other.0))
+    }
 }
 
 impl SimTime {
@@ -106,6 +110,10 @@ impl SimTime {
     /// The instant `d` after this one, or `None` past the end of representable time.
     pub fn checked_add(self, d: SimDuration) -> Option<SimTime> {
         self.0.checked_add(d.0).map(SimTime)
+    }
+    /// The instant `d` after this one, or the end of representable time.
+    pub fn saturating_add(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
     }
     /// The span from `earlier` to `self`, or zero when `earlier` is later.
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
