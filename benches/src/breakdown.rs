@@ -46,21 +46,6 @@ fn push(q: &mut EventQueue<u8>, t: u64, kind: u8) {
     let _ = q.push(SimTime::from_nanos(t), kind);
 }
 
-fn result(wait_sum_ns: u128, served: u64, events: u64, end_time_ns: u64) -> Mm1Floor {
-    let mean_wait_ns = if served == 0 {
-        0.0
-    } else {
-        wait_sum_ns as f64 / served as f64
-    };
-    Mm1Floor {
-        mean_wait_s: mean_wait_ns / 1e9,
-        customers: served,
-        events,
-        wait_sum_ns,
-        end_time_ns,
-    }
-}
-
 /// Step 2: the floor's loop with the engine's [`EventQueue`] in place of `BinaryHeap`.
 pub fn floor_on_event_queue(customers: u64, seed: u64) -> Mm1Floor {
     let mean_ia = 1e9 / ARRIVAL_RATE_PER_S;
@@ -101,7 +86,7 @@ pub fn floor_on_event_queue(customers: u64, seed: u64) -> Mm1Floor {
             }
         }
     }
-    result(wait_sum_ns, served, events, now)
+    Mm1Floor::from_totals(wait_sum_ns, served, events, now)
 }
 
 /// The lean model's events: a tag byte in the trace, like the engine's smallest real event.
@@ -202,7 +187,7 @@ pub fn lean_model_on_engine(customers: u64, seed: u64) -> Result<Mm1Floor, SimEr
         served: 0,
     };
     let (r, m) = Simulation::new(model, SimConfig::new(seed)).run(StopAt::default())?;
-    Ok(result(
+    Ok(Mm1Floor::from_totals(
         m.wait_sum_ns,
         m.served,
         r.events,

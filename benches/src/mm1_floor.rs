@@ -39,6 +39,24 @@ pub struct Mm1Floor {
     pub end_time_ns: u64,
 }
 
+impl Mm1Floor {
+    /// The result from a run's totals.
+    pub fn from_totals(wait_sum_ns: u128, served: u64, events: u64, end_time_ns: u64) -> Self {
+        let mean_wait_ns = if served == 0 {
+            0.0
+        } else {
+            wait_sum_ns as f64 / served as f64
+        };
+        Mm1Floor {
+            mean_wait_s: mean_wait_ns / 1e9,
+            customers: served,
+            events,
+            wait_sum_ns,
+            end_time_ns,
+        }
+    }
+}
+
 const ARRIVAL: u8 = 0;
 const DEPARTURE: u8 = 1;
 
@@ -107,18 +125,7 @@ pub fn run_mm1_with(customers: u64, seed: u64, lambda: f64, mu: f64) -> Mm1Floor
             }
         }
     }
-    let mean_wait_ns = if served == 0 {
-        0.0
-    } else {
-        wait_sum_ns as f64 / served as f64
-    };
-    Mm1Floor {
-        mean_wait_s: mean_wait_ns / 1e9,
-        customers: served,
-        events,
-        wait_sum_ns,
-        end_time_ns: now,
-    }
+    Mm1Floor::from_totals(wait_sum_ns, served, events, now)
 }
 
 #[cfg(test)]

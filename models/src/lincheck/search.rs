@@ -125,8 +125,9 @@ pub fn check_key(ops: &[&Operation], budget: u64) -> Verdict {
         if steps > budget {
             return Verdict::Unknown { steps };
         }
-        if cursor == END {
-            // Only info calls remain ahead and an ok operation is still open: go back.
+        // At the end (only `info` calls remain and an `ok` operation is still open), or at a
+        // return whose operation is not linearized yet: undo the last choice.
+        if cursor == END || !entries[cursor].is_call {
             let Some((call, before)) = stack.pop() else {
                 return Verdict::NotLinearizable;
             };
@@ -144,43 +145,25 @@ pub fn check_key(ops: &[&Operation], budget: u64) -> Verdict {
             continue;
         }
         let e = entries[cursor];
-        if e.is_call {
-            let o = ops[e.op];
-            if let Some(after) = step(state, o.op, o.outcome) {
-                let bits = linearized ^ tag(e.op);
-                if seen.insert((bits, after)) {
-                    stack.push((cursor, state));
-                    state = after;
-                    linearized = bits;
-                    if o.outcome == Outcome::Ok {
-                        ok_left -= 1;
-                    }
-                    list.unlink(cursor);
-                    if let Some(r) = ret_of[e.op] {
-                        list.unlink(r);
-                    }
-                    cursor = list.next[head];
-                    continue;
+        let o = ops[e.op];
+        if let Some(after) = step(state, o.op, o.outcome) {
+            let bits = linearized ^ tag(e.op);
+            if seen.insert((bits, after)) {
+                stack.push((cursor, state));
+                state = after;
+                linearized = bits;
+                if o.outcome == Outcome::Ok {
+                    ok_left -= 1;
                 }
+                list.unlink(cursor);
+                if let Some(r) = ret_of[e.op] {
+                    list.unlink(r);
+                }
+                cursor = list.next[head];
+                continue;
             }
-            cursor = list.next[cursor];
-        } else {
-            // A return whose operation is not linearized yet: undo the last choice.
-            let Some((call, before)) = stack.pop() else {
-                return Verdict::NotLinearizable;
-            };
-            cursor = undo(
-                call,
-                before,
-                &entries,
-                &ops,
-                &ret_of,
-                &mut list,
-                &mut state,
-                &mut linearized,
-                &mut ok_left,
-            );
         }
+        cursor = list.next[cursor];
     }
 }
 
