@@ -153,8 +153,21 @@ pub struct Action {
     pub span: Span,
 }
 
+/// Every action verb, as [`ActionKind::verb`] spells them.
+pub const VERBS: &[&str] = &[
+    "partition",
+    "heal",
+    "crash",
+    "restart",
+    "pause",
+    "resume",
+    "clock",
+    "disk",
+    "load",
+];
+
 impl ActionKind {
-    /// The verb as written.
+    /// The verb as written (one of [`VERBS`]).
     pub fn verb(&self) -> &'static str {
         match self {
             ActionKind::Partition(_) => "partition",

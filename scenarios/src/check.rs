@@ -1395,6 +1395,8 @@ fn check_expect(
 mod tests {
     use super::*;
     use crate::parse::parse;
+    use std::collections::BTreeSet;
+
     use models::schema::{
         KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop,
     };
@@ -1440,17 +1442,7 @@ mod tests {
             ],
         }],
         global_metrics: &[],
-        verbs: &[
-            "partition",
-            "heal",
-            "crash",
-            "restart",
-            "pause",
-            "resume",
-            "clock",
-            "disk",
-            "load",
-        ],
+        verbs: crate::ast::VERBS,
         properties: &[("linearizable", "")],
         events: &[("leader", "")],
     };
@@ -1469,7 +1461,7 @@ mod tests {
               mix [get 70%, put 30%]  keys zipf(1000, 0.99)  replicas 5  name "x"  rate 10/s }
   at 5s partition majorities-ring
   at 6s partition [n01, n02] [n03..n05]
-  at 7s { heal  crash leader  restart random(2) }
+  at 7s { heal  crash leader  restart random(2)  resume n01 }
   every 2s..4s from 10s to 20s clock skew random-node by normal(0ms, 50ms)
   during 21s..25s disk n03 slow(5ms)
   at 22s pause [n01, n02]
@@ -1483,6 +1475,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.nodes, ["n01", "n02", "n03", "n04", "n05"]);
+        // The scenario uses every verb, and `VERBS` names exactly those `ActionKind::verb` gives.
+        let used: BTreeSet<&str> = c
+            .schedule
+            .iter()
+            .flat_map(|t| &t.actions)
+            .map(|a| match a {
+                CheckedAction::Load { .. } => "load",
+                CheckedAction::Fault(k) => k.verb(),
+            })
+            .collect();
+        assert_eq!(
+            used,
+            crate::ast::VERBS.iter().copied().collect::<BTreeSet<_>>()
+        );
         let b = &c.blocks[0];
         assert_eq!(b.get("buffer"), Some(&Typed::Size(64 << 10)));
         assert_eq!(b.get("loss"), Some(&Typed::Probability(0.005)));

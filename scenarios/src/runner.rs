@@ -100,14 +100,34 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     crate::source::load(path)
 }
 
+/// Everything `sim run` would refuse before running, for every run of the scenario's sweeps:
+/// the checker's findings, then the wiring's (a schedule too large, a source that would stop
+/// time), each distinct problem once. The number of runs when there is none.
+pub fn validate(scenario: &Scenario) -> Result<usize, Vec<Diagnostic>> {
+    let variants = variants(scenario)?;
+    let mut diags = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for v in &variants {
+        let found =
+            check_scenario(&v.scenario).and_then(|c| wire(&c, c.seed.unwrap_or(0)).map(|_| ()));
+        if let Err(d) = found {
+            // Each distinct problem once, however many runs share it.
+            diags.extend(d.into_iter().filter(|x| seen.insert(x.to_string())));
+        }
+    }
+    if diags.is_empty() {
+        Ok(variants.len())
+    } else {
+        Err(diags)
+    }
+}
+
 /// Loads, checks and runs the scenario at `path`: one run, or one per combination of its sweeps.
 pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Vec<RunReport>, ScenarioError> {
     let scenario = load(path)?;
+    // Every run is checked before any starts, so a bad sweep value fails fast.
+    validate(&scenario).map_err(ScenarioError::Invalid)?;
     let variants = variants(&scenario).map_err(ScenarioError::Invalid)?;
-    // Check every variant before running any, so a bad sweep value fails fast.
-    for v in &variants {
-        check_scenario(&v.scenario).map_err(ScenarioError::Invalid)?;
-    }
     let many = variants.len() > 1;
     variants
         .iter()

@@ -111,25 +111,11 @@ fn lines_of(diags: &[Diagnostic]) -> String {
         .join("\n")
 }
 
-/// What `sim check` does after reading a file: expand the sweeps, check every variant, and keep
-/// each distinct problem once. The variants when all is well.
+/// What `sim check` does after reading a file ([`scenarios::runner::validate`]). The variants
+/// when all is well.
 fn check_like_sim(s: &Scenario) -> Result<Vec<sweep::Variant>, Vec<Diagnostic>> {
-    let variants = sweep::variants(s)?;
-    let mut diags: Vec<Diagnostic> = Vec::new();
-    for v in &variants {
-        if let Err(d) = check::check(&v.scenario) {
-            for x in d {
-                if !diags.contains(&x) {
-                    diags.push(x);
-                }
-            }
-        }
-    }
-    if diags.is_empty() {
-        Ok(variants.iter().collect())
-    } else {
-        Err(diags)
-    }
+    scenarios::runner::validate(s)?;
+    Ok(sweep::variants(s)?.iter().collect())
 }
 
 /// Runs every variant as `sim run` would, within the example bound. Each variant's label and the
@@ -575,20 +561,7 @@ fn the_examples_use_every_construct() {
     let mut add = |prefix: &str, words: &[&str]| {
         want.extend(words.iter().map(|w| format!("{prefix}:{w}")));
     };
-    add(
-        "verb",
-        &[
-            "partition",
-            "heal",
-            "crash",
-            "restart",
-            "pause",
-            "resume",
-            "clock",
-            "disk",
-            "load",
-        ],
-    );
+    add("verb", scenarios::ast::VERBS);
     add(
         "keyword",
         &[

@@ -243,26 +243,8 @@ fn report_error(e: &ScenarioError) {
 fn check_files(files: &[PathBuf]) -> ExitCode {
     let mut bad = 0;
     for f in files {
-        let result = scenarios::load(f).and_then(|s| {
-            let variants = scenarios::sweep::variants(&s).map_err(ScenarioError::Invalid)?;
-            let mut diags = Vec::new();
-            let mut seen = std::collections::BTreeSet::new();
-            for v in &variants {
-                // What `sim run` would refuse before running: the checker's findings, then the
-                // wiring's (a schedule too large, a source that would stop time).
-                let found = scenarios::check::check(&v.scenario)
-                    .and_then(|c| scenarios::wire::wire(&c, c.seed.unwrap_or(0)).map(|_| ()));
-                if let Err(d) = found {
-                    // Each distinct problem once, however many runs share it.
-                    diags.extend(d.into_iter().filter(|x| seen.insert(x.to_string())));
-                }
-            }
-            if diags.is_empty() {
-                Ok(variants.len())
-            } else {
-                Err(ScenarioError::Invalid(diags))
-            }
-        });
+        let result = scenarios::load(f)
+            .and_then(|s| scenarios::runner::validate(&s).map_err(ScenarioError::Invalid));
         match result {
             Ok(runs) if runs > 1 => println!("{}: ok ({runs} runs)", f.display()),
             Ok(_) => println!("{}: ok", f.display()),
