@@ -4,6 +4,7 @@
 pub mod lincheck;
 pub mod network;
 pub mod queueing;
+pub mod raft;
 pub mod schema;
 
 /// Every model family a scenario can use.

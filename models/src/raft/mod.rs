@@ -1,0 +1,16 @@
+//! Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm", and
+//! Ongaro's thesis) with a replicated key-value store, as sans-IO state machines.
+//!
+//! - [`types`]: entries, messages, storage writes, timers, configuration, planted bugs;
+//! - [`log`]: a node's in-memory log;
+//! - [`node`]: one Raft node: elections (with PreVote and CheckQuorum as options), replication
+//!   with fast backtracking, commitment, snapshots;
+//! - [`kv`]: the replicated key-value state machine with client sessions.
+
+pub mod kv;
+pub mod log;
+pub mod node;
+pub mod storage;
+pub mod types;
+
+pub use types::*;
