@@ -14,6 +14,7 @@ pub mod fmt;
 pub mod parse;
 pub mod render;
 pub mod runner;
+pub mod seeds;
 pub mod source;
 pub mod sweep;
 pub mod wire;

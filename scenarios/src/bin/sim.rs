@@ -9,14 +9,18 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use models::MODELS;
 use models::schema::Need;
 use reports::text::{metrics_table, show};
 use scenarios::ScenarioError;
 use scenarios::render::{DiskSources, render};
 use scenarios::runner::{RunOptions, RunReport, stop_reason_name};
+use scenarios::seeds::{Batch, BatchError, Json, Outcome, SeedRange, Table};
 use simcore::tracefile::read_trace;
 use simcore::{SimTime, format_hash};
 
@@ -93,6 +97,13 @@ struct RunArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
+    /// Run once per seed from A to B, both ends included (like `n1..n5` in a scenario), in
+    /// parallel (RAYON_NUM_THREADS threads), and print one row per run in seed order, a summary,
+    /// and the command that replays each failing run. Passing runs get rows only when there are
+    /// at most 50 runs. With a sweep, every variant runs for every seed. Not with --seed or
+    /// --trace (replay one seed with --trace instead).
+    #[arg(long, value_name = "A..B", value_parser = parse_seeds)]
+    seeds: Option<SeedRange>,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +119,10 @@ enum TraceCommand {
 
 fn parse_time(s: &str) -> Result<SimTime, String> {
     s.parse::<SimTime>().map_err(|e| e.to_string())
+}
+
+fn parse_seeds(s: &str) -> Result<SeedRange, String> {
+    s.parse::<SeedRange>().map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -180,6 +195,9 @@ fn init_logging(verbose: u8) -> Result<(), String> {
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    if let Some(seeds) = args.seeds {
+        return run_seeds(&args, seeds);
+    }
     let opts = RunOptions {
         seed: args.seed,
         until: args.until,
@@ -220,6 +238,115 @@ fn run(args: RunArgs) -> ExitCode {
         }
     }
     if reports.iter().all(|r| r.ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `sim run FILE --seeds A..B`: every seed (and sweep variant) in parallel, rows in seed order,
+/// a progress bar on stderr when it is a terminal. The work is in `scenarios::seeds`.
+fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
+    if args.seed.is_some() {
+        eprintln!(
+            "error: --seeds cannot be used with --seed; --seeds {seeds} runs each seed from {} to {} (for one seed, drop --seeds)",
+            seeds.first, seeds.last
+        );
+        return ExitCode::from(2);
+    }
+    if args.trace.is_some() {
+        eprintln!(
+            "error: --seeds cannot be used with --trace (one trace file per seed); run the seeds, then replay one with `sim run {} --seed N --trace FILE`",
+            args.file.display()
+        );
+        return ExitCode::from(2);
+    }
+    // No seed (each run gets its own) and no trace file: only what changes every run.
+    let opts = RunOptions {
+        until: args.until,
+        max_events: args.max_events,
+        max_pending: args.max_pending,
+        ..RunOptions::default()
+    };
+    let batch = match scenarios::load(&args.file)
+        .map_err(BatchError::from)
+        .and_then(|s| Batch::new(&s, seeds, &opts))
+    {
+        Ok(b) => b,
+        Err(BatchError::Scenario(e)) => {
+            report_error(&e);
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Failures are counted here and read when the bar is drawn, so it never shows a stale count.
+    let failed = Arc::new(AtomicU64::new(0));
+    let bar = if std::io::stderr().is_terminal() {
+        let template = "[{wide_bar}] {pos}/{len} runs, {failed} failed, {rate}, eta {eta}";
+        let counted = Arc::clone(&failed);
+        let failures = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}", counted.load(Ordering::Relaxed));
+        };
+        let rate = |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1} runs/s", s.per_sec());
+        };
+        let style = ProgressStyle::with_template(template)
+            .map(|s| {
+                s.progress_chars("=> ")
+                    .with_key("failed", failures)
+                    .with_key("rate", rate)
+            })
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        ProgressBar::new(batch.runs()).with_style(style)
+    } else {
+        ProgressBar::hidden()
+    };
+    let on_done = |o: &Outcome| {
+        if !o.ok() {
+            failed.fetch_add(1, Ordering::Relaxed);
+        }
+        bar.inc(1);
+    };
+    let mut out = std::io::stdout().lock();
+    let mut table = Table::new(&batch);
+    let mut json = Json::new(&batch);
+    let started = if args.json {
+        json.header(&mut out)
+    } else {
+        table.header(&mut out)
+    };
+    let ran = started.and_then(|_| {
+        batch.run(on_done, |chunk| {
+            bar.suspend(|| {
+                if args.json {
+                    json.rows(&mut out, chunk)?;
+                } else {
+                    table.rows(&mut out, chunk)?;
+                }
+                out.flush()
+            })
+        })
+    });
+    bar.finish_and_clear();
+    let written = ran.and_then(|totals| {
+        if args.json {
+            json.finish(&mut out, &totals)?;
+        } else {
+            table.finish(&mut out, &totals)?;
+        }
+        out.flush()
+    });
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing the results: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    // After a closed pipe the batch stops early; its exit code still tells of the runs it ran.
+    if failed.load(Ordering::Relaxed) == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -1,0 +1,1011 @@
+//! `sim run FILE --seeds A..B`: one run per seed from A to B inclusive (and per sweep variant),
+//! in parallel, reported in seed order. The range's syntax and bounds, the batch runner, and the
+//! table and JSON that `sim` prints; the binary adds only the flags and the progress bar.
+//!
+//! Runs go in chunks of [`CHUNK_RUNS`]: a chunk runs in parallel (rayon), is collected and sorted
+//! by (seed, variant), and is handed to the caller before the next chunk starts. So the output is
+//! in seed order whatever the thread count, the rows of a long range appear as it goes, and
+//! memory stays bounded by one chunk (each run's metrics are dropped as soon as it ends) however
+//! long the range. The wall clock is read here only around the whole batch, to report speed.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::str::FromStr;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use reports::text::show;
+use simcore::{SimTime, format_hash};
+
+use crate::ast::Scenario;
+use crate::check::check;
+use crate::diag::Diagnostic;
+use crate::runner::{
+    RunOptions, RunReport, ScenarioError, run_scenario, stop_reason_name, validate,
+};
+use crate::sweep::{Variants, variants};
+use crate::wire::wire;
+
+/// The most runs (seeds times sweep variants) one command may ask for.
+pub const MAX_RUNS: u64 = 100_000_000;
+
+/// Passing runs get a row of the table only when the batch has at most this many runs; failing
+/// runs always get one.
+pub const PASSED_ROWS_MAX: u64 = 50;
+
+/// The most replay commands printed after the table; the seeds of the rest are in the table.
+pub const REPLAYS_MAX: usize = 100;
+
+/// Runs per chunk: run in parallel, then sorted and printed before the next chunk starts.
+pub const CHUNK_RUNS: usize = 4096;
+
+/// The first-violation column is cut to this many characters.
+const VIOLATION_CHARS_MAX: usize = 100;
+
+/// The variant column is cut to this many characters.
+const VARIANT_CHARS_MAX: usize = 40;
+
+/// Seeds `first..last`, both included (like the scenario language's `n1..n5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl SeedRange {
+    /// How many seeds; at least 1 and at most [`MAX_RUNS`] for a range that parsed.
+    pub fn count(&self) -> u64 {
+        assert!(self.first <= self.last, "{self} runs backwards");
+        (self.last - self.first)
+            .checked_add(1)
+            .expect("a parsed range holds at most MAX_RUNS seeds")
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.first, self.last)
+    }
+}
+
+/// Why a `--seeds` value is not a range. Each reads as one line with a hint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeedRangeError {
+    #[error("the range is empty; write A..B, such as 1..100 (both ends included)")]
+    Empty,
+    #[error(
+        "`{0}` is not a range; write A..B, such as 1..100 (both ends included; for one seed use --seed)"
+    )]
+    NotARange(String),
+    #[error("`{range}`: write {first}..{last}; the range includes both ends already")]
+    Inclusive {
+        range: String,
+        first: String,
+        last: String,
+    },
+    #[error("`{text}` in `{range}` is not a seed; seeds are whole numbers such as 1..100")]
+    NotANumber { text: String, range: String },
+    #[error("`{text}` in `{range}` is larger than the largest seed, {}", u64::MAX)]
+    TooLarge { text: String, range: String },
+    #[error("{first}..{last} runs backwards; write the smaller seed first ({last}..{first})")]
+    Backwards { first: u64, last: u64 },
+    #[error("{range} is {count} seeds; at most {MAX_RUNS} in one command (split the range)")]
+    TooMany { range: String, count: u128 },
+}
+
+impl FromStr for SeedRange {
+    type Err = SeedRangeError;
+
+    /// `A..B` with whole numbers A <= B (underscores allowed between digits, as in scenarios:
+    /// `1..1_000_000`), at most [`MAX_RUNS`] seeds.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let range = s.trim();
+        if range.is_empty() {
+            return Err(SeedRangeError::Empty);
+        }
+        let Some((a, b)) = range.split_once("..") else {
+            return Err(SeedRangeError::NotARange(range.to_string()));
+        };
+        let end = |text: &str| -> Result<u64, SeedRangeError> {
+            let digits_only = text.starts_with(|c: char| c.is_ascii_digit())
+                && text.chars().all(|c| c.is_ascii_digit() || c == '_');
+            if !digits_only {
+                return Err(SeedRangeError::NotANumber {
+                    text: text.to_string(),
+                    range: range.to_string(),
+                });
+            }
+            text.replace('_', "")
+                .parse::<u64>()
+                .map_err(|_| SeedRangeError::TooLarge {
+                    text: text.to_string(),
+                    range: range.to_string(),
+                })
+        };
+        if let Some(b) = b.strip_prefix('=') {
+            // Rust's inclusive range: the same range here.
+            return Err(SeedRangeError::Inclusive {
+                range: range.to_string(),
+                first: a.to_string(),
+                last: b.to_string(),
+            });
+        }
+        let (first, last) = (end(a)?, end(b)?);
+        if first > last {
+            return Err(SeedRangeError::Backwards { first, last });
+        }
+        let count = u128::from(last - first) + 1;
+        if count > u128::from(MAX_RUNS) {
+            return Err(SeedRangeError::TooMany {
+                range: range.to_string(),
+                count,
+            });
+        }
+        Ok(SeedRange { first, last })
+    }
+}
+
+/// Why a batch cannot start. Each reads as one line (a scenario's problems, one line each).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(
+        "--seeds {seeds} with {variants} sweep variants makes {runs} runs; at most {MAX_RUNS} in one command (split the range)"
+    )]
+    TooManyRuns {
+        seeds: SeedRange,
+        variants: usize,
+        runs: u128,
+    },
+}
+
+/// One run of a batch: its seed, its variant (an index into [`Batch::variant_label`]), and what
+/// it gave. The report has no metrics (they are dropped when the run ends, to bound memory); an
+/// error (the run could not go on) is kept as its message.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub seed: u64,
+    pub variant: usize,
+    pub report: Result<RunReport, String>,
+}
+
+impl Outcome {
+    /// Every check held and the run went to its end.
+    pub fn ok(&self) -> bool {
+        self.report.as_ref().is_ok_and(|r| r.ok())
+    }
+}
+
+/// Runs, passes and failures of a batch, and how long it took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub runs: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub wall_time_s: f64,
+}
+
+/// A scenario, loaded and validated once, to run for every seed of a range and every variant of
+/// its sweeps.
+#[derive(Debug)]
+pub struct Batch {
+    file: String,
+    name: String,
+    variants: Variants,
+    labels: Vec<String>,
+    seeds: SeedRange,
+    opts: RunOptions,
+    /// The flags after `--seed N` that make a replay the same run: `--until`, `--max-events`,
+    /// `--max-pending`.
+    replay_flags: String,
+}
+
+impl Batch {
+    /// Validates `scenario` (every variant, as `sim run` does) for a run of every seed in
+    /// `seeds`, with `opts` for everything but the seed. `opts` must not set a seed or a trace
+    /// file (the caller refuses those flags).
+    pub fn new(
+        scenario: &Scenario,
+        seeds: SeedRange,
+        opts: &RunOptions,
+    ) -> Result<Self, BatchError> {
+        assert!(opts.seed.is_none(), "a batch sets the seed of each run");
+        assert!(opts.trace.is_none(), "a batch writes no trace files");
+        validate(scenario).map_err(ScenarioError::Invalid)?;
+        let variants = variants(scenario).map_err(ScenarioError::Invalid)?;
+        let runs = u128::from(seeds.count()) * variants.len() as u128;
+        if runs > u128::from(MAX_RUNS) {
+            return Err(BatchError::TooManyRuns {
+                seeds,
+                variants: variants.len(),
+                runs,
+            });
+        }
+        let labels: Vec<String> = variants.iter().map(|v| v.label).collect();
+        for v in &variants {
+            ends(&v.scenario, seeds.first, opts)?;
+        }
+        let mut replay_flags = String::new();
+        if let Some(t) = opts.until {
+            replay_flags.push_str(&format!(" --until {}", time_flag(t)));
+        }
+        if let Some(n) = opts.max_events {
+            replay_flags.push_str(&format!(" --max-events {n}"));
+        }
+        if let Some(n) = opts.max_pending {
+            replay_flags.push_str(&format!(" --max-pending {n}"));
+        }
+        Ok(Batch {
+            file: scenario.file.clone(),
+            name: scenario.name.clone().unwrap_or_default(),
+            variants,
+            labels,
+            seeds,
+            opts: opts.clone(),
+            replay_flags,
+        })
+    }
+
+    /// How many runs: seeds times variants.
+    pub fn runs(&self) -> u64 {
+        self.seeds.count() * self.labels.len() as u64
+    }
+
+    pub fn seeds(&self) -> SeedRange {
+        self.seeds
+    }
+
+    /// The swept values of variant `i` (`server.servers=2`), empty without sweeps.
+    pub fn variant_label(&self, i: usize) -> &str {
+        &self.labels[i]
+    }
+
+    /// The scenario sweeps, so each run has a variant.
+    pub fn swept(&self) -> bool {
+        self.labels.len() > 1 || self.labels.iter().any(|l| !l.is_empty())
+    }
+
+    /// The command that replays the run of `seed` exactly: `sim run FILE --seed N` and the flags
+    /// that changed the run. (With sweeps, it runs every variant for that seed.)
+    pub fn replay(&self, seed: u64) -> String {
+        format!("sim run {} --seed {seed}{}", self.file, self.replay_flags)
+    }
+
+    /// Runs every (seed, variant) pair on rayon's pool, chunk by chunk. `on_done` sees each run
+    /// as it ends, in any order and from any thread (for progress); `sink` gets each chunk in
+    /// (seed, variant) order, chunks in order. Stops at the first error of `sink`.
+    pub fn run<E>(
+        &self,
+        on_done: impl Fn(&Outcome) + Sync,
+        mut sink: impl FnMut(&[Outcome]) -> Result<(), E>,
+    ) -> Result<Totals, E> {
+        let started = Instant::now();
+        let total = self.runs();
+        let mut totals = Totals::default();
+        let mut start = 0u64;
+        while start < total {
+            let len = (total - start).min(CHUNK_RUNS as u64) as usize;
+            let mut chunk: Vec<Outcome> = (0..len)
+                .into_par_iter()
+                .map(|k| {
+                    let o = self.run_one(start + k as u64);
+                    on_done(&o);
+                    o
+                })
+                .collect();
+            chunk.sort_by_key(|o| (o.seed, o.variant));
+            let passed = chunk.iter().filter(|o| o.ok()).count() as u64;
+            totals.runs += len as u64;
+            totals.passed += passed;
+            totals.failed += len as u64 - passed;
+            sink(&chunk)?;
+            start += len as u64;
+        }
+        assert_eq!(totals.runs, total);
+        totals.wall_time_s = started.elapsed().as_secs_f64();
+        Ok(totals)
+    }
+
+    /// Run `index` of the batch: seeds vary slowest, so a seed's variants are neighbours.
+    fn run_one(&self, index: u64) -> Outcome {
+        let per_seed = self.labels.len() as u64;
+        let seed = self.seeds.first + index / per_seed;
+        let variant = (index % per_seed) as usize;
+        assert!(seed <= self.seeds.last, "run {index} is past the range");
+        let v = self.variants.get(variant);
+        let opts = RunOptions {
+            seed: Some(seed),
+            ..self.opts.clone()
+        };
+        let report = run_scenario(&v.scenario, &opts)
+            .map(|mut r| {
+                r.variant = v.label;
+                r.result.metrics = Default::default();
+                r
+            })
+            .map_err(|e| e.to_string());
+        Outcome {
+            seed,
+            variant,
+            report,
+        }
+    }
+}
+
+/// The run must end; `runner::run_scenario` refuses each run of a scenario with a source that
+/// never stops and no way to end, and the same refusal up front saves a row of errors per seed.
+fn ends(scenario: &Scenario, seed: u64, opts: &RunOptions) -> Result<(), ScenarioError> {
+    let checked = check(scenario).map_err(ScenarioError::Invalid)?;
+    let wired = wire(&checked, seed).map_err(ScenarioError::Invalid)?;
+    let limited = checked.duration.is_some() || opts.until.is_some() || opts.max_events.is_some();
+    match wired.endless_source {
+        Some((span, file)) if !limited => Err(ScenarioError::Invalid(vec![
+            Diagnostic::at(&file, span, "this source never stops and the scenario has no duration, so the run would never end")
+                .hint("add `customers N` to the source or `duration 10s` to the scenario (or pass --until)"),
+        ])),
+        _ => Ok(()),
+    }
+}
+
+/// `t` as `--until` reads it back to the same instant: the exact unit form, else nanoseconds.
+fn time_flag(t: SimTime) -> String {
+    let text = t.to_string();
+    if text.parse::<SimTime>() == Ok(t) {
+        text
+    } else {
+        format!("{}ns", t.as_nanos())
+    }
+}
+
+/// At most `max` characters of `text` on one line (control characters as spaces), with `…`
+/// where it was cut.
+fn clip(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let mut out: String = flat.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The first-violation column: `check: detail`, and how many more; for a run that could not go
+/// on, its error.
+fn first_problem(o: &Outcome) -> String {
+    match &o.report {
+        Err(e) => clip(&format!("error: {e}"), VIOLATION_CHARS_MAX),
+        Ok(r) => match r.violations().first() {
+            None => String::new(),
+            Some(v) => {
+                let first = clip(&format!("{}: {}", v.check, v.detail), VIOLATION_CHARS_MAX);
+                match r.result.violations_total {
+                    0 | 1 => first,
+                    n => format!("{first} (+{} more)", n - 1),
+                }
+            }
+        },
+    }
+}
+
+/// The human output: a header, a row per run (failing runs always, passing runs only in a batch
+/// of at most [`PASSED_ROWS_MAX`] runs), then [`Table::finish`] with the summary and a replay
+/// command per failing run.
+#[derive(Debug)]
+pub struct Table<'a> {
+    batch: &'a Batch,
+    show_passed: bool,
+    seed_width: usize,
+    variant_width: usize,
+    passed_hidden: u64,
+    replays: Vec<String>,
+    replays_dropped: u64,
+}
+
+impl<'a> Table<'a> {
+    pub fn new(batch: &'a Batch) -> Self {
+        let seed_width = batch.seeds.last.to_string().len().max("seed".len());
+        let variant_width = if batch.swept() {
+            batch
+                .labels
+                .iter()
+                .map(|l| l.chars().count().min(VARIANT_CHARS_MAX))
+                .max()
+                .unwrap_or(0)
+                .max("variant".len())
+        } else {
+            0
+        };
+        Table {
+            batch,
+            show_passed: batch.runs() <= PASSED_ROWS_MAX,
+            seed_width,
+            variant_width,
+            passed_hidden: 0,
+            replays: Vec::new(),
+            replays_dropped: 0,
+        }
+    }
+
+    /// The scenario, the range, and the column titles.
+    pub fn header(&self, out: &mut impl Write) -> io::Result<()> {
+        let b = self.batch;
+        writeln!(out, "scenario   {} ({})", b.name, b.file)?;
+        let seeds = b.seeds.count();
+        let plural = |n: u64, one: &str, many: &str| {
+            if n == 1 {
+                one.to_string()
+            } else {
+                many.to_string()
+            }
+        };
+        let variants = b.labels.len() as u64;
+        let runs = if b.swept() {
+            format!(
+                "{seeds} {} x {variants} {} = {} runs",
+                plural(seeds, "seed", "seeds"),
+                plural(variants, "variant", "variants"),
+                b.runs()
+            )
+        } else {
+            format!("{seeds} {}", plural(seeds, "run", "runs"))
+        };
+        writeln!(out, "seeds      {} (both ends included: {runs})", b.seeds)?;
+        self.row(
+            out,
+            "seed",
+            "variant",
+            "result",
+            "events",
+            "sim time",
+            "trace hash",
+            "first violation",
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        out: &mut impl Write,
+        seed: &str,
+        variant: &str,
+        result: &str,
+        events: &str,
+        time: &str,
+        hash: &str,
+        problem: &str,
+    ) -> io::Result<()> {
+        let mut line = format!("{seed:>w$}  ", w = self.seed_width);
+        if self.variant_width > 0 {
+            line.push_str(&format!(
+                "{:<w$}  ",
+                clip(variant, VARIANT_CHARS_MAX),
+                w = self.variant_width
+            ));
+        }
+        line.push_str(&format!(
+            "{result:<6}  {events:>12}  {time:>10}  {hash:<16}  {problem}"
+        ));
+        writeln!(out, "{}", line.trim_end())
+    }
+
+    /// The rows of one chunk, in the order given (the batch gives them in seed order).
+    pub fn rows(&mut self, out: &mut impl Write, chunk: &[Outcome]) -> io::Result<()> {
+        for o in chunk {
+            let ok = o.ok();
+            if !ok {
+                if self.replays.len() < REPLAYS_MAX {
+                    let mut cmd = self.batch.replay(o.seed);
+                    if self.batch.swept() {
+                        cmd.push_str(&format!(
+                            "   # variant {}",
+                            self.batch.variant_label(o.variant)
+                        ));
+                    }
+                    self.replays.push(cmd);
+                } else {
+                    self.replays_dropped += 1;
+                }
+            } else if !self.show_passed {
+                self.passed_hidden += 1;
+                continue;
+            }
+            let (events, time, hash) = match &o.report {
+                Ok(r) => (
+                    r.events.to_string(),
+                    show(r.result.end_time.as_nanos() as f64, true),
+                    format_hash(r.result.trace_hash),
+                ),
+                Err(_) => ("-".into(), "-".into(), "-".into()),
+            };
+            self.row(
+                out,
+                &o.seed.to_string(),
+                self.batch.variant_label(o.variant),
+                if ok { "ok" } else { "FAIL" },
+                &events,
+                &time,
+                &hash,
+                &first_problem(o),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What was left out, the summary, and the replay commands.
+    pub fn finish(&self, out: &mut impl Write, totals: &Totals) -> io::Result<()> {
+        let b = self.batch;
+        if self.passed_hidden > 0 {
+            writeln!(
+                out,
+                "({} passing rows not shown: a batch over {PASSED_ROWS_MAX} runs lists only failing runs; --json lists every run)",
+                self.passed_hidden
+            )?;
+        }
+        writeln!(
+            out,
+            "runs       {}: {} passed, {} failed",
+            totals.runs, totals.passed, totals.failed
+        )?;
+        let wall = totals.wall_time_s.max(1e-9);
+        let seeds_per_s = totals.runs as f64 / b.labels.len() as f64 / wall;
+        let mut speed = format!(
+            "{seeds_per_s:.1} seeds/s, {:.0} seeds/h",
+            seeds_per_s * 3600.0
+        );
+        if b.swept() {
+            speed.push_str(&format!(", {:.1} runs/s", totals.runs as f64 / wall));
+        }
+        writeln!(out, "wall time  {:.3}s  ({speed})", totals.wall_time_s)?;
+        if totals.failed == 0 {
+            writeln!(out, "result     ok: every check held in every run")?;
+            return Ok(());
+        }
+        writeln!(
+            out,
+            "result     FAILED: {} of {} runs",
+            totals.failed, totals.runs
+        )?;
+        writeln!(out, "replay")?;
+        for cmd in &self.replays {
+            writeln!(out, "  {cmd}")?;
+        }
+        if self.replays_dropped > 0 {
+            writeln!(
+                out,
+                "  ... and {} more failing runs (their seeds are in the table)",
+                self.replays_dropped
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The `--json` output: one object on one line, `{"scenario", "file", "seeds": {"first",
+/// "last"}, "variants" (the sweep's labels, empty without one), "runs": [...], "summary": {...}}`. Each run has the fields of
+/// `sim run --json` but `metrics`, plus `ok` and `error`; `replay` carries the flags that
+/// changed the run. Written as the runs come, so a long range never sits in memory.
+#[derive(Debug)]
+pub struct Json<'a> {
+    batch: &'a Batch,
+    written: u64,
+}
+
+impl<'a> Json<'a> {
+    pub fn new(batch: &'a Batch) -> Self {
+        Json { batch, written: 0 }
+    }
+
+    pub fn header(&self, out: &mut impl Write) -> io::Result<()> {
+        let b = self.batch;
+        write!(
+            out,
+            "{{\"scenario\":{},\"file\":{},\"seeds\":{},\"variants\":{},\"runs\":[",
+            serde_json::json!(b.name),
+            serde_json::json!(b.file),
+            serde_json::json!({"first": b.seeds.first, "last": b.seeds.last}),
+            serde_json::json!(if b.swept() { &b.labels[..] } else { &[] }),
+        )
+    }
+
+    pub fn rows(&mut self, out: &mut impl Write, chunk: &[Outcome]) -> io::Result<()> {
+        for o in chunk {
+            if self.written > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "{}", self.run(o))?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// One run's object.
+    pub fn run(&self, o: &Outcome) -> serde_json::Value {
+        let b = self.batch;
+        match &o.report {
+            Ok(r) => serde_json::json!({
+                "scenario": r.scenario,
+                "file": r.file,
+                "variant": r.variant,
+                "seed": r.seed,
+                "ok": r.ok(),
+                "error": null,
+                "events": r.events,
+                "sim_time_ns": r.result.end_time.as_nanos(),
+                "wall_time_s": r.wall_time_s,
+                "speedup": if r.speedup().is_finite() { serde_json::json!(r.speedup()) } else { serde_json::Value::Null },
+                "stop_reason": stop_reason_name(r.result.stop_reason),
+                "trace_hash": format_hash(r.result.trace_hash),
+                "checks": r.checks,
+                "violations": r.result.violations,
+                "violations_total": r.result.violations_total,
+                "replay": b.replay(o.seed),
+            }),
+            Err(e) => serde_json::json!({
+                "scenario": b.name,
+                "file": b.file,
+                "variant": b.variant_label(o.variant),
+                "seed": o.seed,
+                "ok": false,
+                "error": e,
+                "events": null,
+                "sim_time_ns": null,
+                "wall_time_s": null,
+                "speedup": null,
+                "stop_reason": null,
+                "trace_hash": null,
+                "checks": [],
+                "violations": [],
+                "violations_total": 0,
+                "replay": b.replay(o.seed),
+            }),
+        }
+    }
+
+    pub fn finish(&self, out: &mut impl Write, totals: &Totals) -> io::Result<()> {
+        let b = self.batch;
+        let wall = totals.wall_time_s.max(1e-9);
+        let seeds_per_s = totals.runs as f64 / b.labels.len() as f64 / wall;
+        let summary = serde_json::json!({
+            "runs": totals.runs,
+            "passed": totals.passed,
+            "failed": totals.failed,
+            "wall_time_s": totals.wall_time_s,
+            "seeds_per_s": seeds_per_s,
+            "seeds_per_h": seeds_per_s * 3600.0,
+            "runs_per_s": totals.runs as f64 / wall,
+        });
+        writeln!(out, "],\"summary\":{summary}}}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(s: &str) -> Result<SeedRange, SeedRangeError> {
+        s.parse()
+    }
+
+    #[test]
+    fn a_range_includes_both_ends() {
+        assert_eq!(range("1..8"), Ok(SeedRange { first: 1, last: 8 }));
+        assert_eq!(range("1..8").unwrap().count(), 8);
+        assert_eq!(range("7..7").unwrap().count(), 1);
+        assert_eq!(range("0..0").unwrap().count(), 1);
+        assert_eq!(range(" 3..5 ").unwrap(), SeedRange { first: 3, last: 5 });
+        assert_eq!(range("1..1_000").unwrap().count(), 1000);
+        let top = format!("{}..{}", u64::MAX - 9, u64::MAX);
+        assert_eq!(range(&top).unwrap().count(), 10);
+        assert_eq!(range("1..8").unwrap().to_string(), "1..8");
+    }
+
+    #[test]
+    fn malformed_ranges_say_what_is_wrong() {
+        assert_eq!(range(""), Err(SeedRangeError::Empty));
+        assert_eq!(range("  "), Err(SeedRangeError::Empty));
+        assert_eq!(range("3"), Err(SeedRangeError::NotARange("3".into())));
+        assert_eq!(
+            range("5..2"),
+            Err(SeedRangeError::Backwards { first: 5, last: 2 })
+        );
+        for bad in [
+            "a..b", "1..", "..5", "-1..5", "1...5", "1.5..2", "_1..2", "1..0x10",
+        ] {
+            assert!(
+                matches!(range(bad), Err(SeedRangeError::NotANumber { .. })),
+                "{bad}: {:?}",
+                range(bad)
+            );
+        }
+        assert!(matches!(
+            range("1..18446744073709551616"),
+            Err(SeedRangeError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            range(&format!("0..{}", u64::MAX)),
+            Err(SeedRangeError::TooMany { count, .. }) if count == 1u128 << 64
+        ));
+        assert!(range(&format!("1..{MAX_RUNS}")).is_ok());
+        assert!(matches!(
+            range(&format!("0..{MAX_RUNS}")),
+            Err(SeedRangeError::TooMany { .. })
+        ));
+        assert!(matches!(
+            range("1..=5"),
+            Err(SeedRangeError::Inclusive { .. })
+        ));
+        assert!(
+            range("1..=5")
+                .unwrap_err()
+                .to_string()
+                .contains("write 1..5")
+        );
+        let text = range("5..2").unwrap_err().to_string();
+        assert!(text.contains("2..5"), "{text}");
+    }
+
+    #[test]
+    fn clipping_keeps_one_line_and_whole_characters() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("a\nb", 10), "a b");
+        assert_eq!(clip("abcdefghij", 5), "abcd…");
+        assert_eq!(clip("ééééé", 3), "éé…");
+        assert_eq!(clip("ééé", 3), "ééé");
+    }
+
+    #[test]
+    fn until_is_written_so_that_it_reads_back() {
+        for ns in [
+            1,
+            999,
+            1_500_000_000,
+            10_000_000_000,
+            3_600_000_000_000,
+            123_456_789_012,
+        ] {
+            let t = SimTime::from_nanos(ns);
+            assert_eq!(time_flag(t).parse::<SimTime>(), Ok(t), "{ns}");
+        }
+        assert_eq!(time_flag(SimTime::from_nanos(10_000_000_000)), "10s");
+    }
+
+    const FLAKY: &str = r#"scenario "flaky" {
+  source a { rate 0.9/s  customers 200  to s }
+  station s { servers 1  service exp(1s) }
+  expect mean(s.wait) < 5s
+}
+"#;
+
+    fn batch(text: &str, seeds: &str, opts: &RunOptions) -> Result<Batch, BatchError> {
+        let scenario = crate::parse::parse("flaky.scn", text).unwrap();
+        Batch::new(&scenario, seeds.parse().unwrap(), opts)
+    }
+
+    fn run_all(b: &Batch) -> (Vec<Outcome>, Totals) {
+        let mut all = Vec::new();
+        let totals = b
+            .run(
+                |_| {},
+                |chunk| {
+                    all.extend_from_slice(chunk);
+                    Ok::<(), ()>(())
+                },
+            )
+            .unwrap();
+        (all, totals)
+    }
+
+    #[test]
+    fn every_seed_runs_once_in_order_and_matches_a_single_run() {
+        let b = batch(FLAKY, "10..29", &RunOptions::default()).unwrap();
+        let (all, totals) = run_all(&b);
+        assert_eq!(all.len(), 20);
+        assert_eq!(
+            all.iter().map(|o| o.seed).collect::<Vec<_>>(),
+            (10..=29).collect::<Vec<_>>()
+        );
+        assert_eq!(totals.runs, 20);
+        assert_eq!(totals.passed + totals.failed, 20);
+        assert_eq!(totals.passed, all.iter().filter(|o| o.ok()).count() as u64);
+        // A bound near the mean: some seeds pass and some fail (the test's premise).
+        assert!(totals.passed > 0 && totals.failed > 0, "{totals:?}");
+        let scenario = crate::parse::parse("flaky.scn", FLAKY).unwrap();
+        for o in &all {
+            let one = run_scenario(
+                &scenario,
+                &RunOptions {
+                    seed: Some(o.seed),
+                    ..RunOptions::default()
+                },
+            )
+            .unwrap();
+            let r = o.report.as_ref().unwrap();
+            assert_eq!(
+                r.result.trace_hash, one.result.trace_hash,
+                "seed {}",
+                o.seed
+            );
+            assert_eq!(
+                r.result.violations, one.result.violations,
+                "seed {}",
+                o.seed
+            );
+            assert_eq!(b.replay(o.seed), one.replay_command());
+            assert!(r.result.metrics.0.is_empty(), "metrics are dropped");
+        }
+    }
+
+    #[test]
+    fn a_sweep_runs_every_variant_for_every_seed() {
+        let swept = FLAKY.replace("expect", "sweep s.servers in [1, 2]\n  expect");
+        let b = batch(&swept, "1..3", &RunOptions::default()).unwrap();
+        assert!(b.swept());
+        assert_eq!(b.runs(), 6);
+        let (all, _) = run_all(&b);
+        let order: Vec<(u64, &str)> = all
+            .iter()
+            .map(|o| (o.seed, b.variant_label(o.variant)))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (1, "s.servers=1"),
+                (1, "s.servers=2"),
+                (2, "s.servers=1"),
+                (2, "s.servers=2"),
+                (3, "s.servers=1"),
+                (3, "s.servers=2")
+            ]
+        );
+        for o in &all {
+            assert_eq!(
+                o.report.as_ref().unwrap().variant,
+                b.variant_label(o.variant)
+            );
+        }
+    }
+
+    #[test]
+    fn replays_carry_the_flags_that_change_the_run() {
+        let opts = RunOptions {
+            until: Some("90s".parse().unwrap()),
+            max_events: Some(5000),
+            max_pending: Some(64),
+            ..RunOptions::default()
+        };
+        let b = batch(FLAKY, "1..2", &opts).unwrap();
+        assert_eq!(
+            b.replay(2),
+            "sim run flaky.scn --seed 2 --until 90s --max-events 5000 --max-pending 64"
+        );
+    }
+
+    #[test]
+    fn a_run_that_cannot_go_on_is_a_failed_row_not_the_end_of_the_batch() {
+        // One pending event at most: every run stops with an error, and each is reported.
+        let opts = RunOptions {
+            max_pending: Some(1),
+            ..RunOptions::default()
+        };
+        let b = batch(FLAKY, "1..3", &opts).unwrap();
+        let (all, totals) = run_all(&b);
+        assert_eq!(totals.failed, 3);
+        for o in &all {
+            let e = o.report.as_ref().unwrap_err();
+            assert!(e.contains("the run stopped"), "{e}");
+        }
+        let mut out = Vec::new();
+        let mut t = Table::new(&b);
+        t.rows(&mut out, &all).unwrap();
+        t.finish(&mut out, &totals).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.matches("FAIL").count(),
+            4,
+            "three rows and the result: {text}"
+        );
+        assert!(text.contains("error: "), "{text}");
+        assert!(
+            text.contains("  sim run flaky.scn --seed 3 --max-pending 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_endless_source_is_refused_before_any_run() {
+        let endless = FLAKY.replace("customers 200  ", "");
+        match batch(&endless, "1..3", &RunOptions::default()) {
+            Err(BatchError::Scenario(ScenarioError::Invalid(d))) => {
+                assert!(d[0].message.contains("never stops"), "{d:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let opts = RunOptions {
+            until: Some("10s".parse().unwrap()),
+            ..RunOptions::default()
+        };
+        assert!(batch(&endless, "1..3", &opts).is_ok());
+    }
+
+    #[test]
+    fn too_many_runs_with_sweeps_are_refused() {
+        let swept = FLAKY.replace("expect", "sweep s.servers in [1, 2]\n  expect");
+        let seeds = format!("1..{MAX_RUNS}");
+        assert!(matches!(
+            batch(&swept, &seeds, &RunOptions::default()),
+            Err(BatchError::TooManyRuns { runs, .. }) if runs == 2 * u128::from(MAX_RUNS)
+        ));
+    }
+
+    #[test]
+    fn the_table_lists_passing_rows_only_for_small_batches() {
+        let b = batch(FLAKY, "1..60", &RunOptions::default()).unwrap();
+        let (all, totals) = run_all(&b);
+        assert!(totals.passed > 0 && totals.failed > 0, "{totals:?}");
+        let mut out = Vec::new();
+        let mut t = Table::new(&b);
+        t.header(&mut out).unwrap();
+        t.rows(&mut out, &all).unwrap();
+        t.finish(&mut out, &totals).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("  FAIL  ") || l.contains("  ok  "))
+            .collect();
+        assert_eq!(rows.len() as u64, totals.failed, "{text}");
+        assert!(
+            text.contains(&format!("({} passing rows not shown", totals.passed)),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("  sim run ")).count() as u64,
+            totals.failed
+        );
+
+        let small = batch(FLAKY, "1..10", &RunOptions::default()).unwrap();
+        let (all, totals) = run_all(&small);
+        let mut out = Vec::new();
+        let mut t = Table::new(&small);
+        t.rows(&mut out, &all).unwrap();
+        t.finish(&mut out, &totals).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains("  FAIL  ") || l.contains("  ok  "))
+                .count(),
+            10,
+            "{text}"
+        );
+        assert!(!text.contains("not shown"), "{text}");
+    }
+
+    #[test]
+    fn the_json_is_one_valid_object_with_every_run() {
+        let b = batch(FLAKY, "1..5", &RunOptions::default()).unwrap();
+        let (all, totals) = run_all(&b);
+        let mut out = Vec::new();
+        let mut j = Json::new(&b);
+        j.header(&mut out).unwrap();
+        j.rows(&mut out, &all[..2]).unwrap();
+        j.rows(&mut out, &all[2..]).unwrap();
+        j.finish(&mut out, &totals).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let runs = v["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 5);
+        for (k, r) in runs.iter().enumerate() {
+            assert_eq!(r["seed"], k as u64 + 1);
+            assert_eq!(r["ok"], all[k].ok());
+            assert_eq!(r["trace_hash"].as_str().unwrap().len(), 16);
+        }
+        assert_eq!(v["summary"]["runs"], 5);
+        assert_eq!(v["summary"]["failed"], totals.failed);
+        assert_eq!(v["seeds"]["first"], 1);
+        assert_eq!(v["seeds"]["last"], 5);
+    }
+}

@@ -1,0 +1,412 @@
+//! `sim run FILE --seeds A..B` as a user meets it: one row per seed in seed order, the same runs
+//! as `--seed N` one at a time, output independent of the thread count, failing seeds with
+//! replay commands that reproduce them, and malformed ranges refused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn sim_with(args: &[&str], threads: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sim"));
+    cmd.args(args)
+        .current_dir(workspace())
+        .env_remove("RUST_LOG");
+    if let Some(n) = threads {
+        cmd.env("RAYON_NUM_THREADS", n);
+    }
+    cmd.output().expect("the sim binary runs")
+}
+
+fn sim(args: &[&str]) -> Output {
+    sim_with(args, None)
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sim-seeds-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A row of the table: seed, result, events, sim time, trace hash, first violation (no sweep).
+#[derive(Debug, PartialEq)]
+struct Row {
+    seed: u64,
+    ok: bool,
+    hash: String,
+    violation: String,
+}
+
+fn rows(out: &str) -> Vec<Row> {
+    out.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let seed = words.next()?.parse::<u64>().ok()?;
+            let ok = match words.next()? {
+                "ok" => true,
+                "FAIL" => false,
+                _ => return None,
+            };
+            let _events = words.next()?;
+            let _time = words.next()?;
+            let hash = words.next()?.to_string();
+            let violation = words.collect::<Vec<_>>().join(" ");
+            Some(Row {
+                seed,
+                ok,
+                hash,
+                violation,
+            })
+        })
+        .collect()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// `--seeds` JSON without the fields that read the wall clock.
+fn without_timing(mut v: Value) -> Value {
+    for run in v["runs"].as_array_mut().unwrap() {
+        let run = run.as_object_mut().unwrap();
+        assert!(run.remove("wall_time_s").is_some());
+        assert!(run.remove("speedup").is_some());
+    }
+    let summary = v["summary"].as_object_mut().unwrap();
+    for k in ["wall_time_s", "seeds_per_s", "seeds_per_h", "runs_per_s"] {
+        assert!(summary.remove(k).is_some(), "{k}");
+    }
+    v
+}
+
+#[test]
+fn every_seed_gets_a_row_in_order_with_the_hash_of_its_own_run() {
+    let o = sim(&[
+        "run",
+        "scenarios/mm1.scn",
+        "--seeds",
+        "1..8",
+        "--until",
+        "10s",
+    ]);
+    let out = stdout(&o);
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    let rows = rows(&out);
+    assert_eq!(
+        rows.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<u64>>(),
+        "{out}"
+    );
+    for r in &rows {
+        let k = r.seed.to_string();
+        let one = sim(&[
+            "run",
+            "scenarios/mm1.scn",
+            "--seed",
+            &k,
+            "--until",
+            "10s",
+            "--json",
+        ]);
+        let v = json(&one);
+        assert_eq!(v["seed"], r.seed);
+        assert_eq!(v["trace_hash"].as_str(), Some(r.hash.as_str()), "seed {k}");
+        assert_eq!(v["violations"].as_array().unwrap().is_empty(), r.ok);
+    }
+    // Eight seeds make eight different runs.
+    let hashes: std::collections::BTreeSet<_> = rows.iter().map(|r| &r.hash).collect();
+    assert_eq!(hashes.len(), 8);
+    // mm1.scn's checks are for 10^6 customers, so 10 simulated seconds fail them.
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out.contains("runs       8: 0 passed, 8 failed"), "{out}");
+    assert!(out.contains("seeds/s"), "{out}");
+}
+
+#[test]
+fn the_thread_count_changes_nothing_but_the_timing() {
+    // More runs than one chunk, so the order across chunks counts too.
+    let args = [
+        "run",
+        "scenarios/mm1.scn",
+        "--seeds",
+        "1..5000",
+        "--until",
+        "2s",
+    ];
+    let text = |threads| {
+        let o = sim_with(&args, Some(threads));
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .filter(|l| !l.starts_with("wall time"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (one, two) = (text("1"), text("2"));
+    assert_eq!(one, two);
+    assert!(one.contains("runs       5000: "), "{one}");
+
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let v1 = without_timing(json(&sim_with(&with_json, Some("1"))));
+    let v2 = without_timing(json(&sim_with(&with_json, Some("3"))));
+    let seeds: Vec<u64> = v1["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, (1..=5000).collect::<Vec<u64>>());
+    assert_eq!(v1, v2);
+}
+
+const FLAKY: &str = r#"# A bound near the mean wait of a short M/M/1 run: some seeds hold it, some do not.
+scenario "flaky" {
+  source a { rate 0.9/s  to s }
+  station s { servers 1  service exp(1s) }
+  expect mean(s.wait) < 3s
+}
+"#;
+
+#[test]
+fn failing_seeds_print_replays_that_reproduce_them() {
+    let dir = tempdir("flaky");
+    let file = dir.join("flaky.scn");
+    std::fs::write(&file, FLAKY).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let o = sim(&["run", &file, "--seeds", "1..20", "--until", "100s"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 20, "{out}");
+    let failing: Vec<&Row> = rows.iter().filter(|r| !r.ok).collect();
+    assert!(!failing.is_empty() && failing.len() < 20, "{out}");
+    for r in &failing {
+        assert!(
+            r.violation.starts_with("mean(s.wait) < 3s: actual "),
+            "{r:?}"
+        );
+    }
+    let replays: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("  sim run "))
+        .collect();
+    assert_eq!(replays.len(), failing.len(), "{out}");
+    for (cmd, r) in replays.iter().zip(&failing) {
+        assert_eq!(*cmd, format!("{file} --seed {} --until 100s", r.seed));
+    }
+
+    // The first replay, as printed, is the same run: same hash, same violation.
+    let first = failing[0];
+    let mut args = vec!["run"];
+    args.extend(replays[0].split_whitespace());
+    let again = sim(&args);
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains(&format!("trace hash {}", first.hash)),
+        "{}",
+        stdout(&again)
+    );
+    args.push("--json");
+    let v = json(&sim(&args));
+    assert_eq!(v["trace_hash"].as_str(), Some(first.hash.as_str()));
+    let violation = &v["violations"][0];
+    assert_eq!(
+        format!(
+            "{}: {}",
+            violation["check"].as_str().unwrap(),
+            violation["detail"].as_str().unwrap()
+        ),
+        first.violation
+    );
+
+    // The same seeds in JSON: every run, with the replay and the same outcome.
+    let j = json(&sim(&[
+        "run", &file, "--seeds", "1..20", "--until", "100s", "--json",
+    ]));
+    let runs = j["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 20);
+    for (run, row) in runs.iter().zip(&rows) {
+        assert_eq!(run["seed"], row.seed);
+        assert_eq!(run["ok"], row.ok);
+        assert_eq!(run["trace_hash"].as_str(), Some(row.hash.as_str()));
+        assert_eq!(
+            run["replay"].as_str().unwrap(),
+            format!("sim run {file} --seed {} --until 100s", row.seed)
+        );
+    }
+    assert_eq!(j["summary"]["failed"], failing.len() as u64);
+    assert_eq!(j["summary"]["passed"], 20 - failing.len() as u64);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_long_range_lists_failing_rows_only() {
+    let dir = tempdir("long");
+    let file = dir.join("flaky.scn");
+    std::fs::write(&file, FLAKY).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let o = sim(&["run", &file, "--seeds", "1..200", "--until", "100s"]);
+    let out = stdout(&o);
+    let rows = rows(&out);
+    assert!(!rows.is_empty() && rows.iter().all(|r| !r.ok), "{out}");
+    let passed = 200 - rows.len();
+    assert!(passed > 0, "{out}");
+    assert!(
+        out.contains(&format!("({passed} passing rows not shown")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "runs       200: {passed} passed, {} failed",
+            rows.len()
+        )),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_sweep_runs_every_variant_for_every_seed() {
+    let o = sim(&[
+        "run",
+        "scenarios/mmk-sweep.scn",
+        "--seeds",
+        "3..4",
+        "--until",
+        "10s",
+    ]);
+    let out = stdout(&o);
+    let rows: Vec<(&str, &str)> = out
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let seed = w.next().filter(|s| s.parse::<u64>().is_ok())?;
+            Some((seed, w.next()?))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("3", "server.servers=1"),
+            ("3", "server.servers=2"),
+            ("3", "server.servers=3"),
+            ("4", "server.servers=1"),
+            ("4", "server.servers=2"),
+            ("4", "server.servers=3"),
+        ],
+        "{out}"
+    );
+    assert!(out.contains("2 seeds x 3 variants = 6 runs"), "{out}");
+}
+
+/// Bad input: exit 2, no panic, one first line that names the flag.
+fn assert_refused(o: &Output, must_contain: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(o.stdout.is_empty(), "{}", stdout(o));
+    for s in must_contain {
+        assert!(err.contains(s), "{s:?} not in {err}");
+    }
+}
+
+#[test]
+fn malformed_ranges_are_refused_naming_the_flag() {
+    for (range, says) in [
+        ("5..2", "write the smaller seed first (2..5)"),
+        ("a..b", "not a seed"),
+        ("3", "not a range"),
+        ("", "empty"),
+        ("1..", "not a seed"),
+        ("1..=5", "write 1..5"),
+        ("1..18446744073709551616", "larger than the largest seed"),
+        ("0..18446744073709551615", "at most 100000000"),
+    ] {
+        let o = sim(&["run", "scenarios/mm1.scn", "--seeds", range]);
+        assert_refused(&o, &["--seeds", says]);
+    }
+    let o = sim(&["run", "scenarios/mm1.scn", "--seeds"]);
+    assert_refused(&o, &["--seeds"]);
+}
+
+#[test]
+fn seeds_do_not_mix_with_seed_or_trace() {
+    let o = sim(&["run", "scenarios/mm1.scn", "--seeds", "1..3", "--seed", "2"]);
+    assert_refused(&o, &["--seeds", "--seed;"]);
+    let dir = tempdir("trace");
+    let trace = dir.join("run.simtrace");
+    let trace = trace.to_string_lossy();
+    let o = sim(&[
+        "run",
+        "scenarios/mm1.scn",
+        "--seeds",
+        "1..3",
+        "--trace",
+        &trace,
+    ]);
+    assert_refused(&o, &["--seeds", "--trace", "--seed N --trace FILE"]);
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "no file written"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_scenario_that_cannot_run_is_refused_once_not_per_seed() {
+    let dir = tempdir("endless");
+    let file = dir.join("endless.scn");
+    std::fs::write(&file, FLAKY).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    // No duration and no --until: the source never stops.
+    let o = sim(&["run", &file, "--seeds", "1..1000"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("never stops").count(), 1, "{err}");
+    assert!(o.stdout.is_empty());
+    let o = sim(&["run", "no-such-file.scn", "--seeds", "1..3"]);
+    assert_refused(&o, &["no-such-file.scn"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_that_cannot_go_on_fails_its_row_and_the_others_still_run() {
+    // With room for one pending event, every run stops with an error; each seed reports its own.
+    let o = sim(&[
+        "run",
+        "scenarios/mm1.scn",
+        "--seeds",
+        "1..4",
+        "--max-pending",
+        "1",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let failed: Vec<&str> = out.lines().filter(|l| l.contains(" FAIL ")).collect();
+    assert_eq!(failed.len(), 4, "{out}");
+    for l in failed {
+        assert!(l.contains("error: "), "{l}");
+    }
+    assert!(
+        out.contains("  sim run scenarios/mm1.scn --seed 4 --max-pending 1\n"),
+        "{out}"
+    );
+}
