@@ -8,4 +8,4 @@ pub mod raft;
 pub mod schema;
 
 /// Every model family a scenario can use.
-pub const MODELS: &[&schema::ModelSpec] = &[&queueing::schema::SCHEMA];
+pub const MODELS: &[&schema::ModelSpec] = &[&queueing::schema::SCHEMA, &raft::schema::SCHEMA];

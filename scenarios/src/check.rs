@@ -396,6 +396,17 @@ fn expand_range(lo: &Value, hi: &Value, span: Span) -> Result<Vec<String>, Probl
     Ok((na..=nb).map(|i| format!("{pa}{i:0width$}")).collect())
 }
 
+/// The node names a checked node value (`n1..n3`, `[a, b]`, `a`) stands for.
+pub(crate) fn node_names(v: &Value) -> Option<Vec<String>> {
+    nodes(v).ok()
+}
+
+/// The distribution of durations (in nanoseconds) a checked value stands for: a duration is a
+/// constant.
+pub(crate) fn duration_dist(v: &Value) -> Option<Dist> {
+    dist(v, true).ok()
+}
+
 fn nodes(v: &Value) -> Result<Vec<String>, Problem> {
     match &v.kind {
         ValueKind::Ident(n) => Ok(vec![n.clone()]),

@@ -18,6 +18,7 @@ pub mod seeds;
 pub mod source;
 pub mod sweep;
 pub mod wire;
+pub mod wire_raft;
 
 pub use diag::Diagnostic;
 pub use runner::{RunOptions, RunReport, ScenarioError, load, run_file, run_scenario};

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use models::queueing::QNet;
+use models::raft::cluster::Cluster;
 use serde::Serialize;
 use simcore::trace::Trace;
 use simcore::{
-    MetricsSnapshot, RunResult, SimConfig, SimError, SimTime, Simulation, StopAt, StopReason,
+    MetricsSnapshot, Model, RunResult, SimConfig, SimError, SimTime, Simulation, StopAt, StopReason,
     Violation,
 };
 
@@ -46,6 +47,8 @@ pub struct RunOptions {
     /// Write the full event trace to this file.
     pub trace: Option<PathBuf>,
     pub max_pending: Option<usize>,
+    /// Write the clients' history (the `sim lincheck` format) to this file.
+    pub history: Option<PathBuf>,
 }
 
 /// The outcome of one check at the end of a run.
@@ -138,6 +141,9 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Vec<RunReport>, Scenar
                 // One trace file per run of a sweep: run.simtrace -> run-1.simtrace, ...
                 o.trace = Some(numbered(t, i + 1));
             }
+            if let (true, Some(h)) = (many, &opts.history) {
+                o.history = Some(numbered(h, i + 1));
+            }
             let mut r = run_scenario(&v.scenario, &o)?;
             r.variant = v.label.clone();
             Ok(r)
@@ -188,16 +194,43 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         file: scenario.file.clone(),
         source,
     };
-    let model = QNet::new(wired.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
-    let mut sim = Simulation::new(model, config);
-    if let Some(path) = &opts.trace {
-        let trace = Trace::with_file(path, &checked.name, seed)
-            .map_err(|e| run_err(SimError::TraceFile(e)))?;
-        sim = sim.with_trace(trace);
-    }
+    let trace = match &opts.trace {
+        Some(path) => Some(
+            Trace::with_file(path, &checked.name, seed)
+                .map_err(|e| run_err(SimError::TraceFile(e)))?,
+        ),
+        None => None,
+    };
     let started = Instant::now();
-    let (mut result, _model) = sim.run(stop).map_err(run_err)?;
+    let mut history = None;
+    let mut result = match wired.raft {
+        Some(raft) => {
+            let model = Cluster::new(raft).map_err(|e| run_err(SimError::Setup(e)))?;
+            let (result, model) = simulate(model, config, trace, stop).map_err(run_err)?;
+            history = Some(model.history_text());
+            result
+        }
+        None => {
+            let model =
+                QNet::new(wired.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
+            simulate(model, config, trace, stop).map_err(run_err)?.0
+        }
+    };
     let wall_time_s = started.elapsed().as_secs_f64();
+    if let Some(path) = &opts.history {
+        let text = history.as_deref().ok_or_else(|| {
+            ScenarioError::Invalid(vec![Diagnostic::at(
+                &scenario.file,
+                crate::ast::Span::default(),
+                "this scenario's models record no client history",
+            )
+            .hint("--history works with scenarios that have a raft `load` block")])
+        })?;
+        write_atomically(path, text.as_bytes()).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
     let checks = evaluate(scenario, &result.metrics)?;
     for c in checks.iter().filter(|c| !c.held) {
         result.violations_total += 1;
@@ -217,6 +250,36 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         checks,
         result,
     })
+}
+
+/// Runs one model to its end.
+fn simulate<M: Model>(
+    model: M,
+    config: SimConfig,
+    trace: Option<Trace>,
+    stop: StopAt,
+) -> Result<(RunResult, M), SimError> {
+    let mut sim = Simulation::new(model, config);
+    if let Some(t) = trace {
+        sim = sim.with_trace(t);
+    }
+    sim.run(stop)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a reader never
+/// sees half a file, and an old file survives a failed write.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
 }
 
 /// The run must end: a source that never stops needs a duration, `--until` or `--max-events`.

@@ -7,6 +7,7 @@
 //! value that was in force when it began (so `at 10s load a rate 2/s` followed by
 //! `during 20s..30s load a rate 5/s` is back at 2/s at 30s).
 
+use models::raft::cluster::ClusterConfig;
 use models::queueing::{QNetConfig, Route, SourceChange, SourceConfig, StationConfig, Target};
 use simcore::rng::RngStream;
 use simcore::{Dist, SimDuration, SimTime};
@@ -25,6 +26,8 @@ pub const MAX_CHANGES: usize = 1_000_000;
 #[derive(Debug, Clone)]
 pub struct Wired {
     pub qnet: QNetConfig,
+    /// The Raft cluster, when the scenario's blocks are the raft model's.
+    pub raft: Option<ClusterConfig>,
     /// A source that never stops, if any: the run then needs a duration or an event limit.
     pub endless_source: Option<(crate::ast::Span, String)>,
 }
@@ -114,6 +117,25 @@ pub fn instants(
 /// Builds every model's configuration from a checked scenario, with `seed` fixing the jitter of
 /// `every`.
 pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
+    if checked.blocks.iter().any(|b| b.model.name == "raft") {
+        if let Some(b) = checked.blocks.iter().find(|b| b.model.name != "raft") {
+            return Err(vec![
+                Diagnostic::at(&b.file, b.span, format!("a `{}` block cannot run beside a Raft cluster", b.spec.kind))
+                    .hint("one scenario runs one model family for now: split it into two scenarios"),
+            ]);
+        }
+        let raft = crate::wire_raft::wire_raft(checked, seed)?;
+        let endless = checked
+            .blocks
+            .iter()
+            .find(|b| b.spec.kind == "raft")
+            .map(|b| (b.span, b.file.to_string()));
+        return Ok(Wired {
+            qnet: QNetConfig::default(),
+            raft: Some(raft),
+            endless_source: endless,
+        });
+    }
     let mut qnet = QNetConfig::default();
     let mut endless_source = None;
     let mut errors = Vec::new();
@@ -296,6 +318,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     if errors.is_empty() {
         Ok(Wired {
             qnet,
+            raft: None,
             endless_source,
         })
     } else {

@@ -10,7 +10,7 @@
 //! - PROCESS: any word naming the client (`p1`, `0`); each has at most one operation in flight.
 //! - TYPE: `invoke` (the call), then one of `ok` (it happened, with this result), `fail` (it
 //!   certainly did not happen) or `info` (unknown: it may or may not have happened).
-//! - FUNCTION and ARGS: `read V` (V is the value read, `nil` for none; `_` at invoke),
+//! - FUNCTION and ARGS: `read V` (V is the value read, `nil` for none; `_` at invoke and for an `info` read),
 //!   `write V`, `cas OLD NEW` (compare-and-set). Values are 64-bit integers.
 //! - `key=KEY` (optional, default the empty key): operations on different keys are checked
 //!   separately.
@@ -154,14 +154,15 @@ pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
         let parsed = |k: usize| -> Result<Option<i64>, HistoryError> {
             let (c, t) = args[k];
             if f == "read" && t == "_" {
-                // Only a call may leave the value open; a completion says what was read.
-                return if ty == "invoke" {
+                // A call, or a read whose outcome is unknown, leaves the value open; a read that
+                // completed (ok) says what it read.
+                return if ty == "invoke" || ty == "info" {
                     Ok(None)
                 } else {
                     Err(HistoryError {
                         line,
                         col: c,
-                        message: "a completed read says the value it read (or nil), not `_`".into(),
+                        message: "a read that completed says the value it read (or nil), not `_`".into(),
                     })
                 };
             }

@@ -7,9 +7,14 @@
 //!   with fast backtracking, commitment, snapshots;
 //! - [`kv`]: the replicated key-value state machine with client sessions.
 
+pub mod client;
+pub mod cluster;
 pub mod kv;
 pub mod log;
 pub mod node;
+pub mod schema;
+pub mod safety;
+pub mod server;
 pub mod storage;
 pub mod types;
 

@@ -204,6 +204,7 @@ fn run(args: RunArgs) -> ExitCode {
         max_events: args.max_events,
         trace: args.trace.clone(),
         max_pending: args.max_pending,
+        history: None,
     };
     let reports = match scenarios::run_file(&args.file, &opts) {
         Ok(r) => r,

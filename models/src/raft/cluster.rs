@@ -1,0 +1,1122 @@
+//! The Raft cluster as one simulation model: servers, their disks, the network between them,
+//! the clients and their load, the scenario's faults, and the checkers.
+//!
+//! Hosts `0..n` are the servers and `n..n+c` the clients; every message between them goes
+//! through the network model ([`Links`]), which decides if and when it arrives. Partitions
+//! apply between servers only (clients stand for Jepsen's control node). A server's writes
+//! reach its [`SimStorage`]; an fsync completes after the disk's latency, disks working one
+//! fsync at a time; a server's messages wait until the writes made before them are durable.
+//!
+//! After every event that touched a server, the [`SafetyChecker`] looks at it, and open
+//! liveness expectations are re-evaluated. At the end the client history is checked for
+//! linearizability (per key) and, if asked, that no acknowledged write was lost.
+
+use std::collections::VecDeque;
+
+use simcore::metrics::{CounterId, GaugeId, HistogramId};
+use simcore::{Ctx, Dist, Encoder, Model, RngStream, SimDuration, SimError, SimTime, StreamId,
+    TraceEvent, Unit};
+
+use crate::lincheck::{self, Verdict};
+use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape};
+
+use super::client::{Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text};
+use super::kv::{KvOp, Value};
+use super::safety::{Broken, SafetyChecker};
+use super::server::{Action, Reply, Request, Server};
+use super::storage::SimStorage;
+use super::types::{Config, Message, NodeId, Output, Role, Term, Timer};
+
+/// Whom a fault applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// The current leader (the live leader of the highest term), if any.
+    Leader,
+    /// One node, drawn at random among those the action applies to.
+    RandomNode,
+    /// `k` nodes drawn at random among those the action applies to.
+    Random(u32),
+    /// A random minority (`(n - 1) / 2` nodes) or majority (`n / 2 + 1`).
+    Minority,
+    Majority,
+    All,
+    Nodes(Vec<NodeId>),
+}
+
+/// A scheduled change to the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    Partition(Shape),
+    Heal,
+    Crash(Targets),
+    Restart(Targets),
+    Pause(Targets),
+    Resume(Targets),
+    /// Set the targets' clock offsets to draws from this distribution (nanoseconds).
+    ClockSkew(Targets, Dist),
+    /// Set the targets' clock drift (1e-4 runs 100 ppm fast).
+    ClockDrift(Targets, f64),
+    /// Set the targets' fsync latency (nanoseconds); `None` returns to the configured one.
+    DiskSlow(Targets, Option<Dist>),
+    /// Set the clients' total offered load, in operations per second.
+    Rate(f64),
+    /// The end of a `during` window: undo the fault at this index of the schedule (heal a
+    /// partition, restart or resume the very nodes it crashed or paused, reset their clocks and
+    /// disks, return to the load in force before it).
+    Undo(usize),
+}
+
+impl Fault {
+    /// The scenario verb, for `expect ... after VERB`.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Fault::Partition(_) => "partition",
+            Fault::Heal => "heal",
+            Fault::Crash(_) => "crash",
+            Fault::Restart(_) => "restart",
+            Fault::Pause(_) => "pause",
+            Fault::Resume(_) => "resume",
+            Fault::ClockSkew(..) | Fault::ClockDrift(..) => "clock",
+            Fault::DiskSlow(..) => "disk",
+            Fault::Rate(_) => "load",
+            Fault::Undo(_) => "undo",
+        }
+    }
+}
+
+/// What a liveness expectation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// A live, running node leads in the highest term any live node has.
+    Leader,
+    /// The committed index grows.
+    Commit,
+}
+
+/// `expect EVENT within T [after ANCHOR]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Liveness {
+    pub event: LiveEvent,
+    pub within: SimDuration,
+    /// A fault verb, or `None` for the start of the run.
+    pub after: Option<String>,
+    /// The line as written, for violations.
+    pub text: String,
+}
+
+/// The client load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadConfig {
+    /// The component's name (metrics are `NAME.latency`, ...).
+    pub name: String,
+    pub clients: u32,
+    /// Total operations per second offered by all clients together.
+    pub rate: f64,
+    /// Keys, drawn from this distribution of whole numbers.
+    pub keys: Dist,
+    /// Weights of get, put and cas.
+    pub mix: [f64; 3],
+    pub attempt_timeout: SimDuration,
+    pub op_timeout: SimDuration,
+}
+
+/// Everything the cluster model needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// The Raft component's name (metrics are `NAME.elections`, ...).
+    pub name: String,
+    /// The network component's name.
+    pub network: String,
+    pub nodes: Vec<String>,
+    pub raft: Config,
+    /// Fsync latency, nanoseconds.
+    pub fsync: Dist,
+    pub snapshot_every: Option<u64>,
+    pub link: LinkConfig,
+    pub load: Option<LoadConfig>,
+    /// Faults at their times, in order of time and then as written.
+    pub faults: Vec<(SimTime, Fault)>,
+    pub liveness: Vec<Liveness>,
+    pub check_linearizable: bool,
+    pub check_durable: bool,
+    /// Search steps per key for the linearizability check.
+    pub lincheck_budget: u64,
+    /// Seeds the nodes' own random streams (election timeouts).
+    pub seed: u64,
+}
+
+/// The cluster's events. Messages in flight live in a slab; events carry their slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ev {
+    Deliver { slot: u32 },
+    Timer { node: u32, timer: Timer, generation: u32 },
+    Synced { node: u32, epoch: u32 },
+    ClientWake { client: u32, generation: u32 },
+    Invoke { client: u32 },
+    Fault { index: u32 },
+    Deadline { index: u32 },
+}
+
+impl TraceEvent for Ev {
+    fn encode(&self, e: &mut Encoder<'_>) {
+        match *self {
+            Ev::Deliver { slot } => e.u8(0).u32(slot),
+            Ev::Timer { node, timer, generation } => e.u8(1).u32(node).u8(timer as u8).u32(generation),
+            Ev::Synced { node, epoch } => e.u8(2).u32(node).u32(epoch),
+            Ev::ClientWake { client, generation } => e.u8(3).u32(client).u32(generation),
+            Ev::Invoke { client } => e.u8(4).u32(client),
+            Ev::Fault { index } => e.u8(5).u32(index),
+            Ev::Deadline { index } => e.u8(6).u32(index),
+        };
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    Raft(Message),
+    Request(Request),
+    Reply(Reply),
+}
+
+#[derive(Debug)]
+struct Envelope {
+    from: Host,
+    to: Host,
+    body: Body,
+}
+
+/// Work a paused server has not done yet, in arrival order.
+#[derive(Debug)]
+enum Deferred {
+    Deliver(Host, Body),
+    Timer(Timer),
+    Synced,
+}
+
+/// One server's host: the process (absent while crashed), its disk, clock and queues.
+#[derive(Debug)]
+struct Slot {
+    server: Option<Server>,
+    storage: SimStorage,
+    /// Bumped at each crash, so events of an earlier life are ignored.
+    epoch: u32,
+    incarnation: u32,
+    paused: bool,
+    deferred: Vec<Deferred>,
+    timer_gen: [u32; 2],
+    clock: Clock,
+    fsync: Option<Dist>,
+    /// When the disk finishes the fsyncs already queued.
+    disk_free_at: SimTime,
+    syncs_requested: u64,
+    syncs_done: u64,
+    writes_since_sync: bool,
+    /// Messages waiting for an fsync: (the fsync number they need, to, message).
+    outbox: VecDeque<(u64, NodeId, Message)>,
+    /// Role and term at the last look, to see elections happen.
+    role: Role,
+    term: Term,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Obligation {
+    spec: usize,
+    deadline: SimTime,
+    baseline_commit: u64,
+    met: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Metrics {
+    sent: CounterId,
+    delivered: CounterId,
+    dropped: CounterId,
+    elections: CounterId,
+    election_time: HistogramId,
+    commits: CounterId,
+    term: GaugeId,
+    crashes: CounterId,
+    ok: Option<CounterId>,
+    fail: Option<CounterId>,
+    info: Option<CounterId>,
+    latency: Option<HistogramId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Streams {
+    net: StreamId,
+    load: StreamId,
+    faults: StreamId,
+    disk: StreamId,
+}
+
+/// The whole cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    config: ClusterConfig,
+    n: u32,
+    slots: Vec<Slot>,
+    links: Links,
+    clients: Vec<Client>,
+    client_gen: Vec<u32>,
+    invoked_at: Vec<SimTime>,
+    rate: f64,
+    /// The value the next write writes (unique, so reads identify writes).
+    next_value: Value,
+    /// The last value a put or cas was invoked with, per key, for cas expectations.
+    last_written: std::collections::BTreeMap<u32, Value>,
+    history: Vec<HistoryEvent>,
+    /// Acknowledged writes: (session, seq).
+    acked: Vec<(u64, u64)>,
+    messages: Vec<Option<Envelope>>,
+    free: Vec<u32>,
+    checker: SafetyChecker,
+    broken: Vec<Broken>,
+    obligations: Vec<Obligation>,
+    open: usize,
+    /// Per fault of the schedule: the nodes it hit, for its undo.
+    affected: Vec<Vec<NodeId>>,
+    /// Per fault of the schedule: the load rate before it, for its undo.
+    saved_rate: Vec<f64>,
+    /// Since when the cluster has had no leader after its leader crashed, and that term.
+    leaderless: Option<(SimTime, Term)>,
+    max_term: Term,
+    actions: Vec<Action>,
+    client_actions: Vec<ClientAction>,
+    m: Option<Metrics>,
+    s: Option<Streams>,
+}
+
+/// Election timeouts, heartbeats and the like never need more than this many nodes.
+pub const MAX_NODES: usize = 1000;
+
+impl Cluster {
+    pub fn new(config: ClusterConfig) -> Result<Self, String> {
+        let n = config.nodes.len();
+        if n == 0 || n > MAX_NODES {
+            return Err(format!("a cluster needs 1 to {MAX_NODES} nodes, not {n}"));
+        }
+        let clients = config.load.as_ref().map_or(0, |l| l.clients);
+        let hosts = n as u32 + clients;
+        let client_config = ClientConfig {
+            nodes: n as u32,
+            attempt_timeout: config.load.as_ref().map_or(SimDuration::ZERO, |l| l.attempt_timeout),
+            op_timeout: config.load.as_ref().map_or(SimDuration::ZERO, |l| l.op_timeout),
+        };
+        let slots = (0..n)
+            .map(|_| Slot {
+                server: None,
+                storage: SimStorage::new(),
+                epoch: 0,
+                incarnation: 0,
+                paused: false,
+                deferred: Vec::new(),
+                timer_gen: [0; 2],
+                clock: Clock::default(),
+                fsync: None,
+                disk_free_at: SimTime::ZERO,
+                syncs_requested: 0,
+                syncs_done: 0,
+                writes_since_sync: false,
+                outbox: VecDeque::new(),
+                role: Role::Follower,
+                term: 0,
+            })
+            .collect();
+        Ok(Cluster {
+            n: n as u32,
+            slots,
+            links: Links::full_mesh(hosts, config.link.clone()),
+            clients: (0..clients).map(|i| Client::new(i, clients, client_config)).collect(),
+            client_gen: vec![0; clients as usize],
+            invoked_at: vec![SimTime::ZERO; clients as usize],
+            rate: config.load.as_ref().map_or(0.0, |l| l.rate),
+            next_value: 1,
+            last_written: Default::default(),
+            history: Vec::new(),
+            acked: Vec::new(),
+            messages: Vec::new(),
+            free: Vec::new(),
+            checker: SafetyChecker::new(n),
+            broken: Vec::new(),
+            obligations: Vec::new(),
+            open: 0,
+            affected: vec![Vec::new(); config.faults.len()],
+            saved_rate: vec![0.0; config.faults.len()],
+            leaderless: None,
+            max_term: 0,
+            actions: Vec::new(),
+            client_actions: Vec::new(),
+            m: None,
+            s: None,
+            config,
+        })
+    }
+
+    /// The clients' history so far, in the text format of `sim lincheck`.
+    pub fn history_text(&self) -> String {
+        history_text(&self.history)
+    }
+
+    /// The history events so far.
+    pub fn history(&self) -> &[HistoryEvent] {
+        &self.history
+    }
+
+    /// The current leader: a live, running node that leads in the highest term among live
+    /// nodes.
+    pub fn leader(&self) -> Option<NodeId> {
+        let mut top: Option<(Term, NodeId, bool)> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(srv) = &s.server {
+                let node = srv.node();
+                let lead = node.role() == Role::Leader && !s.paused;
+                if top.is_none_or(|(t, _, _)| node.term() > t || (node.term() == t && lead)) {
+                    top = Some((node.term(), i as NodeId, lead));
+                }
+            }
+        }
+        top.filter(|t| t.2).map(|t| t.1)
+    }
+
+    /// The server of node `id`, if it is up.
+    pub fn server(&self, id: NodeId) -> Option<&Server> {
+        self.slots.get(id as usize).and_then(|s| s.server.as_ref())
+    }
+
+    fn m(&self) -> Metrics {
+        self.m.expect("metrics are registered in start")
+    }
+
+    fn s(&self) -> Streams {
+        self.s.expect("streams are registered in start")
+    }
+
+    fn node_rng(&self, id: NodeId) -> RngStream {
+        let inc = self.slots[id as usize].incarnation;
+        RngStream::derive(self.config.seed, &format!("raft.node.{id}.{inc}"))
+    }
+
+    fn boot(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+        let rng = self.node_rng(id);
+        let slot = &mut self.slots[id as usize];
+        let restored = slot.storage.restore();
+        let server = Server::new(
+            id,
+            self.n,
+            self.config.raft.clone(),
+            restored,
+            rng,
+            self.config.snapshot_every,
+        );
+        slot.server = Some(server);
+        slot.role = Role::Follower;
+        self.checker.restarted(id);
+        let mut actions = std::mem::take(&mut self.actions);
+        if let Some(srv) = self.slots[id as usize].server.as_mut() {
+            srv.start(&mut actions);
+        }
+        self.perform(id, &mut actions, ctx);
+        self.actions = actions;
+        self.after_node(id, ctx);
+    }
+
+    fn crash(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+        let leader = self.leader();
+        let slot = &mut self.slots[id as usize];
+        let Some(srv) = slot.server.take() else {
+            return;
+        };
+        if leader == Some(id) && self.leaderless.is_none() {
+            self.leaderless = Some((ctx.now(), srv.node().term()));
+        }
+        slot.storage.crash();
+        slot.epoch += 1;
+        slot.incarnation += 1;
+        slot.paused = false;
+        slot.deferred.clear();
+        slot.outbox.clear();
+        slot.syncs_requested = 0;
+        slot.syncs_done = 0;
+        slot.writes_since_sync = false;
+        slot.disk_free_at = ctx.now();
+        let m = self.m();
+        ctx.metrics().add(m.crashes, 1);
+    }
+
+    /// Puts a message on the network.
+    fn transmit(&mut self, from: Host, to: Host, body: Body, ctx: &mut Ctx<'_, Ev>) {
+        let m = self.m();
+        let s = self.s();
+        ctx.metrics().add(m.sent, 1);
+        let bytes = match &body {
+            Body::Raft(msg) => msg.wire_bytes(),
+            _ => 64,
+        };
+        let now = ctx.now();
+        match self.links.send(now, from, to, bytes, ctx.rng(s.net)) {
+            Fate::Dropped(_) => ctx.metrics().add(m.dropped, 1),
+            Fate::Delivered(times) => {
+                let last = times.len() - 1;
+                let mut body = Some(body);
+                for (k, at) in times.into_iter().enumerate() {
+                    let b = if k == last {
+                        body.take()
+                    } else {
+                        body.clone()
+                    };
+                    let Some(b) = b else { break };
+                    let env = Envelope { from, to, body: b };
+                    let slot = match self.free.pop() {
+                        Some(i) => {
+                            self.messages[i as usize] = Some(env);
+                            i
+                        }
+                        None => {
+                            self.messages.push(Some(env));
+                            (self.messages.len() - 1) as u32
+                        }
+                    };
+                    ctx.schedule_at(at, Ev::Deliver { slot });
+                }
+            }
+        }
+    }
+
+    /// Performs a server's actions.
+    fn perform(&mut self, id: NodeId, actions: &mut Vec<Action>, ctx: &mut Ctx<'_, Ev>) {
+        for a in actions.drain(..) {
+            match a {
+                Action::Reply { to, reply } => {
+                    self.transmit(id, self.n + to, Body::Reply(reply), ctx)
+                }
+                Action::Raft(Output::Send { to, msg }) => {
+                    let slot = &mut self.slots[id as usize];
+                    let need = slot.syncs_requested + u64::from(slot.writes_since_sync);
+                    if need <= slot.syncs_done && slot.outbox.is_empty() {
+                        self.transmit(id, to, Body::Raft(msg), ctx);
+                    } else {
+                        slot.outbox.push_back((need, to, msg));
+                    }
+                }
+                Action::Raft(Output::Write(w)) => {
+                    let slot = &mut self.slots[id as usize];
+                    slot.storage.write(w);
+                    slot.writes_since_sync = true;
+                }
+                Action::Raft(Output::Sync) => {
+                    let s = self.s();
+                    let fsync = self.slots[id as usize]
+                        .fsync
+                        .clone()
+                        .unwrap_or_else(|| self.config.fsync.clone());
+                    let latency = SimDuration::from_nanos_f64(fsync.sample(ctx.rng(s.disk)));
+                    let now = ctx.now();
+                    let slot = &mut self.slots[id as usize];
+                    slot.storage.begin_sync();
+                    slot.syncs_requested += 1;
+                    slot.writes_since_sync = false;
+                    // One fsync at a time: each starts when the disk is free.
+                    let done = slot.disk_free_at.max(now).saturating_add(latency);
+                    slot.disk_free_at = done;
+                    let epoch = slot.epoch;
+                    ctx.schedule_at(done, Ev::Synced { node: id, epoch });
+                }
+                Action::Raft(Output::SetTimer { timer, after }) => {
+                    let slot = &mut self.slots[id as usize];
+                    let k = timer as usize;
+                    slot.timer_gen[k] = slot.timer_gen[k].wrapping_add(1);
+                    let generation = slot.timer_gen[k];
+                    let delay = slot.clock.true_duration(after);
+                    ctx.schedule_in(delay, Ev::Timer { node: id, timer, generation });
+                }
+                Action::Raft(Output::Commit(_) | Output::Restore(_)) => {
+                    debug_assert!(false, "the server handles commits and snapshots");
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on node `id`'s server (if it is up) and performs what it asks.
+    fn with_server(
+        &mut self,
+        id: NodeId,
+        ctx: &mut Ctx<'_, Ev>,
+        f: impl FnOnce(&mut Server, &mut Vec<Action>),
+    ) {
+        let mut actions = std::mem::take(&mut self.actions);
+        match self.slots[id as usize].server.as_mut() {
+            Some(srv) => f(srv, &mut actions),
+            None => return,
+        }
+        self.perform(id, &mut actions, ctx);
+        self.actions = actions;
+        self.after_node(id, ctx);
+    }
+
+    /// Checks a server after it changed: safety, elections, liveness.
+    fn after_node(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+        let Some(srv) = self.slots[id as usize].server.as_mut() else {
+            return;
+        };
+        let before = self.checker.committed_index();
+        self.checker.observe(srv.node_mut(), &mut self.broken);
+        let (role, term) = (srv.node().role(), srv.node().term());
+        let m = self.m();
+        let committed = self.checker.committed_index();
+        if committed > before {
+            ctx.metrics().add(m.commits, committed - before);
+        }
+        let slot = &mut self.slots[id as usize];
+        let became_leader = role == Role::Leader && (slot.role != Role::Leader || slot.term != term);
+        slot.role = role;
+        slot.term = term;
+        if term > self.max_term {
+            self.max_term = term;
+            let now = ctx.now();
+            ctx.metrics().set(m.term, now, term as f64);
+        }
+        if became_leader {
+            ctx.metrics().add(m.elections, 1);
+            if let Some((since, old)) = self.leaderless {
+                if term > old {
+                    let d = ctx.now().saturating_since(since);
+                    ctx.metrics().record_duration(m.election_time, d);
+                    self.leaderless = None;
+                }
+            }
+        }
+        for b in self.broken.drain(..) {
+            ctx.violation(b.property, b.detail);
+        }
+        if self.open > 0 {
+            self.evaluate_obligations();
+        }
+    }
+
+    fn evaluate_obligations(&mut self) {
+        let leader = self.leader().is_some();
+        let committed = self.checker.committed_index();
+        for o in self.obligations.iter_mut().filter(|o| !o.met) {
+            let met = match self.config.liveness[o.spec].event {
+                LiveEvent::Leader => leader,
+                LiveEvent::Commit => committed > o.baseline_commit,
+            };
+            if met {
+                o.met = true;
+                self.open -= 1;
+            }
+        }
+    }
+
+    fn open_obligations(&mut self, verb: Option<&str>, ctx: &mut Ctx<'_, Ev>) {
+        for (i, l) in self.config.liveness.iter().enumerate() {
+            if l.after.as_deref() != verb {
+                continue;
+            }
+            let deadline = ctx.now().saturating_add(l.within);
+            let index = self.obligations.len() as u32;
+            self.obligations.push(Obligation {
+                spec: i,
+                deadline,
+                baseline_commit: self.checker.committed_index(),
+                met: false,
+            });
+            self.open += 1;
+            ctx.schedule_at(deadline, Ev::Deadline { index });
+        }
+        if self.open > 0 {
+            self.evaluate_obligations();
+        }
+    }
+
+    /// The nodes a fault's targets name, among those `applies` accepts.
+    fn resolve(&self, t: &Targets, applies: impl Fn(&Slot) -> bool, rng: &mut RngStream) -> Vec<NodeId> {
+        let candidates: Vec<NodeId> = (0..self.n)
+            .filter(|&i| applies(&self.slots[i as usize]))
+            .collect();
+        let pick = |k: usize, rng: &mut RngStream| {
+            let mut c = candidates.clone();
+            let k = k.min(c.len());
+            for i in 0..k {
+                let j = i + rng.below((c.len() - i) as u64) as usize;
+                c.swap(i, j);
+            }
+            c.truncate(k);
+            c.sort_unstable();
+            c
+        };
+        match t {
+            Targets::Leader => self
+                .leader()
+                .filter(|l| candidates.contains(l))
+                .into_iter()
+                .collect(),
+            Targets::RandomNode => pick(1, rng),
+            Targets::Random(k) => pick(*k as usize, rng),
+            Targets::Minority => pick((self.n as usize - 1) / 2, rng),
+            Targets::Majority => pick(self.n as usize / 2 + 1, rng),
+            Targets::All => candidates,
+            Targets::Nodes(list) => list
+                .iter()
+                .copied()
+                .filter(|i| candidates.contains(i))
+                .collect(),
+        }
+    }
+
+    fn fault(&mut self, index: usize, ctx: &mut Ctx<'_, Ev>) {
+        let fault = self.config.faults[index].1.clone();
+        let s = self.s();
+        let up = |s: &Slot| s.server.is_some();
+        let mut hit = Vec::new();
+        let verb = match &fault {
+            Fault::Undo(j) => self.undo(*j, ctx),
+            _ => fault.verb(),
+        };
+        match &fault {
+            Fault::Partition(shape) => {
+                self.links.partition = Partition::shape(self.n, shape, ctx.rng(s.faults));
+            }
+            Fault::Heal => self.links.partition = Partition::none(),
+            Fault::Crash(t) => {
+                hit = self.resolve(t, up, ctx.rng(s.faults));
+                for &id in &hit {
+                    self.crash(id, ctx);
+                }
+            }
+            Fault::Restart(t) => {
+                hit = self.resolve(t, |s| s.server.is_none(), ctx.rng(s.faults));
+                for &id in &hit {
+                    self.boot(id, ctx);
+                }
+            }
+            Fault::Pause(t) => {
+                hit = self.resolve(t, |s| s.server.is_some() && !s.paused, ctx.rng(s.faults));
+                for &id in &hit {
+                    self.slots[id as usize].paused = true;
+                }
+            }
+            Fault::Resume(t) => {
+                hit = self.resolve(t, |s| s.server.is_some() && s.paused, ctx.rng(s.faults));
+                for &id in &hit {
+                    self.resume(id, ctx);
+                }
+            }
+            Fault::ClockSkew(t, d) => {
+                hit = self.resolve(t, |_| true, ctx.rng(s.faults));
+                for &id in &hit {
+                    let off = d.sample(ctx.rng(s.faults));
+                    self.slots[id as usize].clock.offset_ns = off as i64;
+                }
+            }
+            Fault::ClockDrift(t, drift) => {
+                hit = self.resolve(t, |_| true, ctx.rng(s.faults));
+                for &id in &hit {
+                    self.slots[id as usize].clock.drift = *drift;
+                }
+            }
+            Fault::DiskSlow(t, d) => {
+                hit = self.resolve(t, |_| true, ctx.rng(s.faults));
+                for &id in &hit {
+                    self.slots[id as usize].fsync = d.clone();
+                }
+            }
+            Fault::Rate(r) => {
+                self.saved_rate[index] = self.rate;
+                self.rate = *r;
+            }
+            Fault::Undo(_) => {}
+        }
+        self.affected[index] = hit;
+        self.open_obligations(Some(verb), ctx);
+    }
+
+    /// Undoes fault `j` (the end of its `during` window); returns the verb that undoing is.
+    fn undo(&mut self, j: usize, ctx: &mut Ctx<'_, Ev>) -> &'static str {
+        let Some(hit) = self.affected.get_mut(j).map(std::mem::take) else {
+            return "undo";
+        };
+        match &self.config.faults[j].1 {
+            Fault::Partition(_) => {
+                self.links.partition = Partition::none();
+                "heal"
+            }
+            Fault::Crash(_) => {
+                for &id in &hit {
+                    if self.slots[id as usize].server.is_none() {
+                        self.boot(id, ctx);
+                    }
+                }
+                "restart"
+            }
+            Fault::Pause(_) => {
+                for &id in &hit {
+                    if self.slots[id as usize].paused {
+                        self.resume(id, ctx);
+                    }
+                }
+                "resume"
+            }
+            Fault::ClockSkew(..) => {
+                for &id in &hit {
+                    self.slots[id as usize].clock.offset_ns = 0;
+                }
+                "clock"
+            }
+            Fault::ClockDrift(..) => {
+                for &id in &hit {
+                    self.slots[id as usize].clock.drift = 0.0;
+                }
+                "clock"
+            }
+            Fault::DiskSlow(..) => {
+                for &id in &hit {
+                    self.slots[id as usize].fsync = None;
+                }
+                "disk"
+            }
+            Fault::Rate(_) => {
+                self.rate = self.saved_rate[j];
+                "load"
+            }
+            Fault::Heal | Fault::Restart(_) | Fault::Resume(_) | Fault::Undo(_) => "undo",
+        }
+    }
+
+    fn resume(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+        let slot = &mut self.slots[id as usize];
+        slot.paused = false;
+        let work = std::mem::take(&mut slot.deferred);
+        for w in work {
+            match w {
+                Deferred::Deliver(from, body) => self.deliver_to_server(id, from, body, ctx),
+                Deferred::Timer(t) => self.with_server(id, ctx, |srv, out| srv.tick(t, out)),
+                Deferred::Synced => self.synced(id, ctx),
+            }
+        }
+    }
+
+    fn synced(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+        let slot = &mut self.slots[id as usize];
+        slot.syncs_done += 1;
+        let done = slot.syncs_done;
+        let mut ready = Vec::new();
+        while slot.outbox.front().is_some_and(|(need, _, _)| *need <= done) {
+            if let Some((_, to, msg)) = slot.outbox.pop_front() {
+                ready.push((to, msg));
+            }
+        }
+        for (to, msg) in ready {
+            self.transmit(id, to, Body::Raft(msg), ctx);
+        }
+        self.with_server(id, ctx, |srv, out| srv.synced(out));
+    }
+
+    fn deliver_to_server(&mut self, id: NodeId, from: Host, body: Body, ctx: &mut Ctx<'_, Ev>) {
+        match body {
+            Body::Raft(msg) => self.with_server(id, ctx, |srv, out| srv.receive(from, msg, out)),
+            Body::Request(req) => self.with_server(id, ctx, |srv, out| srv.request(req, out)),
+            Body::Reply(_) => debug_assert!(false, "servers get no replies"),
+        }
+    }
+
+    fn client_do(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
+        let mut acts = std::mem::take(&mut self.client_actions);
+        for a in acts.drain(..) {
+            match a {
+                ClientAction::Send { to, req } => {
+                    self.transmit(self.n + c, to, Body::Request(req), ctx)
+                }
+                ClientAction::WakeAt(at) => {
+                    let g = &mut self.client_gen[c as usize];
+                    *g = g.wrapping_add(1);
+                    let generation = *g;
+                    ctx.schedule_at(at.max(ctx.now()), Ev::ClientWake { client: c, generation });
+                }
+                ClientAction::Record(e) => {
+                    self.record(c, e, ctx);
+                }
+            }
+        }
+        self.client_actions = acts;
+    }
+
+    fn record(&mut self, c: u32, e: HistoryEvent, ctx: &mut Ctx<'_, Ev>) {
+        let m = self.m();
+        let now = ctx.now();
+        match e.kind {
+            HistoryKind::Invoke => self.invoked_at[c as usize] = now,
+            kind => {
+                let counter = match kind {
+                    HistoryKind::Ok => m.ok,
+                    HistoryKind::Fail => m.fail,
+                    _ => m.info,
+                };
+                if let Some(id) = counter {
+                    ctx.metrics().add(id, 1);
+                }
+                if kind != HistoryKind::Info {
+                    if let Some(h) = m.latency {
+                        let d = now.saturating_since(self.invoked_at[c as usize]);
+                        ctx.metrics().record_duration(h, d);
+                    }
+                }
+                if kind == HistoryKind::Ok && !matches!(e.op, KvOp::Get { .. }) {
+                    self.acked.push((e.session, e.seq));
+                }
+                self.schedule_invoke(c, ctx);
+            }
+        }
+        self.history.push(e);
+    }
+
+    fn schedule_invoke(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let s = self.s();
+        let mean = self.clients.len() as f64 / self.rate;
+        let u = ctx.rng(s.load).next_f64_open0();
+        let think = SimDuration::from_nanos_f64(-u.ln() * mean * 1e9);
+        ctx.schedule_in(think, Ev::Invoke { client: c });
+    }
+
+    fn invoke(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
+        let Some(load) = &self.config.load else { return };
+        let s = self.s();
+        let rng = ctx.rng(s.load);
+        let key = load.keys.sample(rng).round().clamp(0.0, u32::MAX as f64) as u32;
+        let total: f64 = load.mix.iter().sum();
+        let x = rng.next_f64() * total;
+        let op = if x < load.mix[0] {
+            KvOp::Get { key }
+        } else if x < load.mix[0] + load.mix[1] {
+            let value = self.next_value;
+            self.next_value += 1;
+            self.last_written.insert(key, value);
+            KvOp::Put { key, value }
+        } else {
+            let new = self.next_value;
+            self.next_value += 1;
+            let expect = self.last_written.get(&key).copied().unwrap_or(0);
+            self.last_written.insert(key, new);
+            KvOp::Cas { key, expect, new }
+        };
+        let now = ctx.now();
+        let mut acts = std::mem::take(&mut self.client_actions);
+        self.clients[c as usize].invoke(op, now, &mut acts);
+        self.client_actions = acts;
+        self.client_do(c, ctx);
+    }
+
+    fn check_history(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        let text = self.history_text();
+        let ops = match lincheck::history::parse_history(&text) {
+            Ok(ops) => ops,
+            Err(e) => {
+                ctx.violation("linearizable", format!("the history does not parse: {e}"));
+                return;
+            }
+        };
+        for r in lincheck::check(&ops, self.config.lincheck_budget) {
+            match r.verdict {
+                Verdict::Linearizable => {}
+                Verdict::NotLinearizable => {
+                    let window: Vec<String> = r
+                        .counterexample
+                        .iter()
+                        .map(|o| format!("{} {} {:?}", o.process, o.op, o.outcome))
+                        .collect();
+                    ctx.violation(
+                        "linearizable",
+                        format!(
+                            "key {}: {} operations are not linearizable; smallest failing window: {}",
+                            r.key,
+                            r.operations,
+                            window.join("; ")
+                        ),
+                    );
+                }
+                Verdict::Unknown { .. } => ctx.violation(
+                    "linearizable",
+                    format!(
+                        "key {}: undecided within {} search steps ({} operations)",
+                        r.key, self.config.lincheck_budget, r.operations
+                    ),
+                ),
+            }
+        }
+    }
+
+    fn check_durable(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        let best = self
+            .slots
+            .iter()
+            .filter_map(|s| s.server.as_ref())
+            .max_by_key(|s| s.applied());
+        let Some(best) = best else {
+            ctx.violation("durable", "no node is up at the end to hold the acknowledged writes");
+            return;
+        };
+        let lost: Vec<&(u64, u64)> = self
+            .acked
+            .iter()
+            .filter(|(session, seq)| best.kv().last_seq(*session).is_none_or(|l| l < *seq))
+            .collect();
+        if let Some((session, seq)) = lost.first() {
+            ctx.violation(
+                "durable",
+                format!(
+                    "{} acknowledged writes are missing from the most advanced node {} (applied up to {}), the first: session {session:#x} request {seq}",
+                    lost.len(),
+                    best.node().id(),
+                    best.applied()
+                ),
+            );
+        }
+    }
+}
+
+impl Model for Cluster {
+    type Event = Ev;
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Ev>) -> Result<(), SimError> {
+        let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
+        let (raft, net) = (self.config.name.clone(), self.config.network.clone());
+        let metrics = ctx.metrics();
+        let mut m = Metrics {
+            sent: metrics.counter(&net, "sent").map_err(setup)?,
+            delivered: metrics.counter(&net, "delivered").map_err(setup)?,
+            dropped: metrics.counter(&net, "dropped").map_err(setup)?,
+            elections: metrics.counter(&raft, "elections").map_err(setup)?,
+            election_time: metrics.histogram(&raft, "election_time", Unit::Ns).map_err(setup)?,
+            commits: metrics.counter(&raft, "commits").map_err(setup)?,
+            term: metrics.gauge(&raft, "term").map_err(setup)?,
+            crashes: metrics.counter(&raft, "crashes").map_err(setup)?,
+            ok: None,
+            fail: None,
+            info: None,
+            latency: None,
+        };
+        if let Some(load) = &self.config.load {
+            let name = load.name.clone();
+            m.ok = Some(metrics.counter(&name, "ok").map_err(setup)?);
+            m.fail = Some(metrics.counter(&name, "fail").map_err(setup)?);
+            m.info = Some(metrics.counter(&name, "info").map_err(setup)?);
+            m.latency = Some(metrics.histogram(&name, "latency", Unit::Ns).map_err(setup)?);
+        }
+        self.m = Some(m);
+        self.s = Some(Streams {
+            net: ctx.stream("raft.network")?,
+            load: ctx.stream("raft.load")?,
+            faults: ctx.stream("raft.faults")?,
+            disk: ctx.stream("raft.disk")?,
+        });
+        for (i, (at, _)) in self.config.faults.iter().enumerate() {
+            ctx.schedule_at(*at, Ev::Fault { index: i as u32 });
+        }
+        for id in 0..self.n {
+            self.boot(id, ctx);
+        }
+        for c in 0..self.clients.len() as u32 {
+            self.schedule_invoke(c, ctx);
+        }
+        self.open_obligations(None, ctx);
+        Ok(())
+    }
+
+    fn handle(&mut self, ev: Ev, ctx: &mut Ctx<'_, Ev>) {
+        match ev {
+            Ev::Deliver { slot } => {
+                let Some(env) = self.messages.get_mut(slot as usize).and_then(Option::take) else {
+                    return;
+                };
+                self.free.push(slot);
+                let m = self.m();
+                ctx.metrics().add(m.delivered, 1);
+                if env.to >= self.n {
+                    if let Body::Reply(r) = env.body {
+                        let c = env.to - self.n;
+                        let now = ctx.now();
+                        let mut acts = std::mem::take(&mut self.client_actions);
+                        self.clients[c as usize].reply(r, now, &mut acts);
+                        self.client_actions = acts;
+                        self.client_do(c, ctx);
+                    }
+                    return;
+                }
+                let id = env.to;
+                let slot = &mut self.slots[id as usize];
+                if slot.server.is_none() {
+                    return;
+                }
+                if slot.paused {
+                    slot.deferred.push(Deferred::Deliver(env.from, env.body));
+                    return;
+                }
+                self.deliver_to_server(id, env.from, env.body, ctx);
+            }
+            Ev::Timer { node, timer, generation } => {
+                let slot = &mut self.slots[node as usize];
+                if slot.server.is_none() || slot.timer_gen[timer as usize] != generation {
+                    return;
+                }
+                if slot.paused {
+                    slot.deferred.push(Deferred::Timer(timer));
+                    return;
+                }
+                self.with_server(node, ctx, |srv, out| srv.tick(timer, out));
+            }
+            Ev::Synced { node, epoch } => {
+                let slot = &mut self.slots[node as usize];
+                if slot.epoch != epoch || slot.server.is_none() {
+                    return;
+                }
+                slot.storage.complete_sync();
+                if slot.paused {
+                    slot.deferred.push(Deferred::Synced);
+                    return;
+                }
+                self.synced(node, ctx);
+            }
+            Ev::ClientWake { client, generation } => {
+                if self.client_gen[client as usize] != generation {
+                    return;
+                }
+                let now = ctx.now();
+                let mut acts = std::mem::take(&mut self.client_actions);
+                self.clients[client as usize].wake(now, &mut acts);
+                self.client_actions = acts;
+                self.client_do(client, ctx);
+            }
+            Ev::Invoke { client } => {
+                if !self.clients[client as usize].busy() {
+                    self.invoke(client, ctx);
+                }
+            }
+            Ev::Fault { index } => self.fault(index as usize, ctx),
+            Ev::Deadline { index } => {
+                let o = self.obligations[index as usize];
+                if !o.met {
+                    self.obligations[index as usize].met = true;
+                    self.open -= 1;
+                    let l = &self.config.liveness[o.spec];
+                    ctx.violation(
+                        "liveness",
+                        format!("`{}` did not happen by {}", l.text, o.deadline),
+                    );
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        if self.config.check_linearizable {
+            self.check_history(ctx);
+        }
+        if self.config.check_durable {
+            self.check_durable(ctx);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The Raft model's schema: `network`, `raft` and `load` blocks, their metrics, the fault verbs
+//! it reacts to, and what `expect` can ask of it.
+
+use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop};
+
+use super::types::Bugs;
+
+const COUNT: PropType = PropType::Count {
+    min: 1,
+    max: u64::MAX,
+};
+
+/// `network`, `raft` and `load` blocks.
+pub const SCHEMA: ModelSpec = ModelSpec {
+    name: "raft",
+    doc: "A Raft cluster replicating a key-value store, over a simulated network, with clients.",
+    kinds: &[
+        KindSpec {
+            kind: "network",
+            doc: "The links between every pair of hosts (a full mesh).",
+            props: &[
+                prop(
+                    "latency",
+                    PropType::DurationDist,
+                    Need::Default("uniform(1ms, 5ms)"),
+                    "One-way latency of a message.",
+                ),
+                prop(
+                    "bandwidth",
+                    PropType::Size,
+                    Need::Default("unlimited"),
+                    "Bytes per second a link carries; messages queue behind each other.",
+                ),
+                prop(
+                    "queue_limit",
+                    PropType::Size,
+                    Need::Default("unlimited"),
+                    "Bytes that may wait to be sent on a link; more are dropped (needs bandwidth).",
+                ),
+                prop(
+                    "loss",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "Probability a message is lost.",
+                ),
+                prop(
+                    "duplicate",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "Probability a message arrives twice.",
+                ),
+                prop(
+                    "reorder",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "Probability a message is held back by reorder_delay.",
+                ),
+                prop(
+                    "reorder_delay",
+                    PropType::DurationDist,
+                    Need::Default("uniform(200ms, 2s)"),
+                    "Extra delay of a held-back message.",
+                ),
+            ],
+            metrics: &[
+                metric("sent", MetricKind::Counter, "Messages sent."),
+                metric("delivered", MetricKind::Counter, "Messages that arrived (copies count)."),
+                metric(
+                    "dropped",
+                    MetricKind::Counter,
+                    "Messages lost, partitioned away or dropped by a full queue.",
+                ),
+            ],
+        },
+        KindSpec {
+            kind: "raft",
+            doc: "A Raft cluster; its nodes are the targets of crash, pause, clock and disk faults.",
+            props: &[
+                prop("nodes", PropType::Nodes, Need::Required, "The servers."),
+                prop(
+                    "election_timeout",
+                    PropType::DurationRange,
+                    Need::Default("150ms..300ms"),
+                    "Election timeouts are drawn uniformly from this range.",
+                ),
+                prop(
+                    "heartbeat",
+                    PropType::Duration,
+                    Need::Default("50ms"),
+                    "How often a leader sends AppendEntries when idle.",
+                ),
+                prop(
+                    "pre_vote",
+                    PropType::Bool,
+                    Need::Default("false"),
+                    "Ask for pre-votes before standing for election (thesis §9.6).",
+                ),
+                prop(
+                    "check_quorum",
+                    PropType::Bool,
+                    Need::Default("false"),
+                    "Leaders step down when they cannot hear a majority (thesis §6.2).",
+                ),
+                prop(
+                    "fsync",
+                    PropType::DurationDist,
+                    Need::Default("uniform(100us, 500us)"),
+                    "Time for the disk to make writes durable.",
+                ),
+                prop(
+                    "snapshot_every",
+                    COUNT,
+                    Need::Default("never"),
+                    "Compact the log into a snapshot every this many applied entries.",
+                ),
+                prop(
+                    "max_entries",
+                    PropType::Count { min: 1, max: 1_000_000 },
+                    Need::Default("64"),
+                    "The most entries one AppendEntries carries.",
+                ),
+                prop(
+                    "bug",
+                    PropType::Choice(Bugs::NAMES),
+                    Need::Default("none"),
+                    "Switch on a planted bug, to see the checkers catch it.",
+                ),
+            ],
+            metrics: &[
+                metric("elections", MetricKind::Counter, "Times a node became leader."),
+                metric(
+                    "election_time",
+                    MetricKind::Latency,
+                    "From a leader's crash to the next leader of a later term.",
+                ),
+                metric("commits", MetricKind::Counter, "Entries committed."),
+                metric("term", MetricKind::Gauge, "The highest term any node reached."),
+                metric("crashes", MetricKind::Counter, "Nodes crashed."),
+            ],
+        },
+        KindSpec {
+            kind: "load",
+            doc: "Clients that send get, put and cas operations to the cluster and record a history.",
+            props: &[
+                prop(
+                    "clients",
+                    PropType::Count { min: 1, max: 10_000 },
+                    Need::Default("1"),
+                    "Clients, each with one operation in flight.",
+                ),
+                live_prop(
+                    "rate",
+                    PropType::Rate,
+                    Need::Required,
+                    "Operations per second offered by all clients together.",
+                ),
+                prop(
+                    "keys",
+                    PropType::CountDist,
+                    Need::Default("uniform(1, 5)"),
+                    "Which key an operation touches.",
+                ),
+                prop(
+                    "mix",
+                    PropType::Mix(&["get", "put", "cas"]),
+                    Need::Default("[get 50%, put 30%, cas 20%]"),
+                    "The share of each operation.",
+                ),
+                prop(
+                    "timeout",
+                    PropType::Duration,
+                    Need::Default("100ms"),
+                    "How long a client waits for an answer before trying another server.",
+                ),
+                prop(
+                    "op_timeout",
+                    PropType::Duration,
+                    Need::Default("1s"),
+                    "How long an operation may take in all before its outcome is unknown.",
+                ),
+            ],
+            metrics: &[
+                metric("ok", MetricKind::Counter, "Operations that succeeded."),
+                metric("fail", MetricKind::Counter, "Operations that certainly did not happen (cas mismatches)."),
+                metric("info", MetricKind::Counter, "Operations whose outcome is unknown (timed out)."),
+                metric("latency", MetricKind::Latency, "Time from call to answer of completed operations."),
+            ],
+        },
+    ],
+    global_metrics: &[],
+    verbs: &[
+        "partition", "heal", "crash", "restart", "pause", "resume", "clock", "disk", "load",
+    ],
+    properties: &[
+        (
+            "linearizable",
+            "The clients' history is linearizable, per key (checked at the end).",
+        ),
+        (
+            "durable",
+            "Every acknowledged write is in the state of the most advanced node at the end.",
+        ),
+        (
+            "safe",
+            "Raft's safety properties hold after every event (always checked; naming it documents it).",
+        ),
+    ],
+    events: &[
+        ("leader", "A running node leads in the highest term of any live node."),
+        ("commit", "The cluster commits a new entry."),
+    ],
+};

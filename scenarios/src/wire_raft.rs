@@ -1,0 +1,429 @@
+//! A checked scenario with `raft` blocks to the Raft cluster's configuration: the network, the
+//! cluster, the client load, the fault schedule (with `during` windows undone at their end),
+//! and the `expect` lines the cluster checks itself.
+
+use models::network::{LinkConfig, Shape};
+use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Liveness, LoadConfig, Targets};
+use models::raft::{Bugs, Config};
+use simcore::rng::RngStream;
+use simcore::{Dist, SimDuration, SimTime};
+
+use crate::ast::{ActionKind, Check, Partition, Target, ValueKind, When};
+use crate::check::{Checked, CheckedAction, CheckedBlock, Typed, duration_dist, node_names};
+use crate::diag::Diagnostic;
+use crate::wire::{MAX_CHANGES, instants};
+
+/// Search steps per key the end-of-run linearizability check may take.
+pub const LINCHECK_BUDGET: u64 = 20_000_000;
+
+fn uniform(lo: SimDuration, hi: SimDuration) -> Dist {
+    Dist::Uniform {
+        low: lo.as_nanos() as f64,
+        high: hi.as_nanos() as f64,
+    }
+}
+
+fn dist_or(b: Option<&CheckedBlock>, prop: &str, default: Dist) -> Dist {
+    match b.and_then(|b| b.get(prop)) {
+        Some(Typed::Dist(d)) => d.clone(),
+        _ => default,
+    }
+}
+
+fn prob(b: Option<&CheckedBlock>, prop: &str) -> f64 {
+    match b.and_then(|b| b.get(prop)) {
+        Some(Typed::Probability(p)) => *p,
+        _ => 0.0,
+    }
+}
+
+fn size(b: Option<&CheckedBlock>, prop: &str) -> Option<u64> {
+    match b.and_then(|b| b.get(prop)) {
+        Some(Typed::Size(s)) => Some(*s),
+        _ => None,
+    }
+}
+
+fn duration(b: &CheckedBlock, prop: &str, default: SimDuration) -> SimDuration {
+    match b.get(prop) {
+        Some(Typed::Duration(d)) => *d,
+        _ => default,
+    }
+}
+
+fn flag(b: &CheckedBlock, prop: &str) -> bool {
+    matches!(b.get(prop), Some(Typed::Bool(true)))
+}
+
+fn count(b: &CheckedBlock, prop: &str) -> Option<u64> {
+    match b.get(prop) {
+        Some(Typed::Count(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+/// The Raft cluster's configuration from a checked scenario whose blocks are all of the raft
+/// model. `seed` fixes the jitter of `every` and seeds the nodes' streams.
+pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let of = |kind: &'static str| checked.blocks.iter().filter(move |b| b.spec.kind == kind);
+    let Some(raft) = of("raft").next() else {
+        let b = &checked.blocks[0];
+        return Err(vec![
+            Diagnostic::at(&b.file, b.span, "a network or load needs a `raft` block to run against")
+                .hint("add `raft cluster { nodes n1..n5 }`"),
+        ]);
+    };
+    for kind in ["raft", "network", "load"] {
+        for extra in of(kind).skip(1) {
+            errors.push(
+                Diagnostic::at(&extra.file, extra.span, format!("a second `{kind}` block"))
+                    .hint("a scenario runs one cluster, one network and one load for now"),
+            );
+        }
+    }
+    let network = of("network").next();
+    let load = of("load").next();
+    let nodes = match raft.get("nodes") {
+        Some(Typed::Nodes(n)) => n.clone(),
+        _ => Vec::new(),
+    };
+    if nodes.len() > models::raft::cluster::MAX_NODES {
+        errors.push(Diagnostic::at(
+            &raft.file,
+            raft.span,
+            format!(
+                "{} nodes; a cluster runs at most {}",
+                nodes.len(),
+                models::raft::cluster::MAX_NODES
+            ),
+        ));
+    }
+    let (lo, hi) = match raft.get("election_timeout") {
+        Some(Typed::DurationRange(a, b)) => (*a, *b),
+        _ => (SimDuration::from_millis(150), SimDuration::from_millis(300)),
+    };
+    let mut bugs = Bugs::default();
+    if let Some(Typed::Choice(name)) = raft.get("bug") {
+        bugs.enable(name);
+    }
+    let config = Config {
+        election_timeout: (lo, hi),
+        heartbeat: duration(raft, "heartbeat", SimDuration::from_millis(50)),
+        pre_vote: flag(raft, "pre_vote"),
+        check_quorum: flag(raft, "check_quorum"),
+        max_entries_per_message: count(raft, "max_entries").map_or(64, |n| n as usize),
+        bugs,
+    };
+    if config.heartbeat.as_nanos() == 0 {
+        let span = raft.props.get("heartbeat").map_or(raft.span, |p| p.1);
+        errors.push(
+            Diagnostic::at(&raft.file, span, "a zero heartbeat would stand time still")
+                .hint("use a positive period such as 50ms"),
+        );
+    }
+    if lo.as_nanos() == 0 {
+        let span = raft.props.get("election_timeout").map_or(raft.span, |p| p.1);
+        errors.push(
+            Diagnostic::at(&raft.file, span, "election timeouts must be positive")
+                .hint("the Raft paper uses 150ms..300ms"),
+        );
+    }
+    let link = LinkConfig {
+        latency: dist_or(
+            network,
+            "latency",
+            uniform(SimDuration::from_millis(1), SimDuration::from_millis(5)),
+        ),
+        bandwidth: size(network, "bandwidth"),
+        queue_limit: size(network, "queue_limit"),
+        loss: prob(network, "loss"),
+        duplicate: prob(network, "duplicate"),
+        reorder: prob(network, "reorder"),
+        reorder_delay: dist_or(
+            network,
+            "reorder_delay",
+            uniform(SimDuration::from_millis(200), SimDuration::from_secs(2)),
+        ),
+    };
+    let load = load.map(|b| {
+        let mix = match b.get("mix") {
+            Some(Typed::Weighted(list)) => {
+                let w = |name: &str| {
+                    list.iter()
+                        .filter(|(n, _)| n == name)
+                        .map(|(_, w)| *w)
+                        .sum::<f64>()
+                };
+                [w("get"), w("put"), w("cas")]
+            }
+            _ => [0.5, 0.3, 0.2],
+        };
+        LoadConfig {
+            name: b.name.clone(),
+            clients: count(b, "clients").map_or(1, |n| n as u32),
+            rate: match b.get("rate") {
+                Some(Typed::Rate(r)) => *r,
+                _ => 0.0,
+            },
+            keys: match b.get("keys") {
+                Some(Typed::Dist(d)) => d.clone(),
+                _ => Dist::Uniform { low: 1.0, high: 5.0 },
+            },
+            mix,
+            attempt_timeout: duration(b, "timeout", SimDuration::from_millis(100)),
+            op_timeout: duration(b, "op_timeout", SimDuration::from_secs(1)),
+        }
+    });
+    let faults = schedule(checked, &nodes, seed, &mut errors);
+    let mut liveness = Vec::new();
+    let mut check_linearizable = false;
+    let mut check_durable = false;
+    for e in &checked.expects {
+        match &e.check {
+            Check::Liveness {
+                event,
+                within,
+                after,
+            } => liveness.push(Liveness {
+                event: if event.text == "leader" {
+                    LiveEvent::Leader
+                } else {
+                    LiveEvent::Commit
+                },
+                within: *within,
+                after: after
+                    .as_ref()
+                    .map(|a| a.text.clone())
+                    .filter(|a| a != "start"),
+                text: e.text.clone(),
+            }),
+            Check::Property(p) => match p.text.as_str() {
+                "linearizable" => check_linearizable = true,
+                "durable" => check_durable = true,
+                _ => {}
+            },
+            Check::Metric { .. } => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ClusterConfig {
+        name: raft.name.clone(),
+        network: network.map_or_else(|| "network".to_string(), |b| b.name.clone()),
+        nodes,
+        raft: config,
+        fsync: dist_or(
+            Some(raft),
+            "fsync",
+            uniform(SimDuration::from_micros(100), SimDuration::from_micros(500)),
+        ),
+        snapshot_every: count(raft, "snapshot_every"),
+        link,
+        load,
+        faults,
+        liveness,
+        check_linearizable,
+        check_durable,
+        lincheck_budget: LINCHECK_BUDGET,
+        seed,
+    })
+}
+
+/// The fault schedule: every line's instants (`every` jittered from the line's own stream),
+/// each `during` as the fault and, at its end, its undo; in order of time, then as written.
+fn schedule(
+    checked: &Checked,
+    nodes: &[String],
+    seed: u64,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<(SimTime, Fault)> {
+    // (time, order written, fault or undo of the k-th fault written)
+    enum Step {
+        Do(Fault),
+        Undo(usize),
+    }
+    let mut steps: Vec<(SimDuration, usize, Step)> = Vec::new();
+    let mut written = 0usize;
+    for (i, t) in checked.schedule.iter().enumerate() {
+        let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
+        let times = match instants(&t.when, checked.duration, &mut rng) {
+            Ok(times) => times,
+            Err(e) => {
+                errors.push(Diagnostic::at(&t.file, t.span, e));
+                continue;
+            }
+        };
+        for a in &t.actions {
+            let fault = match fault(a, nodes) {
+                Ok(f) => f,
+                Err(msg) => {
+                    errors.push(Diagnostic::at(&t.file, t.span, msg));
+                    continue;
+                }
+            };
+            if steps.len() + times.len() > MAX_CHANGES {
+                errors.push(
+                    Diagnostic::at(
+                        &t.file,
+                        t.span,
+                        format!("the schedule expands to more than {MAX_CHANGES} changes"),
+                    )
+                    .hint("lengthen the `every` periods"),
+                );
+                continue;
+            }
+            match t.when {
+                When::During { from, to } => {
+                    let k = written;
+                    written += 1;
+                    steps.push((from, k, Step::Do(fault)));
+                    steps.push((to, k, Step::Undo(k)));
+                }
+                _ => {
+                    for &at in &times {
+                        steps.push((at, written, Step::Do(fault.clone())));
+                        written += 1;
+                    }
+                }
+            }
+        }
+    }
+    steps.sort_by_key(|(at, order, step)| (*at, matches!(step, Step::Do(_)), *order));
+    // Faults keep their place in the sorted list; an undo names the place of its fault.
+    let mut place = vec![usize::MAX; written];
+    let mut out = Vec::with_capacity(steps.len());
+    for (at, order, step) in steps {
+        let at = SimTime::from_nanos(at.as_nanos());
+        match step {
+            Step::Do(f) => {
+                if order < place.len() {
+                    place[order] = out.len();
+                }
+                out.push((at, f));
+            }
+            Step::Undo(k) => out.push((at, Fault::Undo(place[k]))),
+        }
+    }
+    out
+}
+
+fn index_of(nodes: &[String], name: &str) -> Result<u32, String> {
+    nodes
+        .iter()
+        .position(|n| n == name)
+        .map(|i| i as u32)
+        .ok_or_else(|| format!("unknown node `{name}`"))
+}
+
+fn targets(t: &Target, nodes: &[String]) -> Result<Targets, String> {
+    Ok(match t {
+        Target::Name(id) => match id.text.as_str() {
+            "leader" => Targets::Leader,
+            "random-node" => Targets::RandomNode,
+            "minority" => Targets::Minority,
+            "majority" => Targets::Majority,
+            "all" => Targets::All,
+            name => Targets::Nodes(vec![index_of(nodes, name)?]),
+        },
+        Target::Random(k, _) => Targets::Random(u32::try_from(*k).unwrap_or(u32::MAX)),
+        Target::Nodes(v) => {
+            let names = node_names(v).ok_or("not a list of nodes")?;
+            Targets::Nodes(
+                names
+                    .iter()
+                    .map(|n| index_of(nodes, n))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+    })
+}
+
+/// One checked action as a cluster fault.
+fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
+    let kind = match a {
+        CheckedAction::Load {
+            property, value, ..
+        } => {
+            return match (property, value) {
+                (&"rate", Typed::Rate(r)) => Ok(Fault::Rate(*r)),
+                _ => Err(format!("the raft load cannot change `{property}` during a run")),
+            };
+        }
+        CheckedAction::Fault(kind) => kind,
+    };
+    Ok(match kind {
+        ActionKind::Partition(Partition::Shape(s)) => Fault::Partition(match s.text.as_str() {
+            "halves" => Shape::Halves,
+            "one" => Shape::One,
+            "bridge" => Shape::Bridge,
+            "majorities-ring" => Shape::MajoritiesRing,
+            "one-way" => Shape::OneWay,
+            other => return Err(format!("unknown partition shape `{other}`")),
+        }),
+        ActionKind::Partition(Partition::Groups(groups)) => {
+            let mut out = Vec::new();
+            for g in groups {
+                let names = node_names(g).ok_or("not a group of nodes")?;
+                out.push(
+                    names
+                        .iter()
+                        .map(|n| index_of(nodes, n))
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            Fault::Partition(Shape::Groups(out))
+        }
+        ActionKind::Heal => Fault::Heal,
+        ActionKind::Crash(t) => Fault::Crash(targets(t, nodes)?),
+        ActionKind::Restart(t) => Fault::Restart(targets(t, nodes)?),
+        ActionKind::Pause(t) => Fault::Pause(targets(t, nodes)?),
+        ActionKind::Resume(t) => Fault::Resume(targets(t, nodes)?),
+        ActionKind::Clock {
+            drift: false,
+            target,
+            by,
+        } => Fault::ClockSkew(
+            targets(target, nodes)?,
+            duration_dist(by).ok_or("clock skew takes a duration or a distribution")?,
+        ),
+        ActionKind::Clock {
+            drift: true,
+            target,
+            by,
+        } => {
+            let d = match by.kind {
+                ValueKind::Percent(p) => p / 100.0,
+                ValueKind::Float(f) => f,
+                ValueKind::Integer(i) => i as f64,
+                _ => return Err("clock drift takes a rate such as 0.01%".into()),
+            };
+            if d <= -1.0 {
+                return Err("a clock drift of -100% or less would stop the clock".into());
+            }
+            Fault::ClockDrift(targets(target, nodes)?, d)
+        }
+        ActionKind::Disk { target, fault } => match &fault.kind {
+            ValueKind::Call { name, args } if name == "slow" => {
+                let d = args.first().and_then(|v| match v.kind {
+                    ValueKind::Duration(d) => Some(d),
+                    _ => None,
+                });
+                let d = d.ok_or("slow takes a duration, such as slow(5ms)")?;
+                Fault::DiskSlow(
+                    targets(target, nodes)?,
+                    Some(Dist::Constant {
+                        value: d.as_nanos() as f64,
+                    }),
+                )
+            }
+            _ => {
+                return Err(
+                    "the raft model supports only the disk fault slow(DURATION) so far".into(),
+                );
+            }
+        },
+        ActionKind::Load { .. } => unreachable!("load actions are checked into CheckedAction::Load"),
+    })
+}
