@@ -1581,7 +1581,7 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert!(
             errs[0].to_string().starts_with(
-                "q.scn:4:9: `crash`: none of this scenario's models (queueing) reacts to it (hint: no model reacts to `crash` yet"
+                "q.scn:4:9: `crash`: none of this scenario's models (queueing) reacts to it (hint: models that react to it: raft"
             ),
             "{}",
             errs[0]

@@ -14,8 +14,10 @@
 use std::collections::VecDeque;
 
 use simcore::metrics::{CounterId, GaugeId, HistogramId};
-use simcore::{Ctx, Dist, Encoder, Model, RngStream, SimDuration, SimError, SimTime, StreamId,
-    TraceEvent, Unit};
+use simcore::{
+    Ctx, Dist, Encoder, Model, RngStream, SimDuration, SimError, SimTime, StreamId, TraceEvent,
+    Unit,
+};
 
 use crate::lincheck::{self, Verdict};
 use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape};
@@ -148,20 +150,42 @@ pub struct ClusterConfig {
 /// The cluster's events. Messages in flight live in a slab; events carry their slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ev {
-    Deliver { slot: u32 },
-    Timer { node: u32, timer: Timer, generation: u32 },
-    Synced { node: u32, epoch: u32 },
-    ClientWake { client: u32, generation: u32 },
-    Invoke { client: u32 },
-    Fault { index: u32 },
-    Deadline { index: u32 },
+    Deliver {
+        slot: u32,
+    },
+    Timer {
+        node: u32,
+        timer: Timer,
+        generation: u32,
+    },
+    Synced {
+        node: u32,
+        epoch: u32,
+    },
+    ClientWake {
+        client: u32,
+        generation: u32,
+    },
+    Invoke {
+        client: u32,
+    },
+    Fault {
+        index: u32,
+    },
+    Deadline {
+        index: u32,
+    },
 }
 
 impl TraceEvent for Ev {
     fn encode(&self, e: &mut Encoder<'_>) {
         match *self {
             Ev::Deliver { slot } => e.u8(0).u32(slot),
-            Ev::Timer { node, timer, generation } => e.u8(1).u32(node).u8(timer as u8).u32(generation),
+            Ev::Timer {
+                node,
+                timer,
+                generation,
+            } => e.u8(1).u32(node).u8(timer as u8).u32(generation),
             Ev::Synced { node, epoch } => e.u8(2).u32(node).u32(epoch),
             Ev::ClientWake { client, generation } => e.u8(3).u32(client).u32(generation),
             Ev::Invoke { client } => e.u8(4).u32(client),
@@ -300,8 +324,14 @@ impl Cluster {
         let hosts = n as u32 + clients;
         let client_config = ClientConfig {
             nodes: n as u32,
-            attempt_timeout: config.load.as_ref().map_or(SimDuration::ZERO, |l| l.attempt_timeout),
-            op_timeout: config.load.as_ref().map_or(SimDuration::ZERO, |l| l.op_timeout),
+            attempt_timeout: config
+                .load
+                .as_ref()
+                .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
+            op_timeout: config
+                .load
+                .as_ref()
+                .map_or(SimDuration::ZERO, |l| l.op_timeout),
         };
         let slots = (0..n)
             .map(|_| Slot {
@@ -327,7 +357,9 @@ impl Cluster {
             n: n as u32,
             slots,
             links: Links::full_mesh(hosts, config.link.clone()),
-            clients: (0..clients).map(|i| Client::new(i, clients, client_config)).collect(),
+            clients: (0..clients)
+                .map(|i| Client::new(i, clients, client_config))
+                .collect(),
             client_gen: vec![0; clients as usize],
             invoked_at: vec![SimTime::ZERO; clients as usize],
             rate: config.load.as_ref().map_or(0.0, |l| l.rate),
@@ -460,11 +492,7 @@ impl Cluster {
                 let last = times.len() - 1;
                 let mut body = Some(body);
                 for (k, at) in times.into_iter().enumerate() {
-                    let b = if k == last {
-                        body.take()
-                    } else {
-                        body.clone()
-                    };
+                    let b = if k == last { body.take() } else { body.clone() };
                     let Some(b) = b else { break };
                     let env = Envelope { from, to, body: b };
                     let slot = match self.free.pop() {
@@ -528,7 +556,14 @@ impl Cluster {
                     slot.timer_gen[k] = slot.timer_gen[k].wrapping_add(1);
                     let generation = slot.timer_gen[k];
                     let delay = slot.clock.true_duration(after);
-                    ctx.schedule_in(delay, Ev::Timer { node: id, timer, generation });
+                    ctx.schedule_in(
+                        delay,
+                        Ev::Timer {
+                            node: id,
+                            timer,
+                            generation,
+                        },
+                    );
                 }
                 Action::Raft(Output::Commit(_) | Output::Restore(_)) => {
                     debug_assert!(false, "the server handles commits and snapshots");
@@ -568,7 +603,8 @@ impl Cluster {
             ctx.metrics().add(m.commits, committed - before);
         }
         let slot = &mut self.slots[id as usize];
-        let became_leader = role == Role::Leader && (slot.role != Role::Leader || slot.term != term);
+        let became_leader =
+            role == Role::Leader && (slot.role != Role::Leader || slot.term != term);
         slot.role = role;
         slot.term = term;
         if term > self.max_term {
@@ -631,7 +667,12 @@ impl Cluster {
     }
 
     /// The nodes a fault's targets name, among those `applies` accepts.
-    fn resolve(&self, t: &Targets, applies: impl Fn(&Slot) -> bool, rng: &mut RngStream) -> Vec<NodeId> {
+    fn resolve(
+        &self,
+        t: &Targets,
+        applies: impl Fn(&Slot) -> bool,
+        rng: &mut RngStream,
+    ) -> Vec<NodeId> {
         let candidates: Vec<NodeId> = (0..self.n)
             .filter(|&i| applies(&self.slots[i as usize]))
             .collect();
@@ -802,7 +843,11 @@ impl Cluster {
         slot.syncs_done += 1;
         let done = slot.syncs_done;
         let mut ready = Vec::new();
-        while slot.outbox.front().is_some_and(|(need, _, _)| *need <= done) {
+        while slot
+            .outbox
+            .front()
+            .is_some_and(|(need, _, _)| *need <= done)
+        {
             if let Some((_, to, msg)) = slot.outbox.pop_front() {
                 ready.push((to, msg));
             }
@@ -832,7 +877,13 @@ impl Cluster {
                     let g = &mut self.client_gen[c as usize];
                     *g = g.wrapping_add(1);
                     let generation = *g;
-                    ctx.schedule_at(at.max(ctx.now()), Ev::ClientWake { client: c, generation });
+                    ctx.schedule_at(
+                        at.max(ctx.now()),
+                        Ev::ClientWake {
+                            client: c,
+                            generation,
+                        },
+                    );
                 }
                 ClientAction::Record(e) => {
                     self.record(c, e, ctx);
@@ -871,6 +922,9 @@ impl Cluster {
         self.history.push(e);
     }
 
+    /// Schedules client `c`'s next call: each client calls at exponential intervals of mean
+    /// `clients / rate` after its previous call (so together they offer `rate`), but never
+    /// before its previous operation ended: one operation in flight per client.
     fn schedule_invoke(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
         if self.rate <= 0.0 {
             return;
@@ -878,12 +932,17 @@ impl Cluster {
         let s = self.s();
         let mean = self.clients.len() as f64 / self.rate;
         let u = ctx.rng(s.load).next_f64_open0();
-        let think = SimDuration::from_nanos_f64(-u.ln() * mean * 1e9);
-        ctx.schedule_in(think, Ev::Invoke { client: c });
+        let gap = SimDuration::from_nanos_f64(-u.ln() * mean * 1e9);
+        let at = self.invoked_at[c as usize]
+            .saturating_add(gap)
+            .max(ctx.now());
+        ctx.schedule_at(at, Ev::Invoke { client: c });
     }
 
     fn invoke(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
-        let Some(load) = &self.config.load else { return };
+        let Some(load) = &self.config.load else {
+            return;
+        };
         let s = self.s();
         let rng = ctx.rng(s.load);
         let key = load.keys.sample(rng).round().clamp(0.0, u32::MAX as f64) as u32;
@@ -923,18 +982,28 @@ impl Cluster {
             match r.verdict {
                 Verdict::Linearizable => {}
                 Verdict::NotLinearizable => {
-                    let window: Vec<String> = r
-                        .counterexample
+                    // The window ends with the operation that cannot be placed; its last few
+                    // operations show the conflict (`sim run --history` writes all of them).
+                    let w = &r.counterexample;
+                    let shown: Vec<String> = w[w.len().saturating_sub(6)..]
                         .iter()
-                        .map(|o| format!("{} {} {:?}", o.process, o.op, o.outcome))
+                        .map(|o| {
+                            let outcome = match o.outcome {
+                                lincheck::history::Outcome::Ok => "ok",
+                                lincheck::history::Outcome::Fail => "fail",
+                                lincheck::history::Outcome::Info => "info",
+                            };
+                            format!("p{} {} {outcome}", o.process, o.op)
+                        })
                         .collect();
                     ctx.violation(
                         "linearizable",
                         format!(
-                            "key {}: {} operations are not linearizable; smallest failing window: {}",
+                            "key {}: not linearizable ({} operations); the shortest failing prefix has {} operations, ending: {}",
                             r.key,
                             r.operations,
-                            window.join("; ")
+                            w.len(),
+                            shown.join("; ")
                         ),
                     );
                 }
@@ -956,7 +1025,10 @@ impl Cluster {
             .filter_map(|s| s.server.as_ref())
             .max_by_key(|s| s.applied());
         let Some(best) = best else {
-            ctx.violation("durable", "no node is up at the end to hold the acknowledged writes");
+            ctx.violation(
+                "durable",
+                "no node is up at the end to hold the acknowledged writes",
+            );
             return;
         };
         let lost: Vec<&(u64, u64)> = self
@@ -990,7 +1062,9 @@ impl Model for Cluster {
             delivered: metrics.counter(&net, "delivered").map_err(setup)?,
             dropped: metrics.counter(&net, "dropped").map_err(setup)?,
             elections: metrics.counter(&raft, "elections").map_err(setup)?,
-            election_time: metrics.histogram(&raft, "election_time", Unit::Ns).map_err(setup)?,
+            election_time: metrics
+                .histogram(&raft, "election_time", Unit::Ns)
+                .map_err(setup)?,
             commits: metrics.counter(&raft, "commits").map_err(setup)?,
             term: metrics.gauge(&raft, "term").map_err(setup)?,
             crashes: metrics.counter(&raft, "crashes").map_err(setup)?,
@@ -1004,7 +1078,11 @@ impl Model for Cluster {
             m.ok = Some(metrics.counter(&name, "ok").map_err(setup)?);
             m.fail = Some(metrics.counter(&name, "fail").map_err(setup)?);
             m.info = Some(metrics.counter(&name, "info").map_err(setup)?);
-            m.latency = Some(metrics.histogram(&name, "latency", Unit::Ns).map_err(setup)?);
+            m.latency = Some(
+                metrics
+                    .histogram(&name, "latency", Unit::Ns)
+                    .map_err(setup)?,
+            );
         }
         self.m = Some(m);
         self.s = Some(Streams {
@@ -1057,7 +1135,11 @@ impl Model for Cluster {
                 }
                 self.deliver_to_server(id, env.from, env.body, ctx);
             }
-            Ev::Timer { node, timer, generation } => {
+            Ev::Timer {
+                node,
+                timer,
+                generation,
+            } => {
                 let slot = &mut self.slots[node as usize];
                 if slot.server.is_none() || slot.timer_gen[timer as usize] != generation {
                     return;

@@ -94,6 +94,10 @@ struct RunArgs {
     /// run N writes FILE-N (run.simtrace -> run-1.simtrace, run-2.simtrace, ...).
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Write the clients' operation history (Raft scenarios with a `load`) to this file, in the
+    /// format `sim lincheck` reads. With a sweep, run N writes FILE-N.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
@@ -204,7 +208,7 @@ fn run(args: RunArgs) -> ExitCode {
         max_events: args.max_events,
         trace: args.trace.clone(),
         max_pending: args.max_pending,
-        history: None,
+        history: args.history.clone(),
     };
     let reports = match scenarios::run_file(&args.file, &opts) {
         Ok(r) => r,
@@ -255,9 +259,14 @@ fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    if args.trace.is_some() {
+    if args.trace.is_some() || args.history.is_some() {
+        let flag = if args.trace.is_some() {
+            "trace"
+        } else {
+            "history"
+        };
         eprintln!(
-            "error: --seeds cannot be used with --trace (one trace file per seed); run the seeds, then replay one with `sim run {} --seed N --trace FILE`",
+            "error: --seeds cannot be used with --{flag} (one file per seed); run the seeds, then replay one with `sim run {} --seed N --{flag} FILE`",
             args.file.display()
         );
         return ExitCode::from(2);
