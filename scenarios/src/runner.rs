@@ -12,8 +12,8 @@ use models::raft::cluster::Cluster;
 use serde::Serialize;
 use simcore::trace::Trace;
 use simcore::{
-    MetricsSnapshot, Model, RunResult, SimConfig, SimError, SimTime, Simulation, StopAt, StopReason,
-    Violation,
+    MetricsSnapshot, Model, RunResult, SimConfig, SimError, SimTime, Simulation, StopAt,
+    StopReason, Violation,
 };
 
 use crate::ast::{Check, Scenario, ValueKind};
@@ -219,12 +219,14 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
     let wall_time_s = started.elapsed().as_secs_f64();
     if let Some(path) = &opts.history {
         let text = history.as_deref().ok_or_else(|| {
-            ScenarioError::Invalid(vec![Diagnostic::at(
-                &scenario.file,
-                crate::ast::Span::default(),
-                "this scenario's models record no client history",
-            )
-            .hint("--history works with scenarios that have a raft `load` block")])
+            ScenarioError::Invalid(vec![
+                Diagnostic::at(
+                    &scenario.file,
+                    crate::ast::Span::default(),
+                    "this scenario's models record no client history",
+                )
+                .hint("--history works with scenarios that have a raft `load` block"),
+            ])
         })?;
         write_atomically(path, text.as_bytes()).map_err(|source| ScenarioError::Io {
             path: path.display().to_string(),

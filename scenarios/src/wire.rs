@@ -7,8 +7,8 @@
 //! value that was in force when it began (so `at 10s load a rate 2/s` followed by
 //! `during 20s..30s load a rate 5/s` is back at 2/s at 30s).
 
-use models::raft::cluster::ClusterConfig;
 use models::queueing::{QNetConfig, Route, SourceChange, SourceConfig, StationConfig, Target};
+use models::raft::cluster::ClusterConfig;
 use simcore::rng::RngStream;
 use simcore::{Dist, SimDuration, SimTime};
 
@@ -120,8 +120,12 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     if checked.blocks.iter().any(|b| b.model.name == "raft") {
         if let Some(b) = checked.blocks.iter().find(|b| b.model.name != "raft") {
             return Err(vec![
-                Diagnostic::at(&b.file, b.span, format!("a `{}` block cannot run beside a Raft cluster", b.spec.kind))
-                    .hint("one scenario runs one model family for now: split it into two scenarios"),
+                Diagnostic::at(
+                    &b.file,
+                    b.span,
+                    format!("a `{}` block cannot run beside a Raft cluster", b.spec.kind),
+                )
+                .hint("one scenario runs one model family for now: split it into two scenarios"),
             ]);
         }
         let raft = crate::wire_raft::wire_raft(checked, seed)?;

@@ -70,8 +70,12 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diag
     let Some(raft) = of("raft").next() else {
         let b = &checked.blocks[0];
         return Err(vec![
-            Diagnostic::at(&b.file, b.span, "a network or load needs a `raft` block to run against")
-                .hint("add `raft cluster { nodes n1..n5 }`"),
+            Diagnostic::at(
+                &b.file,
+                b.span,
+                "a network or load needs a `raft` block to run against",
+            )
+            .hint("add `raft cluster { nodes n1..n5 }`"),
         ]);
     };
     for kind in ["raft", "network", "load"] {
@@ -123,7 +127,10 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diag
         );
     }
     if lo.as_nanos() == 0 {
-        let span = raft.props.get("election_timeout").map_or(raft.span, |p| p.1);
+        let span = raft
+            .props
+            .get("election_timeout")
+            .map_or(raft.span, |p| p.1);
         errors.push(
             Diagnostic::at(&raft.file, span, "election timeouts must be positive")
                 .hint("the Raft paper uses 150ms..300ms"),
@@ -168,7 +175,10 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diag
             },
             keys: match b.get("keys") {
                 Some(Typed::Dist(d)) => d.clone(),
-                _ => Dist::Uniform { low: 1.0, high: 5.0 },
+                _ => Dist::Uniform {
+                    low: 1.0,
+                    high: 5.0,
+                },
             },
             mix,
             attempt_timeout: duration(b, "timeout", SimDuration::from_millis(100)),
@@ -348,7 +358,9 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
         } => {
             return match (property, value) {
                 (&"rate", Typed::Rate(r)) => Ok(Fault::Rate(*r)),
-                _ => Err(format!("the raft load cannot change `{property}` during a run")),
+                _ => Err(format!(
+                    "the raft load cannot change `{property}` during a run"
+                )),
             };
         }
         CheckedAction::Fault(kind) => kind,
@@ -424,6 +436,8 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
                 );
             }
         },
-        ActionKind::Load { .. } => unreachable!("load actions are checked into CheckedAction::Load"),
+        ActionKind::Load { .. } => {
+            unreachable!("load actions are checked into CheckedAction::Load")
+        }
     })
 }

@@ -162,7 +162,8 @@ pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
                     Err(HistoryError {
                         line,
                         col: c,
-                        message: "a read that completed says the value it read (or nil), not `_`".into(),
+                        message: "a read that completed says the value it read (or nil), not `_`"
+                            .into(),
                     })
                 };
             }

@@ -52,7 +52,10 @@ pub struct HistoryEvent {
 /// What a client asks its driver to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAction {
-    Send { to: NodeId, req: Request },
+    Send {
+        to: NodeId,
+        req: Request,
+    },
     /// Call [`Client::wake`] at this time (an earlier wake-up request is superseded).
     WakeAt(SimTime),
     Record(HistoryEvent),
@@ -142,7 +145,9 @@ impl Client {
         let Some(p) = self.pending.as_mut() else {
             return;
         };
-        p.attempt_ends = now.saturating_add(self.config.attempt_timeout).min(p.op_ends);
+        p.attempt_ends = now
+            .saturating_add(self.config.attempt_timeout)
+            .min(p.op_ends);
         p.redirected = false;
         out.push(ClientAction::Send {
             to: self.target,

@@ -14,10 +14,19 @@ pub type Value = i64;
 /// One client operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvOp {
-    Get { key: Key },
-    Put { key: Key, value: Value },
+    Get {
+        key: Key,
+    },
+    Put {
+        key: Key,
+        value: Value,
+    },
     /// Set `key` to `new` if it holds `expect`.
-    Cas { key: Key, expect: Value, new: Value },
+    Cas {
+        key: Key,
+        expect: Value,
+        new: Value,
+    },
 }
 
 impl KvOp {
@@ -128,10 +137,18 @@ mod tests {
             Some(KvResult::Value(None))
         );
         kv.apply(&cmd(1, 2, KvOp::Put { key: 7, value: 3 }));
-        let miss = KvOp::Cas { key: 7, expect: 4, new: 9 };
+        let miss = KvOp::Cas {
+            key: 7,
+            expect: 4,
+            new: 9,
+        };
         assert_eq!(kv.apply(&cmd(1, 3, miss)), Some(KvResult::Swapped(false)));
         assert_eq!(kv.get(7), Some(3));
-        let hit = KvOp::Cas { key: 7, expect: 3, new: 9 };
+        let hit = KvOp::Cas {
+            key: 7,
+            expect: 3,
+            new: 9,
+        };
         assert_eq!(kv.apply(&cmd(1, 4, hit)), Some(KvResult::Swapped(true)));
         assert_eq!(kv.get(7), Some(9));
     }
@@ -139,13 +156,21 @@ mod tests {
     #[test]
     fn a_retried_request_applies_at_most_once() {
         let mut kv = KvState::new();
-        let cas = KvOp::Cas { key: 1, expect: 0, new: 5 };
+        let cas = KvOp::Cas {
+            key: 1,
+            expect: 0,
+            new: 5,
+        };
         kv.apply(&cmd(2, 1, KvOp::Put { key: 1, value: 0 }));
         assert_eq!(kv.apply(&cmd(2, 2, cas)), Some(KvResult::Swapped(true)));
         // Another session moves the value back; the retry of (2, 2) must not swap again.
         kv.apply(&cmd(3, 1, KvOp::Put { key: 1, value: 0 }));
         assert_eq!(kv.apply(&cmd(2, 2, cas)), Some(KvResult::Swapped(true)));
-        assert_eq!(kv.get(1), Some(0), "the retry was not applied a second time");
+        assert_eq!(
+            kv.get(1),
+            Some(0),
+            "the retry was not applied a second time"
+        );
         assert_eq!(kv.apply(&cmd(2, 1, cas)), None, "an older request is stale");
     }
 

@@ -78,7 +78,10 @@ impl Log {
     }
 
     pub fn append(&mut self, entry: Entry) -> Index {
-        debug_assert!(entry.term >= self.last_term(), "terms in a log never decrease");
+        debug_assert!(
+            entry.term >= self.last_term(),
+            "terms in a log never decrease"
+        );
         self.entries.push(entry);
         let i = self.last_index();
         self.touch(i);
@@ -87,9 +90,13 @@ impl Log {
 
     /// Drops every entry from `from` on. `from` must be after the snapshot.
     pub fn truncate_from(&mut self, from: Index) {
-        debug_assert!(from > self.snapshot_index, "cannot truncate into the snapshot");
+        debug_assert!(
+            from > self.snapshot_index,
+            "cannot truncate into the snapshot"
+        );
         if from <= self.last_index() {
-            self.entries.truncate((from - self.snapshot_index - 1) as usize);
+            self.entries
+                .truncate((from - self.snapshot_index - 1) as usize);
             self.touch(from);
         }
     }

@@ -64,7 +64,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             ],
             metrics: &[
                 metric("sent", MetricKind::Counter, "Messages sent."),
-                metric("delivered", MetricKind::Counter, "Messages that arrived (copies count)."),
+                metric(
+                    "delivered",
+                    MetricKind::Counter,
+                    "Messages that arrived (copies count).",
+                ),
                 metric(
                     "dropped",
                     MetricKind::Counter,
@@ -115,7 +119,10 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
                 prop(
                     "max_entries",
-                    PropType::Count { min: 1, max: 1_000_000 },
+                    PropType::Count {
+                        min: 1,
+                        max: 1_000_000,
+                    },
                     Need::Default("64"),
                     "The most entries one AppendEntries carries.",
                 ),
@@ -127,14 +134,22 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
             ],
             metrics: &[
-                metric("elections", MetricKind::Counter, "Times a node became leader."),
+                metric(
+                    "elections",
+                    MetricKind::Counter,
+                    "Times a node became leader.",
+                ),
                 metric(
                     "election_time",
                     MetricKind::Latency,
                     "From a leader's crash to the next leader of a later term.",
                 ),
                 metric("commits", MetricKind::Counter, "Entries committed."),
-                metric("term", MetricKind::Gauge, "The highest term any node reached."),
+                metric(
+                    "term",
+                    MetricKind::Gauge,
+                    "The highest term any node reached.",
+                ),
                 metric("crashes", MetricKind::Counter, "Nodes crashed."),
             ],
         },
@@ -144,7 +159,10 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             props: &[
                 prop(
                     "clients",
-                    PropType::Count { min: 1, max: 10_000 },
+                    PropType::Count {
+                        min: 1,
+                        max: 10_000,
+                    },
                     Need::Default("1"),
                     "Clients, each with one operation in flight.",
                 ),
@@ -181,15 +199,35 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             ],
             metrics: &[
                 metric("ok", MetricKind::Counter, "Operations that succeeded."),
-                metric("fail", MetricKind::Counter, "Operations that certainly did not happen (cas mismatches)."),
-                metric("info", MetricKind::Counter, "Operations whose outcome is unknown (timed out)."),
-                metric("latency", MetricKind::Latency, "Time from call to answer of completed operations."),
+                metric(
+                    "fail",
+                    MetricKind::Counter,
+                    "Operations that certainly did not happen (cas mismatches).",
+                ),
+                metric(
+                    "info",
+                    MetricKind::Counter,
+                    "Operations whose outcome is unknown (timed out).",
+                ),
+                metric(
+                    "latency",
+                    MetricKind::Latency,
+                    "Time from call to answer of completed operations.",
+                ),
             ],
         },
     ],
     global_metrics: &[],
     verbs: &[
-        "partition", "heal", "crash", "restart", "pause", "resume", "clock", "disk", "load",
+        "partition",
+        "heal",
+        "crash",
+        "restart",
+        "pause",
+        "resume",
+        "clock",
+        "disk",
+        "load",
     ],
     properties: &[
         (
@@ -206,7 +244,10 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         ),
     ],
     events: &[
-        ("leader", "A running node leads in the highest term of any live node."),
+        (
+            "leader",
+            "A running node leads in the highest term of any live node.",
+        ),
         ("commit", "The cluster commits a new entry."),
     ],
 };

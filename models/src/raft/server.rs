@@ -57,7 +57,10 @@ impl Reply {
 pub enum Action {
     /// A node output other than `Commit` and `Restore` (which the server handles itself).
     Raft(Output),
-    Reply { to: ClientId, reply: Reply },
+    Reply {
+        to: ClientId,
+        reply: Reply,
+    },
 }
 
 /// One server.
@@ -185,7 +188,10 @@ impl Server {
     }
 
     fn apply(&mut self, upto: Index, out: &mut Vec<Action>) {
-        debug_assert!(upto <= self.node.log().last_index(), "commit within the log");
+        debug_assert!(
+            upto <= self.node.log().last_index(),
+            "commit within the log"
+        );
         while self.applied < upto {
             let i = self.applied + 1;
             let Some(entry) = self.node.log().get(i) else {

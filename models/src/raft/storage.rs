@@ -169,11 +169,18 @@ mod tests {
             entries: entries(&[1]),
         });
         assert!(s.complete_sync());
-        s.write(Write::HardState { term: 2, vote: None });
+        s.write(Write::HardState {
+            term: 2,
+            vote: None,
+        });
         s.crash();
         let r = s.restore();
         assert_eq!((r.term, r.vote), (1, Some(0)));
-        assert_eq!(r.entries.len(), 2, "the append after the fsync began is lost");
+        assert_eq!(
+            r.entries.len(),
+            2,
+            "the append after the fsync began is lost"
+        );
         assert!(!s.complete_sync(), "no fsync survives a crash");
     }
 
@@ -212,7 +219,11 @@ mod tests {
         s.begin_sync();
         s.complete_sync();
         let r = s.restore();
-        assert_eq!(r.entries, entries(&[9]), "entries up to the snapshot are skipped");
+        assert_eq!(
+            r.entries,
+            entries(&[9]),
+            "entries up to the snapshot are skipped"
+        );
         assert_eq!(s.durable_last_index(), 4);
     }
 }
