@@ -58,11 +58,34 @@ pub enum Dropped {
     QueueFull,
 }
 
+/// When a delivered message arrives: once, or twice when duplicated. Derefs to a slice; kept
+/// inline because every message gets one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrivals {
+    times: [SimTime; 2],
+    n: u8,
+}
+
+impl Arrivals {
+    fn push(&mut self, t: SimTime) {
+        debug_assert!(self.n < 2, "a message arrives at most twice");
+        self.times[self.n as usize] = t;
+        self.n += 1;
+    }
+}
+
+impl std::ops::Deref for Arrivals {
+    type Target = [SimTime];
+    fn deref(&self) -> &[SimTime] {
+        &self.times[..self.n as usize]
+    }
+}
+
 /// The fate of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
     /// Arrives at these instants (twice when duplicated).
-    Delivered(Vec<SimTime>),
+    Delivered(Arrivals),
     Dropped(Dropped),
 }
 
@@ -134,7 +157,10 @@ impl Links {
             return Fate::Dropped(Dropped::Lost);
         }
         let copies = if rng.chance(c.duplicate) { 2 } else { 1 };
-        let mut at = Vec::with_capacity(copies);
+        let mut at = Arrivals {
+            times: [SimTime::ZERO; 2],
+            n: 0,
+        };
         for _ in 0..copies {
             let mut delay = SimDuration::from_nanos_f64(c.latency.sample(rng));
             if rng.chance(c.reorder) {

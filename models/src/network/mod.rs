@@ -5,5 +5,5 @@
 pub mod link;
 pub mod partition;
 
-pub use link::{Clock, Dropped, Fate, LinkConfig, Links};
+pub use link::{Arrivals, Clock, Dropped, Fate, LinkConfig, Links};
 pub use partition::{Host, Partition, Shape};

@@ -251,3 +251,94 @@ pub fn history_text(events: &[HistoryEvent]) -> String {
     }
     s
 }
+
+/// The history as the linearizability checker's operations, exactly as parsing
+/// [`history_text`] would give them (lines are event numbers from 1), without the text.
+pub fn operations(events: &[HistoryEvent]) -> Vec<crate::lincheck::Operation> {
+    use crate::lincheck::{Op, Operation, Outcome};
+    let mut ops: Vec<Operation> = Vec::with_capacity(events.len() / 2 + 1);
+    let mut open: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for (event, e) in events.iter().enumerate() {
+        let op = match (e.op, e.result) {
+            (KvOp::Get { .. }, Some(KvResult::Value(v))) => Op::Read(v),
+            (KvOp::Get { .. }, _) => Op::Read(None),
+            (KvOp::Put { value, .. }, _) => Op::Write(value),
+            (KvOp::Cas { expect, new, .. }, _) => Op::Cas(expect, new),
+        };
+        if e.kind == HistoryKind::Invoke {
+            debug_assert!(!open.contains_key(&e.process), "one operation per process");
+            open.insert(e.process, ops.len());
+            ops.push(Operation {
+                process: e.process.to_string(),
+                key: e.op.key().to_string(),
+                op,
+                outcome: Outcome::Info,
+                call: event,
+                ret: None,
+                call_line: event + 1,
+                ret_line: None,
+            });
+            continue;
+        }
+        let Some(o) = open.remove(&e.process) else {
+            debug_assert!(false, "a completion follows its call");
+            continue;
+        };
+        let called = &mut ops[o];
+        called.outcome = match e.kind {
+            HistoryKind::Ok => Outcome::Ok,
+            HistoryKind::Fail => Outcome::Fail,
+            _ => Outcome::Info,
+        };
+        if e.kind == HistoryKind::Ok {
+            called.op = op;
+        }
+        called.ret = Some(event);
+        called.ret_line = Some(event + 1);
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lincheck::parse_history;
+
+    fn ev(process: u64, kind: HistoryKind, op: KvOp, result: Option<KvResult>) -> HistoryEvent {
+        HistoryEvent {
+            time: SimTime::ZERO,
+            process,
+            kind,
+            op,
+            result,
+            session: process,
+            seq: 1,
+        }
+    }
+
+    #[test]
+    fn operations_match_the_parsed_text() {
+        use HistoryKind::*;
+        let get = KvOp::Get { key: 3 };
+        let put = KvOp::Put { key: 3, value: 7 };
+        let cas = KvOp::Cas {
+            key: 4,
+            expect: 1,
+            new: 2,
+        };
+        let events = [
+            ev(0, Invoke, put, None),
+            ev(1, Invoke, get, None),
+            ev(2, Invoke, cas, None),
+            ev(0, Ok, put, Some(KvResult::Done)),
+            ev(1, Ok, get, Some(KvResult::Value(Some(7)))),
+            ev(2, Fail, cas, Some(KvResult::Swapped(false))),
+            ev(0, Invoke, get, None),
+            ev(0, Info, get, None),
+            ev(1, Invoke, get, None),
+        ];
+        let parsed = parse_history(&history_text(&events)).expect("the text parses");
+        assert_eq!(operations(&events), parsed);
+        assert_eq!(parsed.len(), 5);
+    }
+}

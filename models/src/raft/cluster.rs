@@ -227,7 +227,13 @@ struct Slot {
     incarnation: u32,
     paused: bool,
     deferred: Vec<Deferred>,
+    /// Per timer kind: the generation of the one event in the queue that counts, when the
+    /// node wants the timer to fire, and when that event is due. Re-arming a timer later (a
+    /// follower does it on every AppendEntries) only moves `timer_due`; the queued event then
+    /// re-queues itself once for the new time, instead of each re-arm adding an event.
     timer_gen: [u32; 2],
+    timer_due: [Option<SimTime>; 2],
+    timer_queued: [Option<SimTime>; 2],
     clock: Clock,
     fsync: Option<Dist>,
     /// When the disk finishes the fsyncs already queued.
@@ -342,6 +348,8 @@ impl Cluster {
                 paused: false,
                 deferred: Vec::new(),
                 timer_gen: [0; 2],
+                timer_due: [None; 2],
+                timer_queued: [None; 2],
                 clock: Clock::default(),
                 fsync: None,
                 disk_free_at: SimTime::ZERO,
@@ -464,6 +472,12 @@ impl Cluster {
         }
         slot.storage.crash();
         slot.epoch += 1;
+        slot.timer_gen = [
+            slot.timer_gen[0].wrapping_add(1),
+            slot.timer_gen[1].wrapping_add(1),
+        ];
+        slot.timer_due = [None; 2];
+        slot.timer_queued = [None; 2];
         slot.incarnation += 1;
         slot.paused = false;
         slot.deferred.clear();
@@ -491,7 +505,7 @@ impl Cluster {
             Fate::Delivered(times) => {
                 let last = times.len() - 1;
                 let mut body = Some(body);
-                for (k, at) in times.into_iter().enumerate() {
+                for (k, &at) in times.iter().enumerate() {
                     let b = if k == last { body.take() } else { body.clone() };
                     let Some(b) = b else { break };
                     let env = Envelope { from, to, body: b };
@@ -552,24 +566,34 @@ impl Cluster {
                 }
                 Action::Raft(Output::SetTimer { timer, after }) => {
                     let slot = &mut self.slots[id as usize];
+                    let due = ctx.now().saturating_add(slot.clock.true_duration(after));
                     let k = timer as usize;
-                    slot.timer_gen[k] = slot.timer_gen[k].wrapping_add(1);
-                    let generation = slot.timer_gen[k];
-                    let delay = slot.clock.true_duration(after);
-                    ctx.schedule_in(
-                        delay,
-                        Ev::Timer {
-                            node: id,
-                            timer,
-                            generation,
-                        },
-                    );
+                    slot.timer_due[k] = Some(due);
+                    if slot.timer_queued[k].is_none_or(|q| q > due) {
+                        Self::queue_timer(slot, id, timer, due, ctx);
+                    }
                 }
                 Action::Raft(Output::Commit(_) | Output::Restore(_)) => {
                     debug_assert!(false, "the server handles commits and snapshots");
                 }
             }
         }
+    }
+
+    /// Queues the event for `timer` at `due`, superseding any queued before.
+    fn queue_timer(slot: &mut Slot, id: NodeId, timer: Timer, due: SimTime, ctx: &mut Ctx<'_, Ev>) {
+        let k = timer as usize;
+        slot.timer_gen[k] = slot.timer_gen[k].wrapping_add(1);
+        slot.timer_queued[k] = Some(due);
+        let generation = slot.timer_gen[k];
+        ctx.schedule_at(
+            due,
+            Ev::Timer {
+                node: id,
+                timer,
+                generation,
+            },
+        );
     }
 
     /// Runs `f` on node `id`'s server (if it is up) and performs what it asks.
@@ -970,14 +994,7 @@ impl Cluster {
     }
 
     fn check_history(&mut self, ctx: &mut Ctx<'_, Ev>) {
-        let text = self.history_text();
-        let ops = match lincheck::history::parse_history(&text) {
-            Ok(ops) => ops,
-            Err(e) => {
-                ctx.violation("linearizable", format!("the history does not parse: {e}"));
-                return;
-            }
-        };
+        let ops = super::client::operations(&self.history);
         for r in lincheck::check(&ops, self.config.lincheck_budget) {
             match r.verdict {
                 Verdict::Linearizable => {}
@@ -1141,8 +1158,19 @@ impl Model for Cluster {
                 generation,
             } => {
                 let slot = &mut self.slots[node as usize];
-                if slot.server.is_none() || slot.timer_gen[timer as usize] != generation {
+                let k = timer as usize;
+                if slot.server.is_none() || slot.timer_gen[k] != generation {
                     return;
+                }
+                slot.timer_queued[k] = None;
+                match slot.timer_due[k] {
+                    Some(due) if due > ctx.now() => {
+                        // Re-armed since this event was queued: wait for the new time.
+                        Self::queue_timer(slot, node, timer, due, ctx);
+                        return;
+                    }
+                    Some(_) => slot.timer_due[k] = None,
+                    None => return,
                 }
                 if slot.paused {
                     slot.deferred.push(Deferred::Timer(timer));

@@ -73,6 +73,39 @@ fn chain(prev: u64, entry: &Entry) -> u64 {
     h.max(1)
 }
 
+/// Every (index, term) seen in any log, with the prefix hash there. Almost every index only
+/// ever holds one term, so the first is kept in a vector by index and the others (entries that
+/// were later overwritten) in a map.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    /// `first[i]`: (term, hash) of the first entry seen at index `i`; term 0 for none.
+    first: Vec<(Term, u64)>,
+    more: BTreeMap<(Index, Term), u64>,
+}
+
+impl Seen {
+    fn get(&self, i: Index, term: Term) -> Option<u64> {
+        match self.first.get(i as usize) {
+            Some(&(t, h)) if t == term && t != 0 => Some(h),
+            Some(&(t, _)) if t != 0 => self.more.get(&(i, term)).copied(),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, i: Index, term: Term, hash: u64) {
+        debug_assert!(term > 0, "entries have terms from 1");
+        let k = i as usize;
+        if k >= self.first.len() {
+            self.first.resize(k + 1, (0, UNKNOWN));
+        }
+        if self.first[k].0 == 0 {
+            self.first[k] = (term, hash);
+        } else {
+            self.more.insert((i, term), hash);
+        }
+    }
+}
+
 /// The checker's copy of one node's log, as prefix hashes.
 #[derive(Debug, Clone, Default)]
 struct Shadow {
@@ -102,7 +135,7 @@ impl Shadow {
 pub struct SafetyChecker {
     shadows: Vec<Shadow>,
     /// Every (index, term) seen in any log, with its prefix hash.
-    seen: BTreeMap<(Index, Term), u64>,
+    seen: Seen,
     /// `committed[i]`: the prefix hash at committed index `i` (`committed[0]` for the empty log).
     committed: Vec<u64>,
     /// The leader of each term seen.
@@ -121,7 +154,7 @@ impl SafetyChecker {
         };
         SafetyChecker {
             shadows: vec![empty; nodes],
-            seen: BTreeMap::new(),
+            seen: Seen::default(),
             committed: vec![ROOT],
             leaders: BTreeMap::new(),
             reported: Default::default(),
@@ -145,9 +178,14 @@ impl SafetyChecker {
     /// Looks at `node` after it handled an event; pushes what broke to `out` (each property
     /// once per node).
     pub fn observe(&mut self, node: &mut RaftNode, out: &mut Vec<Broken>) {
+        self.observe_as(node.id(), node, out);
+    }
+
+    /// [`SafetyChecker::observe`], with the node known to the checker as `id` (tests run
+    /// separate one-node clusters, whose nodes are all number 0, side by side).
+    fn observe_as(&mut self, id: NodeId, node: &mut RaftNode, out: &mut Vec<Broken>) {
         let mut found = std::mem::take(&mut self.found);
-        self.look(node, &mut found);
-        let id = node.id();
+        self.look(id, node, &mut found);
         for b in found.drain(..) {
             if self.reported.insert((b.property, id)) {
                 out.push(b);
@@ -156,17 +194,16 @@ impl SafetyChecker {
         self.found = found;
     }
 
-    fn look(&mut self, node: &mut RaftNode, out: &mut Vec<Broken>) {
-        let id = node.id();
+    fn look(&mut self, id: NodeId, node: &mut RaftNode, out: &mut Vec<Broken>) {
         let role = node.role();
         let term = node.term();
         let prev = self.shadows[id as usize].clone_meta();
         let was_leader_here = prev.role == Some(Role::Leader) && prev.term == term;
         if let Some(dirty) = node.take_dirty_from() {
-            self.reread(node, dirty, was_leader_here, out);
+            self.reread(id, node, dirty, was_leader_here, out);
         }
         let s = &self.shadows[id as usize];
-        if role == Role::Leader {
+        if role == Role::Leader && !was_leader_here {
             match self.leaders.get(&term) {
                 Some(&other) if other != id => out.push(Broken {
                     property: "election-safety",
@@ -177,7 +214,7 @@ impl SafetyChecker {
                     self.leaders.insert(term, id);
                 }
             }
-            if !was_leader_here {
+            {
                 // A new leader must hold every entry committed so far (all in earlier terms).
                 let c = self.committed_index();
                 let holds = match (s.at(c), self.committed[c as usize]) {
@@ -212,53 +249,74 @@ impl SafetyChecker {
     }
 
     /// Re-reads the node's log from index `dirty` on.
-    fn reread(&mut self, node: &RaftNode, dirty: Index, was_leader: bool, out: &mut Vec<Broken>) {
-        let id = node.id();
+    fn reread(
+        &mut self,
+        id: NodeId,
+        node: &RaftNode,
+        dirty: Index,
+        was_leader: bool,
+        out: &mut Vec<Broken>,
+    ) {
         let log = node.log();
         let base = log.snapshot_index();
-        let old = std::mem::take(&mut self.shadows[id as usize].hashes);
-        let old_base = self.shadows[id as usize].base;
-        let old_shadow = Shadow {
-            base: old_base,
-            hashes: old,
-            ..Shadow::default()
+        let shadow = &mut self.shadows[id as usize];
+        let old_base = shadow.base;
+        let mut hashes = std::mem::take(&mut shadow.hashes);
+        let old_last = old_base + hashes.len() as Index - 1;
+        let at = |v: &[u64], i: Index| -> Option<u64> {
+            i.checked_sub(old_base)
+                .and_then(|k| v.get(k as usize).copied())
         };
         let from = dirty.max(base + 1);
-        // The hash just before `from`: from the old shadow where it is still valid, else from
-        // the table of everything seen (a snapshot's last entry was seen in some log).
         let before = from - 1;
-        let start = if before == base {
-            if base == 0 {
-                Some(ROOT)
-            } else {
-                old_shadow
-                    .at(base)
-                    .filter(|_| old_base <= base)
-                    .or_else(|| self.seen.get(&(base, log.snapshot_term())).copied())
-            }
+        // What a leader held from `from` on, to check that it only appended.
+        let old_tail: Vec<u64> = if was_leader && from <= old_last {
+            hashes[(from - old_base) as usize..].to_vec()
         } else {
-            old_shadow.at(before)
+            Vec::new()
         };
-        let mut hashes = Vec::with_capacity((log.last_index() - base + 1) as usize);
-        let Some(start) = start else {
-            // Nothing known below: hash the log afresh from its snapshot, with the snapshot's
-            // own hash unknown (comparisons at and below it are skipped).
-            hashes.push(UNKNOWN);
-            self.extend(id, log, base + 1, &mut hashes, out);
-            self.shadows[id as usize].base = base;
-            self.shadows[id as usize].hashes = hashes;
-            return;
-        };
-        for i in base..before {
-            hashes.push(old_shadow.at(i).unwrap_or(UNKNOWN));
+        if base == old_base && before <= old_last {
+            // The usual case: the log changed from `from` on; keep the hashes before it.
+            hashes.truncate((before - base + 1) as usize);
+        } else {
+            // The snapshot moved (or the log is new): the hash just before `from` comes from
+            // the old shadow where it is still valid, else from the table of everything seen
+            // (a snapshot's last entry was seen in some log), else it is unknown.
+            let start = if before == base {
+                if base == 0 {
+                    Some(ROOT)
+                } else {
+                    at(&hashes, base)
+                        .filter(|_| old_base <= base)
+                        .or_else(|| self.seen.get(base, log.snapshot_term()))
+                }
+            } else {
+                at(&hashes, before)
+            };
+            let mut fresh = Vec::with_capacity((log.last_index() - base + 1) as usize);
+            match start {
+                Some(start) => {
+                    for i in base..before {
+                        fresh.push(at(&hashes, i).unwrap_or(UNKNOWN));
+                    }
+                    fresh.push(start);
+                }
+                None => {
+                    // Nothing known below: hash afresh from the snapshot, whose own hash is
+                    // unknown (comparisons at and below it are skipped).
+                    for _ in base..before {
+                        fresh.push(UNKNOWN);
+                    }
+                    fresh.push(UNKNOWN);
+                }
+            }
+            hashes = fresh;
         }
-        hashes.push(start);
         self.extend(id, log, from, &mut hashes, out);
         if was_leader {
-            let old_last = old_shadow.last();
             let new_last = base + hashes.len() as Index - 1;
             let changed = (from..=old_last.min(new_last))
-                .find(|&i| old_shadow.at(i) != Some(hashes[(i - base) as usize]));
+                .find(|&i| old_tail.get((i - from) as usize) != Some(&hashes[(i - base) as usize]));
             if let Some(i) = changed.or((new_last < old_last).then_some(new_last + 1)) {
                 out.push(Broken {
                     property: "leader-append-only",
@@ -269,8 +327,9 @@ impl SafetyChecker {
                 });
             }
         }
-        self.shadows[id as usize].base = base;
-        self.shadows[id as usize].hashes = hashes;
+        let shadow = &mut self.shadows[id as usize];
+        shadow.base = base;
+        shadow.hashes = hashes;
     }
 
     /// Hashes the log's entries from `from` onto `hashes`, checking each against the table.
@@ -291,8 +350,8 @@ impl SafetyChecker {
                 chain(prev, e)
             };
             if h != UNKNOWN {
-                match self.seen.get(&(i, e.term)) {
-                    Some(&other) if other != h => out.push(Broken {
+                match self.seen.get(i, e.term) {
+                    Some(other) if other != h => out.push(Broken {
                         property: "log-matching",
                         detail: format!(
                             "node {id} holds an entry of term {} at index {i} like another log, but the logs differ before it",
@@ -301,7 +360,7 @@ impl SafetyChecker {
                     }),
                     Some(_) => {}
                     None => {
-                        self.seen.insert((i, e.term), h);
+                        self.seen.insert(i, e.term, h);
                     }
                 }
             }
@@ -352,5 +411,144 @@ impl Shadow {
             term: self.term,
             commit: self.commit,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use simcore::RngStream;
+
+    use super::super::kv::{Command, KvOp};
+    use super::super::types::{Config, Output, Restored, Timer};
+    use super::*;
+
+    /// A node that is a cluster of one: it elects itself and commits alone, so two of them are
+    /// two leaders that never talk, the simplest way to break every property on purpose.
+    /// A one-node cluster numbers its node 0; tests show it to the checker under another id.
+    fn solo(seed: u64, restored: Restored) -> RaftNode {
+        RaftNode::new(
+            0,
+            1,
+            Config::default(),
+            restored,
+            RngStream::derive(seed, "t"),
+        )
+    }
+
+    fn run(node: &mut RaftNode, f: impl FnOnce(&mut RaftNode, &mut Vec<Output>)) {
+        let mut out = Vec::new();
+        f(node, &mut out);
+        // Complete every fsync asked for, repeatedly, as a perfect disk would.
+        loop {
+            let syncs = out.iter().filter(|o| matches!(o, Output::Sync)).count();
+            if syncs == 0 {
+                break;
+            }
+            out.clear();
+            for _ in 0..syncs {
+                node.synced(&mut out);
+            }
+        }
+    }
+
+    fn put(session: u64, value: i64) -> Command {
+        Command {
+            session,
+            seq: 1,
+            op: KvOp::Put { key: 1, value },
+        }
+    }
+
+    fn lead(node: &mut RaftNode) {
+        run(node, |n, out| n.start(out));
+        run(node, |n, out| n.tick(Timer::Election, out));
+        assert_eq!(node.role(), Role::Leader);
+    }
+
+    fn names(found: &[Broken]) -> Vec<&'static str> {
+        found.iter().map(|b| b.property).collect()
+    }
+
+    /// Two checkers' views: node `a` observed as id 0 and node `b` as id 1.
+    struct Pair {
+        checker: SafetyChecker,
+    }
+
+    impl Pair {
+        fn observe(&mut self, id: NodeId, node: &mut RaftNode) -> Vec<Broken> {
+            let mut out = Vec::new();
+            self.checker.observe_as(id, node, &mut out);
+            out
+        }
+    }
+
+    #[test]
+    fn a_healthy_single_leader_breaks_nothing() {
+        let mut pair = Pair {
+            checker: SafetyChecker::new(2),
+        };
+        let mut a = solo(0, Restored::default());
+        lead(&mut a);
+        assert!(pair.observe(0, &mut a).is_empty());
+        for v in 0..5 {
+            run(&mut a, |n, out| {
+                n.propose(put(1, v), out).expect("leader");
+            });
+            assert!(pair.observe(0, &mut a).is_empty());
+        }
+        assert_eq!(pair.checker.committed_index(), 6);
+    }
+
+    #[test]
+    fn two_leaders_of_one_term_with_different_commits_are_caught() {
+        let mut pair = Pair {
+            checker: SafetyChecker::new(2),
+        };
+        let mut a = solo(0, Restored::default());
+        let mut b = solo(1, Restored::default());
+        lead(&mut a);
+        lead(&mut b);
+        assert_eq!((a.term(), b.term()), (1, 1));
+        assert!(pair.observe(0, &mut a).is_empty());
+        let found = pair.observe(1, &mut b);
+        assert_eq!(names(&found), ["election-safety"], "{found:?}");
+        run(&mut a, |n, out| {
+            n.propose(put(1, 1), out).expect("leader");
+        });
+        run(&mut b, |n, out| {
+            n.propose(put(2, 2), out).expect("leader");
+        });
+        assert!(pair.observe(0, &mut a).is_empty());
+        let found = pair.observe(1, &mut b);
+        // Same index and term (2, 1), different entries: the logs break log matching, and b
+        // commits a different entry where a committed.
+        assert!(names(&found).contains(&"log-matching"), "{found:?}");
+        assert!(names(&found).contains(&"state-machine-safety"), "{found:?}");
+    }
+
+    #[test]
+    fn a_leader_without_committed_entries_is_caught() {
+        let mut pair = Pair {
+            checker: SafetyChecker::new(2),
+        };
+        let mut a = solo(0, Restored::default());
+        lead(&mut a);
+        for v in 0..3 {
+            run(&mut a, |n, out| {
+                n.propose(put(1, v), out).expect("leader");
+            });
+        }
+        assert!(pair.observe(0, &mut a).is_empty());
+        // b restarts from an empty disk at a later term and leads alone: it lacks index 1..4.
+        let mut b = solo(
+            1,
+            Restored {
+                term: 5,
+                ..Restored::default()
+            },
+        );
+        lead(&mut b);
+        let found = pair.observe(1, &mut b);
+        assert!(names(&found).contains(&"leader-completeness"), "{found:?}");
     }
 }

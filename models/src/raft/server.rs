@@ -74,6 +74,7 @@ pub struct Server {
     /// Compact the log once this many applied entries follow the last snapshot.
     snapshot_every: Option<u64>,
     raft_out: Vec<Output>,
+    spare: Vec<Output>,
 }
 
 impl Server {
@@ -97,6 +98,7 @@ impl Server {
             waiting: BTreeMap::new(),
             snapshot_every,
             raft_out: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -167,12 +169,15 @@ impl Server {
 
     /// Turns the node's outputs into actions, applying commits and snapshots on the way.
     fn drain(&mut self, out: &mut Vec<Action>) {
+        // Two buffers swapped back and forth, so that no event allocates.
+        let mut batch = std::mem::take(&mut self.spare);
         loop {
-            let batch = std::mem::take(&mut self.raft_out);
+            std::mem::swap(&mut batch, &mut self.raft_out);
             if batch.is_empty() {
+                self.spare = batch;
                 return;
             }
-            for o in batch {
+            for o in batch.drain(..) {
                 match o {
                     Output::Commit(upto) => self.apply(upto, out),
                     Output::Restore(s) => {
