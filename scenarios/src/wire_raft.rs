@@ -2,7 +2,7 @@
 //! cluster, the client load, the fault schedule (with `during` windows undone at their end),
 //! and the `expect` lines the cluster checks itself.
 
-use models::network::{LinkConfig, Shape};
+use models::network::{LinkConfig, Shape, Topology};
 use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Liveness, LoadConfig, Targets};
 use models::raft::{Bugs, Config};
 use simcore::rng::RngStream;
@@ -231,6 +231,10 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diag
         ),
         snapshot_every: count(raft, "snapshot_every"),
         link,
+        topology: match network.and_then(|b| b.get("topology")) {
+            Some(Typed::Choice(name)) => Topology::from_name(name).unwrap_or_default(),
+            _ => Topology::FullMesh,
+        },
         load,
         faults,
         liveness,

@@ -316,3 +316,21 @@ fn the_history_flag_writes_what_sim_lincheck_accepts() {
     let (code, out) = run(&["lincheck", bad_path.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
 }
+
+#[test]
+fn a_line_topology_is_slower_than_a_full_mesh() {
+    let latency = |topology: &str| {
+        let (_dir, file) = edited(
+            "raft-leader-crash.scn",
+            "network {",
+            &format!("network {{ topology {topology} "),
+        );
+        let (code, r) = json(&["run", file.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{topology}: {r}");
+        metric(&r, "kv.latency", "mean")
+    };
+    let mesh = latency("full-mesh");
+    let line = latency("line");
+    // On a line of five, the leader's AppendEntries cross up to four links: commits wait longer.
+    assert!(line > mesh * 1.1, "line {line} vs mesh {mesh}");
+}

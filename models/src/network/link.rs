@@ -54,6 +54,8 @@ impl LinkConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
     Partitioned,
+    /// No path between the hosts in the topology.
+    Unreachable,
     Lost,
     QueueFull,
 }
@@ -96,6 +98,8 @@ pub struct Links {
     configs: Vec<LinkConfig>,
     /// Per directed link: when the link is free to start sending the next message.
     free_at: Vec<SimTime>,
+    /// Per directed pair: links on the shortest path (1 in a full mesh).
+    hops: Vec<u32>,
     pub partition: Partition,
 }
 
@@ -107,7 +111,17 @@ impl Links {
             hosts,
             configs: vec![config; n],
             free_at: vec![SimTime::ZERO; n],
+            hops: vec![1; n],
             partition: Partition::none(),
+        }
+    }
+
+    /// Wires the hosts as `topology` says (see [`super::topology`]): a message crosses one link
+    /// latency per hop, and hosts with no path cannot talk. `hosts` must be this mesh's size.
+    pub fn set_topology(&mut self, hops: Vec<u32>) {
+        debug_assert_eq!(hops.len(), self.hops.len());
+        if hops.len() == self.hops.len() {
+            self.hops = hops;
         }
     }
 
@@ -135,6 +149,10 @@ impl Links {
             return Fate::Dropped(Dropped::Partitioned);
         }
         let i = self.index(from, to);
+        let hops = self.hops[i];
+        if hops == super::topology::UNREACHABLE {
+            return Fate::Dropped(Dropped::Unreachable);
+        }
         let c = &self.configs[i];
         // Serialisation: the message starts when the link is free and occupies it for its size.
         let start = self.free_at[i].max(now);
@@ -163,6 +181,9 @@ impl Links {
         };
         for _ in 0..copies {
             let mut delay = SimDuration::from_nanos_f64(c.latency.sample(rng));
+            for _ in 1..hops {
+                delay = delay.saturating_add(SimDuration::from_nanos_f64(c.latency.sample(rng)));
+            }
             if rng.chance(c.reorder) {
                 delay =
                     delay.saturating_add(SimDuration::from_nanos_f64(c.reorder_delay.sample(rng)));

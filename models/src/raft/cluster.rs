@@ -20,7 +20,7 @@ use simcore::{
 };
 
 use crate::lincheck::{self, Verdict};
-use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape};
+use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape, Topology};
 
 use super::client::{Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text};
 use super::kv::{KvOp, Value};
@@ -135,6 +135,8 @@ pub struct ClusterConfig {
     pub fsync: Dist,
     pub snapshot_every: Option<u64>,
     pub link: LinkConfig,
+    /// How the servers are wired.
+    pub topology: Topology,
     pub load: Option<LoadConfig>,
     /// Faults at their times, in order of time and then as written.
     pub faults: Vec<(SimTime, Fault)>,
@@ -361,10 +363,12 @@ impl Cluster {
                 term: 0,
             })
             .collect();
+        let mut links = Links::full_mesh(hosts, config.link.clone());
+        links.set_topology(config.topology.hops(n as u32, clients));
         Ok(Cluster {
             n: n as u32,
             slots,
-            links: Links::full_mesh(hosts, config.link.clone()),
+            links,
             clients: (0..clients)
                 .map(|i| Client::new(i, clients, client_config))
                 .collect(),

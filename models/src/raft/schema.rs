@@ -4,6 +4,7 @@
 use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop};
 
 use super::types::Bugs;
+use crate::network::Topology;
 
 const COUNT: PropType = PropType::Count {
     min: 1,
@@ -17,8 +18,14 @@ pub const SCHEMA: ModelSpec = ModelSpec {
     kinds: &[
         KindSpec {
             kind: "network",
-            doc: "The links between every pair of hosts (a full mesh).",
+            doc: "The links between hosts: a full mesh unless `topology` says otherwise.",
             props: &[
+                prop(
+                    "topology",
+                    PropType::Choice(Topology::NAMES),
+                    Need::Default("full-mesh"),
+                    "How servers are wired: full-mesh, ring, star (around the first) or line; a message crosses one latency per hop.",
+                ),
                 prop(
                     "latency",
                     PropType::DurationDist,
