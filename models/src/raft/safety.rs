@@ -4,7 +4,7 @@
 //! - **Leader append-only**: a leader never overwrites or deletes entries of its own log.
 //! - **Log matching**: two logs that hold an entry with the same index and term are identical up
 //!   to that index.
-//! - **Leader completeness**: a leader holds every entry committed before its term.
+//! - **Leader completeness**: a leader holds every entry committed in an earlier term.
 //! - **State-machine safety**: no two nodes commit (and so apply) different entries at one index.
 //!
 //! Checking after every event must cost little, so the checker keeps for each node a *shadow*:
@@ -138,6 +138,9 @@ pub struct SafetyChecker {
     seen: Seen,
     /// `committed[i]`: the prefix hash at committed index `i` (`committed[0]` for the empty log).
     committed: Vec<u64>,
+    /// `commit_term[i]`: the term of the node that first saw index `i` committed, an upper
+    /// bound on the term in which it was committed (`commit_term[0]` = 0). Never decreases.
+    commit_term: Vec<Term>,
     /// The leader of each term seen.
     leaders: BTreeMap<Term, NodeId>,
     /// (property, node) pairs already reported: once a log diverged, every later commit of
@@ -156,6 +159,7 @@ impl SafetyChecker {
             shadows: vec![empty; nodes],
             seen: Seen::default(),
             committed: vec![ROOT],
+            commit_term: vec![0],
             leaders: BTreeMap::new(),
             reported: Default::default(),
             found: Vec::new(),
@@ -215,8 +219,12 @@ impl SafetyChecker {
                 }
             }
             {
-                // A new leader must hold every entry committed so far (all in earlier terms).
-                let c = self.committed_index();
+                // A new leader must hold every entry committed in an earlier term (a leader of
+                // an old term may win late, after a later term committed more).
+                let c = self
+                    .commit_term
+                    .partition_point(|&t| t < term)
+                    .saturating_sub(1) as Index;
                 let holds = match (s.at(c), self.committed[c as usize]) {
                     (_, UNKNOWN) => true,
                     (Some(h), want) => h == want,
@@ -240,7 +248,7 @@ impl SafetyChecker {
         }
         let commit = node.commit_index();
         if commit > prev.commit {
-            self.commit(id, commit, out);
+            self.commit(id, term, commit, out);
         }
         let s = &mut self.shadows[id as usize];
         s.role = Some(role);
@@ -279,16 +287,16 @@ impl SafetyChecker {
             // The usual case: the log changed from `from` on; keep the hashes before it.
             hashes.truncate((before - base + 1) as usize);
         } else {
-            // The snapshot moved (or the log is new): the hash just before `from` comes from
-            // the old shadow where it is still valid, else from the table of everything seen
-            // (a snapshot's last entry was seen in some log), else it is unknown.
+            // The snapshot moved (or the log is new): the hash just before `from` comes from the
+            // table of everything seen (a snapshot's last entry was seen in some log), else it
+            // is unknown.
             let start = if before == base {
                 if base == 0 {
                     Some(ROOT)
                 } else {
-                    at(&hashes, base)
-                        .filter(|_| old_base <= base)
-                        .or_else(|| self.seen.get(base, log.snapshot_term()))
+                    // Not the old shadow's hash at `base`: the entry the node held there may
+                    // have been a stale one that the snapshot replaced.
+                    self.seen.get(base, log.snapshot_term())
                 }
             } else {
                 at(&hashes, before)
@@ -369,8 +377,8 @@ impl SafetyChecker {
         }
     }
 
-    /// Node `id` moved its commit index to `commit`.
-    fn commit(&mut self, id: NodeId, commit: Index, out: &mut Vec<Broken>) {
+    /// Node `id`, in `term`, moved its commit index to `commit`.
+    fn commit(&mut self, id: NodeId, term: Term, commit: Index, out: &mut Vec<Broken>) {
         let s = &self.shadows[id as usize];
         let known = self.committed_index();
         let check = |i: Index, out: &mut Vec<Broken>| {
@@ -399,6 +407,9 @@ impl SafetyChecker {
             .map(|i| s.at(i).unwrap_or(UNKNOWN))
             .collect();
         self.committed.extend(hashes);
+        let last = *self.commit_term.last().unwrap_or(&0);
+        self.commit_term
+            .resize(self.committed.len(), term.max(last));
     }
 }
 
