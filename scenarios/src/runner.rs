@@ -284,21 +284,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// The run must end: a source that never stops needs a duration, `--until` or `--max-events`.
-fn ends(
+/// The run must end: a source that never stops, or a Raft cluster, needs a duration, `--until` or
+/// `--max-events`.
+pub(crate) fn ends(
     wired: &Wired,
     checked: &crate::check::Checked,
     opts: &RunOptions,
 ) -> Result<(), ScenarioError> {
-    if let Some((span, file)) = &wired.endless_source {
-        if checked.duration.is_none() && opts.until.is_none() && opts.max_events.is_none() {
-            return Err(ScenarioError::Invalid(vec![
-                Diagnostic::at(file, *span, "this source never stops and the scenario has no duration, so the run would never end")
-                    .hint("add `customers N` to the source or `duration 10s` to the scenario (or pass --until)"),
-            ]));
-        }
+    let limited = checked.duration.is_some() || opts.until.is_some() || opts.max_events.is_some();
+    match &wired.endless {
+        Some(e) if !limited => Err(ScenarioError::Invalid(vec![
+            Diagnostic::at(&e.file, e.span, e.message).hint(e.hint),
+        ])),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn evaluate(

@@ -19,7 +19,6 @@ use simcore::{SimTime, format_hash};
 
 use crate::ast::Scenario;
 use crate::check::check;
-use crate::diag::Diagnostic;
 use crate::runner::{
     RunOptions, RunReport, ScenarioError, run_scenario, stop_reason_name, validate,
 };
@@ -333,19 +332,12 @@ impl Batch {
     }
 }
 
-/// The run must end; `runner::run_scenario` refuses each run of a scenario with a source that
-/// never stops and no way to end, and the same refusal up front saves a row of errors per seed.
+/// The run must end; `runner::run_scenario` refuses each run of a scenario that would never end,
+/// and the same refusal up front saves a row of errors per seed.
 fn ends(scenario: &Scenario, seed: u64, opts: &RunOptions) -> Result<(), ScenarioError> {
     let checked = check(scenario).map_err(ScenarioError::Invalid)?;
     let wired = wire(&checked, seed).map_err(ScenarioError::Invalid)?;
-    let limited = checked.duration.is_some() || opts.until.is_some() || opts.max_events.is_some();
-    match wired.endless_source {
-        Some((span, file)) if !limited => Err(ScenarioError::Invalid(vec![
-            Diagnostic::at(&file, span, "this source never stops and the scenario has no duration, so the run would never end")
-                .hint("add `customers N` to the source or `duration 10s` to the scenario (or pass --until)"),
-        ])),
-        _ => Ok(()),
-    }
+    crate::runner::ends(&wired, &checked, opts)
 }
 
 /// `t` as `--until` reads it back to the same instant: the exact unit form, else nanoseconds.

@@ -22,14 +22,24 @@ pub const MAX_OCCURRENCES: usize = 1_000_000;
 /// The most changes a whole schedule may expand to (every line, every action).
 pub const MAX_CHANGES: usize = 1_000_000;
 
+/// A component that keeps a run going forever, for the "the run would never end" error.
+#[derive(Debug, Clone)]
+pub struct Endless {
+    pub file: String,
+    pub span: crate::ast::Span,
+    pub message: &'static str,
+    pub hint: &'static str,
+}
+
 /// The models of a scenario, configured.
 #[derive(Debug, Clone)]
 pub struct Wired {
     pub qnet: QNetConfig,
     /// The Raft cluster, when the scenario's blocks are the raft model's.
     pub raft: Option<ClusterConfig>,
-    /// A source that never stops, if any: the run then needs a duration or an event limit.
-    pub endless_source: Option<(crate::ast::Span, String)>,
+    /// What never stops, if anything (a source without `customers`, a Raft cluster's timers):
+    /// the run then needs a duration, `--until` or an event limit.
+    pub endless: Option<Endless>,
 }
 
 fn route(t: Option<&Typed>, default_exit: bool) -> Route {
@@ -133,15 +143,20 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             .blocks
             .iter()
             .find(|b| b.spec.kind == "raft")
-            .map(|b| (b.span, b.file.to_string()));
+            .map(|b| Endless {
+                file: b.file.to_string(),
+                span: b.span,
+                message: "a Raft cluster runs forever (its timers never stop) and the scenario has no duration, so the run would never end",
+                hint: "add `duration 30s` to the scenario (or pass --until)",
+            });
         return Ok(Wired {
             qnet: QNetConfig::default(),
             raft: Some(raft),
-            endless_source: endless,
+            endless,
         });
     }
     let mut qnet = QNetConfig::default();
-    let mut endless_source = None;
+    let mut endless = None;
     let mut errors = Vec::new();
     for b in &checked.blocks {
         match b.spec.kind {
@@ -166,8 +181,13 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                     Some(Typed::Count(n)) => Some(*n),
                     _ => None,
                 };
-                if customers.is_none() && endless_source.is_none() {
-                    endless_source = Some((b.span, b.file.to_string()));
+                if customers.is_none() && endless.is_none() {
+                    endless = Some(Endless {
+                        file: b.file.to_string(),
+                        span: b.span,
+                        message: "this source never stops and the scenario has no duration, so the run would never end",
+                        hint: "add `customers N` to the source or `duration 10s` to the scenario (or pass --until)",
+                    });
                 }
                 qnet.sources.push(SourceConfig {
                     name: b.name.clone(),
@@ -323,7 +343,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
         Ok(Wired {
             qnet,
             raft: None,
-            endless_source,
+            endless,
         })
     } else {
         Err(errors)

@@ -260,6 +260,7 @@ fn schedule(
     }
     let mut steps: Vec<(SimDuration, usize, Step)> = Vec::new();
     let mut written = 0usize;
+    let mut windows: Vec<(&'static str, SimDuration, SimDuration)> = Vec::new();
     for (i, t) in checked.schedule.iter().enumerate() {
         let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
         let times = match instants(&t.when, checked.duration, &mut rng) {
@@ -290,6 +291,25 @@ fn schedule(
             }
             match t.when {
                 When::During { from, to } => {
+                    let verb = match a {
+                        CheckedAction::Load { .. } => "load",
+                        CheckedAction::Fault(kind) => kind.verb(),
+                    };
+                    if let Some((_, a, b)) = windows
+                        .iter()
+                        .find(|(v, a, b)| *v == verb && from < *b && *a < to)
+                    {
+                        errors.push(
+                            Diagnostic::at(
+                                &t.file,
+                                t.span,
+                                format!("this `during` overlaps another `{verb}` window ({a}..{b})"),
+                            )
+                            .hint("windows of one verb must not overlap: what their ends undo would be ambiguous"),
+                        );
+                        continue;
+                    }
+                    windows.push((verb, from, to));
                     let k = written;
                     written += 1;
                     steps.push((from, k, Step::Do(fault)));

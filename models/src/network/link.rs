@@ -95,7 +95,10 @@ pub enum Fate {
 #[derive(Debug, Clone)]
 pub struct Links {
     hosts: u32,
-    configs: Vec<LinkConfig>,
+    /// How every link behaves, except those in `overrides` (by pair index): one copy, so that
+    /// a thousand hosts do not hold a million configurations.
+    config: LinkConfig,
+    overrides: std::collections::BTreeMap<usize, LinkConfig>,
     /// Per directed link: when the link is free to start sending the next message.
     free_at: Vec<SimTime>,
     /// Per directed pair: links on the shortest path (1 in a full mesh).
@@ -109,7 +112,8 @@ impl Links {
         let n = (hosts as usize) * (hosts as usize);
         Links {
             hosts,
-            configs: vec![config; n],
+            config,
+            overrides: std::collections::BTreeMap::new(),
             free_at: vec![SimTime::ZERO; n],
             hops: vec![1; n],
             partition: Partition::none(),
@@ -133,7 +137,7 @@ impl Links {
     /// Changes one directed link.
     pub fn set(&mut self, from: Host, to: Host, config: LinkConfig) {
         let i = self.index(from, to);
-        self.configs[i] = config;
+        self.overrides.insert(i, config);
     }
 
     /// Sends `bytes` from `from` to `to` at `now`.
@@ -153,7 +157,11 @@ impl Links {
         if hops == super::topology::UNREACHABLE {
             return Fate::Dropped(Dropped::Unreachable);
         }
-        let c = &self.configs[i];
+        let c = if self.overrides.is_empty() {
+            &self.config
+        } else {
+            self.overrides.get(&i).unwrap_or(&self.config)
+        };
         // Serialisation: the message starts when the link is free and occupies it for its size.
         let start = self.free_at[i].max(now);
         let (sent, waiting_ns) = match c.bandwidth {

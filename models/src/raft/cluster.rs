@@ -381,7 +381,7 @@ impl Cluster {
             acked: Vec::new(),
             messages: Vec::new(),
             free: Vec::new(),
-            checker: SafetyChecker::new(n),
+            checker: SafetyChecker::new(n).with_names(config.nodes.clone()),
             broken: Vec::new(),
             obligations: Vec::new(),
             open: 0,
@@ -1226,6 +1226,19 @@ impl Model for Cluster {
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        // Expectations whose deadline lies past the end: the run ended before they were met.
+        for o in self.obligations.iter_mut().filter(|o| !o.met) {
+            o.met = true;
+            let l = &self.config.liveness[o.spec];
+            ctx.violation(
+                "liveness",
+                format!(
+                    "`{}` had not happened when the run ended, before its deadline {}; lengthen the run to give it time",
+                    l.text, o.deadline
+                ),
+            );
+        }
+        self.open = 0;
         if self.config.check_linearizable {
             self.check_history(ctx);
         }

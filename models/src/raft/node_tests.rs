@@ -1521,7 +1521,7 @@ fn random_schedules_keep_raft_safe_and_live() {
 
 #[test]
 fn random_schedules_find_every_planted_bug() {
-    for name in Bugs::NAMES {
+    for name in Bugs::NAMES.iter().filter(|n| **n != "none") {
         let mut config = Config::default();
         assert!(config.bugs.enable(name));
         let found = (0..200).find(|&seed| {
@@ -1529,10 +1529,6 @@ fn random_schedules_find_every_planted_bug() {
                 .violations
                 .is_empty()
         });
-        eprintln!(
-            "DBG {name}: seed {found:?} {:?}",
-            found.map(|s| random_run(s, 5, config.clone(), 6000).violations[0].clone())
-        );
         assert!(found.is_some(), "{name} went unnoticed");
     }
 }

@@ -147,6 +147,7 @@ pub struct SafetyChecker {
     /// that node differs too, so each node breaks each property once in the report.
     reported: std::collections::BTreeSet<(&'static str, NodeId)>,
     found: Vec<Broken>,
+    names: Vec<String>,
 }
 
 impl SafetyChecker {
@@ -163,6 +164,20 @@ impl SafetyChecker {
             leaders: BTreeMap::new(),
             reported: Default::default(),
             found: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Names the nodes in violations (`n1` rather than `node 0`).
+    pub fn with_names(mut self, names: Vec<String>) -> Self {
+        self.names = names;
+        self
+    }
+
+    fn name(&self, id: NodeId) -> String {
+        match self.names.get(id as usize) {
+            Some(n) => n.clone(),
+            None => format!("node {id}"),
         }
     }
 
@@ -211,7 +226,11 @@ impl SafetyChecker {
             match self.leaders.get(&term) {
                 Some(&other) if other != id => out.push(Broken {
                     property: "election-safety",
-                    detail: format!("nodes {other} and {id} are both leaders of term {term}"),
+                    detail: format!(
+                        "{} and {} are both leaders of term {term}",
+                        self.name(other),
+                        self.name(id)
+                    ),
                 }),
                 Some(_) => {}
                 None => {
@@ -239,7 +258,8 @@ impl SafetyChecker {
                     out.push(Broken {
                         property: "leader-completeness",
                         detail: format!(
-                            "node {id} became leader of term {term} without the committed entries up to index {c} (its log ends at {})",
+                            "{} became leader of term {term} without the committed entries up to index {c} (its log ends at {})",
+                            self.name(id),
                             s.last()
                         ),
                     });
@@ -329,7 +349,8 @@ impl SafetyChecker {
                 out.push(Broken {
                     property: "leader-append-only",
                     detail: format!(
-                        "leader {id} of term {} changed or removed its own entry at index {i}",
+                        "leader {} of term {} changed or removed its own entry at index {i}",
+                        self.name(id),
                         node.term()
                     ),
                 });
@@ -362,7 +383,8 @@ impl SafetyChecker {
                     Some(other) if other != h => out.push(Broken {
                         property: "log-matching",
                         detail: format!(
-                            "node {id} holds an entry of term {} at index {i} like another log, but the logs differ before it",
+                            "{} holds an entry of term {} at index {i} like another log, but the logs differ before it",
+                            self.name(id),
                             e.term
                         ),
                     }),
@@ -379,6 +401,7 @@ impl SafetyChecker {
 
     /// Node `id`, in `term`, moved its commit index to `commit`.
     fn commit(&mut self, id: NodeId, term: Term, commit: Index, out: &mut Vec<Broken>) {
+        let name = self.name(id);
         let s = &self.shadows[id as usize];
         let known = self.committed_index();
         let check = |i: Index, out: &mut Vec<Broken>| {
@@ -388,7 +411,8 @@ impl SafetyChecker {
                     out.push(Broken {
                         property: "state-machine-safety",
                         detail: format!(
-                            "node {id} committed an entry at index {i} that differs from the one committed before"
+                            "{} committed an entry at index {i} that differs from the one committed before",
+                            name
                         ),
                     });
                     false

@@ -188,8 +188,9 @@ pub struct Bugs {
 }
 
 impl Bugs {
-    /// The bug names a scenario or the command line can switch on.
+    /// The bug names a scenario can switch on (`none`: no bug, the default).
     pub const NAMES: &'static [&'static str] = &[
+        "none",
         "commit-without-quorum",
         "vote-not-persisted",
         "vote-ignores-log",
@@ -198,6 +199,7 @@ impl Bugs {
     /// Switches on the bug called `name`; false if there is none by that name.
     pub fn enable(&mut self, name: &str) -> bool {
         match name {
+            "none" => {}
             "commit-without-quorum" => self.commit_without_quorum = true,
             "vote-not-persisted" => self.vote_not_persisted = true,
             "vote-ignores-log" => self.vote_ignores_log = true,
