@@ -319,7 +319,7 @@ pub struct Cluster {
     s: Option<Streams>,
 }
 
-/// Election timeouts, heartbeats and the like never need more than this many nodes.
+/// The most servers a cluster may have (the network keeps a little state per pair of hosts).
 pub const MAX_NODES: usize = 1000;
 
 impl Cluster {
