@@ -13,7 +13,7 @@
 //!    the scaling shows. Every seed should pass; failures are listed with their replay commands
 //!    and make the bench exit non-zero (timings never do). Target: 1,000,000 seeds per hour.
 //!
-//! Run: `cargo bench -p sim-benches --bench raft` (about a minute on 2 cores).
+//! Run: `cargo bench -p sim-benches --bench raft` (about 15 s on 2 cores, after the build).
 //! Smoke run: `cargo bench -p sim-benches --bench raft -- --quick` (raft-bench cut to 30 s
 //! simulated with `RunOptions::until`, one timed run, 20 seeds).
 //! Environment: `SIM_BENCH_SEEDS` (N, default 400; 20 with `--quick`), `SIM_BENCH_REPS` (timed
