@@ -207,7 +207,9 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         Some(raft) => {
             let model = Cluster::new(raft).map_err(|e| run_err(SimError::Setup(e)))?;
             let (result, model) = simulate(model, config, trace, stop).map_err(run_err)?;
-            history = Some(model.history_text());
+            if opts.history.is_some() {
+                history = Some(model.history_text());
+            }
             result
         }
         None => {
