@@ -24,6 +24,7 @@
 extern crate alloc;
 
 pub mod basic;
+pub mod machine;
 pub mod rng;
 
 pub use basic::{Fifo, RoundRobin};
