@@ -25,9 +25,11 @@ extern crate alloc;
 
 pub mod basic;
 pub mod machine;
+pub mod oracle;
 pub mod rng;
 
 pub use basic::{Fifo, RoundRobin};
+pub use oracle::{Sjf, Stcf};
 
 /// Nanoseconds.
 pub type Time = u64;
