@@ -24,12 +24,16 @@
 extern crate alloc;
 
 pub mod basic;
+pub mod cfs;
 pub mod machine;
 pub mod oracle;
 pub mod rng;
+pub mod share;
 
 pub use basic::{Fifo, RoundRobin};
+pub use cfs::Cfs;
 pub use oracle::{Sjf, Stcf};
+pub use share::{Lottery, Stride};
 
 /// Nanoseconds.
 pub type Time = u64;
