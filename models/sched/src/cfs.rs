@@ -536,4 +536,41 @@ mod tests {
         assert_eq!(p.pick(0, MS), None);
         assert_eq!(p.pick(1, MS).map(|d| d.job), Some(0));
     }
+
+    /// Wait of an interactive job (1 ms of CPU, then 9 ms of I/O, 50 times) beside a CPU hog.
+    fn interactive_wait(policy: impl Policy) -> (Time, Time) {
+        use crate::machine::{Burst, JobSpec, Machine, MachineConfig};
+        let hog = JobSpec::cpu(0, 1_000 * MS);
+        let mut bursts = Vec::new();
+        for _ in 0..50 {
+            bursts.extend([Burst::Cpu(MS), Burst::Io(9 * MS)]);
+        }
+        bursts.push(Burst::Cpu(MS));
+        let interactive = JobSpec {
+            job: Job::new(0, 0, 0),
+            bursts,
+        };
+        let config = MachineConfig {
+            cpus: 1,
+            ..MachineConfig::default()
+        };
+        let mut m = Machine::new(policy, config, vec![hog, interactive]).unwrap();
+        m.run_to_end();
+        assert!(m.finished());
+        let stats = m.job_stats(1).unwrap();
+        (stats.wait, stats.completion.unwrap())
+    }
+
+    #[test]
+    fn through_the_machine_wake_up_preemption_serves_the_interactive_job() {
+        // Each time its I/O completes, the interactive job's vruntime is placed half a latency
+        // behind the hog's, more than the wake-up granularity: it preempts the hog at once.
+        // It waits only once, at arrival, behind the hog's first slice (ties go to job 0).
+        let (cfs_wait, cfs_done) = interactive_wait(Cfs::new(LATENCY, GRANULARITY));
+        assert_eq!(cfs_wait, LATENCY / 2);
+        assert_eq!(cfs_done, LATENCY / 2 + 50 * 10 * MS + MS);
+        // Round robin with the same 6 ms makes it wait behind the hog's quantum.
+        let (rr_wait, _) = interactive_wait(crate::RoundRobin::new(LATENCY));
+        assert!(rr_wait > 50 * MS, "round robin wait {rr_wait}");
+    }
 }

@@ -705,4 +705,55 @@ mod tests {
         assert_eq!(p.steal(0, QUANTUM), None);
         assert_eq!(p.runnable(), 1);
     }
+
+    /// Jobs for [`crate::machine::Machine`], numbered by position, all arriving at 0.
+    fn machine_jobs(tickets: &[u32], length: Time) -> Vec<crate::machine::JobSpec> {
+        tickets
+            .iter()
+            .map(|&t| {
+                let mut spec = crate::machine::JobSpec::cpu(0, length);
+                spec.job.tickets = t;
+                spec
+            })
+            .collect()
+    }
+
+    fn one_cpu() -> crate::machine::MachineConfig {
+        crate::machine::MachineConfig {
+            cpus: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn lottery_through_the_machine() {
+        use crate::machine::Machine;
+        // Three jobs of 3,000 quanta; until the first finishes, CPU follows the tickets.
+        let jobs = machine_jobs(&[100, 200, 300], 3_000 * QUANTUM);
+        let mut m = Machine::new(Lottery::new(QUANTUM, 11), one_cpu(), jobs).unwrap();
+        m.run_to_end();
+        assert!(m.finished());
+        let first_done = m.stats().filter_map(|s| s.completion).min().unwrap();
+        let mut cpu = [0; 3];
+        for seg in m.segments().iter().filter(|s| s.end <= first_done) {
+            cpu[seg.job as usize] += seg.end - seg.start;
+        }
+        let total: Time = cpu.iter().sum();
+        let shares: Vec<u64> = cpu.iter().map(|c| c * 1_000_000 / total).collect();
+        assert_within_ppm(&shares, &[166_667, 333_333, 500_000], 20_000);
+    }
+
+    #[test]
+    fn stride_through_the_machine() {
+        use crate::machine::Machine;
+        let jobs = machine_jobs(&[100, 50, 250], 100 * QUANTUM);
+        let mut m = Machine::new(Stride::with_big(QUANTUM, 10_000), one_cpu(), jobs).unwrap();
+        m.run_to_end();
+        let order: Vec<JobId> = m.segments().iter().take(8).map(|s| s.job).collect();
+        assert_eq!(order, [0, 1, 2, 2, 2, 0, 2, 2], "OSTEP figure 9.3");
+        // C (250 tickets) finishes first, at 160 quanta: 5 of every 8 quanta are its.
+        let done: Vec<Time> = m.stats().map(|s| s.completion.unwrap()).collect();
+        assert_eq!(done[2], 160 * QUANTUM);
+        assert_eq!(m.now(), 300 * QUANTUM);
+    }
 }
