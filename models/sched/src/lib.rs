@@ -26,16 +26,16 @@ extern crate alloc;
 pub mod basic;
 pub mod cfs;
 pub mod machine;
-pub mod multi;
 pub mod mlfq;
+pub mod multi;
 pub mod oracle;
 pub mod rng;
 pub mod share;
 
 pub use basic::{Fifo, RoundRobin};
-pub use multi::{PerCpu, Stealing};
 pub use cfs::Cfs;
 pub use mlfq::{Level, Mlfq, MlfqConfig};
+pub use multi::{PerCpu, Stealing};
 pub use oracle::{Sjf, Stcf};
 pub use share::{Lottery, Stride};
 
