@@ -1,6 +1,7 @@
 //! sim's models: sans-IO state machines driven by `simcore`, one module per family, each with a
 //! schema ([`schema`]) that tells the scenario checker what its blocks look like.
 
+pub mod cpu;
 pub mod lincheck;
 pub mod network;
 pub mod queueing;
@@ -8,4 +9,8 @@ pub mod raft;
 pub mod schema;
 
 /// Every model family a scenario can use.
-pub const MODELS: &[&schema::ModelSpec] = &[&queueing::schema::SCHEMA, &raft::schema::SCHEMA];
+pub const MODELS: &[&schema::ModelSpec] = &[
+    &queueing::schema::SCHEMA,
+    &raft::schema::SCHEMA,
+    &cpu::schema::SCHEMA,
+];

@@ -18,6 +18,7 @@ pub mod seeds;
 pub mod source;
 pub mod sweep;
 pub mod wire;
+pub mod wire_cpu;
 pub mod wire_raft;
 
 pub use diag::Diagnostic;

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use models::cpu::CpuModel;
 use models::queueing::QNet;
 use models::raft::cluster::Cluster;
 use serde::Serialize;
@@ -203,8 +204,12 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
     };
     let started = Instant::now();
     let mut history = None;
-    let mut result = match wired.raft {
-        Some(raft) => {
+    let mut result = match (wired.raft, wired.cpu) {
+        (_, Some(cpu)) => {
+            let model = CpuModel::new(cpu).map_err(|e| run_err(SimError::Setup(e)))?;
+            simulate(model, config, trace, stop).map_err(run_err)?.0
+        }
+        (Some(raft), None) => {
             let model = Cluster::new(raft).map_err(|e| run_err(SimError::Setup(e)))?;
             let (result, model) = simulate(model, config, trace, stop).map_err(run_err)?;
             if opts.history.is_some() {
@@ -212,7 +217,7 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
             }
             result
         }
-        None => {
+        (None, None) => {
             let model =
                 QNet::new(wired.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
             simulate(model, config, trace, stop).map_err(run_err)?.0

@@ -35,6 +35,8 @@ pub struct Endless {
 #[derive(Debug, Clone)]
 pub struct Wired {
     pub qnet: QNetConfig,
+    /// The CPU scheduling model, when the scenario's blocks are the cpu model's.
+    pub cpu: Option<models::cpu::CpuConfig>,
     /// The Raft cluster, when the scenario's blocks are the raft model's.
     pub raft: Option<ClusterConfig>,
     /// What never stops, if anything (a source without `customers`, a Raft cluster's timers):
@@ -127,6 +129,27 @@ pub fn instants(
 /// Builds every model's configuration from a checked scenario, with `seed` fixing the jitter of
 /// `every`.
 pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
+    if checked.blocks.iter().any(|b| b.model.name == "cpu") {
+        if let Some(b) = checked.blocks.iter().find(|b| b.model.name != "cpu") {
+            return Err(vec![
+                Diagnostic::at(
+                    &b.file,
+                    b.span,
+                    format!(
+                        "a `{}` block cannot run beside a CPU scheduling model",
+                        b.spec.kind
+                    ),
+                )
+                .hint("one scenario runs one model family for now: split it into two scenarios"),
+            ]);
+        }
+        return Ok(Wired {
+            qnet: QNetConfig::default(),
+            cpu: Some(crate::wire_cpu::wire_cpu(checked, seed)?),
+            raft: None,
+            endless: None,
+        });
+    }
     if checked.blocks.iter().any(|b| b.model.name == "raft") {
         if let Some(b) = checked.blocks.iter().find(|b| b.model.name != "raft") {
             return Err(vec![
@@ -151,6 +174,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             });
         return Ok(Wired {
             qnet: QNetConfig::default(),
+            cpu: None,
             raft: Some(raft),
             endless,
         });
@@ -342,6 +366,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     if errors.is_empty() {
         Ok(Wired {
             qnet,
+            cpu: None,
             raft: None,
             endless,
         })

@@ -1,0 +1,702 @@
+//! A machine that runs jobs under any [`Policy`]: CPUs, jobs made of CPU and I/O bursts, a
+//! context-switch cost, and a cache-warmth model. Sans-IO like the policies: a driver asks
+//! [`Machine::next_time`] when something next happens and calls [`Machine::step`] at that
+//! time; the simulator schedules those instants as events, and [`Machine::run_to_end`] does the
+//! same in a plain loop (tests, benchmarks).
+//!
+//! # What happens at one instant, in order
+//! 1. I/O completions (by job number), then arrivals (by job number): jobs are enqueued.
+//! 2. Running jobs whose burst or slice ends now stop (by CPU): `Finished`, `Blocked` (their
+//!    next burst is I/O) or `Expired`. So a job arriving at the instant another's quantum
+//!    expires is queued ahead of it, the usual textbook convention for round robin.
+//! 3. The policy's timer, if it asked for this instant ([`Policy::wake_at`]).
+//! 4. Idle CPUs pick (by CPU number).
+//! 5. If runnable jobs remain, busy CPUs are asked in turn whether to preempt (by CPU number);
+//!    a preempted CPU picks at once.
+//!
+//! # Costs
+//! - **Context switch**: when a CPU starts a job other than the last one it ran, it spends
+//!   `context_switch` first; that time is neither the job's CPU time nor useful work.
+//! - **Cache warmth**: a job that last ran on another CPU, or on this one more than
+//!   `warm_window` ago, runs cold: its burst needs `migration_cost` more CPU time. A job's first
+//!   run is not a migration.
+//!
+//! # Metrics (as *Operating Systems: Three Easy Pieces* defines them)
+//! Response = first run − arrival; turnaround = completion − arrival; wait = time runnable but
+//! not running (including context switches into it). Utilisation per CPU = time running jobs /
+//! the makespan. Jain's fairness index is over each job's CPU rate while it was in the system
+//! (CPU time / turnaround): 1 when all got the same rate, 1/n when one got everything.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use crate::{CpuId, Dispatch, Job, JobId, Policy, Stop, Time, Wake};
+
+/// A job's work: CPU bursts separated by I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Burst {
+    Cpu(Time),
+    Io(Time),
+}
+
+/// A job to run: its attributes (id and length are set by [`Machine::new`]) and its bursts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    pub job: Job,
+    pub bursts: Vec<Burst>,
+}
+
+impl JobSpec {
+    /// A job that arrives at `arrival` and needs `cpu` of CPU time, with no I/O.
+    pub fn cpu(arrival: Time, cpu: Time) -> Self {
+        JobSpec {
+            job: Job::new(0, arrival, cpu),
+            bursts: alloc::vec![Burst::Cpu(cpu)],
+        }
+    }
+}
+
+/// The machine's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MachineConfig {
+    pub cpus: u32,
+    pub context_switch: Time,
+    pub migration_cost: Time,
+    pub warm_window: Time,
+}
+
+/// A stretch of time a CPU ran a job (context switches excluded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub cpu: CpuId,
+    pub job: JobId,
+    pub start: Time,
+    pub end: Time,
+}
+
+/// One job's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobStats {
+    pub arrival: Time,
+    pub first_run: Option<Time>,
+    pub completion: Option<Time>,
+    pub cpu_time: Time,
+    pub io_time: Time,
+    pub wait: Time,
+}
+
+impl JobStats {
+    pub fn response(&self) -> Option<Time> {
+        self.first_run.map(|t| t - self.arrival)
+    }
+
+    pub fn turnaround(&self) -> Option<Time> {
+        self.completion.map(|t| t - self.arrival)
+    }
+}
+
+/// What is wrong with a job list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MachineError {
+    NoCpus,
+    /// A job needs no CPU time at all.
+    EmptyBurst(JobId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    NotArrived,
+    Ready { since: Time },
+    Running { cpu: CpuId },
+    Io { until: Time },
+    Done,
+}
+
+#[derive(Debug, Clone)]
+struct JobState {
+    spec: JobSpec,
+    /// The burst in progress and what is left of it (CPU time, including any cold-cache cost).
+    burst: usize,
+    left: Time,
+    state: State,
+    /// Where and when the job last left a CPU.
+    last: Option<(CpuId, Time)>,
+    stats: JobStats,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    job: JobId,
+    /// When the job itself starts running (after a context switch).
+    start: Time,
+    /// When it stops unless preempted: the end of its burst or of its slice.
+    stop: Time,
+    expires: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Cpu {
+    run: Option<Run>,
+    last_job: Option<JobId>,
+    busy: Time,
+    switching: Time,
+}
+
+/// CPUs running jobs under a policy.
+#[derive(Debug)]
+pub struct Machine<P> {
+    policy: P,
+    config: MachineConfig,
+    jobs: Vec<JobState>,
+    cpus: Vec<Cpu>,
+    /// Arrivals not yet due, as (time, job), and I/O completions.
+    arrivals: BTreeSet<(Time, JobId)>,
+    io: BTreeSet<(Time, JobId)>,
+    segments: Vec<Segment>,
+    decisions: u64,
+    now: Time,
+    done: usize,
+}
+
+impl<P: Policy> Machine<P> {
+    /// A machine with `jobs` (numbered by their position; each job's `length` becomes the sum
+    /// of its CPU bursts).
+    pub fn new(policy: P, config: MachineConfig, jobs: Vec<JobSpec>) -> Result<Self, MachineError> {
+        if config.cpus == 0 {
+            return Err(MachineError::NoCpus);
+        }
+        let mut states = Vec::with_capacity(jobs.len());
+        let mut arrivals = BTreeSet::new();
+        for (i, mut spec) in jobs.into_iter().enumerate() {
+            let id = i as JobId;
+            spec.job.id = id;
+            // Adjacent bursts of one kind are one burst.
+            let mut bursts: Vec<Burst> = Vec::with_capacity(spec.bursts.len());
+            for b in &spec.bursts {
+                match (bursts.last_mut(), *b) {
+                    (Some(Burst::Cpu(a)), Burst::Cpu(d)) => *a += d,
+                    (Some(Burst::Io(a)), Burst::Io(d)) => *a += d,
+                    (_, b) => bursts.push(b),
+                }
+            }
+            // A job ends with its last CPU burst: I/O after it changes no schedule.
+            while matches!(bursts.last(), Some(Burst::Io(_))) {
+                bursts.pop();
+            }
+            bursts.retain(|b| !matches!(b, Burst::Cpu(0) | Burst::Io(0)));
+            let cpu: Time = bursts
+                .iter()
+                .map(|b| if let Burst::Cpu(d) = b { *d } else { 0 })
+                .sum();
+            if cpu == 0 {
+                return Err(MachineError::EmptyBurst(id));
+            }
+            spec.bursts = bursts;
+            spec.job.length = cpu;
+            let first = match spec.bursts.first() {
+                Some(Burst::Cpu(d)) => *d,
+                _ => 0,
+            };
+            arrivals.insert((spec.job.arrival, id));
+            states.push(JobState {
+                stats: JobStats {
+                    arrival: spec.job.arrival,
+                    ..JobStats::default()
+                },
+                spec,
+                burst: 0,
+                left: first,
+                state: State::NotArrived,
+                last: None,
+            });
+        }
+        Ok(Machine {
+            policy,
+            cpus: alloc::vec![Cpu::default(); config.cpus as usize],
+            config,
+            jobs: states,
+            arrivals,
+            io: BTreeSet::new(),
+            segments: Vec::new(),
+            decisions: 0,
+            now: 0,
+            done: 0,
+        })
+    }
+
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    pub fn stats(&self) -> impl Iterator<Item = &JobStats> {
+        self.jobs.iter().map(|j| &j.stats)
+    }
+
+    pub fn job_stats(&self, job: JobId) -> Option<&JobStats> {
+        self.jobs.get(job as usize).map(|j| &j.stats)
+    }
+
+    /// How many times a CPU asked the policy what to run.
+    pub fn decisions(&self) -> u64 {
+        self.decisions
+    }
+
+    /// Whether every job finished.
+    pub fn finished(&self) -> bool {
+        self.done == self.jobs.len()
+    }
+
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Per CPU: time running jobs, and time switching between them.
+    pub fn cpu_times(&self) -> impl Iterator<Item = (Time, Time)> + '_ {
+        self.cpus.iter().map(|c| (c.busy, c.switching))
+    }
+
+    /// The next instant something happens, if anything ever does.
+    pub fn next_time(&self) -> Option<Time> {
+        let mut t = self.arrivals.first().map(|a| a.0);
+        let mut at = |x: Time| t = Some(t.map_or(x, |y: Time| y.min(x)));
+        if let Some(&(x, _)) = self.io.first() {
+            at(x);
+        }
+        for c in &self.cpus {
+            if let Some(r) = c.run {
+                at(r.stop);
+            }
+        }
+        if let Some(x) = self.policy.wake_at() {
+            if self.done < self.jobs.len() {
+                at(x.max(self.now));
+            }
+        }
+        t
+    }
+
+    /// Runs until nothing is left to happen; returns the time of the last event.
+    pub fn run_to_end(&mut self) -> Time {
+        while let Some(t) = self.next_time() {
+            self.step(t);
+            if self.finished() {
+                break;
+            }
+        }
+        self.now
+    }
+
+    /// Processes everything that happens at `now` (which must not be before the last step).
+    pub fn step(&mut self, now: Time) {
+        debug_assert!(now >= self.now, "time never goes back");
+        self.now = now;
+        let mut woke = false;
+        // 1. I/O completions, then arrivals.
+        while let Some(&(t, job)) = self.io.first() {
+            if t > now {
+                break;
+            }
+            self.io.pop_first();
+            self.make_ready(job, now, Wake::IoDone);
+            woke = true;
+        }
+        while let Some(&(t, job)) = self.arrivals.first() {
+            if t > now {
+                break;
+            }
+            self.arrivals.pop_first();
+            let j = &mut self.jobs[job as usize];
+            if let Some(&Burst::Io(d)) = j.spec.bursts.first() {
+                // A job that starts with I/O is in the system, waiting for its disk.
+                j.stats.io_time += d;
+                j.burst = 1;
+                j.left = match j.spec.bursts.get(1) {
+                    Some(Burst::Cpu(c)) => *c,
+                    _ => 0,
+                };
+                j.state = State::Io { until: now + d };
+                self.io.insert((now + d, job));
+                continue;
+            }
+            self.make_ready(job, now, Wake::Arrived);
+            woke = true;
+        }
+        // 2. Running jobs whose burst or slice ends now.
+        for cpu in 0..self.cpus.len() {
+            if self.cpus[cpu].run.is_some_and(|r| r.stop <= now) {
+                self.stop(cpu as CpuId, now, None);
+            }
+        }
+        // 3. The policy's timer.
+        if self.policy.wake_at().is_some_and(|t| t <= now) {
+            self.policy.timer(now);
+        }
+        // 4. Idle CPUs pick.
+        for cpu in 0..self.cpus.len() {
+            if self.cpus[cpu].run.is_none() {
+                self.dispatch(cpu as CpuId, now);
+            }
+        }
+        // 5. Preemption, for jobs that became runnable and found no idle CPU.
+        if woke && self.policy.runnable() > 0 {
+            for cpu in 0..self.cpus.len() {
+                let Some(r) = self.cpus[cpu].run else {
+                    continue;
+                };
+                let ran = now.saturating_sub(r.start);
+                let job = self.jobs[r.job as usize].spec.job;
+                if self.policy.preempt(&job, cpu as CpuId, ran, now) {
+                    self.stop(cpu as CpuId, now, Some(Stop::Preempted));
+                    self.dispatch(cpu as CpuId, now);
+                }
+                if self.policy.runnable() == 0 {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn make_ready(&mut self, job: JobId, now: Time, wake: Wake) {
+        let j = &mut self.jobs[job as usize];
+        debug_assert!(matches!(j.state, State::NotArrived | State::Io { .. }));
+        j.state = State::Ready { since: now };
+        let spec = j.spec.job;
+        self.policy.enqueue(&spec, now, wake);
+    }
+
+    /// Stops the job on `cpu` at `now`: because its burst or slice ended (`forced` None), or
+    /// because it is preempted.
+    fn stop(&mut self, cpu: CpuId, now: Time, forced: Option<Stop>) {
+        let c = &mut self.cpus[cpu as usize];
+        let Some(r) = c.run.take() else { return };
+        let ran = now.saturating_sub(r.start);
+        c.busy += ran;
+        if now > r.start {
+            self.segments.push(Segment {
+                cpu,
+                job: r.job,
+                start: r.start,
+                end: now,
+            });
+        }
+        let j = &mut self.jobs[r.job as usize];
+        debug_assert!(ran <= j.left, "a job never runs past its burst");
+        j.left -= ran.min(j.left);
+        j.stats.cpu_time += ran;
+        j.last = Some((cpu, now));
+        let stop = match forced {
+            Some(s) => s,
+            None if j.left > 0 => {
+                debug_assert!(r.expires, "a run stops early only when its slice ends");
+                Stop::Expired
+            }
+            None => {
+                // The burst is done: on to the next one.
+                j.burst += 1;
+                match j.spec.bursts.get(j.burst).copied() {
+                    None => Stop::Finished,
+                    Some(Burst::Io(d)) => {
+                        j.stats.io_time += d;
+                        j.burst += 1;
+                        j.left = match j.spec.bursts.get(j.burst) {
+                            Some(Burst::Cpu(c)) => *c,
+                            _ => 0,
+                        };
+                        Stop::Blocked
+                    }
+                    Some(Burst::Cpu(d)) => {
+                        // Two CPU bursts are merged in `new`; kept for safety.
+                        j.left = d;
+                        Stop::Expired
+                    }
+                }
+            }
+        };
+        j.state = match stop {
+            Stop::Finished => {
+                j.stats.completion = Some(now);
+                self.done += 1;
+                State::Done
+            }
+            Stop::Blocked => {
+                let d = match j.spec.bursts.get(j.burst - 1) {
+                    Some(Burst::Io(d)) => *d,
+                    _ => 0,
+                };
+                self.io.insert((now + d, r.job));
+                State::Io { until: now + d }
+            }
+            Stop::Expired | Stop::Preempted => State::Ready { since: now },
+        };
+        let spec = j.spec.job;
+        self.policy.stopped(&spec, cpu, ran, now, stop);
+    }
+
+    fn dispatch(&mut self, cpu: CpuId, now: Time) {
+        self.decisions += 1;
+        let Some(Dispatch { job, slice }) = self.policy.pick(cpu, now) else {
+            return;
+        };
+        let c = &mut self.cpus[cpu as usize];
+        let switch = if c.last_job == Some(job) {
+            0
+        } else {
+            self.config.context_switch
+        };
+        c.switching += switch;
+        c.last_job = Some(job);
+        let start = now + switch;
+        let j = &mut self.jobs[job as usize];
+        debug_assert!(
+            matches!(j.state, State::Ready { .. }),
+            "the policy picks only runnable jobs"
+        );
+        if let State::Ready { since } = j.state {
+            j.stats.wait += start - since;
+        }
+        if j.stats.first_run.is_none() {
+            j.stats.first_run = Some(start);
+        }
+        let cold = match j.last {
+            Some((last_cpu, left_at)) => {
+                last_cpu != cpu || now.saturating_sub(left_at) > self.config.warm_window
+            }
+            None => false,
+        };
+        if cold {
+            j.left += self.config.migration_cost;
+        }
+        j.state = State::Running { cpu };
+        let (stop, expires) = match slice {
+            Some(s) if s.max(1) < j.left => (start + s.max(1), true),
+            _ => (start + j.left, false),
+        };
+        c.run = Some(Run {
+            job,
+            start,
+            stop,
+            expires,
+        });
+    }
+
+    /// Per-job and machine-wide figures so far.
+    pub fn summary(&self) -> Summary {
+        let mean = |f: &dyn Fn(&JobStats) -> Option<Time>| {
+            let v: Vec<Time> = self.jobs.iter().filter_map(|j| f(&j.stats)).collect();
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64
+            }
+        };
+        let makespan = self
+            .jobs
+            .iter()
+            .filter_map(|j| j.stats.completion)
+            .max()
+            .unwrap_or(self.now);
+        let rates: Vec<f64> = self
+            .jobs
+            .iter()
+            .filter_map(|j| {
+                j.stats
+                    .turnaround()
+                    .filter(|&t| t > 0)
+                    .map(|t| j.stats.cpu_time as f64 / t as f64)
+            })
+            .collect();
+        let sum: f64 = rates.iter().sum();
+        let sq: f64 = rates.iter().map(|x| x * x).sum();
+        let jain = if sq > 0.0 {
+            sum * sum / (rates.len() as f64 * sq)
+        } else {
+            1.0
+        };
+        Summary {
+            response: mean(&|s| s.response()),
+            turnaround: mean(&|s| s.turnaround()),
+            wait: mean(&|s| s.completion.map(|_| s.wait)),
+            utilisation: self
+                .cpus
+                .iter()
+                .map(|c| {
+                    if makespan > 0 {
+                        c.busy as f64 / makespan as f64
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+            jain,
+            makespan,
+        }
+    }
+}
+
+/// Averages over finished jobs (nanoseconds), utilisation per CPU, Jain's index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub response: f64,
+    pub turnaround: f64,
+    pub wait: f64,
+    pub utilisation: Vec<f64>,
+    pub jain: f64,
+    pub makespan: Time,
+}
+
+/// A boxed policy is a policy, so a driver can choose one at run time.
+impl<T: Policy + ?Sized> Policy for alloc::boxed::Box<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn enqueue(&mut self, job: &Job, now: Time, wake: Wake) {
+        (**self).enqueue(job, now, wake)
+    }
+    fn pick(&mut self, cpu: CpuId, now: Time) -> Option<Dispatch> {
+        (**self).pick(cpu, now)
+    }
+    fn stopped(&mut self, job: &Job, cpu: CpuId, ran: Time, now: Time, stop: Stop) {
+        (**self).stopped(job, cpu, ran, now, stop)
+    }
+    fn preempt(&mut self, running: &Job, cpu: CpuId, ran: Time, now: Time) -> bool {
+        (**self).preempt(running, cpu, ran, now)
+    }
+    fn wake_at(&self) -> Option<Time> {
+        (**self).wake_at()
+    }
+    fn timer(&mut self, now: Time) {
+        (**self).timer(now)
+    }
+    fn runnable(&self) -> usize {
+        (**self).runnable()
+    }
+    fn steal(&mut self, cpu: CpuId, now: Time) -> Option<JobId> {
+        (**self).steal(cpu, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Fifo, RoundRobin};
+    use alloc::vec;
+
+    fn one_cpu() -> MachineConfig {
+        MachineConfig {
+            cpus: 1,
+            ..MachineConfig::default()
+        }
+    }
+
+    fn schedule<P: Policy>(m: &Machine<P>) -> Vec<(JobId, Time, Time)> {
+        m.segments()
+            .iter()
+            .map(|s| (s.job, s.start, s.end))
+            .collect()
+    }
+
+    #[test]
+    fn fifo_three_equal_jobs_average_turnaround_20() {
+        // OSTEP figure 7.1: A, B, C of 10 s each arrive at 0: turnarounds 10, 20, 30.
+        let jobs = vec![
+            JobSpec::cpu(0, 10),
+            JobSpec::cpu(0, 10),
+            JobSpec::cpu(0, 10),
+        ];
+        let mut m = Machine::new(Fifo::new(), one_cpu(), jobs).unwrap();
+        assert_eq!(m.run_to_end(), 30);
+        assert_eq!(schedule(&m), [(0, 0, 10), (1, 10, 20), (2, 20, 30)]);
+        let s = m.summary();
+        assert_eq!(s.turnaround, 20.0);
+        assert_eq!(s.response, 10.0);
+        assert_eq!(s.wait, 10.0);
+        assert_eq!(s.utilisation, [1.0]);
+    }
+
+    #[test]
+    fn round_robin_interleaves_and_new_arrivals_go_before_the_expired_job() {
+        // OSTEP figure 7.7: A, B, C of 5 at 0, quantum 1: response 0, 1, 2 (average 1).
+        let jobs = vec![JobSpec::cpu(0, 5), JobSpec::cpu(0, 5), JobSpec::cpu(0, 5)];
+        let mut m = Machine::new(RoundRobin::new(1), one_cpu(), jobs).unwrap();
+        m.run_to_end();
+        let s = m.summary();
+        assert_eq!(s.response, 1.0);
+        assert_eq!(s.turnaround, 14.0, "13, 14, 15");
+        // B arrives at 2, when A's quantum ends: B runs before A again.
+        let jobs = vec![JobSpec::cpu(0, 4), JobSpec::cpu(2, 2)];
+        let mut m = Machine::new(RoundRobin::new(2), one_cpu(), jobs).unwrap();
+        m.run_to_end();
+        assert_eq!(schedule(&m), [(0, 0, 2), (1, 2, 4), (0, 4, 6)]);
+    }
+
+    #[test]
+    fn io_overlaps_with_another_job() {
+        // OSTEP figure 7.9: A does 10 ms CPU then 10 ms I/O, five times; B needs 50 ms CPU.
+        // Under RR with a 10 ms quantum, B runs while A waits for its disk.
+        let mut bursts = Vec::new();
+        for k in 0..5 {
+            bursts.push(Burst::Cpu(10));
+            if k < 4 {
+                bursts.push(Burst::Io(10));
+            }
+        }
+        let a = JobSpec {
+            job: Job::new(0, 0, 0),
+            bursts,
+        };
+        let jobs = vec![a, JobSpec::cpu(0, 50)];
+        let mut m = Machine::new(RoundRobin::new(10), one_cpu(), jobs).unwrap();
+        assert_eq!(m.run_to_end(), 100);
+        let s = m.summary();
+        assert_eq!(s.utilisation, [1.0], "the CPU is never idle");
+        assert_eq!(m.job_stats(0).unwrap().io_time, 40);
+    }
+
+    #[test]
+    fn context_switches_cost_time_and_cold_caches_cost_work() {
+        let jobs = vec![JobSpec::cpu(0, 4), JobSpec::cpu(0, 4)];
+        let config = MachineConfig {
+            cpus: 1,
+            context_switch: 1,
+            ..MachineConfig::default()
+        };
+        let mut m = Machine::new(RoundRobin::new(2), config, jobs).unwrap();
+        // A: switch 0-1, run 1-3; B: switch 3-4, run 4-6; A: 6-7, 7-9; B: 9-10, 10-12.
+        assert_eq!(m.run_to_end(), 12);
+        assert_eq!(m.cpu_times().next(), Some((8, 4)));
+        // Two CPUs, RR: a job that moves to the other CPU pays the migration cost.
+        let jobs = vec![JobSpec::cpu(0, 4), JobSpec::cpu(0, 4), JobSpec::cpu(0, 4)];
+        let config = MachineConfig {
+            cpus: 2,
+            migration_cost: 1,
+            warm_window: 100,
+            ..MachineConfig::default()
+        };
+        let mut m = Machine::new(RoundRobin::new(2), config, jobs).unwrap();
+        m.run_to_end();
+        let cpu: Time = m.stats().map(|s| s.cpu_time).sum();
+        assert!(cpu > 12, "some runs were cold: {cpu}");
+    }
+
+    #[test]
+    fn bad_job_lists_are_refused() {
+        let none = MachineConfig::default();
+        assert_eq!(
+            Machine::new(Fifo::new(), none, vec![]).err(),
+            Some(MachineError::NoCpus)
+        );
+        let empty = vec![JobSpec::cpu(0, 0)];
+        assert_eq!(
+            Machine::new(Fifo::new(), one_cpu(), empty).err(),
+            Some(MachineError::EmptyBurst(0))
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! Drives a [`Machine`] from the simulator: one event per instant at which the machine has
+//! something to do ([`Machine::next_time`]). Every stretch of a job on a CPU goes into the trace
+//! as a note, so the trace hash covers the whole schedule. At the end, per-job and machine-wide
+//! metrics are recorded.
+
+use sched::machine::{Burst, JobSpec, Machine, MachineConfig, Segment};
+use sched::{CpuId, Dispatch, Job, JobId, Policy, Stop, Time, Wake};
+use simcore::{Ctx, Encoder, Model, SimDuration, SimError, SimTime, TraceEvent, Unit};
+
+/// A policy and its parameters (nanoseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyConfig {
+    Fifo,
+    Sjf,
+    Stcf,
+    RoundRobin {
+        quantum: u64,
+    },
+    Mlfq {
+        levels: u32,
+        quantum: u64,
+        allotment: u64,
+        factor: u64,
+        boost: Option<u64>,
+        io_resets_allotment: bool,
+    },
+    Lottery {
+        quantum: u64,
+        seed: u64,
+    },
+    Stride {
+        quantum: u64,
+    },
+    Cfs {
+        target_latency: u64,
+        min_granularity: u64,
+    },
+}
+
+/// One job as a scenario gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobConfig {
+    pub name: String,
+    pub arrival: u64,
+    pub cpu: u64,
+    /// I/O after every this much CPU time, lasting `io`.
+    pub io_every: Option<u64>,
+    pub io: u64,
+    pub tickets: u32,
+    pub nice: i8,
+    pub pin: Option<u32>,
+}
+
+/// The machine and its jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuConfig {
+    /// The `cpu` block's name (machine-wide metrics are `NAME.turnaround`, ...).
+    pub name: String,
+    pub policy: PolicyConfig,
+    pub cpus: u32,
+    pub per_cpu_queues: bool,
+    pub steal: bool,
+    pub machine: MachineConfig,
+    pub jobs: Vec<JobConfig>,
+}
+
+impl JobConfig {
+    /// Its bursts: CPU in pieces of `io_every`, each followed by `io` (none after the last).
+    fn spec(&self) -> JobSpec {
+        let mut bursts = Vec::new();
+        match self.io_every.filter(|&e| e > 0 && self.io > 0) {
+            Some(every) => {
+                let mut left = self.cpu;
+                while left > 0 {
+                    let d = left.min(every);
+                    bursts.push(Burst::Cpu(d));
+                    left -= d;
+                    if left > 0 {
+                        bursts.push(Burst::Io(self.io));
+                    }
+                }
+            }
+            None => bursts.push(Burst::Cpu(self.cpu)),
+        }
+        let mut job = Job::new(0, self.arrival, self.cpu);
+        job.tickets = self.tickets;
+        job.nice = self.nice;
+        job.affinity = self.pin.map_or(0, |c| 1u64 << c.min(63));
+        JobSpec { job, bursts }
+    }
+}
+
+/// A policy chosen at run time.
+pub struct AnyPolicy(Box<dyn Policy>);
+
+impl std::fmt::Debug for AnyPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+impl Policy for AnyPolicy {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn enqueue(&mut self, job: &Job, now: Time, wake: Wake) {
+        self.0.enqueue(job, now, wake)
+    }
+    fn pick(&mut self, cpu: CpuId, now: Time) -> Option<Dispatch> {
+        self.0.pick(cpu, now)
+    }
+    fn stopped(&mut self, job: &Job, cpu: CpuId, ran: Time, now: Time, stop: Stop) {
+        self.0.stopped(job, cpu, ran, now, stop)
+    }
+    fn preempt(&mut self, running: &Job, cpu: CpuId, ran: Time, now: Time) -> bool {
+        self.0.preempt(running, cpu, ran, now)
+    }
+    fn wake_at(&self) -> Option<Time> {
+        self.0.wake_at()
+    }
+    fn timer(&mut self, now: Time) {
+        self.0.timer(now)
+    }
+    fn runnable(&self) -> usize {
+        self.0.runnable()
+    }
+    fn steal(&mut self, cpu: CpuId, now: Time) -> Option<JobId> {
+        self.0.steal(cpu, now)
+    }
+}
+
+/// Builds the policy a configuration names.
+pub fn build_policy(p: &PolicyConfig) -> Result<AnyPolicy, String> {
+    let policy: Box<dyn Policy> = match *p {
+        PolicyConfig::Fifo => Box::new(sched::Fifo::new()),
+        PolicyConfig::RoundRobin { quantum } => Box::new(sched::RoundRobin::new(quantum)),
+        ref other => return Err(format!("the policy {other:?} is not available yet")),
+    };
+    Ok(AnyPolicy(policy))
+}
+
+/// The model's one event: the machine has something to do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step;
+
+impl TraceEvent for Step {
+    fn encode(&self, e: &mut Encoder<'_>) {
+        e.u8(0);
+    }
+}
+
+/// A stretch of a job on a CPU, as a trace note.
+#[derive(Debug)]
+struct Ran<'a>(&'a Segment);
+
+impl TraceEvent for Ran<'_> {
+    fn encode(&self, e: &mut Encoder<'_>) {
+        e.u32(self.0.cpu)
+            .u32(self.0.job)
+            .u64(self.0.start)
+            .u64(self.0.end);
+    }
+}
+
+/// The CPU scheduling model.
+#[derive(Debug)]
+pub struct CpuModel {
+    config: CpuConfig,
+    machine: Machine<AnyPolicy>,
+    noted: usize,
+}
+
+impl CpuModel {
+    pub fn new(config: CpuConfig) -> Result<Self, String> {
+        let policy = build_policy(&config.policy)?;
+        let jobs = config.jobs.iter().map(JobConfig::spec).collect();
+        let mut machine_config = config.machine;
+        machine_config.cpus = config.cpus;
+        let machine = Machine::new(policy, machine_config, jobs)
+            .map_err(|e| format!("the job list cannot run: {e:?}"))?;
+        Ok(CpuModel {
+            config,
+            machine,
+            noted: 0,
+        })
+    }
+
+    pub fn machine(&self) -> &Machine<AnyPolicy> {
+        &self.machine
+    }
+
+    fn schedule_next(&mut self, ctx: &mut Ctx<'_, Step>) {
+        if self.machine.finished() {
+            return;
+        }
+        if let Some(t) = self.machine.next_time() {
+            let at = SimTime::from_nanos(t).max(ctx.now());
+            ctx.schedule_at(at, Step);
+        }
+    }
+
+    fn note_segments(&mut self, ctx: &mut Ctx<'_, Step>) {
+        let segments = self.machine.segments();
+        for s in &segments[self.noted..] {
+            ctx.note(&Ran(s));
+        }
+        self.noted = segments.len();
+    }
+}
+
+impl Model for CpuModel {
+    type Event = Step;
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Step>) -> Result<(), SimError> {
+        // Register every metric up front so that a run that ends early still reports them.
+        let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
+        let name = self.config.name.clone();
+        let m = ctx.metrics();
+        for stat in ["response", "turnaround", "wait"] {
+            m.histogram(&name, stat, Unit::Ns).map_err(setup)?;
+        }
+        m.gauge(&name, "utilisation").map_err(setup)?;
+        m.gauge(&name, "fairness").map_err(setup)?;
+        m.counter(&name, "decisions").map_err(setup)?;
+        m.counter(&name, "unfinished").map_err(setup)?;
+        for j in &self.config.jobs {
+            for stat in ["response", "turnaround", "wait"] {
+                m.histogram(&j.name, stat, Unit::Ns).map_err(setup)?;
+            }
+        }
+        self.schedule_next(ctx);
+        Ok(())
+    }
+
+    fn handle(&mut self, _: Step, ctx: &mut Ctx<'_, Step>) {
+        let now = ctx.now().as_nanos();
+        // Several events may land on one instant (a timer and a burst end); step once.
+        if self.machine.next_time().is_some_and(|t| t <= now) {
+            self.machine.step(now);
+            self.note_segments(ctx);
+        }
+        self.schedule_next(ctx);
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_, Step>) {
+        let name = self.config.name.clone();
+        let end = ctx.now();
+        let m = ctx.metrics();
+        let mut unfinished = 0;
+        for (j, s) in self.config.jobs.iter().zip(self.machine.stats()) {
+            let (Some(response), Some(turnaround)) = (s.response(), s.turnaround()) else {
+                unfinished += 1;
+                continue;
+            };
+            for (stat, v) in [
+                ("response", response),
+                ("turnaround", turnaround),
+                ("wait", s.wait),
+            ] {
+                for component in [name.as_str(), j.name.as_str()] {
+                    if let Ok(h) = m.histogram(component, stat, Unit::Ns) {
+                        m.record_duration(h, SimDuration::from_nanos(v));
+                    }
+                }
+            }
+        }
+        let summary = self.machine.summary();
+        let util = if summary.utilisation.is_empty() {
+            0.0
+        } else {
+            summary.utilisation.iter().sum::<f64>() / summary.utilisation.len() as f64
+        };
+        if let Ok(g) = m.gauge(&name, "utilisation") {
+            m.set(g, end, util);
+        }
+        if let Ok(g) = m.gauge(&name, "fairness") {
+            m.set(g, end, summary.jain);
+        }
+        if let Ok(c) = m.counter(&name, "decisions") {
+            m.add(c, self.machine.decisions());
+        }
+        if let Ok(c) = m.counter(&name, "unfinished") {
+            m.add(c, unfinished);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The CPU scheduling model's schema: a `cpu` block (the machine and its policy) and `job`
+//! blocks (one job each), with the metrics they produce.
+
+use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop};
+
+/// Every policy a `cpu` block can name.
+pub const POLICIES: &[&str] = &[
+    "fifo", "sjf", "stcf", "rr", "mlfq", "lottery", "stride", "cfs",
+];
+
+const DURATION_OR_ZERO: PropType = PropType::Duration;
+
+/// `cpu` and `job` blocks.
+pub const SCHEMA: ModelSpec = ModelSpec {
+    name: "cpu",
+    doc: "CPU scheduling: jobs with CPU and I/O bursts on one or more CPUs under a policy.",
+    kinds: &[
+        KindSpec {
+            kind: "cpu",
+            doc: "The machine: its CPUs, the scheduling policy and its parameters.",
+            props: &[
+                prop(
+                    "policy",
+                    PropType::Choice(POLICIES),
+                    Need::Required,
+                    "The scheduling policy.",
+                ),
+                prop(
+                    "cpus",
+                    PropType::Count { min: 1, max: 64 },
+                    Need::Default("1"),
+                    "Number of CPUs.",
+                ),
+                prop(
+                    "per_cpu_queues",
+                    PropType::Bool,
+                    Need::Default("false"),
+                    "One run queue per CPU (jobs stay where they ran) instead of one shared queue.",
+                ),
+                prop(
+                    "steal",
+                    PropType::Bool,
+                    Need::Default("false"),
+                    "With per-CPU queues: an idle CPU steals a job from the fullest queue.",
+                ),
+                prop(
+                    "quantum",
+                    DURATION_OR_ZERO,
+                    Need::Default("10ms"),
+                    "Time slice of rr, lottery and stride, and of MLFQ's top queue.",
+                ),
+                prop(
+                    "context_switch",
+                    DURATION_OR_ZERO,
+                    Need::Default("0s"),
+                    "Time a CPU spends switching to a different job.",
+                ),
+                prop(
+                    "migration_cost",
+                    DURATION_OR_ZERO,
+                    Need::Default("0s"),
+                    "Extra CPU time a job needs when it runs cold (on another CPU, or after warm_window).",
+                ),
+                prop(
+                    "warm_window",
+                    DURATION_OR_ZERO,
+                    Need::Default("10ms"),
+                    "How long a CPU's cache stays warm for a job that left it.",
+                ),
+                prop(
+                    "levels",
+                    PropType::Count { min: 1, max: 64 },
+                    Need::Default("3"),
+                    "MLFQ: number of queues.",
+                ),
+                prop(
+                    "quantum_factor",
+                    PropType::Count { min: 1, max: 1000 },
+                    Need::Default("2"),
+                    "MLFQ: each lower queue's quantum and allotment are this many times the one above.",
+                ),
+                prop(
+                    "allotment",
+                    DURATION_OR_ZERO,
+                    Need::Default("2 quanta"),
+                    "MLFQ: CPU time a job may use in the top queue before it moves down.",
+                ),
+                prop(
+                    "boost",
+                    DURATION_OR_ZERO,
+                    Need::Default("never"),
+                    "MLFQ: every this often, all jobs go back to the top queue.",
+                ),
+                prop(
+                    "io_resets_allotment",
+                    PropType::Bool,
+                    Need::Default("false"),
+                    "MLFQ: a job that gives up the CPU keeps its level with a fresh allotment (gameable).",
+                ),
+                prop(
+                    "target_latency",
+                    DURATION_OR_ZERO,
+                    Need::Default("48ms"),
+                    "CFS: the period in which every runnable job should run once.",
+                ),
+                prop(
+                    "min_granularity",
+                    DURATION_OR_ZERO,
+                    Need::Default("6ms"),
+                    "CFS: the shortest slice.",
+                ),
+            ],
+            metrics: &[
+                metric(
+                    "response",
+                    MetricKind::Latency,
+                    "First run minus arrival, per job.",
+                ),
+                metric(
+                    "turnaround",
+                    MetricKind::Latency,
+                    "Completion minus arrival, per job.",
+                ),
+                metric(
+                    "wait",
+                    MetricKind::Latency,
+                    "Time runnable but not running, per job.",
+                ),
+                metric(
+                    "utilisation",
+                    MetricKind::Gauge,
+                    "Mean share of time the CPUs ran jobs.",
+                ),
+                metric(
+                    "fairness",
+                    MetricKind::Gauge,
+                    "Jain's index over jobs' CPU rates (1 = fair).",
+                ),
+                metric(
+                    "decisions",
+                    MetricKind::Counter,
+                    "Times a CPU asked the policy what to run.",
+                ),
+                metric(
+                    "unfinished",
+                    MetricKind::Counter,
+                    "Jobs not finished when the run ended.",
+                ),
+            ],
+        },
+        KindSpec {
+            kind: "job",
+            doc: "One job: when it arrives, its CPU demand, and its I/O pattern.",
+            props: &[
+                prop(
+                    "arrival",
+                    DURATION_OR_ZERO,
+                    Need::Default("0s"),
+                    "When the job arrives.",
+                ),
+                prop(
+                    "cpu",
+                    PropType::Duration,
+                    Need::Required,
+                    "Total CPU time it needs.",
+                ),
+                prop(
+                    "io_every",
+                    PropType::Duration,
+                    Need::Default("never"),
+                    "It does I/O after every this much CPU time.",
+                ),
+                prop(
+                    "io",
+                    PropType::Duration,
+                    Need::Default("0s"),
+                    "How long each I/O takes.",
+                ),
+                prop(
+                    "tickets",
+                    PropType::Count {
+                        min: 0,
+                        max: 1_000_000,
+                    },
+                    Need::Default("100"),
+                    "Lottery and stride share.",
+                ),
+                prop(
+                    "nice",
+                    PropType::Float {
+                        min: -20.0,
+                        max: 19.0,
+                    },
+                    Need::Default("0"),
+                    "CFS niceness: -20 (most CPU) to 19 (least).",
+                ),
+                prop(
+                    "pin",
+                    PropType::Count { min: 0, max: 63 },
+                    Need::Default("any CPU"),
+                    "The only CPU the job may run on.",
+                ),
+            ],
+            metrics: &[
+                metric("response", MetricKind::Latency, "First run minus arrival."),
+                metric(
+                    "turnaround",
+                    MetricKind::Latency,
+                    "Completion minus arrival.",
+                ),
+                metric(
+                    "wait",
+                    MetricKind::Latency,
+                    "Time runnable but not running.",
+                ),
+            ],
+        },
+    ],
+    global_metrics: &[],
+    verbs: &[],
+    properties: &[],
+    events: &[],
+};

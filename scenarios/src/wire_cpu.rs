@@ -1,0 +1,148 @@
+//! A checked scenario with `cpu` and `job` blocks to the CPU scheduling model's configuration.
+
+use models::cpu::model::{CpuConfig, JobConfig, PolicyConfig};
+use sched::machine::MachineConfig;
+
+use crate::check::{Checked, CheckedBlock, Typed};
+use crate::diag::Diagnostic;
+
+fn ns(b: &CheckedBlock, prop: &str) -> Option<u64> {
+    match b.get(prop) {
+        Some(Typed::Duration(d)) => Some(d.as_nanos()),
+        _ => None,
+    }
+}
+
+fn count(b: &CheckedBlock, prop: &str) -> Option<u64> {
+    match b.get(prop) {
+        Some(Typed::Count(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+fn flag(b: &CheckedBlock, prop: &str) -> bool {
+    matches!(b.get(prop), Some(Typed::Bool(true)))
+}
+
+const MS: u64 = 1_000_000;
+
+/// The CPU model's configuration; `seed` seeds the lottery.
+pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let cpus: Vec<&CheckedBlock> = checked
+        .blocks
+        .iter()
+        .filter(|b| b.spec.kind == "cpu")
+        .collect();
+    let Some(cpu) = cpus.first() else {
+        let b = &checked.blocks[0];
+        return Err(vec![
+            Diagnostic::at(&b.file, b.span, "jobs need a `cpu` block to run on")
+                .hint("add `cpu machine { policy rr }`"),
+        ]);
+    };
+    for extra in cpus.iter().skip(1) {
+        errors.push(
+            Diagnostic::at(&extra.file, extra.span, "a second `cpu` block")
+                .hint("a scenario runs one machine; give it several CPUs with `cpus N`"),
+        );
+    }
+    let quantum = ns(cpu, "quantum").unwrap_or(10 * MS);
+    if quantum == 0 {
+        let span = cpu.props.get("quantum").map_or(cpu.span, |p| p.1);
+        errors.push(
+            Diagnostic::at(
+                &cpu.file,
+                span,
+                "a zero quantum would never let time advance",
+            )
+            .hint("use a positive slice such as 10ms"),
+        );
+    }
+    let policy = match cpu.get("policy") {
+        Some(Typed::Choice(p)) => match p.as_str() {
+            "fifo" => PolicyConfig::Fifo,
+            "sjf" => PolicyConfig::Sjf,
+            "stcf" => PolicyConfig::Stcf,
+            "rr" => PolicyConfig::RoundRobin { quantum },
+            "mlfq" => {
+                let factor = count(cpu, "quantum_factor").unwrap_or(2);
+                PolicyConfig::Mlfq {
+                    levels: count(cpu, "levels").unwrap_or(3) as u32,
+                    quantum,
+                    allotment: ns(cpu, "allotment").unwrap_or(2 * quantum),
+                    factor,
+                    boost: ns(cpu, "boost").filter(|&b| b > 0),
+                    io_resets_allotment: flag(cpu, "io_resets_allotment"),
+                }
+            }
+            "lottery" => PolicyConfig::Lottery { quantum, seed },
+            "stride" => PolicyConfig::Stride { quantum },
+            _ => PolicyConfig::Cfs {
+                target_latency: ns(cpu, "target_latency").unwrap_or(48 * MS),
+                min_granularity: ns(cpu, "min_granularity").unwrap_or(6 * MS),
+            },
+        },
+        _ => PolicyConfig::Fifo,
+    };
+    let n = count(cpu, "cpus").unwrap_or(1) as u32;
+    let mut jobs = Vec::new();
+    for b in checked.blocks.iter().filter(|b| b.spec.kind == "job") {
+        let pin = count(b, "pin").map(|c| c as u32);
+        if let Some(p) = pin.filter(|&p| p >= n) {
+            let span = b.props.get("pin").map_or(b.span, |p| p.1);
+            errors.push(
+                Diagnostic::at(&b.file, span, format!("CPU {p} does not exist"))
+                    .hint(format!("the machine has CPUs 0 to {}", n - 1)),
+            );
+        }
+        jobs.push(JobConfig {
+            name: b.name.clone(),
+            arrival: ns(b, "arrival").unwrap_or(0),
+            cpu: ns(b, "cpu").unwrap_or(0),
+            io_every: ns(b, "io_every"),
+            io: ns(b, "io").unwrap_or(0),
+            tickets: count(b, "tickets").unwrap_or(100) as u32,
+            nice: match b.get("nice") {
+                Some(Typed::Float(f)) => f.round() as i8,
+                _ => 0,
+            },
+            pin,
+        });
+        if ns(b, "cpu") == Some(0) {
+            let span = b.props.get("cpu").map_or(b.span, |p| p.1);
+            errors.push(Diagnostic::at(&b.file, span, "a job needs some CPU time"));
+        }
+    }
+    if jobs.is_empty() {
+        errors.push(
+            Diagnostic::at(&cpu.file, cpu.span, "no jobs to run")
+                .hint("add `job a { cpu 100ms }` blocks"),
+        );
+    }
+    if !checked.schedule.is_empty() {
+        let t = &checked.schedule[0];
+        errors.push(Diagnostic::at(
+            &t.file,
+            t.span,
+            "the CPU model takes no actions during a run yet",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(CpuConfig {
+        name: cpu.name.clone(),
+        policy,
+        cpus: n,
+        per_cpu_queues: flag(cpu, "per_cpu_queues"),
+        steal: flag(cpu, "steal"),
+        machine: MachineConfig {
+            cpus: n,
+            context_switch: ns(cpu, "context_switch").unwrap_or(0),
+            migration_cost: ns(cpu, "migration_cost").unwrap_or(0),
+            warm_window: ns(cpu, "warm_window").unwrap_or(10 * MS),
+        },
+        jobs,
+    })
+}
