@@ -129,14 +129,58 @@ impl Policy for AnyPolicy {
     }
 }
 
-/// Builds the policy a configuration names.
-pub fn build_policy(p: &PolicyConfig) -> Result<AnyPolicy, String> {
-    let policy: Box<dyn Policy> = match *p {
+/// One policy instance of a configuration. The lottery on CPU `cpu` of per-CPU queues gets its
+/// own seed, so queues draw independently.
+fn one_policy(p: &PolicyConfig, cpu: u32) -> Result<Box<dyn Policy>, String> {
+    Ok(match *p {
         PolicyConfig::Fifo => Box::new(sched::Fifo::new()),
+        PolicyConfig::Sjf => Box::new(sched::Sjf::new()),
+        PolicyConfig::Stcf => Box::new(sched::Stcf::new()),
         PolicyConfig::RoundRobin { quantum } => Box::new(sched::RoundRobin::new(quantum)),
-        ref other => return Err(format!("the policy {other:?} is not available yet")),
+        PolicyConfig::Mlfq {
+            levels,
+            quantum,
+            allotment,
+            factor,
+            boost,
+            io_resets_allotment,
+        } => {
+            let mut c = sched::MlfqConfig::geometric(levels as usize, quantum, allotment, factor);
+            c.boost_period = boost;
+            c.io_resets_allotment = io_resets_allotment;
+            c.check().map_err(|e| e.to_string())?;
+            Box::new(sched::Mlfq::new(c))
+        }
+        PolicyConfig::Lottery { quantum, seed } => Box::new(sched::Lottery::new(
+            quantum,
+            seed ^ u64::from(cpu).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        )),
+        PolicyConfig::Stride { quantum } => Box::new(sched::Stride::new(quantum)),
+        PolicyConfig::Cfs {
+            target_latency,
+            min_granularity,
+        } => Box::new(sched::Cfs::new(target_latency, min_granularity)),
+    })
+}
+
+/// Builds the policy a configuration names: one shared run queue, or one per CPU (with or
+/// without work stealing).
+pub fn build_policy(config: &CpuConfig) -> Result<AnyPolicy, String> {
+    if !config.per_cpu_queues {
+        return one_policy(&config.policy, 0).map(AnyPolicy);
+    }
+    // Check once, so that the per-CPU closure below cannot fail.
+    one_policy(&config.policy, 0)?;
+    let stealing = if config.steal {
+        sched::Stealing::On
+    } else {
+        sched::Stealing::Off
     };
-    Ok(AnyPolicy(policy))
+    let policy = config.policy.clone();
+    let per_cpu = sched::PerCpu::new(config.cpus, stealing, move |cpu| {
+        AnyPolicy(one_policy(&policy, cpu).unwrap_or_else(|_| Box::new(sched::Fifo::new())))
+    });
+    Ok(AnyPolicy(Box::new(per_cpu)))
 }
 
 /// The model's one event: the machine has something to do now.
@@ -172,7 +216,7 @@ pub struct CpuModel {
 
 impl CpuModel {
     pub fn new(config: CpuConfig) -> Result<Self, String> {
-        let policy = build_policy(&config.policy)?;
+        let policy = build_policy(&config)?;
         let jobs = config.jobs.iter().map(JobConfig::spec).collect();
         let mut machine_config = config.machine;
         machine_config.cpus = config.cpus;
