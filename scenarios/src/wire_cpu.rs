@@ -3,6 +3,9 @@
 use models::cpu::model::{CpuConfig, JobConfig, PolicyConfig};
 use sched::machine::MachineConfig;
 
+use simcore::Dist;
+use simcore::rng::RngStream;
+
 use crate::check::{Checked, CheckedBlock, Typed};
 use crate::diag::Diagnostic;
 
@@ -25,6 +28,46 @@ fn flag(b: &CheckedBlock, prop: &str) -> bool {
 }
 
 const MS: u64 = 1_000_000;
+
+fn dist<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a Dist> {
+    match b.get(prop) {
+        Some(Typed::Dist(d)) => Some(d),
+        _ => None,
+    }
+}
+
+/// The jobs a `jobs` block draws, from the stream `cpu.jobs.NAME` of the run's seed: arrivals
+/// one interarrival apart from 0, and per job its CPU time, I/O period and I/O length.
+fn drawn(b: &CheckedBlock, seed: u64, jobs: &mut Vec<JobConfig>) {
+    let mut rng = RngStream::derive(seed, &format!("cpu.jobs.{}", b.name));
+    let n = count(b, "count").unwrap_or(1);
+    let mut at = 0u64;
+    let draw = |d: Option<&Dist>, rng: &mut RngStream| -> Option<u64> {
+        d.map(|d| d.sample(rng).clamp(0.0, u64::MAX as f64 / 2.0) as u64)
+    };
+    for k in 0..n {
+        if k > 0 {
+            at = at.saturating_add(draw(dist(b, "interarrival"), &mut rng).unwrap_or(0));
+        }
+        let cpu = draw(dist(b, "cpu"), &mut rng).unwrap_or(1).max(1);
+        let io_every = draw(dist(b, "io_every"), &mut rng).filter(|&e| e > 0);
+        let io = draw(dist(b, "io"), &mut rng).unwrap_or(0);
+        jobs.push(JobConfig {
+            name: format!("{}-{}", b.name, k + 1),
+            report: false,
+            arrival: at,
+            cpu,
+            io_every,
+            io,
+            tickets: count(b, "tickets").unwrap_or(100) as u32,
+            nice: match b.get("nice") {
+                Some(Typed::Float(f)) => f.round() as i8,
+                _ => 0,
+            },
+            pin: None,
+        });
+    }
+}
 
 /// The CPU model's configuration; `seed` seeds the lottery.
 pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnostic>> {
@@ -98,6 +141,7 @@ pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnosti
         }
         jobs.push(JobConfig {
             name: b.name.clone(),
+            report: true,
             arrival: ns(b, "arrival").unwrap_or(0),
             cpu: ns(b, "cpu").unwrap_or(0),
             io_every: ns(b, "io_every"),
@@ -114,11 +158,13 @@ pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnosti
             errors.push(Diagnostic::at(&b.file, span, "a job needs some CPU time"));
         }
     }
+    for b in checked.blocks.iter().filter(|b| b.spec.kind == "jobs") {
+        drawn(b, seed, &mut jobs);
+    }
     if jobs.is_empty() {
-        errors.push(
-            Diagnostic::at(&cpu.file, cpu.span, "no jobs to run")
-                .hint("add `job a { cpu 100ms }` blocks"),
-        );
+        errors.push(Diagnostic::at(&cpu.file, cpu.span, "no jobs to run").hint(
+            "add `job a { cpu 100ms }` blocks, or `jobs batch { count 100  cpu exp(10ms) }`",
+        ));
     }
     if !checked.schedule.is_empty() {
         let t = &checked.schedule[0];

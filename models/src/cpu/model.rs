@@ -41,6 +41,9 @@ pub enum PolicyConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobConfig {
     pub name: String,
+    /// Whether the job has its own metrics (`NAME.turnaround`, ...): jobs of `job` blocks do,
+    /// jobs drawn by a `jobs` block count only in the machine-wide ones.
+    pub report: bool,
     pub arrival: u64,
     pub cpu: u64,
     /// I/O after every this much CPU time, lasting `io`.
@@ -265,9 +268,10 @@ impl Model for CpuModel {
         }
         m.gauge(&name, "utilisation").map_err(setup)?;
         m.gauge(&name, "fairness").map_err(setup)?;
+        m.gauge(&name, "completion_ratio").map_err(setup)?;
         m.counter(&name, "decisions").map_err(setup)?;
         m.counter(&name, "unfinished").map_err(setup)?;
-        for j in &self.config.jobs {
+        for j in self.config.jobs.iter().filter(|j| j.report) {
             for stat in ["response", "turnaround", "wait"] {
                 m.histogram(&j.name, stat, Unit::Ns).map_err(setup)?;
             }
@@ -301,7 +305,8 @@ impl Model for CpuModel {
                 ("turnaround", turnaround),
                 ("wait", s.wait),
             ] {
-                for component in [name.as_str(), j.name.as_str()] {
+                let own = j.report.then_some(j.name.as_str());
+                for component in std::iter::once(name.as_str()).chain(own) {
                     if let Ok(h) = m.histogram(component, stat, Unit::Ns) {
                         m.record_duration(h, SimDuration::from_nanos(v));
                     }
@@ -319,6 +324,26 @@ impl Model for CpuModel {
         }
         if let Ok(g) = m.gauge(&name, "fairness") {
             m.set(g, end, summary.jain);
+        }
+        let first_arrival = self.machine.stats().map(|s| s.arrival).min().unwrap_or(0);
+        let done: Vec<u64> = self
+            .machine
+            .stats()
+            .filter_map(|s| s.completion)
+            .map(|c| c - first_arrival)
+            .collect();
+        if let (Some(&first), Some(&last)) = (done.iter().min(), done.iter().max()) {
+            if let Ok(g) = m.gauge(&name, "completion_ratio") {
+                m.set(
+                    g,
+                    end,
+                    if last > 0 {
+                        first as f64 / last as f64
+                    } else {
+                        1.0
+                    },
+                );
+            }
         }
         if let Ok(c) = m.counter(&name, "decisions") {
             m.add(c, self.machine.decisions());

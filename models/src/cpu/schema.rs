@@ -215,6 +215,64 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
             ],
         },
+        KindSpec {
+            kind: "jobs",
+            doc: "Many jobs drawn from distributions (seeded by the run's seed); reported in the machine-wide metrics only.",
+            props: &[
+                prop(
+                    "count",
+                    PropType::Count {
+                        min: 1,
+                        max: 1_000_000,
+                    },
+                    Need::Required,
+                    "How many jobs.",
+                ),
+                prop(
+                    "interarrival",
+                    PropType::DurationDist,
+                    Need::Default("0s (all at once)"),
+                    "Time between arrivals; the first job arrives at 0.",
+                ),
+                prop(
+                    "cpu",
+                    PropType::DurationDist,
+                    Need::Required,
+                    "Total CPU time of each job.",
+                ),
+                prop(
+                    "io_every",
+                    PropType::DurationDist,
+                    Need::Default("never"),
+                    "Each job does I/O after every this much CPU time (drawn once per job).",
+                ),
+                prop(
+                    "io",
+                    PropType::DurationDist,
+                    Need::Default("0s"),
+                    "How long each I/O takes (drawn once per job).",
+                ),
+                prop(
+                    "tickets",
+                    PropType::Count {
+                        min: 0,
+                        max: 1_000_000,
+                    },
+                    Need::Default("100"),
+                    "Lottery and stride share of each job.",
+                ),
+                prop(
+                    "nice",
+                    PropType::Float {
+                        min: -20.0,
+                        max: 19.0,
+                    },
+                    Need::Default("0"),
+                    "CFS niceness of each job.",
+                ),
+            ],
+            metrics: &[],
+        },
     ],
     global_metrics: &[],
     verbs: &[],
