@@ -332,10 +332,7 @@ impl SafetyChecker {
                 None => {
                     // Nothing known below: hash afresh from the snapshot, whose own hash is
                     // unknown (comparisons at and below it are skipped).
-                    for _ in base..before {
-                        fresh.push(UNKNOWN);
-                    }
-                    fresh.push(UNKNOWN);
+                    fresh.resize((before - base + 1) as usize, UNKNOWN);
                 }
             }
             hashes = fresh;
