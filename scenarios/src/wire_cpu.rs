@@ -29,6 +29,9 @@ fn flag(b: &CheckedBlock, prop: &str) -> bool {
 
 const MS: u64 = 1_000_000;
 
+/// The longest duration (and mean of a distribution) the CPU model takes: 100 days.
+const MAX_NS: u64 = 100 * 86_400 * 1_000_000_000;
+
 fn dist<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a Dist> {
     match b.get(prop) {
         Some(Typed::Dist(d)) => Some(d),
@@ -43,7 +46,7 @@ fn drawn(b: &CheckedBlock, seed: u64, jobs: &mut Vec<JobConfig>) {
     let n = count(b, "count").unwrap_or(1);
     let mut at = 0u64;
     let draw = |d: Option<&Dist>, rng: &mut RngStream| -> Option<u64> {
-        d.map(|d| d.sample(rng).clamp(0.0, u64::MAX as f64 / 2.0) as u64)
+        d.map(|d| d.sample(rng).clamp(0.0, MAX_NS as f64).round() as u64)
     };
     for k in 0..n {
         if k > 0 {
@@ -113,7 +116,7 @@ pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnosti
                 PolicyConfig::Mlfq {
                     levels: count(cpu, "levels").unwrap_or(3) as u32,
                     quantum,
-                    allotment: ns(cpu, "allotment").unwrap_or(2 * quantum),
+                    allotment: ns(cpu, "allotment").unwrap_or(quantum.saturating_mul(2)),
                     factor,
                     boost: ns(cpu, "boost").filter(|&b| b > 0),
                     io_resets_allotment: flag(cpu, "io_resets_allotment"),
@@ -128,6 +131,36 @@ pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnosti
         },
         _ => PolicyConfig::Fifo,
     };
+    if ns(cpu, "allotment") == Some(0) {
+        let span = cpu.props.get("allotment").map_or(cpu.span, |p| p.1);
+        errors.push(
+            Diagnostic::at(&cpu.file, span, "an MLFQ allotment must be positive")
+                .hint("the CPU time a job may use in the top queue, such as 20ms"),
+        );
+    }
+    if flag(cpu, "steal") && !flag(cpu, "per_cpu_queues") {
+        let span = cpu.props.get("steal").map_or(cpu.span, |p| p.1);
+        errors.push(
+            Diagnostic::at(&cpu.file, span, "stealing needs per-CPU run queues")
+                .hint("add `per_cpu_queues true` (one shared queue has nothing to steal from)"),
+        );
+    }
+    // Bounds that keep every policy's arithmetic far from overflow.
+    for b in &checked.blocks {
+        for (prop, (value, span)) in &b.props {
+            let too_long = match value {
+                Typed::Duration(d) => d.as_nanos() > MAX_NS,
+                Typed::Dist(d) => d.mean().is_some_and(|m| m > MAX_NS as f64),
+                _ => false,
+            };
+            if too_long {
+                errors.push(
+                    Diagnostic::at(&b.file, *span, format!("`{prop}` is longer than 100 days"))
+                        .hint("the CPU model takes durations up to 100 days"),
+                );
+            }
+        }
+    }
     let n = count(cpu, "cpus").unwrap_or(1) as u32;
     let mut jobs = Vec::new();
     for b in checked.blocks.iter().filter(|b| b.spec.kind == "job") {
@@ -166,14 +199,10 @@ pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnosti
             "add `job a { cpu 100ms }` blocks, or `jobs batch { count 100  cpu exp(10ms) }`",
         ));
     }
-    if !checked.schedule.is_empty() {
-        let t = &checked.schedule[0];
-        errors.push(Diagnostic::at(
-            &t.file,
-            t.span,
-            "the CPU model takes no actions during a run yet",
-        ));
-    }
+    debug_assert!(
+        checked.schedule.is_empty(),
+        "the checker refuses every action for the cpu model, which declares no verbs"
+    );
     if !errors.is_empty() {
         return Err(errors);
     }

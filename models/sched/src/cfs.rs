@@ -53,12 +53,10 @@ impl Entity {
     fn charged(&self, ran: Time) -> (u64, u64) {
         let owed =
             u128::from(ran) * u128::from(NICE_0_WEIGHT) + u128::from(self.vruntime_remainder);
-        let advance =
-            u64::try_from(owed / u128::from(self.weight)).expect("vruntime advance fits a u64");
-        let vruntime = self
-            .vruntime
-            .checked_add(advance)
-            .expect("vruntime overflow");
+        // Saturates rather than panics: only absurd inputs (centuries of CPU at nice 19)
+        // reach u64::MAX nanoseconds of virtual time.
+        let advance = u64::try_from(owed / u128::from(self.weight)).unwrap_or(u64::MAX);
+        let vruntime = self.vruntime.saturating_add(advance);
         (vruntime, (owed % u128::from(self.weight)) as u64)
     }
 }

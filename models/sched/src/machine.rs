@@ -127,6 +127,8 @@ struct JobState {
 #[derive(Debug, Clone, Copy)]
 struct Run {
     job: JobId,
+    /// Whether this dispatch is the job's first (so set its first run).
+    first: bool,
     /// When the job itself starts running (after a context switch).
     start: Time,
     /// When it stops unless preempted: the end of its burst or of its slice.
@@ -377,6 +379,23 @@ impl<P: Policy> Machine<P> {
     fn stop(&mut self, cpu: CpuId, now: Time, forced: Option<Stop>) {
         let c = &mut self.cpus[cpu as usize];
         let Some(r) = c.run.take() else { return };
+        if now < r.start {
+            // Preempted while still switching to it: the job never ran. Take back what the
+            // dispatch counted ahead (its first run, its wait, the switch not yet spent).
+            let unspent = r.start - now;
+            c.switching -= unspent;
+            c.last_job = None;
+            let j = &mut self.jobs[r.job as usize];
+            j.stats.wait -= unspent;
+            if r.first {
+                j.stats.first_run = None;
+            }
+            j.state = State::Ready { since: now };
+            let spec = j.spec.job;
+            self.policy
+                .stopped(&spec, cpu, 0, now, forced.unwrap_or(Stop::Preempted));
+            return;
+        }
         let ran = now.saturating_sub(r.start);
         c.busy += ran;
         if now > r.start {
@@ -462,7 +481,8 @@ impl<P: Policy> Machine<P> {
         if let State::Ready { since } = j.state {
             j.stats.wait += start - since;
         }
-        if j.stats.first_run.is_none() {
+        let first = j.stats.first_run.is_none();
+        if first {
             j.stats.first_run = Some(start);
         }
         let cold = match j.last {
@@ -481,6 +501,7 @@ impl<P: Policy> Machine<P> {
         };
         c.run = Some(Run {
             job,
+            first,
             start,
             stop,
             expires,
@@ -497,12 +518,16 @@ impl<P: Policy> Machine<P> {
                 v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64
             }
         };
-        let makespan = self
-            .jobs
-            .iter()
-            .filter_map(|j| j.stats.completion)
-            .max()
-            .unwrap_or(self.now);
+        // The span the figures cover: to the last completion, or to now if jobs remain.
+        let makespan = if self.finished() {
+            self.jobs
+                .iter()
+                .filter_map(|j| j.stats.completion)
+                .max()
+                .unwrap_or(self.now)
+        } else {
+            self.now
+        };
         let rates: Vec<f64> = self
             .jobs
             .iter()
@@ -528,8 +553,10 @@ impl<P: Policy> Machine<P> {
                 .cpus
                 .iter()
                 .map(|c| {
+                    // Count the job in progress up to now.
+                    let running = c.run.map_or(0, |r| self.now.saturating_sub(r.start));
                     if makespan > 0 {
-                        c.busy as f64 / makespan as f64
+                        ((c.busy + running) as f64 / makespan as f64).min(1.0)
                     } else {
                         0.0
                     }
@@ -684,6 +711,32 @@ mod tests {
         m.run_to_end();
         let cpu: Time = m.stats().map(|s| s.cpu_time).sum();
         assert!(cpu > 12, "some runs were cold: {cpu}");
+    }
+
+    #[test]
+    fn a_job_preempted_while_switching_to_it_never_ran() {
+        // STCF, switches cost 2: `a` (10) is being switched in at 0 when `b` (2) arrives at 1
+        // and preempts it. `a` never ran then: its first run is at 7, after `b` (3 to 5) and
+        // another switch; its wait is 7, not 7 plus the abandoned switch.
+        let jobs = vec![JobSpec::cpu(0, 10), JobSpec::cpu(1, 2)];
+        let config = MachineConfig {
+            cpus: 1,
+            context_switch: 2,
+            ..MachineConfig::default()
+        };
+        let mut m = Machine::new(crate::Stcf::new(), config, jobs).unwrap();
+        assert_eq!(m.run_to_end(), 17);
+        assert_eq!(schedule(&m), [(1, 3, 5), (0, 7, 17)]);
+        let a = m.job_stats(0).unwrap();
+        assert_eq!((a.response(), a.wait), (Some(7), 7));
+        let b = m.job_stats(1).unwrap();
+        assert_eq!((b.response(), b.wait), (Some(2), 2));
+        assert_eq!(
+            m.cpu_times().next(),
+            Some((12, 5)),
+            "one switch abandoned after 1 unit"
+        );
+        assert!(m.summary().utilisation[0] <= 1.0);
     }
 
     #[test]
