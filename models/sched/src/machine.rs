@@ -172,9 +172,13 @@ impl<P: Policy> Machine<P> {
         for (i, mut spec) in jobs.into_iter().enumerate() {
             let id = i as JobId;
             spec.job.id = id;
-            // Adjacent bursts of one kind are one burst.
+            // Empty bursts are dropped, then adjacent bursts of one kind are one burst.
             let mut bursts: Vec<Burst> = Vec::with_capacity(spec.bursts.len());
-            for b in &spec.bursts {
+            for b in spec
+                .bursts
+                .iter()
+                .filter(|b| !matches!(b, Burst::Cpu(0) | Burst::Io(0)))
+            {
                 match (bursts.last_mut(), *b) {
                     (Some(Burst::Cpu(a)), Burst::Cpu(d)) => *a += d,
                     (Some(Burst::Io(a)), Burst::Io(d)) => *a += d,
@@ -185,7 +189,6 @@ impl<P: Policy> Machine<P> {
             while matches!(bursts.last(), Some(Burst::Io(_))) {
                 bursts.pop();
             }
-            bursts.retain(|b| !matches!(b, Burst::Cpu(0) | Burst::Io(0)));
             let cpu: Time = bursts
                 .iter()
                 .map(|b| if let Burst::Cpu(d) = b { *d } else { 0 })
@@ -737,6 +740,17 @@ mod tests {
             "one switch abandoned after 1 unit"
         );
         assert!(m.summary().utilisation[0] <= 1.0);
+    }
+
+    #[test]
+    fn empty_bursts_vanish_and_their_neighbours_merge() {
+        let job = JobSpec {
+            job: Job::new(0, 0, 0),
+            bursts: vec![Burst::Cpu(3), Burst::Io(0), Burst::Cpu(4), Burst::Io(5)],
+        };
+        let mut m = Machine::new(Fifo::new(), one_cpu(), vec![job]).unwrap();
+        assert_eq!(m.run_to_end(), 7, "one CPU burst of 7; the trailing I/O is dropped");
+        assert_eq!(schedule(&m), [(0, 0, 7)]);
     }
 
     #[test]
