@@ -749,7 +749,11 @@ mod tests {
             bursts: vec![Burst::Cpu(3), Burst::Io(0), Burst::Cpu(4), Burst::Io(5)],
         };
         let mut m = Machine::new(Fifo::new(), one_cpu(), vec![job]).unwrap();
-        assert_eq!(m.run_to_end(), 7, "one CPU burst of 7; the trailing I/O is dropped");
+        assert_eq!(
+            m.run_to_end(),
+            7,
+            "one CPU burst of 7; the trailing I/O is dropped"
+        );
         assert_eq!(schedule(&m), [(0, 0, 7)]);
     }
 

@@ -215,6 +215,8 @@ pub struct Stride {
     striders: BTreeMap<JobId, Strider>,
     /// The runnable jobs by (pass, id).
     queue: BTreeSet<(u64, JobId)>,
+    /// The running jobs by (pass, id), so the smallest active pass is two lookups away.
+    running: BTreeSet<(u64, JobId)>,
     /// The smallest pass of a runnable or running job, last time there was one; never decreases.
     pass_min: u64,
 }
@@ -233,6 +235,7 @@ impl Stride {
             big: big.max(1),
             striders: BTreeMap::new(),
             queue: BTreeSet::new(),
+            running: BTreeSet::new(),
             pass_min: 0,
         }
     }
@@ -249,12 +252,20 @@ impl Stride {
 
     /// Brings `pass_min` up to the smallest pass of a runnable or running job, if any.
     fn update_pass_min(&mut self) {
-        let active_min = self
-            .striders
-            .values()
-            .filter(|s| s.state != State::Blocked)
-            .map(|s| s.pass)
-            .min();
+        let first = |set: &BTreeSet<(u64, JobId)>| set.first().map(|&(pass, _)| pass);
+        let active_min = match (first(&self.queue), first(&self.running)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        debug_assert_eq!(
+            active_min,
+            self.striders
+                .values()
+                .filter(|s| s.state != State::Blocked)
+                .map(|s| s.pass)
+                .min(),
+            "the sets hold every active job's pass"
+        );
         if let Some(pass) = active_min {
             debug_assert!(pass >= self.pass_min, "the minimum pass never decreases");
             self.pass_min = pass;
@@ -303,6 +314,7 @@ impl Policy for Stride {
         let s = self.striders.get_mut(&id).expect("queued jobs are known");
         debug_assert_eq!((s.pass, s.state), (pass, State::Runnable));
         s.state = State::Running;
+        self.running.insert((pass, id));
         Some(Dispatch {
             job: id,
             slice: Some(self.quantum),
@@ -316,6 +328,8 @@ impl Policy for Stride {
             .get_mut(&job.id)
             .filter(|s| s.state == State::Running)
             .unwrap_or_else(|| panic!("job {} stopped but was not running", job.id));
+        let was_running = self.running.remove(&(s.pass, job.id));
+        debug_assert!(was_running, "a running job is in the running set");
         let owed = u128::from(s.stride) * u128::from(ran) + u128::from(s.pass_remainder);
         let advance = u64::try_from(owed / u128::from(quantum)).expect("pass advance fits a u64");
         s.pass = s.pass.checked_add(advance).expect("pass overflow");
