@@ -160,6 +160,9 @@ fn work_stealing_evens_out_four_cpus() {
     assert_eq!(code, 0);
     let (alone, stealing) = (&v[0], &v[1]);
     assert_eq!(get(alone, "machine.turnaround", "max"), 200.0);
+    // Without stealing, CPU 0 holds two jobs and works throughout; the others idle half the time.
+    assert_eq!(get(alone, "machine.utilisation_cpu0", "value"), 1.0);
+    assert_eq!(get(alone, "machine.utilisation_cpu3", "value"), 0.5);
     // The stolen job runs cold: 50 ms left plus the 5 ms migration cost.
     assert_eq!(get(stealing, "machine.turnaround", "max"), 155.0);
     assert!(

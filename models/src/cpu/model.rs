@@ -322,6 +322,13 @@ impl Model for CpuModel {
         if let Ok(g) = m.gauge(&name, "utilisation") {
             m.set(g, end, util);
         }
+        // Per CPU too (not in the schema, so `expect` cannot name them; reports and --json show
+        // them): `NAME.utilisation_cpuK`.
+        for (k, u) in summary.utilisation.iter().enumerate() {
+            if let Ok(g) = m.gauge(&name, &format!("utilisation_cpu{k}")) {
+                m.set(g, end, *u);
+            }
+        }
         if let Ok(g) = m.gauge(&name, "fairness") {
             m.set(g, end, summary.jain);
         }
