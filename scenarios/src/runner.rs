@@ -75,6 +75,8 @@ pub struct RunReport {
     pub wall_time_s: f64,
     pub checks: Vec<CheckOutcome>,
     pub result: RunResult,
+    /// The command-line flags that changed this run (` --until 10s`), for the replay command.
+    pub replay_flags: String,
 }
 
 impl RunReport {
@@ -93,9 +95,12 @@ impl RunReport {
             f64::INFINITY
         }
     }
-    /// The one command that replays this run exactly.
+    /// The one command that replays this run exactly (with the flags that changed it).
     pub fn replay_command(&self) -> String {
-        format!("sim run {} --seed {}", self.file, self.seed)
+        format!(
+            "sim run {} --seed {}{}",
+            self.file, self.seed, self.replay_flags
+        )
     }
 }
 
@@ -258,7 +263,34 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         wall_time_s,
         checks,
         result,
+        replay_flags: replay_flags(opts),
     })
+}
+
+/// The flags of `opts` that change a run, as they are written on a command line
+/// (` --until 10s --max-events 5`), so a replay command reproduces the run exactly.
+pub fn replay_flags(opts: &RunOptions) -> String {
+    let mut flags = String::new();
+    if let Some(t) = opts.until {
+        flags.push_str(&format!(" --until {}", time_flag(t)));
+    }
+    if let Some(n) = opts.max_events {
+        flags.push_str(&format!(" --max-events {n}"));
+    }
+    if let Some(n) = opts.max_pending {
+        flags.push_str(&format!(" --max-pending {n}"));
+    }
+    flags
+}
+
+/// `t` as `--until` reads it back to the same instant: the exact unit form, else nanoseconds.
+pub(crate) fn time_flag(t: SimTime) -> String {
+    let text = t.to_string();
+    if text.parse::<SimTime>() == Ok(t) {
+        text
+    } else {
+        format!("{}ns", t.as_nanos())
+    }
 }
 
 /// Runs one model to its end.

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use reports::text::show;
-use simcore::{SimTime, format_hash};
+use simcore::format_hash;
 
 use crate::ast::Scenario;
 use crate::check::check;
@@ -225,16 +225,7 @@ impl Batch {
         for v in &variants {
             ends(&v.scenario, seeds.first, opts)?;
         }
-        let mut replay_flags = String::new();
-        if let Some(t) = opts.until {
-            replay_flags.push_str(&format!(" --until {}", time_flag(t)));
-        }
-        if let Some(n) = opts.max_events {
-            replay_flags.push_str(&format!(" --max-events {n}"));
-        }
-        if let Some(n) = opts.max_pending {
-            replay_flags.push_str(&format!(" --max-pending {n}"));
-        }
+        let replay_flags = crate::runner::replay_flags(opts);
         Ok(Batch {
             file: scenario.file.clone(),
             name: scenario.name.clone().unwrap_or_default(),
@@ -338,16 +329,6 @@ fn ends(scenario: &Scenario, seed: u64, opts: &RunOptions) -> Result<(), Scenari
     let checked = check(scenario).map_err(ScenarioError::Invalid)?;
     let wired = wire(&checked, seed).map_err(ScenarioError::Invalid)?;
     crate::runner::ends(&wired, &checked, opts)
-}
-
-/// `t` as `--until` reads it back to the same instant: the exact unit form, else nanoseconds.
-fn time_flag(t: SimTime) -> String {
-    let text = t.to_string();
-    if text.parse::<SimTime>() == Ok(t) {
-        text
-    } else {
-        format!("{}ns", t.as_nanos())
-    }
 }
 
 /// At most `max` characters of `text` on one line (control characters as spaces), with `…`
@@ -677,6 +658,8 @@ impl<'a> Json<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::time_flag;
+    use simcore::SimTime;
 
     fn range(s: &str) -> Result<SeedRange, SeedRangeError> {
         s.parse()
