@@ -29,6 +29,10 @@ fn flag(b: &CheckedBlock, prop: &str) -> bool {
 
 const MS: u64 = 1_000_000;
 
+/// The most CPU and I/O bursts one job, and all jobs together, may have (each is stored).
+const MAX_BURSTS: u64 = 2_000_000;
+const MAX_TOTAL_BURSTS: u64 = 20_000_000;
+
 /// The longest duration (and mean of a distribution) the CPU model takes: 100 days.
 const MAX_NS: u64 = 100 * 86_400 * 1_000_000_000;
 
@@ -193,6 +197,45 @@ pub fn wire_cpu(checked: &Checked, seed: u64) -> Result<CpuConfig, Vec<Diagnosti
     }
     for b in checked.blocks.iter().filter(|b| b.spec.kind == "jobs") {
         drawn(b, seed, &mut jobs);
+    }
+    // Each I/O period is a stored burst: bound them, per job and in all.
+    let bursts = |j: &JobConfig| j.io_every.map_or(1, |e| j.cpu.div_ceil(e.max(1)) * 2);
+    let mut total = 0u64;
+    for j in &jobs {
+        let n = bursts(j);
+        total = total.saturating_add(n);
+        if n > MAX_BURSTS {
+            let b = checked
+                .blocks
+                .iter()
+                .find(|b| b.name == j.name || j.name.starts_with(&format!("{}-", b.name)))
+                .unwrap_or(cpu);
+            let span = b.props.get("io_every").map_or(b.span, |p| p.1);
+            errors.push(
+                Diagnostic::at(
+                    &b.file,
+                    span,
+                    format!("job `{}` would do I/O {} times", j.name, n / 2),
+                )
+                .hint(format!(
+                    "at most {} I/O periods per job: lengthen io_every or shorten cpu",
+                    MAX_BURSTS / 2
+                )),
+            );
+            break;
+        }
+    }
+    if total > MAX_TOTAL_BURSTS && errors.is_empty() {
+        errors.push(
+            Diagnostic::at(
+                &cpu.file,
+                cpu.span,
+                format!("the jobs add up to {total} CPU and I/O bursts"),
+            )
+            .hint(format!(
+                "at most {MAX_TOTAL_BURSTS}: fewer jobs, or longer io_every"
+            )),
+        );
     }
     if jobs.is_empty() {
         errors.push(Diagnostic::at(&cpu.file, cpu.span, "no jobs to run").hint(

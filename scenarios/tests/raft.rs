@@ -334,3 +334,20 @@ fn a_line_topology_is_slower_than_a_full_mesh() {
     // On a line of five, the leader's AppendEntries cross up to four links: commits wait longer.
     assert!(line > mesh * 1.1, "line {line} vs mesh {mesh}");
 }
+
+#[test]
+fn a_load_change_takes_effect_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("burst.scn");
+    std::fs::write(
+        &file,
+        "scenario \"burst\" {\n  seed 1\n  duration 4s\n  raft cluster { nodes n1..n3 }\n  load kv { clients 4  rate 0.01/s }\n  during 1s..3s load kv rate 400/s\n}\n",
+    )
+    .expect("write");
+    let (code, r) = json(&["run", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{r}");
+    // Before the window a client calls every 400 s on average; during it, 100 times a second
+    // each (closed loop, so somewhat fewer): hundreds of operations, not a handful.
+    let ok = metric(&r, "kv.ok", "value");
+    assert!(ok > 300.0, "{ok} operations");
+}

@@ -170,6 +170,7 @@ pub enum Ev {
     },
     Invoke {
         client: u32,
+        generation: u32,
     },
     Fault {
         index: u32,
@@ -190,7 +191,7 @@ impl TraceEvent for Ev {
             } => e.u8(1).u32(node).u8(timer as u8).u32(generation),
             Ev::Synced { node, epoch } => e.u8(2).u32(node).u32(epoch),
             Ev::ClientWake { client, generation } => e.u8(3).u32(client).u32(generation),
-            Ev::Invoke { client } => e.u8(4).u32(client),
+            Ev::Invoke { client, generation } => e.u8(4).u32(client).u32(generation),
             Ev::Fault { index } => e.u8(5).u32(index),
             Ev::Deadline { index } => e.u8(6).u32(index),
         };
@@ -291,6 +292,9 @@ pub struct Cluster {
     links: Links,
     clients: Vec<Client>,
     client_gen: Vec<u32>,
+    /// Per client, the generation of the one `Invoke` that counts (a rate change supersedes
+    /// the queued one).
+    invoke_gen: Vec<u32>,
     invoked_at: Vec<SimTime>,
     rate: f64,
     /// The value the next write writes (unique, so reads identify writes).
@@ -373,6 +377,7 @@ impl Cluster {
                 .map(|i| Client::new(i, clients, client_config))
                 .collect(),
             client_gen: vec![0; clients as usize],
+            invoke_gen: vec![0; clients as usize],
             invoked_at: vec![SimTime::ZERO; clients as usize],
             rate: config.load.as_ref().map_or(0.0, |l| l.rate),
             next_value: 1,
@@ -794,6 +799,7 @@ impl Cluster {
             Fault::Rate(r) => {
                 self.saved_rate[index] = self.rate;
                 self.rate = *r;
+                self.rate_changed(ctx);
             }
             Fault::Undo(_) => {}
         }
@@ -847,6 +853,7 @@ impl Cluster {
             }
             Fault::Rate(_) => {
                 self.rate = self.saved_rate[j];
+                self.rate_changed(ctx);
                 "load"
             }
             Fault::Heal | Fault::Restart(_) | Fault::Resume(_) | Fault::Undo(_) => "undo",
@@ -950,6 +957,18 @@ impl Cluster {
         self.history.push(e);
     }
 
+    /// The offered rate changed: idle clients draw their next call again at the new rate, from
+    /// now (the call each had queued is superseded), so a burst starts at once.
+    fn rate_changed(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        let now = ctx.now();
+        for c in 0..self.clients.len() {
+            if !self.clients[c].busy() {
+                self.invoked_at[c] = self.invoked_at[c].max(now);
+                self.schedule_invoke(c as u32, ctx);
+            }
+        }
+    }
+
     /// Schedules client `c`'s next call: each client calls at exponential intervals of mean
     /// `clients / rate` after its previous call (so together they offer `rate`), but never
     /// before its previous operation ended: one operation in flight per client.
@@ -964,7 +983,16 @@ impl Cluster {
         let at = self.invoked_at[c as usize]
             .saturating_add(gap)
             .max(ctx.now());
-        ctx.schedule_at(at, Ev::Invoke { client: c });
+        let g = &mut self.invoke_gen[c as usize];
+        *g = g.wrapping_add(1);
+        let generation = *g;
+        ctx.schedule_at(
+            at,
+            Ev::Invoke {
+                client: c,
+                generation,
+            },
+        );
     }
 
     fn invoke(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
@@ -1204,8 +1232,10 @@ impl Model for Cluster {
                 self.client_actions = acts;
                 self.client_do(client, ctx);
             }
-            Ev::Invoke { client } => {
-                if !self.clients[client as usize].busy() {
+            Ev::Invoke { client, generation } => {
+                if self.invoke_gen[client as usize] == generation
+                    && !self.clients[client as usize].busy()
+                {
                     self.invoke(client, ctx);
                 }
             }

@@ -169,6 +169,16 @@ impl Server {
 
     /// Turns the node's outputs into actions, applying commits and snapshots on the way.
     fn drain(&mut self, out: &mut Vec<Action>) {
+        self.drain_outputs(out);
+        // A server that no longer leads forgets who waits on it: what it proposed may never
+        // commit, and its clients retry elsewhere (a retry of an applied request gets the
+        // saved result). Without this the map would keep every such request forever.
+        if !self.waiting.is_empty() && self.node.role() != super::types::Role::Leader {
+            self.waiting.clear();
+        }
+    }
+
+    fn drain_outputs(&mut self, out: &mut Vec<Action>) {
         // Two buffers swapped back and forth, so that no event allocates.
         let mut batch = std::mem::take(&mut self.spare);
         loop {
