@@ -323,6 +323,9 @@ pub struct Cluster {
     s: Option<Streams>,
 }
 
+/// The most messages a paused server holds (its socket buffer); later ones are dropped.
+pub const MAX_DEFERRED: usize = 100_000;
+
 /// The most servers a cluster may have (the network keeps a little state per pair of hosts).
 pub const MAX_NODES: usize = 1000;
 
@@ -1179,6 +1182,12 @@ impl Model for Cluster {
                     return;
                 }
                 if slot.paused {
+                    // A paused process reads nothing; its socket buffer fills and then drops.
+                    if slot.deferred.len() >= MAX_DEFERRED {
+                        let m = self.m();
+                        ctx.metrics().add(m.dropped, 1);
+                        return;
+                    }
                     slot.deferred.push(Deferred::Deliver(env.from, env.body));
                     return;
                 }
@@ -1205,7 +1214,14 @@ impl Model for Cluster {
                     None => return,
                 }
                 if slot.paused {
-                    slot.deferred.push(Deferred::Timer(timer));
+                    // One firing per timer kind is enough: it has fired once it resumes.
+                    if !slot
+                        .deferred
+                        .iter()
+                        .any(|d| matches!(d, Deferred::Timer(t) if *t == timer))
+                    {
+                        slot.deferred.push(Deferred::Timer(timer));
+                    }
                     return;
                 }
                 self.with_server(node, ctx, |srv, out| srv.tick(timer, out));
