@@ -13,7 +13,7 @@ use simcore::rng::RngStream;
 use simcore::{Dist, SimDuration, SimTime};
 
 use crate::ast::When;
-use crate::check::{Checked, CheckedAction, CheckedBlock, Typed};
+use crate::check::{Checked, CheckedAction, CheckedBlock, CheckedTimed, Typed};
 use crate::diag::Diagnostic;
 
 /// The most instants one `every` may expand to.
@@ -124,6 +124,25 @@ pub fn instants(
             Ok(out)
         }
     }
+}
+
+/// Each schedule line with the instants it fires at; a line that cannot expand (an `every`
+/// without an end, or too many firings) becomes an error and is skipped. Each line draws its
+/// jitter from its own stream, `scenario.schedule.N`, so one `every` never shifts another's.
+pub fn schedule_lines<'a>(
+    checked: &'a Checked,
+    seed: u64,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<(&'a CheckedTimed, Vec<SimDuration>)> {
+    let mut out = Vec::with_capacity(checked.schedule.len());
+    for (i, t) in checked.schedule.iter().enumerate() {
+        let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
+        match instants(&t.when, checked.duration, &mut rng) {
+            Ok(times) => out.push((t, times)),
+            Err(e) => errors.push(Diagnostic::at(&t.file, t.span, e)),
+        }
+    }
+    out
 }
 
 /// Builds every model's configuration from a checked scenario, with `seed` fixing the jitter of
@@ -259,16 +278,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     let mut steps: Vec<(SimDuration, usize, String, Step)> = Vec::new();
     let mut windows = 0usize;
     let mut open_windows: Vec<(String, SimDuration, SimDuration)> = Vec::new();
-    for (i, t) in checked.schedule.iter().enumerate() {
-        // One stream per schedule line, so the jitter of one `every` does not shift another's.
-        let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
-        let times = match instants(&t.when, checked.duration, &mut rng) {
-            Ok(times) => times,
-            Err(e) => {
-                errors.push(Diagnostic::at(&t.file, t.span, e));
-                continue;
-            }
-        };
+    for (t, times) in schedule_lines(checked, seed, &mut errors) {
         for a in &t.actions {
             match a {
                 CheckedAction::Load {

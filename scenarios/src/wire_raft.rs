@@ -5,13 +5,12 @@
 use models::network::{LinkConfig, Shape, Topology};
 use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Liveness, LoadConfig, Targets};
 use models::raft::{Bugs, Config};
-use simcore::rng::RngStream;
 use simcore::{Dist, SimDuration, SimTime};
 
 use crate::ast::{ActionKind, Check, Partition, Target, ValueKind, When};
 use crate::check::{Checked, CheckedAction, CheckedBlock, Typed, duration_dist, node_names};
 use crate::diag::Diagnostic;
-use crate::wire::{MAX_CHANGES, instants};
+use crate::wire::{MAX_CHANGES, schedule_lines};
 
 /// Search steps per key the end-of-run linearizability check may take.
 pub const LINCHECK_BUDGET: u64 = 20_000_000;
@@ -261,15 +260,7 @@ fn schedule(
     let mut steps: Vec<(SimDuration, usize, Step)> = Vec::new();
     let mut written = 0usize;
     let mut windows: Vec<(&'static str, SimDuration, SimDuration)> = Vec::new();
-    for (i, t) in checked.schedule.iter().enumerate() {
-        let mut rng = RngStream::derive(seed, &format!("scenario.schedule.{i}"));
-        let times = match instants(&t.when, checked.duration, &mut rng) {
-            Ok(times) => times,
-            Err(e) => {
-                errors.push(Diagnostic::at(&t.file, t.span, e));
-                continue;
-            }
-        };
+    for (t, times) in schedule_lines(checked, seed, errors) {
         for a in &t.actions {
             let fault = match fault(a, nodes) {
                 Ok(f) => f,
