@@ -1,11 +1,16 @@
 //! reports: how sim shows a run's results to people.
 //!
 //! `text`: the text forms of values and metric tables that `sim run` prints. `chart`: charts as
-//! plain data (time series, CDFs, histograms, Gantt charts, grouped bars) drawn to SVG and PNG with
-//! plotters. The HTML gallery of `sim report` comes next and lives here too; it reads the same
-//! [`simcore::MetricsSnapshot`], never the models.
+//! plain data (time series, CDFs, histograms, Gantt charts, timelines, grouped bars) drawn to SVG
+//! and PNG with plotters. `gallery`: the HTML page of `sim report`. `chrome`: a run's timeline in
+//! the Chrome Trace Event format (Perfetto). `browser`: checks a gallery in headless Chromium.
+//! Everything here reads simcore's results ([`simcore::MetricsSnapshot`], [`simcore::Timeline`]),
+//! never the models.
 
+pub mod browser;
 pub mod chart;
+pub mod chrome;
+pub mod gallery;
 pub mod text;
 
 pub use chart::{Chart, ReportError, render_png, render_svg};

@@ -1,8 +1,8 @@
 //! simcore: the deterministic discrete-event core that every sim model plugs into.
 //!
 //! It owns virtual time ([`time`]), the pending-event set ([`queue`]), seeded random streams
-//! ([`rng`], [`dist`]), the trace and its hash ([`trace`], [`tracefile`]), metrics ([`metrics`], [`histogram`]) and
-//! the event loop with its model interface ([`sim`]). It knows nothing of any model.
+//! ([`rng`], [`dist`]), the trace and its hash ([`trace`], [`tracefile`]), metrics ([`metrics`], [`histogram`]), the
+//! timeline a run may keep for charts ([`timeline`]) and the event loop with its model interface ([`sim`]). It knows nothing of any model.
 //!
 //! Start reading at [`sim::Model`] and [`sim::Simulation::run`].
 
@@ -13,6 +13,7 @@ pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod time;
+pub mod timeline;
 pub mod trace;
 pub mod tracefile;
 
@@ -25,4 +26,5 @@ pub use sim::{
     Ctx, Model, RunResult, SimConfig, SimError, Simulation, StopAt, StopReason, Violation,
 };
 pub use time::{SimDuration, SimTime};
+pub use timeline::{Mark, Timeline, Track, TrackId};
 pub use trace::{Encoder, TraceEvent, format_hash};

@@ -273,6 +273,19 @@ impl Metrics {
         self.record(id, d.as_nanos());
     }
 
+    /// Representative values of every histogram, by name: each recorded value once (as the middle
+    /// of its bucket, so within 0.1%) when there are at most [`SAMPLES_MAX`], else
+    /// [`SAMPLES_MAX`] evenly spaced quantiles. What CDF and histogram charts are drawn from.
+    pub fn distributions(&self) -> BTreeMap<String, Vec<u64>> {
+        let mut out = BTreeMap::new();
+        for (name, &slot) in &self.names {
+            if let Slot::Histogram(i) = slot {
+                out.insert(name.clone(), samples_of(&self.hists[i as usize].values));
+            }
+        }
+        out
+    }
+
     /// Every metric's summary at `end` (gauges are weighted up to `end`), in name order.
     pub fn snapshot(&self, end: SimTime) -> MetricsSnapshot {
         let mut out = BTreeMap::new();
@@ -319,6 +332,42 @@ impl Metrics {
         }
         MetricsSnapshot(out)
     }
+}
+
+/// The most values [`Metrics::distributions`] gives per histogram.
+pub const SAMPLES_MAX: usize = 4096;
+
+fn samples_of(h: &LogHistogram) -> Vec<u64> {
+    let n = h.len();
+    let (min, max) = (h.min(), h.max());
+    let mid = |lo: u64, hi: u64| (lo + (hi - lo) / 2).clamp(min, max);
+    if n <= SAMPLES_MAX as u64 {
+        let mut out = Vec::with_capacity(n as usize);
+        for (lo, hi, c) in h.buckets() {
+            out.extend(std::iter::repeat_n(mid(lo, hi), c as usize));
+        }
+        return out;
+    }
+    // Quantile j sits at rank (j + 1/2) n / SAMPLES_MAX among the n values (0-based).
+    let mut out = Vec::with_capacity(SAMPLES_MAX);
+    let mut seen = 0u64;
+    let mut buckets = h.buckets();
+    let mut current = buckets.next();
+    for j in 0..SAMPLES_MAX as u64 {
+        let rank = ((2 * j + 1) as u128 * n as u128 / (2 * SAMPLES_MAX as u128)) as u64;
+        while let Some((_, _, c)) = current {
+            if seen + c > rank {
+                break;
+            }
+            seen += c;
+            current = buckets.next();
+        }
+        match current {
+            Some((lo, hi, _)) => out.push(mid(lo, hi)),
+            None => out.push(max),
+        }
+    }
+    out
 }
 
 /// A metric's summary at the end of a run.
@@ -458,6 +507,29 @@ mod tests {
         let p50 = v.stat("p50").unwrap();
         assert!((p50 - 50_000_000.0).abs() <= 50_000.0, "{p50}");
         assert!(v.is_duration());
+    }
+
+    #[test]
+    fn distributions_hold_each_value_or_evenly_spaced_quantiles() {
+        let mut m = Metrics::new();
+        let few = m.histogram("a", "few", Unit::Ns).unwrap();
+        let many = m.histogram("a", "many", Unit::Ns).unwrap();
+        for v in [5u64, 3, 3, 1_000_000] {
+            m.record(few, v);
+        }
+        for v in 1..=100_000u64 {
+            m.record(many, v);
+        }
+        let d = m.distributions();
+        let f = &d["a.few"];
+        assert_eq!(&f[..3], &[3, 3, 5]);
+        assert!(f[3].abs_diff(1_000_000) <= 1_000, "{}", f[3]);
+        let q = &d["a.many"];
+        assert_eq!(q.len(), SAMPLES_MAX);
+        assert!(q.windows(2).all(|w| w[0] <= w[1]));
+        // The median quantile is near 50,000 (within the histogram's 0.1% and one step).
+        let median = q[SAMPLES_MAX / 2] as f64;
+        assert!((median - 50_000.0).abs() < 50_000.0 * 0.001 + 30.0, "{median}");
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! streams, metrics, the trace and violation reports. There is no wall clock and no global state
 //! here, so the same seed gives the same run whatever the machine or thread.
 
+use std::collections::BTreeMap;
+
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::timeline::Timeline;
 use crate::queue::{EventKey, EventQueue};
 use crate::rng::{RngStream, RngStreams, StreamId};
 use crate::time::{SimDuration, SimTime};
@@ -102,6 +105,9 @@ pub struct SimConfig {
     pub seed: u64,
     /// The most events that may be pending at once.
     pub max_pending: usize,
+    /// Keep a [`Timeline`] and the histograms' distributions for charts and trace export (models
+    /// also push their time series only then). Never changes the run or its trace hash.
+    pub record: bool,
 }
 
 impl SimConfig {
@@ -111,6 +117,7 @@ impl SimConfig {
         SimConfig {
             seed,
             max_pending: Self::DEFAULT_MAX_PENDING,
+            record: false,
         }
     }
 }
@@ -127,7 +134,17 @@ pub struct RunResult {
     /// All violations, including those beyond [`VIOLATIONS_KEPT`].
     pub violations_total: u64,
     pub metrics: MetricsSnapshot,
+    /// What the run looked like over time, when [`SimConfig::record`] asked for it.
+    pub timeline: Option<Timeline>,
+    /// Each histogram's values ([`Metrics::distributions`]), when [`SimConfig::record`] asked.
+    pub distributions: BTreeMap<String, Vec<u64>>,
 }
+
+/// Told of progress every [`PROGRESS_EVERY`] events: the simulated time and the events so far.
+pub type ProgressFn = Box<dyn FnMut(SimTime, u64) + Send>;
+
+/// How many events pass between calls of a [`ProgressFn`].
+pub const PROGRESS_EVERY: u64 = 1 << 16;
 
 /// Everything the engine owns besides the model; [`Ctx`] borrows it during one event.
 struct World<E> {
@@ -138,6 +155,8 @@ struct World<E> {
     trace: Trace,
     violations: Vec<Violation>,
     violations_total: u64,
+    timeline: Option<Timeline>,
+    progress: Option<ProgressFn>,
     stop_requested: bool,
     error: Option<SimError>,
     /// Set with `stop_requested` or `error`, so the loop tests one flag per event.
@@ -221,6 +240,18 @@ impl<E: TraceEvent> Ctx<'_, E> {
         &mut self.world.metrics
     }
 
+    /// Whether this run keeps a timeline and time series ([`SimConfig::record`]).
+    #[inline]
+    pub fn recording(&self) -> bool {
+        self.world.timeline.is_some()
+    }
+
+    /// The run's timeline, when it keeps one. Recording into it never changes the run.
+    #[inline]
+    pub fn timeline(&mut self) -> Option<&mut Timeline> {
+        self.world.timeline.as_mut()
+    }
+
     /// Adds a note (not an event) to the trace: it enters the hash and the trace file.
     pub fn note(&mut self, note: &dyn TraceEvent) {
         let now = self.world.now;
@@ -287,6 +318,8 @@ impl<M: Model> Simulation<M> {
                 trace: Trace::new(),
                 violations: Vec::new(),
                 violations_total: 0,
+                timeline: config.record.then(Timeline::new),
+                progress: None,
                 stop_requested: false,
                 error: None,
                 interrupted: false,
@@ -297,6 +330,13 @@ impl<M: Model> Simulation<M> {
     /// Records the run to a trace file as well as the hash.
     pub fn with_trace(mut self, trace: Trace) -> Self {
         self.world.trace = trace;
+        self
+    }
+
+    /// Calls `f` every [`PROGRESS_EVERY`] events with the simulated time and the event count
+    /// (for a progress bar; it sees nothing of the model and cannot change the run).
+    pub fn with_progress(mut self, f: ProgressFn) -> Self {
+        self.world.progress = Some(f);
         self
     }
 
@@ -330,12 +370,18 @@ impl<M: Model> Simulation<M> {
             return Err(e);
         }
         let metrics = world.metrics.snapshot(world.now);
+        let distributions = if world.timeline.is_some() {
+            world.metrics.distributions()
+        } else {
+            BTreeMap::new()
+        };
         let trace_records = world.trace.records();
         let World {
             now,
             trace,
             violations,
             violations_total,
+            timeline,
             ..
         } = self.world;
         let trace_hash = trace.finish()?;
@@ -349,6 +395,8 @@ impl<M: Model> Simulation<M> {
                 violations,
                 violations_total,
                 metrics,
+                timeline,
+                distributions,
             },
             self.model,
         ))
@@ -392,6 +440,11 @@ fn run_loop<M: Model, const LOG: bool>(
         if world.interrupted {
             // The model stopped the run or an error occurred; the caller returns the error, if any.
             break StopReason::ModelStopped;
+        }
+        if events % PROGRESS_EVERY == 0 {
+            if let Some(p) = world.progress.as_mut() {
+                p(time, events);
+            }
         }
     };
     (events, reason)
@@ -492,6 +545,44 @@ mod tests {
     }
 
     #[test]
+    fn recording_and_progress_never_change_the_run() {
+        let plain = run(3, StopAt::default());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        let model = PingPong {
+            stream: None,
+            left: 100_000,
+        };
+        let config = SimConfig {
+            record: true,
+            ..SimConfig::new(3)
+        };
+        let (recorded, _) = Simulation::new(model, config)
+            .with_progress(Box::new(move |t, n| log.lock().unwrap().push((t, n))))
+            .run(StopAt::default())
+            .unwrap();
+        assert!(recorded.timeline.is_some() && plain.timeline.is_none());
+        let calls = seen.lock().unwrap().clone();
+        assert_eq!(calls.len() as u64, recorded.events / PROGRESS_EVERY);
+        assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0));
+        // The same seed with recording: the same run as without (up to 2002 events).
+        let short = Simulation::new(
+            PingPong {
+                stream: None,
+                left: 1000,
+            },
+            SimConfig {
+                record: true,
+                ..SimConfig::new(3)
+            },
+        )
+        .run(StopAt::default())
+        .unwrap()
+        .0;
+        assert_eq!(short.trace_hash, plain.trace_hash);
+    }
+
+    #[test]
     fn a_full_queue_is_a_clean_error() {
         #[derive(Debug)]
         struct Flood;
@@ -508,8 +599,8 @@ mod tests {
             }
         }
         let config = SimConfig {
-            seed: 0,
             max_pending: 100,
+            ..SimConfig::new(0)
         };
         let err = Simulation::new(Flood, config)
             .run(StopAt::default())

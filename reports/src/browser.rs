@@ -1,0 +1,1 @@
+//! Checks a gallery page in headless Chromium (being written).

@@ -1,0 +1,1 @@
+//! A run's timeline in the Chrome Trace Event format (being written).

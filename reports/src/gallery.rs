@@ -1,0 +1,1 @@
+//! The HTML gallery of `sim report` (being written).
