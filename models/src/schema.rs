@@ -153,6 +153,8 @@ pub struct ModelSpec {
     pub properties: &'static [(&'static str, &'static str)],
     /// Events `expect EVENT within T` can wait for (`leader`), with a doc line each.
     pub events: &'static [(&'static str, &'static str)],
+    /// The charts `sim report` draws for a run of this family.
+    pub charts: &'static [ChartSpec],
 }
 
 impl ModelSpec {
@@ -197,4 +199,116 @@ pub const fn live_prop(
 /// A metric spec, for schema tables.
 pub const fn metric(name: &'static str, kind: MetricKind, doc: &'static str) -> MetricSpec {
     MetricSpec { name, kind, doc }
+}
+
+/// A chart a model family can draw from a recorded run (`sim report`): declared here as data, so
+/// the report needs no model-specific code. Metric patterns are globs over full metric names in
+/// which `*` matches any run of characters (`*.queue_len`, `*.commit_index_*`); timeline sources
+/// name a track group and mark categories (each model's `record` conventions).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChartSpec {
+    /// A short name, unique within the family: the chart's file name (`queue-length`).
+    pub id: &'static str,
+    pub title: &'static str,
+    /// One sentence for the gallery: what the chart shows and what to look for.
+    pub doc: &'static str,
+    pub source: ChartSource,
+}
+
+/// Where a chart's data comes from, and so which kind of chart it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ChartSource {
+    /// A line per gauge or series metric matching `metrics`, over simulated time; in a sweep,
+    /// a line per metric and variant.
+    Series {
+        metrics: &'static str,
+        y_name: &'static str,
+        y_unit: &'static str,
+    },
+    /// The empirical CDF of each histogram matching `metrics` (durations); in a sweep, a line
+    /// per variant.
+    Cdf {
+        metrics: &'static str,
+        x_name: &'static str,
+    },
+    /// Spans of `category` on the tracks of `group`: rows are tracks, colours are span names
+    /// (a job on a CPU). One chart per run.
+    Gantt {
+        group: &'static str,
+        category: &'static str,
+        row_axis: &'static str,
+    },
+    /// The tracks of `group` as rows of spans of `categories` (coloured by the span name's first
+    /// word, labelled by the rest: `leader t3`), spans of `row_bands` shaded on their row, spans
+    /// of `global_bands` (any group) shaded across all rows, and instants of `markers` as
+    /// vertical lines. One chart per run.
+    Timeline {
+        group: &'static str,
+        categories: &'static [&'static str],
+        row_bands: &'static [&'static str],
+        global_bands: &'static str,
+        markers: &'static str,
+        row_axis: &'static str,
+    },
+    /// Spans of `category` in `group` whose name ends with `suffix`, counted per window of
+    /// simulated time (1/100 of the run, at least 1 ms), as a rate per second.
+    Rate {
+        group: &'static str,
+        category: &'static str,
+        suffix: &'static str,
+        y_name: &'static str,
+    },
+    /// Grouped bars of statistic `stat` of the histograms named `COMPONENT.M` for each `M` of
+    /// `metrics`: one group per component (a job), one bar per metric. One chart per run.
+    Bars {
+        metrics: &'static [&'static str],
+        stat: &'static str,
+        y_name: &'static str,
+    },
+    /// Only in a sweep: for each metric matching one of `metrics`, statistic `stat` per variant
+    /// as grouped bars (a group per variant, a bar per metric).
+    SweepBars {
+        metrics: &'static [&'static str],
+        stats: &'static [&'static str],
+        y_name: &'static str,
+    },
+}
+
+/// Whether `name` matches the glob `pattern`, in which `*` matches any run of characters.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for p in middle {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_matches;
+
+    #[test]
+    fn globs_match_as_a_shell_would() {
+        assert!(glob_matches("*.queue_len", "server.queue_len"));
+        assert!(!glob_matches("*.queue_len", "server.queue_len2"));
+        assert!(glob_matches("*.commit_index_*", "cluster.commit_index_n1"));
+        assert!(!glob_matches("*.commit_index_*", "cluster.commits"));
+        assert!(glob_matches("system.response", "system.response"));
+        assert!(!glob_matches("system.response", "system.responses"));
+        assert!(glob_matches("*", ""));
+        assert!(glob_matches("a*a", "aa"));
+        assert!(!glob_matches("a*a", "a"));
+        assert!(glob_matches("*x*", "axb"));
+    }
 }

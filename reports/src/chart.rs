@@ -2,15 +2,27 @@
 //!
 //! A [`Chart`] is plain data (titles, axes with units, named series); [`render_svg`] and
 //! [`render_png`] draw it. The same chart gives byte-identical SVG: every collection is a `Vec` in
-//! the caller's order, colours come from a fixed palette by position, and floats are formatted by
-//! Rust's shortest round-trip `Display`. Non-finite values are dropped; a chart with nothing left
-//! to draw says "no data" instead of failing.
+//! the caller's order (lookups may use a `BTreeMap`, nothing iterates a hash), colours come from a
+//! fixed palette by position, and floats are formatted by Rust's shortest round-trip `Display`.
+//! Non-finite values are dropped; a chart with nothing left to draw says "no data" instead of
+//! failing.
+//!
+//! The gallery of `sim report` shows these charts to people, so every kind follows the same
+//! readability rules:
+//! - the legend has its own strip right of the plot ([`layout`]), so it never hides data;
+//! - every text is measured with the shipped font before it is placed, and shortened with "…"
+//!   where it would not fit, rather than clipped or overlapping its neighbours;
+//! - numeric tick labels are compact ("250k", "0.3", "1.5e-5"), at most about six characters;
+//! - nothing is drawn within [`BORDER_PX`] of the image's edge.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, KeyPointWeight, Ranged};
+use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -26,6 +38,9 @@ pub const SIZE_PX_MAX: u32 = 8192;
 pub const CDF_POINTS_MAX: usize = 4096;
 /// Bins a histogram may have.
 pub const HISTOGRAM_BINS_MAX: usize = 1000;
+/// Pixels along every edge of the image left white, so that nothing looks cut off when the image
+/// is shown in a frame or scaled.
+pub const BORDER_PX: u32 = 2;
 
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -98,8 +113,39 @@ pub struct BarSeries {
     pub values: Vec<f64>,
 }
 
+/// One span on a timeline row: `class` picks its colour (one legend entry per class, in order of
+/// first appearance), `label` is drawn inside the bar when it fits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineSpan {
+    pub row: String,
+    pub start: f64,
+    pub end: f64,
+    pub class: String,
+    pub label: String,
+}
+
+/// A shaded stretch of time: across every row when `row` is None (a partition), else on that row
+/// only (a crash, a pause). Bands are drawn translucent (alpha 0.25) over the spans so both stay
+/// visible; each distinct band label gets a legend entry (a translucent swatch) after the span
+/// classes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Band {
+    pub start: f64,
+    pub end: f64,
+    pub label: String,
+    pub row: Option<String>,
+}
+
+/// A vertical dashed line at `at` across all rows (an instant such as a clock skew), with a short
+/// label at the top.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    pub at: f64,
+    pub label: String,
+}
+
 /// A chart to draw. Every kind has a title and axes with units; a legend is drawn when there is
-/// more than one series (or, for a Gantt chart, more than one item).
+/// more than one entry (series, item, or a timeline's classes and bands).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Chart {
     /// Lines over time (throughput, queue depth, commit index per node).
@@ -130,6 +176,18 @@ pub enum Chart {
         row_axis: String,
         bars: Vec<GanttBar>,
     },
+    /// Event timelines across hosts (Raft roles per node), with partitions, crashes and pauses
+    /// shaded as bands and instants as dashed markers. `rows` lists the rows top to bottom; rows
+    /// named by spans or bands but not listed are appended in order of first appearance.
+    Timeline {
+        title: String,
+        x: Axis,
+        row_axis: String,
+        rows: Vec<String>,
+        spans: Vec<TimelineSpan>,
+        bands: Vec<Band>,
+        markers: Vec<Marker>,
+    },
     /// Grouped bars: for each category, one bar per series.
     Bars {
         title: String,
@@ -147,9 +205,50 @@ impl Chart {
             | Chart::Cdf { title, .. }
             | Chart::Histogram { title, .. }
             | Chart::Gantt { title, .. }
+            | Chart::Timeline { title, .. }
             | Chart::Bars { title, .. } => title,
         }
     }
+
+    /// What kind of chart this is, in words (for captions and messages).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Chart::TimeSeries { .. } => "time series",
+            Chart::Cdf { .. } => "cdf",
+            Chart::Histogram { .. } => "histogram",
+            Chart::Gantt { .. } => "gantt",
+            Chart::Timeline { .. } => "timeline",
+            Chart::Bars { .. } => "bars",
+        }
+    }
+}
+
+/// A rectangle of pixels: left, top, width, height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: i32,
+    pub y: i32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// Where a chart's parts go in its image. The title takes a strip across the top; below it, `plot`
+/// is the area the plot is drawn in (axes, their labels and the data) and `legend`, when the chart
+/// has one, the strip right of it. The two never overlap, which is what keeps a legend off the
+/// data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub plot: Rect,
+    pub legend: Option<Rect>,
+}
+
+/// The layout [`render_svg`] and [`render_png`] use for `chart` at `width` x `height` pixels. It
+/// depends on the data only through the legend (its entries' measured widths), so it is cheap and
+/// pure; drawing calls it rather than repeating it.
+pub fn layout(chart: &Chart, width: u32, height: u32) -> Layout {
+    // Without the font, text is measured by an estimate; drawing would fail anyway.
+    let _ = register_font();
+    layout_of(&prepare(chart), width, height)
 }
 
 /// Draws `chart` as an SVG document of `width` x `height` pixels.
@@ -159,7 +258,7 @@ pub fn render_svg(chart: &Chart, width: u32, height: u32) -> Result<String, Repo
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        draw(chart, &root)?;
+        draw(chart, &root).map_err(|e| draw_error(chart, e))?;
         root.present().map_err(|e| draw_error(chart, e))?;
     }
     Ok(svg)
@@ -172,7 +271,7 @@ pub fn render_png(chart: &Chart, width: u32, height: u32) -> Result<Vec<u8>, Rep
     let mut rgb = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
-        draw(chart, &root)?;
+        draw(chart, &root).map_err(|e| draw_error(chart, e))?;
         root.present().map_err(|e| draw_error(chart, e))?;
     }
     // plotters' `bitmap_encoder` only writes files, so the buffer is encoded here.
@@ -219,6 +318,12 @@ fn draw_error<E: std::error::Error + Send + Sync>(
     }
 }
 
+/// What every drawing step returns: plotters' error, turned into a [`ReportError`] once, at the top.
+type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+// ---------------------------------------------------------------------------------------------
+// Colours
+
 /// Ten distinct colours (Tableau 10), taken by position so the same input gets the same colours.
 const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
@@ -233,26 +338,191 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// Raft roles keep their colour from chart to chart (a leader is always green), whatever order
+/// the spans come in, so a reader of the gallery learns them once. Indices into [`PALETTE`].
+const KNOWN_CLASSES: [(&str, usize); 3] = [("leader", 2), ("follower", 0), ("candidate", 1)];
+
+/// Colours of timeline bands, drawn at [`SHADE_ALPHA`]: dark or saturated, so that a quarter of
+/// one still shows over white and over a coloured span.
+const BAND_PALETTE: [RGBColor; 6] = [
+    RGBColor(80, 80, 80),
+    RGBColor(200, 0, 0),
+    RGBColor(110, 40, 170),
+    RGBColor(150, 100, 0),
+    RGBColor(0, 90, 160),
+    RGBColor(0, 130, 90),
+];
+
+/// Partitions grey, crashes red, pauses purple, for the same reason as [`KNOWN_CLASSES`].
+const KNOWN_BANDS: [(&str, usize); 5] = [
+    ("partition", 0),
+    ("crash", 1),
+    ("crashed", 1),
+    ("pause", 2),
+    ("paused", 2),
+];
+
+/// How opaque a band's tint is: enough to see, little enough to read the spans through it.
+const SHADE_ALPHA: f64 = 0.25;
+
 fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
+
+/// Colours for `names`: a name listed in `known` gets its fixed palette slot, the others take the
+/// remaining slots in order (cycling when there are more names than slots).
+fn assign_colours(
+    names: &[String],
+    known: &[(&str, usize)],
+    palette: &[RGBColor],
+) -> Vec<RGBColor> {
+    let fixed = |n: &str| {
+        known
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, i)| *i)
+    };
+    let taken: BTreeSet<usize> = names.iter().filter_map(|n| fixed(n)).collect();
+    let free: Vec<usize> = (0..palette.len()).filter(|i| !taken.contains(i)).collect();
+    let mut free = free.into_iter().cycle();
+    names
+        .iter()
+        .map(|n| palette[fixed(n).or_else(|| free.next()).unwrap_or(0) % palette.len()])
+        .collect()
+}
+
+/// Black or white, whichever reads better on `c`.
+fn ink_on(c: RGBColor) -> &'static RGBColor {
+    let luma = 0.299 * c.0 as f64 + 0.587 * c.1 as f64 + 0.114 * c.2 as f64;
+    if luma < 140.0 { &WHITE } else { &BLACK }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+
+const TITLE_PX: u32 = 22;
+const LABEL_PX: u32 = 14;
+const TICK_PX: u32 = 12;
+const SPAN_LABEL_PX: u32 = 11;
 
 fn font(size: u32) -> TextStyle<'static> {
     (FONT_FAMILY, size as f64).into_font().color(&BLACK)
 }
 
-/// A range covering `values` (finite ones only), widened when empty of width; None when there are
-/// none.
+/// The width of `text` drawn at `size` px, as plotters lays it out with the shipped font (so
+/// measuring here and drawing later agree); a plain estimate if the font is missing.
+fn text_w(text: &str, size: u32) -> u32 {
+    font(size)
+        .font
+        .box_size(text)
+        .map(|(w, _)| w)
+        .unwrap_or_else(|_| (text.chars().count() as u32).saturating_mul(size * 3 / 5))
+}
+
+/// `text` as drawn in at most `max_w` px at `size`: whole when it fits, else its longest prefix
+/// that fits followed by "…", or "" when not even "…" fits. Only the first `max_w` + 1 characters
+/// are looked at (a visible glyph is at least a pixel wide), so very long names cost little.
+fn fit_text(text: &str, size: u32, max_w: u32) -> String {
+    let cap = max_w as usize + 1;
+    let mut ends: Vec<usize> = text.char_indices().map(|(i, _)| i).take(cap + 1).collect();
+    if ends.len() <= cap {
+        ends.push(text.len());
+        if text_w(text, size) <= max_w {
+            return text.to_string();
+        }
+    }
+    let with_dots = |k: usize| format!("{}…", text[..ends[k]].trim_end());
+    // The longest k-character prefix that fits with its "…"; width grows with k.
+    let (mut lo, mut hi) = (0usize, ends.len() - 1);
+    if text_w(&with_dots(0), size) > max_w {
+        return String::new();
+    }
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if text_w(&with_dots(mid), size) <= max_w {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    with_dots(lo)
+}
+
+/// A tick label of at most about six characters, precise enough to tell ticks `step` apart:
+/// k/M/G/T suffixes for thousands and up, scientific notation below 0.001 and from 10^15, and
+/// never float noise such as "0.30000000000000004".
+fn tick_label(v: f64, step: f64) -> String {
+    let step = if step.is_finite() && step > 0.0 {
+        step
+    } else {
+        v.abs().max(1.0)
+    };
+    // Snapping to the step undoes float noise, so 999.9999999 counts as 1k.
+    let snapped = (v / step).round() * step;
+    let a = snapped.abs();
+    if a < step * 1e-6 {
+        return "0".to_string();
+    }
+    if !(1e-3..1e15).contains(&a) {
+        return exp_label(snapped, step);
+    }
+    let (scale, suffix) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        .into_iter()
+        .find(|(s, _)| a >= *s)
+        .unwrap_or((1.0, ""));
+    let decimals = ((scale / step).log10() - 1e-9).ceil().clamp(0.0, 6.0) as usize;
+    let text = trim_zeros(&format!("{:.*}", decimals, snapped / scale));
+    if text == "-0" {
+        return "0".to_string();
+    }
+    format!("{text}{suffix}")
+}
+
+/// `v` in scientific notation ("1.5e-5"), with as many mantissa digits as `step` needs (at most 2).
+fn exp_label(v: f64, step: f64) -> String {
+    let digits = (v.abs().log10().floor() - step.log10().floor()).clamp(0.0, 2.0) as usize;
+    let text = format!("{:.*e}", digits, v);
+    match text.split_once('e') {
+        Some((mantissa, exp)) => format!("{}e{exp}", trim_zeros(mantissa)),
+        None => text,
+    }
+}
+
+/// "1.50" as "1.5", "2.0" as "2"; integers unchanged.
+fn trim_zeros(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data ranges
+
+/// Data beyond this magnitude is drawn at it: plotters' tick search and rasteriser work in `f64`
+/// and `i32` pixels, which a range of 10^300 would overflow (or loop on, drawing a line millions
+/// of pixels long).
+const VALUE_ABS_MAX: f64 = 1e30;
+
+/// `v` if finite, held to ±[`VALUE_ABS_MAX`].
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite()
+        .then(|| v.clamp(-VALUE_ABS_MAX, VALUE_ABS_MAX))
+}
+
+/// A range covering `values` (finite ones only), widened when (almost) empty of width, so that
+/// ticks can be found; None when there are none.
 fn span(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite()) {
+    for v in values.filter_map(finite) {
         lo = lo.min(v);
         hi = hi.max(v);
     }
     if lo > hi {
         return None;
     }
-    if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
+    if hi - lo <= 1e-9 * hi.abs().max(lo.abs()) || hi == lo {
         let pad = (hi.abs() * 0.1).max(1.0);
         return Some(lo - pad..hi + pad);
     }
@@ -265,285 +535,181 @@ fn padded(range: Range<f64>) -> Range<f64> {
     range.start - pad..range.end + pad
 }
 
-/// An axis of `n` named bands of width 1 (band i spans [i, i+1]), one tick at each band's centre.
-#[derive(Clone)]
-struct Bands {
-    n: usize,
-}
-
-impl Ranged for Bands {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        let frac = value / self.n as f64;
-        limit.0 + (frac * (limit.1 - limit.0) as f64).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
-        (0..self.n).map(|i| i as f64 + 0.5).collect()
-    }
-
-    fn range(&self) -> Range<f64> {
-        0.0..self.n as f64
-    }
-}
-
-/// The label of band `v` (a tick at a band centre) among `labels`, or "" off the bands.
-fn band_label(labels: &[String], v: f64) -> String {
-    let i = v.floor();
-    if i >= 0.0 && (i as usize) < labels.len() {
-        labels[i as usize].clone()
-    } else {
-        String::new()
-    }
-}
-
 /// Names in order of first appearance, without repeats.
 fn first_seen<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for n in names {
-        if !seen.iter().any(|s| s == n) {
-            seen.push(n.to_string());
-        }
-    }
-    seen
+    let mut seen = BTreeSet::new();
+    names
+        .filter(|n| seen.insert(*n))
+        .map(str::to_string)
+        .collect()
 }
 
-const TITLE_PX: u32 = 22;
-const LABEL_PX: u32 = 14;
-const TICK_PX: u32 = 12;
+// ---------------------------------------------------------------------------------------------
+// Preparing a chart: finite data, colours and legend entries, before any pixel is placed
 
-fn draw<DB: DrawingBackend>(
-    chart: &Chart,
-    root: &DrawingArea<DB, Shift>,
-) -> Result<(), ReportError> {
-    let err = |e| draw_error(chart, e);
-    root.fill(&WHITE).map_err(err)?;
-    match chart {
-        Chart::TimeSeries {
-            title,
-            x,
-            y,
-            series,
-        } => {
-            let lines: Vec<(&str, Vec<(f64, f64)>)> = series
-                .iter()
-                .map(|s| {
-                    let pts = s
-                        .points
-                        .iter()
-                        .copied()
-                        .filter(|(a, b)| a.is_finite() && b.is_finite())
-                        .collect();
-                    (s.name.as_str(), pts)
-                })
-                .collect();
-            let all = || lines.iter().flat_map(|(_, p)| p.iter());
-            let (Some(xr), Some(yr)) = (span(all().map(|p| p.0)), span(all().map(|p| p.1))) else {
-                return no_data(chart, root, title);
-            };
-            draw_lines(chart, root, title, x, y, xr, padded(yr), &lines)
-        }
-        Chart::Cdf { title, x, samples } => {
-            let lines: Vec<(&str, Vec<(f64, f64)>)> = samples
-                .iter()
-                .map(|s| (s.name.as_str(), cdf_steps(&s.values)))
-                .collect();
-            let Some(xr) = span(lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.0))) else {
-                return no_data(chart, root, title);
-            };
-            let y = Axis::new("fraction of samples at or below", "");
-            draw_lines(chart, root, title, x, &y, padded(xr), 0.0..1.02, &lines)
-        }
+/// How a legend entry shows its colour: like the marks it stands for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Swatch {
+    Line,
+    Square,
+    Shade,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    label: String,
+    colour: RGBColor,
+    swatch: Swatch,
+}
+
+/// One axis before it has pixels: a numeric range, or named bands of width 1 (band i spans
+/// [i, i+1]; a horizontal axis lists them left to right, a vertical one top to bottom).
+#[derive(Debug, Clone)]
+enum AxisSpec {
+    Linear(Range<f64>),
+    Bands(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+struct Axes {
+    x: AxisSpec,
+    y: AxisSpec,
+    x_desc: String,
+    y_desc: String,
+    /// Extra room above the plotting area (for marker labels).
+    top_px: u32,
+}
+
+/// A span or a bar on a row (`row` indexes the rows top to bottom), `start <= end`.
+#[derive(Debug, Clone)]
+struct RowSpan<'a> {
+    row: usize,
+    start: f64,
+    end: f64,
+    colour: RGBColor,
+    label: &'a str,
+}
+
+/// A band's tint, on one row or (None) all of them.
+#[derive(Debug, Clone)]
+struct Shade {
+    row: Option<usize>,
+    start: f64,
+    end: f64,
+    colour: RGBColor,
+}
+
+/// What a plot draws over its axes.
+enum Marks<'a> {
+    /// One polyline per series, coloured by position.
+    Lines(Vec<Vec<(f64, f64)>>),
+    /// Filled boxes (corner, corner) per series, coloured by position.
+    Boxes(Vec<Vec<[(f64, f64); 2]>>),
+    /// Spans on rows, tints over them, and dashed markers at instants (sorted by time).
+    Rows {
+        rows: usize,
+        spans: Vec<RowSpan<'a>>,
+        shades: Vec<Shade>,
+        markers: Vec<(f64, &'a str)>,
+    },
+}
+
+/// A chart reduced to what is drawn; `plot` is None when nothing finite is left.
+struct Prepared<'a> {
+    title: &'a str,
+    legend: Vec<Entry>,
+    plot: Option<(Axes, Marks<'a>)>,
+}
+
+fn prepare(chart: &Chart) -> Prepared<'_> {
+    let prepared = match chart {
+        Chart::TimeSeries { x, y, series, .. } => prepare_series(x, y, series),
+        Chart::Cdf { x, samples, .. } => prepare_cdf(x, samples),
         Chart::Histogram {
-            title,
-            x,
-            samples,
-            bins,
-        } => {
-            let bins = (*bins).clamp(1, HISTOGRAM_BINS_MAX);
-            let finite = |s: &Samples| -> Vec<f64> {
-                s.values.iter().copied().filter(|v| v.is_finite()).collect()
-            };
-            let sets: Vec<(&str, Vec<f64>)> = samples
-                .iter()
-                .map(|s| (s.name.as_str(), finite(s)))
-                .collect();
-            let Some(xr) = span(sets.iter().flat_map(|(_, v)| v.iter().copied())) else {
-                return no_data(chart, root, title);
-            };
-            let width = (xr.end - xr.start) / bins as f64;
-            let counts: Vec<Vec<u64>> = sets
-                .iter()
-                .map(|(_, vals)| {
-                    let mut c = vec![0u64; bins];
-                    for v in vals {
-                        let b = (((v - xr.start) / width).floor() as usize).min(bins - 1);
-                        c[b] += 1;
-                    }
-                    c
-                })
-                .collect();
-            let count_max = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
-            let mut ctx = ChartBuilder::on(root)
-                .caption(title, font(TITLE_PX))
-                .margin(12)
-                .x_label_area_size(48)
-                .y_label_area_size(64)
-                .build_cartesian_2d(padded(xr.clone()), 0.0..count_max as f64 * 1.08)
-                .map_err(err)?;
-            ctx.configure_mesh()
-                .x_desc(x.label())
-                .y_desc("count (samples per bin)")
-                .label_style(font(TICK_PX))
-                .axis_desc_style(font(LABEL_PX))
-                .draw()
-                .map_err(err)?;
-            let n = sets.len();
-            for (k, ((name, _), c)) in sets.iter().zip(&counts).enumerate() {
-                let col = colour(k);
-                let sub = width / n as f64;
-                let bars = c.iter().enumerate().filter(|(_, c)| **c > 0).map(|(b, c)| {
-                    let x0 = xr.start + b as f64 * width + k as f64 * sub;
-                    Rectangle::new([(x0, 0.0), (x0 + sub, *c as f64)], col.filled())
-                });
-                let ann = ctx.draw_series(bars).map_err(err)?;
-                if n > 1 {
-                    ann.label(*name).legend(move |(px, py)| {
-                        Rectangle::new([(px, py - 5), (px + 12, py + 5)], col.filled())
-                    });
-                }
-            }
-            legend(chart, &mut ctx, n, SeriesLabelPosition::UpperRight)
-        }
+            x, samples, bins, ..
+        } => prepare_histogram(x, samples, *bins),
         Chart::Gantt {
-            title,
+            x, row_axis, bars, ..
+        } => prepare_gantt(x, row_axis, bars),
+        Chart::Timeline {
             x,
             row_axis,
-            bars,
-        } => {
-            let bars: Vec<&GanttBar> = bars
-                .iter()
-                .filter(|b| b.start.is_finite() && b.end.is_finite())
-                .collect();
-            let Some(xr) = span(bars.iter().flat_map(|b| [b.start, b.end])) else {
-                return no_data(chart, root, title);
-            };
-            let rows = first_seen(bars.iter().map(|b| b.row.as_str()));
-            let items = first_seen(bars.iter().map(|b| b.item.as_str()));
-            // Row r is drawn in band n-1-r so the first row is at the top.
-            let top_down: Vec<String> = rows.iter().rev().cloned().collect();
-            let label_px = rows.iter().map(|r| r.chars().count()).max().unwrap_or(1) as u32;
-            let mut ctx = ChartBuilder::on(root)
-                .caption(title, font(TITLE_PX))
-                .margin(12)
-                .x_label_area_size(48)
-                .y_label_area_size((label_px * 8 + 40).min(240))
-                .build_cartesian_2d(padded(xr), Bands { n: rows.len() })
-                .map_err(err)?;
-            ctx.configure_mesh()
-                .x_desc(x.label())
-                .y_desc(row_axis.as_str())
-                .y_label_formatter(&|v| band_label(&top_down, *v))
-                .disable_y_mesh()
-                .label_style(font(TICK_PX))
-                .axis_desc_style(font(LABEL_PX))
-                .draw()
-                .map_err(err)?;
-            for (k, item) in items.iter().enumerate() {
-                let col = colour(k);
-                let rects = bars.iter().filter(|b| &b.item == item).map(|b| {
-                    let r = rows.iter().position(|r| *r == b.row).unwrap_or(0);
-                    let band = (rows.len() - 1 - r) as f64;
-                    let (s, e) = (b.start.min(b.end), b.start.max(b.end));
-                    Rectangle::new([(s, band + 0.15), (e, band + 0.85)], col.filled())
-                });
-                let ann = ctx.draw_series(rects).map_err(err)?;
-                if items.len() > 1 {
-                    ann.label(item.as_str()).legend(move |(px, py)| {
-                        Rectangle::new([(px, py - 5), (px + 12, py + 5)], col.filled())
-                    });
-                }
-            }
-            legend(
-                chart,
-                &mut ctx,
-                items.len(),
-                SeriesLabelPosition::UpperRight,
-            )
-        }
+            rows,
+            spans,
+            bands,
+            markers,
+            ..
+        } => prepare_timeline(x, row_axis, rows, spans, bands, markers),
         Chart::Bars {
-            title,
             x,
             y,
             categories,
             series,
-        } => {
-            let values = series
-                .iter()
-                .flat_map(|s| s.values.iter().take(categories.len()));
-            let Some(yr) = span(values.copied().chain([0.0])) else {
-                return no_data(chart, root, title);
-            };
-            if categories.is_empty()
-                || series
-                    .iter()
-                    .all(|s| s.values.iter().all(|v| !v.is_finite()))
-            {
-                return no_data(chart, root, title);
-            }
-            let mut ctx = ChartBuilder::on(root)
-                .caption(title, font(TITLE_PX))
-                .margin(12)
-                .x_label_area_size(48)
-                .y_label_area_size(64)
-                .build_cartesian_2d(
-                    Bands {
-                        n: categories.len(),
-                    },
-                    padded(yr),
-                )
-                .map_err(err)?;
-            ctx.configure_mesh()
-                .x_desc(x.as_str())
-                .y_desc(y.label())
-                .x_label_formatter(&|v| band_label(categories, *v))
-                .disable_x_mesh()
-                .label_style(font(TICK_PX))
-                .axis_desc_style(font(LABEL_PX))
-                .draw()
-                .map_err(err)?;
-            let n = series.len();
-            let sub = 0.8 / n as f64;
-            for (k, s) in series.iter().enumerate() {
-                let col = colour(k);
-                let rects = s
-                    .values
-                    .iter()
-                    .take(categories.len())
-                    .enumerate()
-                    .filter(|(_, v)| v.is_finite())
-                    .map(|(c, v)| {
-                        let x0 = c as f64 + 0.1 + k as f64 * sub;
-                        Rectangle::new([(x0, 0.0), (x0 + sub, *v)], col.filled())
-                    });
-                let ann = ctx.draw_series(rects).map_err(err)?;
-                if n > 1 {
-                    ann.label(s.name.as_str()).legend(move |(px, py)| {
-                        Rectangle::new([(px, py - 5), (px + 12, py + 5)], col.filled())
-                    });
-                }
-            }
-            legend(chart, &mut ctx, n, SeriesLabelPosition::UpperRight)
-        }
+            ..
+        } => prepare_bars(x, y, categories, series),
+    };
+    let (legend, plot) = match prepared {
+        Some((legend, axes, marks)) => (legend, Some((axes, marks))),
+        None => (Vec::new(), None),
+    };
+    Prepared {
+        title: chart.title(),
+        legend,
+        plot,
     }
+}
+
+type PreparedPlot<'a> = Option<(Vec<Entry>, Axes, Marks<'a>)>;
+
+fn entries<'a>(names: impl Iterator<Item = &'a str>, swatch: Swatch) -> Vec<Entry> {
+    names
+        .enumerate()
+        .map(|(k, n)| Entry {
+            label: n.to_string(),
+            colour: colour(k),
+            swatch,
+        })
+        .collect()
+}
+
+fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static> {
+    let point = |&(a, b): &(f64, f64)| Some((finite(a)?, finite(b)?));
+    let lines: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| s.points.iter().filter_map(point).collect())
+        .collect();
+    let all = || lines.iter().flatten();
+    let xr = span(all().map(|p| p.0))?;
+    let yr = span(all().map(|p| p.1))?;
+    let axes = Axes {
+        x: AxisSpec::Linear(xr),
+        y: AxisSpec::Linear(padded(yr)),
+        x_desc: x.label(),
+        y_desc: y.label(),
+        top_px: 0,
+    };
+    let legend = entries(series.iter().map(|s| s.name.as_str()), Swatch::Line);
+    Some((legend, axes, Marks::Lines(lines)))
+}
+
+fn prepare_cdf(x: &Axis, samples: &[Samples]) -> PreparedPlot<'static> {
+    let lines: Vec<Vec<(f64, f64)>> = samples.iter().map(|s| cdf_steps(&s.values)).collect();
+    let xr = span(lines.iter().flatten().map(|p| p.0))?;
+    let axes = Axes {
+        x: AxisSpec::Linear(padded(xr)),
+        y: AxisSpec::Linear(0.0..1.02),
+        x_desc: x.label(),
+        y_desc: "fraction of samples at or below".to_string(),
+        top_px: 0,
+    };
+    let legend = entries(samples.iter().map(|s| s.name.as_str()), Swatch::Line);
+    Some((legend, axes, Marks::Lines(lines)))
 }
 
 /// The step points of the empirical CDF of the finite `values`, thinned to [`CDF_POINTS_MAX`]
 /// order statistics.
 fn cdf_steps(values: &[f64]) -> Vec<(f64, f64)> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let mut sorted: Vec<f64> = values.iter().copied().filter_map(finite).collect();
     sorted.sort_by(f64::total_cmp);
     let n = sorted.len();
     let take = n.min(CDF_POINTS_MAX);
@@ -560,87 +726,797 @@ fn cdf_steps(values: &[f64]) -> Vec<(f64, f64)> {
     pts
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw_lines<DB: DrawingBackend>(
-    chart: &Chart,
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    x: &Axis,
+fn prepare_histogram(x: &Axis, samples: &[Samples], bins: usize) -> PreparedPlot<'static> {
+    let bins = bins.clamp(1, HISTOGRAM_BINS_MAX);
+    let sets: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|s| s.values.iter().copied().filter_map(finite).collect())
+        .collect();
+    let xr = span(sets.iter().flatten().copied())?;
+    let width = (xr.end - xr.start) / bins as f64;
+    let counts: Vec<Vec<u64>> = sets
+        .iter()
+        .map(|vals| {
+            let mut c = vec![0u64; bins];
+            for v in vals {
+                let b = (((v - xr.start) / width).floor() as usize).min(bins - 1);
+                c[b] += 1;
+            }
+            c
+        })
+        .collect();
+    let count_max = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
+    let sub = width / sets.len().max(1) as f64;
+    let boxes = counts
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let boxes = c.iter().enumerate().filter(|(_, c)| **c > 0);
+            boxes
+                .map(|(b, c)| {
+                    let x0 = xr.start + b as f64 * width + k as f64 * sub;
+                    [(x0, 0.0), (x0 + sub, *c as f64)]
+                })
+                .collect()
+        })
+        .collect();
+    let axes = Axes {
+        x: AxisSpec::Linear(padded(xr)),
+        y: AxisSpec::Linear(0.0..count_max as f64 * 1.08),
+        x_desc: x.label(),
+        y_desc: "count (samples per bin)".to_string(),
+        top_px: 0,
+    };
+    let legend = entries(samples.iter().map(|s| s.name.as_str()), Swatch::Square);
+    Some((legend, axes, Marks::Boxes(boxes)))
+}
+
+fn prepare_bars(
+    x: &str,
     y: &Axis,
-    xr: Range<f64>,
-    yr: Range<f64>,
-    lines: &[(&str, Vec<(f64, f64)>)],
-) -> Result<(), ReportError> {
-    let err = |e| draw_error(chart, e);
-    let mut ctx = ChartBuilder::on(root)
-        .caption(title, font(TITLE_PX))
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(xr, yr)
-        .map_err(err)?;
-    ctx.configure_mesh()
-        .x_desc(x.label())
-        .y_desc(y.label())
-        .label_style(font(TICK_PX))
-        .axis_desc_style(font(LABEL_PX))
-        .draw()
-        .map_err(err)?;
-    for (k, (name, pts)) in lines.iter().enumerate() {
-        let col = colour(k);
-        let ann = ctx
-            .draw_series(LineSeries::new(pts.iter().copied(), col.stroke_width(2)))
-            .map_err(err)?;
-        if lines.len() > 1 {
-            ann.label(*name).legend(move |(px, py)| {
-                PathElement::new(vec![(px, py), (px + 16, py)], col.stroke_width(2))
-            });
+    categories: &[String],
+    series: &[BarSeries],
+) -> PreparedPlot<'static> {
+    // Values past the last category have no bar to go to.
+    let n = categories.len();
+    let shown = || series.iter().flat_map(|s| s.values.iter().take(n).copied());
+    if !shown().any(f64::is_finite) {
+        return None;
+    }
+    let yr = span(shown().chain([0.0]))?;
+    let sub = 0.8 / series.len() as f64;
+    let boxes = series
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let vals = s.values.iter().take(categories.len()).enumerate();
+            vals.filter_map(|(c, v)| {
+                let x0 = c as f64 + 0.1 + k as f64 * sub;
+                Some([(x0, 0.0), (x0 + sub, finite(*v)?)])
+            })
+            .collect()
+        })
+        .collect();
+    let axes = Axes {
+        x: AxisSpec::Bands(categories.to_vec()),
+        y: AxisSpec::Linear(padded(yr)),
+        x_desc: x.to_string(),
+        y_desc: y.label(),
+        top_px: 0,
+    };
+    let legend = entries(series.iter().map(|s| s.name.as_str()), Swatch::Square);
+    Some((legend, axes, Marks::Boxes(boxes)))
+}
+
+fn prepare_gantt<'a>(x: &Axis, row_axis: &str, bars: &'a [GanttBar]) -> PreparedPlot<'a> {
+    let bars: Vec<&GanttBar> = bars
+        .iter()
+        .filter(|b| b.start.is_finite() && b.end.is_finite())
+        .collect();
+    let xr = span(bars.iter().flat_map(|b| [b.start, b.end]))?;
+    let rows = first_seen(bars.iter().map(|b| b.row.as_str()));
+    let items = first_seen(bars.iter().map(|b| b.item.as_str()));
+    let row_of = index_of(&rows);
+    let item_of = index_of(&items);
+    let spans = bars
+        .iter()
+        .filter_map(|b| {
+            let (s, e) = ordered(b.start, b.end)?;
+            Some(RowSpan {
+                row: row_of[b.row.as_str()],
+                start: s,
+                end: e,
+                colour: colour(item_of[b.item.as_str()]),
+                label: "",
+            })
+        })
+        .collect();
+    let axes = rows_axes(x, row_axis, xr, rows.clone(), false);
+    let legend = entries(items.iter().map(String::as_str), Swatch::Square);
+    let marks = Marks::Rows {
+        rows: rows.len(),
+        spans,
+        shades: Vec::new(),
+        markers: Vec::new(),
+    };
+    Some((legend, axes, marks))
+}
+
+fn prepare_timeline<'a>(
+    x: &Axis,
+    row_axis: &str,
+    listed: &[String],
+    spans: &'a [TimelineSpan],
+    bands: &'a [Band],
+    markers: &'a [Marker],
+) -> PreparedPlot<'a> {
+    let spans: Vec<&TimelineSpan> = spans
+        .iter()
+        .filter(|s| s.start.is_finite() && s.end.is_finite())
+        .collect();
+    let bands: Vec<&Band> = bands
+        .iter()
+        .filter(|b| b.start.is_finite() && b.end.is_finite())
+        .collect();
+    let mut markers: Vec<(f64, &str)> = markers
+        .iter()
+        .filter_map(|m| Some((finite(m.at)?, m.label.as_str())))
+        .collect();
+    markers.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let times = spans.iter().flat_map(|s| [s.start, s.end]);
+    let times = times.chain(bands.iter().flat_map(|b| [b.start, b.end]));
+    let xr = span(times.chain(markers.iter().map(|m| m.0)))?;
+
+    let named = listed.iter().map(String::as_str);
+    let named = named.chain(spans.iter().map(|s| s.row.as_str()));
+    let rows = first_seen(named.chain(bands.iter().filter_map(|b| b.row.as_deref())));
+    let classes = first_seen(spans.iter().map(|s| s.class.as_str()));
+    let labels = first_seen(bands.iter().map(|b| b.label.as_str()));
+    let class_colours = assign_colours(&classes, &KNOWN_CLASSES, &PALETTE);
+    let band_colours = assign_colours(&labels, &KNOWN_BANDS, &BAND_PALETTE);
+    let (row_of, class_of, label_of) = (index_of(&rows), index_of(&classes), index_of(&labels));
+
+    let spans = spans
+        .iter()
+        .filter_map(|s| {
+            let (start, end) = ordered(s.start, s.end)?;
+            Some(RowSpan {
+                row: row_of[s.row.as_str()],
+                start,
+                end,
+                colour: class_colours[class_of[s.class.as_str()]],
+                label: s.label.as_str(),
+            })
+        })
+        .collect();
+    let shades = bands
+        .iter()
+        .filter_map(|b| {
+            let (start, end) = ordered(b.start, b.end)?;
+            Some(Shade {
+                row: b.row.as_deref().map(|r| row_of[r]),
+                start,
+                end,
+                colour: band_colours[label_of[b.label.as_str()]],
+            })
+        })
+        .collect();
+
+    let axes = rows_axes(x, row_axis, xr, rows.clone(), !markers.is_empty());
+    let mut legend: Vec<Entry> = classes
+        .iter()
+        .zip(&class_colours)
+        .map(|(c, col)| Entry {
+            label: c.clone(),
+            colour: *col,
+            swatch: Swatch::Square,
+        })
+        .collect();
+    legend.extend(labels.iter().zip(&band_colours).map(|(l, col)| Entry {
+        label: l.clone(),
+        colour: *col,
+        swatch: Swatch::Shade,
+    }));
+    let marks = Marks::Rows {
+        rows: rows.len(),
+        spans,
+        shades,
+        markers,
+    };
+    Some((legend, axes, marks))
+}
+
+/// Each name's position in `names` (which holds no repeats).
+fn index_of(names: &[String]) -> BTreeMap<&str, usize> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect()
+}
+
+/// `(a, b)` as a finite, ordered pair (a span given end first is drawn the same).
+fn ordered(a: f64, b: f64) -> Option<(f64, f64)> {
+    let (a, b) = (finite(a)?, finite(b)?);
+    Some((a.min(b), a.max(b)))
+}
+
+fn rows_axes(x: &Axis, row_axis: &str, xr: Range<f64>, rows: Vec<String>, markers: bool) -> Axes {
+    Axes {
+        x: AxisSpec::Linear(padded(xr)),
+        y: AxisSpec::Bands(rows),
+        x_desc: x.label(),
+        y_desc: row_axis.to_string(),
+        top_px: if markers { MARKER_STRIP } else { 0 },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+
+/// Height of the title strip across the top of the image.
+const TITLE_STRIP: u32 = TITLE_PX + 14;
+/// Space between a plot's rect and its axes' outer labels, and around the title: the white
+/// border and a little air, since labels are centred on points and reach a few pixels past them.
+const MARGIN: u32 = BORDER_PX + 6;
+/// Room under the plotting area for the x tick labels (10 px from the axis) and the x description.
+const X_AREA: u32 = 10 + TICK_PX + 8 + LABEL_PX + 4;
+/// Room above a timeline's plotting area for marker labels.
+const MARKER_STRIP: u32 = TICK_PX + 8;
+/// Tick marks' length; plotters places tick labels twice this far from the axis.
+const TICK_MARK: u32 = 5;
+/// Light mesh lines per labelled tick: enough to read values off, few enough not to grey the plot.
+const LIGHT_LINES: usize = 4;
+/// Below this, a plotting area is too small to draw anything useful, and nothing is drawn.
+const PLOTTING_MIN: u32 = 16;
+
+const LEGEND_PAD: u32 = 8;
+const SWATCH_W: u32 = 16;
+const SWATCH_GAP: u32 = 6;
+const LEGEND_ROW: u32 = LABEL_PX + 6;
+/// The legend takes at most this share of the width (percent); longer names are shortened.
+const LEGEND_SHARE: u32 = 35;
+/// A legend narrower than this would show no readable name, so none is drawn.
+const LEGEND_MIN_W: u32 = 2 * LEGEND_PAD + SWATCH_W + SWATCH_GAP + 24;
+/// Row (Gantt, timeline) labels take at most this share of the width (percent).
+const ROW_LABEL_SHARE: u32 = 30;
+
+fn layout_of(p: &Prepared, w: u32, h: u32) -> Layout {
+    let top = TITLE_STRIP.min(h);
+    let body_h = h - top;
+    let legend_w = legend_width(&p.legend, w).filter(|_| p.plot.is_some());
+    let plot_w = w - legend_w.unwrap_or(0);
+    Layout {
+        plot: Rect {
+            x: 0,
+            y: top as i32,
+            w: plot_w,
+            h: body_h,
+        },
+        legend: legend_w.map(|lw| Rect {
+            x: plot_w as i32,
+            y: top as i32,
+            w: lw,
+            h: body_h,
+        }),
+    }
+}
+
+/// The legend strip's width: room for the widest entry (shortened to fit [`LEGEND_SHARE`] of
+/// `w`) and its swatch; None for fewer than two entries, or when not even a short name would fit.
+fn legend_width(entries: &[Entry], w: u32) -> Option<u32> {
+    if entries.len() < 2 {
+        return None;
+    }
+    let cap = w * LEGEND_SHARE / 100;
+    let fixed = 2 * LEGEND_PAD + SWATCH_W + SWATCH_GAP;
+    let text_cap = cap.checked_sub(fixed)?;
+    let more = text_w(&more_label(entries.len()), LABEL_PX);
+    let widest = entries
+        .iter()
+        .map(|e| text_w(&fit_text(&e.label, LABEL_PX, text_cap), LABEL_PX))
+        .max()
+        .unwrap_or(0)
+        .max(more);
+    let lw = (fixed + widest).min(cap);
+    (lw >= LEGEND_MIN_W).then_some(lw)
+}
+
+fn more_label(n: usize) -> String {
+    format!("+{n} more")
+}
+
+/// One axis as drawn: its range, the positions of its labelled ticks and their texts.
+#[derive(Debug, Clone)]
+struct Scale {
+    range: Range<f64>,
+    ticks: Vec<f64>,
+    labels: Vec<String>,
+    /// Numeric (mesh lines at light ticks too) rather than named bands.
+    linear: bool,
+}
+
+impl Scale {
+    fn label_at(&self, v: f64) -> String {
+        // plotters hands back the very values `key_points` gave it, so equality is exact.
+        self.ticks
+            .iter()
+            .position(|t| *t == v)
+            .map(|i| self.labels[i].clone())
+            .unwrap_or_default()
+    }
+
+    fn widest(&self) -> u32 {
+        self.labels
+            .iter()
+            .map(|l| text_w(l, TICK_PX))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+impl Ranged for Scale {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        RangedCoordf64::from(self.range.clone()).map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        match hint.weight() {
+            KeyPointWeight::Bold => self.ticks.clone(),
+            KeyPointWeight::Any if self.linear => {
+                RangedCoordf64::from(self.range.clone()).key_points(hint)
+            }
+            KeyPointWeight::Any => Vec::new(),
         }
     }
-    let at = match chart {
-        Chart::Cdf { .. } => SeriesLabelPosition::LowerRight,
-        _ => SeriesLabelPosition::UpperRight,
-    };
-    legend(chart, &mut ctx, lines.len(), at)
-}
 
-fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
-    chart: &Chart,
-    ctx: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-    series: usize,
-    at: SeriesLabelPosition,
-) -> Result<(), ReportError> {
-    if series <= 1 {
-        return Ok(());
+    fn range(&self) -> Range<f64> {
+        self.range.clone()
     }
-    ctx.configure_series_labels()
-        .position(at)
-        .label_font(font(LABEL_PX))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| draw_error(chart, e))
 }
 
-/// The title, and "no data" in the middle, for a chart with nothing finite to draw.
-fn no_data<DB: DrawingBackend>(
-    chart: &Chart,
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-) -> Result<(), ReportError> {
-    let err = |e| draw_error(chart, e);
+/// Ticks on a numeric axis `px` long: as many as fit with their labels apart (at most 10).
+fn linear_scale(range: Range<f64>, px: u32, horizontal: bool) -> Scale {
+    let spacing = if horizontal { 60 } else { 2 * TICK_PX + 8 };
+    let mut n = (px / spacing).clamp(2, 10) as usize;
+    loop {
+        let ticks = RangedCoordf64::from(range.clone()).key_points(n);
+        let step = match ticks.as_slice() {
+            [a, b, ..] => b - a,
+            _ => (range.end - range.start) / 10.0,
+        };
+        let labels = ticks.iter().map(|t| tick_label(*t, step)).collect();
+        let scale = Scale {
+            range: range.clone(),
+            ticks,
+            labels,
+            linear: true,
+        };
+        let fit = (px / (scale.widest() + 16).max(1)).max(2) as usize;
+        if !horizontal || scale.ticks.len() <= fit || n <= 2 {
+            return scale;
+        }
+        n = fit.min(n - 1);
+    }
+}
+
+/// Ticks on an axis of named bands `px` long: every band labelled when labels fit, else every
+/// k-th one; each label shortened to the room it has (on a vertical axis, to `max_w`).
+fn band_scale(names: &[String], px: u32, horizontal: bool, max_w: u32) -> Scale {
+    let n = names.len().max(1);
+    let band_px = px as f64 / n as f64;
+    let min_gap = if horizontal {
+        28.0
+    } else {
+        (TICK_PX + 4) as f64
+    };
+    let stride = ((min_gap / band_px.max(1e-9)).ceil() as usize).clamp(1, n);
+    let max_w = if horizontal {
+        ((stride as f64 * band_px) as u32).saturating_sub(6)
+    } else {
+        max_w
+    };
+    let (ticks, labels) = (0..names.len())
+        .step_by(stride)
+        .map(|i| {
+            let band = if horizontal { i } else { n - 1 - i };
+            (band as f64 + 0.5, fit_text(&names[i], TICK_PX, max_w))
+        })
+        .unzip();
+    Scale {
+        range: 0.0..n as f64,
+        ticks,
+        labels,
+        linear: false,
+    }
+}
+
+fn scale_for(spec: &AxisSpec, px: u32, horizontal: bool, image_w: u32) -> Scale {
+    match spec {
+        AxisSpec::Linear(r) => linear_scale(r.clone(), px, horizontal),
+        AxisSpec::Bands(names) => {
+            band_scale(names, px, horizontal, image_w * ROW_LABEL_SHARE / 100)
+        }
+    }
+}
+
+/// Where a plot's parts go inside its rect, with every label measured and shortened first: the
+/// y label area is as wide as the widest y label, the right margin leaves room for half the last
+/// x label (centred on the axis' end).
+struct Frame {
+    top: u32,
+    bottom: u32,
+    left: u32,
+    right: u32,
+    y_area: u32,
+    x: Scale,
+    y: Scale,
+    x_desc: String,
+    y_desc: String,
+}
+
+fn frame(axes: &Axes, plot: Rect, image_w: u32) -> Option<Frame> {
+    let (top, bottom, left) = (MARGIN + axes.top_px, MARGIN, MARGIN);
+    let inner_h = plot.h.checked_sub(top + bottom + X_AREA)?;
+    let y = scale_for(&axes.y, inner_h, false, image_w);
+    let y_area = LABEL_PX + 8 + y.widest() + 2 * TICK_MARK + 2;
+    let avail_w = plot.w.checked_sub(left + y_area + MARGIN)?;
+    let x = scale_for(&axes.x, avail_w, true, image_w);
+    let right = if x.linear {
+        MARGIN.max(x.widest() / 2 + 4)
+    } else {
+        MARGIN
+    };
+    let inner_w = plot.w.checked_sub(left + y_area + right)?;
+    if inner_w < PLOTTING_MIN || inner_h < PLOTTING_MIN {
+        return None;
+    }
+    Some(Frame {
+        top,
+        bottom,
+        left,
+        right,
+        y_area,
+        x_desc: fit_text(&axes.x_desc, LABEL_PX, inner_w),
+        y_desc: fit_text(&axes.y_desc, LABEL_PX, inner_h),
+        x,
+        y,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing
+
+fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
+    root.fill(&WHITE)?;
     let (w, h) = root.dim_in_pixel();
+    let p = prepare(chart);
+    let lay = layout_of(&p, w, h);
+    let (title_area, body) = root.split_vertically(lay.plot.y);
+    draw_title(&title_area, p.title)?;
+    let (plot_area, legend_area) = body.split_horizontally(lay.plot.w);
+    let Some((axes, marks)) = &p.plot else {
+        return no_data(&plot_area);
+    };
+    if let Some(frame) = frame(axes, lay.plot, w) {
+        draw_plot(&plot_area, lay.plot, &frame, marks)?;
+    }
+    match lay.legend {
+        Some(rect) => draw_legend(&legend_area, rect, &p.legend),
+        None => Ok(()),
+    }
+}
+
+/// The title, centred across the whole image (above plot and legend alike), shortened to fit.
+fn draw_title<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str) -> Drawn<DB> {
+    let (w, _) = area.dim_in_pixel();
+    let text = fit_text(title, TITLE_PX, w.saturating_sub(2 * MARGIN));
+    let style = font(TITLE_PX).pos(Pos::new(HPos::Center, VPos::Top));
+    area.draw(&Text::new(text, (w as i32 / 2, MARGIN as i32), style))
+}
+
+/// "no data" in the middle, for a chart with nothing finite to draw.
+fn no_data<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Drawn<DB> {
+    let (w, h) = area.dim_in_pixel();
     let centre = Pos::new(HPos::Center, VPos::Center);
-    root.draw(&Text::new(
-        title.to_string(),
-        (w as i32 / 2, 24),
-        font(TITLE_PX).pos(centre),
-    ))
-    .map_err(err)?;
-    root.draw(&Text::new(
+    area.draw(&Text::new(
         "no data".to_string(),
         (w as i32 / 2, h as i32 / 2),
         font(LABEL_PX).pos(centre),
     ))
-    .map_err(err)
+}
+
+fn draw_plot<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rect: Rect,
+    frame: &Frame,
+    marks: &Marks,
+) -> Drawn<DB> {
+    let mut ctx = ChartBuilder::on(area)
+        .margin_top(frame.top)
+        .margin_bottom(frame.bottom)
+        .margin_left(frame.left)
+        .margin_right(frame.right)
+        .x_label_area_size(X_AREA)
+        .y_label_area_size(frame.y_area)
+        .build_cartesian_2d(frame.x.clone(), frame.y.clone())?;
+    let x_fmt = |v: &f64| frame.x.label_at(*v);
+    let y_fmt = |v: &f64| frame.y.label_at(*v);
+    let mut mesh = ctx.configure_mesh();
+    mesh.x_labels(frame.x.ticks.len().max(1))
+        .y_labels(frame.y.ticks.len().max(1))
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .x_desc(frame.x_desc.as_str())
+        .y_desc(frame.y_desc.as_str())
+        .set_all_tick_mark_size(TICK_MARK)
+        .max_light_lines(LIGHT_LINES)
+        .label_style(font(TICK_PX))
+        .axis_desc_style(font(LABEL_PX));
+    if !frame.x.linear {
+        mesh.disable_x_mesh();
+    }
+    if !frame.y.linear {
+        mesh.disable_y_mesh();
+    }
+    mesh.draw()?;
+    match marks {
+        Marks::Lines(lines) => draw_lines(&mut ctx, lines),
+        Marks::Boxes(boxes) => draw_boxes(&mut ctx, boxes),
+        Marks::Rows {
+            rows,
+            spans,
+            shades,
+            markers,
+        } => {
+            let n = (*rows).max(1);
+            draw_spans(&mut ctx, n, spans)?;
+            draw_shades(&mut ctx, n, shades)?;
+            draw_markers(&mut ctx, area, rect, n, markers)
+        }
+    }
+}
+
+type Ctx<'a, DB> = ChartContext<'a, DB, Cartesian2d<Scale, Scale>>;
+
+fn draw_lines<DB: DrawingBackend>(ctx: &mut Ctx<DB>, lines: &[Vec<(f64, f64)>]) -> Drawn<DB> {
+    for (k, pts) in lines.iter().enumerate() {
+        let style = colour(k).stroke_width(2);
+        ctx.draw_series(LineSeries::new(pts.iter().copied(), style))?;
+    }
+    Ok(())
+}
+
+fn draw_boxes<DB: DrawingBackend>(ctx: &mut Ctx<DB>, boxes: &[Vec<[(f64, f64); 2]>]) -> Drawn<DB> {
+    for (k, bs) in boxes.iter().enumerate() {
+        let style = colour(k).filled();
+        ctx.draw_series(bs.iter().map(|b| Rectangle::new(*b, style)))?;
+    }
+    Ok(())
+}
+
+/// The y of row `r`'s band (rows run top to bottom, the axis bottom to top).
+fn band_of(rows: usize, r: usize) -> f64 {
+    (rows - 1 - r.min(rows - 1)) as f64
+}
+
+/// Spans as bars filling the middle 70% of their row, each with its label inside when it fits.
+fn draw_spans<DB: DrawingBackend>(ctx: &mut Ctx<DB>, rows: usize, spans: &[RowSpan]) -> Drawn<DB> {
+    let corners = |s: &RowSpan| {
+        let band = band_of(rows, s.row);
+        [(s.start, band + 0.15), (s.end, band + 0.85)]
+    };
+    ctx.draw_series(
+        spans
+            .iter()
+            .map(|s| Rectangle::new(corners(s), s.colour.filled())),
+    )?;
+    let fits = |s: &RowSpan| {
+        let [a, b] = corners(s).map(|c| ctx.backend_coord(&c));
+        let (bar_w, bar_h) = ((b.0 - a.0).unsigned_abs(), (b.1 - a.1).unsigned_abs());
+        !s.label.is_empty()
+            && text_w(s.label, SPAN_LABEL_PX) + 6 <= bar_w
+            && SPAN_LABEL_PX + 2 <= bar_h
+    };
+    let labels: Vec<_> = spans
+        .iter()
+        .filter(|s| fits(s))
+        .map(|s| {
+            let centre = ((s.start + s.end) / 2.0, band_of(rows, s.row) + 0.5);
+            let style = font(SPAN_LABEL_PX)
+                .color(ink_on(s.colour))
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            Text::new(s.label.to_string(), centre, style)
+        })
+        .collect();
+    ctx.draw_series(labels)?;
+    Ok(())
+}
+
+/// Bands as translucent tints over the spans, on their row's full height or across all rows.
+fn draw_shades<DB: DrawingBackend>(ctx: &mut Ctx<DB>, rows: usize, shades: &[Shade]) -> Drawn<DB> {
+    let corners = |s: &Shade| match s.row {
+        Some(r) => {
+            let band = band_of(rows, r);
+            [(s.start, band), (s.end, band + 1.0)]
+        }
+        None => [(s.start, 0.0), (s.end, rows as f64)],
+    };
+    let tint = |s: &Shade| s.colour.mix(SHADE_ALPHA).filled();
+    ctx.draw_series(shades.iter().map(|s| Rectangle::new(corners(s), tint(s))))?;
+    Ok(())
+}
+
+/// Dashed vertical lines at the markers' instants, each labelled in the strip above the plotting
+/// area unless its label would run into the previous one (markers are sorted by time) or out of
+/// the plot's rect.
+fn draw_markers<DB: DrawingBackend>(
+    ctx: &mut Ctx<DB>,
+    area: &DrawingArea<DB, Shift>,
+    rect: Rect,
+    rows: usize,
+    markers: &[(f64, &str)],
+) -> Drawn<DB> {
+    let style = RGBColor(60, 60, 60).stroke_width(1);
+    ctx.draw_series(
+        markers.iter().map(|(at, _)| {
+            DashedPathElement::new(vec![(*at, 0.0), (*at, rows as f64)], 4, 3, style)
+        }),
+    )?;
+    let (xs, ys) = ctx.plotting_area().get_pixel_range();
+    // Pixels relative to the plot's rect, where `area` draws.
+    let (left, right) = (xs.start - rect.x, xs.end - rect.x);
+    // A quarter of the width, but never so little that only "x…" would be left.
+    let label_max = ((right - left) / 4).clamp(48, 160).min(right - left).max(0) as u32;
+    let baseline = ys.start - rect.y - 4;
+    let mut free_from = i32::MIN;
+    for (at, label) in markers {
+        let text = fit_text(label, TICK_PX, label_max);
+        let tw = text_w(&text, TICK_PX) as i32;
+        let x = ctx.backend_coord(&(*at, 0.0)).0 - rect.x;
+        let x0 = (x - tw / 2).clamp(left, (right - tw).max(left));
+        if text.is_empty() || x0 < free_from {
+            continue;
+        }
+        let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Bottom));
+        area.draw(&Text::new(text, (x0, baseline), style))?;
+        free_from = x0 + tw + 6;
+    }
+    Ok(())
+}
+
+/// The legend down the strip right of the plot, one entry per row from the top. Entries past the
+/// strip's height are summed up as "+N more" on its last row.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rect: Rect,
+    entries: &[Entry],
+) -> Drawn<DB> {
+    let fit = (rect.h.saturating_sub(2 * LEGEND_PAD) / LEGEND_ROW) as usize;
+    let shown = if entries.len() <= fit {
+        entries.len()
+    } else {
+        fit.saturating_sub(1)
+    };
+    let text_x = (LEGEND_PAD + SWATCH_W + SWATCH_GAP) as i32;
+    let text_max = rect.w.saturating_sub(LEGEND_PAD + text_x as u32);
+    let row_y = |i: usize| (LEGEND_PAD + i as u32 * LEGEND_ROW + LEGEND_ROW / 2) as i32;
+    let style = font(LABEL_PX).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, e) in entries[..shown].iter().enumerate() {
+        draw_swatch(area, e, (LEGEND_PAD as i32, row_y(i)))?;
+        let text = fit_text(&e.label, LABEL_PX, text_max);
+        area.draw(&Text::new(text, (text_x, row_y(i)), style.clone()))?;
+    }
+    if shown < entries.len() && fit > 0 {
+        let text = fit_text(&more_label(entries.len() - shown), LABEL_PX, text_max);
+        area.draw(&Text::new(text, (text_x, row_y(shown)), style))?;
+    }
+    Ok(())
+}
+
+/// An entry's swatch with its left end at `x` and its middle at `y`: a line for a line, a filled
+/// square for bars and spans, a tinted square with a solid outline for a band.
+fn draw_swatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    e: &Entry,
+    (x, y): (i32, i32),
+) -> Drawn<DB> {
+    let square = [(x + 2, y - 6), (x + 14, y + 6)];
+    match e.swatch {
+        Swatch::Line => area.draw(&PathElement::new(
+            vec![(x, y), (x + SWATCH_W as i32, y)],
+            e.colour.stroke_width(3),
+        )),
+        Swatch::Square => area.draw(&Rectangle::new(square, e.colour.filled())),
+        Swatch::Shade => {
+            area.draw(&Rectangle::new(square, e.colour.mix(SHADE_ALPHA).filled()))?;
+            area.draw(&Rectangle::new(square, e.colour.stroke_width(1)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_short_and_free_of_float_noise() {
+        let cases = [
+            (0.30000000000000004, 0.1, "0.3"),
+            (0.6000000000000001, 0.2, "0.6"),
+            (-1e-17, 0.1, "0"),
+            (0.0, 1.0, "0"),
+            (2.5, 0.5, "2.5"),
+            (999.9999999, 100.0, "1k"),
+            (1500.0, 500.0, "1.5k"),
+            (1001.0, 1.0, "1.001k"),
+            (250_000.0, 50_000.0, "250k"),
+            (1e6, 2e5, "1M"),
+            (-3e9, 1e9, "-3G"),
+            (4e12, 1e12, "4T"),
+            (2e15, 1e15, "2e15"),
+            (1.5e-5, 5e-6, "1.5e-5"),
+            (0.002, 0.001, "0.002"),
+            (7.0, f64::NAN, "7"),
+        ];
+        for (v, step, want) in cases {
+            assert_eq!(tick_label(v, step), want, "{v} by {step}");
+        }
+    }
+
+    #[test]
+    fn fit_text_keeps_what_fits_and_marks_the_cut() {
+        register_font().unwrap();
+        assert_eq!(fit_text("node", LABEL_PX, 500), "node");
+        let cut = fit_text("a rather long node name", LABEL_PX, 60);
+        assert!(cut.ends_with('…') && cut.len() < 23, "{cut:?}");
+        assert!(text_w(&cut, LABEL_PX) <= 60);
+        assert_eq!(fit_text("anything", LABEL_PX, 2), "");
+        assert_eq!(fit_text("", LABEL_PX, 0), "");
+        let huge = "W".repeat(1_000_000);
+        assert!(text_w(&fit_text(&huge, LABEL_PX, 300), LABEL_PX) <= 300);
+        // Cut between characters, never inside one.
+        assert!(fit_text(&"é".repeat(100), LABEL_PX, 50).ends_with('…'));
+    }
+
+    #[test]
+    fn known_names_keep_their_colour_and_the_rest_fill_free_slots() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = assign_colours(&names(&["x", "Leader", "y"]), &KNOWN_CLASSES, &PALETTE);
+        assert_eq!(got, [PALETTE[0], PALETTE[2], PALETTE[1]]);
+        let many: Vec<String> = (0..25).map(|i| i.to_string()).collect();
+        assert_eq!(
+            assign_colours(&many, &KNOWN_CLASSES, &PALETTE)[10],
+            PALETTE[0]
+        );
+    }
+
+    #[test]
+    fn band_labels_thin_out_when_rows_are_dense() {
+        let rows: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
+        let s = band_scale(&rows, 400, false, 200);
+        assert!(
+            s.ticks.len() <= 400 / (TICK_PX + 4) as usize,
+            "{} labels",
+            s.ticks.len()
+        );
+        // The first row is at the top band and always labelled.
+        assert_eq!((s.ticks[0], s.labels[0].as_str()), (99.5, "r0"));
+        let s = band_scale(&rows[..3], 400, false, 200);
+        assert_eq!(s.labels, ["r0", "r1", "r2"]);
+    }
+
+    #[test]
+    fn ranges_survive_degenerate_data() {
+        assert_eq!(span([f64::NAN].into_iter()), None);
+        let r = span([5.0, 5.0].into_iter()).unwrap();
+        assert!(r.start < 5.0 && r.end > 5.0);
+        let r = span([-f64::MAX, f64::MAX].into_iter()).unwrap();
+        assert_eq!(r, -VALUE_ABS_MAX..VALUE_ABS_MAX);
+        let r = span([1e-12, 2e-12].into_iter()).unwrap();
+        assert_eq!(r, 1e-12..2e-12, "small but real widths stay");
+    }
 }

@@ -1,7 +1,16 @@
 //! Every chart kind draws its title, axis labels with units and legend; PNGs have the asked size;
 //! empty and non-finite data do not panic; the same chart gives the same SVG bytes.
+//!
+//! Readability, checked on the pixels of decoded PNGs: the legend's strip is beside the plot and
+//! holds every series' swatch while the plot holds every series' data; nothing is drawn near the
+//! border; texts are shortened and tick labels compact. Timelines: rows, classes and bands named,
+//! a band on one row tints only that row.
 
-use reports::chart::{Axis, BarSeries, Chart, GanttBar, Samples, Series};
+use image::{Rgb, RgbImage};
+use reports::chart::{
+    Axis, Band, BarSeries, Chart, GanttBar, Layout, Marker, Rect, Samples, Series, TimelineSpan,
+    layout,
+};
 use reports::{render_png, render_svg};
 
 fn time_series() -> Chart {
@@ -58,6 +67,59 @@ fn gantt() -> Chart {
             bar("cpu1", 0.0, 2.0, "job B"),
             bar("cpu0", 3.0, 5.0, "job C"),
             bar("cpu1", 2.0, 6.0, "job A"),
+        ],
+    }
+}
+
+fn span(row: &str, start: f64, end: f64, class: &str, label: &str) -> TimelineSpan {
+    TimelineSpan {
+        row: row.into(),
+        start,
+        end,
+        class: class.into(),
+        label: label.into(),
+    }
+}
+
+/// Raft roles on three listed nodes and one (n4) named only by a span, a partition across all
+/// rows, a crash on n3, and two markers.
+fn timeline() -> Chart {
+    Chart::Timeline {
+        title: "Raft roles per node".into(),
+        x: Axis::new("time", "ms"),
+        row_axis: "node".into(),
+        rows: vec!["n1".into(), "n2".into(), "n3".into()],
+        spans: vec![
+            span("n1", 0.0, 1200.0, "follower", "term 1"),
+            span("n1", 1200.0, 1500.0, "candidate", ""),
+            span("n1", 1500.0, 4000.0, "leader", "term 2"),
+            span("n2", 0.0, 4000.0, "follower", "term 1"),
+            span("n3", 0.0, 2000.0, "follower", ""),
+            span("n4", 500.0, 3000.0, "learner", ""),
+        ],
+        bands: vec![
+            Band {
+                start: 1000.0,
+                end: 1800.0,
+                label: "partition".into(),
+                row: None,
+            },
+            Band {
+                start: 2500.0,
+                end: 3200.0,
+                label: "crash".into(),
+                row: Some("n3".into()),
+            },
+        ],
+        markers: vec![
+            Marker {
+                at: 600.0,
+                label: "skew".into(),
+            },
+            Marker {
+                at: 3600.0,
+                label: "heal".into(),
+            },
         ],
     }
 }
@@ -146,6 +208,19 @@ fn every_kind_draws_title_axes_and_legend() {
                 "heavy load",
             ],
         ),
+        (
+            timeline(),
+            vec![
+                "Raft roles per node",
+                "time (ms)",
+                "\nnode\n",
+                "\nn1\n",
+                "\nn4\n",
+                "\nleader\n",
+                "\npartition\n",
+                "\nskew\n",
+            ],
+        ),
     ];
     for (chart, wanted) in cases {
         let svg = render_svg(&chart, 800, 500).unwrap();
@@ -181,7 +256,7 @@ fn png_size(png: &[u8]) -> (u32, u32) {
 
 #[test]
 fn png_has_signature_and_asked_size() {
-    for chart in [time_series(), cdf(), histogram(), gantt(), bars()] {
+    for chart in kinds() {
         let png = render_png(&chart, 720, 410).unwrap();
         assert_eq!(png_size(&png), (720, 410), "{}", chart.title());
     }
@@ -302,7 +377,7 @@ fn size_out_of_range_is_an_error() {
 
 #[test]
 fn same_chart_same_svg_bytes() {
-    for chart in [time_series(), cdf(), histogram(), gantt(), bars()] {
+    for chart in kinds() {
         let a = render_svg(&chart, 800, 500).unwrap();
         let b = render_svg(&chart.clone(), 800, 500).unwrap();
         assert_eq!(a, b, "{}", chart.title());
@@ -314,4 +389,857 @@ fn same_chart_same_svg_bytes() {
             chart.title()
         );
     }
+}
+
+fn kinds() -> Vec<Chart> {
+    vec![
+        time_series(),
+        cdf(),
+        histogram(),
+        gantt(),
+        bars(),
+        timeline(),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pixels
+
+/// The charts' fixed palette (Tableau 10), by series position.
+const PALETTE: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+];
+/// The colours of the bands labelled "partition" and "crash".
+const PARTITION: [u8; 3] = [80, 80, 80];
+const CRASH: [u8; 3] = [200, 0, 0];
+const WHITE: [u8; 3] = [255, 255, 255];
+
+fn decode(png: &[u8]) -> RgbImage {
+    image::load_from_memory(png).expect("a PNG").to_rgb8()
+}
+
+fn png(chart: &Chart, w: u32, h: u32) -> RgbImage {
+    let img = decode(&render_png(chart, w, h).unwrap());
+    assert_eq!(img.dimensions(), (w, h), "{}", chart.title());
+    img
+}
+
+/// `over` with `c` drawn on it at opacity 0.25, as the bands are.
+fn tint(c: [u8; 3], over: [u8; 3]) -> [u8; 3] {
+    std::array::from_fn(|i| (0.25 * c[i] as f64 + 0.75 * over[i] as f64).round() as u8)
+}
+
+fn near(p: &Rgb<u8>, c: [u8; 3]) -> bool {
+    p.0.iter().zip(c).all(|(a, b)| a.abs_diff(b) <= 2)
+}
+
+/// The pixels of `img` inside `r` whose colour is exactly `c`, as (x, y).
+fn pixels_of(img: &RgbImage, r: Rect, c: [u8; 3]) -> Vec<(u32, u32)> {
+    let (x0, y0) = (r.x as u32, r.y as u32);
+    let mut found = Vec::new();
+    for y in y0..(y0 + r.h).min(img.height()) {
+        for x in x0..(x0 + r.w).min(img.width()) {
+            if img.get_pixel(x, y).0 == c {
+                found.push((x, y));
+            }
+        }
+    }
+    found
+}
+
+/// Every pixel within 2 px of the image's edge is white.
+fn assert_white_border(img: &RgbImage, what: &str) {
+    let (w, h) = img.dimensions();
+    for y in 0..h {
+        for x in 0..w {
+            let edge = x < 2 || y < 2 || x >= w - 2 || y >= h - 2;
+            let p = img.get_pixel(x, y).0;
+            assert!(
+                !edge || p == WHITE,
+                "{what} at {w}x{h}: pixel ({x}, {y}) near the border is {p:?}"
+            );
+        }
+    }
+}
+
+fn inside(r: Rect, w: u32, h: u32) -> bool {
+    r.x >= 0 && r.y >= 0 && r.x as u32 + r.w <= w && r.y as u32 + r.h <= h
+}
+
+fn disjoint(a: Rect, b: Rect) -> bool {
+    let (ax1, ay1) = (a.x + a.w as i32, a.y + a.h as i32);
+    let (bx1, by1) = (b.x + b.w as i32, b.y + b.h as i32);
+    ax1 <= b.x || bx1 <= a.x || ay1 <= b.y || by1 <= a.y
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many series of every kind
+
+/// Series (items, classes) per chart in the many-series charts: fewer than the palette has, so
+/// each colour stands for one series, and few enough for the legend to list them all at 800x500.
+/// Seven, because the palette's eighth colour is a grey that anti-aliased black text makes too.
+const MANY: usize = 7;
+
+fn name(k: usize) -> String {
+    format!("series {k}")
+}
+
+/// One chart per kind with [`MANY`] series, each series' data apart from the others' (so none
+/// hides another's colour), and for the timeline a partition band after the classes.
+fn many_series() -> Vec<Chart> {
+    let ks = || 0..MANY;
+    let spread = |k: usize| (1..100).map(move |i| i as f64 + 120.0 * k as f64).collect();
+    vec![
+        Chart::TimeSeries {
+            title: "lines".into(),
+            x: Axis::new("time", "s"),
+            y: Axis::new("depth", "jobs"),
+            series: ks()
+                .map(|k| Series {
+                    name: name(k),
+                    points: (0..40)
+                        .map(|i| (i as f64, 10.0 * k as f64 + i as f64 * 0.1))
+                        .collect(),
+                })
+                .collect(),
+        },
+        Chart::Cdf {
+            title: "cdfs".into(),
+            x: Axis::new("latency", "us"),
+            samples: ks()
+                .map(|k| Samples {
+                    name: name(k),
+                    values: spread(k),
+                })
+                .collect(),
+        },
+        Chart::Histogram {
+            title: "histograms".into(),
+            x: Axis::new("latency", "us"),
+            samples: ks()
+                .map(|k| Samples {
+                    name: name(k),
+                    values: spread(k),
+                })
+                .collect(),
+            bins: 2 * MANY,
+        },
+        Chart::Gantt {
+            title: "gantt".into(),
+            x: Axis::new("time", "ms"),
+            row_axis: "CPU".into(),
+            bars: ks()
+                .map(|k| GanttBar {
+                    row: format!("cpu{}", k % 3),
+                    start: k as f64,
+                    end: k as f64 + 1.0,
+                    item: name(k),
+                })
+                .collect(),
+        },
+        Chart::Bars {
+            title: "bars".into(),
+            x: "policy".into(),
+            y: Axis::new("mean", "ms"),
+            categories: vec!["fifo".into(), "rr".into(), "cfs".into()],
+            series: ks()
+                .map(|k| BarSeries {
+                    name: name(k),
+                    values: vec![1.0 + k as f64, 2.0, 3.0],
+                })
+                .collect(),
+        },
+        Chart::Timeline {
+            title: "timeline".into(),
+            x: Axis::new("time", "ms"),
+            row_axis: "node".into(),
+            rows: vec![],
+            spans: ks()
+                .map(|k| {
+                    span(
+                        &format!("n{}", k % 4),
+                        k as f64,
+                        k as f64 + 1.0,
+                        &name(k),
+                        "",
+                    )
+                })
+                .collect(),
+            bands: vec![Band {
+                start: 7.5,
+                end: 8.5,
+                label: "partition".into(),
+                row: None,
+            }],
+            markers: vec![],
+        },
+    ]
+}
+
+#[test]
+fn layout_puts_the_legend_beside_the_plot() {
+    for chart in many_series() {
+        for (w, h) in [(800, 500), (400, 300), (1600, 900), (300, 800)] {
+            let Layout { plot, legend } = layout(&chart, w, h);
+            let what = format!("{} at {w}x{h}", chart.kind_name());
+            let legend = legend.unwrap_or_else(|| panic!("{what}: no legend"));
+            assert!(inside(plot, w, h), "{what}: plot {plot:?} outside");
+            assert!(inside(legend, w, h), "{what}: legend {legend:?} outside");
+            assert!(
+                disjoint(plot, legend),
+                "{what}: {plot:?} overlaps {legend:?}"
+            );
+            assert!(
+                legend.x >= plot.x + plot.w as i32,
+                "{what}: legend not right of the plot"
+            );
+            assert!(
+                legend.w * 100 <= w * 36,
+                "{what}: legend {} px wide",
+                legend.w
+            );
+            assert!(
+                plot.w * 100 >= w * 64,
+                "{what}: plot only {} px wide",
+                plot.w
+            );
+        }
+    }
+}
+
+#[test]
+fn legend_width_follows_the_names_and_is_capped() {
+    let named = |n: &str| Chart::Bars {
+        title: "t".into(),
+        x: "x".into(),
+        y: Axis::new("y", ""),
+        categories: vec!["a".into()],
+        series: ["1", "2"]
+            .iter()
+            .map(|k| BarSeries {
+                name: format!("{n}{k}"),
+                values: vec![1.0],
+            })
+            .collect(),
+    };
+    let width = |c: &Chart| layout(c, 1000, 500).legend.unwrap().w;
+    let (short, long) = (
+        width(&named("a")),
+        width(&named("a much longer series name ")),
+    );
+    assert!(short < 120, "a legend of 'a1', 'a2' is {short} px wide");
+    assert!(
+        long > short + 100,
+        "longer names, same legend width ({long} vs {short})"
+    );
+    let huge = width(&named(&"W".repeat(5000)));
+    assert!(
+        (340..=350).contains(&huge),
+        "a 5000-char name gives a {huge} px legend"
+    );
+}
+
+#[test]
+fn one_entry_means_no_legend_and_all_the_width_for_the_plot() {
+    let Chart::TimeSeries { series, .. } = time_series() else {
+        unreachable!()
+    };
+    let lone = Chart::TimeSeries {
+        title: "Queue depth".into(),
+        x: Axis::new("time", "s"),
+        y: Axis::new("queue depth", "jobs"),
+        series: vec![series[0].clone()],
+    };
+    for chart in [lone, empty_and_nan_charts()[0].clone()] {
+        let l = layout(&chart, 640, 400);
+        assert_eq!(l.legend, None, "{}", chart.title());
+        assert_eq!((l.plot.x, l.plot.w), (0, 640), "{}", chart.title());
+        assert!(inside(l.plot, 640, 400));
+    }
+}
+
+#[test]
+fn the_legend_strip_holds_every_swatch_and_the_plot_every_series() {
+    for chart in many_series() {
+        let (w, h) = (800, 500);
+        let img = png(&chart, w, h);
+        let lay = layout(&chart, w, h);
+        let legend = lay.legend.unwrap();
+        // Swatches sit in a column at the strip's left, the names right of it.
+        let column = Rect { w: 30, ..legend };
+        for (k, c) in PALETTE.iter().take(MANY).enumerate() {
+            let what = format!("{}: series {k} {c:?}", chart.kind_name());
+            let swatch = pixels_of(&img, column, *c).len();
+            assert!(swatch >= 20, "{what}: {swatch} px of swatch in the legend");
+            // Data never reaches into the strip.
+            let in_legend = pixels_of(&img, legend, *c).len();
+            assert_eq!(
+                in_legend, swatch,
+                "{what}: colour outside the swatch column"
+            );
+            let in_plot = pixels_of(&img, lay.plot, *c).len();
+            assert!(in_plot >= 20, "{what}: {in_plot} px of data in the plot");
+        }
+        if let Chart::Timeline { .. } = chart {
+            // The band's swatch is outlined in its colour (a grey that text makes too, so only
+            // the swatch column is looked at).
+            let outline = pixels_of(&img, column, PARTITION).len();
+            assert!(outline >= 20, "band swatch: {outline} px");
+            let tinted = tint(PARTITION, WHITE);
+            let n = img.pixels().filter(|p| near(p, tinted)).count();
+            assert!(n >= 100, "partition tint: {n} px");
+        }
+    }
+}
+
+#[test]
+fn nothing_is_drawn_near_the_border() {
+    let mut charts = kinds();
+    charts.extend(many_series());
+    charts.extend(long_names());
+    charts.extend(empty_and_nan_charts());
+    for chart in &charts {
+        for (w, h) in [(800, 500), (320, 200), (64, 64), (1200, 120), (120, 900)] {
+            assert_white_border(&png(chart, w, h), chart.title());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+
+/// The texts of an SVG's `<text>` elements, in order, unescaped.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..t.find("</text>")?];
+            Some(body.trim().replace("&amp;", "&").replace("&lt;", "<"))
+        })
+        .collect()
+}
+
+/// The texts of an SVG's `<text>` elements with their `y` attributes.
+fn svg_texts_at(svg: &str) -> Vec<(i64, String)> {
+    let texts = svg_texts(svg);
+    let ys = svg.split("<text").skip(1).map(|t| {
+        let after = &t[t.find(" y=\"").expect("a y attribute") + 4..];
+        after[..after.find('"').unwrap()].parse::<f64>().unwrap() as i64
+    });
+    ys.zip(texts).collect()
+}
+
+#[test]
+fn numeric_tick_labels_are_compact() {
+    let line = |xs: f64, ys: f64| Chart::TimeSeries {
+        title: "T".into(),
+        x: Axis::new("X", ""),
+        y: Axis::new("Y", ""),
+        series: vec![Series {
+            name: "s".into(),
+            points: (0..10).map(|i| (i as f64 * xs, i as f64 * ys)).collect(),
+        }],
+    };
+    let cases = [
+        (line(5e5, 0.1), "M"),
+        (line(1e3, 1e-7), "e-"),
+        (line(1.0, 3e19), "e"),
+        (line(0.1, 1.0), "0.6"),
+    ];
+    for (chart, expect) in cases {
+        let svg = render_svg(&chart, 640, 400).unwrap();
+        let ticks: Vec<String> = svg_texts(&svg)
+            .into_iter()
+            .filter(|t| !["T", "X", "Y"].contains(&t.as_str()))
+            .collect();
+        assert!(ticks.len() >= 6, "{ticks:?}");
+        assert!(
+            ticks.iter().any(|t| t.contains(expect)),
+            "no {expect:?} in {ticks:?}"
+        );
+        for t in &ticks {
+            assert!(t.chars().count() <= 6, "tick label {t:?} in {ticks:?}");
+        }
+        assert!(!svg.contains("0000000"), "long number in {ticks:?}");
+    }
+}
+
+/// Charts whose every text is far too long for its place.
+fn long_names() -> Vec<Chart> {
+    let long = |s: &str| s.repeat(80);
+    vec![
+        Chart::TimeSeries {
+            title: long("Title "),
+            x: Axis::new(&long("x axis "), "ms"),
+            y: Axis::new(&long("y axis "), "jobs"),
+            series: vec![
+                Series {
+                    name: long("first series "),
+                    points: vec![(0.0, 1.0), (1.0, 2.0)],
+                },
+                Series {
+                    name: long("second series "),
+                    points: vec![(0.0, 2.0), (1.0, 1.0)],
+                },
+            ],
+        },
+        Chart::Gantt {
+            title: long("Gantt "),
+            x: Axis::new("time", "ms"),
+            row_axis: long("CPU "),
+            bars: vec![
+                GanttBar {
+                    row: long("cpu zero "),
+                    start: 0.0,
+                    end: 1.0,
+                    item: long("job "),
+                },
+                GanttBar {
+                    row: "cpu1".into(),
+                    start: 0.0,
+                    end: 1.0,
+                    item: "j".into(),
+                },
+            ],
+        },
+        Chart::Bars {
+            title: "long categories".into(),
+            x: "policy".into(),
+            y: Axis::new("mean", "ms"),
+            categories: (0..30)
+                .map(|i| format!("{i} {}", long("category ")))
+                .collect(),
+            series: vec![BarSeries {
+                name: "s".into(),
+                values: (0..30).map(f64::from).collect(),
+            }],
+        },
+        Chart::Timeline {
+            title: long("Timeline "),
+            x: Axis::new("time", "ms"),
+            row_axis: "node".into(),
+            rows: vec![long("node one ")],
+            spans: vec![span(
+                &long("node one "),
+                0.0,
+                5.0,
+                &long("leader "),
+                &long("t"),
+            )],
+            bands: vec![Band {
+                start: 1.0,
+                end: 2.0,
+                label: long("partition "),
+                row: None,
+            }],
+            markers: vec![Marker {
+                at: 3.0,
+                label: long("marker "),
+            }],
+        },
+    ]
+}
+
+#[test]
+fn long_texts_are_shortened_with_an_ellipsis() {
+    for chart in long_names() {
+        let svg = render_svg(&chart, 800, 500).unwrap();
+        let texts = svg_texts(&svg);
+        for t in &texts {
+            // 800 px hold at most ~130 characters of 22 px text, ~230 of 12 px text.
+            assert!(
+                t.chars().count() < 240,
+                "{}: {t:?} unshortened",
+                chart.kind_name()
+            );
+        }
+        let cut = texts.iter().filter(|t| t.ends_with('…')).count();
+        assert!(
+            cut >= 3,
+            "{}: only {cut} shortened texts",
+            chart.kind_name()
+        );
+        if chart.title().len() > 200 {
+            assert!(texts[0].ends_with('…'), "title {:?}", texts[0]);
+        }
+    }
+}
+
+#[test]
+fn a_legend_too_long_for_its_strip_ends_with_how_many_more() {
+    let chart = Chart::TimeSeries {
+        title: "1000 series".into(),
+        x: Axis::new("time", "s"),
+        y: Axis::new("v", ""),
+        series: (0..1000)
+            .map(|k| Series {
+                name: format!("s{k:04}"),
+                points: vec![(0.0, k as f64), (1.0, k as f64 + 1.0)],
+            })
+            .collect(),
+    };
+    let svg = render_svg(&chart, 800, 500).unwrap();
+    let more = svg_texts(&svg)
+        .into_iter()
+        .find_map(|t| {
+            t.strip_prefix('+')?
+                .strip_suffix(" more")?
+                .parse::<usize>()
+                .ok()
+        })
+        .expect("a \"+N more\" line");
+    let shown = 1000 - more;
+    assert!((10..40).contains(&shown), "{shown} entries shown at 500 px");
+    assert_has(&svg, &format!("\ns{:04}\n", shown - 1), "legend");
+    assert!(
+        !svg.contains(&format!("\ns{shown:04}\n")),
+        "entry {shown} past the end"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timelines
+
+#[test]
+fn timeline_svg_names_every_row_class_and_band() {
+    let svg = render_svg(&timeline(), 800, 500).unwrap();
+    for want in [
+        "n1",
+        "n2",
+        "n3",
+        "n4",
+        "follower",
+        "candidate",
+        "leader",
+        "learner",
+        "partition",
+        "crash",
+        "skew",
+        "heal",
+        "term 2",
+    ] {
+        assert_has(&svg, &format!("\n{want}\n"), "timeline");
+    }
+    assert_eq!(svg, render_svg(&timeline(), 800, 500).unwrap());
+    let (a, b) = (
+        render_png(&timeline(), 800, 500),
+        render_png(&timeline(), 800, 500),
+    );
+    assert_eq!(a.unwrap(), b.unwrap());
+}
+
+#[test]
+fn unlisted_rows_follow_the_listed_ones_in_order_of_first_appearance() {
+    let chart = Chart::Timeline {
+        title: "t".into(),
+        x: Axis::new("time", "ms"),
+        row_axis: "node".into(),
+        rows: vec!["b".into(), "a".into(), "b".into()],
+        spans: vec![span("d", 0.0, 1.0, "x", ""), span("a", 0.0, 1.0, "x", "")],
+        bands: vec![Band {
+            start: 0.0,
+            end: 1.0,
+            label: "crash".into(),
+            row: Some("c".into()),
+        }],
+        markers: vec![],
+    };
+    let svg = render_svg(&chart, 600, 400).unwrap();
+    let mut rows: Vec<(i64, String)> = svg_texts_at(&svg)
+        .into_iter()
+        .filter(|(_, t)| ["a", "b", "c", "d"].contains(&t.as_str()))
+        .collect();
+    rows.sort();
+    let top_down: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(top_down, ["b", "a", "d", "c"]);
+}
+
+/// Rows "a" (class x, blue) and "b" (class y, orange) spanning 0..10, and a crash band on 4..6.
+fn crash_on(row: Option<&str>) -> Chart {
+    Chart::Timeline {
+        title: "crash".into(),
+        x: Axis::new("time", "ms"),
+        row_axis: "node".into(),
+        rows: vec!["a".into(), "b".into()],
+        spans: vec![span("a", 0.0, 10.0, "x", ""), span("b", 0.0, 10.0, "y", "")],
+        bands: vec![Band {
+            start: 4.0,
+            end: 6.0,
+            label: "crash".into(),
+            row: row.map(str::to_string),
+        }],
+        markers: vec![],
+    }
+}
+
+#[test]
+fn a_band_on_one_row_tints_only_that_row() {
+    let [blue, orange] = [PALETTE[0], PALETTE[1]];
+    let (on_blue, on_orange) = (tint(CRASH, blue), tint(CRASH, orange));
+    let count = |img: &RgbImage, c| img.pixels().filter(|p| near(p, c)).count();
+
+    let img = png(&crash_on(Some("b")), 800, 500);
+    assert_eq!(count(&img, on_blue), 0, "row a tinted");
+    let tinted: Vec<(u32, u32)> = img
+        .enumerate_pixels()
+        .filter(|(_, _, p)| near(p, on_orange))
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    assert!(tinted.len() > 500, "row b: {} tinted px", tinted.len());
+    let plot = layout(&crash_on(Some("b")), 800, 500).plot;
+    let rows_of = |c| {
+        let ys: Vec<u32> = pixels_of(&img, plot, c).iter().map(|p| p.1).collect();
+        *ys.iter().min().unwrap()..*ys.iter().max().unwrap() + 1
+    };
+    let (row_a, row_b) = (rows_of(blue), rows_of(orange));
+    assert!(
+        row_a.end <= row_b.start,
+        "row a {row_a:?} is above row b {row_b:?}"
+    );
+    assert!(
+        tinted.iter().all(|(_, y)| row_b.contains(y)),
+        "tint outside row b"
+    );
+    // Straight above the tint, row a keeps its own colour.
+    let mid_x = tinted.iter().map(|p| p.0).sum::<u32>() / tinted.len() as u32;
+    assert!(
+        row_a.clone().all(|y| img.get_pixel(mid_x, y).0 == blue),
+        "row a at x {mid_x}"
+    );
+    assert!(
+        img.get_pixel(mid_x, (row_b.start + row_b.end) / 2).0 != orange,
+        "row b at x {mid_x} untinted"
+    );
+
+    // The same band on no row in particular tints both.
+    let both = png(&crash_on(None), 800, 500);
+    assert!(count(&both, on_blue) > 500 && count(&both, on_orange) > 500);
+}
+
+#[test]
+fn raft_roles_keep_their_colours_whatever_the_order() {
+    let chart = Chart::Timeline {
+        title: "roles".into(),
+        x: Axis::new("time", "ms"),
+        row_axis: "node".into(),
+        rows: vec![],
+        spans: vec![
+            span("n1", 0.0, 1.0, "odd", ""),
+            span("n1", 1.0, 2.0, "leader", ""),
+        ],
+        bands: vec![],
+        markers: vec![],
+    };
+    let img = png(&chart, 600, 400);
+    let legend = layout(&chart, 600, 400).legend.unwrap();
+    let [blue, orange, green] = [PALETTE[0], PALETTE[1], PALETTE[2]];
+    assert!(
+        !pixels_of(&img, legend, green).is_empty(),
+        "the leader is green"
+    );
+    assert!(
+        !pixels_of(&img, legend, blue).is_empty(),
+        "the next class takes blue"
+    );
+    assert!(
+        pixels_of(&img, legend, orange).is_empty(),
+        "no colour by position alone"
+    );
+}
+
+#[test]
+fn marker_labels_do_not_overlap_and_span_labels_only_where_they_fit() {
+    let chart = Chart::Timeline {
+        title: "markers".into(),
+        x: Axis::new("time", "ms"),
+        row_axis: "node".into(),
+        rows: vec![],
+        spans: vec![
+            span("n1", 0.0, 100.0, "follower", "wide enough"),
+            span("n2", 50.0, 50.2, "leader", "far too narrow"),
+        ],
+        bands: vec![],
+        markers: vec![
+            Marker {
+                at: 10.0,
+                label: "first".into(),
+            },
+            Marker {
+                at: 10.5,
+                label: "second".into(),
+            },
+            Marker {
+                at: 90.0,
+                label: "third".into(),
+            },
+        ],
+    };
+    let texts = svg_texts(&render_svg(&chart, 800, 500).unwrap());
+    let has = |s: &str| texts.iter().any(|t| t == s);
+    assert!(has("first") && has("third"), "{texts:?}");
+    assert!(!has("second"), "overlapping marker label drawn: {texts:?}");
+    assert!(has("wide enough") && !has("far too narrow"), "{texts:?}");
+}
+
+#[test]
+fn hostile_timelines_do_not_panic() {
+    let t = |rows: Vec<String>, spans, bands, markers| Chart::Timeline {
+        title: "hostile".into(),
+        x: Axis::new("", ""),
+        row_axis: String::new(),
+        rows,
+        spans,
+        bands,
+        markers,
+    };
+    let band = |start, end, row: Option<&str>| Band {
+        start,
+        end,
+        label: String::new(),
+        row: row.map(str::to_string),
+    };
+    let marker = |at| Marker {
+        at,
+        label: String::new(),
+    };
+    let many_rows: Vec<String> = (0..1000).map(|i| format!("row {i}")).collect();
+    let charts = [
+        t(vec![], vec![], vec![], vec![]),
+        t(vec!["a".into(), String::new()], vec![], vec![], vec![]),
+        t(vec![], vec![span("a", 5.0, 1.0, "", "")], vec![], vec![]),
+        t(vec![], vec![span("", 3.0, 3.0, "", "x")], vec![], vec![]),
+        t(
+            vec![],
+            vec![span("a", f64::NAN, 1.0, "c", "")],
+            vec![],
+            vec![],
+        ),
+        t(vec![], vec![], vec![band(1.0, 0.0, None)], vec![]),
+        t(
+            vec![],
+            vec![],
+            vec![band(2.0, 2.0, Some("r"))],
+            vec![marker(2.0)],
+        ),
+        t(
+            vec![],
+            vec![],
+            vec![],
+            vec![marker(1.0), marker(f64::INFINITY)],
+        ),
+        t(
+            vec![],
+            vec![span("a", -1e300, 1e300, "c", "l")],
+            vec![],
+            vec![],
+        ),
+        t(
+            many_rows.clone(),
+            many_rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| span(r, i as f64, i as f64 + 1.0, &format!("c{i}"), "l"))
+                .collect(),
+            vec![band(0.0, 1000.0, None)],
+            (0..1000).map(|i| marker(i as f64)).collect(),
+        ),
+    ];
+    for chart in &charts {
+        for (w, h) in [(800, 500), (64, 64), (64, 8192)] {
+            let svg = render_svg(chart, w, h).unwrap();
+            assert!(w < 800 || svg.contains("hostile"), "the title at {w}x{h}");
+            assert_white_border(&png(chart, w, h), "hostile");
+        }
+    }
+    let svg = render_svg(&charts[0], 400, 300).unwrap();
+    assert!(svg.contains("no data"));
+}
+
+#[test]
+fn every_kind_survives_extreme_values_and_many_series() {
+    let huge = [-1e300, 1e300, f64::MAX, f64::MIN_POSITIVE, 0.0];
+    let pts: Vec<(f64, f64)> = huge.iter().flat_map(|a| huge.map(|b| (*a, b))).collect();
+    let samples = |k| Samples {
+        name: format!("s{k}"),
+        values: huge.to_vec(),
+    };
+    let charts = [
+        Chart::TimeSeries {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            y: Axis::new("y", ""),
+            series: (0..1000)
+                .map(|k| Series {
+                    name: format!("s{k}"),
+                    points: pts.clone(),
+                })
+                .collect(),
+        },
+        Chart::Cdf {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            samples: (0..1000).map(samples).collect(),
+        },
+        Chart::Histogram {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            samples: (0..1000).map(samples).collect(),
+            bins: usize::MAX,
+        },
+        Chart::Gantt {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            row_axis: String::new(),
+            bars: huge
+                .iter()
+                .map(|v| GanttBar {
+                    row: String::new(),
+                    start: -*v,
+                    end: *v,
+                    item: String::new(),
+                })
+                .collect(),
+        },
+        Chart::Bars {
+            title: "extreme".into(),
+            x: String::new(),
+            y: Axis::new("y", ""),
+            categories: (0..1000).map(|i| i.to_string()).collect(),
+            series: (0..1000)
+                .map(|k| BarSeries {
+                    name: format!("s{k}"),
+                    values: huge.to_vec(),
+                })
+                .collect(),
+        },
+    ];
+    for chart in &charts {
+        assert!(render_svg(chart, 400, 300).unwrap().contains("extreme"));
+        assert_white_border(&png(chart, 400, 300), chart.kind_name());
+    }
+}
+
+#[test]
+fn kind_names() {
+    let names: Vec<&str> = kinds().iter().map(Chart::kind_name).collect();
+    assert_eq!(
+        names,
+        [
+            "time series",
+            "cdf",
+            "histogram",
+            "gantt",
+            "bars",
+            "timeline"
+        ]
+    );
 }

@@ -5,7 +5,8 @@
 //! [`ast::Scenario`] → [`sweep`] (one scenario per combination of swept values) → [`check`]
 //! (validated against the models' schemas, typed) → [`wire`] (model configurations) → [`runner`]
 //! (a `simcore::Simulation`) → [`runner::RunReport`]. [`fmt`] prints the canonical form and
-//! [`render`] shows diagnostics with the source underlined.
+//! [`render`] shows diagnostics with the source underlined. [`report`] turns recorded runs into
+//! the charts, JSON summaries and gallery of `sim report`, and into Chrome trace files.
 
 pub mod ast;
 pub mod check;
@@ -13,6 +14,7 @@ pub mod diag;
 pub mod fmt;
 pub mod parse;
 pub mod render;
+pub mod report;
 pub mod runner;
 pub mod seeds;
 pub mod source;

@@ -50,6 +50,28 @@ pub struct RunOptions {
     pub max_pending: Option<usize>,
     /// Write the clients' history (the `sim lincheck` format) to this file.
     pub history: Option<PathBuf>,
+    /// Keep the run's timeline, gauge histories and distributions (for charts); never changes
+    /// the run or its trace hash.
+    pub record: bool,
+    /// Write the run's timeline in the Chrome Trace Event format to this file (implies
+    /// `record`).
+    pub export_trace: Option<PathBuf>,
+    /// Told of the simulated time every 65,536 events (a progress bar).
+    pub progress: Option<ProgressHook>,
+}
+
+/// Progress callbacks, shared by the runs of a sweep: `run(k, n)` before run k (from 0) of n,
+/// then `time(t, events)` every 65,536 events of it.
+#[derive(Clone)]
+pub struct ProgressHook {
+    pub run: std::sync::Arc<dyn Fn(usize, usize) + Send + Sync>,
+    pub time: std::sync::Arc<dyn Fn(SimTime, u64) + Send + Sync>,
+}
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
 }
 
 /// The outcome of one check at the end of a run.
@@ -74,6 +96,11 @@ pub struct RunReport {
     pub events: u64,
     pub wall_time_s: f64,
     pub checks: Vec<CheckOutcome>,
+    /// The model family that ran (`queueing`, `raft`, `cpu`: a [`models::schema::ModelSpec`]
+    /// name).
+    pub model: &'static str,
+    /// The stop time asked for (the scenario's duration or `--until`), if any.
+    pub until: Option<SimTime>,
     pub result: RunResult,
     /// The command-line flags that changed this run (` --until 10s`), for the replay command.
     pub replay_flags: String,
@@ -150,6 +177,12 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Vec<RunReport>, Scenar
             if let (true, Some(h)) = (many, &opts.history) {
                 o.history = Some(numbered(h, i + 1));
             }
+            if let (true, Some(h)) = (many, &opts.export_trace) {
+                o.export_trace = Some(numbered(h, i + 1));
+            }
+            if let Some(p) = &opts.progress {
+                (p.run)(i, variants.len());
+            }
             let mut r = run_scenario(&v.scenario, &o)?;
             r.variant = v.label.clone();
             Ok(r)
@@ -196,6 +229,7 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
     if let Some(limit) = opts.max_pending {
         config.max_pending = limit;
     }
+    config.record = opts.record || opts.export_trace.is_some();
     let run_err = |source| ScenarioError::Run {
         file: scenario.file.clone(),
         source,
@@ -209,23 +243,27 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
     };
     let started = Instant::now();
     let mut history = None;
-    let mut result = match (wired.raft, wired.cpu) {
+    let progress = opts.progress.clone();
+    let (model_name, mut result) = match (wired.raft, wired.cpu) {
         (_, Some(cpu)) => {
             let model = CpuModel::new(cpu).map_err(|e| run_err(SimError::Setup(e)))?;
-            simulate(model, config, trace, stop).map_err(run_err)?.0
+            let run = simulate(model, config, trace, stop, progress);
+            ("cpu", run.map_err(run_err)?.0)
         }
         (Some(raft), None) => {
             let model = Cluster::new(raft).map_err(|e| run_err(SimError::Setup(e)))?;
-            let (result, model) = simulate(model, config, trace, stop).map_err(run_err)?;
+            let (result, model) =
+                simulate(model, config, trace, stop, progress).map_err(run_err)?;
             if opts.history.is_some() {
                 history = Some(model.history_text());
             }
-            result
+            ("raft", result)
         }
         (None, None) => {
             let model =
                 QNet::new(wired.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
-            simulate(model, config, trace, stop).map_err(run_err)?.0
+            let run = simulate(model, config, trace, stop, progress);
+            ("queueing", run.map_err(run_err)?.0)
         }
     };
     let wall_time_s = started.elapsed().as_secs_f64();
@@ -254,7 +292,7 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
             detail: format!("actual {}", show(c.actual, c.is_duration)),
         });
     }
-    Ok(RunReport {
+    let report = RunReport {
         scenario: checked.name.clone(),
         file: scenario.file.clone(),
         variant: String::new(),
@@ -262,9 +300,19 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         events: result.events,
         wall_time_s,
         checks,
+        model: model_name,
+        until: stop.time,
         result,
         replay_flags: replay_flags(opts),
-    })
+    };
+    if let Some(path) = &opts.export_trace {
+        let json = crate::report::chrome_json(&report);
+        reports::chrome::write_chrome_trace(path, &json).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(report)
 }
 
 /// The flags of `opts` that change a run, as they are written on a command line
@@ -299,10 +347,14 @@ fn simulate<M: Model>(
     config: SimConfig,
     trace: Option<Trace>,
     stop: StopAt,
+    progress: Option<ProgressHook>,
 ) -> Result<(RunResult, M), SimError> {
     let mut sim = Simulation::new(model, config);
     if let Some(t) = trace {
         sim = sim.with_trace(t);
+    }
+    if let Some(p) = progress {
+        sim = sim.with_progress(Box::new(move |t, n| (p.time)(t, n)));
     }
     sim.run(stop)
 }

@@ -92,6 +92,36 @@ struct Hist {
     values: LogHistogram,
 }
 
+impl Series {
+    fn new() -> Self {
+        Series {
+            points: Vec::new(),
+            stride: 1,
+            offered: 0,
+        }
+    }
+
+    fn push(&mut self, now: SimTime, value: f64) {
+        let s = self;
+        s.offered += 1;
+        if (s.offered - 1) % s.stride != 0 {
+            return;
+        }
+        if s.points.len() == SERIES_LIMIT {
+            let mut keep = false;
+            s.points.retain(|_| {
+                keep = !keep;
+                keep
+            });
+            s.stride *= 2;
+            if (s.offered - 1) % s.stride != 0 {
+                return;
+            }
+        }
+        s.points.push((now, value));
+    }
+}
+
 /// The most points a time series keeps (see [`Series`]).
 pub const SERIES_LIMIT: usize = 4096;
 
@@ -103,6 +133,8 @@ pub struct Metrics {
     gauges: Vec<Gauge>,
     series: Vec<Series>,
     hists: Vec<Hist>,
+    /// When set, every gauge change is also kept as a point of a bounded series (for charts).
+    gauge_history: Option<Vec<Series>>,
 }
 
 fn full_name(component: &str, name: &str) -> Result<String, MetricError> {
@@ -122,6 +154,15 @@ fn full_name(component: &str, name: &str) -> Result<String, MetricError> {
 impl Metrics {
     pub fn new() -> Self {
         Metrics::default()
+    }
+
+    /// Metrics that also keep each gauge's changes over time ([`Metrics::gauge_histories`]),
+    /// bounded like a series. Off by default: it costs a push per change.
+    pub fn with_gauge_history() -> Self {
+        Metrics {
+            gauge_history: Some(Vec::new()),
+            ..Metrics::default()
+        }
     }
 
     fn register(
@@ -162,6 +203,9 @@ impl Metrics {
         match self.register(component, name, Slot::Gauge(self.gauges.len() as u32))? {
             Slot::Gauge(i) => {
                 if i as usize == self.gauges.len() {
+                    if let Some(h) = self.gauge_history.as_mut() {
+                        h.push(Series::new());
+                    }
                     self.gauges.push(Gauge {
                         value: 0.0,
                         since: SimTime::ZERO,
@@ -180,11 +224,7 @@ impl Metrics {
         match self.register(component, name, Slot::Series(self.series.len() as u32))? {
             Slot::Series(i) => {
                 if i as usize == self.series.len() {
-                    self.series.push(Series {
-                        points: Vec::new(),
-                        stride: 1,
-                        offered: 0,
-                    });
+                    self.series.push(Series::new());
                 }
                 Ok(SeriesId(i))
             }
@@ -236,6 +276,28 @@ impl Metrics {
         if value < g.min {
             g.min = value;
         }
+        if let Some(h) = self.gauge_history.as_mut() {
+            h[id.0 as usize].push(now, value);
+        }
+    }
+
+    /// Each gauge's changes over time `(ns, value)`, by name, when kept
+    /// ([`Metrics::with_gauge_history`]); empty otherwise.
+    pub fn gauge_histories(&self) -> BTreeMap<String, Vec<(u64, f64)>> {
+        let mut out = BTreeMap::new();
+        let Some(h) = &self.gauge_history else {
+            return out;
+        };
+        for (name, &slot) in &self.names {
+            if let Slot::Gauge(i) = slot {
+                let points = h[i as usize].points.iter();
+                out.insert(
+                    name.clone(),
+                    points.map(|&(t, v)| (t.as_nanos(), v)).collect(),
+                );
+            }
+        }
+        out
     }
 
     /// The current value of a gauge.
@@ -244,23 +306,7 @@ impl Metrics {
     }
 
     pub fn push(&mut self, id: SeriesId, now: SimTime, value: f64) {
-        let s = &mut self.series[id.0 as usize];
-        s.offered += 1;
-        if (s.offered - 1) % s.stride != 0 {
-            return;
-        }
-        if s.points.len() == SERIES_LIMIT {
-            let mut keep = false;
-            s.points.retain(|_| {
-                keep = !keep;
-                keep
-            });
-            s.stride *= 2;
-            if (s.offered - 1) % s.stride != 0 {
-                return;
-            }
-        }
-        s.points.push((now, value));
+        self.series[id.0 as usize].push(now, value);
     }
 
     #[inline]
@@ -510,6 +556,21 @@ mod tests {
     }
 
     #[test]
+    fn gauge_histories_are_kept_only_when_asked() {
+        let mut plain = Metrics::new();
+        let mut kept = Metrics::with_gauge_history();
+        for m in [&mut plain, &mut kept] {
+            let g = m.gauge("q", "len").unwrap();
+            m.set(g, t(1), 2.0);
+            m.set(g, t(3), 5.0);
+        }
+        assert!(plain.gauge_histories().is_empty());
+        let h = kept.gauge_histories();
+        assert_eq!(h["q.len"], vec![(1_000_000_000, 2.0), (3_000_000_000, 5.0)]);
+        assert_eq!(plain.snapshot(t(4)), kept.snapshot(t(4)));
+    }
+
+    #[test]
     fn distributions_hold_each_value_or_evenly_spaced_quantiles() {
         let mut m = Metrics::new();
         let few = m.histogram("a", "few", Unit::Ns).unwrap();
@@ -529,7 +590,10 @@ mod tests {
         assert!(q.windows(2).all(|w| w[0] <= w[1]));
         // The median quantile is near 50,000 (within the histogram's 0.1% and one step).
         let median = q[SAMPLES_MAX / 2] as f64;
-        assert!((median - 50_000.0).abs() < 50_000.0 * 0.001 + 30.0, "{median}");
+        assert!(
+            (median - 50_000.0).abs() < 50_000.0 * 0.001 + 30.0,
+            "{median}"
+        );
     }
 
     #[test]

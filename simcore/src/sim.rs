@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::timeline::Timeline;
 use crate::queue::{EventKey, EventQueue};
 use crate::rng::{RngStream, RngStreams, StreamId};
 use crate::time::{SimDuration, SimTime};
+use crate::timeline::Timeline;
 use crate::trace::{RecordKind, Trace, TraceEvent};
 use crate::tracefile::TraceFileError;
 
@@ -138,6 +138,8 @@ pub struct RunResult {
     pub timeline: Option<Timeline>,
     /// Each histogram's values ([`Metrics::distributions`]), when [`SimConfig::record`] asked.
     pub distributions: BTreeMap<String, Vec<u64>>,
+    /// Each gauge's changes over time ([`Metrics::gauge_histories`]), when recorded.
+    pub gauges: BTreeMap<String, Vec<(u64, f64)>>,
 }
 
 /// Told of progress every [`PROGRESS_EVERY`] events: the simulated time and the events so far.
@@ -314,7 +316,11 @@ impl<M: Model> Simulation<M> {
                 now: SimTime::ZERO,
                 queue: EventQueue::with_capacity_limit(config.max_pending),
                 rngs: RngStreams::new(config.seed),
-                metrics: Metrics::new(),
+                metrics: if config.record {
+                    Metrics::with_gauge_history()
+                } else {
+                    Metrics::new()
+                },
                 trace: Trace::new(),
                 violations: Vec::new(),
                 violations_total: 0,
@@ -370,10 +376,13 @@ impl<M: Model> Simulation<M> {
             return Err(e);
         }
         let metrics = world.metrics.snapshot(world.now);
-        let distributions = if world.timeline.is_some() {
-            world.metrics.distributions()
+        let (distributions, gauges) = if world.timeline.is_some() {
+            (
+                world.metrics.distributions(),
+                world.metrics.gauge_histories(),
+            )
         } else {
-            BTreeMap::new()
+            (BTreeMap::new(), BTreeMap::new())
         };
         let trace_records = world.trace.records();
         let World {
@@ -397,6 +406,7 @@ impl<M: Model> Simulation<M> {
                 metrics,
                 timeline,
                 distributions,
+                gauges,
             },
             self.model,
         ))

@@ -246,10 +246,23 @@ impl CpuModel {
         }
     }
 
+    /// Notes the segments run since the last call in the trace and, when the run records, on
+    /// the timeline: group `cpus`, one track per CPU (`cpu0`, ...), a `run` span per segment
+    /// named after its job.
     fn note_segments(&mut self, ctx: &mut Ctx<'_, Step>) {
         let segments = self.machine.segments();
         for s in &segments[self.noted..] {
             ctx.note(&Ran(s));
+            if let Some(tl) = ctx.timeline() {
+                let track = tl.track("cpus", &format!("cpu{}", s.cpu));
+                let job = self
+                    .config
+                    .jobs
+                    .get(s.job as usize)
+                    .map_or("?", |j| j.name.as_str());
+                let (start, end) = (SimTime::from_nanos(s.start), SimTime::from_nanos(s.end));
+                tl.span(track, "run", job, start, end);
+            }
         }
         self.noted = segments.len();
     }

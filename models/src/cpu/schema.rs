@@ -1,7 +1,9 @@
 //! The CPU scheduling model's schema: a `cpu` block (the machine and its policy) and `job`
 //! blocks (one job each), with the metrics they produce.
 
-use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop};
+use crate::schema::{
+    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop,
+};
 
 /// Every policy a `cpu` block can name.
 pub const POLICIES: &[&str] = &[
@@ -278,4 +280,36 @@ pub const SCHEMA: ModelSpec = ModelSpec {
     verbs: &[],
     properties: &[],
     events: &[],
+    charts: &[
+        ChartSpec {
+            id: "schedule",
+            title: "Schedule: jobs on CPUs",
+            doc: "Which job ran on which CPU when (context switches are the gaps).",
+            source: ChartSource::Gantt {
+                group: "cpus",
+                category: "run",
+                row_axis: "CPU",
+            },
+        },
+        ChartSpec {
+            id: "per-job",
+            title: "Response, turnaround and wait per job",
+            doc: "OSTEP's metrics for each job (the machine's bars are the mean over all jobs).",
+            source: ChartSource::Bars {
+                metrics: &["response", "turnaround", "wait"],
+                stat: "mean",
+                y_name: "time",
+            },
+        },
+        ChartSpec {
+            id: "sweep",
+            title: "Mean response and turnaround per variant",
+            doc: "The machine's mean response, turnaround and wait for each swept value.",
+            source: ChartSource::SweepBars {
+                metrics: &["*.response", "*.turnaround", "*.wait"],
+                stats: &["mean"],
+                y_name: "time",
+            },
+        },
+    ],
 };

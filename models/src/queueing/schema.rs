@@ -1,6 +1,9 @@
 //! The queueing network's schema: `source` and `station` blocks, their metrics, and `load`.
 
-use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop};
+use crate::schema::{
+    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric,
+    prop,
+};
 
 use super::network::MAX_SERVERS;
 
@@ -129,4 +132,54 @@ pub const SCHEMA: ModelSpec = ModelSpec {
     verbs: &["load"],
     properties: &[],
     events: &[],
+    charts: &[
+        ChartSpec {
+            id: "queue-length",
+            title: "Queue length per station",
+            doc: "Customers waiting at each station over simulated time (sampled: at most 4096 points per line).",
+            source: ChartSource::Series {
+                metrics: "*.queue_len",
+                y_name: "customers waiting",
+                y_unit: "",
+            },
+        },
+        ChartSpec {
+            id: "in-system",
+            title: "Customers in the network",
+            doc: "Customers anywhere in the network over simulated time (sampled: at most 4096 points).",
+            source: ChartSource::Series {
+                metrics: "system.in_system",
+                y_name: "customers",
+                y_unit: "",
+            },
+        },
+        ChartSpec {
+            id: "response-cdf",
+            title: "Response time (CDF)",
+            doc: "The distribution of the time from entering the network to leaving it; for M/M/1 it is exponential with mean 1/(mu - lambda).",
+            source: ChartSource::Cdf {
+                metrics: "system.response",
+                x_name: "response time",
+            },
+        },
+        ChartSpec {
+            id: "wait-cdf",
+            title: "Waiting time per station (CDF)",
+            doc: "The distribution of each station's time in queue before service (customers served at once wait 0).",
+            source: ChartSource::Cdf {
+                metrics: "*.wait",
+                x_name: "wait",
+            },
+        },
+        ChartSpec {
+            id: "sweep",
+            title: "Mean wait and response per variant",
+            doc: "The mean waiting time at each station and the mean response time, for each swept value.",
+            source: ChartSource::SweepBars {
+                metrics: &["*.wait", "system.response"],
+                stats: &["mean"],
+                y_name: "time",
+            },
+        },
+    ],
 };

@@ -24,6 +24,7 @@ use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape, Top
 
 use super::client::{Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text};
 use super::kv::{KvOp, Value};
+use super::record::{NodeState, Recorder};
 use super::safety::{Broken, SafetyChecker};
 use super::server::{Action, Reply, Request, Server};
 use super::storage::SimStorage;
@@ -321,6 +322,8 @@ pub struct Cluster {
     client_actions: Vec<ClientAction>,
     m: Option<Metrics>,
     s: Option<Streams>,
+    /// The timeline and series of a recorded run (idle otherwise).
+    rec: Recorder,
 }
 
 /// The most messages a paused server holds (its socket buffer); later ones are dropped.
@@ -401,6 +404,7 @@ impl Cluster {
             client_actions: Vec::new(),
             m: None,
             s: None,
+            rec: Recorder::new(&config.name, &config.nodes),
             config,
         })
     }
@@ -500,6 +504,7 @@ impl Cluster {
         slot.disk_free_at = ctx.now();
         let m = self.m();
         ctx.metrics().add(m.crashes, 1);
+        self.rec.node(id as usize, NodeState::Down, ctx);
     }
 
     /// Puts a message on the network.
@@ -633,6 +638,7 @@ impl Cluster {
         let before = self.checker.committed_index();
         self.checker.observe(srv.node_mut(), &mut self.broken);
         let (role, term) = (srv.node().role(), srv.node().term());
+        let commit_index = srv.node().commit_index();
         let m = self.m();
         let committed = self.checker.committed_index();
         if committed > before {
@@ -643,6 +649,15 @@ impl Cluster {
             role == Role::Leader && (slot.role != Role::Leader || slot.term != term);
         slot.role = role;
         slot.term = term;
+        if ctx.recording() {
+            let state = if slot.paused {
+                NodeState::Paused
+            } else {
+                NodeState::Up(role, term)
+            };
+            self.rec.node(id as usize, state, ctx);
+            self.rec.commit(id as usize, commit_index, ctx);
+        }
         if term > self.max_term {
             self.max_term = term;
             let now = ctx.now();
@@ -806,8 +821,58 @@ impl Cluster {
             }
             Fault::Undo(_) => {}
         }
+        if ctx.recording() {
+            self.record_fault(&fault, &hit, ctx);
+        }
         self.affected[index] = hit;
         self.open_obligations(Some(verb), ctx);
+    }
+
+    /// Puts a fault (which hit the nodes `hit`) on the timeline.
+    fn record_fault(&mut self, fault: &Fault, hit: &[NodeId], ctx: &mut Ctx<'_, Ev>) {
+        let names = |ids: &[NodeId]| -> String {
+            let names: Vec<&str> = ids
+                .iter()
+                .map(|&i| self.config.nodes[i as usize].as_str())
+                .collect();
+            if names.is_empty() {
+                "(no node)".to_string()
+            } else {
+                names.join(" ")
+            }
+        };
+        let what = match fault {
+            Fault::Partition(shape) => {
+                let shape = shape_name(shape);
+                self.rec.partition(Some(shape.clone()), ctx);
+                format!("partition {shape}")
+            }
+            Fault::Heal => {
+                self.rec.partition(None, ctx);
+                "heal".to_string()
+            }
+            Fault::Crash(_) => format!("crash {}", names(hit)),
+            Fault::Restart(_) => format!("restart {}", names(hit)),
+            Fault::Pause(_) => {
+                for &id in hit {
+                    self.rec.node(id as usize, NodeState::Paused, ctx);
+                }
+                format!("pause {}", names(hit))
+            }
+            Fault::Resume(_) => format!("resume {}", names(hit)),
+            Fault::ClockSkew(..) => format!("clock skew {}", names(hit)),
+            Fault::ClockDrift(..) => format!("clock drift {}", names(hit)),
+            Fault::DiskSlow(..) => format!("disk slow {}", names(hit)),
+            Fault::Rate(r) => format!("load rate {r}/s"),
+            Fault::Undo(j) => {
+                if matches!(self.config.faults.get(*j), Some((_, Fault::Partition(_)))) {
+                    self.rec.partition(None, ctx);
+                }
+                let undone = self.config.faults.get(*j).map_or("", |(_, f)| f.verb());
+                format!("end of {undone} window")
+            }
+        };
+        self.rec.fault(what, ctx);
     }
 
     /// Undoes fault `j` (the end of its `during` window); returns the verb that undoing is.
@@ -866,6 +931,11 @@ impl Cluster {
     fn resume(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
         let slot = &mut self.slots[id as usize];
         slot.paused = false;
+        if ctx.recording() {
+            let state = NodeState::Up(slot.role, slot.term);
+            self.rec.node(id as usize, state, ctx);
+        }
+        let slot = &mut self.slots[id as usize];
         let work = std::mem::take(&mut slot.deferred);
         for w in work {
             match w {
@@ -953,6 +1023,25 @@ impl Cluster {
                 }
                 if kind == HistoryKind::Ok && !matches!(e.op, KvOp::Get { .. }) {
                     self.acked.push((e.session, e.seq));
+                }
+                if ctx.recording() {
+                    let op = match e.op {
+                        KvOp::Get { .. } => "get",
+                        KvOp::Put { .. } => "put",
+                        KvOp::Cas { .. } => "cas",
+                    };
+                    let outcome = match kind {
+                        HistoryKind::Ok => "ok",
+                        HistoryKind::Fail => "fail",
+                        _ => "info",
+                    };
+                    let start = self.invoked_at[c as usize];
+                    self.rec.op(
+                        &format!("c{}", c + 1),
+                        &format!("{op} {outcome}"),
+                        start,
+                        ctx,
+                    );
                 }
                 self.schedule_invoke(c, ctx);
             }
@@ -1272,6 +1361,7 @@ impl Model for Cluster {
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        self.rec.finish(ctx);
         // Expectations whose deadline lies past the end: the run ended before they were met.
         for o in self.obligations.iter_mut().filter(|o| !o.met) {
             o.met = true;
@@ -1291,5 +1381,17 @@ impl Model for Cluster {
         if self.config.check_durable {
             self.check_durable(ctx);
         }
+    }
+}
+
+/// A partition shape as a scenario writes it.
+fn shape_name(shape: &Shape) -> String {
+    match shape {
+        Shape::Halves => "halves".into(),
+        Shape::One => "one".into(),
+        Shape::Bridge => "bridge".into(),
+        Shape::MajoritiesRing => "majorities-ring".into(),
+        Shape::OneWay => "one-way".into(),
+        Shape::Groups(g) => format!("{} groups", g.len()),
     }
 }

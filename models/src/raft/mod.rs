@@ -5,13 +5,15 @@
 //! - [`log`]: a node's in-memory log;
 //! - [`node`]: one Raft node: elections (with PreVote and CheckQuorum as options), replication
 //!   with fast backtracking, commitment, snapshots;
-//! - [`kv`]: the replicated key-value state machine with client sessions.
+//! - [`kv`]: the replicated key-value state machine with client sessions;
+//! - `record`: what a recorded run's timeline and series hold (for `sim report`).
 
 pub mod client;
 pub mod cluster;
 pub mod kv;
 pub mod log;
 pub mod node;
+mod record;
 pub mod safety;
 pub mod schema;
 pub mod server;

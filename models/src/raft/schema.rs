@@ -1,7 +1,10 @@
 //! The Raft model's schema: `network`, `raft` and `load` blocks, their metrics, the fault verbs
 //! it reacts to, and what `expect` can ask of it.
 
-use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop};
+use crate::schema::{
+    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric,
+    prop,
+};
 
 use super::types::Bugs;
 use crate::network::Topology;
@@ -256,5 +259,69 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             "A running node leads in the highest term of any live node.",
         ),
         ("commit", "The cluster commits a new entry."),
+    ],
+    charts: &[
+        ChartSpec {
+            id: "roles",
+            title: "Raft roles and terms per node, with faults",
+            doc: "Each node's role over time (labelled with its term); partitions are shaded across all nodes, crashes and pauses on the node they hit, and every fault is a dashed line.",
+            source: ChartSource::Timeline {
+                group: "hosts",
+                categories: &["role"],
+                row_bands: &["down", "paused"],
+                global_bands: "partition",
+                markers: "fault",
+                row_axis: "node",
+            },
+        },
+        ChartSpec {
+            id: "commit-index",
+            title: "Commit index per node",
+            doc: "How far each node knows the log to be committed: flat stretches are the cluster (or that node) unable to commit.",
+            source: ChartSource::Series {
+                metrics: "*.commit_index_*",
+                y_name: "commit index",
+                y_unit: "entries",
+            },
+        },
+        ChartSpec {
+            id: "throughput",
+            title: "Client throughput (successful operations)",
+            doc: "Operations that completed ok per second of simulated time: dips are elections and partitions.",
+            source: ChartSource::Rate {
+                group: "clients",
+                category: "op",
+                suffix: " ok",
+                y_name: "operations",
+            },
+        },
+        ChartSpec {
+            id: "latency-cdf",
+            title: "Client operation latency (CDF)",
+            doc: "The distribution of the time from invoking an operation to its ok or fail, retries included.",
+            source: ChartSource::Cdf {
+                metrics: "*.latency",
+                x_name: "latency",
+            },
+        },
+        ChartSpec {
+            id: "election-time-cdf",
+            title: "Time to elect a new leader after a leader crash (CDF)",
+            doc: "From the crash of a leader to the next leader of a higher term; in a sweep of election timeouts, the Raft paper's figure 16.",
+            source: ChartSource::Cdf {
+                metrics: "*.election_time",
+                x_name: "election time",
+            },
+        },
+        ChartSpec {
+            id: "election-time-sweep",
+            title: "Election time per variant",
+            doc: "Median and 99th percentile of the time to elect a new leader, for each swept value.",
+            source: ChartSource::SweepBars {
+                metrics: &["*.election_time"],
+                stats: &["p50", "p99"],
+                y_name: "election time",
+            },
+        },
     ],
 };

@@ -61,6 +61,17 @@ enum Command {
     },
     /// List every model: its component kinds, their properties, metrics, actions and checks.
     Models,
+    /// Run every scenario (in parallel) and write each chart as SVG and PNG, a JSON summary per
+    /// scenario and an index.html gallery that opens from file:// (docs/report.md). Exits 1 if a
+    /// scenario's checks failed, 2 if one could not run (its page says why).
+    Report {
+        /// Scenario files (default: every scenarios/*.scn under the current directory).
+        files: Vec<PathBuf>,
+        /// The directory to write into (made if missing; files already there are replaced one
+        /// by one, index.html last).
+        #[arg(long, default_value = "report")]
+        out: PathBuf,
+    },
     /// Check a key-value history for linearizability (format: docs/lincheck.md); exits 1 if
     /// it is not linearizable, printing the shortest failing prefix.
     Lincheck {
@@ -98,6 +109,11 @@ struct RunArgs {
     /// format `sim lincheck` reads. With a sweep, run N writes FILE-N.
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    /// Write the run's timeline (roles per node, jobs on CPUs, faults, client operations, gauges
+    /// as counters) in the Chrome Trace Event format, for Perfetto (ui.perfetto.dev) or
+    /// chrome://tracing. With a sweep, run N writes FILE-N.
+    #[arg(long, value_name = "FILE")]
+    export_trace: Option<PathBuf>,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
@@ -167,6 +183,7 @@ fn main() -> ExitCode {
         Command::Fmt { file, check, write } => fmt_file(&file, check, write),
         Command::Trace(TraceCommand::Show { file, limit }) => trace_show(file, limit),
         Command::Lincheck { file, json, budget } => lincheck(&file, json, budget),
+        Command::Report { files, out } => report(files, &out),
         Command::Models => {
             print_models();
             ExitCode::SUCCESS
@@ -209,8 +226,19 @@ fn run(args: RunArgs) -> ExitCode {
         trace: args.trace.clone(),
         max_pending: args.max_pending,
         history: args.history.clone(),
+        export_trace: args.export_trace.clone(),
+        ..RunOptions::default()
     };
-    let reports = match scenarios::run_file(&args.file, &opts) {
+    let bar = run_progress(&args);
+    let opts = RunOptions {
+        progress: bar.as_ref().map(|b| b.hook()),
+        ..opts
+    };
+    let reports = scenarios::run_file(&args.file, &opts);
+    if let Some(b) = &bar {
+        b.bar.finish_and_clear();
+    }
+    let reports = match reports {
         Ok(r) => r,
         Err(e) => {
             report_error(&e);
@@ -259,11 +287,13 @@ fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    if args.trace.is_some() || args.history.is_some() {
+    if args.trace.is_some() || args.history.is_some() || args.export_trace.is_some() {
         let flag = if args.trace.is_some() {
             "trace"
-        } else {
+        } else if args.history.is_some() {
             "history"
+        } else {
+            "export-trace"
         };
         eprintln!(
             "error: --seeds cannot be used with --{flag} (one file per seed); run the seeds, then replay one with `sim run {} --seed N --{flag} FILE`",
@@ -360,6 +390,169 @@ fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// A progress bar over a run's simulated time, on stderr when it is a terminal.
+struct RunBar {
+    bar: ProgressBar,
+    /// The stop time of each run, in ms (the bar's unit).
+    until_ms: Option<u64>,
+}
+
+impl RunBar {
+    /// Callbacks that move the bar: each run of a sweep is one stretch of `until_ms`.
+    fn hook(&self) -> scenarios::runner::ProgressHook {
+        let (bar, until) = (self.bar.clone(), self.until_ms);
+        let bar2 = self.bar.clone();
+        let base = Arc::new(AtomicU64::new(0));
+        let base2 = Arc::clone(&base);
+        scenarios::runner::ProgressHook {
+            run: Arc::new(move |k, n| {
+                if let Some(u) = until {
+                    bar.set_length(u.saturating_mul(n as u64).max(1));
+                    base.store(u.saturating_mul(k as u64), Ordering::Relaxed);
+                    bar.set_position(u.saturating_mul(k as u64));
+                }
+                if n > 1 {
+                    bar.set_message(format!("run {}/{n}", k + 1));
+                }
+            }),
+            time: Arc::new(move |t, events| {
+                if until.is_some() {
+                    let ms = t.as_nanos() / 1_000_000;
+                    bar2.set_position(base2.load(Ordering::Relaxed) + ms);
+                } else {
+                    bar2.set_position(events);
+                }
+            }),
+        }
+    }
+}
+
+/// The bar for `sim run` (None when stderr is not a terminal, so logs and pipes stay clean).
+fn run_progress(args: &RunArgs) -> Option<RunBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let until_ms = args
+        .until
+        .map(|t| t.as_nanos() / 1_000_000)
+        .or_else(|| {
+            let s = scenarios::load(&args.file).ok()?;
+            let d = scenarios::check::check(&s).ok()?.duration?;
+            Some(d.as_nanos() / 1_000_000)
+        })
+        .filter(|&ms| ms > 0);
+    let template = match until_ms {
+        Some(_) => "[{wide_bar}] {pos}/{len} ms simulated {msg}, eta {eta}",
+        None => "{spinner} {pos} events {msg}",
+    };
+    let style = ProgressStyle::with_template(template)
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = ProgressBar::new(until_ms.unwrap_or(0)).with_style(style);
+    Some(RunBar { bar, until_ms })
+}
+
+/// `sim report`: runs the scenarios with recording on and writes the gallery.
+fn report(files: Vec<PathBuf>, out: &std::path::Path) -> ExitCode {
+    let files = if files.is_empty() {
+        let dir = std::path::Path::new("scenarios");
+        let listed = std::fs::read_dir(dir).map(|rd| {
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+                .collect();
+            v.sort();
+            v
+        });
+        match listed {
+            Ok(v) if !v.is_empty() => v,
+            Ok(_) | Err(_) => {
+                eprintln!(
+                    "error: no scenario files given and no scenarios/*.scn here; run from the repository root or name files (sim report FILE.scn ...)"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        files
+    };
+    let mut command = format!("sim report --out {}", out.display());
+    for f in &files {
+        command.push(' ');
+        command.push_str(&f.display().to_string());
+    }
+    let bar = if std::io::stderr().is_terminal() {
+        let style = ProgressStyle::with_template("[{wide_bar}] {pos}/{len} {msg}, eta {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        ProgressBar::new(0).with_style(style)
+    } else {
+        ProgressBar::hidden()
+    };
+    let phase = AtomicU64::new(0);
+    let planned = |n: u64| {
+        // First the scenarios to run, then the charts to draw.
+        let msg = if phase.fetch_add(1, Ordering::Relaxed) == 0 {
+            "scenarios run"
+        } else {
+            "charts drawn"
+        };
+        bar.set_position(0);
+        bar.set_length(n);
+        bar.set_message(msg);
+    };
+    let tick = || bar.inc(1);
+    let outcome = scenarios::report::write_report(&files, out, &command, &tick, &planned);
+    bar.finish_and_clear();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = 0;
+    let mut broken = 0;
+    let mut charts = 0;
+    for s in &outcome.scenarios {
+        charts += s.charts;
+        match &s.runs {
+            Ok(runs) => {
+                let ok = s.ok();
+                if !ok {
+                    failed += 1;
+                }
+                let verdict = if ok { "ok  " } else { "FAIL" };
+                println!(
+                    "{verdict}  {:<28} {} run(s), {} chart(s)",
+                    s.id,
+                    runs.len(),
+                    s.charts
+                );
+            }
+            Err(e) => {
+                broken += 1;
+                println!("ERR   {:<28} could not run", s.id);
+                report_error(e);
+            }
+        }
+    }
+    let shown = std::fs::canonicalize(&outcome.index).unwrap_or(outcome.index.clone());
+    println!(
+        "wrote {} ({} scenarios, {charts} charts); open file://{}",
+        outcome.index.display(),
+        outcome.scenarios.len(),
+        shown.display()
+    );
+    if broken > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

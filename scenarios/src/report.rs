@@ -1,0 +1,886 @@
+//! `sim report`: runs scenarios with recording on, turns each run into the charts its model
+//! family declares ([`models::schema::ChartSpec`]), and writes every chart as SVG and PNG, a JSON
+//! summary per scenario and the `index.html` gallery; and `sim run --export-trace`'s Chrome
+//! trace.
+//!
+//! Everything written is a pure function of the scenario files: no wall time, no thread count
+//! and no map order reaches a file, so the same inputs give byte-identical SVG, JSON and HTML.
+//! Each file is written to a temporary name and renamed into place, and `index.html` last, so an
+//! interrupted report leaves the previous gallery readable.
+
+use std::path::{Path, PathBuf};
+
+use models::MODELS;
+use models::schema::{ChartSource, ChartSpec, ModelSpec, glob_matches};
+use rayon::prelude::*;
+use reports::chart::{
+    Axis, Band, BarSeries, Chart, GanttBar, Marker, Samples, Series, TimelineSpan,
+};
+use reports::gallery::{ChartFile, CheckRow, Gallery, Page, RunSummary};
+use reports::text::{metrics_table, show};
+use simcore::{MetricValue, MetricsSnapshot, format_hash};
+
+use crate::runner::{
+    RunOptions, RunReport, ScenarioError, run_file, stop_reason_name, write_atomically,
+};
+
+/// Pixel size of every chart.
+pub const CHART_WIDTH_PX: u32 = 960;
+pub const CHART_HEIGHT_PX: u32 = 480;
+/// Per-run charts (Gantt charts, timelines) drawn for at most this many runs of a sweep.
+pub const PER_RUN_CHARTS_MAX: usize = 6;
+/// Lines per chart at most (the legend says how many more there were).
+pub const LINES_MAX: usize = 24;
+
+/// One chart of a scenario, before drawing.
+#[derive(Debug, Clone)]
+pub struct PlannedChart {
+    /// File stem, unique within the scenario (`roles`, `schedule-2`).
+    pub stem: String,
+    pub doc: String,
+    pub chart: Chart,
+}
+
+/// A time or duration unit chosen so that the numbers on an axis stay short: the largest unit
+/// in which the largest value is at least 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TimeUnit {
+    name: &'static str,
+    ns: f64,
+}
+
+fn unit_for(max_ns: f64) -> TimeUnit {
+    let (name, ns) = if max_ns >= 1e9 {
+        ("s", 1e9)
+    } else if max_ns >= 1e6 {
+        ("ms", 1e6)
+    } else if max_ns >= 1e3 {
+        ("us", 1e3)
+    } else {
+        ("ns", 1.0)
+    };
+    TimeUnit { name, ns }
+}
+
+/// The end of a run, in ns: when it stopped.
+fn end_ns(r: &RunReport) -> u64 {
+    r.result.end_time.as_nanos()
+}
+
+/// The label that tells runs of a sweep apart ("" when there is one run).
+fn variant_tag(r: &RunReport, many: bool) -> String {
+    if many && !r.variant.is_empty() {
+        r.variant.clone()
+    } else {
+        String::new()
+    }
+}
+
+fn with_tag(name: &str, tag: &str) -> String {
+    if tag.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} [{tag}]")
+    }
+}
+
+fn title_with(title: &str, tag: &str) -> String {
+    if tag.is_empty() {
+        title.to_string()
+    } else {
+        format!("{title}: {tag}")
+    }
+}
+
+/// The charts of one scenario's runs (one run, or one per variant of a sweep), as the family's
+/// specs declare them. Specs with no data in these runs give no chart.
+pub fn plan_charts(spec: &ModelSpec, runs: &[RunReport]) -> Vec<PlannedChart> {
+    let mut out = Vec::new();
+    if runs.is_empty() {
+        return out;
+    }
+    let many = runs.len() > 1;
+    for c in spec.charts {
+        match c.source {
+            ChartSource::Series { .. } | ChartSource::Cdf { .. } | ChartSource::Rate { .. } => {
+                if let Some(chart) = overlay_chart(c, runs, many) {
+                    out.push(planned(c.id.to_string(), c, chart));
+                }
+            }
+            ChartSource::SweepBars { .. } => {
+                if many {
+                    if let Some(chart) = sweep_bars(c, runs) {
+                        out.push(planned(c.id.to_string(), c, chart));
+                    }
+                }
+            }
+            ChartSource::Gantt { .. } | ChartSource::Timeline { .. } | ChartSource::Bars { .. } => {
+                for (k, r) in runs.iter().take(PER_RUN_CHARTS_MAX).enumerate() {
+                    let tag = variant_tag(r, many);
+                    if let Some(chart) = per_run_chart(c, r, &tag) {
+                        let stem = if many {
+                            format!("{}-{}", c.id, k + 1)
+                        } else {
+                            c.id.to_string()
+                        };
+                        out.push(planned(stem, c, chart));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn planned(stem: String, c: &ChartSpec, chart: Chart) -> PlannedChart {
+    PlannedChart {
+        stem,
+        doc: c.doc.to_string(),
+        chart,
+    }
+}
+
+/// A step line through `points` (a gauge or series holds its value until the next point), up to
+/// `end`.
+fn steps(points: &[(u64, f64)], end: u64, unit: TimeUnit) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2 + 1);
+    for (i, &(t, v)) in points.iter().enumerate() {
+        let x = t as f64 / unit.ns;
+        if i > 0 {
+            out.push((x, points[i - 1].1));
+        }
+        out.push((x, v));
+    }
+    if let Some(&(t, v)) = points.last() {
+        if end > t {
+            out.push((end as f64 / unit.ns, v));
+        }
+    }
+    out
+}
+
+/// The time series of a run whose names match `pattern`: gauge histories and series metrics.
+fn matching_series<'a>(r: &'a RunReport, pattern: &str) -> Vec<(&'a str, &'a [(u64, f64)])> {
+    let mut found: Vec<(&str, &[(u64, f64)])> = r
+        .result
+        .gauges
+        .iter()
+        .filter(|(n, p)| glob_matches(pattern, n) && !p.is_empty())
+        .map(|(n, p)| (n.as_str(), p.as_slice()))
+        .collect();
+    for (n, v) in &r.result.metrics.0 {
+        if let MetricValue::Series { points, .. } = v {
+            if glob_matches(pattern, n) && !points.is_empty() {
+                found.push((n.as_str(), points.as_slice()));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(b.0));
+    found
+}
+
+/// A chart with one line per metric and run: time series, CDFs, rates.
+fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart> {
+    let longest = runs.iter().map(end_ns).max().unwrap_or(0) as f64;
+    let t_unit = unit_for(longest);
+    match c.source {
+        ChartSource::Series {
+            metrics,
+            y_name,
+            y_unit,
+        } => {
+            let mut series = Vec::new();
+            for r in runs {
+                let tag = variant_tag(r, many);
+                for (name, points) in matching_series(r, metrics) {
+                    series.push(Series {
+                        name: with_tag(name, &tag),
+                        points: steps(points, end_ns(r), t_unit),
+                    });
+                }
+            }
+            series.truncate(LINES_MAX);
+            (!series.is_empty()).then(|| Chart::TimeSeries {
+                title: c.title.to_string(),
+                x: Axis::new("simulated time", t_unit.name),
+                y: Axis::new(y_name, y_unit),
+                series,
+            })
+        }
+        ChartSource::Cdf { metrics, x_name } => {
+            let mut found = Vec::new();
+            for r in runs {
+                let tag = variant_tag(r, many);
+                for (name, values) in &r.result.distributions {
+                    if glob_matches(metrics, name) && !values.is_empty() {
+                        found.push((with_tag(name, &tag), values));
+                    }
+                }
+            }
+            found.truncate(LINES_MAX);
+            let max = found
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .max()
+                .unwrap_or(0);
+            let unit = unit_for(max as f64);
+            let samples: Vec<Samples> = found
+                .into_iter()
+                .map(|(name, values)| Samples {
+                    name,
+                    values: values.iter().map(|&v| v as f64 / unit.ns).collect(),
+                })
+                .collect();
+            (!samples.is_empty()).then(|| Chart::Cdf {
+                title: c.title.to_string(),
+                x: Axis::new(x_name, unit.name),
+                samples,
+            })
+        }
+        ChartSource::Rate {
+            group,
+            category,
+            suffix,
+            y_name,
+        } => {
+            let mut series = Vec::new();
+            for r in runs {
+                let Some(tl) = &r.result.timeline else {
+                    continue;
+                };
+                let ends: Vec<u64> = tl
+                    .in_group(group, category)
+                    .filter(|(_, m)| m.name.ends_with(suffix))
+                    .map(|(_, m)| m.end.unwrap_or(m.at).as_nanos())
+                    .collect();
+                if ends.is_empty() {
+                    continue;
+                }
+                let window = (end_ns(r) / 100).max(1_000_000);
+                let windows = end_ns(r).div_ceil(window).max(1) as usize;
+                let mut counts = vec![0u64; windows];
+                for e in ends {
+                    counts[((e / window) as usize).min(windows - 1)] += 1;
+                }
+                let per_s = 1e9 / window as f64;
+                let points = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| {
+                        let mid = (i as f64 + 0.5) * window as f64;
+                        (mid / t_unit.ns, n as f64 * per_s)
+                    })
+                    .collect();
+                series.push(Series {
+                    name: with_tag("completed ok", &variant_tag(r, many)),
+                    points,
+                });
+            }
+            series.truncate(LINES_MAX);
+            (!series.is_empty()).then(|| Chart::TimeSeries {
+                title: c.title.to_string(),
+                x: Axis::new("simulated time", t_unit.name),
+                y: Axis::new(y_name, "per second"),
+                series,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A chart of one run: a Gantt chart, a timeline, or bars per component.
+fn per_run_chart(c: &ChartSpec, r: &RunReport, tag: &str) -> Option<Chart> {
+    let t_unit = unit_for(end_ns(r) as f64);
+    let x = |ns: u64| ns as f64 / t_unit.ns;
+    match c.source {
+        ChartSource::Gantt {
+            group,
+            category,
+            row_axis,
+        } => {
+            let tl = r.result.timeline.as_ref()?;
+            let mut bars: Vec<GanttBar> = tl
+                .in_group(group, category)
+                .map(|(row, m)| GanttBar {
+                    row: row.to_string(),
+                    start: x(m.at.as_nanos()),
+                    end: x(m.end.unwrap_or(m.at).as_nanos()),
+                    item: m.name.clone(),
+                })
+                .collect();
+            // Rows in name order (cpu0, cpu1, ...), whatever order they first ran in.
+            let mut rows: Vec<String> = tl
+                .tracks()
+                .iter()
+                .filter(|t| t.group == group)
+                .map(|t| t.name.clone())
+                .collect();
+            rows.sort_by(|a, b| natural(a).cmp(&natural(b)));
+            bars.sort_by_key(|b| rows.iter().position(|r| *r == b.row));
+            (!bars.is_empty()).then(|| Chart::Gantt {
+                title: title_with(c.title, tag),
+                x: Axis::new("simulated time", t_unit.name),
+                row_axis: row_axis.to_string(),
+                bars,
+            })
+        }
+        ChartSource::Timeline {
+            group,
+            categories,
+            row_bands,
+            global_bands,
+            markers,
+            row_axis,
+        } => {
+            let tl = r.result.timeline.as_ref()?;
+            let rows: Vec<String> = tl
+                .tracks()
+                .iter()
+                .filter(|t| t.group == group)
+                .map(|t| t.name.clone())
+                .collect();
+            let mut spans = Vec::new();
+            let mut bands = Vec::new();
+            let mut marks = Vec::new();
+            for m in tl.marks() {
+                let Some(track) = tl.get_track(m.track) else {
+                    continue;
+                };
+                let (start, end) = (x(m.at.as_nanos()), x(m.end.unwrap_or(m.at).as_nanos()));
+                let on_row = track.group == group;
+                if on_row && categories.contains(&m.category) && m.end.is_some() {
+                    let (class, label) = match m.name.split_once(' ') {
+                        Some((c, l)) => (c.to_string(), l.to_string()),
+                        None => (m.name.clone(), String::new()),
+                    };
+                    spans.push(TimelineSpan {
+                        row: track.name.clone(),
+                        start,
+                        end,
+                        class,
+                        label,
+                    });
+                } else if on_row && row_bands.contains(&m.category) && m.end.is_some() {
+                    bands.push(Band {
+                        start,
+                        end,
+                        label: m.name.clone(),
+                        row: Some(track.name.clone()),
+                    });
+                } else if m.category == global_bands && m.end.is_some() {
+                    bands.push(Band {
+                        start,
+                        end,
+                        label: m.name.clone(),
+                        row: None,
+                    });
+                } else if m.category == markers && m.end.is_none() {
+                    marks.push(Marker {
+                        at: start,
+                        label: m.name.clone(),
+                    });
+                }
+            }
+            (!spans.is_empty()).then(|| Chart::Timeline {
+                title: title_with(c.title, tag),
+                x: Axis::new("simulated time", t_unit.name),
+                row_axis: row_axis.to_string(),
+                rows,
+                spans,
+                bands,
+                markers: marks,
+            })
+        }
+        ChartSource::Bars {
+            metrics,
+            stat,
+            y_name,
+        } => {
+            // Components that have every metric: `a.response`, `a.turnaround`, `a.wait`.
+            let snapshot = &r.result.metrics;
+            let mut components: Vec<&str> = snapshot
+                .0
+                .keys()
+                .filter_map(|n| n.strip_suffix(&format!(".{}", metrics.first()?)))
+                .filter(|c| {
+                    metrics
+                        .iter()
+                        .all(|m| hist_count(snapshot, &format!("{c}.{m}")) > 0)
+                })
+                .collect();
+            components.sort_by(|a, b| natural(a).cmp(&natural(b)));
+            if components.is_empty() {
+                return None;
+            }
+            let values = |m: &str| -> Vec<f64> {
+                components
+                    .iter()
+                    .map(|c| stat_of(snapshot, &format!("{c}.{m}"), stat))
+                    .collect()
+            };
+            let raw: Vec<(String, Vec<f64>)> = metrics
+                .iter()
+                .map(|m| (format!("{stat} {m}"), values(m)))
+                .collect();
+            let max = raw
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
+            let unit = unit_for(max);
+            Some(Chart::Bars {
+                title: title_with(c.title, tag),
+                x: "component".to_string(),
+                y: Axis::new(y_name, unit.name),
+                categories: components.iter().map(|c| c.to_string()).collect(),
+                series: raw
+                    .into_iter()
+                    .map(|(name, v)| BarSeries {
+                        name,
+                        values: v.into_iter().map(|x| x / unit.ns).collect(),
+                    })
+                    .collect(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Grouped bars across a sweep's variants.
+fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
+    let ChartSource::SweepBars {
+        metrics,
+        stats,
+        y_name,
+    } = c.source
+    else {
+        return None;
+    };
+    // Every metric name any run has that matches, in name order.
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        for n in r.result.metrics.0.keys() {
+            if metrics.iter().any(|p| glob_matches(p, n)) && !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+    }
+    names.sort();
+    let mut series = Vec::new();
+    for n in &names {
+        for s in stats.iter() {
+            let values: Vec<f64> = runs
+                .iter()
+                .map(|r| {
+                    if hist_count(&r.result.metrics, n) > 0 {
+                        stat_of(&r.result.metrics, n, s)
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            if values.iter().any(|v| v.is_finite()) {
+                series.push((format!("{s} {n}"), values));
+            }
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    series.truncate(LINES_MAX);
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let unit = unit_for(max);
+    Some(Chart::Bars {
+        title: c.title.to_string(),
+        x: "variant".to_string(),
+        y: Axis::new(y_name, unit.name),
+        categories: runs.iter().map(|r| r.variant.clone()).collect(),
+        series: series
+            .into_iter()
+            .map(|(name, v)| BarSeries {
+                name,
+                values: v.into_iter().map(|x| x / unit.ns).collect(),
+            })
+            .collect(),
+    })
+}
+
+fn hist_count(m: &MetricsSnapshot, name: &str) -> u64 {
+    match m.get(name) {
+        Some(MetricValue::Histogram { count, .. }) => *count,
+        _ => 0,
+    }
+}
+
+fn stat_of(m: &MetricsSnapshot, name: &str, stat: &str) -> f64 {
+    m.get(name).and_then(|v| v.stat(stat)).unwrap_or(f64::NAN)
+}
+
+/// A sort key that puts `cpu2` before `cpu10` and `n2` before `n10`.
+fn natural(s: &str) -> (String, u64, String) {
+    let digits_at = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
+    let (head, rest) = s.split_at(digits_at);
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let n = rest[..end].parse::<u64>().unwrap_or(0);
+    (head.to_string(), n, rest[end..].to_string())
+}
+
+/// The model family a run used.
+pub fn family(run: &RunReport) -> Option<&'static ModelSpec> {
+    MODELS.iter().copied().find(|m| m.name == run.model)
+}
+
+/// The Chrome Trace Event JSON of a recorded run: its timeline, and its gauges and series as
+/// counters.
+pub fn chrome_json(r: &RunReport) -> String {
+    let mut counters = r.result.metrics.clone();
+    counters
+        .0
+        .retain(|_, v| matches!(v, MetricValue::Series { .. }));
+    for (name, points) in &r.result.gauges {
+        counters.0.insert(
+            name.clone(),
+            MetricValue::Series {
+                offered: points.len() as u64,
+                points: points.clone(),
+            },
+        );
+    }
+    let empty = simcore::Timeline::new();
+    let meta = reports::chrome::TraceMeta {
+        scenario: r.scenario.clone(),
+        file: r.file.clone(),
+        seed: r.seed,
+        trace_hash: format_hash(r.result.trace_hash),
+        variant: r.variant.clone(),
+    };
+    reports::chrome::chrome_trace(
+        r.result.timeline.as_ref().unwrap_or(&empty),
+        &counters,
+        &meta,
+    )
+}
+
+/// The JSON summary of one scenario's runs: everything `sim run --json` prints but the wall
+/// time and speed (which differ from run to run), and the charts drawn.
+pub fn summary_json(runs: &[RunReport], charts: &[ChartFile]) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "scenario": r.scenario,
+                "file": r.file,
+                "variant": r.variant,
+                "seed": r.seed,
+                "events": r.events,
+                "sim_time_ns": r.result.end_time.as_nanos(),
+                "stop_reason": stop_reason_name(r.result.stop_reason),
+                "trace_hash": format_hash(r.result.trace_hash),
+                "ok": r.ok(),
+                "metrics": r.result.metrics,
+                "checks": r.checks,
+                "violations": r.result.violations,
+                "violations_total": r.result.violations_total,
+                "replay": r.replay_command(),
+            })
+        })
+        .collect();
+    let charts: Vec<serde_json::Value> = charts
+        .iter()
+        .map(|c| serde_json::json!({"title": c.title, "kind": c.kind, "svg": c.svg, "png": c.png}))
+        .collect();
+    serde_json::json!({ "runs": runs, "charts": charts })
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("chart \"{title}\" of {scenario}: {source}")]
+    Chart {
+        scenario: String,
+        title: String,
+        source: reports::ReportError,
+    },
+}
+
+/// What happened to one scenario of a report.
+#[derive(Debug)]
+pub struct ScenarioOutcome {
+    pub file: PathBuf,
+    pub id: String,
+    /// The runs' reports, or why the scenario could not run.
+    pub runs: Result<Vec<RunReport>, ScenarioError>,
+    pub charts: usize,
+}
+
+impl ScenarioOutcome {
+    pub fn ok(&self) -> bool {
+        self.runs.as_ref().is_ok_and(|r| r.iter().all(|r| r.ok()))
+    }
+}
+
+/// A report's result: every scenario's outcome, in the order given, and the gallery's path.
+#[derive(Debug)]
+pub struct ReportOutcome {
+    pub scenarios: Vec<ScenarioOutcome>,
+    pub index: PathBuf,
+}
+
+/// Directory names for the files: each file's stem, made unique with `-2`, `-3`, ...
+fn page_ids(files: &[PathBuf]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for f in files {
+        let stem: String = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into())
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let mut id = stem.clone();
+        let mut k = 2;
+        while ids.contains(&id) {
+            id = format!("{stem}-{k}");
+            k += 1;
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Runs every scenario of `files` (in parallel) with recording on and writes the report into
+/// `out`: `ID/CHART.svg` and `.png` and `ID/summary.json` per scenario, then `index.html`.
+/// `tick` is called once per scenario run and once per chart drawn (for a progress bar);
+/// `planned` is told how many ticks to expect as soon as it is known.
+pub fn write_report(
+    files: &[PathBuf],
+    out: &Path,
+    command: &str,
+    tick: &(dyn Fn() + Sync),
+    planned: &(dyn Fn(u64) + Sync),
+) -> Result<ReportOutcome, ReportError> {
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let ids = page_ids(files);
+    let opts = RunOptions {
+        record: true,
+        ..RunOptions::default()
+    };
+    planned(files.len() as u64);
+    let ran: Vec<Result<Vec<RunReport>, ScenarioError>> = files
+        .par_iter()
+        .map(|f| {
+            let r = run_file(f, &opts);
+            tick();
+            r
+        })
+        .collect();
+    let plans: Vec<Vec<PlannedChart>> = ran
+        .iter()
+        .map(|r| match r {
+            Ok(runs) => runs
+                .first()
+                .and_then(family)
+                .map(|spec| plan_charts(spec, runs))
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    planned(plans.iter().map(|p| p.len() as u64).sum());
+    // Draw and write every chart, all scenarios' at once.
+    let jobs: Vec<(usize, &PlannedChart)> = plans
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.iter().map(move |c| (i, c)))
+        .collect();
+    let drawn: Vec<Result<ChartFile, ReportError>> = jobs
+        .par_iter()
+        .map(|(i, c)| {
+            let r = draw_chart(out, &ids[*i], c);
+            tick();
+            r
+        })
+        .collect();
+    let mut files_of: Vec<Vec<ChartFile>> = vec![Vec::new(); files.len()];
+    for ((i, _), d) in jobs.iter().zip(drawn) {
+        files_of[*i].push(d?);
+    }
+    let mut pages = Vec::new();
+    let mut outcomes = Vec::new();
+    for (((file, id), runs), charts) in files.iter().zip(&ids).zip(ran).zip(files_of) {
+        let source = std::fs::read_to_string(file).unwrap_or_default();
+        let page = match &runs {
+            Ok(runs) => {
+                let dir = out.join(id);
+                std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+                let json = summary_json(runs, &charts);
+                let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+                let path = dir.join("summary.json");
+                write_atomically(&path, text.as_bytes()).map_err(io_err(&path))?;
+                Page {
+                    id: id.clone(),
+                    scenario: runs.first().map(|r| r.scenario.clone()).unwrap_or_default(),
+                    file: file.display().to_string(),
+                    source,
+                    runs: runs.iter().map(run_summary).collect(),
+                    charts: charts.clone(),
+                    error: None,
+                }
+            }
+            Err(e) => Page {
+                id: id.clone(),
+                scenario: id.clone(),
+                file: file.display().to_string(),
+                source,
+                runs: Vec::new(),
+                charts: Vec::new(),
+                error: Some(e.to_string()),
+            },
+        };
+        pages.push(page);
+        outcomes.push(ScenarioOutcome {
+            file: file.clone(),
+            id: id.clone(),
+            runs,
+            charts: charts.len(),
+        });
+    }
+    let gallery = Gallery {
+        title: "sim report".to_string(),
+        command: command.to_string(),
+        pages,
+    };
+    let index = out.join("index.html");
+    let html = reports::gallery::index_html(&gallery);
+    write_atomically(&index, html.as_bytes()).map_err(io_err(&index))?;
+    Ok(ReportOutcome {
+        scenarios: outcomes,
+        index,
+    })
+}
+
+fn draw_chart(out: &Path, id: &str, c: &PlannedChart) -> Result<ChartFile, ReportError> {
+    let dir = out.join(id);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let err = |source| ReportError::Chart {
+        scenario: id.to_string(),
+        title: c.chart.title().to_string(),
+        source,
+    };
+    let svg = reports::render_svg(&c.chart, CHART_WIDTH_PX, CHART_HEIGHT_PX).map_err(err)?;
+    let png = reports::render_png(&c.chart, CHART_WIDTH_PX, CHART_HEIGHT_PX).map_err(err)?;
+    let svg_path = dir.join(format!("{}.svg", c.stem));
+    let png_path = dir.join(format!("{}.png", c.stem));
+    write_atomically(&svg_path, svg.as_bytes()).map_err(io_err(&svg_path))?;
+    write_atomically(&png_path, &png).map_err(io_err(&png_path))?;
+    Ok(ChartFile {
+        title: c.chart.title().to_string(),
+        kind: c.chart.kind_name().to_string(),
+        svg: format!("{id}/{}.svg", c.stem),
+        png: format!("{id}/{}.png", c.stem),
+        doc: c.doc.clone(),
+    })
+}
+
+fn run_summary(r: &RunReport) -> RunSummary {
+    RunSummary {
+        variant: r.variant.clone(),
+        seed: r.seed,
+        ok: r.ok(),
+        events: r.events,
+        sim_time: show(r.result.end_time.as_nanos() as f64, true),
+        trace_hash: format_hash(r.result.trace_hash),
+        replay: r.replay_command(),
+        metrics: metrics_table(&r.result.metrics)
+            .into_iter()
+            .map(|line| match line.split_once(char::is_whitespace) {
+                Some((name, value)) => (name.to_string(), value.trim().to_string()),
+                None => (line, String::new()),
+            })
+            .collect(),
+        checks: r
+            .checks
+            .iter()
+            .map(|c| CheckRow {
+                check: c.check.clone(),
+                held: c.held,
+                actual: show(c.actual, c.is_duration),
+            })
+            .collect(),
+        violations: r
+            .result
+            .violations
+            .iter()
+            .filter(|v| !r.checks.iter().any(|c| c.check == v.check))
+            .map(|v| {
+                format!(
+                    "{} at {}: {}",
+                    v.check,
+                    show(v.time_ns as f64, true),
+                    v.detail
+                )
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_keep_numbers_short() {
+        assert_eq!(unit_for(30e9).name, "s");
+        assert_eq!(unit_for(300e9).name, "s");
+        assert_eq!(unit_for(150e6).name, "ms");
+        assert_eq!(unit_for(5e6).name, "ms");
+        assert_eq!(unit_for(5e3).name, "us");
+        assert_eq!(unit_for(500.0).name, "ns");
+    }
+
+    #[test]
+    fn steps_hold_each_value_until_the_next() {
+        let u = TimeUnit {
+            name: "ns",
+            ns: 1.0,
+        };
+        let s = steps(&[(0, 1.0), (10, 3.0)], 20, u);
+        assert_eq!(s, vec![(0.0, 1.0), (10.0, 1.0), (10.0, 3.0), (20.0, 3.0)]);
+    }
+
+    #[test]
+    fn natural_order_and_unique_ids() {
+        let mut v = vec!["cpu10", "cpu2", "cpu1"];
+        v.sort_by(|a, b| natural(a).cmp(&natural(b)));
+        assert_eq!(v, ["cpu1", "cpu2", "cpu10"]);
+        let ids = page_ids(&[
+            PathBuf::from("a/x.scn"),
+            PathBuf::from("b/x.scn"),
+            PathBuf::from("c/we ird.scn"),
+        ]);
+        assert_eq!(ids, ["x", "x-2", "we-ird"]);
+    }
+}

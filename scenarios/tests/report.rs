@@ -1,0 +1,392 @@
+//! `sim report` and `sim run --export-trace`, end to end through the binary: the charts each
+//! model family declares are drawn from what the run really did, the same inputs give the same
+//! bytes whatever the thread count, recording never changes a run, a broken scenario gets an
+//! error page without stopping the others, and the gallery loads in headless Chromium.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use scenarios::runner::{RunOptions, run_file};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scn(name: &str) -> PathBuf {
+    root().join("scenarios").join(name)
+}
+
+fn sim() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sim"));
+    c.current_dir(root());
+    c
+}
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+const FILES: [&str; 3] = ["sched-rr.scn", "raft-partition.scn", "mm1.scn"];
+
+/// `sim report --out report FILES` run in `dir` (so the command the gallery shows, which names
+/// the output directory, is the same for every `dir`), on `threads` threads.
+fn report_into(dir: &Path, threads: &str) -> std::process::Output {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut c = sim();
+    c.current_dir(dir)
+        .env("RAYON_NUM_THREADS", threads)
+        .args(["report", "--out", "report"]);
+    for f in FILES {
+        c.arg(scn(f).canonicalize().unwrap());
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn report_writes_every_declared_chart_and_is_byte_identical_across_thread_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run_a = report_into(&tmp.path().join("1"), "1");
+    assert!(
+        run_a.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run_a.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run_a.stdout);
+    assert!(
+        stdout.contains("wrote ") && stdout.contains("index.html"),
+        "{stdout}"
+    );
+    assert!(report_into(&tmp.path().join("2"), "2").status.success());
+    let (a, b) = (tmp.path().join("1/report"), tmp.path().join("2/report"));
+    let (ta, tb) = (tree(&a), tree(&b));
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &ta {
+        if name.ends_with(".svg") || name.ends_with(".json") || name.ends_with(".html") {
+            assert!(bytes == &tb[name], "{name} differs between 1 and 2 threads");
+        }
+    }
+    for expected in [
+        "index.html",
+        "raft-partition/summary.json",
+        "raft-partition/roles.svg",
+        "raft-partition/roles.png",
+        "raft-partition/commit-index.svg",
+        "raft-partition/throughput.svg",
+        "raft-partition/latency-cdf.svg",
+        "raft-partition/election-time-cdf.svg",
+        "sched-rr/schedule-1.svg",
+        "sched-rr/schedule-4.svg",
+        "sched-rr/per-job-2.svg",
+        "sched-rr/sweep.svg",
+        "mm1/queue-length.svg",
+        "mm1/response-cdf.svg",
+        "mm1/wait-cdf.svg",
+    ] {
+        assert!(
+            ta.contains_key(expected),
+            "{expected} missing: {:?}",
+            ta.keys()
+        );
+    }
+    // A sweep chart only for sweeps; no temporary files left behind.
+    assert!(!ta.contains_key("mm1/sweep.svg"));
+    assert!(ta.keys().all(|k| !k.contains(".tmp")), "{:?}", ta.keys());
+    // The summary is what the run printed, without wall times.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&ta["raft-partition/summary.json"]).unwrap();
+    let run = &summary["runs"][0];
+    assert_eq!(run["ok"], true);
+    assert!(run.get("wall_time_s").is_none());
+    let one = run_file(&scn("raft-partition.scn"), &RunOptions::default()).unwrap();
+    assert_eq!(
+        run["trace_hash"],
+        simcore::format_hash(one[0].result.trace_hash)
+    );
+    let html = String::from_utf8_lossy(&ta["index.html"]);
+    assert!(html.contains("raft-partition/roles.svg"));
+    assert!(html.contains("sim run"), "replay commands are shown");
+}
+
+#[test]
+fn recording_never_changes_a_run() {
+    for f in FILES {
+        let plain = run_file(&scn(f), &RunOptions::default()).unwrap();
+        let recorded = run_file(
+            &scn(f),
+            &RunOptions {
+                record: true,
+                ..RunOptions::default()
+            },
+        )
+        .unwrap();
+        for (p, r) in plain.iter().zip(&recorded) {
+            assert_eq!(p.result.trace_hash, r.result.trace_hash, "{f}");
+            // The same metrics, but the series that only a recorded run keeps.
+            let mut kept = r.result.metrics.clone();
+            kept.0
+                .retain(|_, v| !matches!(v, simcore::MetricValue::Series { .. }));
+            assert_eq!(p.result.metrics, kept, "{f}");
+            assert!(p.result.timeline.is_none() && r.result.timeline.is_some());
+        }
+    }
+}
+
+#[test]
+fn the_schedule_chart_shows_what_the_cpu_model_ran() {
+    // Three 50 ms jobs under round robin: each job's run spans add up to its 50 ms of CPU, and
+    // with a 10 ms quantum no span is longer than the quantum.
+    let runs = run_file(
+        &scn("sched-rr.scn"),
+        &RunOptions {
+            record: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(runs.len(), 4);
+    for r in &runs {
+        let tl = r.result.timeline.as_ref().unwrap();
+        let mut per_job: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut longest = 0;
+        for (cpu, m) in tl.in_group("cpus", "run") {
+            assert_eq!(cpu, "cpu0");
+            *per_job.entry(m.name.as_str()).or_default() += m.duration_ns();
+            longest = longest.max(m.duration_ns());
+        }
+        assert_eq!(
+            per_job,
+            BTreeMap::from([("a", 50_000_000), ("b", 50_000_000), ("c", 50_000_000)]),
+            "{}",
+            r.variant
+        );
+        if r.variant.contains("=10ms") {
+            assert_eq!(longest, 10_000_000);
+        }
+    }
+    let spec = scenarios::report::family(&runs[0]).unwrap();
+    let charts = scenarios::report::plan_charts(spec, &runs);
+    let stems: Vec<&str> = charts.iter().map(|c| c.stem.as_str()).collect();
+    assert!(
+        stems.contains(&"schedule-1") && stems.contains(&"sweep"),
+        "{stems:?}"
+    );
+}
+
+#[test]
+fn the_raft_timeline_shows_the_faults_of_the_schedule() {
+    let runs = run_file(
+        &scn("raft-partition.scn"),
+        &RunOptions {
+            record: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let tl = runs[0].result.timeline.as_ref().unwrap();
+    // Four partitions, each healed: four partition spans, named by their shape.
+    let parts: Vec<String> = tl
+        .in_group("network", "partition")
+        .map(|(_, m)| m.name.clone())
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            "partition majorities-ring",
+            "partition halves",
+            "partition bridge",
+            "partition one"
+        ]
+    );
+    // The crashed leader is down from 13 s until the restart at 15 s.
+    let down: Vec<_> = tl
+        .in_group("hosts", "down")
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(down.len(), 1, "{down:?}");
+    assert_eq!(down[0].at.as_nanos(), 13_000_000_000);
+    assert_eq!(down[0].end.unwrap().as_nanos(), 15_000_000_000);
+    // Every fault of the schedule is an instant: 10 `at` lines and the clock skews.
+    let faults = tl.in_group("faults", "fault").count();
+    assert!(faults >= 11, "{faults}");
+    // Roles cover each node's whole run but the time it was down: the spans of a node tile 0..30 s.
+    for node in ["n1", "n2", "n3", "n4", "n5"] {
+        let covered: u64 = tl
+            .marks()
+            .iter()
+            .filter(|m| tl.get_track(m.track).is_some_and(|t| t.name == node))
+            .map(|m| m.duration_ns())
+            .sum();
+        assert_eq!(covered, 30_000_000_000, "{node}");
+    }
+    // One leader span per term at most, and the commit index series of every node.
+    let leaders: Vec<&str> = tl
+        .in_group("hosts", "role")
+        .filter(|(_, m)| m.name.starts_with("leader"))
+        .map(|(_, m)| m.name.as_str())
+        .collect();
+    let mut terms = leaders.clone();
+    terms.dedup();
+    assert!(!leaders.is_empty());
+    assert_eq!(terms.len(), leaders.len(), "{leaders:?}");
+    for node in ["n1", "n2", "n3", "n4", "n5"] {
+        let name = format!("cluster.commit_index_{node}");
+        assert!(
+            matches!(
+                runs[0].result.metrics.get(&name),
+                Some(simcore::MetricValue::Series { .. })
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn export_trace_writes_chrome_trace_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sched.json");
+    let status = sim()
+        .args(["run", "scenarios/sched-fifo.scn", "--export-trace"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let events = v["traceEvents"].as_array().unwrap();
+    let threads: Vec<&str> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .filter_map(|e| e["args"]["name"].as_str())
+        .collect();
+    assert!(threads.contains(&"cpu0"), "{threads:?}");
+    let runs = run_file(
+        &scn("sched-fifo.scn"),
+        &RunOptions {
+            record: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let spans = runs[0]
+        .result
+        .timeline
+        .as_ref()
+        .unwrap()
+        .in_group("cpus", "run")
+        .count();
+    let complete = events.iter().filter(|e| e["ph"] == "X").count();
+    assert_eq!(complete, spans, "one complete event per run segment");
+    // A Raft run: fault instants span every track (global scope).
+    let raft = tmp.path().join("raft.json");
+    let status = sim()
+        .args(["run", "scenarios/raft-leader-crash.scn", "--export-trace"])
+        .arg(&raft)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&raft).unwrap()).unwrap();
+    let global = v["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "i" && e["s"] == "g")
+        .count();
+    assert!(global >= 1);
+    // With --seeds it is refused, with a reason.
+    let refused = sim()
+        .args([
+            "run",
+            "scenarios/mm1.scn",
+            "--seeds",
+            "1..2",
+            "--export-trace",
+            "x.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("export-trace"));
+}
+
+#[test]
+fn a_broken_scenario_gets_an_error_page_and_exit_2_while_the_others_are_drawn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("broken.scn");
+    std::fs::write(
+        &bad,
+        "scenario \"broken\" {\n  station s { service exp(1s) \n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = sim()
+        .arg("report")
+        .arg("--out")
+        .arg(&out)
+        .arg(&bad)
+        .arg("scenarios/sched-fifo.scn")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("broken.scn:"), "{stderr}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("broken"));
+    assert!(out.join("sched-fifo/schedule.svg").exists());
+    // An output path that is a file: a clear error, nothing else.
+    let file = tmp.path().join("plain");
+    std::fs::write(&file, "x").unwrap();
+    let o = sim()
+        .arg("report")
+        .arg("--out")
+        .arg(&file)
+        .arg("scenarios/sched-fifo.scn")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: "));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+#[test]
+fn the_gallery_loads_every_chart_in_headless_chromium() {
+    if reports::browser::find_chromium().is_none() {
+        if std::env::var("SIM_REQUIRE_CHROMIUM").as_deref() == Ok("1") {
+            panic!("chromium is required (SIM_REQUIRE_CHROMIUM=1) but not installed");
+        }
+        eprintln!("skipped: chromium not installed (apt-get install chromium)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let o = report_into(tmp.path(), "2");
+    assert!(o.status.success());
+    let out = tmp.path().join("report");
+    let charts = tree(&out).keys().filter(|k| k.ends_with(".svg")).count() as u32;
+    let shot = tmp.path().join("shot.png");
+    let check = reports::browser::check_gallery(
+        &out.join("index.html"),
+        Some(&shot),
+        std::time::Duration::from_secs(120),
+    )
+    .unwrap();
+    assert_eq!(check.total, charts, "{check:?}");
+    assert_eq!(check.loaded, charts, "{check:?}");
+    assert_eq!(check.failed, 0, "{check:?}");
+}
