@@ -203,7 +203,9 @@ pub const fn metric(name: &'static str, kind: MetricKind, doc: &'static str) -> 
 
 /// A chart a model family can draw from a recorded run (`sim report`): declared here as data, so
 /// the report needs no model-specific code. Metric patterns are globs over full metric names in
-/// which `*` matches any run of characters (`*.queue_len`, `*.commit_index_*`); timeline sources
+/// which `*` matches any run of characters (`*.queue_len`, `*.commit_index_*`) and a leading
+/// `{KIND}` stands for the name of any block of that kind (`{cpu}.response` is the machine's
+/// metric, not a job's, though both end in `.response`); timeline sources
 /// name a track group and mark categories (each model's `record` conventions).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChartSpec {

@@ -458,7 +458,8 @@ fn url(path: &str) -> String {
 }
 
 /// The page's CSS: system fonts, one readable column, tables that scroll sideways on a phone
-/// rather than squash, and charts in a grid that drops to one column on narrow screens.
+/// rather than squash, and charts one to a row at about the size they are drawn (two to a row
+/// would halve their text), on narrow screens as wide as the screen.
 const STYLE: &str = r#":root {
   --fg: #1c2330; --muted: #5d6778; --bg: #ffffff; --panel: #f5f7fa; --line: #d8dde6;
   --link: #0b5cad; --code: #eef1f5;
@@ -503,7 +504,7 @@ section.scenario > p.file { margin: 0 0 .5rem; }
 .replay ul, .violations ul { margin: 0; padding-left: 1.25rem; }
 .replay li { margin: .3rem 0; }
 .replay .label { color: var(--muted); margin-right: .25rem; }
-.charts { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 480px), 1fr)); }
+.charts { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 760px), 1fr)); }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; background: var(--panel);
   padding: .5rem; display: flex; flex-direction: column; }
 figure.chart img { display: block; width: 100%; height: auto; background: #fff; border-radius: 4px; }

@@ -67,12 +67,39 @@ fn end_ns(r: &RunReport) -> u64 {
     r.result.end_time.as_nanos()
 }
 
-/// The label that tells runs of a sweep apart ("" when there is one run).
+/// The label that tells runs of a sweep apart ("" when there is one run): the swept values
+/// alone (`server.servers=2, machine.quantum=5ms` → `2, 5ms`), since a legend has little room.
 fn variant_tag(r: &RunReport, many: bool) -> String {
-    if many && !r.variant.is_empty() {
-        r.variant.clone()
+    if !many || r.variant.is_empty() {
+        return String::new();
+    }
+    r.variant
+        .split(", ")
+        .map(|kv| kv.split_once('=').map_or(kv, |(_, v)| v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether metric `name` of run `r` matches `pattern`: a glob, where a leading `{KIND}` stands
+/// for the name of any block of that kind (`{cpu}.response` is the machine's, not a job's).
+fn metric_matches(pattern: &str, name: &str, r: &RunReport) -> bool {
+    match pattern.strip_prefix('{').and_then(|p| p.split_once('}')) {
+        Some((kind, rest)) => r
+            .blocks
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .any(|(_, block)| glob_matches(&format!("{block}{rest}"), name)),
+        None => glob_matches(pattern, name),
+    }
+}
+
+/// The legend name of a line: the metric, and in a sweep the variant; the variant alone when
+/// every run has just the one metric.
+fn line_name(metric: &str, tag: &str, one_per_run: bool) -> String {
+    if one_per_run && !tag.is_empty() {
+        tag.to_string()
     } else {
-        String::new()
+        with_tag(metric, tag)
     }
 }
 
@@ -165,12 +192,12 @@ fn matching_series<'a>(r: &'a RunReport, pattern: &str) -> Vec<(&'a str, &'a [(u
         .result
         .gauges
         .iter()
-        .filter(|(n, p)| glob_matches(pattern, n) && !p.is_empty())
+        .filter(|(n, p)| metric_matches(pattern, n, r) && !p.is_empty())
         .map(|(n, p)| (n.as_str(), p.as_slice()))
         .collect();
     for (n, v) in &r.result.metrics.0 {
         if let MetricValue::Series { points, .. } = v {
-            if glob_matches(pattern, n) && !points.is_empty() {
+            if metric_matches(pattern, n, r) && !points.is_empty() {
                 found.push((n.as_str(), points.as_slice()));
             }
         }
@@ -189,12 +216,14 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
             y_name,
             y_unit,
         } => {
+            let found: Vec<_> = runs.iter().map(|r| matching_series(r, metrics)).collect();
+            let one = found.iter().all(|f| f.len() <= 1);
             let mut series = Vec::new();
-            for r in runs {
+            for (r, f) in runs.iter().zip(&found) {
                 let tag = variant_tag(r, many);
-                for (name, points) in matching_series(r, metrics) {
+                for (name, points) in f {
                     series.push(Series {
-                        name: with_tag(name, &tag),
+                        name: line_name(name, &tag, one),
                         points: steps(points, end_ns(r), t_unit),
                     });
                 }
@@ -208,13 +237,22 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
             })
         }
         ChartSource::Cdf { metrics, x_name } => {
+            let per_run: Vec<Vec<(&String, &Vec<u64>)>> = runs
+                .iter()
+                .map(|r| {
+                    r.result
+                        .distributions
+                        .iter()
+                        .filter(|(n, v)| metric_matches(metrics, n, r) && !v.is_empty())
+                        .collect()
+                })
+                .collect();
+            let one = per_run.iter().all(|f| f.len() <= 1);
             let mut found = Vec::new();
-            for r in runs {
+            for (r, f) in runs.iter().zip(per_run) {
                 let tag = variant_tag(r, many);
-                for (name, values) in &r.result.distributions {
-                    if glob_matches(metrics, name) && !values.is_empty() {
-                        found.push((with_tag(name, &tag), values));
-                    }
+                for (name, values) in f {
+                    found.push((line_name(name, &tag, one), values));
                 }
             }
             found.truncate(LINES_MAX);
@@ -272,7 +310,7 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                     })
                     .collect();
                 series.push(Series {
-                    name: with_tag("completed ok", &variant_tag(r, many)),
+                    name: line_name("completed ok", &variant_tag(r, many), true),
                     points,
                 });
             }
@@ -460,7 +498,7 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
     let mut names: Vec<&str> = Vec::new();
     for r in runs {
         for n in r.result.metrics.0.keys() {
-            if metrics.iter().any(|p| glob_matches(p, n)) && !names.contains(&n.as_str()) {
+            if metrics.iter().any(|p| metric_matches(p, n, r)) && !names.contains(&n.as_str()) {
                 names.push(n);
             }
         }
@@ -496,9 +534,9 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
     let unit = unit_for(max);
     Some(Chart::Bars {
         title: c.title.to_string(),
-        x: "variant".to_string(),
+        x: sweep_axis(runs),
         y: Axis::new(y_name, unit.name),
-        categories: runs.iter().map(|r| r.variant.clone()).collect(),
+        categories: runs.iter().map(|r| variant_tag(r, true)).collect(),
         series: series
             .into_iter()
             .map(|(name, v)| BarSeries {
@@ -507,6 +545,20 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
             })
             .collect(),
     })
+}
+
+/// What the sweep varies: the swept properties' names (`machine.quantum`).
+fn sweep_axis(runs: &[RunReport]) -> String {
+    let first = runs.first().map_or("", |r| r.variant.as_str());
+    let names: Vec<&str> = first
+        .split(", ")
+        .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+        .collect();
+    if names.is_empty() {
+        "variant".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn hist_count(m: &MetricsSnapshot, name: &str) -> u64 {

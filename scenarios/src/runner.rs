@@ -101,6 +101,9 @@ pub struct RunReport {
     pub model: &'static str,
     /// The stop time asked for (the scenario's duration or `--until`), if any.
     pub until: Option<SimTime>,
+    /// The scenario's blocks as (kind, name), in file order (for charts that pick metrics of
+    /// components of one kind).
+    pub blocks: Vec<(&'static str, String)>,
     pub result: RunResult,
     /// The command-line flags that changed this run (` --until 10s`), for the replay command.
     pub replay_flags: String,
@@ -302,6 +305,11 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         checks,
         model: model_name,
         until: stop.time,
+        blocks: checked
+            .blocks
+            .iter()
+            .map(|b| (b.spec.kind, b.name.clone()))
+            .collect(),
         result,
         replay_flags: replay_flags(opts),
     };

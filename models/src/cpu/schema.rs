@@ -306,7 +306,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             title: "Mean response and turnaround per variant",
             doc: "The machine's mean response, turnaround and wait for each swept value.",
             source: ChartSource::SweepBars {
-                metrics: &["*.response", "*.turnaround", "*.wait"],
+                metrics: &["{cpu}.response", "{cpu}.turnaround", "{cpu}.wait"],
                 stats: &["mean"],
                 y_name: "time",
             },

@@ -138,7 +138,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             title: "Queue length per station",
             doc: "Customers waiting at each station over simulated time (sampled: at most 4096 points per line).",
             source: ChartSource::Series {
-                metrics: "*.queue_len",
+                metrics: "{station}.queue_len",
                 y_name: "customers waiting",
                 y_unit: "",
             },
@@ -167,7 +167,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             title: "Waiting time per station (CDF)",
             doc: "The distribution of each station's time in queue before service (customers served at once wait 0).",
             source: ChartSource::Cdf {
-                metrics: "*.wait",
+                metrics: "{station}.wait",
                 x_name: "wait",
             },
         },
@@ -176,7 +176,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             title: "Mean wait and response per variant",
             doc: "The mean waiting time at each station and the mean response time, for each swept value.",
             source: ChartSource::SweepBars {
-                metrics: &["*.wait", "system.response"],
+                metrics: &["{station}.wait", "system.response"],
                 stats: &["mean"],
                 y_name: "time",
             },

@@ -457,7 +457,8 @@ fn run_progress(args: &RunArgs) -> Option<RunBar> {
 
 /// `sim report`: runs the scenarios with recording on and writes the gallery.
 fn report(files: Vec<PathBuf>, out: &std::path::Path) -> ExitCode {
-    let files = if files.is_empty() {
+    let defaulted = files.is_empty();
+    let files = if defaulted {
         let dir = std::path::Path::new("scenarios");
         let listed = std::fs::read_dir(dir).map(|rd| {
             let mut v: Vec<PathBuf> = rd
@@ -479,8 +480,10 @@ fn report(files: Vec<PathBuf>, out: &std::path::Path) -> ExitCode {
     } else {
         files
     };
+    // The command that regenerates this gallery, as the user typed it (every file only when
+    // they were named).
     let mut command = format!("sim report --out {}", out.display());
-    for f in &files {
+    for f in files.iter().filter(|_| !defaulted) {
         command.push(' ');
         command.push_str(&f.display().to_string());
     }
@@ -840,6 +843,13 @@ fn print_models() {
         }
         for (name, doc) in m.events {
             println!("  expect {name} within T: {doc}");
+        }
+        if !m.charts.is_empty() {
+            println!();
+            println!("  charts (sim report):");
+            for c in m.charts {
+                println!("    {:<20} {}", c.id, c.title);
+            }
         }
     }
 }
