@@ -1456,6 +1456,7 @@ mod tests {
         verbs: crate::ast::VERBS,
         properties: &[("linearizable", "")],
         events: &[("leader", "")],
+        charts: &[],
     };
     const ALL: &[&ModelSpec] = &[&TOY, &models::queueing::schema::SCHEMA];
 

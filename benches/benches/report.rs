@@ -1,0 +1,926 @@
+//! `sim report`'s costs, four ways, in one run:
+//!
+//! 1. **Recording overhead on the hot path.** `scenarios::run_file` of `scenarios/mm1.scn` and
+//!    `scenarios/raft-partition.scn` with `RunOptions { record: true, .. }` (timeline, gauge
+//!    histories, distributions) against `RunOptions::default()`, interleaved, median of 7 each,
+//!    as a ratio. Also checks that recording changed neither the trace hash nor the event count.
+//! 2. **Chart rendering.** `reports::render_svg` and `reports::render_png` at 960x480 px per chart
+//!    kind, on data generated here deterministically: a time series of 4 lines x 4096 points, a
+//!    CDF of 3 lines x 4096 samples, a Gantt chart of 1,000 bars on 4 rows, a timeline of 5 rows x
+//!    2,000 spans with 20 bands and 50 markers, grouped bars of 6 categories x 3 series. Median ms
+//!    of 7 per chart per format; for PNG also the time to encode the same pixels alone (decoded
+//!    from the rendered PNG, encoded again as `render_png` does), and for each kind the same chart
+//!    with minimal data (2 points, samples, bars or spans per series or row: title, axes and
+//!    legend only, near enough).
+//! 3. **Peer: matplotlib**, `benches/peers/charts_matplotlib.py`, on the same data (written to a
+//!    temporary JSON file it reads): the equivalent charts to SVG and PNG at 960x480 px with the
+//!    Agg backend, median of 7 each, and the ratio matplotlib / ours per kind and format.
+//! 4. **Whole `sim report`.** `scenarios::report::write_report` over every `scenarios/*.scn` into
+//!    a temporary directory, median of 3, seconds, with the charts written and the cores used.
+//!
+//! Timings are printed, never asserted; the bench fails only when something does not run (or
+//! recording changed a run).
+//!
+//! Run: `cargo bench -p sim-benches --bench report` (about a minute after the build).
+//! Smoke run: `cargo bench -p sim-benches --bench report -- --quick` (one iteration of each, mm1
+//! cut to 400,000 events, the report over 3 scenarios).
+//! Environment: `SIM_BENCH_REPS` (parts 1 to 3, default 7), `SIM_BENCH_REPORT_REPS` (part 4,
+//! default 3), `SIM_BENCH_PYTHON` (default `python3`). A missing python3 or matplotlib is a
+//! "skipped" line, not a failure.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use reports::chart::{
+    Axis, Band, BarSeries, Chart, GanttBar, Marker, Samples, Series, TimelineSpan,
+};
+use scenarios::{RunOptions, RunReport};
+use serde_json::{Value, json};
+
+const WIDTH: u32 = 960;
+const HEIGHT: u32 = 480;
+const DEFAULT_REPS: usize = 7;
+const DEFAULT_REPORT_REPS: usize = 3;
+/// `--quick` stops mm1.scn after this many events (it has 2·10^6).
+const QUICK_MM1_EVENTS: u64 = 400_000;
+/// `--quick` reports on these scenarios only.
+const QUICK_REPORT_FILES: [&str; 3] = ["mm1.scn", "raft-partition.scn", "sched-rr.scn"];
+
+struct Settings {
+    quick: bool,
+    reps: usize,
+    report_reps: usize,
+    python: String,
+}
+
+fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
+    match std::env::var(name) {
+        Ok(text) => {
+            let cleaned = text.trim().replace('_', "");
+            cleaned
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name}={text:?} is not a positive whole number"))
+        }
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
+fn settings() -> Result<Settings, String> {
+    // cargo passes `--bench` (and any filter) to a harness-less bench: ignore what we don't know.
+    let quick = std::env::args().skip(1).any(|a| a == "--quick");
+    let reps =
+        env_number::<usize>("SIM_BENCH_REPS")?.unwrap_or(if quick { 1 } else { DEFAULT_REPS });
+    let report_reps = env_number::<usize>("SIM_BENCH_REPORT_REPS")?.unwrap_or(if quick {
+        1
+    } else {
+        DEFAULT_REPORT_REPS
+    });
+    if reps == 0 || report_reps == 0 {
+        return Err("SIM_BENCH_REPS and SIM_BENCH_REPORT_REPS must be at least 1".into());
+    }
+    let python = std::env::var("SIM_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    Ok(Settings {
+        quick,
+        reps,
+        report_reps,
+        python,
+    })
+}
+
+/// Several timings of one thing, in seconds; the median is reported (robust to one that shared
+/// its core with something else, on a 2-core machine), with the range.
+#[derive(Default, Clone)]
+struct Timings(Vec<f64>);
+
+impl Timings {
+    fn median(&self) -> f64 {
+        let mut w = self.0.clone();
+        w.sort_by(f64::total_cmp);
+        w[w.len() / 2]
+    }
+    fn min(&self) -> f64 {
+        self.0.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+    fn max(&self) -> f64 {
+        self.0.iter().copied().fold(0.0, f64::max)
+    }
+    /// "12.3 [11.9..13.0]" in milliseconds.
+    fn ms(&self) -> String {
+        format!(
+            "{:.2} [{:.2}..{:.2}]",
+            self.median() * 1e3,
+            self.min() * 1e3,
+            self.max() * 1e3
+        )
+    }
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let started = Instant::now();
+    let r = black_box(f());
+    (r, started.elapsed().as_secs_f64())
+}
+
+fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// CPU seconds this process has used (utime + stime from `/proc/self/stat`, in Linux's fixed
+/// USER_HZ of 100 ticks per second); `None` where there is no such file.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 1: recording overhead
+
+/// What one run recorded, for the printout.
+#[derive(Default)]
+struct Recorded {
+    marks: usize,
+    gauge_points: usize,
+    distribution_values: usize,
+}
+
+fn recorded(r: &RunReport) -> Recorded {
+    let res = &r.result;
+    Recorded {
+        marks: res.timeline.as_ref().map_or(0, |t| t.marks().len()),
+        gauge_points: res.gauges.values().map(Vec::len).sum(),
+        distribution_values: res.distributions.values().map(Vec::len).sum(),
+    }
+}
+
+struct Overhead {
+    file: &'static str,
+    events: u64,
+    off: Timings,
+    on: Timings,
+    recorded: Recorded,
+    same_runs: bool,
+}
+
+fn one_run(path: &Path, opts: &RunOptions) -> Result<(RunReport, f64), String> {
+    let (reports, wall) = time(|| scenarios::run_file(path, opts));
+    let mut reports = reports.map_err(|e| format!("{}: {e}", path.display()))?;
+    if reports.len() != 1 {
+        return Err(format!("{}: expected one run, not a sweep", path.display()));
+    }
+    Ok((reports.remove(0), wall))
+}
+
+fn overhead(s: &Settings, file: &'static str) -> Result<Overhead, String> {
+    let path = repo_path(&format!("scenarios/{file}"));
+    let max_events = (s.quick && file == "mm1.scn").then_some(QUICK_MM1_EVENTS);
+    let off_opts = RunOptions {
+        max_events,
+        ..RunOptions::default()
+    };
+    let on_opts = RunOptions {
+        record: true,
+        ..off_opts.clone()
+    };
+    // One warm-up of each (page cache, allocator, the font not involved here).
+    let (off_report, _) = one_run(&path, &off_opts)?;
+    let (on_report, _) = one_run(&path, &on_opts)?;
+    // Metrics compared as JSON: a NaN (the mean of an empty histogram) is never == itself.
+    let metrics_json = |r: &RunReport| serde_json::to_string(&r.result.metrics).ok();
+    let same_runs = off_report.result.trace_hash == on_report.result.trace_hash
+        && off_report.events == on_report.events
+        && metrics_json(&off_report) == metrics_json(&on_report);
+    let (mut off, mut on) = (Timings::default(), Timings::default());
+    // Interleaved, and the order flips each round, so a slow spell hits both alike.
+    for k in 0..s.reps {
+        let order = if k % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for record in order {
+            let opts = if record { &on_opts } else { &off_opts };
+            let (_, wall) = one_run(&path, opts)?;
+            if record { &mut on } else { &mut off }.0.push(wall);
+        }
+    }
+    Ok(Overhead {
+        file,
+        events: off_report.events,
+        off,
+        on,
+        recorded: recorded(&on_report),
+        same_runs,
+    })
+}
+
+fn part1(s: &Settings) -> Result<bool, String> {
+    println!(
+        "1. Recording overhead: run_file with record on vs off, interleaved, median of {} each \
+         (ms, [range])",
+        s.reps
+    );
+    println!(
+        "{:<20} {:>9} {:>22} {:>22} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}  same run",
+        "scenario",
+        "events",
+        "record off ms",
+        "record on ms",
+        "on/off",
+        "off ns/ev",
+        "+ns/ev",
+        "marks",
+        "gauge pts",
+        "dist vals"
+    );
+    let mut all_same = true;
+    for file in ["mm1.scn", "raft-partition.scn"] {
+        let o = overhead(s, file)?;
+        all_same &= o.same_runs;
+        println!(
+            "{:<20} {:>9} {:>22} {:>22} {:>7.3}x {:>8.1} {:>+8.1} {:>8} {:>9} {:>9}  {}",
+            o.file,
+            o.events,
+            o.off.ms(),
+            o.on.ms(),
+            o.on.median() / o.off.median(),
+            o.off.median() * 1e9 / o.events as f64,
+            (o.on.median() - o.off.median()) * 1e9 / o.events as f64,
+            o.recorded.marks,
+            o.recorded.gauge_points,
+            o.recorded.distribution_values,
+            if o.same_runs {
+                "yes"
+            } else {
+                "NO: recording changed the run"
+            }
+        );
+    }
+    Ok(all_same)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 2: the charts' data, generated deterministically
+
+/// SplitMix64: the same numbers on every machine, and nothing to depend on.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+    fn exp(&mut self, mean: f64) -> f64 {
+        -mean * self.unit().ln()
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unit(), self.unit());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Every chart's data, as charts (ours) and as JSON (the peer's).
+struct ChartSet {
+    /// (kind, full chart, the same chart with minimal data)
+    charts: Vec<(&'static str, Chart, Chart)>,
+    json: Value,
+}
+
+fn axis_json(a: &Axis) -> Value {
+    json!({ "name": a.name, "unit": a.unit })
+}
+
+fn time_series(rng: &mut Rng, points: usize) -> Chart {
+    let series = (0..4)
+        .map(|k| {
+            // A birth-death walk (a queue length), sampled at jittered instants over 600 s.
+            let mut q = 0.0f64;
+            let mut t = 0.0;
+            let step = 600.0 / points as f64;
+            let up = 0.45 + 0.02 * k as f64;
+            let pts = (0..points)
+                .map(|_| {
+                    t += step * (0.5 + rng.unit());
+                    q = if rng.unit() < up {
+                        q + 1.0
+                    } else {
+                        (q - 1.0).max(0.0)
+                    };
+                    (t, q)
+                })
+                .collect();
+            Series {
+                name: format!("s{}.queue_len", k + 1),
+                points: pts,
+            }
+        })
+        .collect();
+    Chart::TimeSeries {
+        title: "queue length per station".into(),
+        x: Axis::new("time", "s"),
+        y: Axis::new("queue length", "customers"),
+        series,
+    }
+}
+
+fn cdf(rng: &mut Rng, n: usize) -> Chart {
+    let samples = [("get", 1.0, 0.5), ("put", 1.6, 0.6), ("cas", 2.0, 0.8)]
+        .iter()
+        .map(|(name, mu, sigma)| Samples {
+            name: name.to_string(),
+            // Log-normal latencies in ms.
+            values: (0..n).map(|_| (mu + sigma * rng.normal()).exp()).collect(),
+        })
+        .collect();
+    Chart::Cdf {
+        title: "client operation latency".into(),
+        x: Axis::new("latency", "ms"),
+        samples,
+    }
+}
+
+fn gantt(rng: &mut Rng, per_row: usize) -> Chart {
+    let mut bars = Vec::new();
+    for cpu in 0..4 {
+        let mut t = 0.0;
+        for _ in 0..per_row {
+            t += rng.exp(0.5);
+            let d = rng.exp(4.0);
+            bars.push(GanttBar {
+                row: format!("cpu{cpu}"),
+                start: t,
+                end: t + d,
+                item: format!("job{}", rng.below(20)),
+            });
+            t += d;
+        }
+    }
+    Chart::Gantt {
+        title: "jobs on CPUs".into(),
+        x: Axis::new("time", "ms"),
+        row_axis: "CPU".into(),
+        bars,
+    }
+}
+
+fn timeline(rng: &mut Rng, per_row: usize, bands: usize, markers: usize) -> Chart {
+    const END_S: f64 = 30.0;
+    let rows: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+    let mut spans = Vec::new();
+    for row in &rows {
+        let lens: Vec<f64> = (0..per_row).map(|_| rng.exp(1.0)).collect();
+        let total: f64 = lens.iter().sum();
+        let mut t = 0.0;
+        for (term, len) in lens.iter().enumerate() {
+            let d = len / total * END_S;
+            let class = match rng.below(10) {
+                0 => "leader",
+                1 | 2 => "candidate",
+                _ => "follower",
+            };
+            spans.push(TimelineSpan {
+                row: row.clone(),
+                start: t,
+                end: t + d,
+                class: class.into(),
+                label: format!("{class} t{}", term + 1),
+            });
+            t += d;
+        }
+    }
+    // Three in four across every row (partitions), the rest on one row (crashes).
+    let bands = (0..bands)
+        .map(|k| {
+            let start = rng.unit() * (END_S - 1.0);
+            let across = k % 4 != 3;
+            Band {
+                start,
+                end: start + 0.2 + rng.unit() * 0.8,
+                label: if across { "partition" } else { "crashed" }.into(),
+                row: (!across).then(|| rows[rng.below(rows.len())].clone()),
+            }
+        })
+        .collect();
+    let mut at: Vec<f64> = (0..markers).map(|_| rng.unit() * END_S).collect();
+    at.sort_by(f64::total_cmp);
+    let markers = at
+        .into_iter()
+        .map(|at| Marker {
+            at,
+            label: format!("clock skew n{}", 1 + rng.below(5)),
+        })
+        .collect();
+    Chart::Timeline {
+        title: "roles over time".into(),
+        x: Axis::new("time", "s"),
+        row_axis: "node".into(),
+        rows,
+        spans,
+        bands,
+        markers,
+    }
+}
+
+fn bars(rng: &mut Rng) -> Chart {
+    let categories: Vec<String> = [1, 2, 5, 10, 20, 50]
+        .iter()
+        .map(|q| format!("q={q}ms"))
+        .collect();
+    let series = [("response", 20.0), ("turnaround", 120.0), ("wait", 60.0)]
+        .iter()
+        .map(|(name, scale)| BarSeries {
+            name: name.to_string(),
+            values: (0..categories.len())
+                .map(|_| scale * (0.5 + rng.unit()))
+                .collect(),
+        })
+        .collect();
+    Chart::Bars {
+        title: "mean times per quantum".into(),
+        x: "variant".into(),
+        y: Axis::new("time", "ms"),
+        categories,
+        series,
+    }
+}
+
+/// The peer's JSON for one chart (same points; rows and items as indices).
+fn chart_json(chart: &Chart) -> Value {
+    fn index_of(names: &mut Vec<String>, n: &str) -> usize {
+        names.iter().position(|x| x == n).unwrap_or_else(|| {
+            names.push(n.to_string());
+            names.len() - 1
+        })
+    }
+    match chart {
+        Chart::TimeSeries {
+            title,
+            x,
+            y,
+            series,
+        } => json!({
+            "title": title, "x": axis_json(x), "y": axis_json(y),
+            "series": series.iter().map(|s| json!({
+                "name": s.name,
+                "x": s.points.iter().map(|p| p.0).collect::<Vec<_>>(),
+                "y": s.points.iter().map(|p| p.1).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }),
+        Chart::Cdf { title, x, samples } => json!({
+            "title": title, "x": axis_json(x),
+            "samples": samples.iter().map(|s| json!({ "name": s.name, "values": s.values }))
+                .collect::<Vec<_>>(),
+        }),
+        Chart::Gantt {
+            title,
+            x,
+            row_axis,
+            bars,
+        } => {
+            let (mut rows, mut items) = (Vec::new(), Vec::new());
+            let bars: Vec<Value> = bars
+                .iter()
+                .map(|b| {
+                    let r = index_of(&mut rows, &b.row);
+                    let i = index_of(&mut items, &b.item);
+                    json!([r, b.start, b.end, i])
+                })
+                .collect();
+            json!({ "title": title, "x": axis_json(x), "row_axis": row_axis,
+                    "rows": rows, "items": items, "bars": bars })
+        }
+        Chart::Timeline {
+            title,
+            x,
+            row_axis,
+            rows,
+            spans,
+            bands,
+            markers,
+        } => {
+            let (mut rows, mut classes) = (rows.clone(), Vec::new());
+            let spans: Vec<Value> = spans
+                .iter()
+                .map(|s| {
+                    let r = index_of(&mut rows, &s.row);
+                    let c = index_of(&mut classes, &s.class);
+                    json!([r, s.start, s.end, c])
+                })
+                .collect();
+            let bands: Vec<Value> = bands
+                .iter()
+                .map(|b| {
+                    let row = b.row.as_ref().map(|r| index_of(&mut rows, r));
+                    json!({ "start": b.start, "end": b.end, "label": b.label, "row": row })
+                })
+                .collect();
+            json!({ "title": title, "x": axis_json(x), "row_axis": row_axis, "rows": rows,
+                    "classes": classes, "spans": spans, "bands": bands,
+                    "markers": markers.iter().map(|m| json!({ "at": m.at, "label": m.label }))
+                        .collect::<Vec<_>>() })
+        }
+        Chart::Bars {
+            title,
+            x,
+            y,
+            categories,
+            series,
+        } => json!({
+            "title": title, "x": x, "y": axis_json(y), "categories": categories,
+            "series": series.iter().map(|s| json!({ "name": s.name, "values": s.values }))
+                .collect::<Vec<_>>(),
+        }),
+        Chart::Histogram { .. } => Value::Null,
+    }
+}
+
+fn chart_set() -> ChartSet {
+    let mut rng = Rng(2026);
+    let mut small = Rng(7);
+    let charts = vec![
+        (
+            "timeseries",
+            time_series(&mut rng, 4096),
+            time_series(&mut small, 2),
+        ),
+        ("cdf", cdf(&mut rng, 4096), cdf(&mut small, 2)),
+        ("gantt", gantt(&mut rng, 250), gantt(&mut small, 2)),
+        (
+            "timeline",
+            timeline(&mut rng, 2000, 20, 50),
+            timeline(&mut small, 2, 2, 2),
+        ),
+        ("bars", bars(&mut rng), bars(&mut small)),
+    ];
+    let json = Value::Object(
+        charts
+            .iter()
+            .map(|(kind, c, _)| (kind.to_string(), chart_json(c)))
+            .collect(),
+    );
+    ChartSet { charts, json }
+}
+
+fn describe(kind: &str) -> &'static str {
+    match kind {
+        "timeseries" => "4 lines x 4096 points",
+        "cdf" => "3 lines x 4096 samples",
+        "gantt" => "1,000 bars, 4 rows, 20 items",
+        "timeline" => "5 rows x 2,000 spans, 20 bands, 50 markers",
+        "bars" => "6 categories x 3 series",
+        _ => "",
+    }
+}
+
+/// Our renders of one chart kind.
+struct Ours {
+    kind: &'static str,
+    svg: Timings,
+    png: Timings,
+    encode: Timings,
+    svg_small: Timings,
+    png_small: Timings,
+    svg_bytes: usize,
+    png_bytes: usize,
+}
+
+fn encode_png(rgb: &image::RgbImage) -> Result<Vec<u8>, String> {
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        rgb.as_raw(),
+        rgb.width(),
+        rgb.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(png)
+}
+
+fn render_ours(
+    s: &Settings,
+    kind: &'static str,
+    chart: &Chart,
+    small: &Chart,
+) -> Result<Ours, String> {
+    let svg = |c: &Chart| reports::render_svg(c, WIDTH, HEIGHT).map_err(|e| format!("{kind}: {e}"));
+    let png = |c: &Chart| reports::render_png(c, WIDTH, HEIGHT).map_err(|e| format!("{kind}: {e}"));
+    // A warm-up of each (the font is registered on the first render of the process).
+    let (svg_bytes, png_bytes) = (svg(chart)?.len(), png(chart)?);
+    let pixels = image::load_from_memory(&png_bytes)
+        .map_err(|e| format!("{kind}: decoding our PNG: {e}"))?
+        .to_rgb8();
+    let reencoded = encode_png(&pixels)?;
+    if reencoded != png_bytes {
+        println!("  note: {kind}: re-encoding the decoded pixels gave other bytes than render_png");
+    }
+    svg(small)?;
+    png(small)?;
+    let mut o = Ours {
+        kind,
+        svg: Timings::default(),
+        png: Timings::default(),
+        encode: Timings::default(),
+        svg_small: Timings::default(),
+        png_small: Timings::default(),
+        svg_bytes,
+        png_bytes: png_bytes.len(),
+    };
+    for _ in 0..s.reps {
+        o.svg.0.push(time(|| svg(chart)).1);
+        o.png.0.push(time(|| png(chart)).1);
+        o.encode.0.push(time(|| encode_png(&pixels)).1);
+        o.svg_small.0.push(time(|| svg(small)).1);
+        o.png_small.0.push(time(|| png(small)).1);
+    }
+    Ok(o)
+}
+
+fn part2(s: &Settings, set: &ChartSet) -> Result<Vec<Ours>, String> {
+    println!();
+    println!(
+        "2. Chart rendering, {WIDTH}x{HEIGHT} px, median of {} (ms, [range]); PNG encode: the \
+         same pixels encoded alone; minimal: the same chart with 2 points/samples/bars/spans \
+         per series or row",
+        s.reps
+    );
+    println!(
+        "{:<11} {:<42} {:>21} {:>21} {:>21} {:>9} {:>9} {:>8} {:>8}",
+        "chart",
+        "data",
+        "SVG",
+        "PNG",
+        "of which PNG encode",
+        "minimal SVG",
+        "PNG",
+        "SVG KB",
+        "PNG KB"
+    );
+    let mut out = Vec::new();
+    for (kind, chart, small) in &set.charts {
+        let o = render_ours(s, kind, chart, small)?;
+        println!(
+            "{:<11} {:<42} {:>21} {:>21} {:>21} {:>11.2} {:>9.2} {:>8.1} {:>8.1}",
+            o.kind,
+            describe(o.kind),
+            o.svg.ms(),
+            o.png.ms(),
+            o.encode.ms(),
+            o.svg_small.median() * 1e3,
+            o.png_small.median() * 1e3,
+            o.svg_bytes as f64 / 1024.0,
+            o.png_bytes as f64 / 1024.0,
+        );
+        out.push(o);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 3: matplotlib
+
+/// The peer's output, or why it was skipped.
+fn matplotlib(s: &Settings, set: &ChartSet) -> Result<Value, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/charts_matplotlib.py");
+    let data = std::env::temp_dir().join(format!("sim-bench-report-{}.json", std::process::id()));
+    std::fs::write(&data, set.json.to_string())
+        .map_err(|e| format!("writing {}: {e}", data.display()))?;
+    let out = Command::new(&s.python)
+        .arg(&script)
+        .arg(&data)
+        .arg(s.reps.to_string())
+        .output();
+    let _ = std::fs::remove_file(&data);
+    let out = out.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{} not found (set SIM_BENCH_PYTHON)", s.python),
+        _ => format!("could not start {}: {e}", s.python),
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        let why = last.map_or(String::new(), |l| format!(": {}", l.trim()));
+        return Err(match out.status.code() {
+            Some(3) => format!(
+                "matplotlib is not installed for {} (pip install matplotlib)",
+                s.python
+            ),
+            _ => format!(
+                "{} {} failed ({}){why}",
+                s.python,
+                script.display(),
+                out.status
+            ),
+        });
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(line)
+        .map_err(|e| format!("unexpected output from {}: {e}", script.display()))
+}
+
+fn part3(s: &Settings, set: &ChartSet, ours: &[Ours]) {
+    println!();
+    println!(
+        "3. Peer: matplotlib (Agg) on the same data, same size, median of {} (ms)",
+        s.reps
+    );
+    let peer = match matplotlib(s, set) {
+        Ok(v) => v,
+        Err(why) => {
+            println!("matplotlib: skipped: {why}");
+            return;
+        }
+    };
+    println!(
+        "matplotlib {}, Python {}; SVG with svg.fonttype \"none\" (text as <text>, as ours), and \
+         matplotlib's default \"path\" (glyphs as paths) for reference",
+        peer["matplotlib_version"].as_str().unwrap_or("?"),
+        peer["python_version"].as_str().unwrap_or("?"),
+    );
+    println!(
+        "{:<11} {:<6} {:>21} {:>25} {:>10}   {:>9} {:>9}",
+        "chart", "format", "ours ms", "matplotlib ms", "mpl/ours", "ours KB", "mpl KB"
+    );
+    for o in ours {
+        let formats: [(&str, &str, &Timings, usize); 3] = [
+            ("SVG", "svg", &o.svg, o.svg_bytes),
+            ("PNG", "png", &o.png, o.png_bytes),
+            ("SVG*", "svg_paths", &o.svg, o.svg_bytes),
+        ];
+        for (label, key, t, bytes) in formats {
+            let m = &peer["charts"][o.kind][key];
+            let (Some(med), Some(lo), Some(hi)) = (
+                m["median_ms"].as_f64(),
+                m["min_ms"].as_f64(),
+                m["max_ms"].as_f64(),
+            ) else {
+                println!("{:<11} {:<6} no result from the peer", o.kind, label);
+                continue;
+            };
+            let mpl_kb = m["bytes"].as_f64().unwrap_or(f64::NAN) / 1024.0;
+            println!(
+                "{:<11} {:<6} {:>21} {:>25} {:>9.1}x   {:>9.1} {:>9.1}",
+                o.kind,
+                label,
+                t.ms(),
+                format!("{med:.2} [{lo:.2}..{hi:.2}]"),
+                med / (t.median() * 1e3),
+                bytes as f64 / 1024.0,
+                mpl_kb
+            );
+        }
+    }
+    println!("(SVG*: matplotlib's default SVG, text as paths, against our same SVG)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 4: the whole `sim report`
+
+fn scenario_files(quick: bool) -> Result<Vec<PathBuf>, String> {
+    let dir = repo_path("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .filter(|p| {
+            !quick
+                || p.file_name()
+                    .is_some_and(|n| QUICK_REPORT_FILES.iter().any(|q| n == *q))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn part4(s: &Settings) -> Result<(), String> {
+    let files = scenario_files(s.quick)?;
+    println!();
+    println!(
+        "4. Whole `sim report`: write_report over {} scenario files{}, median of {} (s)",
+        files.len(),
+        if s.quick { " (--quick)" } else { "" },
+        s.report_reps
+    );
+    let base = std::env::temp_dir().join(format!("sim-bench-report-{}", std::process::id()));
+    let mut walls = Timings::default();
+    let mut cores = Vec::new();
+    let mut last = None;
+    for k in 0..s.report_reps {
+        let out = base.join(format!("run{k}"));
+        let cpu0 = cpu_seconds();
+        let (r, wall) =
+            time(|| scenarios::report::write_report(&files, &out, "bench", &|| {}, &|_| {}));
+        let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+        let outcome = r.map_err(|e| format!("write_report: {e}"))?;
+        walls.0.push(wall);
+        cores.push(cpu.map(|c| c / wall));
+        let (mut svg, mut png, mut bytes) = (0, 0, 0u64);
+        for e in walkdir(&out) {
+            match e.extension().and_then(|x| x.to_str()) {
+                Some("svg") => svg += 1,
+                Some("png") => png += 1,
+                _ => {}
+            }
+            bytes += std::fs::metadata(&e).map_or(0, |m| m.len());
+        }
+        let charts: usize = outcome.scenarios.iter().map(|o| o.charts).sum();
+        let runs: usize = outcome
+            .scenarios
+            .iter()
+            .map(|o| o.runs.as_ref().map_or(0, Vec::len))
+            .sum();
+        let failed = outcome.scenarios.iter().filter(|o| !o.ok()).count();
+        last = Some((charts, runs, failed, svg, png, bytes));
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    let (charts, runs, failed, svg, png, bytes) = last.unwrap_or_default();
+    let cores: Vec<String> = cores
+        .iter()
+        .map(|c| c.map_or("?".into(), |c| format!("{c:.2}")))
+        .collect();
+    println!(
+        "wall {:.3} s [{:.3}..{:.3}]; {} scenarios, {runs} runs ({failed} scenarios with a failed \
+         check), {charts} charts ({svg} SVG + {png} PNG files), {:.1} MB written; cores used per \
+         run: {}",
+        walls.median(),
+        walls.min(),
+        walls.max(),
+        files.len(),
+        bytes as f64 / 1e6,
+        cores.join(", ")
+    );
+    Ok(())
+}
+
+/// Every file under `dir`, recursively.
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let s = match settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("report bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let same = match part1(&s) {
+        Ok(same) => same,
+        Err(e) => {
+            eprintln!("report bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let set = chart_set();
+    let ours = match part2(&s, &set) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("report bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    part3(&s, &set, &ours);
+    if let Err(e) = part4(&s) {
+        eprintln!("report bench: {e}");
+        return ExitCode::FAILURE;
+    }
+    if !same {
+        eprintln!("report bench: recording changed a run (trace hash, events or metrics)");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
