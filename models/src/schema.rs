@@ -233,6 +233,13 @@ pub enum ChartSource {
         metrics: &'static str,
         x_name: &'static str,
     },
+    /// A histogram of each histogram metric matching `metrics` (durations) over `bins` equal
+    /// bins; in a sweep, one set of bars per variant.
+    Histogram {
+        metrics: &'static str,
+        x_name: &'static str,
+        bins: usize,
+    },
     /// Spans of `category` on the tracks of `group`: rows are tracks, colours are span names
     /// (a job on a CPU). One chart per run.
     Gantt {

@@ -129,7 +129,10 @@ pub fn plan_charts(spec: &ModelSpec, runs: &[RunReport]) -> Vec<PlannedChart> {
     let many = runs.len() > 1;
     for c in spec.charts {
         match c.source {
-            ChartSource::Series { .. } | ChartSource::Cdf { .. } | ChartSource::Rate { .. } => {
+            ChartSource::Series { .. }
+            | ChartSource::Cdf { .. }
+            | ChartSource::Histogram { .. }
+            | ChartSource::Rate { .. } => {
                 if let Some(chart) = overlay_chart(c, runs, many) {
                     out.push(planned(c.id.to_string(), c, chart));
                 }
@@ -236,7 +239,10 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                 series,
             })
         }
-        ChartSource::Cdf { metrics, x_name } => {
+        ChartSource::Cdf { metrics, x_name }
+        | ChartSource::Histogram {
+            metrics, x_name, ..
+        } => {
             let per_run: Vec<Vec<(&String, &Vec<u64>)>> = runs
                 .iter()
                 .map(|r| {
@@ -269,10 +275,19 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                     values: values.iter().map(|&v| v as f64 / unit.ns).collect(),
                 })
                 .collect();
-            (!samples.is_empty()).then(|| Chart::Cdf {
-                title: c.title.to_string(),
-                x: Axis::new(x_name, unit.name),
-                samples,
+            if samples.is_empty() {
+                return None;
+            }
+            let title = c.title.to_string();
+            let x = Axis::new(x_name, unit.name);
+            Some(match c.source {
+                ChartSource::Histogram { bins, .. } => Chart::Histogram {
+                    title,
+                    x,
+                    samples,
+                    bins,
+                },
+                _ => Chart::Cdf { title, x, samples },
             })
         }
         ChartSource::Rate {

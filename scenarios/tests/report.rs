@@ -95,6 +95,8 @@ fn report_writes_every_declared_chart_and_is_byte_identical_across_thread_counts
         "sched-rr/sweep.svg",
         "mm1/queue-length.svg",
         "mm1/response-cdf.svg",
+        "mm1/response-histogram.png",
+        "raft-partition/latency-histogram.svg",
         "mm1/wait-cdf.svg",
     ] {
         assert!(
@@ -102,6 +104,20 @@ fn report_writes_every_declared_chart_and_is_byte_identical_across_thread_counts
             "{expected} missing: {:?}",
             ta.keys()
         );
+    }
+    // Every PNG of the real report is readable: nothing drawn within 2 px of its border, so no
+    // text runs off the edge.
+    for (name, bytes) in ta.iter().filter(|(n, _)| n.ends_with(".png")) {
+        let img = image::load_from_memory(bytes).unwrap().to_rgb8();
+        let (w, h) = img.dimensions();
+        for (x, y, p) in img.enumerate_pixels() {
+            let edge = x < 2 || y < 2 || x + 2 >= w || y + 2 >= h;
+            assert!(
+                !edge || p.0 == [255, 255, 255],
+                "{name}: pixel {x},{y} is {:?}",
+                p.0
+            );
+        }
     }
     // A sweep chart only for sweeps; no temporary files left behind.
     assert!(!ta.contains_key("mm1/sweep.svg"));

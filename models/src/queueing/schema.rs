@@ -163,6 +163,16 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             },
         },
         ChartSpec {
+            id: "response-histogram",
+            title: "Response time (histogram)",
+            doc: "How many customers took each response time, in 40 equal bins: the exponential's shape for M/M/1.",
+            source: ChartSource::Histogram {
+                metrics: "system.response",
+                x_name: "response time",
+                bins: 40,
+            },
+        },
+        ChartSpec {
             id: "wait-cdf",
             title: "Waiting time per station (CDF)",
             doc: "The distribution of each station's time in queue before service (customers served at once wait 0).",

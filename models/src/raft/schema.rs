@@ -314,6 +314,16 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             },
         },
         ChartSpec {
+            id: "latency-histogram",
+            title: "Client operation latency (histogram)",
+            doc: "How many operations took each latency, in 40 equal bins: the long tail is retries across elections and partitions.",
+            source: ChartSource::Histogram {
+                metrics: "*.latency",
+                x_name: "latency",
+                bins: 40,
+            },
+        },
+        ChartSpec {
             id: "election-time-sweep",
             title: "Election time per variant",
             doc: "Median and 99th percentile of the time to elect a new leader, for each swept value.",
