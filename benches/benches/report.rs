@@ -166,7 +166,10 @@ struct Overhead {
     off: Timings,
     on: Timings,
     recorded: Recorded,
-    same_runs: bool,
+    /// What recording changed in the run (empty: nothing).
+    same_runs: String,
+    /// Metrics only the recorded run has.
+    added_metrics: String,
 }
 
 fn one_run(path: &Path, opts: &RunOptions) -> Result<(RunReport, f64), String> {
@@ -176,6 +179,43 @@ fn one_run(path: &Path, opts: &RunOptions) -> Result<(RunReport, f64), String> {
         return Err(format!("{}: expected one run, not a sweep", path.display()));
     }
     Ok((reports.remove(0), wall))
+}
+
+/// What recording changed in a run: (changes, additions). A change is the trace hash, the event
+/// count or a metric both runs have (compared as JSON, where a NaN, the mean of an empty
+/// histogram, equals itself), and fails the bench; an addition is a metric only the recorded run
+/// has (a model's series kept only when recording), which is reported.
+fn differences(off: &RunReport, on: &RunReport) -> (String, String) {
+    let mut changed = Vec::new();
+    if off.result.trace_hash != on.result.trace_hash {
+        changed.push("trace hash".to_string());
+    }
+    if off.events != on.events {
+        changed.push(format!("events {} vs {}", off.events, on.events));
+    }
+    let json = |r: &RunReport| -> std::collections::BTreeMap<String, String> {
+        r.result
+            .metrics
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap_or_default()))
+            .collect()
+    };
+    let (a, b) = (json(off), json(on));
+    let metrics: Vec<&str> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !metrics.is_empty() {
+        changed.push(format!("metrics {}", metrics.join(", ")));
+    }
+    let added: Vec<&str> = b
+        .keys()
+        .filter(|k| !a.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    (changed.join("; "), added.join(", "))
 }
 
 fn overhead(s: &Settings, file: &'static str) -> Result<Overhead, String> {
@@ -192,11 +232,7 @@ fn overhead(s: &Settings, file: &'static str) -> Result<Overhead, String> {
     // One warm-up of each (page cache, allocator, the font not involved here).
     let (off_report, _) = one_run(&path, &off_opts)?;
     let (on_report, _) = one_run(&path, &on_opts)?;
-    // Metrics compared as JSON: a NaN (the mean of an empty histogram) is never == itself.
-    let metrics_json = |r: &RunReport| serde_json::to_string(&r.result.metrics).ok();
-    let same_runs = off_report.result.trace_hash == on_report.result.trace_hash
-        && off_report.events == on_report.events
-        && metrics_json(&off_report) == metrics_json(&on_report);
+    let (same_runs, added_metrics) = differences(&off_report, &on_report);
     let (mut off, mut on) = (Timings::default(), Timings::default());
     // Interleaved, and the order flips each round, so a slow spell hits both alike.
     for k in 0..s.reps {
@@ -218,24 +254,25 @@ fn overhead(s: &Settings, file: &'static str) -> Result<Overhead, String> {
         on,
         recorded: recorded(&on_report),
         same_runs,
+        added_metrics,
     })
 }
 
 fn part1(s: &Settings) -> Result<bool, String> {
     println!(
         "1. Recording overhead: run_file with record on vs off, interleaved, median of {} each \
-         (ms, [range])",
+         (ms, [range]); same run: the same trace hash, events and metrics",
         s.reps
     );
     println!(
-        "{:<20} {:>9} {:>22} {:>22} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}  same run",
+        "{:<20} {:>9} {:>22} {:>22} {:>8} {:>10} {:>9} {:>7} {:>9} {:>9}  same run",
         "scenario",
         "events",
         "record off ms",
         "record on ms",
         "on/off",
         "off ns/ev",
-        "+ns/ev",
+        "on +ns/ev",
         "marks",
         "gauge pts",
         "dist vals"
@@ -243,9 +280,9 @@ fn part1(s: &Settings) -> Result<bool, String> {
     let mut all_same = true;
     for file in ["mm1.scn", "raft-partition.scn"] {
         let o = overhead(s, file)?;
-        all_same &= o.same_runs;
+        all_same &= o.same_runs.is_empty();
         println!(
-            "{:<20} {:>9} {:>22} {:>22} {:>7.3}x {:>8.1} {:>+8.1} {:>8} {:>9} {:>9}  {}",
+            "{:<20} {:>9} {:>22} {:>22} {:>7.3}x {:>10.1} {:>+9.1} {:>7} {:>9} {:>9}  {}",
             o.file,
             o.events,
             o.off.ms(),
@@ -256,12 +293,18 @@ fn part1(s: &Settings) -> Result<bool, String> {
             o.recorded.marks,
             o.recorded.gauge_points,
             o.recorded.distribution_values,
-            if o.same_runs {
-                "yes"
+            if o.same_runs.is_empty() {
+                "yes".to_string()
             } else {
-                "NO: recording changed the run"
+                format!("NO: recording changed the {}", o.same_runs)
             }
         );
+        if !o.added_metrics.is_empty() {
+            println!(
+                "  {}: metrics only with recording (not a change of the run): {}",
+                o.file, o.added_metrics
+            );
+        }
     }
     Ok(all_same)
 }

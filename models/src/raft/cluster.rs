@@ -23,12 +23,13 @@ use crate::lincheck::{self, Verdict};
 use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape, Topology};
 
 use super::client::{Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text};
-use super::kv::{KvOp, Value};
+use super::kv::KvOp;
 use super::record::{NodeState, Recorder};
 use super::safety::{Broken, SafetyChecker};
 use super::server::{Action, Reply, Request, Server};
 use super::storage::SimStorage;
 use super::types::{Config, Message, NodeId, Output, Role, Term, Timer};
+use super::workload::{Workload, next_gap_ns};
 
 /// Whom a fault applies to.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,10 +299,8 @@ pub struct Cluster {
     invoke_gen: Vec<u32>,
     invoked_at: Vec<SimTime>,
     rate: f64,
-    /// The value the next write writes (unique, so reads identify writes).
-    next_value: Value,
-    /// The last value a put or cas was invoked with, per key, for cas expectations.
-    last_written: std::collections::BTreeMap<u32, Value>,
+    /// The clients' operations (unique values, cas expectations).
+    workload: Workload,
     history: Vec<HistoryEvent>,
     /// Acknowledged writes: (session, seq).
     acked: Vec<(u64, u64)>,
@@ -386,8 +385,7 @@ impl Cluster {
             invoke_gen: vec![0; clients as usize],
             invoked_at: vec![SimTime::ZERO; clients as usize],
             rate: config.load.as_ref().map_or(0.0, |l| l.rate),
-            next_value: 1,
-            last_written: Default::default(),
+            workload: Workload::new(),
             history: Vec::new(),
             acked: Vec::new(),
             messages: Vec::new(),
@@ -1069,9 +1067,8 @@ impl Cluster {
             return;
         }
         let s = self.s();
-        let mean = self.clients.len() as f64 / self.rate;
-        let u = ctx.rng(s.load).next_f64_open0();
-        let gap = SimDuration::from_nanos_f64(-u.ln() * mean * 1e9);
+        let gap = next_gap_ns(self.clients.len(), self.rate, ctx.rng(s.load));
+        let gap = SimDuration::from_nanos_f64(gap);
         let at = self.invoked_at[c as usize]
             .saturating_add(gap)
             .max(ctx.now());
@@ -1092,24 +1089,7 @@ impl Cluster {
             return;
         };
         let s = self.s();
-        let rng = ctx.rng(s.load);
-        let key = load.keys.sample(rng).round().clamp(0.0, u32::MAX as f64) as u32;
-        let total: f64 = load.mix.iter().sum();
-        let x = rng.next_f64() * total;
-        let op = if x < load.mix[0] {
-            KvOp::Get { key }
-        } else if x < load.mix[0] + load.mix[1] {
-            let value = self.next_value;
-            self.next_value += 1;
-            self.last_written.insert(key, value);
-            KvOp::Put { key, value }
-        } else {
-            let new = self.next_value;
-            self.next_value += 1;
-            let expect = self.last_written.get(&key).copied().unwrap_or(0);
-            self.last_written.insert(key, new);
-            KvOp::Cas { key, expect, new }
-        };
+        let op = self.workload.next_op(load, ctx.rng(s.load));
         let now = ctx.now();
         let mut acts = std::mem::take(&mut self.client_actions);
         self.clients[c as usize].invoke(op, now, &mut acts);

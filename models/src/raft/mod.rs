@@ -19,5 +19,6 @@ pub mod schema;
 pub mod server;
 pub mod storage;
 pub mod types;
+pub mod workload;
 
 pub use types::*;
