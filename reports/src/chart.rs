@@ -340,7 +340,12 @@ const PALETTE: [RGBColor; 10] = [
 
 /// Raft roles keep their colour from chart to chart (a leader is always green), whatever order
 /// the spans come in, so a reader of the gallery learns them once. Indices into [`PALETTE`].
-const KNOWN_CLASSES: [(&str, usize); 3] = [("leader", 2), ("follower", 0), ("candidate", 1)];
+const KNOWN_CLASSES: [(&str, usize); 4] = [
+    ("leader", 2),
+    ("follower", 0),
+    ("candidate", 1),
+    ("precandidate", 9),
+];
 
 /// Colours of timeline bands, drawn at [`SHADE_ALPHA`]: dark or saturated, so that a quarter of
 /// one still shows over white and over a coloured span.
@@ -376,10 +381,12 @@ fn assign_colours(
     known: &[(&str, usize)],
     palette: &[RGBColor],
 ) -> Vec<RGBColor> {
+    // By the name's first word, so `partition halves` is a partition.
     let fixed = |n: &str| {
+        let word = n.split_whitespace().next().unwrap_or("");
         known
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
+            .find(|(k, _)| k.eq_ignore_ascii_case(word))
             .map(|(_, i)| *i)
     };
     let taken: BTreeSet<usize> = names.iter().filter_map(|n| fixed(n)).collect();

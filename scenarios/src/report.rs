@@ -29,8 +29,20 @@ pub const CHART_WIDTH_PX: u32 = 960;
 pub const CHART_HEIGHT_PX: u32 = 480;
 /// Per-run charts (Gantt charts, timelines) drawn for at most this many runs of a sweep.
 pub const PER_RUN_CHARTS_MAX: usize = 6;
-/// Lines per chart at most (the legend says how many more there were).
-pub const LINES_MAX: usize = 24;
+/// Lines (or CDFs, or bar series) per chart at most; a chart with more draws the first ones and
+/// says so in its title.
+pub const LINES_MAX: usize = 40;
+
+/// Cuts `items` to [`LINES_MAX`]; the title notes how many were drawn.
+fn at_most<T>(items: &mut Vec<T>, title: &str) -> String {
+    let n = items.len();
+    if n > LINES_MAX {
+        items.truncate(LINES_MAX);
+        format!("{title} (first {LINES_MAX} of {n})")
+    } else {
+        title.to_string()
+    }
+}
 
 /// One chart of a scenario, before drawing.
 #[derive(Debug, Clone)]
@@ -231,9 +243,9 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                     });
                 }
             }
-            series.truncate(LINES_MAX);
+            let title = at_most(&mut series, c.title);
             (!series.is_empty()).then(|| Chart::TimeSeries {
-                title: c.title.to_string(),
+                title,
                 x: Axis::new("simulated time", t_unit.name),
                 y: Axis::new(y_name, y_unit),
                 series,
@@ -261,7 +273,7 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                     found.push((line_name(name, &tag, one), values));
                 }
             }
-            found.truncate(LINES_MAX);
+            let title = at_most(&mut found, c.title);
             let max = found
                 .iter()
                 .flat_map(|(_, v)| v.iter().copied())
@@ -278,7 +290,6 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
             if samples.is_empty() {
                 return None;
             }
-            let title = c.title.to_string();
             let x = Axis::new(x_name, unit.name);
             Some(match c.source {
                 ChartSource::Histogram { bins, .. } => Chart::Histogram {
@@ -309,19 +320,22 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                 if ends.is_empty() {
                     continue;
                 }
-                let window = (end_ns(r) / 100).max(1_000_000);
-                let windows = end_ns(r).div_ceil(window).max(1) as usize;
+                let end = end_ns(r).max(1);
+                let window = (end / 100).max(1_000_000);
+                let windows = end.div_ceil(window).max(1) as usize;
                 let mut counts = vec![0u64; windows];
                 for e in ends {
                     counts[((e / window) as usize).min(windows - 1)] += 1;
                 }
-                let per_s = 1e9 / window as f64;
                 let points = counts
                     .iter()
                     .enumerate()
                     .map(|(i, &n)| {
-                        let mid = (i as f64 + 0.5) * window as f64;
-                        (mid / t_unit.ns, n as f64 * per_s)
+                        // The last window may be cut short by the end of the run.
+                        let start = i as u64 * window;
+                        let len = (start + window).min(end).saturating_sub(start).max(1);
+                        let mid = start as f64 + len as f64 / 2.0;
+                        (mid / t_unit.ns, n as f64 * 1e9 / len as f64)
                     })
                     .collect();
                 series.push(Series {
@@ -329,9 +343,9 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                     points,
                 });
             }
-            series.truncate(LINES_MAX);
+            let title = at_most(&mut series, c.title);
             (!series.is_empty()).then(|| Chart::TimeSeries {
-                title: c.title.to_string(),
+                title,
                 x: Axis::new("simulated time", t_unit.name),
                 y: Axis::new(y_name, "per second"),
                 series,
@@ -421,10 +435,12 @@ fn per_run_chart(c: &ChartSpec, r: &RunReport, tag: &str) -> Option<Chart> {
                         row: Some(track.name.clone()),
                     });
                 } else if m.category == global_bands && m.end.is_some() {
+                    // One legend entry for every band of the kind (the marker at its start
+                    // names its shape).
                     bands.push(Band {
                         start,
                         end,
-                        label: m.name.clone(),
+                        label: m.category.to_string(),
                         row: None,
                     });
                 } else if m.category == markers && m.end.is_none() {
@@ -540,7 +556,7 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
     if series.is_empty() {
         return None;
     }
-    series.truncate(LINES_MAX);
+    let title = at_most(&mut series, c.title);
     let max = series
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
@@ -548,7 +564,7 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
         .fold(0.0, f64::max);
     let unit = unit_for(max);
     Some(Chart::Bars {
-        title: c.title.to_string(),
+        title,
         x: sweep_axis(runs),
         y: Axis::new(y_name, unit.name),
         categories: runs.iter().map(|r| variant_tag(r, true)).collect(),
@@ -654,6 +670,7 @@ pub fn summary_json(runs: &[RunReport], charts: &[ChartFile]) -> serde_json::Val
                 "checks": r.checks,
                 "violations": r.result.violations,
                 "violations_total": r.result.violations_total,
+                "timeline_dropped_marks": r.result.timeline.as_ref().map_or(0, |t| t.dropped()),
                 "replay": r.replay_command(),
             })
         })
@@ -798,7 +815,8 @@ pub fn write_report(
     let mut pages = Vec::new();
     let mut outcomes = Vec::new();
     for (((file, id), runs), charts) in files.iter().zip(&ids).zip(ran).zip(files_of) {
-        let source = std::fs::read_to_string(file).unwrap_or_default();
+        // Read with the loader's size limit: the page shows what the run read.
+        let source = crate::source::read_text(file).unwrap_or_else(|e| format!("({e})"));
         let page = match &runs {
             Ok(runs) => {
                 let dir = out.join(id);
@@ -872,6 +890,20 @@ fn draw_chart(out: &Path, id: &str, c: &PlannedChart) -> Result<ChartFile, Repor
     })
 }
 
+/// A row saying how many timeline marks were past the bound (charts of that run miss them).
+fn dropped_row(r: &RunReport) -> Option<(String, String)> {
+    let dropped = r.result.timeline.as_ref().map_or(0, |t| t.dropped());
+    (dropped > 0).then(|| {
+        (
+            "timeline".to_string(),
+            format!(
+                "{dropped} marks past the bound of {} per kind were not kept; charts of this run miss them",
+                simcore::timeline::MARKS_PER_CATEGORY_MAX
+            ),
+        )
+    })
+}
+
 fn run_summary(r: &RunReport) -> RunSummary {
     RunSummary {
         variant: r.variant.clone(),
@@ -887,6 +919,7 @@ fn run_summary(r: &RunReport) -> RunSummary {
                 Some((name, value)) => (name.to_string(), value.trim().to_string()),
                 None => (line, String::new()),
             })
+            .chain(dropped_row(r))
             .collect(),
         checks: r
             .checks

@@ -99,8 +99,6 @@ pub struct RunReport {
     /// The model family that ran (`queueing`, `raft`, `cpu`: a [`models::schema::ModelSpec`]
     /// name).
     pub model: &'static str,
-    /// The stop time asked for (the scenario's duration or `--until`), if any.
-    pub until: Option<SimTime>,
     /// The scenario's blocks as (kind, name), in file order (for charts that pick metrics of
     /// components of one kind).
     pub blocks: Vec<(&'static str, String)>,
@@ -304,7 +302,6 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
         wall_time_s,
         checks,
         model: model_name,
-        until: stop.time,
         blocks: checked
             .blocks
             .iter()
@@ -368,19 +365,33 @@ fn simulate<M: Model>(
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a reader never
-/// sees half a file, and an old file survives a failed write.
+/// sees half a file, and an old file survives a failed write. The temporary name is unique to
+/// this process and call (`.NAME.PID.N.tmp`, created exclusively), so two writers never share
+/// one, and it is removed when anything fails.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+        .ok_or_else(|| std::io::Error::other("not a file path"))?;
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// The run must end: a source that never stops, or a Raft cluster, needs a duration, `--until` or

@@ -152,12 +152,30 @@ fn recording_never_changes_a_run() {
         .unwrap();
         for (p, r) in plain.iter().zip(&recorded) {
             assert_eq!(p.result.trace_hash, r.result.trace_hash, "{f}");
-            // The same metrics, but the series that only a recorded run keeps.
-            let mut kept = r.result.metrics.clone();
-            kept.0
-                .retain(|_, v| !matches!(v, simcore::MetricValue::Series { .. }));
-            assert_eq!(p.result.metrics, kept, "{f}");
+            assert_eq!(p.result.metrics, r.result.metrics, "{f}");
             assert!(p.result.timeline.is_none() && r.result.timeline.is_some());
+            // Each gauge's history averages, over the run, to the gauge's time-weighted mean:
+            // the chart of a gauge shows its real level, however often it changed.
+            let end = r.result.end_time.as_nanos();
+            for (name, v) in &r.result.metrics.0 {
+                let simcore::MetricValue::Gauge { mean, .. } = v else {
+                    continue;
+                };
+                let h = &r.result.gauges[name];
+                let area: f64 = h
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(t, m))| {
+                        let next = h.get(i + 1).map_or(end, |p| p.0).min(end);
+                        m * next.saturating_sub(t) as f64
+                    })
+                    .sum();
+                let from_history = area / end as f64;
+                assert!(
+                    (from_history - mean).abs() <= 1e-6 * mean.abs().max(1.0),
+                    "{f} {name}: history {from_history} vs mean {mean}"
+                );
+            }
         }
     }
 }
@@ -259,15 +277,18 @@ fn the_raft_timeline_shows_the_faults_of_the_schedule() {
     terms.dedup();
     assert!(!leaders.is_empty());
     assert_eq!(terms.len(), leaders.len(), "{leaders:?}");
+    // Each node's commit index is a history for the chart, not a metric, and ends where the
+    // node's commits ended.
+    let committed = match runs[0].result.metrics.get("cluster.commits") {
+        Some(simcore::MetricValue::Counter { value }) => *value as f64,
+        other => panic!("{other:?}"),
+    };
     for node in ["n1", "n2", "n3", "n4", "n5"] {
         let name = format!("cluster.commit_index_{node}");
-        assert!(
-            matches!(
-                runs[0].result.metrics.get(&name),
-                Some(simcore::MetricValue::Series { .. })
-            ),
-            "{name}"
-        );
+        assert!(runs[0].result.metrics.get(&name).is_none(), "{name}");
+        let h = &runs[0].result.gauges[&name];
+        let last = h.last().unwrap().1;
+        assert!(last > 0.0 && last <= committed + 1.0, "{name}: {last} of {committed}");
     }
 }
 
@@ -310,6 +331,24 @@ fn export_trace_writes_chrome_trace_events() {
         .count();
     let complete = events.iter().filter(|e| e["ph"] == "X").count();
     assert_eq!(complete, spans, "one complete event per run segment");
+    // A run stopped while a job runs still shows that job, up to the stop.
+    let cut = tmp.path().join("cut.json");
+    let status = sim()
+        .args(["run", "scenarios/sched-fifo.scn", "--until", "25ms", "--export-trace"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    // The turnaround checks fail on a cut run (exit 1); the trace is written all the same.
+    assert_eq!(status.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cut).unwrap()).unwrap();
+    let last_end = v["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .map(|e| e["ts"].as_f64().unwrap() + e["dur"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(last_end, 25_000.0, "the running job's span ends at the stop (25 ms, in us)");
     // A Raft run: fault instants span every track (global scope).
     let raft = tmp.path().join("raft.json");
     let status = sim()

@@ -1,13 +1,14 @@
 //! simcore: the deterministic discrete-event core that every sim model plugs into.
 //!
 //! It owns virtual time ([`time`]), the pending-event set ([`queue`]), seeded random streams
-//! ([`rng`], [`dist`]), the trace and its hash ([`trace`], [`tracefile`]), metrics ([`metrics`], [`histogram`]), the
+//! ([`rng`], [`dist`]), the trace and its hash ([`trace`], [`tracefile`]), metrics ([`metrics`], [`histogram`], [`history`]), the
 //! timeline a run may keep for charts ([`timeline`]) and the event loop with its model interface ([`sim`]). It knows nothing of any model.
 //!
 //! Start reading at [`sim::Model`] and [`sim::Simulation::run`].
 
 pub mod dist;
 pub mod histogram;
+pub mod history;
 pub mod metrics;
 pub mod queue;
 pub mod rng;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::histogram::LogHistogram;
+use crate::history::StepHistory;
 use crate::time::{SimDuration, SimTime};
 
 /// Handle to a counter.
@@ -122,6 +123,15 @@ impl Series {
     }
 }
 
+/// The histories a recorded run keeps.
+#[derive(Debug, Default)]
+struct Histories {
+    /// One per gauge, by gauge index.
+    gauges: Vec<StepHistory>,
+    /// Values only charts want (a node's commit index), by full name: never in a snapshot.
+    extra: BTreeMap<String, StepHistory>,
+}
+
 /// The most points a time series keeps (see [`Series`]).
 pub const SERIES_LIMIT: usize = 4096;
 
@@ -133,8 +143,9 @@ pub struct Metrics {
     gauges: Vec<Gauge>,
     series: Vec<Series>,
     hists: Vec<Hist>,
-    /// When set, every gauge change is also kept as a point of a bounded series (for charts).
-    gauge_history: Option<Vec<Series>>,
+    /// When set, every gauge's history over time is kept, bounded (for charts), and so are
+    /// the histories models add by name ([`Metrics::history_point`]).
+    gauge_history: Option<Histories>,
 }
 
 fn full_name(component: &str, name: &str) -> Result<String, MetricError> {
@@ -160,7 +171,7 @@ impl Metrics {
     /// bounded like a series. Off by default: it costs a push per change.
     pub fn with_gauge_history() -> Self {
         Metrics {
-            gauge_history: Some(Vec::new()),
+            gauge_history: Some(Histories::default()),
             ..Metrics::default()
         }
     }
@@ -204,7 +215,7 @@ impl Metrics {
             Slot::Gauge(i) => {
                 if i as usize == self.gauges.len() {
                     if let Some(h) = self.gauge_history.as_mut() {
-                        h.push(Series::new());
+                        h.gauges.push(StepHistory::new());
                     }
                     self.gauges.push(Gauge {
                         value: 0.0,
@@ -277,25 +288,35 @@ impl Metrics {
             g.min = value;
         }
         if let Some(h) = self.gauge_history.as_mut() {
-            h[id.0 as usize].push(now, value);
+            h.gauges[id.0 as usize].set(now.as_nanos(), value);
         }
     }
 
-    /// Each gauge's changes over time `(ns, value)`, by name, when kept
-    /// ([`Metrics::with_gauge_history`]); empty otherwise.
-    pub fn gauge_histories(&self) -> BTreeMap<String, Vec<(u64, f64)>> {
+    /// Adds a change of the value `component.name` to its history, when histories are kept:
+    /// for values only a chart wants, which are never metrics (so a recorded run prints the
+    /// same metrics as any other).
+    pub fn history_point(&mut self, component: &str, name: &str, now: SimTime, value: f64) {
+        if let Some(h) = self.gauge_history.as_mut() {
+            let full = format!("{component}.{name}");
+            h.extra.entry(full).or_default().set(now.as_nanos(), value);
+        }
+    }
+
+    /// Each gauge's history up to `end` and the extra histories, by name, as `(ns, mean over
+    /// a bucket)` ([`crate::history`]), when kept ([`Metrics::with_gauge_history`]); empty
+    /// otherwise.
+    pub fn gauge_histories(&self, end: SimTime) -> BTreeMap<String, Vec<(u64, f64)>> {
         let mut out = BTreeMap::new();
         let Some(h) = &self.gauge_history else {
             return out;
         };
         for (name, &slot) in &self.names {
             if let Slot::Gauge(i) = slot {
-                let points = h[i as usize].points.iter();
-                out.insert(
-                    name.clone(),
-                    points.map(|&(t, v)| (t.as_nanos(), v)).collect(),
-                );
+                out.insert(name.clone(), h.gauges[i as usize].points(end.as_nanos()));
             }
+        }
+        for (name, x) in &h.extra {
+            out.insert(name.clone(), x.points(end.as_nanos()));
         }
         out
     }
@@ -564,10 +585,25 @@ mod tests {
             m.set(g, t(1), 2.0);
             m.set(g, t(3), 5.0);
         }
-        assert!(plain.gauge_histories().is_empty());
-        let h = kept.gauge_histories();
-        assert_eq!(h["q.len"], vec![(1_000_000_000, 2.0), (3_000_000_000, 5.0)]);
+        plain.history_point("n1", "commit", t(2), 7.0);
+        kept.history_point("n1", "commit", t(2), 7.0);
+        assert!(plain.gauge_histories(t(4)).is_empty());
+        let h = kept.gauge_histories(t(4));
+        // 0 until 1 s, 2 until 3 s, then 5: the bucket means say so.
+        let at = |pts: &[(u64, f64)], s: f64| {
+            pts.iter()
+                .rev()
+                .find(|p| p.0 as f64 <= s * 1e9)
+                .map(|p| p.1)
+                .unwrap()
+        };
+        assert_eq!(at(&h["q.len"], 0.5), 0.0);
+        assert_eq!(at(&h["q.len"], 2.0), 2.0);
+        assert_eq!(at(&h["q.len"], 3.5), 5.0);
+        assert_eq!(at(&h["n1.commit"], 3.0), 7.0);
+        // Histories are never metrics.
         assert_eq!(plain.snapshot(t(4)), kept.snapshot(t(4)));
+        assert!(kept.snapshot(t(4)).get("n1.commit").is_none());
     }
 
     #[test]

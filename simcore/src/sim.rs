@@ -138,7 +138,8 @@ pub struct RunResult {
     pub timeline: Option<Timeline>,
     /// Each histogram's values ([`Metrics::distributions`]), when [`SimConfig::record`] asked.
     pub distributions: BTreeMap<String, Vec<u64>>,
-    /// Each gauge's changes over time ([`Metrics::gauge_histories`]), when recorded.
+    /// Each gauge's history and the models' extra histories ([`Metrics::gauge_histories`]),
+    /// when recorded.
     pub gauges: BTreeMap<String, Vec<(u64, f64)>>,
 }
 
@@ -379,7 +380,7 @@ impl<M: Model> Simulation<M> {
         let (distributions, gauges) = if world.timeline.is_some() {
             (
                 world.metrics.distributions(),
-                world.metrics.gauge_histories(),
+                world.metrics.gauge_histories(world.now),
             )
         } else {
             (BTreeMap::new(), BTreeMap::new())

@@ -7,9 +7,11 @@
 //! [`crate::Ctx::timeline`] is `None`). Charts (`sim report`) and the Chrome trace export
 //! (`sim run --export-trace`) read it.
 //!
-//! Everything is bounded: at most [`MARKS_MAX`] marks (later ones are counted in
-//! [`Timeline::dropped`]) and [`TRACKS_MAX`] tracks (later names share one overflow track). Tracks
-//! are numbered in order of first use, so the same run gives the same timeline, byte for byte.
+//! Everything is bounded: at most [`MARKS_MAX`] marks in all and [`MARKS_PER_CATEGORY_MAX`] of
+//! any one category (later ones are counted in [`Timeline::dropped`]), so a flood of one kind
+//! (client operations) cannot crowd out the rare ones (faults, role changes); and at most
+//! [`TRACKS_MAX`] tracks (later names all share one overflow track). Tracks are numbered in order
+//! of first use, so the same run gives the same timeline, byte for byte.
 
 use std::collections::BTreeMap;
 
@@ -19,9 +21,11 @@ use crate::time::SimTime;
 
 /// The most marks a timeline keeps; later ones are only counted.
 pub const MARKS_MAX: usize = 1_000_000;
+/// The most marks of one category a timeline keeps.
+pub const MARKS_PER_CATEGORY_MAX: usize = 250_000;
 /// The most tracks a timeline has; later names all land on one track named [`OVERFLOW_TRACK`].
 pub const TRACKS_MAX: usize = 4096;
-/// The track that names beyond [`TRACKS_MAX`] share.
+/// The group and name of the one track that names beyond [`TRACKS_MAX`] share.
 pub const OVERFLOW_TRACK: &str = "(other)";
 
 /// A track: a row of a chart, a thread in a Chrome trace.
@@ -61,6 +65,7 @@ pub struct Timeline {
     tracks: Vec<Track>,
     by_name: BTreeMap<(String, String), TrackId>,
     marks: Vec<Mark>,
+    per_category: BTreeMap<&'static str, usize>,
     dropped: u64,
 }
 
@@ -74,12 +79,12 @@ impl Timeline {
         if let Some(&id) = self.by_name.get(&(group.to_string(), name.to_string())) {
             return id;
         }
-        let name = if self.tracks.len() >= TRACKS_MAX - 1 {
-            OVERFLOW_TRACK
+        // The last free track is the overflow track, whatever the group.
+        let key = if self.tracks.len() >= TRACKS_MAX - 1 {
+            (OVERFLOW_TRACK.to_string(), OVERFLOW_TRACK.to_string())
         } else {
-            name
+            (group.to_string(), name.to_string())
         };
-        let key = (group.to_string(), name.to_string());
         if let Some(&id) = self.by_name.get(&key) {
             return id;
         }
@@ -135,7 +140,9 @@ impl Timeline {
 
     fn push(&mut self, mark: Mark) {
         debug_assert!((mark.track.0 as usize) < self.tracks.len(), "unknown track");
-        if self.marks.len() < MARKS_MAX {
+        let of_kind = self.per_category.entry(mark.category).or_insert(0);
+        if self.marks.len() < MARKS_MAX && *of_kind < MARKS_PER_CATEGORY_MAX {
+            *of_kind += 1;
             self.marks.push(mark);
         } else {
             self.dropped += 1;
@@ -218,11 +225,22 @@ mod tests {
         }
         assert_eq!(tl.tracks().len(), TRACKS_MAX);
         assert_eq!(tl.tracks()[last.0 as usize].name, OVERFLOW_TRACK);
+        // Past the limit every group shares the one overflow track.
+        assert_eq!(tl.track("other group", "x"), last);
+        assert_eq!(tl.tracks().len(), TRACKS_MAX);
         let tr = tl.track("g", "t0");
-        for i in 0..MARKS_MAX as u64 + 5 {
-            tl.instant(tr, "x", "", t(i));
+        // One category fills its share; the others still get theirs, up to the total.
+        for i in 0..MARKS_PER_CATEGORY_MAX as u64 + 5 {
+            tl.instant(tr, "op", "", t(i));
+        }
+        assert_eq!(tl.dropped(), 5);
+        tl.instant(tr, "fault", "crash", t(1));
+        assert_eq!(tl.marks().last().unwrap().category, "fault");
+        for c in ["a", "b", "c", "d"] {
+            for i in 0..MARKS_PER_CATEGORY_MAX as u64 {
+                tl.instant(tr, c, "", t(i));
+            }
         }
         assert_eq!(tl.marks().len(), MARKS_MAX);
-        assert_eq!(tl.dropped(), 5);
     }
 }

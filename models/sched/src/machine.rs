@@ -241,6 +241,21 @@ impl<P: Policy> Machine<P> {
         &self.segments
     }
 
+    /// The stretches running at `now` and not yet in [`Machine::segments`] (a job is added
+    /// there only when it stops), cut at `now`: what a run that ends now had on its CPUs. A job
+    /// still in its context switch at `now` has no stretch yet.
+    pub fn running(&self, now: Time) -> impl Iterator<Item = Segment> + '_ {
+        self.cpus.iter().enumerate().filter_map(move |(cpu, c)| {
+            let r = c.run?;
+            (r.start < now).then_some(Segment {
+                cpu: cpu as CpuId,
+                job: r.job,
+                start: r.start,
+                end: now,
+            })
+        })
+    }
+
     pub fn stats(&self) -> impl Iterator<Item = &JobStats> {
         self.jobs.iter().map(|j| &j.stats)
     }

@@ -247,24 +247,29 @@ impl CpuModel {
     }
 
     /// Notes the segments run since the last call in the trace and, when the run records, on
-    /// the timeline: group `cpus`, one track per CPU (`cpu0`, ...), a `run` span per segment
-    /// named after its job.
+    /// the timeline.
     fn note_segments(&mut self, ctx: &mut Ctx<'_, Step>) {
         let segments = self.machine.segments();
         for s in &segments[self.noted..] {
             ctx.note(&Ran(s));
-            if let Some(tl) = ctx.timeline() {
-                let track = tl.track("cpus", &format!("cpu{}", s.cpu));
-                let job = self
-                    .config
-                    .jobs
-                    .get(s.job as usize)
-                    .map_or("?", |j| j.name.as_str());
-                let (start, end) = (SimTime::from_nanos(s.start), SimTime::from_nanos(s.end));
-                tl.span(track, "run", job, start, end);
-            }
+            self.record(s, ctx);
         }
         self.noted = segments.len();
+    }
+
+    /// Puts a segment on the timeline, when the run records: group `cpus`, one track per CPU
+    /// (`cpu0`, ...), a `run` span named after its job.
+    fn record(&self, s: &Segment, ctx: &mut Ctx<'_, Step>) {
+        if let Some(tl) = ctx.timeline() {
+            let track = tl.track("cpus", &format!("cpu{}", s.cpu));
+            let job = self
+                .config
+                .jobs
+                .get(s.job as usize)
+                .map_or("?", |j| j.name.as_str());
+            let (start, end) = (SimTime::from_nanos(s.start), SimTime::from_nanos(s.end));
+            tl.span(track, "run", job, start, end);
+        }
     }
 }
 
@@ -306,6 +311,13 @@ impl Model for CpuModel {
     fn finish(&mut self, ctx: &mut Ctx<'_, Step>) {
         let name = self.config.name.clone();
         let end = ctx.now();
+        // A run stopped early (--until) still shows what was on the CPUs when it stopped.
+        if ctx.recording() {
+            let running: Vec<Segment> = self.machine.running(end.as_nanos()).collect();
+            for s in &running {
+                self.record(s, ctx);
+            }
+        }
         let m = ctx.metrics();
         let mut unfinished = 0;
         for (j, s) in self.config.jobs.iter().zip(self.machine.stats()) {

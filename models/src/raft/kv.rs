@@ -119,6 +119,36 @@ impl KvState {
     pub fn last_seq(&self, session: u64) -> Option<u64> {
         self.sessions.get(&session).map(|s| s.0)
     }
+
+    /// Every key that holds a value, with its value, in increasing key order.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = (Key, Value)> + '_ {
+        self.data.iter().map(|(&k, &v)| (k, v))
+    }
+
+    /// Every session that applied a request, in increasing session order, as (session, last
+    /// sequence number applied, the result saved for it): what [`KvState::apply`] answers a
+    /// retry of that request with.
+    pub fn sessions(&self) -> impl ExactSizeIterator<Item = (u64, u64, KvResult)> + '_ {
+        self.sessions
+            .iter()
+            .map(|(&session, &(seq, result))| (session, seq, result))
+    }
+
+    /// The state holding exactly `data` and `sessions` (as [`KvState::entries`] and
+    /// [`KvState::sessions`] list them), so that `from_parts(kv.entries(), kv.sessions()) == kv`.
+    /// The parts may come in any order; of two with the same key (or session) the later wins.
+    pub fn from_parts(
+        data: impl IntoIterator<Item = (Key, Value)>,
+        sessions: impl IntoIterator<Item = (u64, u64, KvResult)>,
+    ) -> KvState {
+        KvState {
+            data: data.into_iter().collect(),
+            sessions: sessions
+                .into_iter()
+                .map(|(session, seq, result)| (session, (seq, result)))
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +202,62 @@ mod tests {
             "the retry was not applied a second time"
         );
         assert_eq!(kv.apply(&cmd(2, 1, cas)), None, "an older request is stale");
+    }
+
+    #[test]
+    fn a_state_taken_apart_is_rebuilt_exactly() {
+        // SplitMix64, so the states are reproducible.
+        let mut x = 7u64;
+        let mut below = |n: u64| {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % n
+        };
+        for round in 0..200 {
+            let mut kv = KvState::new();
+            for _ in 0..round % 50 {
+                let key = below(6) as Key;
+                let value = below(4) as Value - 1;
+                let op = match below(3) {
+                    0 => KvOp::Get { key },
+                    1 => KvOp::Put { key, value },
+                    _ => KvOp::Cas {
+                        key,
+                        expect: value,
+                        new: below(4) as Value,
+                    },
+                };
+                kv.apply(&cmd(below(5), below(6), op));
+            }
+            let data: Vec<_> = kv.entries().collect();
+            let sessions: Vec<_> = kv.sessions().collect();
+            assert_eq!(data.len(), kv.len());
+            assert!(data.windows(2).all(|w| w[0].0 < w[1].0), "key order");
+            assert!(
+                sessions.windows(2).all(|w| w[0].0 < w[1].0),
+                "session order"
+            );
+            for &(k, v) in &data {
+                assert_eq!(kv.get(k), Some(v));
+            }
+            for &(s, seq, _) in &sessions {
+                assert_eq!(kv.last_seq(s), Some(seq));
+            }
+            let rebuilt = KvState::from_parts(data, sessions);
+            assert_eq!(rebuilt, kv, "round {round}");
+            // The rebuilt state answers retries as the original does.
+            for (s, seq, result) in kv.sessions() {
+                let mut again = rebuilt.clone();
+                let retry = cmd(s, seq, KvOp::Get { key: 0 });
+                assert_eq!(again.apply(&retry), Some(result));
+                assert_eq!(again, rebuilt);
+            }
+        }
+        let empty = KvState::new();
+        assert_eq!(empty.entries().len() + empty.sessions().len(), 0);
+        assert_eq!(KvState::from_parts([], []), empty);
     }
 
     #[test]

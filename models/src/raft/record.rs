@@ -9,7 +9,7 @@
 //! - group `network`, track `partitions`: `partition` spans named `partition SHAPE`;
 //! - group `faults`, track `faults`: `fault` instants named as the action (`crash n3`);
 //! - group `clients`, one track per client: `op` spans named `OP OUTCOME` (`put ok`).
-//! - series `RAFT.commit_index_NODE`: the node's commit index whenever it changes.
+//! - history `RAFT.commit_index_NODE` (not a metric): the node's commit index over time.
 
 use simcore::{Ctx, SimTime, TraceEvent};
 
@@ -94,7 +94,7 @@ impl Recorder {
         *slot = Some((state, now));
     }
 
-    /// Node `id`'s commit index is `index` (pushed as a series point when it changed).
+    /// Node `id`'s commit index is `index` (added to its history when it changed).
     pub(crate) fn commit<E: TraceEvent>(&mut self, id: usize, index: u64, ctx: &mut Ctx<'_, E>) {
         if !ctx.recording() || self.commit.get(id).is_none_or(|c| *c == Some(index)) {
             return;
@@ -102,9 +102,8 @@ impl Recorder {
         self.commit[id] = Some(index);
         let now = ctx.now();
         let name = format!("commit_index_{}", self.nodes[id]);
-        if let Ok(s) = ctx.metrics().series(&self.raft, &name) {
-            ctx.metrics().push(s, now, index as f64);
-        }
+        // A history, not a metric: a recorded run prints the same metrics as any other.
+        ctx.metrics().history_point(&self.raft, &name, now, index as f64);
     }
 
     /// A fault happened: an instant named as the action.

@@ -6,12 +6,40 @@
 //! [`SimStorage::begin_sync`] and, when the simulated disk finishes it, makes exactly the writes
 //! made before that point durable with [`SimStorage::complete_sync`]. Writes after the fsync
 //! started are not covered by it, as on a real disk.
+//!
+//! What the durable writes leave is a [`DurableImage`], public so that a real disk's log file can
+//! be replayed by the same rules and recover what the simulator would.
 
 use super::types::{Entry, Index, NodeId, Restored, Snapshot, Term, Write};
 
-/// The durable image: what a restart recovers.
+/// Why a [`Write`] cannot be applied to a [`DurableImage`]: it breaks an invariant that a
+/// node's writes keep. A node never makes such a write; a log file replayed with
+/// [`DurableImage::apply`] may hold one (written by a bug, or forged), and recovering from it
+/// would hand the node a state it never had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    /// A hard state whose term is below the durable one: a node's term never goes back.
+    #[error("the term goes back from {durable} to {term}")]
+    TermBack { durable: Term, term: Term },
+    /// An append starting past the end of the log, which would leave a hole in it.
+    #[error("an append from index {first} leaves a hole after the last index {last}")]
+    Hole { first: Index, last: Index },
+    /// A snapshot or append whose last index leaves no index after it.
+    #[error("index {last} leaves no room for a next index")]
+    IndexOverflow { last: Index },
+}
+
+/// The durable image of a node's storage: what the writes made so far (and synced, for a crash
+/// to keep them) leave, and so what a restart recovers. [`SimStorage`] keeps one for what is
+/// durable; a node's log file on a real disk is replayed onto one, so that both recover the same
+/// state from the same writes.
+///
+/// The rules: a hard state replaces term and vote; an append drops the log from `first` on and
+/// appends its entries (skipping those a snapshot covers); a snapshot beyond the current one
+/// drops the entries it covers if the log holds its last entry (same index and term), and the
+/// whole log otherwise.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Image {
+pub struct DurableImage {
     term: Term,
     vote: Option<NodeId>,
     snapshot: Option<Snapshot>,
@@ -19,41 +47,72 @@ struct Image {
     entries: Vec<Entry>,
 }
 
-impl Image {
-    fn first_index(&self) -> Index {
+impl DurableImage {
+    /// The image of an empty disk.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The index of the first entry kept after the snapshot (1 without one).
+    pub fn first_index(&self) -> Index {
+        // A snapshot's last index is below Index::MAX: `apply` refuses others.
         self.snapshot.as_ref().map_or(0, |s| s.last_index) + 1
     }
 
-    fn apply(&mut self, w: &Write) {
+    /// The index of the last entry (the snapshot's last, or 0, when no entry follows it).
+    /// Below Index::MAX, so the next index always exists: `apply` refuses writes that would
+    /// leave none.
+    pub fn last_index(&self) -> Index {
+        self.first_index() - 1 + self.entries.len() as Index
+    }
+
+    /// Applies `w` by the rules above, or refuses it, changing nothing, when it breaks an
+    /// invariant of a node's writes (see [`ImageError`]).
+    pub fn apply(&mut self, w: &Write) -> Result<(), ImageError> {
         match w {
             Write::HardState { term, vote } => {
-                debug_assert!(*term >= self.term, "a node's term never goes back");
+                if *term < self.term {
+                    return Err(ImageError::TermBack {
+                        durable: self.term,
+                        term: *term,
+                    });
+                }
                 self.term = *term;
                 self.vote = *vote;
             }
             Write::Append { first, entries } => {
                 let base = self.first_index();
+                let last = self.last_index();
+                if *first > last + 1 {
+                    return Err(ImageError::Hole {
+                        first: *first,
+                        last,
+                    });
+                }
+                // The index after the append's last entry must exist.
+                if first.checked_add(entries.len() as Index).is_none() {
+                    return Err(ImageError::IndexOverflow { last: Index::MAX });
+                }
                 if *first < base {
                     // Entries already covered by the snapshot: skip them.
-                    let skip = (base - first) as usize;
+                    let skip = usize::try_from(base - first).unwrap_or(usize::MAX);
                     self.entries.clear();
                     self.entries.extend(entries.iter().skip(skip).cloned());
-                    return;
+                } else {
+                    // No hole: `first - base` is at most the number of entries.
+                    self.entries.truncate((first - base) as usize);
+                    self.entries.extend(entries.iter().cloned());
                 }
-                let keep = ((first - base) as usize).min(self.entries.len());
-                debug_assert!(
-                    first - base <= self.entries.len() as u64,
-                    "an append leaves no hole in the log"
-                );
-                self.entries.truncate(keep);
-                self.entries.extend(entries.iter().cloned());
             }
             Write::Snapshot(s) => {
+                if s.last_index == Index::MAX {
+                    return Err(ImageError::IndexOverflow { last: s.last_index });
+                }
                 let base = self.first_index();
                 if s.last_index < base {
-                    return;
+                    return Ok(());
                 }
-                let pos = (s.last_index - base) as usize;
+                let pos = usize::try_from(s.last_index - base).unwrap_or(usize::MAX);
                 match self.entries.get(pos) {
                     Some(e) if e.term == s.last_term => {
                         self.entries.drain(..=pos);
@@ -63,13 +122,45 @@ impl Image {
                 self.snapshot = Some(s.clone());
             }
         }
+        Ok(())
+    }
+
+    /// What a node restarting from this image recovers.
+    pub fn restored(&self) -> Restored {
+        Restored {
+            term: self.term,
+            vote: self.vote,
+            snapshot: self.snapshot.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+
+    /// The fewest writes that rebuild this image from an empty one: the hard state, the
+    /// snapshot if any, and the entries after it (what compacting a log file writes).
+    pub fn writes(&self) -> Vec<Write> {
+        let mut ws = vec![Write::HardState {
+            term: self.term,
+            vote: self.vote,
+        }];
+        if let Some(s) = &self.snapshot {
+            // A stored snapshot has last_index >= 1, so applied to an empty image it is stored;
+            // the entries then follow it.
+            ws.push(Write::Snapshot(s.clone()));
+        }
+        if !self.entries.is_empty() {
+            ws.push(Write::Append {
+                first: self.first_index(),
+                entries: self.entries.clone(),
+            });
+        }
+        ws
     }
 }
 
 /// One node's simulated disk.
 #[derive(Debug, Clone, Default)]
 pub struct SimStorage {
-    durable: Image,
+    durable: DurableImage,
     /// Writes not yet durable, oldest first, each with the number of the write it was.
     pending: std::collections::VecDeque<(u64, Write)>,
     /// Writes made so far (numbers them).
@@ -102,7 +193,11 @@ impl SimStorage {
         };
         while self.pending.front().is_some_and(|(n, _)| *n <= upto) {
             if let Some((_, w)) = self.pending.pop_front() {
-                self.durable.apply(&w);
+                let applied = self.durable.apply(&w);
+                debug_assert!(
+                    applied.is_ok(),
+                    "a node's writes keep the invariants: {applied:?}"
+                );
             }
         }
         true
@@ -122,17 +217,12 @@ impl SimStorage {
     /// What a node restarting now recovers. Only meaningful after [`SimStorage::crash`] (before
     /// it, unsynced writes would be missing from a running node's view).
     pub fn restore(&self) -> Restored {
-        Restored {
-            term: self.durable.term,
-            vote: self.durable.vote,
-            snapshot: self.durable.snapshot.clone(),
-            entries: self.durable.entries.clone(),
-        }
+        self.durable.restored()
     }
 
     /// The durable log's last index.
     pub fn durable_last_index(&self) -> Index {
-        self.durable.first_index() - 1 + self.durable.entries.len() as Index
+        self.durable.last_index()
     }
 }
 
@@ -225,5 +315,132 @@ mod tests {
             "entries up to the snapshot are skipped"
         );
         assert_eq!(s.durable_last_index(), 4);
+    }
+
+    #[test]
+    fn writes_rebuild_the_image() {
+        let snapshot = |last_index, last_term| {
+            Write::Snapshot(Snapshot {
+                last_index,
+                last_term,
+                data: KvState::new(),
+            })
+        };
+        let steps = [
+            Write::HardState {
+                term: 3,
+                vote: Some(2),
+            },
+            Write::Append {
+                first: 1,
+                entries: entries(&[1, 2, 2, 3]),
+            },
+            snapshot(2, 2),
+            Write::Append {
+                first: 4,
+                entries: entries(&[3, 3]),
+            },
+            snapshot(9, 3),
+        ];
+        let mut image = DurableImage::new();
+        assert_eq!(image.writes().len(), 1, "an empty image is its hard state");
+        for w in &steps {
+            image.apply(w).expect("a valid write");
+            let mut again = DurableImage::new();
+            for w in image.writes() {
+                again.apply(&w).expect("a valid write");
+            }
+            assert_eq!(again, image, "after {w:?}");
+            assert_eq!(again.restored(), image.restored());
+        }
+        assert_eq!(image.last_index(), 9);
+        assert_eq!(image.first_index(), 10);
+    }
+
+    #[test]
+    fn writes_no_node_makes_are_refused_and_change_nothing() {
+        let mut image = DurableImage::new();
+        let ok = [
+            Write::HardState {
+                term: 5,
+                vote: None,
+            },
+            Write::Append {
+                first: 1,
+                entries: entries(&[1, 5]),
+            },
+        ];
+        for w in &ok {
+            image.apply(w).expect("a valid write");
+        }
+        let before = image.clone();
+        let refused = [
+            (
+                Write::HardState {
+                    term: 4,
+                    vote: Some(1),
+                },
+                ImageError::TermBack {
+                    durable: 5,
+                    term: 4,
+                },
+            ),
+            (
+                Write::Append {
+                    first: 4,
+                    entries: entries(&[5]),
+                },
+                ImageError::Hole { first: 4, last: 2 },
+            ),
+            (
+                Write::Append {
+                    first: Index::MAX,
+                    entries: entries(&[5]),
+                },
+                ImageError::Hole {
+                    first: Index::MAX,
+                    last: 2,
+                },
+            ),
+            (
+                Write::Snapshot(Snapshot {
+                    last_index: Index::MAX,
+                    last_term: 5,
+                    data: KvState::new(),
+                }),
+                ImageError::IndexOverflow { last: Index::MAX },
+            ),
+        ];
+        for (w, e) in refused {
+            assert_eq!(image.apply(&w), Err(e), "{w:?}");
+            assert_eq!(image, before, "{w:?} changed nothing");
+        }
+        // The largest snapshot index that leaves a next one, then an append that would need
+        // an index past Index::MAX.
+        let top = Write::Snapshot(Snapshot {
+            last_index: Index::MAX - 1,
+            last_term: 5,
+            data: KvState::new(),
+        });
+        image.apply(&top).expect("a valid write");
+        assert_eq!(image.last_index(), Index::MAX - 1);
+        let full = image.clone();
+        let over = Write::Append {
+            first: Index::MAX,
+            entries: entries(&[5]),
+        };
+        assert_eq!(
+            image.apply(&over),
+            Err(ImageError::IndexOverflow { last: Index::MAX })
+        );
+        assert_eq!(image, full);
+        // An append from index 0 (inside any snapshot) is applied like any other.
+        image
+            .apply(&Write::Append {
+                first: 0,
+                entries: vec![],
+            })
+            .expect("a valid write");
+        assert_eq!(image, full);
     }
 }
