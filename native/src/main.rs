@@ -1,13 +1,25 @@
 //! `native`: run sim's model code against the real machine and compare it with the simulator.
 //!
-//! The native targets (Raft over UDP, block devices, cgroups, FUSE, the QEMU kernel) arrive with
-//! their issues. Today `native probe` tells, without changing anything, which of the machine
-//! features they need are present here, and why not where one is missing; native tests use the
-//! same checks to skip with a printed reason rather than fail or pass vacuously.
+//! `native run FILE.scn` runs a Raft scenario on this machine: one process per node over real
+//! UDP on loopback, each with a log file fsynced on disk, the scenario's clients and faults
+//! driven with the monotonic clock, and the simulator's checkers on what happened
+//! (docs/native.md). `native probe` tells, without changing anything, which machine features
+//! the native targets need are present here (block devices, cgroups, FUSE and the QEMU kernel
+//! follow with their issues); native tests use the same checks to skip with a printed reason.
 
+mod control;
+#[cfg_attr(not(test), allow(dead_code))]
+mod disk;
+mod node;
 mod probe;
+mod run;
+#[cfg_attr(not(test), allow(dead_code))]
+mod wire;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +42,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a Raft scenario on this machine: a process per node, UDP on loopback, logs fsynced
+    /// on disk, the scenario's load and faults; then the simulator's checks on what happened.
+    /// Exits 0 when every check held, 1 when one did not, 2 when the run could not run.
+    Run {
+        /// A Raft scenario, e.g. scenarios/raft-partition.scn.
+        file: PathBuf,
+        /// The seed for the load and the fault choices (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this much real time (e.g. 10s) instead of the scenario's duration.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<simcore::SimTime>,
+        /// Keep the run's directory (node logs, their stdout and stderr) and print its path.
+        #[arg(long)]
+        keep: bool,
+        /// Write the clients' history (the `sim lincheck` format) to this file.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+    },
+    /// One node of a run (started by `native run`, not by hand).
+    #[command(hide = true)]
+    Node {
+        #[arg(long)]
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: u64,
+        #[arg(long)]
+        id: u32,
+        #[arg(long)]
+        incarnation: u32,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        runner: u16,
+    },
+}
+
+fn parse_time(s: &str) -> Result<simcore::SimTime, String> {
+    s.parse::<simcore::SimTime>().map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -56,6 +107,45 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Run {
+            file,
+            seed,
+            until,
+            keep,
+            history,
+        } => native_run(
+            run::RunArgs {
+                scenario: file,
+                seed,
+                until,
+                keep,
+            },
+            history,
+        ),
+        Command::Node {
+            scenario,
+            seed,
+            id,
+            incarnation,
+            dir,
+            runner,
+        } => {
+            let args = node::NodeArgs {
+                scenario,
+                seed,
+                id,
+                incarnation,
+                dir,
+                runner,
+            };
+            match node::run(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: node {id}: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Probe { json } => {
             let results = probe::all();
             if json {
@@ -81,5 +171,92 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// `native run`: the run, its summary, and the exit code.
+fn native_run(args: run::RunArgs, history: Option<PathBuf>) -> ExitCode {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // Ctrl-C ends the run cleanly: the loop sees the flag, and the fleet's Drop kills and reaps
+    // every node and removes the run's directory.
+    if let Err(e) =
+        ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed))
+    {
+        eprintln!("warning: Ctrl-C will not stop the nodes cleanly: {e}");
+    }
+    let report = match run::run(&args, stop) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.scenario.display());
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = &history {
+        if let Err(e) = std::fs::write(path, report.history_text()) {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    print_native(&report);
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn print_native(r: &run::NativeReport) {
+    let pct = |v: &[u64], q: f64| -> String {
+        if v.is_empty() {
+            return "-".into();
+        }
+        let mut s = v.to_vec();
+        s.sort_unstable();
+        let i = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1;
+        reports::text::show(s[i] as f64, true)
+    };
+    println!(
+        "scenario   {} (native: {} node processes, UDP on loopback, logs fsynced)",
+        r.scenario, r.nodes
+    );
+    println!("seed       {}", r.seed);
+    println!(
+        "real time  {}",
+        reports::text::show(r.duration.as_nanos() as f64, true)
+    );
+    println!(
+        "clients    {}: {} ok, {} fail, {} info; latency p50 {} p99 {}",
+        r.clients,
+        r.ok,
+        r.fail,
+        r.info,
+        pct(&r.latencies_ns, 0.5),
+        pct(&r.latencies_ns, 0.99)
+    );
+    println!(
+        "raft       {} entries committed, {} leaders, {} crashes; election after a leader crash p50 {} ({} measured)",
+        r.committed,
+        r.leaders,
+        r.crashes,
+        pct(&r.election_times_ns, 0.5),
+        r.election_times_ns.len()
+    );
+    for s in &r.skipped {
+        println!("skipped    {s}");
+    }
+    for h in &r.held {
+        println!("  ok    {h}");
+    }
+    for (check, detail) in &r.violations {
+        println!("  FAIL  {check}: {detail}");
+    }
+    if let Some(k) = &r.kept {
+        println!("kept       {}", k.display());
+    }
+    if r.ok() {
+        println!("result     ok: every check held");
+    } else {
+        println!("result     FAILED: {} violation(s)", r.violations.len());
     }
 }

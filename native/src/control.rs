@@ -1,0 +1,173 @@
+//! The runner's control messages to and from its node processes: one line of text each, carried
+//! in a `Packet::Control` datagram on loopback. Text, so a trace of them (`native run -v`) reads
+//! as it is.
+//!
+//! ```text
+//! node -> runner   hello ID PORT                 bound PORT, waiting for its peers
+//!                  state ID ROLE TERM COMMIT     after any change of role, term or commit index
+//! runner -> node   peers P0 .. Pn-1 CLIENTS      the nodes' ports and the clients' port
+//!                  block A>B A>B ...             drop messages from A to B (none: healed)
+//!                  loss P                        drop each message sent with probability P
+//!                  stop                          sync and exit 0
+//! ```
+
+use models::raft::{NodeId, Role, Term};
+
+/// A control message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    Hello {
+        id: NodeId,
+        port: u16,
+    },
+    State {
+        id: NodeId,
+        role: Role,
+        term: Term,
+        commit: u64,
+    },
+    Peers {
+        nodes: Vec<u16>,
+        clients: u16,
+    },
+    Block(Vec<(NodeId, NodeId)>),
+    Loss(f64),
+    Stop,
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Follower => "follower",
+        Role::PreCandidate => "precandidate",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
+
+fn parse_role(w: &str) -> Option<Role> {
+    Some(match w {
+        "follower" => Role::Follower,
+        "precandidate" => Role::PreCandidate,
+        "candidate" => Role::Candidate,
+        "leader" => Role::Leader,
+        _ => return None,
+    })
+}
+
+impl Control {
+    pub fn to_line(&self) -> String {
+        match self {
+            Control::Hello { id, port } => format!("hello {id} {port}"),
+            Control::State {
+                id,
+                role,
+                term,
+                commit,
+            } => format!("state {id} {} {term} {commit}", role_word(*role)),
+            Control::Peers { nodes, clients } => {
+                let ports: Vec<String> = nodes.iter().map(|p| p.to_string()).collect();
+                format!("peers {} {clients}", ports.join(" "))
+            }
+            Control::Block(pairs) => {
+                let mut s = "block".to_string();
+                for (a, b) in pairs {
+                    s.push_str(&format!(" {a}>{b}"));
+                }
+                s
+            }
+            Control::Loss(p) => format!("loss {p}"),
+            Control::Stop => "stop".to_string(),
+        }
+    }
+
+    /// Parses one line; None for anything malformed (a control datagram is never trusted).
+    pub fn parse(line: &str) -> Option<Control> {
+        let mut w = line.split_ascii_whitespace();
+        let verb = w.next()?;
+        let c = match verb {
+            "hello" => Control::Hello {
+                id: w.next()?.parse().ok()?,
+                port: w.next()?.parse().ok()?,
+            },
+            "state" => Control::State {
+                id: w.next()?.parse().ok()?,
+                role: parse_role(w.next()?)?,
+                term: w.next()?.parse().ok()?,
+                commit: w.next()?.parse().ok()?,
+            },
+            "peers" => {
+                let mut ports: Vec<u16> = w.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+                let clients = ports.pop()?;
+                return Some(Control::Peers {
+                    nodes: ports,
+                    clients,
+                });
+            }
+            "block" => {
+                let pairs = w
+                    .map(|p| {
+                        let (a, b) = p.split_once('>')?;
+                        Some((a.parse().ok()?, b.parse().ok()?))
+                    })
+                    .collect::<Option<_>>()?;
+                return Some(Control::Block(pairs));
+            }
+            "loss" => {
+                let p: f64 = w.next()?.parse().ok()?;
+                if !(0.0..=1.0).contains(&p) {
+                    return None;
+                }
+                Control::Loss(p)
+            }
+            "stop" => Control::Stop,
+            _ => return None,
+        };
+        if w.next().is_some() {
+            return None;
+        }
+        Some(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_round_trips_and_junk_is_refused() {
+        let all = [
+            Control::Hello { id: 3, port: 40001 },
+            Control::State {
+                id: 1,
+                role: Role::Leader,
+                term: 7,
+                commit: 99,
+            },
+            Control::Peers {
+                nodes: vec![1, 2, 3],
+                clients: 9,
+            },
+            Control::Block(vec![(0, 1), (2, 0)]),
+            Control::Block(vec![]),
+            Control::Loss(0.005),
+            Control::Stop,
+        ];
+        for c in all {
+            assert_eq!(Control::parse(&c.to_line()), Some(c.clone()), "{c:?}");
+        }
+        for junk in [
+            "",
+            "hello",
+            "hello x 1",
+            "hello 1 70000",
+            "state 1 king 2 3",
+            "peers",
+            "block 1-2",
+            "loss 2",
+            "stop now",
+            "rm -rf",
+        ] {
+            assert_eq!(Control::parse(junk), None, "{junk}");
+        }
+    }
+}

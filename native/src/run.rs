@@ -1,0 +1,1105 @@
+//! `native run FILE.scn`: a Raft scenario on the real machine. One OS process per node (this
+//! binary's `node` subcommand, [`crate::node`]), real UDP on loopback, a log file per node fsynced
+//! on a real disk, and the scenario's clients and fault schedule driven here with the monotonic
+//! clock: the same `models::raft` client, workload and partition code as the simulator, with
+//! crashes as SIGKILL (and a restart from the node's own log), pauses as SIGSTOP/SIGCONT, and
+//! partitions and loss applied by the nodes at their sockets.
+//!
+//! At the end the same checks as in the simulator run on what the machine did: the clients'
+//! history for linearizability (the same checker), every acknowledged write in the most
+//! advanced node's durable log, Raft's election safety (from the nodes' reports) and log
+//! matching over the committed prefixes of the logs on disk, and the scenario's liveness
+//! expectations.
+//!
+//! Nothing is left behind: every child is killed and reaped and the run's directory removed
+//! when the run ends, fails, panics or is interrupted (Ctrl-C), and each node also dies with
+//! its runner (a parent-death signal), even if the runner is SIGKILLed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use models::lincheck::{self, Verdict};
+use models::network::{Partition, Shape};
+use models::raft::client::{
+    Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text, operations,
+};
+use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Targets};
+use models::raft::kv::KvOp;
+use models::raft::workload::{Workload, next_gap_ns};
+use models::raft::{Entry, NodeId, Payload, Role, Term};
+use simcore::{RngStream, SimDuration, SimTime};
+
+use crate::control::Control;
+use crate::disk::DiskStorage;
+use crate::wire::{Packet, decode, encode};
+
+/// What `native run` was asked.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    pub seed: Option<u64>,
+    /// Stop at this time instead of the scenario's duration.
+    pub until: Option<SimTime>,
+    /// Keep the run's directory (node logs, stdout and stderr) and print where it is.
+    pub keep: bool,
+}
+
+/// How long the nodes have to say hello, and to exit after `stop`.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest the runner's loop blocks on its socket.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Everything a native run measured and found.
+#[derive(Debug, Default)]
+pub struct NativeReport {
+    pub scenario: String,
+    pub nodes: usize,
+    pub clients: usize,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    /// Client operation latencies (ok and fail), nanoseconds.
+    pub latencies_ns: Vec<u64>,
+    /// Time from a leader's crash to the next leader of a higher term, nanoseconds.
+    pub election_times_ns: Vec<u64>,
+    /// Leaders seen (distinct (term, node)).
+    pub leaders: usize,
+    pub crashes: u64,
+    /// The highest commit index any node reported.
+    pub committed: u64,
+    /// Faults of the schedule that are not applied natively, with why.
+    pub skipped: Vec<String>,
+    /// (check, detail) for every check that did not hold.
+    pub violations: Vec<(String, String)>,
+    /// Checks that ran and held.
+    pub held: Vec<String>,
+    pub history: Vec<HistoryEvent>,
+    /// Where the run's files were kept (`--keep`).
+    pub kept: Option<PathBuf>,
+}
+
+/// Why a native run could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Scenario(String),
+    #[error("{0}")]
+    Setup(String),
+    #[error("interrupted: every node was stopped and the run's files removed")]
+    Interrupted,
+}
+
+/// The node processes of a run and its directory; dropping it kills and reaps every child and
+/// removes the directory (unless kept), whatever way the run ends.
+struct Fleet {
+    children: Vec<Option<Child>>,
+    dir: Option<tempfile::TempDir>,
+    keep: bool,
+}
+
+impl Fleet {
+    fn kill(&mut self, id: usize) {
+        if let Some(mut c) = self.children.get_mut(id).and_then(Option::take) {
+            // A paused process takes SIGKILL too; reap it so no zombie stays.
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn signal(&self, id: usize, sig: i32) {
+        if let Some(Some(c)) = self.children.get(id) {
+            // SAFETY: kill(2) with a child's pid and a signal number touches no memory.
+            unsafe {
+                libc::kill(c.id() as i32, sig);
+            }
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for id in 0..self.children.len() {
+            self.signal(id, libc::SIGCONT);
+            self.kill(id);
+        }
+        if let Some(d) = self.dir.take() {
+            if self.keep {
+                let _ = d.keep();
+            }
+        }
+    }
+}
+
+/// The runner's view of one node.
+#[derive(Debug, Clone, Copy, Default)]
+struct NodeView {
+    up: bool,
+    paused: bool,
+    port: u16,
+    role: Option<Role>,
+    term: Term,
+    commit: u64,
+    incarnation: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    Fault(usize),
+    Invoke { client: usize, generation: u32 },
+    Wake { client: usize, generation: u32 },
+    Deadline(usize),
+}
+
+struct Obligation {
+    spec: usize,
+    baseline_commit: u64,
+    met: bool,
+}
+
+struct Runner<'a> {
+    args: &'a RunArgs,
+    cfg: ClusterConfig,
+    seed: u64,
+    sock: UdpSocket,
+    fleet: Fleet,
+    nodes: Vec<NodeView>,
+    started: Instant,
+    queue: BTreeMap<(SimTime, u64), Ev>,
+    seq: u64,
+    clients: Vec<Client>,
+    client_gen: Vec<u32>,
+    invoke_gen: Vec<u32>,
+    invoked_at: Vec<SimTime>,
+    rate: f64,
+    workload: Workload,
+    load_rng: RngStream,
+    fault_rng: RngStream,
+    affected: Vec<Vec<NodeId>>,
+    saved_rate: Vec<f64>,
+    obligations: Vec<Obligation>,
+    leaderless: Option<(SimTime, Term)>,
+    leaders: BTreeMap<Term, BTreeSet<NodeId>>,
+    acked: Vec<(u64, u64)>,
+    report: NativeReport,
+    stop: Arc<AtomicBool>,
+    buf: Vec<u8>,
+}
+
+/// Loads the scenario and checks that it is one `native run` can run.
+fn load_cluster(
+    path: &Path,
+    seed: Option<u64>,
+) -> Result<(ClusterConfig, u64, String, Option<SimTime>), RunError> {
+    let scenario = scenarios::load(path).map_err(|e| RunError::Scenario(e.to_string()))?;
+    let checked = scenarios::check::check(&scenario).map_err(|d| {
+        RunError::Scenario(
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    if !scenario.sweeps.is_empty() {
+        return Err(RunError::Scenario(format!(
+            "{}: native run takes a scenario without `sweep` (run one variant at a time)",
+            path.display()
+        )));
+    }
+    let seed = seed.or(checked.seed).unwrap_or(0);
+    let wired = scenarios::wire::wire(&checked, seed).map_err(|d| {
+        RunError::Scenario(
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let Some(cfg) = wired.raft else {
+        return Err(RunError::Scenario(format!(
+            "{}: native run runs Raft scenarios (a `raft` block); this one has none",
+            path.display()
+        )));
+    };
+    let duration = checked.duration.map(|d| SimTime::from_nanos(d.as_nanos()));
+    Ok((cfg, seed, checked.name, duration))
+}
+
+/// Runs the scenario natively. `stop` is set by the Ctrl-C handler.
+pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunError> {
+    let (cfg, seed, name, duration) = load_cluster(&args.scenario, args.seed)?;
+    let until = args.until.or(duration).ok_or_else(|| {
+        RunError::Scenario(format!(
+            "{}: the scenario has no `duration`; give one with --until (for example --until 10s)",
+            args.scenario.display()
+        ))
+    })?;
+    let dir = tempfile::Builder::new()
+        .prefix("sim-native-")
+        .tempdir()
+        .map_err(|e| RunError::Setup(format!("making the run's directory: {e}")))?;
+    let sock = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
+    let n = cfg.nodes.len();
+    let clients = cfg.load.as_ref().map_or(0, |l| l.clients as usize);
+    let client_config = ClientConfig {
+        nodes: n as u32,
+        attempt_timeout: cfg
+            .load
+            .as_ref()
+            .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
+        op_timeout: cfg
+            .load
+            .as_ref()
+            .map_or(SimDuration::ZERO, |l| l.op_timeout),
+    };
+    let faults = cfg.faults.len();
+    let mut r = Runner {
+        args,
+        seed,
+        sock,
+        fleet: Fleet {
+            children: (0..n).map(|_| None).collect(),
+            dir: Some(dir),
+            keep: args.keep,
+        },
+        nodes: vec![NodeView::default(); n],
+        started: Instant::now(),
+        queue: BTreeMap::new(),
+        seq: 0,
+        clients: (0..clients)
+            .map(|i| Client::new(i as u32, clients as u32, client_config))
+            .collect(),
+        client_gen: vec![0; clients],
+        invoke_gen: vec![0; clients],
+        invoked_at: vec![SimTime::ZERO; clients],
+        rate: cfg.load.as_ref().map_or(0.0, |l| l.rate),
+        workload: Workload::new(),
+        load_rng: RngStream::derive(seed, "raft.load"),
+        fault_rng: RngStream::derive(seed, "raft.faults"),
+        affected: vec![Vec::new(); faults],
+        saved_rate: vec![0.0; faults],
+        obligations: Vec::new(),
+        leaderless: None,
+        leaders: BTreeMap::new(),
+        acked: Vec::new(),
+        report: NativeReport {
+            scenario: name,
+            nodes: n,
+            clients,
+            seed,
+            duration: SimDuration::from_nanos(until.as_nanos()),
+            ..NativeReport::default()
+        },
+        stop,
+        buf: Vec::with_capacity(2048),
+        cfg,
+    };
+    r.start()?;
+    r.main_loop(until)?;
+    r.finish()?;
+    if args.keep {
+        r.report.kept = r.fleet.dir.as_ref().map(|d| d.path().to_path_buf());
+    }
+    Ok(std::mem::take(&mut r.report))
+}
+
+impl Runner<'_> {
+    fn now(&self) -> SimTime {
+        SimTime::from_nanos(self.started.elapsed().as_nanos().min(u64::MAX as u128) as u64)
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.fleet
+            .dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default()
+    }
+
+    fn at(&mut self, t: SimTime, ev: Ev) {
+        self.seq += 1;
+        self.queue.insert((t, self.seq), ev);
+    }
+
+    fn spawn(&mut self, id: usize) -> Result<(), RunError> {
+        let exe = std::env::current_exe()
+            .map_err(|e| RunError::Setup(format!("finding this program: {e}")))?;
+        let port = self
+            .sock
+            .local_addr()
+            .map_err(|e| RunError::Setup(e.to_string()))?
+            .port();
+        let dir = self.dir();
+        let name = &self.cfg.nodes[id];
+        let open = |suffix: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{name}.{suffix}")))
+                .map(Stdio::from)
+                .map_err(|e| RunError::Setup(format!("{}: {e}", dir.display())))
+        };
+        let incarnation = self.nodes[id].incarnation;
+        let child = Command::new(exe)
+            .arg("node")
+            .arg("--scenario")
+            .arg(&self.args.scenario)
+            .args(["--seed", &self.seed.to_string()])
+            .args(["--id", &id.to_string()])
+            .args(["--incarnation", &incarnation.to_string()])
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--runner", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(open("out")?)
+            .stderr(open("err")?)
+            .spawn()
+            .map_err(|e| RunError::Setup(format!("starting node {name}: {e}")))?;
+        self.fleet.children[id] = Some(child);
+        self.nodes[id].up = true;
+        self.nodes[id].paused = false;
+        self.nodes[id].port = 0;
+        self.nodes[id].role = None;
+        Ok(())
+    }
+
+    fn start(&mut self) -> Result<(), RunError> {
+        for id in 0..self.nodes.len() {
+            self.spawn(id)?;
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        while self.nodes.iter().any(|v| v.port == 0) {
+            if Instant::now() > deadline {
+                let missing: Vec<&str> = self
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.port == 0)
+                    .map(|(i, _)| self.cfg.nodes[i].as_str())
+                    .collect();
+                return Err(RunError::Setup(format!(
+                    "nodes {} did not start within {START_TIMEOUT:?}{}",
+                    missing.join(", "),
+                    self.node_errors()
+                )));
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(RunError::Interrupted);
+            }
+            self.receive_one(Duration::from_millis(20))?;
+        }
+        self.broadcast_peers();
+        // The clock starts now: the schedule's times count from here.
+        self.started = Instant::now();
+        for (i, (t, _)) in self.cfg.faults.clone().iter().enumerate() {
+            self.at(*t, Ev::Fault(i));
+        }
+        for c in 0..self.clients.len() {
+            self.schedule_invoke(c);
+        }
+        self.open_obligations(None);
+        Ok(())
+    }
+
+    /// The tail of every node's stderr, for a message.
+    fn node_errors(&self) -> String {
+        let mut s = String::new();
+        for name in &self.cfg.nodes {
+            let p = self.dir().join(format!("{name}.err"));
+            if let Ok(text) = std::fs::read_to_string(&p) {
+                if let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty()) {
+                    s.push_str(&format!("; {name}: {last}"));
+                }
+            }
+        }
+        s
+    }
+
+    fn send_packet(&mut self, p: &Packet, port: u16) {
+        if port == 0 {
+            return;
+        }
+        self.buf.clear();
+        if encode(p, &mut self.buf).is_ok() {
+            let _ = self
+                .sock
+                .send_to(&self.buf, SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+    }
+
+    fn control(&mut self, id: usize, c: &Control) {
+        let port = self.nodes[id].port;
+        self.send_packet(&Packet::Control(c.to_line().into_bytes()), port);
+    }
+
+    fn broadcast(&mut self, c: &Control) {
+        for id in 0..self.nodes.len() {
+            if self.nodes[id].up {
+                self.control(id, c);
+            }
+        }
+    }
+
+    fn broadcast_peers(&mut self) {
+        let clients = self.sock.local_addr().map(|a| a.port()).unwrap_or(0);
+        let nodes = self.nodes.iter().map(|v| v.port).collect();
+        self.broadcast(&Control::Peers { nodes, clients });
+    }
+
+    fn main_loop(&mut self, until: SimTime) -> Result<(), RunError> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(RunError::Interrupted);
+            }
+            let now = self.now();
+            if now >= until {
+                return Ok(());
+            }
+            while let Some((&(t, k), &ev)) = self.queue.first_key_value() {
+                if t > now {
+                    break;
+                }
+                self.queue.remove(&(t, k));
+                self.event(ev)?;
+            }
+            let next = self
+                .queue
+                .first_key_value()
+                .map_or(until, |(&(t, _), _)| t.min(until));
+            let wait = Duration::from_nanos(next.as_nanos().saturating_sub(self.now().as_nanos()))
+                .clamp(Duration::from_micros(100), POLL);
+            self.receive_one(wait)?;
+            self.reap_dead()?;
+        }
+    }
+
+    /// A node process that died on its own (not killed by a fault) is an error of the run.
+    fn reap_dead(&mut self) -> Result<(), RunError> {
+        for id in 0..self.nodes.len() {
+            if let Some(Some(c)) = self.fleet.children.get_mut(id) {
+                if let Ok(Some(status)) = c.try_wait() {
+                    return Err(RunError::Setup(format!(
+                        "node {} exited by itself ({status}){}",
+                        self.cfg.nodes[id],
+                        self.node_errors()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn receive_one(&mut self, wait: Duration) -> Result<(), RunError> {
+        let mut buf = [0u8; 65_536];
+        self.sock
+            .set_read_timeout(Some(wait))
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        let (len, _) = match self.sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(RunError::Setup(format!("receiving: {e}"))),
+        };
+        match decode(&buf[..len]) {
+            Ok(Packet::Reply { to, reply }) => {
+                let now = self.now();
+                if let Some(c) = self.clients.get_mut(to as usize) {
+                    let mut out = Vec::new();
+                    c.reply(reply, now, &mut out);
+                    self.client_do(to as usize, out);
+                }
+            }
+            Ok(Packet::Control(line)) => {
+                if let Some(c) = std::str::from_utf8(&line).ok().and_then(Control::parse) {
+                    self.node_control(c);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn node_control(&mut self, c: Control) {
+        match c {
+            Control::Hello { id, port } => {
+                let id = id as usize;
+                if id < self.nodes.len() && self.nodes[id].up {
+                    let was = self.nodes[id].port;
+                    self.nodes[id].port = port;
+                    // After the start, a restarted node's new port goes to everyone.
+                    if was != port && self.nodes.iter().all(|v| !v.up || v.port != 0) {
+                        self.broadcast_peers();
+                    }
+                }
+            }
+            Control::State {
+                id,
+                role,
+                term,
+                commit,
+            } => {
+                let i = id as usize;
+                if i >= self.nodes.len() || !self.nodes[i].up {
+                    return;
+                }
+                let now = self.now();
+                let v = &mut self.nodes[i];
+                v.role = Some(role);
+                v.term = term;
+                v.commit = v.commit.max(commit);
+                self.report.committed = self.report.committed.max(commit);
+                if role == Role::Leader {
+                    self.leaders.entry(term).or_default().insert(id);
+                    if let Some((since, old)) = self.leaderless {
+                        if term > old {
+                            let d = now.as_nanos().saturating_sub(since.as_nanos());
+                            self.report.election_times_ns.push(d);
+                            self.leaderless = None;
+                        }
+                    }
+                }
+                self.evaluate_obligations();
+            }
+            _ => {}
+        }
+    }
+
+    /// The live leader of the highest term, as the nodes last reported.
+    fn leader(&self) -> Option<usize> {
+        let top = self
+            .nodes
+            .iter()
+            .filter(|v| v.up && v.role.is_some())
+            .map(|v| v.term)
+            .max()?;
+        self.nodes
+            .iter()
+            .position(|v| v.up && !v.paused && v.term == top && v.role == Some(Role::Leader))
+    }
+
+    fn event(&mut self, ev: Ev) -> Result<(), RunError> {
+        match ev {
+            Ev::Fault(i) => self.fault(i)?,
+            Ev::Invoke { client, generation } => {
+                if self.invoke_gen[client] == generation && !self.clients[client].busy() {
+                    self.invoke(client);
+                }
+            }
+            Ev::Wake { client, generation } => {
+                if self.client_gen[client] == generation {
+                    let now = self.now();
+                    let mut out = Vec::new();
+                    self.clients[client].wake(now, &mut out);
+                    self.client_do(client, out);
+                }
+            }
+            Ev::Deadline(i) => {
+                if let Some(o) = self.obligations.get_mut(i) {
+                    if !o.met {
+                        o.met = true;
+                        let text = self.cfg.liveness[o.spec].text.clone();
+                        self.report.violations.push((
+                            "liveness".into(),
+                            format!("`{text}` did not happen in time"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn invoke(&mut self, c: usize) {
+        let Some(load) = self.cfg.load.clone() else {
+            return;
+        };
+        let op = self.workload.next_op(&load, &mut self.load_rng);
+        let now = self.now();
+        let mut out = Vec::new();
+        self.clients[c].invoke(op, now, &mut out);
+        self.client_do(c, out);
+    }
+
+    fn schedule_invoke(&mut self, c: usize) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let gap = next_gap_ns(self.clients.len(), self.rate, &mut self.load_rng);
+        let at = self.invoked_at[c]
+            .saturating_add(SimDuration::from_nanos_f64(gap))
+            .max(self.now());
+        self.invoke_gen[c] = self.invoke_gen[c].wrapping_add(1);
+        let generation = self.invoke_gen[c];
+        self.at(
+            at,
+            Ev::Invoke {
+                client: c,
+                generation,
+            },
+        );
+    }
+
+    fn client_do(&mut self, c: usize, actions: Vec<ClientAction>) {
+        for a in actions {
+            match a {
+                ClientAction::Send { to, req } => {
+                    let port = self.nodes.get(to as usize).map_or(0, |v| v.port);
+                    self.send_packet(&Packet::Request(req), port);
+                }
+                ClientAction::WakeAt(at) => {
+                    self.client_gen[c] = self.client_gen[c].wrapping_add(1);
+                    let generation = self.client_gen[c];
+                    self.at(
+                        at,
+                        Ev::Wake {
+                            client: c,
+                            generation,
+                        },
+                    );
+                }
+                ClientAction::Record(e) => self.record(c, e),
+            }
+        }
+    }
+
+    fn record(&mut self, c: usize, e: HistoryEvent) {
+        let now = self.now();
+        match e.kind {
+            HistoryKind::Invoke => self.invoked_at[c] = now,
+            kind => {
+                match kind {
+                    HistoryKind::Ok => self.report.ok += 1,
+                    HistoryKind::Fail => self.report.fail += 1,
+                    _ => self.report.info += 1,
+                }
+                if kind != HistoryKind::Info {
+                    let d = now.as_nanos().saturating_sub(self.invoked_at[c].as_nanos());
+                    self.report.latencies_ns.push(d);
+                }
+                if kind == HistoryKind::Ok && !matches!(e.op, KvOp::Get { .. }) {
+                    self.acked.push((e.session, e.seq));
+                }
+                self.schedule_invoke(c);
+            }
+        }
+        self.report.history.push(e);
+    }
+
+    fn resolve(&mut self, t: &Targets, applies: impl Fn(&NodeView) -> bool) -> Vec<NodeId> {
+        let candidates: Vec<NodeId> = (0..self.nodes.len() as NodeId)
+            .filter(|&i| applies(&self.nodes[i as usize]))
+            .collect();
+        let n = self.nodes.len();
+        let pick = |k: usize, rng: &mut RngStream| {
+            let mut c = candidates.clone();
+            let k = k.min(c.len());
+            for i in 0..k {
+                let j = i + rng.below((c.len() - i) as u64) as usize;
+                c.swap(i, j);
+            }
+            c.truncate(k);
+            c.sort_unstable();
+            c
+        };
+        match t {
+            Targets::Leader => self
+                .leader()
+                .map(|l| l as NodeId)
+                .filter(|l| candidates.contains(l))
+                .into_iter()
+                .collect(),
+            Targets::RandomNode => pick(1, &mut self.fault_rng),
+            Targets::Random(k) => pick(*k as usize, &mut self.fault_rng),
+            Targets::Minority => pick((n - 1) / 2, &mut self.fault_rng),
+            Targets::Majority => pick(n / 2 + 1, &mut self.fault_rng),
+            Targets::All => candidates,
+            Targets::Nodes(list) => list
+                .iter()
+                .copied()
+                .filter(|i| candidates.contains(i))
+                .collect(),
+        }
+    }
+
+    fn partition(&mut self, shape: Option<&Shape>) {
+        let n = self.nodes.len() as u32;
+        let p = match shape {
+            Some(s) => Partition::shape(n, s, &mut self.fault_rng),
+            None => Partition::none(),
+        };
+        let pairs: Vec<(NodeId, NodeId)> = p.blocked().collect();
+        self.broadcast(&Control::Block(pairs));
+    }
+
+    fn crash(&mut self, id: NodeId) {
+        let i = id as usize;
+        if self.leader() == Some(i) && self.leaderless.is_none() {
+            self.leaderless = Some((self.now(), self.nodes[i].term));
+        }
+        self.fleet.signal(i, libc::SIGCONT);
+        self.fleet.kill(i);
+        self.nodes[i].up = false;
+        self.nodes[i].paused = false;
+        self.nodes[i].role = None;
+        self.report.crashes += 1;
+    }
+
+    fn restart(&mut self, id: NodeId) -> Result<(), RunError> {
+        let i = id as usize;
+        self.nodes[i].incarnation += 1;
+        self.spawn(i)
+    }
+
+    fn skip(&mut self, what: &str) {
+        let line = format!("{what}: not applied natively");
+        if !self.report.skipped.contains(&line) {
+            self.report.skipped.push(line);
+        }
+    }
+
+    fn fault(&mut self, index: usize) -> Result<(), RunError> {
+        let fault = self.cfg.faults[index].1.clone();
+        let mut hit = Vec::new();
+        let verb = match &fault {
+            Fault::Undo(j) => self.undo(*j)?,
+            f => f.verb(),
+        };
+        match &fault {
+            Fault::Partition(shape) => self.partition(Some(shape)),
+            Fault::Heal => self.partition(None),
+            Fault::Crash(t) => {
+                hit = self.resolve(t, |v| v.up);
+                for &id in &hit {
+                    self.crash(id);
+                }
+            }
+            Fault::Restart(t) => {
+                hit = self.resolve(t, |v| !v.up);
+                for &id in &hit {
+                    self.restart(id)?;
+                }
+            }
+            Fault::Pause(t) => {
+                hit = self.resolve(t, |v| v.up && !v.paused);
+                for &id in &hit {
+                    self.fleet.signal(id as usize, libc::SIGSTOP);
+                    self.nodes[id as usize].paused = true;
+                }
+            }
+            Fault::Resume(t) => {
+                hit = self.resolve(t, |v| v.up && v.paused);
+                for &id in &hit {
+                    self.fleet.signal(id as usize, libc::SIGCONT);
+                    self.nodes[id as usize].paused = false;
+                }
+            }
+            Fault::ClockSkew(..) => self.skip("clock skew (Raft uses only relative timers)"),
+            Fault::ClockDrift(..) => self.skip("clock drift"),
+            Fault::DiskSlow(..) => self.skip("disk slow"),
+            Fault::Rate(r) => {
+                self.saved_rate[index] = self.rate;
+                self.rate = *r;
+                self.rate_changed();
+            }
+            Fault::Undo(_) => {}
+        }
+        self.affected[index] = hit;
+        self.open_obligations(Some(verb));
+        Ok(())
+    }
+
+    fn undo(&mut self, j: usize) -> Result<&'static str, RunError> {
+        let hit = self
+            .affected
+            .get_mut(j)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        Ok(match self.cfg.faults.get(j).map(|f| f.1.clone()) {
+            Some(Fault::Partition(_)) => {
+                self.partition(None);
+                "heal"
+            }
+            Some(Fault::Crash(_)) => {
+                for id in hit {
+                    if !self.nodes[id as usize].up {
+                        self.restart(id)?;
+                    }
+                }
+                "restart"
+            }
+            Some(Fault::Pause(_)) => {
+                for id in hit {
+                    if self.nodes[id as usize].paused {
+                        self.fleet.signal(id as usize, libc::SIGCONT);
+                        self.nodes[id as usize].paused = false;
+                    }
+                }
+                "resume"
+            }
+            Some(Fault::Rate(_)) => {
+                self.rate = self.saved_rate[j];
+                self.rate_changed();
+                "load"
+            }
+            Some(Fault::ClockSkew(..) | Fault::ClockDrift(..)) => "clock",
+            Some(Fault::DiskSlow(..)) => "disk",
+            _ => "undo",
+        })
+    }
+
+    fn rate_changed(&mut self) {
+        let now = self.now();
+        for c in 0..self.clients.len() {
+            if !self.clients[c].busy() {
+                self.invoked_at[c] = self.invoked_at[c].max(now);
+                self.schedule_invoke(c);
+            }
+        }
+    }
+
+    fn open_obligations(&mut self, verb: Option<&str>) {
+        for (i, l) in self.cfg.liveness.clone().iter().enumerate() {
+            if l.after.as_deref() != verb {
+                continue;
+            }
+            let deadline = self.now().saturating_add(l.within);
+            let index = self.obligations.len();
+            self.obligations.push(Obligation {
+                spec: i,
+                baseline_commit: self.report.committed,
+                met: false,
+            });
+            self.at(deadline, Ev::Deadline(index));
+        }
+        self.evaluate_obligations();
+    }
+
+    fn evaluate_obligations(&mut self) {
+        let leader = self.leader().is_some();
+        let committed = self.report.committed;
+        for o in self.obligations.iter_mut().filter(|o| !o.met) {
+            o.met = match self.cfg.liveness[o.spec].event {
+                LiveEvent::Leader => leader,
+                LiveEvent::Commit => committed > o.baseline_commit,
+            };
+        }
+    }
+
+    /// Stops every node, then runs the end-of-run checks on what they left.
+    fn finish(&mut self) -> Result<(), RunError> {
+        for id in 0..self.nodes.len() {
+            if self.nodes[id].paused {
+                self.fleet.signal(id, libc::SIGCONT);
+                self.nodes[id].paused = false;
+            }
+        }
+        self.broadcast(&Control::Stop);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        for id in 0..self.nodes.len() {
+            loop {
+                let done = match self.fleet.children.get_mut(id).and_then(Option::as_mut) {
+                    Some(c) => matches!(c.try_wait(), Ok(Some(_))),
+                    None => true,
+                };
+                if done || Instant::now() > deadline {
+                    break;
+                }
+                // The stop may have been lost: say it again.
+                self.control(id, &Control::Stop);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            self.fleet.kill(id);
+        }
+        let open: Vec<usize> = self
+            .obligations
+            .iter()
+            .filter(|o| !o.met)
+            .map(|o| o.spec)
+            .collect();
+        for spec in open {
+            let text = &self.cfg.liveness[spec].text;
+            self.report.violations.push((
+                "liveness".into(),
+                format!("`{text}` had not happened when the run ended"),
+            ));
+        }
+        self.check_elections();
+        let logs = self.read_logs()?;
+        self.check_logs(&logs);
+        if self.cfg.check_durable {
+            self.check_durable(&logs);
+        }
+        if self.cfg.check_linearizable {
+            self.check_linearizable();
+        }
+        self.report.leaders = self.leaders.values().map(BTreeSet::len).sum();
+        Ok(())
+    }
+
+    fn check_elections(&mut self) {
+        let bad: Vec<String> = self
+            .leaders
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(t, ids)| {
+                let names: Vec<&str> = ids
+                    .iter()
+                    .map(|&i| self.cfg.nodes[i as usize].as_str())
+                    .collect();
+                format!("term {t}: {}", names.join(" and "))
+            })
+            .collect();
+        if bad.is_empty() {
+            self.report.held.push("election-safety".into());
+        } else {
+            self.report.violations.push((
+                "election-safety".into(),
+                format!("two leaders in {}", bad.join("; ")),
+            ));
+        }
+    }
+
+    /// Each node's durable log as (index -> entry), from its file, and its last reported commit.
+    fn read_logs(
+        &self,
+    ) -> Result<Vec<(BTreeMap<u64, Entry>, u64, Option<models::raft::Snapshot>)>, RunError> {
+        let mut out = Vec::new();
+        for (i, name) in self.cfg.nodes.iter().enumerate() {
+            let path = self.dir().join(format!("{name}.log"));
+            let (_, restored) =
+                DiskStorage::open(&path).map_err(|e| RunError::Setup(e.to_string()))?;
+            let first = restored.snapshot.as_ref().map_or(1, |s| s.last_index + 1);
+            let entries = restored
+                .entries
+                .into_iter()
+                .enumerate()
+                .map(|(k, e)| (first + k as u64, e))
+                .collect();
+            out.push((entries, self.nodes[i].commit, restored.snapshot));
+        }
+        Ok(out)
+    }
+
+    /// Log matching and state-machine safety over committed prefixes: two nodes hold the same
+    /// entry at every index both have committed.
+    fn check_logs(&mut self, logs: &[(BTreeMap<u64, Entry>, u64, Option<models::raft::Snapshot>)]) {
+        let mut bad = None;
+        'pairs: for a in 0..logs.len() {
+            for b in a + 1..logs.len() {
+                let upto = logs[a].1.min(logs[b].1);
+                for (idx, ea) in logs[a].0.range(..=upto) {
+                    if let Some(eb) = logs[b].0.get(idx) {
+                        if ea != eb {
+                            bad = Some(format!(
+                                "{} and {} hold different committed entries at index {idx} (terms {} and {})",
+                                self.cfg.nodes[a], self.cfg.nodes[b], ea.term, eb.term
+                            ));
+                            break 'pairs;
+                        }
+                    }
+                }
+            }
+        }
+        match bad {
+            Some(d) => self
+                .report
+                .violations
+                .push(("state-machine-safety".into(), d)),
+            None => self.report.held.push("state-machine-safety".into()),
+        }
+    }
+
+    /// Every acknowledged write is in the log (or snapshot) of the most advanced node.
+    fn check_durable(
+        &mut self,
+        logs: &[(BTreeMap<u64, Entry>, u64, Option<models::raft::Snapshot>)],
+    ) {
+        let Some((entries, _, snapshot)) = logs.iter().max_by_key(|l| l.1) else {
+            return;
+        };
+        let mut present: BTreeSet<(u64, u64)> = BTreeSet::new();
+        for e in entries.values() {
+            if let Payload::Command(c) = &e.payload {
+                present.insert((c.session, c.seq));
+            }
+        }
+        let lost: Vec<&(u64, u64)> = self
+            .acked
+            .iter()
+            .filter(|(s, q)| {
+                !present.contains(&(*s, *q))
+                    && !snapshot
+                        .as_ref()
+                        .is_some_and(|snap| snap.data.last_seq(*s).is_some_and(|l| l >= *q))
+            })
+            .collect();
+        if lost.is_empty() {
+            self.report.held.push("durable".into());
+        } else {
+            self.report.violations.push((
+                "durable".into(),
+                format!(
+                    "{} acknowledged writes are missing from the most advanced node's log",
+                    lost.len()
+                ),
+            ));
+        }
+    }
+
+    fn check_linearizable(&mut self) {
+        let ops = operations(&self.report.history);
+        let mut bad = Vec::new();
+        let mut unknown = 0;
+        for r in lincheck::check(&ops, self.cfg.lincheck_budget) {
+            match r.verdict {
+                Verdict::Linearizable => {}
+                Verdict::NotLinearizable => bad.push(r.key.clone()),
+                Verdict::Unknown { .. } => unknown += 1,
+            }
+        }
+        if !bad.is_empty() {
+            self.report.violations.push((
+                "linearizable".into(),
+                format!(
+                    "the history of key(s) {} is not linearizable",
+                    bad.join(", ")
+                ),
+            ));
+        } else if unknown > 0 {
+            self.report.violations.push((
+                "linearizable".into(),
+                format!("{unknown} key(s) undecided within the search budget"),
+            ));
+        } else {
+            self.report.held.push("linearizable".into());
+        }
+    }
+}
+
+impl NativeReport {
+    /// Every check held.
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The clients' history in `sim lincheck`'s format.
+    pub fn history_text(&self) -> String {
+        history_text(&self.history)
+    }
+}
