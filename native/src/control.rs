@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! node -> runner   hello ID PORT                 bound PORT, waiting for its peers
-//!                  state ID ROLE TERM COMMIT     after any change of role, term or commit index
+//!                  state ID ROLE TERM COMMIT SENT  after any change of role, term or commit
+//!                                                index (SENT: messages sent in this life)
+//!                  commit-latency ID NS...       on stop: the commit latencies it timed as leader
 //! runner -> node   peers P0 .. Pn-1 CLIENTS      the nodes' ports and the clients' port
 //!                  block A>B A>B ...             drop messages from A to B (none: healed)
 //!                  loss P                        drop each message sent with probability P
@@ -25,6 +27,11 @@ pub enum Control {
         role: Role,
         term: Term,
         commit: u64,
+        sent: u64,
+    },
+    CommitLatency {
+        id: NodeId,
+        ns: Vec<u64>,
     },
     Peers {
         nodes: Vec<u16>,
@@ -63,7 +70,15 @@ impl Control {
                 role,
                 term,
                 commit,
-            } => format!("state {id} {} {term} {commit}", role_word(*role)),
+                sent,
+            } => format!("state {id} {} {term} {commit} {sent}", role_word(*role)),
+            Control::CommitLatency { id, ns } => {
+                let mut s = format!("commit-latency {id}");
+                for v in ns {
+                    s.push_str(&format!(" {v}"));
+                }
+                s
+            }
             Control::Peers { nodes, clients } => {
                 let ports: Vec<String> = nodes.iter().map(|p| p.to_string()).collect();
                 format!("peers {} {clients}", ports.join(" "))
@@ -94,7 +109,13 @@ impl Control {
                 role: parse_role(w.next()?)?,
                 term: w.next()?.parse().ok()?,
                 commit: w.next()?.parse().ok()?,
+                sent: w.next()?.parse().ok()?,
             },
+            "commit-latency" => {
+                let id = w.next()?.parse().ok()?;
+                let ns = w.map(|v| v.parse().ok()).collect::<Option<_>>()?;
+                return Some(Control::CommitLatency { id, ns });
+            }
             "peers" => {
                 let mut ports: Vec<u16> = w.map(|p| p.parse().ok()).collect::<Option<_>>()?;
                 let clients = ports.pop()?;
@@ -142,7 +163,13 @@ mod tests {
                 role: Role::Leader,
                 term: 7,
                 commit: 99,
+                sent: 1234,
             },
+            Control::CommitLatency {
+                id: 2,
+                ns: vec![1, 20, 300],
+            },
+            Control::CommitLatency { id: 0, ns: vec![] },
             Control::Peers {
                 nodes: vec![1, 2, 3],
                 clients: 9,
@@ -160,7 +187,9 @@ mod tests {
             "hello",
             "hello x 1",
             "hello 1 70000",
-            "state 1 king 2 3",
+            "state 1 king 2 3 4",
+            "state 1 leader 2 3",
+            "commit-latency 1 x",
             "peers",
             "block 1-2",
             "loss 2",

@@ -7,6 +7,7 @@
 //! the native targets need are present here (block devices, cgroups, FUSE and the QEMU kernel
 //! follow with their issues); native tests use the same checks to skip with a printed reason.
 
+mod compare;
 mod control;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
@@ -60,6 +61,12 @@ enum Command {
         /// Write the clients' history (the `sim lincheck` format) to this file.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
+        /// Run N times here and over N seeds in the simulator, and print how far apart they
+        /// are: election time after a leader crash, commit latency, client operation latency,
+        /// messages per committed entry (docs/native.md).
+        #[arg(long, value_name = "N", conflicts_with_all = ["history", "keep"],
+              value_parser = clap::value_parser!(u32).range(1..=100))]
+        compare: Option<u32>,
     },
     /// One node of a run (started by `native run`, not by hand).
     #[command(hide = true)]
@@ -113,15 +120,19 @@ fn main() -> ExitCode {
             until,
             keep,
             history,
-        } => native_run(
-            run::RunArgs {
+            compare,
+        } => {
+            let args = run::RunArgs {
                 scenario: file,
                 seed,
                 until,
                 keep,
-            },
-            history,
-        ),
+            };
+            match compare {
+                Some(n) => native_compare(&args, n as usize),
+                None => native_run(args, history),
+            }
+        }
         Command::Node {
             scenario,
             seed,
@@ -174,17 +185,39 @@ fn main() -> ExitCode {
     }
 }
 
-/// `native run`: the run, its summary, and the exit code.
-fn native_run(args: run::RunArgs, history: Option<PathBuf>) -> ExitCode {
+/// A flag that Ctrl-C sets: the run loop sees it and returns, and the fleet's Drop kills and
+/// reaps every node and removes the run's directory.
+fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
-    // Ctrl-C ends the run cleanly: the loop sees the flag, and the fleet's Drop kills and reaps
-    // every node and removes the run's directory.
     if let Err(e) =
         ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed))
     {
         eprintln!("warning: Ctrl-C will not stop the nodes cleanly: {e}");
     }
+    stop
+}
+
+/// `native run --compare N`: the table, exit 0 (2 when a run could not run).
+fn native_compare(args: &run::RunArgs, n: usize) -> ExitCode {
+    let stop = interrupt_flag();
+    match compare::compare(args, n, stop) {
+        Ok(rows) => {
+            for line in compare::table(&rows, n) {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.scenario.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `native run`: the run, its summary, and the exit code.
+fn native_run(args: run::RunArgs, history: Option<PathBuf>) -> ExitCode {
+    let stop = interrupt_flag();
     let report = match run::run(&args, stop) {
         Ok(r) => r,
         Err(e) => {

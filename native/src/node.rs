@@ -16,6 +16,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use models::raft::latency::CommitClock;
 use models::raft::server::{Action, Server};
 use models::raft::{NodeId, Output, Role, Timer};
 use simcore::RngStream;
@@ -61,7 +62,16 @@ struct Driver {
     timers: [Option<Instant>; 2],
     reported: Option<(Role, u64, u64)>,
     buf: Vec<u8>,
+    /// Messages sent in this life: Raft messages and replies to clients.
+    sent: u64,
+    commit_clock: CommitClock,
+    started: Instant,
+    /// Commit latencies timed while leading, ns (at most [`LATENCIES_KEPT`]).
+    commit_latencies: Vec<u64>,
 }
+
+/// The most commit latencies a node keeps to report (they fit one datagram as text).
+const LATENCIES_KEPT: usize = 3000;
 
 /// Runs node `args.id` until told to stop. Errors are for the caller to print.
 pub fn run(args: &NodeArgs) -> Result<(), String> {
@@ -121,6 +131,10 @@ pub fn run(args: &NodeArgs) -> Result<(), String> {
         timers: [None; 2],
         reported: None,
         buf: Vec::with_capacity(2048),
+        sent: 0,
+        commit_clock: CommitClock::new(),
+        started: Instant::now(),
+        commit_latencies: Vec::new(),
     };
     let mut out = Vec::new();
     d.server.start(&mut out);
@@ -295,11 +309,13 @@ impl Driver {
                         msg,
                     };
                     self.send(&p, loopback(port));
+                    self.sent += 1;
                 }
                 Action::Reply { to, reply } => {
                     self.sync_before_send()?;
                     let p = Packet::Reply { to, reply };
                     self.send(&p, loopback(self.clients));
+                    self.sent += 1;
                 }
                 // The server applies commits and snapshots itself.
                 Action::Raft(Output::Commit(_) | Output::Restore(_)) => {}
@@ -334,10 +350,18 @@ impl Driver {
         }
     }
 
-    /// Tells the runner of a change of role, term or commit index.
+    /// Times commits and tells the runner of a change of role, term or commit index.
     fn report(&mut self) -> Result<(), String> {
         let node = self.server.node();
         let now = (node.role(), node.term(), node.commit_index());
+        let elapsed = self.started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        let kept = &mut self.commit_latencies;
+        self.commit_clock
+            .observe(elapsed, now.0, now.1, node.log().last_index(), now.2, |d| {
+                if kept.len() < LATENCIES_KEPT {
+                    kept.push(d);
+                }
+            });
         if self.reported == Some(now) {
             return Ok(());
         }
@@ -347,11 +371,18 @@ impl Driver {
             role: now.0,
             term: now.1,
             commit: now.2,
+            sent: self.sent,
         };
         send_control(&self.sock, self.runner, &c)
     }
 
+    /// Makes everything durable and hands the runner what it timed.
     fn stop(&mut self) -> Result<(), String> {
-        self.sync()
+        self.sync()?;
+        let c = Control::CommitLatency {
+            id: self.id,
+            ns: std::mem::take(&mut self.commit_latencies),
+        };
+        send_control(&self.sock, self.runner, &c)
     }
 }

@@ -70,6 +70,12 @@ pub struct NativeReport {
     pub latencies_ns: Vec<u64>,
     /// Time from a leader's crash to the next leader of a higher term, nanoseconds.
     pub election_times_ns: Vec<u64>,
+    /// Leaders' time from appending an entry to knowing it committed, nanoseconds (from the
+    /// nodes that were up at the end; a crashed leader's are lost with it).
+    pub commit_latencies_ns: Vec<u64>,
+    /// Messages sent, as the simulator's `NETWORK.sent` counts them: the nodes' Raft messages
+    /// and replies over every life of every node, and the clients' requests.
+    pub messages: u64,
     /// Leaders seen (distinct (term, node)).
     pub leaders: usize,
     pub crashes: u64,
@@ -148,6 +154,9 @@ struct NodeView {
     term: Term,
     commit: u64,
     incarnation: u32,
+    /// Messages sent in this life, as last reported, and in earlier lives.
+    sent: u64,
+    sent_before: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -191,10 +200,12 @@ struct Runner<'a> {
     report: NativeReport,
     stop: Arc<AtomicBool>,
     buf: Vec<u8>,
+    /// Client requests sent.
+    requests: u64,
 }
 
 /// Loads the scenario and checks that it is one `native run` can run.
-fn load_cluster(
+pub(crate) fn load_cluster(
     path: &Path,
     seed: Option<u64>,
 ) -> Result<(ClusterConfig, u64, String, Option<SimTime>), RunError> {
@@ -300,9 +311,14 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunErr
         },
         stop,
         buf: Vec::with_capacity(2048),
+        requests: 0,
         cfg,
     };
     r.start()?;
+    // For the clean-up test: a panic with every node running must still leave nothing behind.
+    if std::env::var_os("SIM_NATIVE_PANIC_AFTER_START").is_some() {
+        panic!("SIM_NATIVE_PANIC_AFTER_START is set: panicking with every node running");
+    }
     r.main_loop(until)?;
     r.finish()?;
     if args.keep {
@@ -497,6 +513,22 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Takes one datagram already waiting; false when there was none.
+    fn receive_pending(&mut self) -> Result<bool, RunError> {
+        self.sock
+            .set_nonblocking(true)
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        let mut buf = [0u8; 65_536];
+        let got = self.sock.peek_from(&mut buf).is_ok();
+        self.sock
+            .set_nonblocking(false)
+            .map_err(|e| RunError::Setup(e.to_string()))?;
+        if got {
+            self.receive_one(Duration::from_millis(1))?;
+        }
+        Ok(got)
+    }
+
     fn receive_one(&mut self, wait: Duration) -> Result<(), RunError> {
         let mut buf = [0u8; 65_536];
         self.sock
@@ -548,11 +580,17 @@ impl Runner<'_> {
                     }
                 }
             }
+            Control::CommitLatency { id, ns } => {
+                if (id as usize) < self.nodes.len() {
+                    self.report.commit_latencies_ns.extend(ns);
+                }
+            }
             Control::State {
                 id,
                 role,
                 term,
                 commit,
+                sent,
             } => {
                 let i = id as usize;
                 if i >= self.nodes.len() || !self.nodes[i].up {
@@ -563,6 +601,7 @@ impl Runner<'_> {
                 v.role = Some(role);
                 v.term = term;
                 v.commit = v.commit.max(commit);
+                v.sent = v.sent.max(sent);
                 self.report.committed = self.report.committed.max(commit);
                 if role == Role::Leader {
                     self.leaders.entry(term).or_default().insert(id);
@@ -661,6 +700,7 @@ impl Runner<'_> {
                 ClientAction::Send { to, req } => {
                     let port = self.nodes.get(to as usize).map_or(0, |v| v.port);
                     self.send_packet(&Packet::Request(req), port);
+                    self.requests += 1;
                 }
                 ClientAction::WakeAt(at) => {
                     self.client_gen[c] = self.client_gen[c].wrapping_add(1);
@@ -757,6 +797,7 @@ impl Runner<'_> {
         self.nodes[i].up = false;
         self.nodes[i].paused = false;
         self.nodes[i].role = None;
+        self.nodes[i].sent_before += std::mem::take(&mut self.nodes[i].sent);
         self.report.crashes += 1;
     }
 
@@ -920,12 +961,16 @@ impl Runner<'_> {
                 if done || Instant::now() > deadline {
                     break;
                 }
-                // The stop may have been lost: say it again.
+                // The stop may have been lost: say it again, and take what the nodes send.
                 self.control(id, &Control::Stop);
-                std::thread::sleep(Duration::from_millis(10));
+                self.receive_one(Duration::from_millis(10))?;
             }
             self.fleet.kill(id);
         }
+        // What the last nodes sent before exiting is still in the socket.
+        while self.receive_pending()? {}
+        let nodes: u64 = self.nodes.iter().map(|v| v.sent + v.sent_before).sum();
+        self.report.messages = nodes + self.requests;
         let open: Vec<usize> = self
             .obligations
             .iter()
@@ -938,6 +983,12 @@ impl Runner<'_> {
                 "liveness".into(),
                 format!("`{text}` had not happened when the run ended"),
             ));
+        }
+        let expectations = self.obligations.len();
+        if expectations > 0 && !self.report.violations.iter().any(|v| v.0 == "liveness") {
+            self.report
+                .held
+                .push(format!("liveness ({expectations} expectations met)"));
         }
         self.check_elections();
         let logs = self.read_logs()?;

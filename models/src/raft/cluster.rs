@@ -24,6 +24,7 @@ use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape, Top
 
 use super::client::{Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text};
 use super::kv::KvOp;
+use super::latency::CommitClock;
 use super::record::{NodeState, Recorder};
 use super::safety::{Broken, SafetyChecker};
 use super::server::{Action, Reply, Request, Server};
@@ -251,6 +252,8 @@ struct Slot {
     /// Role and term at the last look, to see elections happen.
     role: Role,
     term: Term,
+    /// Times this node's appends to their commit while it leads.
+    commit_clock: CommitClock,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -268,6 +271,7 @@ struct Metrics {
     dropped: CounterId,
     elections: CounterId,
     election_time: HistogramId,
+    commit_latency: HistogramId,
     commits: CounterId,
     term: GaugeId,
     crashes: CounterId,
@@ -370,6 +374,7 @@ impl Cluster {
                 outbox: VecDeque::new(),
                 role: Role::Follower,
                 term: 0,
+                commit_clock: CommitClock::new(),
             })
             .collect();
         let mut links = Links::full_mesh(hosts, config.link.clone());
@@ -637,6 +642,7 @@ impl Cluster {
         self.checker.observe(srv.node_mut(), &mut self.broken);
         let (role, term) = (srv.node().role(), srv.node().term());
         let commit_index = srv.node().commit_index();
+        let last_index = srv.node().log().last_index();
         let m = self.m();
         let committed = self.checker.committed_index();
         if committed > before {
@@ -647,6 +653,13 @@ impl Cluster {
             role == Role::Leader && (slot.role != Role::Leader || slot.term != term);
         slot.role = role;
         slot.term = term;
+        let now = ctx.now();
+        slot.commit_clock
+            .observe(now.as_nanos(), role, term, last_index, commit_index, |d| {
+                ctx.metrics()
+                    .record_duration(m.commit_latency, SimDuration::from_nanos(d));
+            });
+        let slot = &mut self.slots[id as usize];
         if ctx.recording() {
             let state = if slot.paused {
                 NodeState::Paused
@@ -1185,6 +1198,9 @@ impl Model for Cluster {
             elections: metrics.counter(&raft, "elections").map_err(setup)?,
             election_time: metrics
                 .histogram(&raft, "election_time", Unit::Ns)
+                .map_err(setup)?,
+            commit_latency: metrics
+                .histogram(&raft, "commit_latency", Unit::Ns)
                 .map_err(setup)?,
             commits: metrics.counter(&raft, "commits").map_err(setup)?,
             term: metrics.gauge(&raft, "term").map_err(setup)?,

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod cluster;
 pub mod kv;
+pub mod latency;
 pub mod log;
 pub mod node;
 mod record;

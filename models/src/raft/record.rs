@@ -103,7 +103,8 @@ impl Recorder {
         let now = ctx.now();
         let name = format!("commit_index_{}", self.nodes[id]);
         // A history, not a metric: a recorded run prints the same metrics as any other.
-        ctx.metrics().history_point(&self.raft, &name, now, index as f64);
+        ctx.metrics()
+            .history_point(&self.raft, &name, now, index as f64);
     }
 
     /// A fault happened: an instant named as the action.

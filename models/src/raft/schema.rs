@@ -154,6 +154,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     MetricKind::Latency,
                     "From a leader's crash to the next leader of a later term.",
                 ),
+                metric(
+                    "commit_latency",
+                    MetricKind::Latency,
+                    "From a leader appending an entry to knowing it committed.",
+                ),
                 metric("commits", MetricKind::Counter, "Entries committed."),
                 metric(
                     "term",
