@@ -288,7 +288,10 @@ fn the_raft_timeline_shows_the_faults_of_the_schedule() {
         assert!(runs[0].result.metrics.get(&name).is_none(), "{name}");
         let h = &runs[0].result.gauges[&name];
         let last = h.last().unwrap().1;
-        assert!(last > 0.0 && last <= committed + 1.0, "{name}: {last} of {committed}");
+        assert!(
+            last > 0.0 && last <= committed + 1.0,
+            "{name}: {last} of {committed}"
+        );
     }
 }
 
@@ -334,7 +337,13 @@ fn export_trace_writes_chrome_trace_events() {
     // A run stopped while a job runs still shows that job, up to the stop.
     let cut = tmp.path().join("cut.json");
     let status = sim()
-        .args(["run", "scenarios/sched-fifo.scn", "--until", "25ms", "--export-trace"])
+        .args([
+            "run",
+            "scenarios/sched-fifo.scn",
+            "--until",
+            "25ms",
+            "--export-trace",
+        ])
         .arg(&cut)
         .output()
         .unwrap();
@@ -348,7 +357,10 @@ fn export_trace_writes_chrome_trace_events() {
         .filter(|e| e["ph"] == "X")
         .map(|e| e["ts"].as_f64().unwrap() + e["dur"].as_f64().unwrap())
         .fold(0.0, f64::max);
-    assert_eq!(last_end, 25_000.0, "the running job's span ends at the stop (25 ms, in us)");
+    assert_eq!(
+        last_end, 25_000.0,
+        "the running job's span ends at the stop (25 ms, in us)"
+    );
     // A Raft run: fault instants span every track (global scope).
     let raft = tmp.path().join("raft.json");
     let status = sim()

@@ -69,11 +69,7 @@ impl StepHistory {
 
     /// Doubles the bucket width, summing neighbours.
     fn merge(&mut self) {
-        let merged: Vec<f64> = self
-            .areas
-            .chunks(2)
-            .map(|pair| pair.iter().sum())
-            .collect();
+        let merged: Vec<f64> = self.areas.chunks(2).map(|pair| pair.iter().sum()).collect();
         self.areas = merged;
         self.width *= 2;
     }
@@ -109,7 +105,11 @@ mod tests {
             h.set(k * 100 + 1, 0.0);
         }
         let pts = h.points(10_000_000);
-        assert!(pts.len() <= BUCKETS_MAX && pts.len() > BUCKETS_MAX / 4, "{}", pts.len());
+        assert!(
+            pts.len() <= BUCKETS_MAX && pts.len() > BUCKETS_MAX / 4,
+            "{}",
+            pts.len()
+        );
         for &(t, v) in &pts {
             assert!((v - 0.01).abs() < 0.002, "at {t}: {v}");
         }
