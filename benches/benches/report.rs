@@ -3,7 +3,8 @@
 //! 1. **Recording overhead on the hot path.** `scenarios::run_file` of `scenarios/mm1.scn` and
 //!    `scenarios/raft-partition.scn` with `RunOptions { record: true, .. }` (timeline, gauge
 //!    histories, distributions) against `RunOptions::default()`, interleaved, median of 7 each,
-//!    as a ratio. Also checks that recording changed neither the trace hash nor the event count.
+//!    as a ratio. Also checks that recording changed neither the trace hash, nor the event count,
+//!    nor any metric the unrecorded run has (metrics only the recorded run has are listed).
 //! 2. **Chart rendering.** `reports::render_svg` and `reports::render_png` at 960x480 px per chart
 //!    kind, on data generated here deterministically: a time series of 4 lines x 4096 points, a
 //!    CDF of 3 lines x 4096 samples, a Gantt chart of 1,000 bars on 4 rows, a timeline of 5 rows x
@@ -16,14 +17,19 @@
 //!    temporary JSON file it reads): the equivalent charts to SVG and PNG at 960x480 px with the
 //!    Agg backend, median of 7 each, and the ratio matplotlib / ours per kind and format.
 //! 4. **Whole `sim report`.** `scenarios::report::write_report` over every `scenarios/*.scn` into
-//!    a temporary directory, median of 3, seconds, with the charts written and the cores used.
+//!    a temporary directory, median of 3, seconds, with the charts written; its `planned` and
+//!    `tick` callbacks split it into running the scenarios and drawing the charts, with the cores
+//!    each phase used. Then each file alone, recorded, one at a time (which one the run phase
+//!    waits for).
 //!
 //! Timings are printed, never asserted; the bench fails only when something does not run (or
 //! recording changed a run).
 //!
-//! Run: `cargo bench -p sim-benches --bench report` (about a minute after the build).
+//! Run: `cargo bench -p sim-benches --bench report` (about 65 s after the build).
 //! Smoke run: `cargo bench -p sim-benches --bench report -- --quick` (one iteration of each, mm1
 //! cut to 400,000 events, the report over 3 scenarios).
+//! Arguments pick parts (`recording`, `charts`, `matplotlib`, `report`; `matplotlib` draws ours
+//! too) and chart kinds (`timeseries`, `cdf`, `gantt`, `timeline`, `bars`) by name; none: all.
 //! Environment: `SIM_BENCH_REPS` (parts 1 to 3, default 7), `SIM_BENCH_REPORT_REPS` (part 4,
 //! default 3), `SIM_BENCH_PYTHON` (default `python3`). A missing python3 or matplotlib is a
 //! "skipped" line, not a failure.
@@ -48,11 +54,29 @@ const QUICK_MM1_EVENTS: u64 = 400_000;
 /// `--quick` reports on these scenarios only.
 const QUICK_REPORT_FILES: [&str; 3] = ["mm1.scn", "raft-partition.scn", "sched-rr.scn"];
 
+/// The parts, as named on the command line.
+const PARTS: [&str; 4] = ["recording", "charts", "matplotlib", "report"];
+
 struct Settings {
     quick: bool,
     reps: usize,
     report_reps: usize,
     python: String,
+    /// Parts to run ([`PARTS`]; `matplotlib` implies `charts`) and chart kinds to draw; empty:
+    /// all.
+    parts: Vec<String>,
+    kinds: Vec<String>,
+}
+
+impl Settings {
+    fn part(&self, name: &str) -> bool {
+        self.parts.is_empty()
+            || self.parts.iter().any(|p| p == name)
+            || (name == "charts" && self.parts.iter().any(|p| p == "matplotlib"))
+    }
+    fn kind(&self, name: &str) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == name)
+    }
 }
 
 fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
@@ -83,11 +107,28 @@ fn settings() -> Result<Settings, String> {
         return Err("SIM_BENCH_REPS and SIM_BENCH_REPORT_REPS must be at least 1".into());
     }
     let python = std::env::var("SIM_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    // Other arguments pick parts and chart kinds by name; cargo's own (`--bench`) start with `--`.
+    let (mut parts, mut kinds) = (Vec::new(), Vec::new());
+    for a in std::env::args().skip(1).filter(|a| !a.starts_with('-')) {
+        if PARTS.contains(&a.as_str()) {
+            parts.push(a);
+        } else if KINDS.contains(&a.as_str()) {
+            kinds.push(a);
+        } else {
+            return Err(format!(
+                "unknown argument {a:?}: parts are {}, chart kinds {}",
+                PARTS.join(", "),
+                KINDS.join(", ")
+            ));
+        }
+    }
     Ok(Settings {
         quick,
         reps,
         report_reps,
         python,
+        parts,
+        kinds,
     })
 }
 
@@ -594,10 +635,13 @@ fn chart_json(chart: &Chart) -> Value {
     }
 }
 
-fn chart_set() -> ChartSet {
+/// The chart kinds, in the order drawn.
+const KINDS: [&str; 5] = ["timeseries", "cdf", "gantt", "timeline", "bars"];
+
+fn chart_set(s: &Settings) -> ChartSet {
     let mut rng = Rng(2026);
     let mut small = Rng(7);
-    let charts = vec![
+    let mut charts = vec![
         (
             "timeseries",
             time_series(&mut rng, 4096),
@@ -612,6 +656,8 @@ fn chart_set() -> ChartSet {
         ),
         ("bars", bars(&mut rng), bars(&mut small)),
     ];
+    // Generated all the same, so a kind's data does not depend on which others are drawn.
+    charts.retain(|(kind, _, _)| s.kind(kind));
     let json = Value::Object(
         charts
             .iter()
@@ -852,63 +898,181 @@ fn scenario_files(quick: bool) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// One `write_report`: the whole wall time and CPU time, and its phases as the callbacks see them
+/// (`planned` is told the scenarios before they run and the charts once the runs are done;
+/// `tick` is called after each run and each chart drawn).
+struct ReportRun {
+    wall: f64,
+    cpu: Option<f64>,
+    /// Running the scenarios (and planning the charts): from the start to the second `planned`.
+    run: (f64, Option<f64>),
+    /// Drawing and writing the charts: from there to the last tick.
+    draw: (f64, Option<f64>),
+}
+
+fn report_once(files: &[PathBuf], out: &Path) -> Result<(ReportRun, ReportCounts), String> {
+    use std::sync::Mutex;
+    type Stamp = (Instant, Option<f64>);
+    let stamp = || (Instant::now(), cpu_seconds());
+    let planned_at: Mutex<Vec<Stamp>> = Mutex::new(Vec::new());
+    let last_tick: Mutex<Option<Stamp>> = Mutex::new(None);
+    let tick = || {
+        let now = stamp();
+        if let Ok(mut t) = last_tick.lock() {
+            *t = Some(now);
+        }
+    };
+    let planned = |_: u64| {
+        let now = stamp();
+        if let Ok(mut p) = planned_at.lock() {
+            p.push(now);
+        }
+    };
+    let start = stamp();
+    let r = scenarios::report::write_report(files, out, "bench", &tick, &planned);
+    let end = stamp();
+    let outcome = r.map_err(|e| format!("write_report: {e}"))?;
+    let between = |a: &Stamp, b: &Stamp| {
+        let cpu = b.1.zip(a.1).map(|(b, a)| b - a);
+        ((b.0 - a.0).as_secs_f64(), cpu)
+    };
+    let planned_at = planned_at.into_inner().unwrap_or_default();
+    let runs_done = planned_at.get(1).unwrap_or(&end);
+    let drawn = last_tick.into_inner().ok().flatten().unwrap_or(end);
+    let drawn = if drawn.0 < runs_done.0 {
+        *runs_done
+    } else {
+        drawn
+    };
+    let (wall, cpu) = between(&start, &end);
+    let run = ReportRun {
+        wall,
+        cpu,
+        run: between(&start, runs_done),
+        draw: between(runs_done, &drawn),
+    };
+    let mut c = ReportCounts::default();
+    for e in walkdir(out) {
+        match e.extension().and_then(|x| x.to_str()) {
+            Some("svg") => c.svg += 1,
+            Some("png") => c.png += 1,
+            _ => {}
+        }
+        c.bytes += std::fs::metadata(&e).map_or(0, |m| m.len());
+    }
+    c.charts = outcome.scenarios.iter().map(|o| o.charts).sum();
+    c.runs = outcome
+        .scenarios
+        .iter()
+        .map(|o| o.runs.as_ref().map_or(0, Vec::len))
+        .sum();
+    c.failed = outcome.scenarios.iter().filter(|o| !o.ok()).count();
+    Ok((run, c))
+}
+
+#[derive(Default)]
+struct ReportCounts {
+    charts: usize,
+    runs: usize,
+    failed: usize,
+    svg: usize,
+    png: usize,
+    bytes: u64,
+}
+
+fn cores(t: (f64, Option<f64>)) -> String {
+    t.1.map_or("?".into(), |c| format!("{:.2}", c / t.0))
+}
+
 fn part4(s: &Settings) -> Result<(), String> {
     let files = scenario_files(s.quick)?;
     println!();
     println!(
-        "4. Whole `sim report`: write_report over {} scenario files{}, median of {} (s)",
+        "4. Whole `sim report`: write_report over {} scenario files{} (rayon's global pool), \
+         median of {} (s, [range])",
         files.len(),
         if s.quick { " (--quick)" } else { "" },
         s.report_reps
     );
     let base = std::env::temp_dir().join(format!("sim-bench-report-{}", std::process::id()));
-    let mut walls = Timings::default();
-    let mut cores = Vec::new();
-    let mut last = None;
+    let mut runs = Vec::new();
+    let mut counts = ReportCounts::default();
     for k in 0..s.report_reps {
         let out = base.join(format!("run{k}"));
-        let cpu0 = cpu_seconds();
-        let (r, wall) =
-            time(|| scenarios::report::write_report(&files, &out, "bench", &|| {}, &|_| {}));
-        let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
-        let outcome = r.map_err(|e| format!("write_report: {e}"))?;
-        walls.0.push(wall);
-        cores.push(cpu.map(|c| c / wall));
-        let (mut svg, mut png, mut bytes) = (0, 0, 0u64);
-        for e in walkdir(&out) {
-            match e.extension().and_then(|x| x.to_str()) {
-                Some("svg") => svg += 1,
-                Some("png") => png += 1,
-                _ => {}
-            }
-            bytes += std::fs::metadata(&e).map_or(0, |m| m.len());
-        }
-        let charts: usize = outcome.scenarios.iter().map(|o| o.charts).sum();
-        let runs: usize = outcome
-            .scenarios
-            .iter()
-            .map(|o| o.runs.as_ref().map_or(0, Vec::len))
-            .sum();
-        let failed = outcome.scenarios.iter().filter(|o| !o.ok()).count();
-        last = Some((charts, runs, failed, svg, png, bytes));
+        let r = report_once(&files, &out);
         let _ = std::fs::remove_dir_all(&out);
+        let (run, c) = r?;
+        runs.push(run);
+        counts = c;
     }
     let _ = std::fs::remove_dir_all(&base);
-    let (charts, runs, failed, svg, png, bytes) = last.unwrap_or_default();
-    let cores: Vec<String> = cores
+    let pick = |f: &dyn Fn(&ReportRun) -> f64| Timings(runs.iter().map(f).collect());
+    let (wall, run, draw) = (pick(&|r| r.wall), pick(&|r| r.run.0), pick(&|r| r.draw.0));
+    let list = |f: &dyn Fn(&ReportRun) -> String| runs.iter().map(f).collect::<Vec<_>>().join(", ");
+    let c = &counts;
+    println!(
+        "whole report    {:.3} s [{:.3}..{:.3}], cores used {}",
+        wall.median(),
+        wall.min(),
+        wall.max(),
+        list(&|r| cores((r.wall, r.cpu)))
+    );
+    println!(
+        "  run scenarios {:.3} s [{:.3}..{:.3}], cores used {}",
+        run.median(),
+        run.min(),
+        run.max(),
+        list(&|r| cores(r.run))
+    );
+    println!(
+        "  draw charts   {:.3} s [{:.3}..{:.3}], cores used {} ({} charts: {:.1} ms each on \
+         average, per core)",
+        draw.median(),
+        draw.min(),
+        draw.max(),
+        list(&|r| cores(r.draw)),
+        c.charts,
+        runs.iter()
+            .filter_map(|r| r.draw.1)
+            .map(|cpu| cpu * 1e3 / c.charts.max(1) as f64)
+            .sum::<f64>()
+            / runs.iter().filter(|r| r.draw.1.is_some()).count().max(1) as f64,
+    );
+    println!(
+        "  {} scenarios, {} runs ({} scenarios with a failed check), {} charts ({} SVG + {} PNG \
+         files), {:.1} MB written",
+        files.len(),
+        c.runs,
+        c.failed,
+        c.charts,
+        c.svg,
+        c.png,
+        c.bytes as f64 / 1e6
+    );
+    // Each scenario alone, recorded, on this thread: which ones the run phase waits for.
+    let mut solo: Vec<(f64, String)> = Vec::new();
+    let opts = RunOptions {
+        record: true,
+        ..RunOptions::default()
+    };
+    for f in &files {
+        let (r, wall) = time(|| scenarios::run_file(f, &opts));
+        r.map_err(|e| format!("{}: {e}", f.display()))?;
+        let name = f
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        solo.push((wall, name));
+    }
+    let total: f64 = solo.iter().map(|x| x.0).sum();
+    solo.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top: Vec<String> = solo
         .iter()
-        .map(|c| c.map_or("?".into(), |c| format!("{c:.2}")))
+        .take(4)
+        .map(|(w, n)| format!("{n} {w:.3}"))
         .collect();
     println!(
-        "wall {:.3} s [{:.3}..{:.3}]; {} scenarios, {runs} runs ({failed} scenarios with a failed \
-         check), {charts} charts ({svg} SVG + {png} PNG files), {:.1} MB written; cores used per \
-         run: {}",
-        walls.median(),
-        walls.min(),
-        walls.max(),
-        files.len(),
-        bytes as f64 / 1e6,
-        cores.join(", ")
+        "  the scenarios alone, recorded, one at a time: {total:.3} s in all; slowest (s): {}",
+        top.join(", ")
     );
     Ok(())
 }
@@ -941,25 +1105,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let same = match part1(&s) {
-        Ok(same) => same,
-        Err(e) => {
+    let same = if s.part("recording") {
+        match part1(&s) {
+            Ok(same) => same,
+            Err(e) => {
+                eprintln!("report bench: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        true
+    };
+    if s.part("charts") {
+        let set = chart_set(&s);
+        let ours = match part2(&s, &set) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("report bench: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if s.part("matplotlib") {
+            part3(&s, &set, &ours);
+        }
+    }
+    if s.part("report") {
+        if let Err(e) = part4(&s) {
             eprintln!("report bench: {e}");
             return ExitCode::FAILURE;
         }
-    };
-    let set = chart_set();
-    let ours = match part2(&s, &set) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("report bench: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    part3(&s, &set, &ours);
-    if let Err(e) = part4(&s) {
-        eprintln!("report bench: {e}");
-        return ExitCode::FAILURE;
     }
     if !same {
         eprintln!("report bench: recording changed a run (trace hash, events or metrics)");

@@ -21,7 +21,7 @@ saves into an in-memory buffer: ``svg`` with ``svg.fonttype = "none"`` (text as 
 elements, as sim's SVGs have), ``svg_paths`` with matplotlib's default ``"path"`` (each glyph
 as a path), and ``png``. One warm-up repetition of each is not counted.
 
-Usage: charts_matplotlib.py DATA.json [REPS]   (REPS default 7)
+Usage: charts_matplotlib.py DATA.json [REPS]   (REPS default 7; kinds missing from DATA are skipped)
 
 Prints one JSON line: ``matplotlib_version``, ``python_version``, ``reps`` and ``charts``:
 ``{kind: {format: {"median_ms", "min_ms", "max_ms", "bytes"}}}``.
@@ -160,12 +160,14 @@ def draw_bars(d):
 def prepare(data):
     """Lists to numpy arrays and bars grouped per call, before any timing (not part of a render,
     as sim's charts hold their data in memory too)."""
-    for s in data["timeseries"]["series"]:
+    for s in data.get("timeseries", {}).get("series", []):
         s["x"] = np.asarray(s["x"], dtype=float)
         s["y"] = np.asarray(s["y"], dtype=float)
-    for s in data["cdf"]["samples"]:
+    for s in data.get("cdf", {}).get("samples", []):
         s["values"] = np.asarray(s["values"], dtype=float)
     for kind, key in (("gantt", "bars"), ("timeline", "spans")):
+        if kind not in data:
+            continue
         d = data[kind]
         groups = {}
         for row, start, end, k in d[key]:
@@ -211,6 +213,8 @@ def main(argv):
         data = prepare(json.load(f))
     out = {}
     for kind, draw in DRAW.items():
+        if kind not in data:
+            continue
         d = data[kind]
         out[kind] = {}
         for name, (fmt, fonttype) in FORMATS.items():
