@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use scenarios::runner::{RunOptions, run_scenario};
-use simcore::MetricValue;
+use models::raft::cluster::Cluster;
+use simcore::{Dist, MetricValue, SimConfig, Simulation, StopAt};
 
 use crate::run::{NativeReport, RunArgs, RunError, load_cluster, run};
 
@@ -25,13 +25,25 @@ pub struct Row {
     pub is_duration: bool,
     pub sim: Option<Stats>,
     pub native: Option<Stats>,
+    /// The simulator with the network calibrated on this machine (`--calibration`).
+    pub calibrated: Option<Stats>,
+}
+
+/// (measured median - simulated median) / simulated median, when both were measured.
+fn error_of(sim: Option<Stats>, native: Option<Stats>) -> Option<f64> {
+    let (s, n) = (sim?, native?);
+    (s.median != 0.0).then(|| (n.median - s.median) / s.median)
 }
 
 impl Row {
-    /// (measured median - simulated median) / simulated median, when both were measured.
+    /// The measured median's error against the simulator as the scenario says.
     pub fn error(&self) -> Option<f64> {
-        let (s, n) = (self.sim?, self.native?);
-        (s.median != 0.0).then(|| (n.median - s.median) / s.median)
+        error_of(self.sim, self.native)
+    }
+
+    /// The measured median's error against the calibrated simulator.
+    pub fn calibrated_error(&self) -> Option<f64> {
+        error_of(self.calibrated, self.native)
     }
 }
 
@@ -68,12 +80,13 @@ struct Side {
 }
 
 impl Side {
-    fn rows(sim: &Side, native: &Side) -> Vec<Row> {
+    fn rows(sim: &Side, native: &Side, calibrated: Option<&Side>) -> Vec<Row> {
         let row = |metric, is_duration, f: fn(&Side) -> &Vec<f64>| Row {
             metric,
             is_duration,
             sim: stats(f(sim)),
             native: stats(f(native)),
+            calibrated: calibrated.and_then(|c| stats(f(c))),
         };
         vec![
             row("time to elect a leader after a leader crash", true, |s| {
@@ -89,9 +102,15 @@ impl Side {
 }
 
 /// Runs the comparison: `runs` native runs (seeds from the scenario's, or `--seed`, on), then
-/// the simulator over the same seeds.
-pub fn compare(args: &RunArgs, runs: usize, stop: Arc<AtomicBool>) -> Result<Vec<Row>, RunError> {
-    let (cfg, seed, _, _) = load_cluster(&args.scenario, args.seed)?;
+/// the simulator over the same seeds, as the scenario says and, with `calibrated`, with that
+/// network latency instead.
+pub fn compare(
+    args: &RunArgs,
+    runs: usize,
+    calibrated: Option<Dist>,
+    stop: Arc<AtomicBool>,
+) -> Result<Vec<Row>, RunError> {
+    let (_, seed, _, _) = load_cluster(&args.scenario, args.seed)?;
     let mut native = Side::default();
     for k in 0..runs as u64 {
         let one = RunArgs {
@@ -102,45 +121,66 @@ pub fn compare(args: &RunArgs, runs: usize, stop: Arc<AtomicBool>) -> Result<Vec
         let r = run(&one, Arc::clone(&stop))?;
         add_native(&mut native, &r);
     }
-    let scenario =
-        scenarios::load(&args.scenario).map_err(|e| RunError::Scenario(e.to_string()))?;
+    let sim = sim_side(args, seed, runs, None)?;
+    let cal = match calibrated {
+        Some(d) => Some(sim_side(args, seed, runs, Some(d))?),
+        None => None,
+    };
+    Ok(Side::rows(&sim, &native, cal.as_ref()))
+}
+
+/// The simulator over `runs` seeds from `seed`, recording, with the network latency replaced
+/// by `latency` when given.
+fn sim_side(
+    args: &RunArgs,
+    seed: u64,
+    runs: usize,
+    latency: Option<Dist>,
+) -> Result<Side, RunError> {
     let mut sim = Side::default();
-    let load = cfg
-        .load
-        .as_ref()
-        .map(|l| l.name.clone())
-        .unwrap_or_default();
     for k in 0..runs as u64 {
-        let opts = RunOptions {
-            seed: Some(seed + k),
-            until: args.until,
+        let (mut cfg, seed, _, duration) = load_cluster(&args.scenario, Some(seed + k))?;
+        if let Some(d) = &latency {
+            cfg.link.latency = d.clone();
+        }
+        let (raft, network) = (cfg.name.clone(), cfg.network.clone());
+        let load = cfg
+            .load
+            .as_ref()
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        let model = Cluster::new(cfg).map_err(RunError::Scenario)?;
+        let config = SimConfig {
             record: true,
-            ..RunOptions::default()
+            ..SimConfig::new(seed)
         };
-        let r = run_scenario(&scenario, &opts).map_err(|e| RunError::Scenario(e.to_string()))?;
+        let stop = StopAt {
+            time: args.until.or(duration),
+            events: None,
+        };
+        let (r, _) = Simulation::new(model, config)
+            .run(stop)
+            .map_err(|e| RunError::Scenario(e.to_string()))?;
         let dist = |name: String| -> Vec<f64> {
-            r.result
-                .distributions
+            r.distributions
                 .get(&name)
                 .map(|v| v.iter().map(|&x| x as f64).collect())
                 .unwrap_or_default()
         };
-        sim.election
-            .extend(dist(format!("{}.election_time", cfg.name)));
-        sim.commit
-            .extend(dist(format!("{}.commit_latency", cfg.name)));
+        sim.election.extend(dist(format!("{raft}.election_time")));
+        sim.commit.extend(dist(format!("{raft}.commit_latency")));
         sim.op.extend(dist(format!("{load}.latency")));
-        let counter = |name: String| match r.result.metrics.get(&name) {
+        let counter = |name: String| match r.metrics.get(&name) {
             Some(MetricValue::Counter { value }) => *value as f64,
             _ => 0.0,
         };
-        let commits = counter(format!("{}.commits", cfg.name));
+        let commits = counter(format!("{raft}.commits"));
         if commits > 0.0 {
             sim.per_entry
-                .push(counter(format!("{}.sent", cfg.network)) / commits);
+                .push(counter(format!("{network}.sent")) / commits);
         }
     }
-    Ok(Side::rows(&sim, &native))
+    Ok(sim)
 }
 
 fn add_native(side: &mut Side, r: &NativeReport) {
@@ -163,23 +203,38 @@ pub fn table(rows: &[Row], runs: usize) -> Vec<String> {
         ),
         None => ("-".into(), "-".into(), "0".into()),
     };
+    let pct = |e: Option<f64>| e.map_or("-".to_string(), |e| format!("{:+.1}%", e * 100.0));
+    let calibrated = rows.iter().any(|r| r.calibrated.is_some());
+    let mut head = format!(
+        "{:<44} {:>9} {:>9} {:>6}   {:>9} {:>9} {:>6}   {:>8}",
+        "metric", "sim p50", "sim p99", "n", "real p50", "real p99", "n", "error"
+    );
+    if calibrated {
+        head.push_str(&format!(
+            "   {:>9} {:>9} {:>8}",
+            "cal p50", "cal p99", "cal err"
+        ));
+    }
     let mut out = vec![
         format!("{runs} run(s) on this machine, {runs} seed(s) in the simulator"),
-        format!(
-            "{:<44} {:>10} {:>10} {:>7}   {:>10} {:>10} {:>7}   {:>8}",
-            "metric", "sim p50", "sim p99", "n", "real p50", "real p99", "n", "error"
-        ),
+        head,
     ];
     for r in rows {
         let (sm, sp, sn) = show(r.sim, r.is_duration);
         let (nm, np, nn) = show(r.native, r.is_duration);
-        let err = r
-            .error()
-            .map_or("-".to_string(), |e| format!("{:+.1}%", e * 100.0));
-        out.push(format!(
-            "{:<44} {sm:>10} {sp:>10} {sn:>7}   {nm:>10} {np:>10} {nn:>7}   {err:>8}",
-            r.metric
-        ));
+        let mut line = format!(
+            "{:<44} {sm:>9} {sp:>9} {sn:>6}   {nm:>9} {np:>9} {nn:>6}   {:>8}",
+            r.metric,
+            pct(r.error())
+        );
+        if calibrated {
+            let (cm, cp, _) = show(r.calibrated, r.is_duration);
+            line.push_str(&format!(
+                "   {cm:>9} {cp:>9} {:>8}",
+                pct(r.calibrated_error())
+            ));
+        }
+        out.push(line);
     }
     out
 }
@@ -206,7 +261,18 @@ mod tests {
                 p99: 5.0,
                 n: 1,
             }),
+            calibrated: Some(Stats {
+                median: 4.0,
+                p99: 5.0,
+                n: 1,
+            }),
         };
+        assert_eq!(row.calibrated_error(), Some(-0.25));
+        let lines = table(std::slice::from_ref(&row), 1);
+        assert!(
+            lines[1].contains("cal err") && lines[2].contains("+50.0%"),
+            "{lines:?}"
+        );
         assert_eq!(row.error(), Some(0.5));
         assert_eq!(
             Row {

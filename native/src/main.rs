@@ -7,6 +7,7 @@
 //! the native targets need are present here (block devices, cgroups, FUSE and the QEMU kernel
 //! follow with their issues); native tests use the same checks to skip with a printed reason.
 
+mod calibrate;
 mod compare;
 mod control;
 #[cfg_attr(not(test), allow(dead_code))]
@@ -67,7 +68,14 @@ enum Command {
         #[arg(long, value_name = "N", conflicts_with_all = ["history", "keep"],
               value_parser = clap::value_parser!(u32).range(1..=100))]
         compare: Option<u32>,
+        /// With --compare: also run the simulator with the network latency measured by
+        /// `native calibrate net` (its .ron file), and show that comparison too.
+        #[arg(long, value_name = "FILE.ron", requires = "compare")]
+        calibration: Option<PathBuf>,
     },
+    /// Measure this machine and write a model of it.
+    #[command(subcommand)]
+    Calibrate(CalibrateCommand),
     /// One node of a run (started by `native run`, not by hand).
     #[command(hide = true)]
     Node {
@@ -83,6 +91,20 @@ enum Command {
         dir: PathBuf,
         #[arg(long)]
         runner: u16,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalibrateCommand {
+    /// Loopback UDP latency and the cost of handling a message: writes a scenario fragment
+    /// (`network { latency lognormal(..) }`, to `include`) and the measurements in RON beside it.
+    Net {
+        /// Round trips to measure.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..=10_000_000))]
+        samples: u32,
+        /// The fragment to write (the RON goes beside it, with the extension .ron).
+        #[arg(long, default_value = "calibration/net.scn")]
+        out: PathBuf,
     },
 }
 
@@ -121,6 +143,7 @@ fn main() -> ExitCode {
             keep,
             history,
             compare,
+            calibration,
         } => {
             let args = run::RunArgs {
                 scenario: file,
@@ -129,7 +152,7 @@ fn main() -> ExitCode {
                 keep,
             };
             match compare {
-                Some(n) => native_compare(&args, n as usize),
+                Some(n) => native_compare(&args, n as usize, calibration.as_deref()),
                 None => native_run(args, history),
             }
         }
@@ -153,6 +176,26 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: node {id}: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Calibrate(CalibrateCommand::Net { samples, out }) => {
+            match calibrate::calibrate(samples as usize).and_then(|c| {
+                calibrate::write(&c, &out)?;
+                Ok(c)
+            }) {
+                Ok(c) => {
+                    print!("{}", c.fragment());
+                    println!(
+                        "wrote {} and {}",
+                        out.display(),
+                        out.with_extension("ron").display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: calibrate net: {e}");
                     ExitCode::from(2)
                 }
             }
@@ -199,9 +242,20 @@ fn interrupt_flag() -> Arc<AtomicBool> {
 }
 
 /// `native run --compare N`: the table, exit 0 (2 when a run could not run).
-fn native_compare(args: &run::RunArgs, n: usize) -> ExitCode {
+fn native_compare(
+    args: &run::RunArgs,
+    n: usize,
+    calibration: Option<&std::path::Path>,
+) -> ExitCode {
+    let calibrated = match calibration.map(calibrate::read).transpose() {
+        Ok(c) => c.map(|c| c.latency()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let stop = interrupt_flag();
-    match compare::compare(args, n, stop) {
+    match compare::compare(args, n, calibrated, stop) {
         Ok(rows) => {
             for line in compare::table(&rows, n) {
                 println!("{line}");
