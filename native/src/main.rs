@@ -59,6 +59,10 @@ enum Command {
         /// Keep the run's directory (node logs, their stdout and stderr) and print its path.
         #[arg(long)]
         keep: bool,
+        /// Delay each message between nodes by a draw from the scenario's network latency, in
+        /// user space, on top of the real network's (default: the real network alone).
+        #[arg(long)]
+        emulate_latency: bool,
         /// Write the clients' history (the `sim lincheck` format) to this file.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
@@ -91,6 +95,8 @@ enum Command {
         dir: PathBuf,
         #[arg(long)]
         runner: u16,
+        #[arg(long)]
+        emulate_latency: bool,
     },
 }
 
@@ -141,6 +147,7 @@ fn main() -> ExitCode {
             seed,
             until,
             keep,
+            emulate_latency,
             history,
             compare,
             calibration,
@@ -150,6 +157,7 @@ fn main() -> ExitCode {
                 seed,
                 until,
                 keep,
+                emulate_latency,
             };
             match compare {
                 Some(n) => native_compare(&args, n as usize, calibration.as_deref()),
@@ -163,6 +171,7 @@ fn main() -> ExitCode {
             incarnation,
             dir,
             runner,
+            emulate_latency,
         } => {
             let args = node::NodeArgs {
                 scenario,
@@ -171,6 +180,7 @@ fn main() -> ExitCode {
                 incarnation,
                 dir,
                 runner,
+                emulate_latency,
             };
             match node::run(&args) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@
 //! The node exits when the runner says `stop`, when the runner goes away (its parent-death
 //! signal), or with status 2 on an error it cannot go on from (the message on stderr).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use models::raft::latency::CommitClock;
 use models::raft::server::{Action, Server};
 use models::raft::{NodeId, Output, Role, Timer};
-use simcore::RngStream;
+use simcore::{Dist, RngStream};
 
 use crate::control::Control;
 use crate::disk::DiskStorage;
@@ -36,6 +36,9 @@ pub struct NodeArgs {
     pub dir: PathBuf,
     /// The runner's control port on 127.0.0.1.
     pub runner: u16,
+    /// Hold each message to another node for a draw from the scenario's network latency
+    /// before sending it (on top of the real network's own).
+    pub emulate_latency: bool,
 }
 
 /// The longest a node waits for its peers' ports after saying hello.
@@ -68,7 +71,15 @@ struct Driver {
     started: Instant,
     /// Commit latencies timed while leading, ns (at most [`LATENCIES_KEPT`]).
     commit_latencies: Vec<u64>,
+    /// The latency to add to each message, when emulating the scenario's network.
+    latency: Option<Dist>,
+    /// Messages held back by the emulated latency: (when due, order) -> (datagram, port).
+    delayed: BTreeMap<(Instant, u64), (Vec<u8>, u16)>,
+    delayed_seq: u64,
 }
+
+/// The most messages held back by emulated latency; later ones are dropped (a full link).
+const DELAYED_MAX: usize = 100_000;
 
 /// The most commit latencies a node keeps to report (they fit one datagram as text).
 const LATENCIES_KEPT: usize = 3000;
@@ -135,6 +146,9 @@ pub fn run(args: &NodeArgs) -> Result<(), String> {
         commit_clock: CommitClock::new(),
         started: Instant::now(),
         commit_latencies: Vec::new(),
+        latency: args.emulate_latency.then(|| cluster.link.latency.clone()),
+        delayed: BTreeMap::new(),
+        delayed_seq: 0,
     };
     let mut out = Vec::new();
     d.server.start(&mut out);
@@ -193,8 +207,16 @@ impl Driver {
     fn main_loop(&mut self) -> Result<(), String> {
         let mut buf = vec![0u8; 65_536];
         loop {
+            self.send_due();
             let now = Instant::now();
-            let next = self.timers.iter().flatten().min().copied();
+            let next_delayed = self.delayed.keys().next().map(|k| k.0);
+            let next = self
+                .timers
+                .iter()
+                .flatten()
+                .copied()
+                .chain(next_delayed)
+                .min();
             let wait = next
                 .map_or(POLL, |t| t.saturating_duration_since(now))
                 .clamp(Duration::from_micros(100), POLL);
@@ -308,7 +330,7 @@ impl Driver {
                         to,
                         msg,
                     };
-                    self.send(&p, loopback(port));
+                    self.send_later(&p, port);
                     self.sent += 1;
                 }
                 Action::Reply { to, reply } => {
@@ -347,6 +369,34 @@ impl Driver {
         self.buf.clear();
         if encode(p, &mut self.buf).is_ok() {
             let _ = self.sock.send_to(&self.buf, to);
+        }
+    }
+
+    /// Sends a message to a node now, or after a draw of the emulated latency.
+    fn send_later(&mut self, p: &Packet, port: u16) {
+        let Some(d) = &self.latency else {
+            self.send(p, loopback(port));
+            return;
+        };
+        let delay = Duration::from_nanos(d.sample(&mut self.rng).max(0.0) as u64);
+        let mut bytes = Vec::new();
+        if encode(p, &mut bytes).is_err() || self.delayed.len() >= DELAYED_MAX {
+            return;
+        }
+        self.delayed_seq += 1;
+        self.delayed
+            .insert((Instant::now() + delay, self.delayed_seq), (bytes, port));
+    }
+
+    /// Sends the held-back messages whose time has come.
+    fn send_due(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (bytes, port) = entry.remove();
+            let _ = self.sock.send_to(&bytes, loopback(port));
         }
     }
 

@@ -47,6 +47,8 @@ pub struct RunArgs {
     pub until: Option<SimTime>,
     /// Keep the run's directory (node logs, stdout and stderr) and print where it is.
     pub keep: bool,
+    /// Have the nodes hold each message for a draw from the scenario's network latency.
+    pub emulate_latency: bool,
 }
 
 /// How long the nodes have to say hello, and to exit after `stop`.
@@ -374,6 +376,7 @@ impl Runner<'_> {
             .arg("--dir")
             .arg(&dir)
             .args(["--runner", &port.to_string()])
+            .args(self.args.emulate_latency.then_some("--emulate-latency"))
             .stdin(Stdio::null())
             .stdout(open("out")?)
             .stderr(open("err")?)
