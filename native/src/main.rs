@@ -273,7 +273,7 @@ fn native_compare(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", args.scenario.display());
+            eprintln!("error: {}", run_error(&args.scenario, &e));
             ExitCode::from(2)
         }
     }
@@ -285,7 +285,7 @@ fn native_run(args: run::RunArgs, history: Option<PathBuf>) -> ExitCode {
     let report = match run::run(&args, stop) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {}: {e}", args.scenario.display());
+            eprintln!("error: {}", run_error(&args.scenario, &e));
             return ExitCode::from(2);
         }
     };
@@ -355,5 +355,13 @@ fn print_native(r: &run::NativeReport) {
         println!("result     ok: every check held");
     } else {
         println!("result     FAILED: {} violation(s)", r.violations.len());
+    }
+}
+
+/// A run's error as one line naming the scenario file once (scenario errors name it already).
+fn run_error(file: &std::path::Path, e: &run::RunError) -> String {
+    match e {
+        run::RunError::Scenario(m) => m.clone(),
+        other => format!("{}: {other}", file.display()),
     }
 }

@@ -158,10 +158,14 @@ pub fn run(args: &NodeArgs) -> Result<(), String> {
 
 /// Asks the kernel to kill this process when the runner dies, so no node outlives its run
 /// (Linux's parent-death signal).
+/// Also ignores SIGINT: a Ctrl-C at the terminal reaches the whole process group, and the nodes
+/// must be stopped by their runner (which is told by the same Ctrl-C), not die under it.
 fn die_with_parent() {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes an integer signal number and touches no memory.
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and signal(SIGINT, SIG_IGN) take integers and touch no
+    // memory of ours.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
 }
 
@@ -229,10 +233,13 @@ impl Driver {
                         return self.stop();
                     }
                 }
+                // A receive cut short by SIGSTOP/SIGCONT (a pause) is EINTR: try again.
                 Err(e)
                     if matches!(
                         e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
                     ) => {}
                 // A peer's port closed (it crashed): loopback reports it on a later receive.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}

@@ -502,6 +502,9 @@ impl Runner<'_> {
 
     /// A node process that died on its own (not killed by a fault) is an error of the run.
     fn reap_dead(&mut self) -> Result<(), RunError> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(RunError::Interrupted);
+        }
         for id in 0..self.nodes.len() {
             if let Some(Some(c)) = self.fleet.children.get_mut(id) {
                 if let Ok(Some(status)) = c.try_wait() {
@@ -545,6 +548,9 @@ impl Runner<'_> {
                     std::io::ErrorKind::WouldBlock
                         | std::io::ErrorKind::TimedOut
                         | std::io::ErrorKind::ConnectionRefused
+                        // Ctrl-C (or a stop and continue) cuts a receive short: the loop goes
+                        // on and sees the stop flag.
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 return Ok(());

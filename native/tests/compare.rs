@@ -55,7 +55,11 @@ fn both_sides_are_measured_and_every_error_computed() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let table = rows(&stdout);
     let metrics: Vec<&str> = table.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(
