@@ -7,11 +7,13 @@
 //!                  state ID ROLE TERM COMMIT SENT  after any change of role, term or commit
 //!                                                index (SENT: messages sent in this life)
 //!                  commit-latency ID NS...       on stop: the commit latencies it timed as leader
-//! runner -> node   peers P0 .. Pn-1 CLIENTS      the nodes' ports and the clients' port
+//! runner -> node   peers A0 .. An-1 CLIENTS      the nodes' and the clients' addresses (IP:PORT)
 //!                  block A>B A>B ...             drop messages from A to B (none: healed)
 //!                  loss P                        drop each message sent with probability P
 //!                  stop                          sync and exit 0
 //! ```
+
+use std::net::SocketAddr;
 
 use models::raft::{NodeId, Role, Term};
 
@@ -34,8 +36,8 @@ pub enum Control {
         ns: Vec<u64>,
     },
     Peers {
-        nodes: Vec<u16>,
-        clients: u16,
+        nodes: Vec<SocketAddr>,
+        clients: SocketAddr,
     },
     Block(Vec<(NodeId, NodeId)>),
     Loss(f64),
@@ -117,7 +119,8 @@ impl Control {
                 return Some(Control::CommitLatency { id, ns });
             }
             "peers" => {
-                let mut ports: Vec<u16> = w.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+                let mut ports: Vec<SocketAddr> =
+                    w.map(|p| p.parse().ok()).collect::<Option<_>>()?;
                 let clients = ports.pop()?;
                 return Some(Control::Peers {
                     nodes: ports,
@@ -171,8 +174,11 @@ mod tests {
             },
             Control::CommitLatency { id: 0, ns: vec![] },
             Control::Peers {
-                nodes: vec![1, 2, 3],
-                clients: 9,
+                nodes: vec![
+                    "127.0.0.1:1".parse().unwrap(),
+                    "10.213.7.2:40000".parse().unwrap(),
+                ],
+                clients: "10.213.7.254:9".parse().unwrap(),
             },
             Control::Block(vec![(0, 1), (2, 0)]),
             Control::Block(vec![]),
@@ -191,6 +197,7 @@ mod tests {
             "state 1 leader 2 3",
             "commit-latency 1 x",
             "peers",
+            "peers 1 2",
             "block 1-2",
             "loss 2",
             "stop now",

@@ -12,6 +12,7 @@ mod compare;
 mod control;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
+mod netns;
 mod node;
 mod probe;
 mod run;
@@ -63,6 +64,10 @@ enum Command {
         /// user space, on top of the real network's (default: the real network alone).
         #[arg(long)]
         emulate_latency: bool,
+        /// One network namespace per node, joined by veth pairs and a bridge, made and removed
+        /// by the run (needs root and iproute2; without them the run stops and says why).
+        #[arg(long)]
+        netns: bool,
         /// Write the clients' history (the `sim lincheck` format) to this file.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
@@ -94,7 +99,9 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
         #[arg(long)]
-        runner: u16,
+        runner: std::net::SocketAddr,
+        #[arg(long)]
+        bind: std::net::Ipv4Addr,
         #[arg(long)]
         emulate_latency: bool,
     },
@@ -148,6 +155,7 @@ fn main() -> ExitCode {
             until,
             keep,
             emulate_latency,
+            netns,
             history,
             compare,
             calibration,
@@ -158,6 +166,7 @@ fn main() -> ExitCode {
                 until,
                 keep,
                 emulate_latency,
+                netns,
             };
             match compare {
                 Some(n) => native_compare(&args, n as usize, calibration.as_deref()),
@@ -171,9 +180,11 @@ fn main() -> ExitCode {
             incarnation,
             dir,
             runner,
+            bind,
             emulate_latency,
         } => {
             let args = node::NodeArgs {
+                bind,
                 scenario,
                 seed,
                 id,
@@ -314,8 +325,8 @@ fn print_native(r: &run::NativeReport) {
         reports::text::show(s[i] as f64, true)
     };
     println!(
-        "scenario   {} (native: {} node processes, UDP on loopback, logs fsynced)",
-        r.scenario, r.nodes
+        "scenario   {} (native: {} node processes, UDP {}, logs fsynced)",
+        r.scenario, r.nodes, r.network
     );
     println!("seed       {}", r.seed);
     println!(

@@ -34,8 +34,10 @@ pub struct NodeArgs {
     /// Restarts so far (a new random stream per life, as in the simulator).
     pub incarnation: u32,
     pub dir: PathBuf,
-    /// The runner's control port on 127.0.0.1.
-    pub runner: u16,
+    /// The address to bind (127.0.0.1, or the node's address in its namespace).
+    pub bind: std::net::Ipv4Addr,
+    /// The runner's control socket.
+    pub runner: SocketAddr,
     /// Hold each message to another node for a draw from the scenario's network latency
     /// before sending it (on top of the real network's own).
     pub emulate_latency: bool,
@@ -46,16 +48,12 @@ const PEERS_TIMEOUT: Duration = Duration::from_secs(20);
 /// The longest one receive blocks, so control messages and timers are never late by more.
 const POLL: Duration = Duration::from_millis(5);
 
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
 struct Driver {
     id: NodeId,
     sock: UdpSocket,
     runner: SocketAddr,
-    peers: Vec<u16>,
-    clients: u16,
+    peers: Vec<SocketAddr>,
+    clients: SocketAddr,
     blocked: Vec<(NodeId, NodeId)>,
     loss: f64,
     rng: RngStream,
@@ -74,7 +72,7 @@ struct Driver {
     /// The latency to add to each message, when emulating the scenario's network.
     latency: Option<Dist>,
     /// Messages held back by the emulated latency: (when due, order) -> (datagram, port).
-    delayed: BTreeMap<(Instant, u64), (Vec<u8>, u16)>,
+    delayed: BTreeMap<(Instant, u64), (Vec<u8>, SocketAddr)>,
     delayed_seq: u64,
 }
 
@@ -104,9 +102,10 @@ pub fn run(args: &NodeArgs) -> Result<(), String> {
     if args.id >= n {
         return Err(format!("node {} of a {n}-node cluster", args.id));
     }
-    let sock = UdpSocket::bind(loopback(0)).map_err(|e| format!("binding UDP: {e}"))?;
+    let sock = UdpSocket::bind(SocketAddr::from((args.bind, 0)))
+        .map_err(|e| format!("binding UDP on {}: {e}", args.bind))?;
     let port = sock.local_addr().map_err(|e| e.to_string())?.port();
-    let runner = loopback(args.runner);
+    let runner = args.runner;
     let hello = Control::Hello { id: args.id, port };
     send_control(&sock, runner, &hello)?;
     let (peers, clients) = wait_for_peers(&sock, runner, &hello)?;
@@ -182,7 +181,7 @@ fn wait_for_peers(
     sock: &UdpSocket,
     runner: SocketAddr,
     hello: &Control,
-) -> Result<(Vec<u16>, u16), String> {
+) -> Result<(Vec<SocketAddr>, SocketAddr), String> {
     let started = Instant::now();
     let mut buf = vec![0u8; 65_536];
     sock.set_read_timeout(Some(Duration::from_millis(200)))
@@ -329,7 +328,7 @@ impl Driver {
                     if self.is_blocked(self.id, to) || self.lost() {
                         continue;
                     }
-                    let Some(&port) = self.peers.get(to as usize) else {
+                    let Some(&addr) = self.peers.get(to as usize) else {
                         continue;
                     };
                     let p = Packet::Raft {
@@ -337,13 +336,13 @@ impl Driver {
                         to,
                         msg,
                     };
-                    self.send_later(&p, port);
+                    self.send_later(&p, addr);
                     self.sent += 1;
                 }
                 Action::Reply { to, reply } => {
                     self.sync_before_send()?;
                     let p = Packet::Reply { to, reply };
-                    self.send(&p, loopback(self.clients));
+                    self.send(&p, self.clients);
                     self.sent += 1;
                 }
                 // The server applies commits and snapshots itself.
@@ -380,9 +379,9 @@ impl Driver {
     }
 
     /// Sends a message to a node now, or after a draw of the emulated latency.
-    fn send_later(&mut self, p: &Packet, port: u16) {
+    fn send_later(&mut self, p: &Packet, addr: SocketAddr) {
         let Some(d) = &self.latency else {
-            self.send(p, loopback(port));
+            self.send(p, addr);
             return;
         };
         let delay = Duration::from_nanos(d.sample(&mut self.rng).max(0.0) as u64);
@@ -392,7 +391,7 @@ impl Driver {
         }
         self.delayed_seq += 1;
         self.delayed
-            .insert((Instant::now() + delay, self.delayed_seq), (bytes, port));
+            .insert((Instant::now() + delay, self.delayed_seq), (bytes, addr));
     }
 
     /// Sends the held-back messages whose time has come.
@@ -402,8 +401,8 @@ impl Driver {
             if entry.key().0 > now {
                 break;
             }
-            let (bytes, port) = entry.remove();
-            let _ = self.sock.send_to(&bytes, loopback(port));
+            let (bytes, addr) = entry.remove();
+            let _ = self.sock.send_to(&bytes, addr);
         }
     }
 

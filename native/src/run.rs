@@ -36,6 +36,7 @@ use simcore::{RngStream, SimDuration, SimTime};
 
 use crate::control::Control;
 use crate::disk::DiskStorage;
+use crate::netns::NetNs;
 use crate::wire::{Packet, decode, encode};
 
 /// What `native run` was asked.
@@ -49,6 +50,8 @@ pub struct RunArgs {
     pub keep: bool,
     /// Have the nodes hold each message for a draw from the scenario's network latency.
     pub emulate_latency: bool,
+    /// One network namespace per node, joined by veth pairs and a bridge ([`crate::netns`]).
+    pub netns: bool,
 }
 
 /// How long the nodes have to say hello, and to exit after `stop`.
@@ -62,6 +65,8 @@ const POLL: Duration = Duration::from_millis(2);
 pub struct NativeReport {
     pub scenario: String,
     pub nodes: usize,
+    /// Where the nodes talk: `on loopback`, or `between network namespaces (veth, bridge)`.
+    pub network: &'static str,
     pub clients: usize,
     pub seed: u64,
     pub duration: SimDuration,
@@ -111,6 +116,9 @@ struct Fleet {
     children: Vec<Option<Child>>,
     dir: Option<tempfile::TempDir>,
     keep: bool,
+    /// Dropped after the children are killed (fields drop after `drop` runs), so no process is
+    /// left inside a namespace being deleted.
+    netns: Option<NetNs>,
 }
 
 impl Fleet {
@@ -258,9 +266,16 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunErr
         .prefix("sim-native-")
         .tempdir()
         .map_err(|e| RunError::Setup(format!("making the run's directory: {e}")))?;
-    let sock = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
     let n = cfg.nodes.len();
+    let netns = match args.netns {
+        true => Some(NetNs::create(n).map_err(RunError::Setup)?),
+        false => None,
+    };
+    let runner_ip = netns
+        .as_ref()
+        .map_or(std::net::Ipv4Addr::LOCALHOST, NetNs::runner_ip);
+    let sock = UdpSocket::bind(SocketAddr::from((runner_ip, 0)))
+        .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
     let clients = cfg.load.as_ref().map_or(0, |l| l.clients as usize);
     let client_config = ClientConfig {
         nodes: n as u32,
@@ -282,6 +297,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunErr
             children: (0..n).map(|_| None).collect(),
             dir: Some(dir),
             keep: args.keep,
+            netns,
         },
         nodes: vec![NodeView::default(); n],
         started: Instant::now(),
@@ -306,6 +322,11 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunErr
         report: NativeReport {
             scenario: name,
             nodes: n,
+            network: if args.netns {
+                "between network namespaces (veth pairs, a bridge)"
+            } else {
+                "on loopback"
+            },
             clients,
             seed,
             duration: SimDuration::from_nanos(until.as_nanos()),
@@ -350,11 +371,10 @@ impl Runner<'_> {
     fn spawn(&mut self, id: usize) -> Result<(), RunError> {
         let exe = std::env::current_exe()
             .map_err(|e| RunError::Setup(format!("finding this program: {e}")))?;
-        let port = self
+        let runner = self
             .sock
             .local_addr()
-            .map_err(|e| RunError::Setup(e.to_string()))?
-            .port();
+            .map_err(|e| RunError::Setup(e.to_string()))?;
         let dir = self.dir();
         let name = &self.cfg.nodes[id];
         let open = |suffix: &str| {
@@ -366,7 +386,18 @@ impl Runner<'_> {
                 .map_err(|e| RunError::Setup(format!("{}: {e}", dir.display())))
         };
         let incarnation = self.nodes[id].incarnation;
-        let child = Command::new(exe)
+        // In its namespace, through `ip netns exec` (which execs the node: the pid is the node's).
+        let mut command = match &self.fleet.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns.namespace(id).unwrap_or_default()]);
+                c.arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let bind = self.node_ip(id);
+        let child = command
             .arg("node")
             .arg("--scenario")
             .arg(&self.args.scenario)
@@ -375,7 +406,8 @@ impl Runner<'_> {
             .args(["--incarnation", &incarnation.to_string()])
             .arg("--dir")
             .arg(&dir)
-            .args(["--runner", &port.to_string()])
+            .args(["--runner", &runner.to_string()])
+            .args(["--bind", &bind.to_string()])
             .args(self.args.emulate_latency.then_some("--emulate-latency"))
             .stdin(Stdio::null())
             .stdout(open("out")?)
@@ -442,21 +474,33 @@ impl Runner<'_> {
         s
     }
 
-    fn send_packet(&mut self, p: &Packet, port: u16) {
-        if port == 0 {
+    /// Node `id`'s address: 127.0.0.1, or its address in its namespace.
+    fn node_ip(&self, id: usize) -> std::net::Ipv4Addr {
+        self.fleet
+            .netns
+            .as_ref()
+            .map_or(std::net::Ipv4Addr::LOCALHOST, |n| n.node_ip(id))
+    }
+
+    /// Where node `id` listens, once it said hello.
+    fn node_addr(&self, id: usize) -> Option<SocketAddr> {
+        let port = self.nodes.get(id)?.port;
+        (port != 0).then(|| SocketAddr::from((self.node_ip(id), port)))
+    }
+
+    fn send_packet(&mut self, p: &Packet, to: Option<SocketAddr>) {
+        let Some(to) = to else {
             return;
-        }
+        };
         self.buf.clear();
         if encode(p, &mut self.buf).is_ok() {
-            let _ = self
-                .sock
-                .send_to(&self.buf, SocketAddr::from(([127, 0, 0, 1], port)));
+            let _ = self.sock.send_to(&self.buf, to);
         }
     }
 
     fn control(&mut self, id: usize, c: &Control) {
-        let port = self.nodes[id].port;
-        self.send_packet(&Packet::Control(c.to_line().into_bytes()), port);
+        let to = self.node_addr(id);
+        self.send_packet(&Packet::Control(c.to_line().into_bytes()), to);
     }
 
     fn broadcast(&mut self, c: &Control) {
@@ -468,8 +512,15 @@ impl Runner<'_> {
     }
 
     fn broadcast_peers(&mut self) {
-        let clients = self.sock.local_addr().map(|a| a.port()).unwrap_or(0);
-        let nodes = self.nodes.iter().map(|v| v.port).collect();
+        let Ok(clients) = self.sock.local_addr() else {
+            return;
+        };
+        let nodes = (0..self.nodes.len())
+            .map(|i| {
+                self.node_addr(i)
+                    .unwrap_or(SocketAddr::from((self.node_ip(i), 0)))
+            })
+            .collect();
         self.broadcast(&Control::Peers { nodes, clients });
     }
 
@@ -707,8 +758,8 @@ impl Runner<'_> {
         for a in actions {
             match a {
                 ClientAction::Send { to, req } => {
-                    let port = self.nodes.get(to as usize).map_or(0, |v| v.port);
-                    self.send_packet(&Packet::Request(req), port);
+                    let addr = self.node_addr(to as usize);
+                    self.send_packet(&Packet::Request(req), addr);
                     self.requests += 1;
                 }
                 ClientAction::WakeAt(at) => {
