@@ -1,6 +1,7 @@
 //! `native calibrate net`: measures this machine's loopback UDP latency and the node's cost of
 //! handling a message, and writes them as a network model: a scenario fragment to `include`
-//! (`network { latency lognormal(MEDIAN, SIGMA) }`) and the measurements themselves in RON.
+//! (`network { latency lognormal(MEDIAN, SIGMA) }`) and the measurements themselves in RON,
+//! which a scenario can `include` as well (the loader turns it into the same block).
 //!
 //! One way latency is half a measured round trip between two sockets on two threads, with a
 //! 200-byte datagram (about an AppendEntries with a few entries). The processing cost is the
@@ -52,7 +53,7 @@ impl NetCalibration {
             "# Written by `native calibrate net`: loopback UDP on this machine, {} round trips.\n\
              # One way p50 {:.1}us p90 {:.1}us p99 {:.1}us; handling a message p50 {:.2}us.\n\
              # Include it in place of a scenario's own `network` block.\n\
-             network {{ latency lognormal({}ns, {:.4}) }}\n",
+             network {{ latency lognormal({}ns, {}) }}\n",
             self.samples,
             self.one_way_ns_p50 / 1e3,
             self.one_way_ns_p90 / 1e3,
@@ -246,5 +247,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // The RON itself can be included too, and stands for the same network block.
+        std::fs::write(
+            &scn,
+            "scenario \"c\" {\n  duration 1s\n  include \"net.ron\"\n  raft cluster { nodes n1..n3 }\n}\n",
+        )
+        .unwrap();
+        let s = scenarios::load(&scn).unwrap();
+        let checked = scenarios::check::check(&s).unwrap();
+        let from_ron = scenarios::wire_raft::wire_raft(&checked, 1).unwrap();
+        assert_eq!(from_ron.link.latency, cfg.link.latency);
+        // A RON that is not a calibration is refused, naming the file.
+        std::fs::write(dir.path().join("net.ron"), "(model_sigma: -1.0)").unwrap();
+        let err = scenarios::load(&scn).unwrap_err().to_string();
+        assert!(err.contains("net.ron"), "{err}");
     }
 }

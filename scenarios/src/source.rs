@@ -64,6 +64,37 @@ pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
     })
 }
 
+/// The fields of a network calibration that make a network model (other fields, the raw
+/// measurements, are there for people).
+#[derive(serde::Deserialize)]
+struct NetworkCalibration {
+    model_median_ns: f64,
+    model_sigma: f64,
+}
+
+/// A network calibration's RON as the fragment it stands for:
+/// `network { latency lognormal(MEDIANns, SIGMA) }`.
+fn ron_fragment(text: &str) -> Result<String, String> {
+    let c: NetworkCalibration = ron::from_str(text).map_err(|e| e.to_string())?;
+    if !(c.model_median_ns.is_finite() && c.model_median_ns >= 1.0) {
+        return Err(format!(
+            "model_median_ns {} is not a latency of at least 1 ns",
+            c.model_median_ns
+        ));
+    }
+    if !(c.model_sigma.is_finite() && c.model_sigma >= 0.0) {
+        return Err(format!(
+            "model_sigma {} is not a sigma (>= 0)",
+            c.model_sigma
+        ));
+    }
+    Ok(format!(
+        "network {{ latency lognormal({}ns, {}) }}\n",
+        c.model_median_ns.round() as u64,
+        c.model_sigma
+    ))
+}
+
 /// Reads, parses and resolves the includes of the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = read_text(path)?;
@@ -133,6 +164,21 @@ fn resolve(
             Err(other) => return Err(other),
         };
         let shown = target.display().to_string();
+        // A network calibration in RON (`native calibrate net`) stands for its `network` block.
+        let text = if target.extension().is_some_and(|e| e == "ron") {
+            match ron_fragment(&text) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(err(
+                        format!("cannot include `{}`: {e}", target.display()),
+                        Some("a .ron include is a network calibration, as `native calibrate net` writes it"),
+                    ));
+                    continue;
+                }
+            }
+        } else {
+            text
+        };
         let mut part = match parse(&shown, &text) {
             Ok(p) => p,
             Err(d) => {
