@@ -805,36 +805,13 @@ impl Runner<'_> {
         let candidates: Vec<NodeId> = (0..self.nodes.len() as NodeId)
             .filter(|&i| applies(&self.nodes[i as usize]))
             .collect();
-        let n = self.nodes.len();
-        let pick = |k: usize, rng: &mut RngStream| {
-            let mut c = candidates.clone();
-            let k = k.min(c.len());
-            for i in 0..k {
-                let j = i + rng.below((c.len() - i) as u64) as usize;
-                c.swap(i, j);
-            }
-            c.truncate(k);
-            c.sort_unstable();
-            c
-        };
-        match t {
-            Targets::Leader => self
-                .leader()
-                .map(|l| l as NodeId)
-                .filter(|l| candidates.contains(l))
-                .into_iter()
-                .collect(),
-            Targets::RandomNode => pick(1, &mut self.fault_rng),
-            Targets::Random(k) => pick(*k as usize, &mut self.fault_rng),
-            Targets::Minority => pick((n - 1) / 2, &mut self.fault_rng),
-            Targets::Majority => pick(n / 2 + 1, &mut self.fault_rng),
-            Targets::All => candidates,
-            Targets::Nodes(list) => list
-                .iter()
-                .copied()
-                .filter(|i| candidates.contains(i))
-                .collect(),
-        }
+        let leader = self.leader().map(|l| l as NodeId);
+        t.resolve(
+            self.nodes.len() as u32,
+            candidates,
+            leader,
+            &mut self.fault_rng,
+        )
     }
 
     fn partition(&mut self, shape: Option<&Shape>) {

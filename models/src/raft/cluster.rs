@@ -89,6 +89,48 @@ impl Fault {
     }
 }
 
+impl Targets {
+    /// The nodes these targets name among `candidates` (the nodes the action applies to, in
+    /// order) of a cluster of `n`, given the current `leader`: random choices are drawn from
+    /// `rng` (a partial Fisher-Yates shuffle, then sorted), so the simulated cluster and the
+    /// native runner pick the same nodes from the same stream.
+    pub fn resolve(
+        &self,
+        n: u32,
+        candidates: Vec<NodeId>,
+        leader: Option<NodeId>,
+        rng: &mut RngStream,
+    ) -> Vec<NodeId> {
+        let pick = |k: usize, rng: &mut RngStream| {
+            let mut c = candidates.clone();
+            let k = k.min(c.len());
+            for i in 0..k {
+                let j = i + rng.below((c.len() - i) as u64) as usize;
+                c.swap(i, j);
+            }
+            c.truncate(k);
+            c.sort_unstable();
+            c
+        };
+        match self {
+            Targets::Leader => leader
+                .filter(|l| candidates.contains(l))
+                .into_iter()
+                .collect(),
+            Targets::RandomNode => pick(1, rng),
+            Targets::Random(k) => pick(*k as usize, rng),
+            Targets::Minority => pick((n as usize).saturating_sub(1) / 2, rng),
+            Targets::Majority => pick(n as usize / 2 + 1, rng),
+            Targets::All => candidates,
+            Targets::Nodes(list) => list
+                .iter()
+                .copied()
+                .filter(|i| candidates.contains(i))
+                .collect(),
+        }
+    }
+}
+
 /// What a liveness expectation waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveEvent {
@@ -738,34 +780,7 @@ impl Cluster {
         let candidates: Vec<NodeId> = (0..self.n)
             .filter(|&i| applies(&self.slots[i as usize]))
             .collect();
-        let pick = |k: usize, rng: &mut RngStream| {
-            let mut c = candidates.clone();
-            let k = k.min(c.len());
-            for i in 0..k {
-                let j = i + rng.below((c.len() - i) as u64) as usize;
-                c.swap(i, j);
-            }
-            c.truncate(k);
-            c.sort_unstable();
-            c
-        };
-        match t {
-            Targets::Leader => self
-                .leader()
-                .filter(|l| candidates.contains(l))
-                .into_iter()
-                .collect(),
-            Targets::RandomNode => pick(1, rng),
-            Targets::Random(k) => pick(*k as usize, rng),
-            Targets::Minority => pick((self.n as usize - 1) / 2, rng),
-            Targets::Majority => pick(self.n as usize / 2 + 1, rng),
-            Targets::All => candidates,
-            Targets::Nodes(list) => list
-                .iter()
-                .copied()
-                .filter(|i| candidates.contains(i))
-                .collect(),
-        }
+        t.resolve(self.n, candidates, self.leader(), rng)
     }
 
     fn fault(&mut self, index: usize, ctx: &mut Ctx<'_, Ev>) {
