@@ -26,7 +26,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use scenarios::RunOptions;
-use sim_benches::{breakdown, mm1_floor};
+use sim_benches::{breakdown, env_number, mm1_floor};
 use simcore::MetricsSnapshot;
 
 /// Customers in `scenarios/mm1-bench.scn`.
@@ -50,20 +50,6 @@ struct Settings {
     reps: usize,
     breakdown: bool,
     python: String,
-}
-
-fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
-    match std::env::var(name) {
-        Ok(text) => {
-            let cleaned = text.trim().replace('_', "");
-            cleaned
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("{name}={text:?} is not a positive whole number"))
-        }
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(e) => Err(format!("{name}: {e}")),
-    }
 }
 
 fn settings() -> Result<Settings, String> {

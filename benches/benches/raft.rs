@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use scenarios::{RunOptions, RunReport, load, run_file, run_scenario};
+use sim_benches::env_number;
 use simcore::SimTime;
 
 /// Simulated seconds per wall second on one core, at least.
@@ -44,20 +45,6 @@ struct Settings {
     quick: bool,
     seeds: u64,
     reps: usize,
-}
-
-fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
-    match std::env::var(name) {
-        Ok(text) => {
-            let cleaned = text.trim().replace('_', "");
-            cleaned
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("{name}={text:?} is not a positive whole number"))
-        }
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(e) => Err(format!("{name}: {e}")),
-    }
 }
 
 fn settings() -> Result<Settings, String> {

@@ -44,6 +44,7 @@ use reports::chart::{
 };
 use scenarios::{RunOptions, RunReport};
 use serde_json::{Value, json};
+use sim_benches::env_number;
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 480;
@@ -76,20 +77,6 @@ impl Settings {
     }
     fn kind(&self, name: &str) -> bool {
         self.kinds.is_empty() || self.kinds.iter().any(|k| k == name)
-    }
-}
-
-fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
-    match std::env::var(name) {
-        Ok(text) => {
-            let cleaned = text.trim().replace('_', "");
-            cleaned
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("{name}={text:?} is not a positive whole number"))
-        }
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(e) => Err(format!("{name}: {e}")),
     }
 }
 

@@ -14,3 +14,19 @@
 pub mod breakdown;
 pub mod hold;
 pub mod mm1_floor;
+
+/// The number in environment variable `name` (underscores allowed: `1_000`), `None` when it is
+/// not set: how every bench takes its sizes (`SIM_BENCH_REPS`, ...).
+pub fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
+    match std::env::var(name) {
+        Ok(text) => {
+            let cleaned = text.trim().replace('_', "");
+            cleaned
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name}={text:?} is not a positive whole number"))
+        }
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
