@@ -424,23 +424,7 @@ mod tests {
     use models::raft::kv::{Command, KvOp, KvState};
     use models::raft::storage::SimStorage;
     use models::raft::types::{Entry, Payload, Snapshot, Term};
-
-    /// SplitMix64, for reproducible write sequences.
-    struct Prng(u64);
-
-    impl Prng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use simcore::RngStream;
 
     fn entry(term: Term, i: u64) -> Entry {
         Entry {
@@ -477,7 +461,7 @@ mod tests {
 
     /// A sequence of writes a node could make: terms never go back, appends leave no hole,
     /// snapshots below, within (matching or not) and beyond the log.
-    fn writes(rng: &mut Prng, n: usize) -> Vec<Write> {
+    fn writes(rng: &mut RngStream, n: usize) -> Vec<Write> {
         let mut shadow = SimStorage::new();
         let (mut term, mut snap) = (0u64, 0u64);
         let mut ws = Vec::new();
@@ -557,7 +541,7 @@ mod tests {
     #[test]
     fn reopening_recovers_what_sim_storage_does() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut rng = Prng(9);
+        let mut rng = RngStream::derive(9, "test");
         for round in 0..40 {
             let path = dir.path().join(format!("node-{round}.log"));
             let ws = writes(&mut rng, 5 + round * 3);
@@ -596,7 +580,7 @@ mod tests {
     fn unsynced_writes_are_found_after_a_clean_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("n.log");
-        let ws = writes(&mut Prng(4), 30);
+        let ws = writes(&mut RngStream::derive(4, "test"), 30);
         let (mut d, _) = open(&path);
         for w in &ws {
             d.write(w).expect("write");
@@ -609,7 +593,7 @@ mod tests {
     fn a_torn_last_record_is_cut_at_every_offset() {
         let dir = tempfile::tempdir().expect("tempdir");
         let whole = dir.path().join("whole.log");
-        let mut ws = writes(&mut Prng(5), 25);
+        let mut ws = writes(&mut RngStream::derive(5, "test"), 25);
         ws.push(Write::Append {
             first: 1,
             entries: (1..=4).map(|i| entry(7, i)).collect(),
@@ -645,7 +629,7 @@ mod tests {
     fn a_damaged_or_unfilled_tail_is_cut() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("n.log");
-        let ws = writes(&mut Prng(6), 20);
+        let ws = writes(&mut RngStream::derive(6, "test"), 20);
         let ends = write_all(&path, &ws);
         let bytes = std::fs::read(&path).expect("read");
         let n = ws.len();
@@ -674,7 +658,7 @@ mod tests {
     fn damage_before_the_tail_is_an_error_naming_the_offset() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("n.log");
-        let ws = writes(&mut Prng(7), 20);
+        let ws = writes(&mut RngStream::derive(7, "test"), 20);
         let ends = write_all(&path, &ws);
         let bytes = std::fs::read(&path).expect("read");
         let k = 10; // a record in the middle
@@ -755,7 +739,7 @@ mod tests {
     fn compaction_keeps_the_state_and_shrinks_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("n.log");
-        let mut rng = Prng(8);
+        let mut rng = RngStream::derive(8, "test");
         let ws = writes(&mut rng, 220);
         let (first, more) = ws.split_at(200);
         let (mut d, _) = open(&path);

@@ -692,23 +692,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// SplitMix64: a small deterministic generator for the fuzz inputs.
-    struct Prng(u64);
-
-    impl Prng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use simcore::RngStream;
 
     fn cmd(session: u64, seq: u64, op: KvOp) -> Command {
         Command { session, seq, op }
@@ -755,12 +739,12 @@ mod tests {
 
     /// A state reached the way a server reaches one: clients numbering requests from 1, retries
     /// of the last request, and new incarnations (sessions).
-    fn client_state(rng: &mut Prng, commands: usize) -> KvState {
+    fn client_state(rng: &mut RngStream, commands: usize) -> KvState {
         client_state_with(rng, commands, 8, 5)
     }
 
     /// As [`client_state`], over `keys` keys and `values` values.
-    fn client_state_with(rng: &mut Prng, commands: usize, keys: u64, values: u64) -> KvState {
+    fn client_state_with(rng: &mut RngStream, commands: usize, keys: u64, values: u64) -> KvState {
         let mut kv = KvState::new();
         let mut seqs: Vec<(u64, u64)> = (0..1 + rng.below(6)).map(|s| (s << 32, 0)).collect();
         for _ in 0..commands {
@@ -880,7 +864,7 @@ mod tests {
             },
             Message::InstallSnapshot {
                 term: 1,
-                snapshot: snapshot(client_state(&mut Prng(7), 300)),
+                snapshot: snapshot(client_state(&mut RngStream::derive(7, "test"), 300)),
             },
             Message::SnapshotResult {
                 term: u64::MAX,
@@ -957,7 +941,10 @@ mod tests {
                 entries: entries(3000),
             },
             Write::Snapshot(snapshot(KvState::new())),
-            Write::Snapshot(snapshot(client_state(&mut Prng(3), 2000))),
+            Write::Snapshot(snapshot(client_state(
+                &mut RngStream::derive(3, "test"),
+                2000,
+            ))),
         ]
     }
 
@@ -1004,7 +991,7 @@ mod tests {
     fn snapshot_states_round_trip() {
         // States clients reach, and states with sequence numbers from 0, gaps and stale
         // requests: every state is encoded and decoded exactly.
-        let mut rng = Prng(1);
+        let mut rng = RngStream::derive(1, "test");
         let mut states: Vec<KvState> = (0..200)
             .map(|round| client_state(&mut rng, round % 60))
             .collect();
@@ -1268,7 +1255,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics_and_is_mostly_refused() {
-        let mut rng = Prng(42);
+        let mut rng = RngStream::derive(42, "test");
         let valid: Vec<Vec<u8>> = packets().iter().map(encoded).collect();
         let mut valid_writes: Vec<Vec<u8>> = Vec::new();
         for w in writes()
@@ -1298,7 +1285,7 @@ mod tests {
         for i in 0..rounds {
             // Pure noise, half of it with a plausible start.
             let len = rng.below(96) as usize;
-            let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let mut b: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             if i % 2 == 0 && len >= 2 {
                 b[0] = WIRE_VERSION;
                 b[1] = rng.below(4) as u8;
@@ -1310,7 +1297,7 @@ mod tests {
             let mut b = pool[rng.below(pool.len() as u64) as usize].clone();
             for _ in 0..1 + rng.below(3) {
                 let at = rng.below(b.len() as u64) as usize;
-                b[at] = rng.next() as u8;
+                b[at] = rng.next_u64() as u8;
             }
             check(&b);
         }
