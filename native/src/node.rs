@@ -85,19 +85,9 @@ const LATENCIES_KEPT: usize = 3000;
 /// Runs node `args.id` until told to stop. Errors are for the caller to print.
 pub fn run(args: &NodeArgs) -> Result<(), String> {
     die_with_parent();
-    let scenario = scenarios::load(&args.scenario).map_err(|e| e.to_string())?;
-    let checked = scenarios::check::check(&scenario).map_err(|d| {
-        d.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    let cluster = scenarios::wire_raft::wire_raft(&checked, args.seed).map_err(|d| {
-        d.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
+    // The runner's own reading of the scenario, with the seed it gave: the same configuration.
+    let (cluster, _, _, _) =
+        crate::run::load_cluster(&args.scenario, Some(args.seed)).map_err(|e| e.to_string())?;
     let n = cluster.nodes.len() as u32;
     if args.id >= n {
         return Err(format!("node {} of a {n}-node cluster", args.id));

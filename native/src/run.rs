@@ -214,20 +214,20 @@ struct Runner<'a> {
     requests: u64,
 }
 
-/// Loads the scenario and checks that it is one `native run` can run.
+/// A scenario's diagnostics as one error, a line each.
+fn joined(d: Vec<scenarios::Diagnostic>) -> RunError {
+    let lines: Vec<String> = d.iter().map(|x| x.to_string()).collect();
+    RunError::Scenario(lines.join("\n"))
+}
+
+/// Loads the scenario and checks that it is one `native run` can run (the runner and each node
+/// read it through here).
 pub(crate) fn load_cluster(
     path: &Path,
     seed: Option<u64>,
 ) -> Result<(ClusterConfig, u64, String, Option<SimTime>), RunError> {
     let scenario = scenarios::load(path).map_err(|e| RunError::Scenario(e.to_string()))?;
-    let checked = scenarios::check::check(&scenario).map_err(|d| {
-        RunError::Scenario(
-            d.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    let checked = scenarios::check::check(&scenario).map_err(joined)?;
     if !scenario.sweeps.is_empty() {
         return Err(RunError::Scenario(format!(
             "{}: native run takes a scenario without `sweep` (run one variant at a time)",
@@ -235,14 +235,7 @@ pub(crate) fn load_cluster(
         )));
     }
     let seed = seed.or(checked.seed).unwrap_or(0);
-    let wired = scenarios::wire::wire(&checked, seed).map_err(|d| {
-        RunError::Scenario(
-            d.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
     let Some(cfg) = wired.raft else {
         return Err(RunError::Scenario(format!(
             "{}: native run runs Raft scenarios (a `raft` block); this one has none",

@@ -23,7 +23,10 @@ fn skip_reason() -> Option<String> {
         return Some("not root".into());
     }
     // Really make (and remove) a namespace: being root is not always enough (a container).
-    let probe = format!("sim-probe-{}", std::process::id());
+    // A name of its own per probe: the tests of this file run as threads of one process.
+    static PROBES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = format!("sim-probe-{}-{k}", std::process::id());
     let made = Command::new("ip")
         .args(["netns", "add", &probe])
         .output()
@@ -79,13 +82,13 @@ fn scenario() -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[test]
 fn a_run_between_namespaces_holds_its_checks_and_removes_them() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = skip_reason() {
         eprintln!("skipped: --netns needs root and iproute2 ({why})");
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (dir, scn) = scenario();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_native"))
+    let child = Command::new(env!("CARGO_BIN_EXE_native"))
         .arg("run")
         .arg(&scn)
         .arg("--netns")
@@ -119,13 +122,13 @@ fn a_run_between_namespaces_holds_its_checks_and_removes_them() {
 
 #[test]
 fn an_interrupted_run_removes_its_namespaces_too() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = skip_reason() {
         eprintln!("skipped: --netns needs root and iproute2 ({why})");
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (dir, scn) = scenario();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_native"))
+    let child = Command::new(env!("CARGO_BIN_EXE_native"))
         .arg("run")
         .arg(&scn)
         .args(["--netns", "--until", "20s"])
