@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use scenarios::{RunOptions, RunReport, load, run_file, run_scenario};
-use sim_benches::env_number;
+use sim_benches::{cpu_seconds, env_number};
 use simcore::SimTime;
 
 /// Simulated seconds per wall second on one core, at least.
@@ -251,21 +251,6 @@ fn speed_runs(s: &Settings, with: &Path, without: &Path) -> Result<(Measured, Me
             runs: b,
         },
     ))
-}
-
-/// CPU seconds this process has used so far (all threads, live and ended), from
-/// `/proc/self/stat` (utime + stime, in Linux's fixed USER_HZ of 100 ticks per second); `None`
-/// where there is no such file. The bench runs on shared machines: CPU over wall time says how
-/// many cores a pool really got.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: split after it.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // `rest` starts at field 3 (state); utime and stime are fields 14 and 15.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
 
 /// Part 2's result for one pool.

@@ -44,7 +44,7 @@ use reports::chart::{
 };
 use scenarios::{RunOptions, RunReport};
 use serde_json::{Value, json};
-use sim_benches::env_number;
+use sim_benches::{cpu_seconds, env_number};
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 480;
@@ -155,17 +155,6 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
 
 fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-/// CPU seconds this process has used (utime + stime from `/proc/self/stat`, in Linux's fixed
-/// USER_HZ of 100 ticks per second); `None` where there is no such file.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
 
 // ---------------------------------------------------------------------------------------------
