@@ -24,13 +24,16 @@
 extern crate alloc;
 
 pub mod basic;
+pub mod boot;
 pub mod cfs;
+pub mod ktrace;
 pub mod machine;
 pub mod mlfq;
 pub mod multi;
 pub mod oracle;
 pub mod rng;
 pub mod share;
+pub mod spec;
 
 pub use basic::{Fifo, RoundRobin};
 pub use cfs::Cfs;

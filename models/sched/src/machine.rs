@@ -54,6 +54,31 @@ impl JobSpec {
             bursts: alloc::vec![Burst::Cpu(cpu)],
         }
     }
+
+    /// A job that arrives at `arrival` and needs `cpu` of CPU time in pieces of `io_every`,
+    /// each piece but the last followed by `io` of I/O. `io_every` of `None` or 0, or `io` of
+    /// 0, means no I/O: one CPU burst. Default shares (100 tickets, nice 0, any CPU).
+    pub fn periodic_io(arrival: Time, cpu: Time, io_every: Option<Time>, io: Time) -> Self {
+        let mut bursts = Vec::new();
+        match io_every.filter(|&e| e > 0 && io > 0) {
+            Some(every) => {
+                let mut left = cpu;
+                while left > 0 {
+                    let d = left.min(every);
+                    bursts.push(Burst::Cpu(d));
+                    left -= d;
+                    if left > 0 {
+                        bursts.push(Burst::Io(io));
+                    }
+                }
+            }
+            None => bursts.push(Burst::Cpu(cpu)),
+        }
+        JobSpec {
+            job: Job::new(0, arrival, cpu),
+            bursts,
+        }
+    }
 }
 
 /// The machine's parameters.
@@ -633,6 +658,26 @@ mod tests {
     use super::*;
     use crate::{Fifo, RoundRobin};
     use alloc::vec;
+
+    #[test]
+    fn periodic_io_splits_cpu_time_around_io() {
+        use Burst::{Cpu, Io};
+        let exact = JobSpec::periodic_io(5, 30, Some(10), 4);
+        assert_eq!(exact.bursts, vec![Cpu(10), Io(4), Cpu(10), Io(4), Cpu(10)]);
+        assert_eq!(exact.job, Job::new(0, 5, 30));
+        let remainder = JobSpec::periodic_io(0, 25, Some(10), 3);
+        assert_eq!(
+            remainder.bursts,
+            vec![Cpu(10), Io(3), Cpu(10), Io(3), Cpu(5)]
+        );
+        assert_eq!(remainder.job.length, 25);
+        let shorter = JobSpec::periodic_io(0, 7, Some(10), 3);
+        assert_eq!(shorter.bursts, vec![Cpu(7)]);
+        for (every, io) in [(Some(10), 0), (Some(0), 3), (None, 3), (None, 0)] {
+            let spec = JobSpec::periodic_io(2, 25, every, io);
+            assert_eq!(spec, JobSpec::cpu(2, 25), "io_every {every:?}, io {io}");
+        }
+    }
 
     fn one_cpu() -> MachineConfig {
         MachineConfig {

@@ -3,39 +3,11 @@
 //! as a note, so the trace hash covers the whole schedule. At the end, per-job and machine-wide
 //! metrics are recorded.
 
-use sched::machine::{Burst, JobSpec, Machine, MachineConfig, Segment};
+use sched::machine::{JobSpec, Machine, MachineConfig, Segment};
 use sched::{CpuId, Dispatch, Job, JobId, Policy, Stop, Time, Wake};
 use simcore::{Ctx, Encoder, Model, SimDuration, SimError, SimTime, TraceEvent, Unit};
 
-/// A policy and its parameters (nanoseconds).
-#[derive(Debug, Clone, PartialEq)]
-pub enum PolicyConfig {
-    Fifo,
-    Sjf,
-    Stcf,
-    RoundRobin {
-        quantum: u64,
-    },
-    Mlfq {
-        levels: u32,
-        quantum: u64,
-        allotment: u64,
-        factor: u64,
-        boost: Option<u64>,
-        io_resets_allotment: bool,
-    },
-    Lottery {
-        quantum: u64,
-        seed: u64,
-    },
-    Stride {
-        quantum: u64,
-    },
-    Cfs {
-        target_latency: u64,
-        min_granularity: u64,
-    },
-}
+pub use sched::spec::PolicyConfig;
 
 /// One job as a scenario gives it.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,28 +40,14 @@ pub struct CpuConfig {
 }
 
 impl JobConfig {
-    /// Its bursts: CPU in pieces of `io_every`, each followed by `io` (none after the last).
-    fn spec(&self) -> JobSpec {
-        let mut bursts = Vec::new();
-        match self.io_every.filter(|&e| e > 0 && self.io > 0) {
-            Some(every) => {
-                let mut left = self.cpu;
-                while left > 0 {
-                    let d = left.min(every);
-                    bursts.push(Burst::Cpu(d));
-                    left -= d;
-                    if left > 0 {
-                        bursts.push(Burst::Io(self.io));
-                    }
-                }
-            }
-            None => bursts.push(Burst::Cpu(self.cpu)),
-        }
-        let mut job = Job::new(0, self.arrival, self.cpu);
-        job.tickets = self.tickets;
-        job.nice = self.nice;
-        job.affinity = self.pin.map_or(0, |c| 1u64 << c.min(63));
-        JobSpec { job, bursts }
+    /// Its bursts: CPU in pieces of `io_every`, each followed by `io` (none after the last),
+    /// and its shares and pin.
+    pub fn spec(&self) -> JobSpec {
+        let mut spec = JobSpec::periodic_io(self.arrival, self.cpu, self.io_every, self.io);
+        spec.job.tickets = self.tickets;
+        spec.job.nice = self.nice;
+        spec.job.affinity = self.pin.map_or(0, |c| 1u64 << c.min(63));
+        spec
     }
 }
 
@@ -132,48 +90,14 @@ impl Policy for AnyPolicy {
     }
 }
 
-/// One policy instance of a configuration. The lottery on CPU `cpu` of per-CPU queues gets its
-/// own seed, so queues draw independently.
-fn one_policy(p: &PolicyConfig, cpu: u32) -> Result<Box<dyn Policy>, String> {
-    Ok(match *p {
-        PolicyConfig::Fifo => Box::new(sched::Fifo::new()),
-        PolicyConfig::Sjf => Box::new(sched::Sjf::new()),
-        PolicyConfig::Stcf => Box::new(sched::Stcf::new()),
-        PolicyConfig::RoundRobin { quantum } => Box::new(sched::RoundRobin::new(quantum)),
-        PolicyConfig::Mlfq {
-            levels,
-            quantum,
-            allotment,
-            factor,
-            boost,
-            io_resets_allotment,
-        } => {
-            let mut c = sched::MlfqConfig::geometric(levels as usize, quantum, allotment, factor);
-            c.boost_period = boost;
-            c.io_resets_allotment = io_resets_allotment;
-            c.check().map_err(|e| e.to_string())?;
-            Box::new(sched::Mlfq::new(c))
-        }
-        PolicyConfig::Lottery { quantum, seed } => Box::new(sched::Lottery::new(
-            quantum,
-            seed ^ u64::from(cpu).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        )),
-        PolicyConfig::Stride { quantum } => Box::new(sched::Stride::new(quantum)),
-        PolicyConfig::Cfs {
-            target_latency,
-            min_granularity,
-        } => Box::new(sched::Cfs::new(target_latency, min_granularity)),
-    })
-}
-
 /// Builds the policy a configuration names: one shared run queue, or one per CPU (with or
 /// without work stealing).
 pub fn build_policy(config: &CpuConfig) -> Result<AnyPolicy, String> {
     if !config.per_cpu_queues {
-        return one_policy(&config.policy, 0).map(AnyPolicy);
+        return config.policy.build(0).map(AnyPolicy).map_err(|e| e.0);
     }
     // Check once, so that the per-CPU closure below cannot fail.
-    one_policy(&config.policy, 0)?;
+    config.policy.build(0).map_err(|e| e.0)?;
     let stealing = if config.steal {
         sched::Stealing::On
     } else {
@@ -181,7 +105,11 @@ pub fn build_policy(config: &CpuConfig) -> Result<AnyPolicy, String> {
     };
     let policy = config.policy.clone();
     let per_cpu = sched::PerCpu::new(config.cpus, stealing, move |cpu| {
-        AnyPolicy(one_policy(&policy, cpu).unwrap_or_else(|_| Box::new(sched::Fifo::new())))
+        AnyPolicy(
+            policy
+                .build(cpu)
+                .unwrap_or_else(|_| Box::new(sched::Fifo::new())),
+        )
     });
     Ok(AnyPolicy(Box::new(per_cpu)))
 }
