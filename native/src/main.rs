@@ -12,10 +12,13 @@ mod compare;
 mod control;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
+mod kernel;
 mod netns;
 mod node;
 mod probe;
 mod run;
+mod schedule;
+mod target_kernel;
 #[cfg_attr(not(test), allow(dead_code))]
 mod wire;
 
@@ -45,12 +48,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run a Raft scenario on this machine: a process per node, UDP on loopback, logs fsynced
-    /// on disk, the scenario's load and faults; then the simulator's checks on what happened.
-    /// Exits 0 when every check held, 1 when one did not, 2 when the run could not run.
+    /// Run a scenario on this machine. A Raft scenario (the default target, `processes`): a
+    /// process per node, UDP on loopback, logs fsynced on disk, the scenario's load and faults,
+    /// then the simulator's checks on what happened. A CPU scheduling scenario with `--target
+    /// kernel`: its job mix in the bare-metal kernel under QEMU, beside the simulator's schedule.
+    /// Exits 0 when every check held (the kernel passed), 1 when one did not (the kernel failed
+    /// or hung), 2 when the run could not run.
     Run {
-        /// A Raft scenario, e.g. scenarios/raft-partition.scn.
+        /// A scenario, e.g. scenarios/raft-partition.scn (or scenarios/sched-rr.scn with
+        /// --target kernel).
         file: PathBuf,
+        /// Where to run it: `processes` (Raft nodes as processes) or `kernel` (a CPU scheduling
+        /// mix in the QEMU-booted kernel, compared with the simulator).
+        #[arg(long, value_enum, default_value_t = Target::Processes)]
+        target: Target,
+        /// With --target kernel: boot this image instead of building kernel/.
+        #[arg(long, value_name = "FILE")]
+        kernel_image: Option<PathBuf>,
+        /// With --target kernel: kill QEMU and fail after this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120,
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+        /// With --target kernel: make the kernel fault on purpose in its first job: ud,
+        /// pagefault, divide, panic or hang.
+        #[arg(long, value_name = "FAULT", value_parser = parse_fault)]
+        inject_fault: Option<sched::boot::Fault>,
+        /// With --target kernel: QEMU keeps the host's time (real timer jitter, a different
+        /// schedule every run) instead of counting instructions (the same run every time).
+        #[arg(long)]
+        host_clock: bool,
+        /// With --target kernel: write the kernel's serial output here (with a sweep, FILE-1,
+        /// FILE-2, ...); `sim report --kernel-traces DIR` draws it beside the simulator's.
+        #[arg(long, value_name = "FILE")]
+        save_trace: Option<PathBuf>,
         /// The seed for the load and the fault choices (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
@@ -121,6 +151,21 @@ enum CalibrateCommand {
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    Processes,
+    Kernel,
+}
+
+fn parse_fault(s: &str) -> Result<sched::boot::Fault, String> {
+    sched::boot::Fault::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown fault `{s}`; one of {}",
+            sched::boot::Fault::ALL.map(|f| f.name()).join(", ")
+        )
+    })
+}
+
 fn parse_time(s: &str) -> Result<simcore::SimTime, String> {
     s.parse::<simcore::SimTime>().map_err(|e| e.to_string())
 }
@@ -151,6 +196,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run {
             file,
+            target,
+            kernel_image,
+            timeout,
+            inject_fault,
+            host_clock,
+            save_trace,
             seed,
             until,
             keep,
@@ -160,6 +211,43 @@ fn main() -> ExitCode {
             compare,
             calibration,
         } => {
+            let processes_only = [
+                ("--until", until.is_some()),
+                ("--keep", keep),
+                ("--emulate-latency", emulate_latency),
+                ("--netns", netns),
+                ("--history", history.is_some()),
+                ("--compare", compare.is_some()),
+            ];
+            let kernel_only = [
+                ("--kernel-image", kernel_image.is_some()),
+                ("--inject-fault", inject_fault.is_some()),
+                ("--host-clock", host_clock),
+                ("--save-trace", save_trace.is_some()),
+            ];
+            let (wrong, other) = match target {
+                Target::Kernel => (&processes_only[..], "processes"),
+                Target::Processes => (&kernel_only[..], "kernel"),
+            };
+            if let Some((flag, _)) = wrong.iter().find(|(_, set)| *set) {
+                eprintln!("error: {flag} is for --target {other} (see `native run --help`)");
+                return ExitCode::from(2);
+            }
+            if target == Target::Kernel {
+                return native_kernel(&target_kernel::KernelArgs {
+                    scenario: file,
+                    seed,
+                    image: kernel_image,
+                    timeout: std::time::Duration::from_secs(timeout),
+                    clock: if host_clock {
+                        kernel::Clock::Host
+                    } else {
+                        kernel::Clock::Instructions
+                    },
+                    fault: inject_fault,
+                    save_trace,
+                });
+            }
             let args = run::RunArgs {
                 scenario: file,
                 seed,
@@ -285,6 +373,59 @@ fn native_compare(
         }
         Err(e) => {
             eprintln!("error: {}", run_error(&args.scenario, &e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `native run --target kernel`: each variant's comparison as it finishes; exit 0 when the
+/// kernel passed every variant, 1 when it failed one, 2 when it could not run.
+fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
+    let clock = match args.clock {
+        kernel::Clock::Instructions => {
+            "virtual time from instruction counts (-icount), the same every run"
+        }
+        kernel::Clock::Host => "the host's time (--host-clock), different every run",
+    };
+    let print = |v: &target_kernel::VariantRun| {
+        let name = args.scenario.display();
+        match v.label.as_str() {
+            "" => println!("scenario   {name}"),
+            l => println!("scenario   {name} ({l})"),
+        }
+        println!(
+            "kernel     booted in QEMU (TCG), {clock}; {:.2} s",
+            v.boot.wall.as_secs_f64()
+        );
+        println!("command    -append '{}'", v.cmdline);
+        if let kernel::Outcome::Pass(t) = &v.boot.outcome {
+            println!(
+                "policy     {} on one CPU, tick {} ms, TSC {:.0} MHz",
+                t.policy,
+                t.tick as f64 / 1e6,
+                t.tsc_hz as f64 / 1e6
+            );
+            println!();
+            for line in &v.lines {
+                println!("{line}");
+            }
+        } else {
+            println!("FAILED     {}", v.boot.outcome.describe());
+            let tail: Vec<&str> = v.boot.serial.lines().rev().take(10).collect();
+            if !tail.is_empty() {
+                println!("serial (last {} lines):", tail.len());
+                for l in tail.iter().rev() {
+                    println!("  {l}");
+                }
+            }
+        }
+        println!();
+    };
+    match target_kernel::run(args, print) {
+        Ok(runs) if runs.iter().all(target_kernel::VariantRun::passed) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }

@@ -1,0 +1,381 @@
+//! The QEMU target: builds `kernel/`, boots it with a job mix on its command line, and reads the
+//! schedule it prints over the serial port (`sched::ktrace`).
+//!
+//! A run's verdict comes from QEMU's exit status, and only the kernel's own pass counts: the
+//! kernel writes 0x10 to the `isa-debug-exit` port (QEMU exits 33) when every job finished, and
+//! 0x11 (35) after printing a `fail` record for a panic, a CPU exception or a stuck mix. A triple
+//! fault under `-no-reboot` exits 0, QEMU's own errors exit 1, and a kernel that neither passes
+//! nor fails is killed at the timeout: each is a failure with its own message.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sched::ktrace::{self, Record};
+use sched::{JobId, Stop, Time};
+
+/// QEMU's exit status when the kernel passes (`(0x10 << 1) | 1`) and fails (`(0x11 << 1) | 1`).
+pub const PASS_STATUS: i32 = 33;
+pub const FAIL_STATUS: i32 = 35;
+
+/// The kernel's source directory: `SIM_KERNEL_DIR`, else `kernel/` beside this crate.
+pub fn kernel_dir() -> PathBuf {
+    match std::env::var_os("SIM_KERNEL_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernel"),
+    }
+}
+
+/// Builds the kernel (release) with cargo and returns the image's path. The environment of an
+/// enclosing cargo (a test run's `CARGO_*`, `RUSTFLAGS`) is removed so it cannot reach the
+/// kernel's build.
+pub fn build(dir: &Path) -> Result<PathBuf, String> {
+    let manifest = dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(format!(
+            "no kernel sources at {} (set SIM_KERNEL_DIR, or pass --kernel-image)",
+            dir.display()
+        ));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .current_dir(dir);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        let inherited = k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_NET_OFFLINE";
+        if inherited || k.starts_with("RUSTFLAGS") || k == "RUSTC_WRAPPER" || k == "RUSTDOC" {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.env("CARGO_TARGET_DIR", dir.join("target"));
+    let out = cmd
+        .output()
+        .map_err(|e| format!("running cargo to build the kernel: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the kernel failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ));
+    }
+    let image = dir.join("target/release/simkernel");
+    if !image.is_file() {
+        return Err(format!(
+            "the kernel build left no image at {}",
+            image.display()
+        ));
+    }
+    Ok(image)
+}
+
+/// How QEMU keeps time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// `-icount shift=3,sleep=off`: virtual time advances 8 ns per guest instruction and skips
+    /// idle stretches, so a run is the same bit for bit every time, on any host.
+    Instructions,
+    /// The host's clock: real timer jitter, different every run.
+    Host,
+}
+
+/// The QEMU command that boots `image` with `cmdline`.
+pub fn qemu_command(image: &Path, cmdline: &str, clock: Clock) -> Command {
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.arg("-kernel")
+        .arg(image)
+        .arg("-append")
+        .arg(cmdline)
+        .args([
+            "-m",
+            "128M",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-monitor",
+            "none",
+        ])
+        .args(["-serial", "stdio"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if clock == Clock::Instructions {
+        cmd.args(["-icount", "shift=3,sleep=off"]);
+    }
+    cmd
+}
+
+/// What became of a boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The kernel passed: its trace.
+    Pass(KernelTrace),
+    /// The kernel printed a failure and exited with its fail status.
+    Fail { message: String },
+    /// The CPU reset (a triple fault; `-no-reboot` made it an exit with status 0).
+    TripleFault,
+    /// Neither pass nor fail within the timeout: QEMU was killed.
+    Hang { timeout: Duration },
+    /// QEMU itself failed, or exited with a status the kernel never writes.
+    Qemu { status: Option<i32>, stderr: String },
+    /// The kernel said it passed but its trace does not parse or is incomplete.
+    BadTrace { error: String },
+}
+
+/// A boot's outcome and everything it printed.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    pub outcome: Outcome,
+    pub serial: String,
+    pub wall: Duration,
+}
+
+impl Outcome {
+    /// One line for a person.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Pass(_) => "passed".into(),
+            Outcome::Fail { message } => format!("the kernel failed: {message}"),
+            Outcome::TripleFault => {
+                "the CPU triple-faulted and reset (QEMU exited 0 under -no-reboot)".into()
+            }
+            Outcome::Hang { timeout } => format!(
+                "the kernel hung: QEMU neither passed nor failed within {} s and was killed",
+                timeout.as_secs()
+            ),
+            Outcome::Qemu { status, stderr } => format!(
+                "QEMU exited with {} : {}",
+                status.map_or("a signal".into(), |s| format!("status {s}")),
+                stderr.trim()
+            ),
+            Outcome::BadTrace { error } => format!("the kernel's trace is unusable: {error}"),
+        }
+    }
+}
+
+/// Boots `image` with `cmdline`, waits at most `timeout`, and judges the outcome.
+pub fn boot(image: &Path, cmdline: &str, clock: Clock, timeout: Duration) -> Result<Boot, String> {
+    let mut child = qemu_command(image, cmdline, clock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "no qemu-system-x86_64 (apt-get install qemu-system-x86)".to_string()
+            }
+            _ => format!("starting qemu-system-x86_64: {e}"),
+        })?;
+    let started = Instant::now();
+    let reader = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if started.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("waiting for QEMU: {e}"));
+            }
+        }
+    };
+    let wall = started.elapsed();
+    let serial = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    let outcome = match status.map(|s| s.code()) {
+        None => Outcome::Hang { timeout },
+        Some(Some(PASS_STATUS)) => match parse(&serial) {
+            Ok(t) => Outcome::Pass(t),
+            Err(error) => Outcome::BadTrace { error },
+        },
+        Some(Some(FAIL_STATUS)) => Outcome::Fail {
+            message: fail_message(&serial)
+                .unwrap_or_else(|| "it exited with its fail status but printed no reason".into()),
+        },
+        Some(Some(0)) => Outcome::TripleFault,
+        Some(code) => Outcome::Qemu {
+            status: code,
+            stderr,
+        },
+    };
+    Ok(Boot {
+        outcome,
+        serial,
+        wall,
+    })
+}
+
+/// The message of the first `fail` record, if any.
+fn fail_message(serial: &str) -> Option<String> {
+    serial.lines().find_map(|l| match ktrace::parse_line(l) {
+        Some(Ok(Record::Fail { message })) => Some(message),
+        _ => None,
+    })
+}
+
+/// A stretch of a job on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub job: JobId,
+    pub start: Time,
+    pub end: Time,
+    pub stop: Stop,
+}
+
+/// One job's figures as the kernel measured them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobFigures {
+    pub arrival: Time,
+    pub first_run: Time,
+    pub completion: Time,
+    pub cpu: Time,
+    pub wait: Time,
+    pub work: u64,
+}
+
+impl JobFigures {
+    pub fn response(&self) -> Time {
+        self.first_run.saturating_sub(self.arrival)
+    }
+    pub fn turnaround(&self) -> Time {
+        self.completion.saturating_sub(self.arrival)
+    }
+}
+
+/// A passing kernel's whole trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelTrace {
+    pub policy: String,
+    pub tick: Time,
+    pub tsc_hz: u64,
+    pub runs: Vec<Run>,
+    pub jobs: Vec<JobFigures>,
+    pub end: Time,
+    pub ticks: u64,
+    pub switches: u64,
+    pub decisions: u64,
+}
+
+/// Reads a trace from the kernel's serial output (other lines, `simk-log` ones, are skipped).
+/// It must have a boot record, a job record for every job, an end and a pass.
+pub fn parse(serial: &str) -> Result<KernelTrace, String> {
+    let mut boot = None;
+    let mut runs = Vec::new();
+    let mut jobs: Vec<Option<JobFigures>> = Vec::new();
+    let mut end = None;
+    let mut pass = false;
+    for (n, line) in serial.lines().enumerate() {
+        let Some(record) = ktrace::parse_line(line) else {
+            continue;
+        };
+        let record = record.map_err(|e| format!("line {}: {e}", n + 1))?;
+        match record {
+            Record::Boot {
+                policy,
+                jobs: count,
+                tick,
+                tsc_hz,
+            } => {
+                jobs = vec![None; count as usize];
+                boot = Some((policy, tick, tsc_hz));
+            }
+            Record::Run {
+                job,
+                start,
+                end,
+                stop,
+            } => {
+                if end < start {
+                    return Err(format!("line {}: a run that ends before it starts", n + 1));
+                }
+                runs.push(Run {
+                    job,
+                    start,
+                    end,
+                    stop,
+                });
+            }
+            Record::Job {
+                job,
+                arrival,
+                first_run,
+                completion,
+                cpu,
+                wait,
+                work,
+            } => {
+                let slot = jobs
+                    .get_mut(job as usize)
+                    .ok_or_else(|| format!("line {}: job {job} is not in the mix", n + 1))?;
+                *slot = Some(JobFigures {
+                    arrival,
+                    first_run,
+                    completion,
+                    cpu,
+                    wait,
+                    work,
+                });
+            }
+            Record::End {
+                at,
+                ticks,
+                switches,
+                decisions,
+            } => end = Some((at, ticks, switches, decisions)),
+            Record::Pass => pass = true,
+            Record::Fail { message } => return Err(format!("the kernel failed: {message}")),
+        }
+    }
+    let (policy, tick, tsc_hz) = boot.ok_or("no boot record")?;
+    let (end, ticks, switches, decisions) = end.ok_or("no end record")?;
+    if !pass {
+        return Err("no pass record".into());
+    }
+    if let Some(r) = runs.iter().find(|r| r.job as usize >= jobs.len()) {
+        return Err(format!("a run of job {}, which is not in the mix", r.job));
+    }
+    let jobs = jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, j)| j.ok_or_else(|| format!("no figures for job {i}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(KernelTrace {
+        policy,
+        tick,
+        tsc_hz,
+        runs,
+        jobs,
+        end,
+        ticks,
+        switches,
+        decisions,
+    })
+}

@@ -1,0 +1,285 @@
+//! The kernel target's two sides: the job mix a scenario gives, as the kernel's command line
+//! (`sched::boot`), and the same mix on the simulator's machine model (`sched::machine`, what
+//! `sim run` steps), compared job by job and stretch by stretch.
+
+use models::cpu::{CpuConfig, model::build_policy};
+use sched::Time;
+use sched::boot::{BootConfig, BootJob, Fault};
+use sched::ktrace::stop_name;
+use sched::machine::{JobStats, Machine, Segment};
+
+use crate::kernel::{JobFigures, KernelTrace, Run};
+
+/// The kernel's command line for a scenario's machine, or why the kernel cannot run it.
+pub fn boot_config(
+    cfg: &CpuConfig,
+    tick: Time,
+    fault: Option<Fault>,
+) -> Result<BootConfig, String> {
+    if cfg.cpus != 1 {
+        return Err(format!(
+            "the kernel runs one CPU and this machine has {} (`cpus {}`); run it with `sim run`",
+            cfg.cpus, cfg.cpus
+        ));
+    }
+    if cfg.per_cpu_queues {
+        return Err("the kernel runs one CPU: `per_cpu_queues` has nothing to split".into());
+    }
+    if cfg.machine.migration_cost > 0 {
+        return Err(
+            "the kernel does not emulate cache warmth: remove `migration_cost` to run it there"
+                .into(),
+        );
+    }
+    if cfg.jobs.len() > BootConfig::MAX_JOBS {
+        return Err(format!(
+            "the kernel runs at most {} jobs and this mix has {}",
+            BootConfig::MAX_JOBS,
+            cfg.jobs.len()
+        ));
+    }
+    let jobs = cfg
+        .jobs
+        .iter()
+        .map(|j| BootJob {
+            arrival: j.arrival,
+            cpu: j.cpu,
+            io_every: j.io_every,
+            io: j.io,
+            tickets: j.tickets,
+            nice: j.nice,
+        })
+        .collect();
+    Ok(BootConfig {
+        policy: cfg.policy.clone(),
+        context_switch: cfg.machine.context_switch,
+        tick,
+        jobs,
+        fault,
+    })
+}
+
+/// The simulator's run of the same mix: its stretches and each job's figures.
+pub struct Simulated {
+    pub segments: Vec<Segment>,
+    pub jobs: Vec<JobStats>,
+}
+
+pub fn simulate(cfg: &CpuConfig) -> Result<Simulated, String> {
+    let policy = build_policy(cfg)?;
+    let jobs = cfg.jobs.iter().map(|j| j.spec()).collect();
+    let mut machine_config = cfg.machine;
+    machine_config.cpus = cfg.cpus;
+    let mut m = Machine::new(policy, machine_config, jobs)
+        .map_err(|e| format!("the job list cannot run: {e:?}"))?;
+    m.run_to_end();
+    if !m.finished() {
+        return Err("the simulated machine did not finish every job".into());
+    }
+    Ok(Simulated {
+        segments: m.segments().to_vec(),
+        jobs: m.stats().copied().collect(),
+    })
+}
+
+/// Milliseconds with microsecond digits: the kernel's differences are often microseconds.
+fn ms(ns: Time) -> String {
+    format!("{:.3}", ns as f64 / 1e6)
+}
+
+/// A signed difference (kernel − simulator) in ms.
+fn delta(kernel: Time, sim: Time) -> String {
+    let d = kernel as f64 - sim as f64;
+    format!("{:+.3}", d / 1e6)
+}
+
+/// The three per-job figures, kernel and simulator.
+fn figures(k: &JobFigures, s: &JobStats) -> [(Time, Time); 3] {
+    [
+        (k.response(), s.response().unwrap_or(0)),
+        (k.turnaround(), s.turnaround().unwrap_or(0)),
+        (k.wait, s.wait),
+    ]
+}
+
+/// The comparison, as the lines `native run --target kernel` prints.
+pub fn report(cfg: &CpuConfig, kernel: &KernelTrace, sim: &Simulated) -> Vec<String> {
+    let mut out = Vec::new();
+    let name_width = cfg
+        .jobs
+        .iter()
+        .map(|j| j.name.len())
+        .max()
+        .unwrap_or(3)
+        .max(7);
+    let job_name = |id: u32| cfg.jobs.get(id as usize).map_or("?", |j| j.name.as_str());
+    out.push(format!(
+        "  {:<w$}  {:>26}  {:>26}  {:>26}",
+        "per job (ms)",
+        "response",
+        "turnaround",
+        "wait",
+        w = name_width + 11
+    ));
+    let sub = format!("  {:>9} {:>7} {:>8}", "kernel", "sim", "diff");
+    out.push(format!("  {:<w$}{sub}{sub}{sub}", "", w = name_width + 11));
+    let mut sums = [(0u128, 0u128); 3];
+    for (i, (k, s)) in kernel.jobs.iter().zip(&sim.jobs).enumerate() {
+        let mut line = format!("  {:<w$}", job_name(i as u32), w = name_width + 11);
+        for (f, (kv, sv)) in figures(k, s).into_iter().enumerate() {
+            sums[f].0 += u128::from(kv);
+            sums[f].1 += u128::from(sv);
+            line.push_str(&format!(
+                "  {:>9} {:>7} {:>8}",
+                ms(kv),
+                ms(sv),
+                delta(kv, sv)
+            ));
+        }
+        out.push(line);
+    }
+    let n = kernel.jobs.len().max(1) as u128;
+    let mut line = format!("  {:<w$}", "mean", w = name_width + 11);
+    for (k, s) in sums {
+        let (k, s) = ((k / n) as Time, (s / n) as Time);
+        line.push_str(&format!("  {:>9} {:>7} {:>8}", ms(k), ms(s), delta(k, s)));
+    }
+    out.push(line);
+
+    out.push(String::new());
+    out.push(format!("schedule (ms)  {:<43}| simulator", "kernel"));
+    let rows = kernel.runs.len().max(sim.segments.len());
+    for i in 0..rows {
+        let left = kernel.runs.get(i).map_or(String::new(), |r| {
+            format!(
+                "{:>10} {:>10}  {:<w$} {:<9}",
+                ms(r.start),
+                ms(r.end),
+                job_name(r.job),
+                stop_name(r.stop),
+                w = name_width
+            )
+        });
+        let right = sim.segments.get(i).map_or(String::new(), |s| {
+            format!("{:>10} {:>10}  {}", ms(s.start), ms(s.end), job_name(s.job))
+        });
+        out.push(format!(
+            "  {:>4} {left:<w$}| {right}",
+            i + 1,
+            w = 34 + name_width
+        ));
+    }
+    out.push(String::new());
+    out.extend(differences(cfg, kernel, sim));
+    out
+}
+
+/// Which job ran when, with runs of one job back to back merged: the order a person compares.
+fn order(runs: impl Iterator<Item = (u32, Time, Time)>) -> Vec<(u32, Time, Time)> {
+    let mut merged: Vec<(u32, Time, Time)> = Vec::new();
+    for (job, start, end) in runs {
+        match merged.last_mut() {
+            Some(last) if last.0 == job => last.2 = end,
+            _ => merged.push((job, start, end)),
+        }
+    }
+    merged
+}
+
+/// What differs between the two schedules, in words.
+pub fn differences(cfg: &CpuConfig, kernel: &KernelTrace, sim: &Simulated) -> Vec<String> {
+    let job_name = |id: u32| cfg.jobs.get(id as usize).map_or("?", |j| j.name.as_str());
+    let k = order(kernel.runs.iter().map(|r: &Run| (r.job, r.start, r.end)));
+    let s = order(sim.segments.iter().map(|g| (g.job, g.start, g.end)));
+    let mut out = vec!["differences".to_string()];
+    match k.iter().zip(&s).position(|(a, b)| a.0 != b.0) {
+        None if k.len() == s.len() => {
+            let worst = k
+                .iter()
+                .zip(&s)
+                .map(|(a, b)| a.1.abs_diff(b.1).max(a.2.abs_diff(b.2)))
+                .max()
+                .unwrap_or(0);
+            out.push(format!(
+                "  the same order of jobs on the CPU ({} stretches); boundaries differ by at most {} ms",
+                k.len(),
+                ms(worst)
+            ));
+        }
+        None => out.push(format!(
+            "  the same order for the first {} stretches, then the {} has {} more",
+            k.len().min(s.len()),
+            if k.len() > s.len() { "kernel" } else { "simulator" },
+            k.len().abs_diff(s.len())
+        )),
+        Some(i) => out.push(format!(
+            "  the order differs from stretch {}: the kernel ran {} at {} ms, the simulator {} at {} ms",
+            i + 1,
+            job_name(k[i].0),
+            ms(k[i].1),
+            job_name(s[i].0),
+            ms(s[i].1)
+        )),
+    }
+    let mut k_first: Vec<(Time, u32)> = kernel
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.first_run, i as u32))
+        .collect();
+    let mut s_first: Vec<(Time, u32)> = sim
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.first_run.unwrap_or(0), i as u32))
+        .collect();
+    k_first.sort_unstable();
+    s_first.sort_unstable();
+    let names = |v: &[(Time, u32)]| {
+        v.iter()
+            .map(|&(_, j)| job_name(j))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if names(&k_first) == names(&s_first) {
+        out.push(format!(
+            "  jobs first ran in the same order: {}",
+            names(&k_first)
+        ));
+    } else {
+        out.push(format!(
+            "  jobs first ran in another order: kernel {}, simulator {}",
+            names(&k_first),
+            names(&s_first)
+        ));
+    }
+    let slivers = kernel
+        .runs
+        .iter()
+        .filter(|r| r.end - r.start < kernel.tick / 10)
+        .count();
+    if slivers > 0 {
+        out.push(format!(
+            "  {slivers} kernel stretches were shorter than a tenth of a tick: a slice ended on a tick \
+             just before the job's burst did, so the job came back later for the rest (the \
+             simulator ends slices exactly)"
+        ));
+    }
+    let makespan_sim = sim
+        .jobs
+        .iter()
+        .filter_map(|j| j.completion)
+        .max()
+        .unwrap_or(0);
+    out.push(format!(
+        "  makespan {} ms in the kernel, {} ms in the simulator ({} ms)",
+        ms(kernel.end),
+        ms(makespan_sim),
+        delta(kernel.end, makespan_sim)
+    ));
+    out.push(format!(
+        "  the kernel took {} ticks, {} context switches and {} scheduling decisions",
+        kernel.ticks, kernel.switches, kernel.decisions
+    ));
+    out
+}

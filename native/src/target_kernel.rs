@@ -1,0 +1,144 @@
+//! `native run FILE.scn --target kernel`: every variant of a CPU scheduling scenario booted in
+//! QEMU on `kernel/` and run on the simulator's machine, side by side.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sched::boot::Fault;
+
+use crate::kernel::{self, Clock, Outcome};
+use crate::schedule;
+
+/// What the kernel target was asked to do.
+pub struct KernelArgs {
+    pub scenario: PathBuf,
+    pub seed: Option<u64>,
+    /// A prebuilt image instead of building `kernel/`.
+    pub image: Option<PathBuf>,
+    pub timeout: Duration,
+    pub clock: Clock,
+    pub fault: Option<Fault>,
+    /// Where to write the kernel's serial trace (one file per variant of a sweep).
+    pub save_trace: Option<PathBuf>,
+}
+
+/// Why the target could not run (as opposed to a kernel that ran and failed).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0}")]
+    Scenario(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// One variant's result.
+pub struct VariantRun {
+    pub label: String,
+    pub cmdline: String,
+    pub boot: kernel::Boot,
+    /// The comparison's lines, when the kernel passed.
+    pub lines: Vec<String>,
+}
+
+impl VariantRun {
+    pub fn passed(&self) -> bool {
+        matches!(self.boot.outcome, Outcome::Pass(_))
+    }
+}
+
+/// Writes `text` to `path` through a temporary file beside it, so a reader never sees half.
+fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| format!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// Runs every variant. Errors before any boot (a bad scenario, a failed build) are `Err`; a
+/// kernel that fails is a `VariantRun` that did not pass.
+pub fn run(
+    args: &KernelArgs,
+    mut each: impl FnMut(&VariantRun),
+) -> Result<Vec<VariantRun>, TargetError> {
+    let path = &args.scenario;
+    let scenario = scenarios::load(path).map_err(|e| TargetError::Scenario(e.to_string()))?;
+    let variants = scenarios::sweep::variants(&scenario).map_err(|d| {
+        TargetError::Scenario(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let joined = |d: Vec<scenarios::Diagnostic>| {
+        TargetError::Scenario(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+    // Check every variant and make its command line before building or booting anything.
+    let mut plans = Vec::new();
+    for v in variants.iter() {
+        let checked = scenarios::check::check(&v.scenario).map_err(joined)?;
+        let seed = args.seed.or(checked.seed).unwrap_or(0);
+        let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
+        let Some(cfg) = wired.cpu else {
+            return Err(TargetError::Scenario(format!(
+                "{}: --target kernel runs CPU scheduling scenarios (a `cpu` block); this one has none",
+                path.display()
+            )));
+        };
+        let boot = schedule::boot_config(&cfg, sched::boot::BootConfig::DEFAULT_TICK, args.fault)
+            .map_err(|e| TargetError::Scenario(format!("{}: {e}", path.display())))?;
+        plans.push((v.label.clone(), cfg, boot.to_cmdline()));
+    }
+    let image = match &args.image {
+        Some(p) if p.is_file() => p.clone(),
+        Some(p) => {
+            return Err(TargetError::Setup(format!(
+                "no kernel image at {}",
+                p.display()
+            )));
+        }
+        None => kernel::build(&kernel::kernel_dir()).map_err(TargetError::Setup)?,
+    };
+    let many = plans.len() > 1;
+    let mut runs = Vec::new();
+    for (i, (label, cfg, cmdline)) in plans.into_iter().enumerate() {
+        let boot =
+            kernel::boot(&image, &cmdline, args.clock, args.timeout).map_err(TargetError::Setup)?;
+        if let Some(p) = &args.save_trace {
+            let p = if many {
+                scenarios::runner::numbered(p, i + 1)
+            } else {
+                p.clone()
+            };
+            write_atomically(&p, &boot.serial).map_err(TargetError::Setup)?;
+        }
+        let lines = match &boot.outcome {
+            Outcome::Pass(trace) => {
+                let sim = schedule::simulate(&cfg).map_err(TargetError::Scenario)?;
+                schedule::report(&cfg, trace, &sim)
+            }
+            _ => Vec::new(),
+        };
+        let run = VariantRun {
+            label,
+            cmdline,
+            boot,
+            lines,
+        };
+        each(&run);
+        runs.push(run);
+    }
+    Ok(runs)
+}
