@@ -1,7 +1,7 @@
 //! The kernel's clock: timer ticks, interpolated with the TSC between them.
 //!
 //! `now` = (ticks since the mix started) × tick + the TSC time since the last tick, capped
-//! just short of a tick. A tick therefore counts as exactly the configured tick (the PIT's
+//! just short of a tick; at a tick the scheduler reads [`tick_now`], the tick's own time. A tick therefore counts as exactly the configured tick (the PIT's
 //! divisor makes it 999.847 us for 1 ms; the clock runs that much fast against real time, and
 //! the trace says so in `tsc_hz`), the clock never goes back, and a deadline on a tick boundary
 //! is met by that tick's interrupt: a job that arrives at 100 ms is released by tick 100, not
@@ -59,6 +59,12 @@ pub fn calibrate(tick_ns: u64, ticks: u64) -> u64 {
 pub fn start() {
     wait_tick();
     START_TICK.store(ticks(), Relaxed);
+}
+
+/// The time of the last tick: whole ticks since [`start`] × the tick. What the scheduler reads at
+/// a tick: its decisions there happen at the tick's time, as a tick-based kernel's do.
+pub fn tick_now() -> u64 {
+    ticks().saturating_sub(START_TICK.load(Relaxed)) * TICK_NS.load(Relaxed)
 }
 
 /// Nanoseconds since [`start`]. Call with interrupts off (or accept a value one tick stale).

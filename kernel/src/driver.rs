@@ -10,9 +10,14 @@
 //! 3. The policy's timer, if it asked for a time that has come (MLFQ's boost).
 //! 4. An idle CPU picks; a busy one, if jobs woke and the policy says so, is preempted and picks.
 //!
-//! A job that has used up its burst is left running at a tick: it is about to block or finish
-//! by its own system call, microseconds later, and stopping it as expired would tell the policy
-//! of CPU time the job never wanted.
+//! All of that happens at the tick's time (`clock::tick_now`), k × tick; a system call happens
+//! at the TSC-interpolated time in between.
+//!
+//! A job whose burst has less than half a tick left is left running at a tick: it is about to
+//! block or finish by its own system call, and stopping it as expired would send it round the
+//! queue for a sliver. This is the simulator's tie rule (a burst and a slice that end at one
+//! instant end as the burst) under the tick's rounding: the slice's end was rounded to this
+//! tick, and the burst's end is within the same half tick.
 //!
 //! # System calls
 //! `SYS_IO(d)`: the job stops (`Blocked`) and is woken by the first tick at or after now + d.
@@ -252,10 +257,11 @@ impl Kernel {
         now.saturating_sub(self.tasks[job as usize].start)
     }
 
-    /// Whether the job has used up the burst it is working on (and is about to say so).
-    fn used_up(&self, job: JobId, now: Time) -> bool {
+    /// Whether the job's current burst ends within half a tick (or has ended, and the job is
+    /// about to say so): see the module docs.
+    fn nearly_done(&self, job: JobId, now: Time) -> bool {
         let t = &self.tasks[job as usize];
-        t.cpu + self.ran(job, now) >= t.target
+        t.cpu + self.ran(job, now) + self.tick / 2 > t.target
     }
 
     /// Enqueues due I/O completions, then due arrivals; whether any job woke.
@@ -375,7 +381,10 @@ pub fn on_tick(frame: &mut Frame) {
     if !k.started || k.done == k.tasks.len() {
         return;
     }
-    let now = clock::now();
+    // The tick's time, not the TSC's: the handler's own latency is charged to the job that was
+    // running (as tick-based kernels do), and runs between ticks are whole ticks, as the
+    // policy's quanta are.
+    let now = clock::tick_now();
     k.ticks += 1;
     if now > k.deadline {
         exit::fail(format_args!(
@@ -391,7 +400,7 @@ pub fn on_tick(frame: &mut Frame) {
         let slice_over = k.tasks[j as usize]
             .slice
             .is_some_and(|s| k.ran(j, now) + k.tick / 2 >= s);
-        if slice_over && !k.used_up(j, now) {
+        if slice_over && !k.nearly_done(j, now) {
             k.stop(now, Stop::Expired);
         }
     }
@@ -401,7 +410,7 @@ pub fn on_tick(frame: &mut Frame) {
     match k.current {
         None => k.dispatch(now),
         Some(j) => {
-            if woke && k.policy.runnable() > 0 && !k.used_up(j, now) {
+            if woke && k.policy.runnable() > 0 && !k.nearly_done(j, now) {
                 let ran = k.ran(j, now);
                 let spec = k.tasks[j as usize].spec.job;
                 if k.policy.preempt(&spec, 0, ran, now) {
@@ -423,6 +432,8 @@ pub fn on_syscall(frame: &mut Frame) {
     let prev = k.current;
     match frame.rdi {
         SYS_START if !k.started && prev.is_none() => {
+            // Made just after a tick: the mix starts at that tick, time 0.
+            let now = clock::tick_now();
             k.started = true;
             k.release(now);
             k.dispatch(now);
@@ -436,7 +447,6 @@ pub fn on_syscall(frame: &mut Frame) {
             };
             if frame.rdi == SYS_IO {
                 k.stop(now, Stop::Blocked);
-                k.tasks[j as usize].state = State::Io;
                 k.io.insert((now.saturating_add(frame.rsi), j));
             } else {
                 k.tasks[j as usize].work = frame.rsi;

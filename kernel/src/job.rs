@@ -86,10 +86,10 @@ pub extern "C" fn job_main(job: u64) -> ! {
                 driver::set_cpu_target(id, target);
                 while driver::cpu_time(id) < target {
                     work.step();
-                    if let Some(f) = fault {
-                        if driver::cpu_time(id) >= first_burst / 2 {
-                            inject(f);
-                        }
+                    if let Some(f) = fault
+                        && driver::cpu_time(id) >= first_burst / 2
+                    {
+                        inject(f);
                     }
                 }
                 work.check(id);

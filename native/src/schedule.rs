@@ -260,9 +260,8 @@ pub fn differences(cfg: &CpuConfig, kernel: &KernelTrace, sim: &Simulated) -> Ve
         .count();
     if slivers > 0 {
         out.push(format!(
-            "  {slivers} kernel stretches were shorter than a tenth of a tick: a slice ended on a tick \
-             just before the job's burst did, so the job came back later for the rest (the \
-             simulator ends slices exactly)"
+            "  {slivers} kernel stretches were shorter than a tenth of a tick: a job got the CPU \
+             just before a tick that took it away again (a wake-up that preempted it, a slice's end)"
         ));
     }
     let makespan_sim = sim

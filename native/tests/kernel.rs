@@ -348,7 +348,7 @@ fn a_malformed_command_line_is_reported_by_the_kernel_with_its_column() {
             _ => None,
         })
         .expect("a fail record");
-    assert!(fail.contains("column 21"), "{fail}");
+    assert!(fail.contains("column 19: `quantum`"), "{fail}");
 }
 
 #[test]
