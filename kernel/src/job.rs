@@ -120,6 +120,16 @@ fn inject(fault: Fault) {
                  out("eax") _, out("ecx") _, out("edx") _);
         },
         Fault::Panic => panic!("injected panic"),
+        // An empty IDT: the exception cannot be delivered, nor the double fault that follows,
+        // so the CPU shuts down; QEMU with -no-reboot exits 0, which must not read as a pass.
+        Fault::TripleFault => unsafe {
+            let empty = x86_64::structures::DescriptorTablePointer {
+                limit: 0,
+                base: x86_64::VirtAddr::new(0),
+            };
+            x86_64::instructions::tables::lidt(&empty);
+            asm!("ud2");
+        },
         Fault::Hang => loop {
             x86_64::instructions::interrupts::disable();
             x86_64::instructions::hlt();

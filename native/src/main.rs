@@ -3,9 +3,11 @@
 //! `native run FILE.scn` runs a Raft scenario on this machine: one process per node over real
 //! UDP on loopback, each with a log file fsynced on disk, the scenario's clients and faults
 //! driven with the monotonic clock, and the simulator's checkers on what happened
-//! (docs/native.md). `native probe` tells, without changing anything, which machine features
-//! the native targets need are present here (block devices, cgroups, FUSE and the QEMU kernel
-//! follow with their issues); native tests use the same checks to skip with a printed reason.
+//! (docs/native.md). `native run FILE.scn --target kernel` boots a CPU scheduling scenario's job
+//! mix in the bare-metal kernel (kernel/) under QEMU and compares its schedule with the
+//! simulator's (docs/kernel.md). `native probe` tells, without changing anything, which machine
+//! features the native targets need are present here (block devices, cgroups and FUSE follow
+//! with their issues); native tests use the same checks to skip with a printed reason.
 
 mod calibrate;
 mod compare;
@@ -70,7 +72,7 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
         /// With --target kernel: make the kernel fault on purpose in its first job: ud,
-        /// pagefault, divide, panic or hang.
+        /// pagefault, divide, panic, hang or triple (a triple fault).
         #[arg(long, value_name = "FAULT", value_parser = parse_fault)]
         inject_fault: Option<sched::boot::Fault>,
         /// With --target kernel: QEMU keeps the host's time (real timer jitter, a different

@@ -276,6 +276,21 @@ fn an_injected_exception_or_panic_fails_the_run_and_says_what_happened() {
 }
 
 #[test]
+fn a_triple_fault_is_a_failure_although_qemu_exits_0() {
+    if qemu_missing().is_some() {
+        return;
+    }
+    let (out, records) = boot(
+        &repo("scenarios/sched-fifo.scn"),
+        &["--inject-fault", "triple", "--timeout", "60"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("triple-faulted"), "{}", text(&out));
+    assert!(!records.contains(&Record::Pass), "{}", text(&out));
+}
+
+#[test]
 fn a_hung_kernel_is_killed_at_the_timeout_and_fails() {
     if qemu_missing().is_some() {
         return;

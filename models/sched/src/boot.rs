@@ -90,16 +90,19 @@ pub enum Fault {
     Panic,
     /// `hang`: never finishes (for the host's timeout).
     Hang,
+    /// `triple`: an exception with no IDT to deliver it, so the CPU resets (a triple fault).
+    TripleFault,
 }
 
 impl Fault {
     /// Every fault, in declaration order.
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 6] = [
         Fault::InvalidOpcode,
         Fault::PageFault,
         Fault::DivideError,
         Fault::Panic,
         Fault::Hang,
+        Fault::TripleFault,
     ];
 
     /// The fault with this command-line name, if any.
@@ -115,6 +118,7 @@ impl Fault {
             Fault::DivideError => "divide",
             Fault::Panic => "panic",
             Fault::Hang => "hang",
+            Fault::TripleFault => "triple",
         }
     }
 }
@@ -884,7 +888,10 @@ mod tests {
     #[test]
     fn every_fault_has_its_name() {
         let names: Vec<&str> = Fault::ALL.iter().map(Fault::name).collect();
-        assert_eq!(names, ["ud", "pagefault", "divide", "panic", "hang"]);
+        assert_eq!(
+            names,
+            ["ud", "pagefault", "divide", "panic", "hang", "triple"]
+        );
         assert_eq!(Fault::from_name("hang"), Some(Fault::Hang));
         assert_eq!(Fault::from_name("Hang"), None);
         for f in Fault::ALL {
