@@ -23,7 +23,10 @@ pub const FAIL_STATUS: i32 = 35;
 pub fn kernel_dir() -> PathBuf {
     match std::env::var_os("SIM_KERNEL_DIR") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernel"),
+        None => {
+            let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kernel");
+            beside.canonicalize().unwrap_or(beside)
+        }
     }
 }
 
@@ -108,6 +111,23 @@ pub fn qemu_command(image: &Path, cmdline: &str, clock: Clock) -> Command {
     cmd
 }
 
+/// [`qemu_command`] as one shell line (arguments with spaces or quotes single-quoted).
+pub fn command_line(image: &Path, cmdline: &str, clock: Clock) -> String {
+    let cmd = qemu_command(image, cmdline, clock);
+    let quote = |s: &std::ffi::OsStr| {
+        let s = s.to_string_lossy();
+        if s.is_empty() || s.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        } else {
+            s.into_owned()
+        }
+    };
+    std::iter::once(quote(cmd.get_program()))
+        .chain(cmd.get_args().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What became of a boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -147,7 +167,7 @@ impl Outcome {
                 timeout.as_secs()
             ),
             Outcome::Qemu { status, stderr } => format!(
-                "QEMU exited with {} : {}",
+                "QEMU exited with {}: {}",
                 status.map_or("a signal".into(), |s| format!("status {s}")),
                 stderr.trim()
             ),

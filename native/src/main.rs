@@ -399,7 +399,7 @@ fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
             "kernel     booted in QEMU (TCG), {clock}; {:.2} s",
             v.boot.wall.as_secs_f64()
         );
-        println!("command    -append '{}'", v.cmdline);
+        println!("qemu       {}", v.qemu);
         if let kernel::Outcome::Pass(t) = &v.boot.outcome {
             println!(
                 "policy     {} on one CPU, tick {} ms, TSC {:.0} MHz",
@@ -425,6 +425,7 @@ fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
     };
     match target_kernel::run(args, print) {
         Ok(runs) if runs.iter().all(target_kernel::VariantRun::passed) => ExitCode::SUCCESS,
+        Ok(runs) if runs.iter().any(target_kernel::VariantRun::could_not_run) => ExitCode::from(2),
         Ok(_) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e}");

@@ -34,7 +34,8 @@ pub enum TargetError {
 /// One variant's result.
 pub struct VariantRun {
     pub label: String,
-    pub cmdline: String,
+    /// The whole QEMU command, to boot the same run by hand.
+    pub qemu: String,
     pub boot: kernel::Boot,
     /// The comparison's lines, when the kernel passed.
     pub lines: Vec<String>,
@@ -43,6 +44,11 @@ pub struct VariantRun {
 impl VariantRun {
     pub fn passed(&self) -> bool {
         matches!(self.boot.outcome, Outcome::Pass(_))
+    }
+
+    /// Whether QEMU itself could not run the image (as opposed to a kernel that ran and failed).
+    pub fn could_not_run(&self) -> bool {
+        matches!(self.boot.outcome, Outcome::Qemu { .. })
     }
 }
 
@@ -133,7 +139,7 @@ pub fn run(
         };
         let run = VariantRun {
             label,
-            cmdline,
+            qemu: kernel::command_line(&image, &cmdline, args.clock),
             boot,
             lines,
         };
