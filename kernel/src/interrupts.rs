@@ -77,7 +77,7 @@ impl Frame {
             // IF set; bit 1 is always one.
             rflags: 0x202,
             // As if `entry` had been called: RSP + 8 aligned to 16.
-            rsp: (stack_top & !0xF) - 8,
+            rsp: (stack_top & !0xF).saturating_sub(8),
             ss: u64::from(crate::arch::KERNEL_DATA),
         }
     }
