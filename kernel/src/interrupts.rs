@@ -90,17 +90,24 @@ pub const SPURIOUS: u8 = 39;
 /// `int 0x80`: a task's system call.
 pub const SYSCALL: u8 = 0x80;
 
+/// Pushes the general registers and saves the FPU state below them: the low part of a
+/// [`Frame`]. Both common stubs start with it, so the layout is written once.
+macro_rules! save_frame {
+    () => {
+        concat!(
+            "push rax\n push rbx\n push rcx\n push rdx\n push rsi\n push rdi\n push rbp\n",
+            "push r8\n push r9\n push r10\n push r11\n push r12\n push r13\n push r14\n",
+            "push r15\n sub rsp, 512\n fxsave64 [rsp]\n cld\n mov rdi, rsp"
+        )
+    };
+}
+
 /// The common tail of every interrupt and system call stub: save, call [`interrupt`], restore
 /// (perhaps another task's context), return.
 #[unsafe(naked)]
 unsafe extern "C" fn interrupt_common() {
     naked_asm!(
-        "push rax", "push rbx", "push rcx", "push rdx", "push rsi", "push rdi", "push rbp",
-        "push r8", "push r9", "push r10", "push r11", "push r12", "push r13", "push r14", "push r15",
-        "sub rsp, 512",
-        "fxsave64 [rsp]",
-        "cld",
-        "mov rdi, rsp",
+        save_frame!(),
         "call {handler}",
         "fxrstor64 [rsp]",
         "add rsp, 512",
@@ -116,17 +123,7 @@ unsafe extern "C" fn interrupt_common() {
 /// The common tail of exception stubs: save everything (for the report), then never return.
 #[unsafe(naked)]
 unsafe extern "C" fn exception_common() {
-    naked_asm!(
-        "push rax", "push rbx", "push rcx", "push rdx", "push rsi", "push rdi", "push rbp",
-        "push r8", "push r9", "push r10", "push r11", "push r12", "push r13", "push r14", "push r15",
-        "sub rsp, 512",
-        "fxsave64 [rsp]",
-        "cld",
-        "mov rdi, rsp",
-        "call {handler}",
-        "ud2",
-        handler = sym exception,
-    );
+    naked_asm!(save_frame!(), "call {handler}", "ud2", handler = sym exception);
 }
 
 macro_rules! stub {
