@@ -368,10 +368,15 @@ impl Kernel {
             Some(j) => self.tasks[j as usize].frame = *frame,
             None => self.idle = *frame,
         }
+        let fx = frame.fx;
         *frame = match self.current {
             Some(j) => self.tasks[j as usize].frame,
             None => self.idle,
         };
+        if self.fault == Some(Fault::LoseFpu) {
+            // The injected bug: the next context runs on with the last one's FPU registers.
+            frame.fx = fx;
+        }
     }
 }
 

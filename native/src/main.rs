@@ -72,7 +72,8 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
         /// With --target kernel: make the kernel fault on purpose in its first job: ud,
-        /// pagefault, divide, panic, hang or triple (a triple fault).
+        /// pagefault, divide, panic, hang, triple (a triple fault) or fpu (context switches stop
+        /// switching the FPU state, which the jobs' own checks catch).
         #[arg(long, value_name = "FAULT", value_parser = parse_fault)]
         inject_fault: Option<sched::boot::Fault>,
         /// With --target kernel: QEMU keeps the host's time (real timer jitter, a different

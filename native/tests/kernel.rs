@@ -276,6 +276,27 @@ fn an_injected_exception_or_panic_fails_the_run_and_says_what_happened() {
 }
 
 #[test]
+fn a_context_switch_that_loses_the_fpu_state_is_caught_by_the_jobs() {
+    if qemu_missing().is_some() {
+        return;
+    }
+    // The jobs count in SSE registers; with the FPU state no longer switched, one job resumes
+    // with another's registers and its float count stops matching its integer count.
+    let (out, records) = boot(
+        &repo("scenarios/sched-rr.scn"),
+        &["--inject-fault", "fpu", "--timeout", "60"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("its FPU state was lost in a context switch"),
+        "{}",
+        text(&out)
+    );
+    assert!(!records.contains(&Record::Pass), "{}", text(&out));
+}
+
+#[test]
 fn a_triple_fault_is_a_failure_although_qemu_exits_0() {
     if qemu_missing().is_some() {
         return;

@@ -92,17 +92,21 @@ pub enum Fault {
     Hang,
     /// `triple`: an exception with no IDT to deliver it, so the CPU resets (a triple fault).
     TripleFault,
+    /// `fpu`: context switches stop switching the FPU state (the next task gets the last one's
+    /// registers), as in a kernel that forgot FXSAVE; the jobs' own checks must catch it.
+    LoseFpu,
 }
 
 impl Fault {
     /// Every fault, in declaration order.
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::InvalidOpcode,
         Fault::PageFault,
         Fault::DivideError,
         Fault::Panic,
         Fault::Hang,
         Fault::TripleFault,
+        Fault::LoseFpu,
     ];
 
     /// The fault with this command-line name, if any.
@@ -119,6 +123,7 @@ impl Fault {
             Fault::Panic => "panic",
             Fault::Hang => "hang",
             Fault::TripleFault => "triple",
+            Fault::LoseFpu => "fpu",
         }
     }
 }
@@ -890,7 +895,15 @@ mod tests {
         let names: Vec<&str> = Fault::ALL.iter().map(Fault::name).collect();
         assert_eq!(
             names,
-            ["ud", "pagefault", "divide", "panic", "hang", "triple"]
+            [
+                "ud",
+                "pagefault",
+                "divide",
+                "panic",
+                "hang",
+                "triple",
+                "fpu"
+            ]
         );
         assert_eq!(Fault::from_name("hang"), Some(Fault::Hang));
         assert_eq!(Fault::from_name("Hang"), None);
