@@ -82,6 +82,9 @@ pub fn simulate(cfg: &CpuConfig) -> Result<Simulated, String> {
     })
 }
 
+/// Stretches listed side by side; the differences below cover them all.
+const MAX_ROWS: usize = 60;
+
 /// Milliseconds with microsecond digits: the kernel's differences are often microseconds.
 fn ms(ns: Time) -> String {
     format!("{:.3}", ns as f64 / 1e6)
@@ -147,9 +150,15 @@ pub fn report(cfg: &CpuConfig, kernel: &KernelTrace, sim: &Simulated) -> Vec<Str
     out.push(line);
 
     out.push(String::new());
-    out.push(format!("schedule (ms)  {:<43}| simulator", "kernel"));
+    out.push("schedule (ms)".to_string());
+    out.push(format!(
+        "  {:>4} {:<w$}| simulator",
+        "",
+        "kernel",
+        w = 34 + name_width
+    ));
     let rows = kernel.runs.len().max(sim.segments.len());
-    for i in 0..rows {
+    for i in 0..rows.min(MAX_ROWS) {
         let left = kernel.runs.get(i).map_or(String::new(), |r| {
             format!(
                 "{:>10} {:>10}  {:<w$} {:<9}",
@@ -167,6 +176,12 @@ pub fn report(cfg: &CpuConfig, kernel: &KernelTrace, sim: &Simulated) -> Vec<Str
             "  {:>4} {left:<w$}| {right}",
             i + 1,
             w = 34 + name_width
+        ));
+    }
+    if rows > MAX_ROWS {
+        out.push(format!(
+            "  ... {} more (--save-trace FILE keeps the kernel's whole schedule)",
+            rows - MAX_ROWS
         ));
     }
     out.push(String::new());
