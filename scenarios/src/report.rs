@@ -1,7 +1,9 @@
 //! `sim report`: runs scenarios with recording on, turns each run into the charts its model
 //! family declares ([`models::schema::ChartSpec`]), and writes every chart as SVG and PNG, a JSON
 //! summary per scenario and the `index.html` gallery; and `sim run --export-trace`'s Chrome
-//! trace.
+//! trace. With kernel traces (`sim report --kernel-traces DIR`, written by `native run
+//! --target kernel --save-trace`), a CPU scheduling scenario's page also shows the bare-metal
+//! kernel's schedule above the simulator's.
 //!
 //! Everything written is a pure function of the scenario files: no wall time, no thread count
 //! and no map order reaches a file, so the same inputs give byte-identical SVG, JSON and HTML.
@@ -18,10 +20,11 @@ use reports::chart::{
 };
 use reports::gallery::{ChartFile, CheckRow, Gallery, Page, RunSummary};
 use reports::text::{metrics_table, show};
+use sched::ktrace::{self, Record};
 use simcore::{MetricValue, MetricsSnapshot, format_hash};
 
 use crate::runner::{
-    RunOptions, RunReport, ScenarioError, run_file, stop_reason_name, write_atomically,
+    RunOptions, RunReport, ScenarioError, numbered, run_file, stop_reason_name, write_atomically,
 };
 
 /// Pixel size of every chart.
@@ -614,6 +617,269 @@ fn natural(s: &str) -> (String, u64, String) {
     (head.to_string(), n, rest[end..].to_string())
 }
 
+/// The stem of the chart that puts the kernel's schedule above the simulator's
+/// (`kernel-vs-sim-N` for run N of a sweep).
+pub const KERNEL_CHART: &str = "kernel-vs-sim";
+/// Its title (with the variant's tag in a sweep).
+pub const KERNEL_CHART_TITLE: &str = "kernel (QEMU) and simulator: jobs on the CPU";
+/// A kernel trace larger than this is refused (the kernel's own trace of a mix is far smaller).
+pub const KERNEL_TRACE_MAX_BYTES: u64 = 64 << 20;
+
+/// Where run `n` (1-based) of `runs` runs of page `id` has its kernel trace: `DIR/ID.txt` for a
+/// scenario of one run, `DIR/ID-N.txt` in a sweep; what `native run --target kernel
+/// --save-trace DIR/ID.txt` writes.
+pub fn kernel_trace_path(dir: &Path, id: &str, n: usize, runs: usize) -> PathBuf {
+    let one = dir.join(format!("{id}.txt"));
+    if runs > 1 { numbered(&one, n) } else { one }
+}
+
+/// What a kernel trace says, as far as the chart needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KernelTrace {
+    /// Each `run` record: (job, start, end), ns since the mix started, in the trace's order.
+    pub runs: Vec<(usize, u64, u64)>,
+    /// The tick of the `boot` record.
+    pub tick: Option<u64>,
+    /// The message of a `fail` record.
+    pub failed: Option<String>,
+}
+
+/// Parses the text of a kernel trace of a mix of `jobs` jobs; `path` names it in errors. Lines
+/// that are not trace lines (`simk-log ...`, boot messages) are skipped.
+pub fn parse_kernel_trace(path: &str, text: &str, jobs: usize) -> Result<KernelTrace, ReportError> {
+    let mut out = KernelTrace::default();
+    for (i, line) in text.lines().enumerate() {
+        let err = |message: String| ReportError::KernelTraceLine {
+            path: path.to_string(),
+            line: i + 1,
+            message,
+        };
+        let record = match ktrace::parse_line(line) {
+            None => continue,
+            Some(Err(e)) => return Err(err(format!("not a kernel trace record: {e}"))),
+            Some(Ok(r)) => r,
+        };
+        match record {
+            Record::Boot { jobs: n, tick, .. } => {
+                if n as usize != jobs {
+                    return Err(err(format!(
+                        "the kernel ran {n} jobs but the scenario has {jobs} (a trace of another scenario?)"
+                    )));
+                }
+                out.tick = Some(tick);
+            }
+            Record::Run {
+                job, start, end, ..
+            } => {
+                let job = job as usize;
+                if job >= jobs {
+                    return Err(err(format!(
+                        "job {job} is not in the scenario, whose jobs are 0 to {}",
+                        jobs.saturating_sub(1)
+                    )));
+                }
+                if end < start {
+                    return Err(err(format!(
+                        "the run of job {job} ends (at {end} ns) before it starts (at {start} ns)"
+                    )));
+                }
+                out.runs.push((job, start, end));
+            }
+            Record::Fail { message } => out.failed = Some(message),
+            Record::Job { .. } | Record::End { .. } | Record::Pass => {}
+        }
+    }
+    if out.runs.is_empty() {
+        let why = match &out.failed {
+            Some(m) => format!(" (the kernel failed: {m})"),
+            None => String::new(),
+        };
+        return Err(ReportError::KernelTrace {
+            path: path.to_string(),
+            message: format!("no `simk run` records, so no kernel schedule to draw{why}"),
+        });
+    }
+    Ok(out)
+}
+
+/// The text of the kernel trace at `path`: `None` when there is none.
+fn read_kernel_trace(path: &Path) -> Result<Option<String>, ReportError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let whole = |message: String| ReportError::KernelTrace {
+        path: path.display().to_string(),
+        message,
+    };
+    if meta.is_dir() {
+        return Err(whole("is a directory, not a kernel trace".to_string()));
+    }
+    if meta.len() > KERNEL_TRACE_MAX_BYTES {
+        return Err(whole(format!(
+            "larger than {} MiB; not a kernel trace",
+            KERNEL_TRACE_MAX_BYTES >> 20
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    // Serial output may hold stray bytes; a trace line with one fails to parse, naming its line.
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The names of the jobs of run `index` (0-based) of a CPU scheduling scenario, by job id (the
+/// order of `CpuConfig::jobs`, which the kernel's job ids follow).
+fn job_names(file: &Path, index: usize, seed: u64) -> Result<Vec<String>, ReportError> {
+    let problem = |message: String| ReportError::KernelTrace {
+        path: file.display().to_string(),
+        message,
+    };
+    let joined = |d: Vec<crate::Diagnostic>| {
+        problem(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+    let scenario = crate::load(file).map_err(|e| problem(e.to_string()))?;
+    let variants = crate::sweep::variants(&scenario).map_err(joined)?;
+    if index >= variants.len() {
+        return Err(problem(format!(
+            "changed while the report ran: run {} of {} is gone",
+            index + 1,
+            variants.len()
+        )));
+    }
+    let checked = crate::check::check(&variants.get(index).scenario).map_err(joined)?;
+    let wired = crate::wire::wire(&checked, seed).map_err(joined)?;
+    let cpu = wired
+        .cpu
+        .ok_or_else(|| problem("changed while the report ran: it has no `cpu` block".into()))?;
+    Ok(cpu.jobs.into_iter().map(|j| j.name).collect())
+}
+
+/// The kernel-vs-simulator charts of one CPU scheduling scenario's runs (the first
+/// [`PER_RUN_CHARTS_MAX`]): one per run with a trace in `dir`, with stems unique among
+/// `planned`'s.
+fn kernel_charts(
+    file: &Path,
+    id: &str,
+    runs: &[RunReport],
+    dir: &Path,
+    planned: &[PlannedChart],
+) -> Result<Vec<PlannedChart>, ReportError> {
+    let mut out: Vec<PlannedChart> = Vec::new();
+    if runs.first().is_none_or(|r| r.model != "cpu") {
+        return Ok(out);
+    }
+    let many = runs.len() > 1;
+    for (k, r) in runs.iter().take(PER_RUN_CHARTS_MAX).enumerate() {
+        let path = kernel_trace_path(dir, id, k + 1, runs.len());
+        let Some(text) = read_kernel_trace(&path)? else {
+            continue;
+        };
+        let names = job_names(file, k, r.seed)?;
+        let trace = parse_kernel_trace(&path.display().to_string(), &text, names.len())?;
+        let tag = variant_tag(r, many);
+        let base = if many {
+            format!("{KERNEL_CHART}-{}", k + 1)
+        } else {
+            KERNEL_CHART.to_string()
+        };
+        let taken = |s: &str| planned.iter().chain(&out).any(|c| c.stem == s);
+        let mut stem = base.clone();
+        let mut n = 2;
+        while taken(&stem) {
+            stem = format!("{base}-{n}");
+            n += 1;
+        }
+        let trace_name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        out.push(PlannedChart {
+            stem,
+            doc: kernel_doc(&trace_name, &trace),
+            chart: kernel_chart(r, &trace, &names, &tag),
+        });
+    }
+    Ok(out)
+}
+
+fn kernel_doc(trace_name: &str, trace: &KernelTrace) -> String {
+    let tick = trace
+        .tick
+        .map(|t| format!(" (every {})", show(t as f64, true)))
+        .unwrap_or_default();
+    let mut doc = format!(
+        "The same job mix twice, on one time axis from the start of the mix. On top, the \
+         bare-metal kernel (kernel/) booted in QEMU with this scenario's policy and jobs: the run \
+         records of {trace_name}, its serial output as saved by native run FILE.scn --target \
+         kernel --save-trace. Below, the simulator's schedule of this run (as in the schedule \
+         chart). The kernel's arrivals, I/O completions and slices wait for its timer tick{tick} \
+         and its context switches cost real time, so its bars start and end a little later."
+    );
+    if let Some(m) = &trace.failed {
+        doc.push_str(&format!(" The kernel reported a failure: {m}"));
+    }
+    doc
+}
+
+/// The Gantt chart of row `kernel` (the trace's runs) above row `simulator` (the run's
+/// `cpus`/`cpu0` run spans), bars coloured by job name.
+fn kernel_chart(r: &RunReport, trace: &KernelTrace, names: &[String], tag: &str) -> Chart {
+    let sim: Vec<(u64, u64, &str)> = r
+        .result
+        .timeline
+        .as_ref()
+        .map(|tl| {
+            tl.in_group("cpus", "run")
+                .filter(|(track, _)| *track == "cpu0")
+                .map(|(_, m)| {
+                    (
+                        m.at.as_nanos(),
+                        m.end.unwrap_or(m.at).as_nanos(),
+                        m.name.as_str(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let longest = trace
+        .runs
+        .iter()
+        .map(|&(_, _, e)| e)
+        .chain(sim.iter().map(|&(_, e, _)| e))
+        .max()
+        .unwrap_or(0);
+    let unit = unit_for(longest as f64);
+    let x = |ns: u64| ns as f64 / unit.ns;
+    // The kernel's bars first: rows are drawn in order of first appearance, top down.
+    let mut bars: Vec<GanttBar> = trace
+        .runs
+        .iter()
+        .map(|&(job, start, end)| GanttBar {
+            row: "kernel".to_string(),
+            start: x(start),
+            end: x(end),
+            item: names[job].clone(),
+        })
+        .collect();
+    bars.extend(sim.iter().map(|&(start, end, name)| GanttBar {
+        row: "simulator".to_string(),
+        start: x(start),
+        end: x(end),
+        item: name.to_string(),
+    }));
+    Chart::Gantt {
+        title: title_with(KERNEL_CHART_TITLE, tag),
+        x: Axis::new("time since the mix started", unit.name),
+        row_axis: "schedule".to_string(),
+        bars,
+    }
+}
+
 /// The model family a run used.
 pub fn family(run: &RunReport) -> Option<&'static ModelSpec> {
     MODELS.iter().copied().find(|m| m.name == run.model)
@@ -696,6 +962,17 @@ pub enum ReportError {
         title: String,
         source: reports::ReportError,
     },
+    /// A line of a kernel trace that cannot be drawn: it does not parse, names a job the
+    /// scenario does not have, or has a run that ends before it starts (`line` is 1-based).
+    #[error("{path}:{line}: {message}")]
+    KernelTraceLine {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    /// A kernel trace (or the directory of them) that cannot be used as a whole.
+    #[error("{path}: {message}")]
+    KernelTrace { path: String, message: String },
 }
 
 /// What happened to one scenario of a report.
@@ -767,6 +1044,30 @@ pub fn write_report(
     tick: &(dyn Fn() + Sync),
     planned: &(dyn Fn(u64) + Sync),
 ) -> Result<ReportOutcome, ReportError> {
+    write_report_with(files, out, command, tick, planned, None)
+}
+
+/// [`write_report`], and with `kernel_traces` a directory of kernel traces: each CPU scheduling
+/// scenario with a trace there (`DIR/ID.txt`, or `DIR/ID-N.txt` for run N of a sweep; see
+/// [`kernel_trace_path`]) gets a [`KERNEL_CHART`] chart per traced run. A directory that is
+/// not one, or a trace that cannot be drawn, is an error before any chart is written.
+pub fn write_report_with(
+    files: &[PathBuf],
+    out: &Path,
+    command: &str,
+    tick: &(dyn Fn() + Sync),
+    planned: &(dyn Fn(u64) + Sync),
+    kernel_traces: Option<&Path>,
+) -> Result<ReportOutcome, ReportError> {
+    if let Some(dir) = kernel_traces {
+        if !dir.is_dir() {
+            return Err(ReportError::KernelTrace {
+                path: dir.display().to_string(),
+                message: "no such directory (--kernel-traces names a directory of kernel traces)"
+                    .to_string(),
+            });
+        }
+    }
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let ids = page_ids(files);
     let opts = RunOptions {
@@ -782,7 +1083,7 @@ pub fn write_report(
             r
         })
         .collect();
-    let plans: Vec<Vec<PlannedChart>> = ran
+    let mut plans: Vec<Vec<PlannedChart>> = ran
         .iter()
         .map(|r| match r {
             Ok(runs) => runs
@@ -793,6 +1094,16 @@ pub fn write_report(
             Err(_) => Vec::new(),
         })
         .collect();
+    if let Some(dir) = kernel_traces {
+        // In file order, before anything is drawn: a bad trace fails the report with nothing
+        // written but the directory.
+        for ((file, id), (runs, plan)) in files.iter().zip(&ids).zip(ran.iter().zip(&mut plans)) {
+            if let Ok(runs) = runs {
+                let extra = kernel_charts(file, id, runs, dir, plan)?;
+                plan.extend(extra);
+            }
+        }
+    }
     planned(plans.iter().map(|p| p.len() as u64).sum());
     // Draw and write every chart, all scenarios' at once.
     let jobs: Vec<(usize, &PlannedChart)> = plans

@@ -457,3 +457,226 @@ fn the_gallery_loads_every_chart_in_headless_chromium() {
     assert_eq!(check.loaded, charts, "{check:?}");
     assert_eq!(check.failed, 0, "{check:?}");
 }
+
+/// A kernel trace of `scenarios/sched-fifo.scn` (jobs a, b, c: 100, 10 and 10 ms) as the kernel
+/// prints it, a little late on its tick, with a line for people that the parser skips.
+fn fifo_kernel_trace() -> String {
+    use sched::Stop;
+    use sched::ktrace::Record;
+    let mut lines = vec!["simk-log booted: long mode, 1 CPU".to_string()];
+    let records = [
+        Record::Boot {
+            policy: "fifo".to_string(),
+            jobs: 3,
+            tick: 1_000_000,
+            tsc_hz: 2_000_000_000,
+        },
+        Record::Run {
+            job: 0,
+            start: 150,
+            end: 100_000_400,
+            stop: Stop::Finished,
+        },
+        Record::Run {
+            job: 1,
+            start: 100_002_000,
+            end: 110_002_300,
+            stop: Stop::Finished,
+        },
+        Record::Run {
+            job: 2,
+            start: 110_004_000,
+            end: 120_004_100,
+            stop: Stop::Finished,
+        },
+        Record::Pass,
+    ];
+    lines.extend(records.iter().map(ToString::to_string));
+    lines.join("\n") + "\n"
+}
+
+/// The `y` of the SVG text element whose text is `label`, if there is one.
+fn text_y(svg: &str, label: &str) -> Option<f64> {
+    svg.split("<text").skip(1).find_map(|el| {
+        let (tag, rest) = el.split_once('>')?;
+        let (text, _) = rest.split_once("</text>")?;
+        if text.trim() != label {
+            return None;
+        }
+        let y = tag.split(" y=\"").nth(1)?;
+        y[..y.find('"')?].parse().ok()
+    })
+}
+
+/// `sim report --out OUT --kernel-traces TRACES FILES...` from the repository root.
+fn report_with_traces(
+    out: &Path,
+    traces: &Path,
+    files: &[&str],
+    threads: &str,
+) -> std::process::Output {
+    let mut c = sim();
+    c.env("RAYON_NUM_THREADS", threads)
+        .arg("report")
+        .arg("--out")
+        .arg(out)
+        .arg("--kernel-traces")
+        .arg(traces);
+    for f in files {
+        c.arg(format!("scenarios/{f}"));
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn a_kernel_trace_adds_a_chart_of_the_kernel_above_the_simulator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let traces = tmp.path().join("traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    std::fs::write(traces.join("sched-fifo.txt"), fifo_kernel_trace()).unwrap();
+    let out = tmp.path().join("out");
+    let o = report_with_traces(&out, &traces, &["sched-fifo.scn"], "2");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("3 chart(s)"), "{stdout}");
+    let svg = std::fs::read_to_string(out.join("sched-fifo/kernel-vs-sim.svg")).unwrap();
+    // The PNG draws nothing within 2 px of its border (no text cut off).
+    let png = image::open(out.join("sched-fifo/kernel-vs-sim.png"))
+        .unwrap()
+        .to_rgb8();
+    let (w, h) = png.dimensions();
+    assert!(png.enumerate_pixels().all(|(x, y, p)| {
+        let edge = x < 2 || y < 2 || x + 2 >= w || y + 2 >= h;
+        !edge || p.0 == [255, 255, 255]
+    }));
+    // Both rows are labelled, the kernel's on top (drawn higher up).
+    let (kernel_y, sim_y) = (text_y(&svg, "kernel"), text_y(&svg, "simulator"));
+    assert!(kernel_y.is_some(), "the kernel row's label");
+    assert!(sim_y.is_some(), "the simulator row's label");
+    assert!(kernel_y < sim_y, "{kernel_y:?} {sim_y:?}");
+    assert!(svg.contains("kernel (QEMU) and simulator: jobs on the CPU"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("sched-fifo/summary.json")).unwrap())
+            .unwrap();
+    let charts = summary["charts"].as_array().unwrap();
+    let kernel = charts
+        .iter()
+        .find(|c| c["svg"] == "sched-fifo/kernel-vs-sim.svg")
+        .unwrap_or_else(|| panic!("{charts:?}"));
+    assert_eq!(kernel["png"], "sched-fifo/kernel-vs-sim.png");
+    assert_eq!(kernel["kind"], "gantt");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("sched-fifo/kernel-vs-sim.svg"));
+    assert!(html.contains("sched-fifo.txt"), "the doc names the trace");
+    assert!(
+        html.contains("--kernel-traces"),
+        "the regenerate command has the flag"
+    );
+    // The same bytes on one thread.
+    let again = tmp.path().join("again");
+    let o = report_with_traces(&again, &traces, &["sched-fifo.scn"], "1");
+    assert!(o.status.success());
+    let (a, b) = (tree(&out), tree(&again));
+    for (name, bytes) in &a {
+        if name.ends_with(".svg") || name.ends_with(".json") {
+            assert!(bytes == &b[name], "{name} differs between 1 and 2 threads");
+        }
+    }
+}
+
+#[test]
+fn a_malformed_kernel_trace_is_an_error_naming_the_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let traces = tmp.path().join("traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    let mut text = fifo_kernel_trace();
+    // Line 4 (after the log line, the boot and the first run) loses its end.
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[3] = "simk run job=1 start=100002000 stop=finished".to_string();
+    text = lines.join("\n") + "\n";
+    let file = traces.join("sched-fifo.txt");
+    std::fs::write(&file, &text).unwrap();
+    let out = tmp.path().join("out");
+    let o = report_with_traces(&out, &traces, &["sched-fifo.scn"], "2");
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: {}:4: ", file.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lacks `end`"), "{stderr}");
+    assert!(!out.join("index.html").exists(), "nothing drawn");
+    // A job the scenario does not have, and a run that ends before it starts: errors too.
+    let fifo = |line: &str| {
+        let mut l: Vec<String> = fifo_kernel_trace().lines().map(str::to_string).collect();
+        l[2] = line.to_string();
+        l.join("\n")
+    };
+    let e = scenarios::report::parse_kernel_trace(
+        "t.txt",
+        &fifo("simk run job=3 start=0 end=5 stop=finished"),
+        3,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("t.txt:3: job 3 is not in the scenario"),
+        "{e}"
+    );
+    let e = scenarios::report::parse_kernel_trace(
+        "t.txt",
+        &fifo("simk run job=0 start=9 end=5 stop=finished"),
+        3,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("t.txt:3: the run of job 0 ends"),
+        "{e}"
+    );
+    // A missing directory of traces is an error as well.
+    let o = report_with_traces(&out, &tmp.path().join("nowhere"), &["sched-fifo.scn"], "2");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere: no such directory"));
+}
+
+#[test]
+fn only_the_runs_with_a_kernel_trace_get_a_kernel_chart() {
+    // A trace for the second variant of sched-rr's sweep (quantum 5ms) only: that run gets
+    // `kernel-vs-sim-2`, its other runs and sched-sjf (no trace) get none.
+    let tmp = tempfile::tempdir().unwrap();
+    let traces = tmp.path().join("traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    std::fs::write(traces.join("sched-rr-2.txt"), fifo_kernel_trace()).unwrap();
+    let out = tmp.path().join("out");
+    let o = report_with_traces(&out, &traces, &["sched-rr.scn", "sched-sjf.scn"], "2");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let files = tree(&out);
+    let kernel: Vec<&String> = files
+        .keys()
+        .filter(|k| k.contains("kernel-vs-sim"))
+        .collect();
+    assert_eq!(
+        kernel,
+        [
+            "sched-rr/kernel-vs-sim-2.png",
+            "sched-rr/kernel-vs-sim-2.svg"
+        ],
+        "{:?}",
+        files.keys()
+    );
+    let svg = String::from_utf8_lossy(&files["sched-rr/kernel-vs-sim-2.svg"]);
+    assert!(
+        svg.contains("kernel (QEMU) and simulator: jobs on the CPU: 5ms"),
+        "the variant's tag in the title"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&files["sched-sjf/summary.json"]).unwrap();
+    assert!(
+        summary["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["svg"].as_str().unwrap().contains("kernel")),
+        "{summary}"
+    );
+}

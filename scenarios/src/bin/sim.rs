@@ -71,6 +71,11 @@ enum Command {
         /// by one, index.html last).
         #[arg(long, default_value = "report")]
         out: PathBuf,
+        /// A directory of kernel traces (`native run FILE.scn --target kernel --save-trace
+        /// DIR/ID.txt`, which writes DIR/ID-N.txt per run of a sweep): each CPU scheduling
+        /// scenario with one gets a chart of the kernel's schedule above the simulator's.
+        #[arg(long, value_name = "DIR")]
+        kernel_traces: Option<PathBuf>,
     },
     /// Check a key-value history for linearizability (format: docs/lincheck.md); exits 1 if
     /// it is not linearizable, printing the shortest failing prefix.
@@ -183,7 +188,11 @@ fn main() -> ExitCode {
         Command::Fmt { file, check, write } => fmt_file(&file, check, write),
         Command::Trace(TraceCommand::Show { file, limit }) => trace_show(file, limit),
         Command::Lincheck { file, json, budget } => lincheck(&file, json, budget),
-        Command::Report { files, out } => report(files, &out),
+        Command::Report {
+            files,
+            out,
+            kernel_traces,
+        } => report(files, &out, kernel_traces.as_deref()),
         Command::Models => {
             print_models();
             ExitCode::SUCCESS
@@ -456,7 +465,11 @@ fn run_progress(args: &RunArgs) -> Option<RunBar> {
 }
 
 /// `sim report`: runs the scenarios with recording on and writes the gallery.
-fn report(files: Vec<PathBuf>, out: &std::path::Path) -> ExitCode {
+fn report(
+    files: Vec<PathBuf>,
+    out: &std::path::Path,
+    kernel_traces: Option<&std::path::Path>,
+) -> ExitCode {
     let defaulted = files.is_empty();
     let files = if defaulted {
         let dir = std::path::Path::new("scenarios");
@@ -483,6 +496,9 @@ fn report(files: Vec<PathBuf>, out: &std::path::Path) -> ExitCode {
     // The command that regenerates this gallery, as the user typed it (every file only when
     // they were named).
     let mut command = format!("sim report --out {}", out.display());
+    if let Some(dir) = kernel_traces {
+        command.push_str(&format!(" --kernel-traces {}", dir.display()));
+    }
     for f in files.iter().filter(|_| !defaulted) {
         command.push(' ');
         command.push_str(&f.display().to_string());
@@ -508,7 +524,8 @@ fn report(files: Vec<PathBuf>, out: &std::path::Path) -> ExitCode {
         bar.set_message(msg);
     };
     let tick = || bar.inc(1);
-    let outcome = scenarios::report::write_report(&files, out, &command, &tick, &planned);
+    let outcome =
+        scenarios::report::write_report_with(&files, out, &command, &tick, &planned, kernel_traces);
     bar.finish_and_clear();
     let outcome = match outcome {
         Ok(o) => o,
