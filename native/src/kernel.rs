@@ -352,6 +352,12 @@ pub fn parse(serial: &str) -> Result<KernelTrace, String> {
                 wait,
                 work,
             } => {
+                if boot.is_none() {
+                    return Err(format!(
+                        "line {}: a job record before the boot record",
+                        n + 1
+                    ));
+                }
                 let slot = jobs
                     .get_mut(job as usize)
                     .ok_or_else(|| format!("line {}: job {job} is not in the mix", n + 1))?;
@@ -398,4 +404,147 @@ pub fn parse(serial: &str) -> Result<KernelTrace, String> {
         switches,
         decisions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace_text() -> String {
+        [
+            "simk-log booted".to_string(),
+            Record::Boot {
+                policy: "rr".into(),
+                jobs: 2,
+                tick: 1_000_000,
+                tsc_hz: 1_000_000_000,
+            }
+            .to_string(),
+            Record::Run {
+                job: 0,
+                start: 0,
+                end: 10,
+                stop: Stop::Expired,
+            }
+            .to_string(),
+            Record::Run {
+                job: 1,
+                start: 10,
+                end: 20,
+                stop: Stop::Finished,
+            }
+            .to_string(),
+            "some other output".into(),
+            Record::Run {
+                job: 0,
+                start: 20,
+                end: 25,
+                stop: Stop::Finished,
+            }
+            .to_string(),
+            Record::Job {
+                job: 0,
+                arrival: 0,
+                first_run: 0,
+                completion: 25,
+                cpu: 15,
+                wait: 10,
+                work: 7,
+            }
+            .to_string(),
+            Record::Job {
+                job: 1,
+                arrival: 0,
+                first_run: 10,
+                completion: 20,
+                cpu: 10,
+                wait: 10,
+                work: 5,
+            }
+            .to_string(),
+            Record::End {
+                at: 25,
+                ticks: 1,
+                switches: 3,
+                decisions: 3,
+            }
+            .to_string(),
+            Record::Pass.to_string(),
+        ]
+        .join("\n")
+    }
+
+    #[test]
+    fn a_whole_trace_parses_and_other_lines_are_skipped() {
+        let t = parse(&trace_text()).unwrap();
+        assert_eq!(t.policy, "rr");
+        assert_eq!(t.runs.len(), 3);
+        assert_eq!(t.runs[2].stop, Stop::Finished);
+        assert_eq!(t.jobs[0].turnaround(), 25);
+        assert_eq!(t.jobs[1].response(), 10);
+        assert_eq!((t.end, t.switches), (25, 3));
+    }
+
+    #[test]
+    fn an_incomplete_or_inconsistent_trace_is_an_error() {
+        let text = trace_text();
+        let without = |what: &str| {
+            text.lines()
+                .filter(|l| !l.starts_with(what))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(parse(&without("simk pass")).unwrap_err(), "no pass record");
+        assert_eq!(parse(&without("simk end")).unwrap_err(), "no end record");
+        assert_eq!(
+            parse(&without("simk boot")).unwrap_err(),
+            "line 6: a job record before the boot record"
+        );
+        let only_boot: String = text.lines().take(2).collect::<Vec<_>>().join("\n");
+        assert_eq!(parse(&only_boot).unwrap_err(), "no end record");
+        assert_eq!(parse("").unwrap_err(), "no boot record");
+        assert!(
+            parse(&without("simk job job=1"))
+                .unwrap_err()
+                .contains("no figures for job 1")
+        );
+        let stray = format!(
+            "{text}\n{}",
+            Record::Run {
+                job: 5,
+                start: 0,
+                end: 1,
+                stop: Stop::Expired
+            }
+        );
+        assert!(parse(&stray).unwrap_err().contains("job 5"));
+        let backwards = text.replace("start=20 end=25", "start=25 end=20");
+        assert!(
+            parse(&backwards)
+                .unwrap_err()
+                .contains("ends before it starts")
+        );
+        let broken = text.replace("simk run job=1", "simk run jab=1");
+        assert!(parse(&broken).unwrap_err().starts_with("line 4:"));
+        let failed = format!("{text}\nsimk fail message=it broke");
+        assert!(parse(&failed).unwrap_err().contains("it broke"));
+    }
+
+    #[test]
+    fn the_qemu_command_quotes_what_a_shell_would_split() {
+        let line = command_line(
+            Path::new("/tmp/a b/simkernel"),
+            "policy=rr job=cpu:5ms",
+            Clock::Instructions,
+        );
+        assert!(
+            line.starts_with(
+                "qemu-system-x86_64 -kernel '/tmp/a b/simkernel' -append 'policy=rr job=cpu:5ms' "
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with("-icount shift=3,sleep=off"), "{line}");
+        let host = command_line(Path::new("/k"), "policy=fifo job=cpu:1ms", Clock::Host);
+        assert!(!host.contains("icount"), "{host}");
+    }
 }

@@ -237,8 +237,13 @@ pub(crate) fn load_cluster(
     let seed = seed.or(checked.seed).unwrap_or(0);
     let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
     let Some(cfg) = wired.raft else {
+        let hint = if wired.cpu.is_some() {
+            "; it is a CPU scheduling scenario: boot it in the kernel with --target kernel"
+        } else {
+            ""
+        };
         return Err(RunError::Scenario(format!(
-            "{}: native run runs Raft scenarios (a `raft` block); this one has none",
+            "{}: native run runs Raft scenarios (a `raft` block); this one has none{hint}",
             path.display()
         )));
     };

@@ -297,3 +297,182 @@ pub fn differences(cfg: &CpuConfig, kernel: &KernelTrace, sim: &Simulated) -> Ve
     ));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::cpu::PolicyConfig;
+    use models::cpu::model::JobConfig;
+    use sched::Stop;
+    use sched::machine::MachineConfig;
+
+    const MS: Time = 1_000_000;
+
+    fn job(name: &str, arrival: Time, cpu: Time) -> JobConfig {
+        JobConfig {
+            name: name.into(),
+            report: true,
+            arrival,
+            cpu,
+            io_every: None,
+            io: 0,
+            tickets: 100,
+            nice: 0,
+            pin: None,
+        }
+    }
+
+    fn machine(policy: PolicyConfig, jobs: Vec<JobConfig>) -> CpuConfig {
+        CpuConfig {
+            name: "machine".into(),
+            policy,
+            cpus: 1,
+            per_cpu_queues: false,
+            steal: false,
+            machine: MachineConfig {
+                cpus: 1,
+                ..MachineConfig::default()
+            },
+            jobs,
+        }
+    }
+
+    /// A kernel trace that ran the jobs back to back, as FIFO would, with `late` added to
+    /// every boundary after the first.
+    fn fifo_trace(cfg: &CpuConfig, order: &[u32], late: Time) -> KernelTrace {
+        let mut t = 0;
+        let mut runs = Vec::new();
+        let mut jobs = vec![None; cfg.jobs.len()];
+        for &j in order {
+            let c = &cfg.jobs[j as usize];
+            let start = t;
+            t += c.cpu + late;
+            runs.push(Run {
+                job: j,
+                start,
+                end: t,
+                stop: Stop::Finished,
+            });
+            jobs[j as usize] = Some(JobFigures {
+                arrival: c.arrival,
+                first_run: start,
+                completion: t,
+                cpu: c.cpu,
+                wait: start - c.arrival,
+                work: 1,
+            });
+        }
+        KernelTrace {
+            policy: "fifo".into(),
+            tick: MS,
+            tsc_hz: 1_000_000_000,
+            runs,
+            jobs: jobs.into_iter().map(Option::unwrap).collect(),
+            end: t,
+            ticks: t / MS,
+            switches: order.len() as u64,
+            decisions: order.len() as u64,
+        }
+    }
+
+    #[test]
+    fn the_command_line_carries_the_scenarios_mix_and_parses_back() {
+        let mut cfg = machine(
+            PolicyConfig::RoundRobin { quantum: 10 * MS },
+            vec![job("a", 0, 50 * MS), job("b", 5 * MS, 20 * MS)],
+        );
+        cfg.jobs[1].io_every = Some(5 * MS);
+        cfg.jobs[1].io = 2 * MS;
+        cfg.jobs[1].nice = -3;
+        cfg.machine.context_switch = MS;
+        let boot = boot_config(&cfg, BootConfig::DEFAULT_TICK, Some(Fault::Panic)).unwrap();
+        assert_eq!(BootConfig::parse(&boot.to_cmdline()), Ok(boot.clone()));
+        assert_eq!(boot.context_switch, MS);
+        assert_eq!(boot.jobs[1].io_every, Some(5 * MS));
+        assert_eq!(boot.jobs[1].nice, -3);
+        // The kernel's jobs are the simulator's: the same bursts.
+        for (b, j) in boot.jobs.iter().zip(&cfg.jobs) {
+            assert_eq!(b.spec().bursts, j.spec().bursts);
+        }
+    }
+
+    #[test]
+    fn machines_the_kernel_cannot_be_are_refused_with_the_reason() {
+        let base = machine(PolicyConfig::Fifo, vec![job("a", 0, MS)]);
+        let mut two = base.clone();
+        two.cpus = 2;
+        let mut per_cpu = base.clone();
+        per_cpu.per_cpu_queues = true;
+        let mut warm = base.clone();
+        warm.machine.migration_cost = MS;
+        let mut many = base.clone();
+        many.jobs = vec![job("a", 0, MS); BootConfig::MAX_JOBS + 1];
+        for (cfg, says) in [
+            (two, "runs one CPU and this machine has 2"),
+            (per_cpu, "per_cpu_queues"),
+            (warm, "cache warmth"),
+            (many, "at most 256 jobs"),
+        ] {
+            let e = boot_config(&cfg, BootConfig::DEFAULT_TICK, None).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_same_schedule_is_called_the_same_and_a_late_kernel_shows_its_lateness() {
+        let cfg = machine(
+            PolicyConfig::Fifo,
+            vec![
+                job("a", 0, 100 * MS),
+                job("b", 0, 10 * MS),
+                job("c", 0, 10 * MS),
+            ],
+        );
+        let sim = simulate(&cfg).unwrap();
+        let exact = fifo_trace(&cfg, &[0, 1, 2], 0);
+        let text = report(&cfg, &exact, &sim).join("\n");
+        assert!(
+            text.contains("the same order of jobs on the CPU (3 stretches); boundaries differ by at most 0.000 ms"),
+            "{text}"
+        );
+        assert!(
+            text.contains("jobs first ran in the same order: a b c"),
+            "{text}"
+        );
+        let late = fifo_trace(&cfg, &[0, 1, 2], 20_000);
+        let text = report(&cfg, &late, &sim).join("\n");
+        assert!(text.contains("differ by at most 0.060 ms"), "{text}");
+        assert!(text.contains("(+0.060 ms)"), "{text}");
+        // c's turnaround: 120.060 in the kernel, 120 in the simulator.
+        let c = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("c "))
+            .unwrap();
+        assert!(c.contains("120.060") && c.contains("+0.060"), "{c}");
+    }
+
+    #[test]
+    fn another_order_is_named_where_it_starts() {
+        let cfg = machine(
+            PolicyConfig::Fifo,
+            vec![
+                job("a", 0, 100 * MS),
+                job("b", 0, 10 * MS),
+                job("c", 0, 10 * MS),
+            ],
+        );
+        let sim = simulate(&cfg).unwrap();
+        let swapped = fifo_trace(&cfg, &[0, 2, 1], 0);
+        let text = differences(&cfg, &swapped, &sim).join("\n");
+        assert!(
+            text.contains(
+                "the order differs from stretch 2: the kernel ran c at 100.000 ms, the simulator b at 100.000 ms"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("jobs first ran in another order: kernel a c b, simulator a b c"),
+            "{text}"
+        );
+    }
+}

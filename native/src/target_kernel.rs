@@ -107,6 +107,15 @@ pub fn run(
             .map_err(|e| TargetError::Scenario(format!("{}: {e}", path.display())))?;
         plans.push((v.label.clone(), cfg, boot.to_cmdline()));
     }
+    if let Some(p) = &args.save_trace {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(TargetError::Setup(format!(
+                "--save-trace {}: no such directory to write into",
+                p.display()
+            )));
+        }
+    }
     let image = match &args.image {
         Some(p) if p.is_file() => p.clone(),
         Some(p) => {
