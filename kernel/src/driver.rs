@@ -36,7 +36,7 @@ use core::cell::UnsafeCell;
 
 use sched::boot::{BootConfig, Fault};
 use sched::ktrace::Record;
-use sched::machine::{Burst, JobSpec};
+use sched::machine::{Burst, JobSpec, pop_due};
 use sched::{JobId, Policy, Stop, Time, Wake};
 
 use crate::interrupts::Frame;
@@ -267,19 +267,11 @@ impl Kernel {
     /// Enqueues due I/O completions, then due arrivals; whether any job woke.
     fn release(&mut self, now: Time) -> bool {
         let mut woke = false;
-        while let Some(&(t, job)) = self.io.first() {
-            if t > now {
-                break;
-            }
-            self.io.pop_first();
+        while let Some(job) = pop_due(&mut self.io, now) {
             self.make_ready(job, now, Wake::IoDone);
             woke = true;
         }
-        while let Some(&(t, job)) = self.arrivals.first() {
-            if t > now {
-                break;
-            }
-            self.arrivals.pop_first();
+        while let Some(job) = pop_due(&mut self.arrivals, now) {
             self.make_ready(job, now, Wake::Arrived);
             woke = true;
         }

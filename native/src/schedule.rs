@@ -337,6 +337,18 @@ mod tests {
         }
     }
 
+    /// OSTEP's convoy: a long job ahead of two short ones, under FIFO.
+    fn convoy() -> CpuConfig {
+        machine(
+            PolicyConfig::Fifo,
+            vec![
+                job("a", 0, 100 * MS),
+                job("b", 0, 10 * MS),
+                job("c", 0, 10 * MS),
+            ],
+        )
+    }
+
     /// A kernel trace that ran the jobs back to back, as FIFO would, with `late` added to
     /// every boundary after the first.
     fn fifo_trace(cfg: &CpuConfig, order: &[u32], late: Time) -> KernelTrace {
@@ -420,14 +432,7 @@ mod tests {
 
     #[test]
     fn the_same_schedule_is_called_the_same_and_a_late_kernel_shows_its_lateness() {
-        let cfg = machine(
-            PolicyConfig::Fifo,
-            vec![
-                job("a", 0, 100 * MS),
-                job("b", 0, 10 * MS),
-                job("c", 0, 10 * MS),
-            ],
-        );
+        let cfg = convoy();
         let sim = simulate(&cfg).unwrap();
         let exact = fifo_trace(&cfg, &[0, 1, 2], 0);
         let text = report(&cfg, &exact, &sim).join("\n");
@@ -453,14 +458,7 @@ mod tests {
 
     #[test]
     fn another_order_is_named_where_it_starts() {
-        let cfg = machine(
-            PolicyConfig::Fifo,
-            vec![
-                job("a", 0, 100 * MS),
-                job("b", 0, 10 * MS),
-                job("c", 0, 10 * MS),
-            ],
-        );
+        let cfg = convoy();
         let sim = simulate(&cfg).unwrap();
         let swapped = fifo_trace(&cfg, &[0, 2, 1], 0);
         let text = differences(&cfg, &swapped, &sim).join("\n");

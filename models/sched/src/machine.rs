@@ -32,6 +32,16 @@ use alloc::vec::Vec;
 
 use crate::{CpuId, Dispatch, Job, JobId, Policy, Stop, Time, Wake};
 
+/// Takes the earliest of `due` (a set of `(time, job)`) if its time has come: by time, then by
+/// job number, the order in which every driver (this machine, the kernel) wakes jobs.
+pub fn pop_due(due: &mut BTreeSet<(Time, JobId)>, now: Time) -> Option<JobId> {
+    let &(t, job) = due.first()?;
+    (t <= now).then(|| {
+        due.pop_first();
+        job
+    })
+}
+
 /// A job's work: CPU bursts separated by I/O.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Burst {
@@ -345,19 +355,11 @@ impl<P: Policy> Machine<P> {
         self.now = now;
         let mut woke = false;
         // 1. I/O completions, then arrivals.
-        while let Some(&(t, job)) = self.io.first() {
-            if t > now {
-                break;
-            }
-            self.io.pop_first();
+        while let Some(job) = pop_due(&mut self.io, now) {
             self.make_ready(job, now, Wake::IoDone);
             woke = true;
         }
-        while let Some(&(t, job)) = self.arrivals.first() {
-            if t > now {
-                break;
-            }
-            self.arrivals.pop_first();
+        while let Some(job) = pop_due(&mut self.arrivals, now) {
             let j = &mut self.jobs[job as usize];
             if let Some(&Burst::Io(d)) = j.spec.bursts.first() {
                 // A job that starts with I/O is in the system, waiting for its disk.
