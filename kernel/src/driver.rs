@@ -41,7 +41,7 @@ use sched::{JobId, Policy, Stop, Time, Wake};
 
 use crate::interrupts::Frame;
 use crate::job::{self, SYS_EXIT, SYS_IO, SYS_START};
-use crate::{clock, exit, sprintln};
+use crate::{clock, exit, sprintln, trace};
 
 /// Each task's stack.
 const STACK_SIZE: usize = 64 * 1024;
@@ -86,7 +86,6 @@ struct Kernel {
     idle: Frame,
     arrivals: BTreeSet<(Time, JobId)>,
     io: BTreeSet<(Time, JobId)>,
-    records: Vec<Record>,
     started: bool,
     done: usize,
     deadline: Time,
@@ -157,8 +156,7 @@ pub fn run(config: BootConfig, tsc_hz: u64) -> ! {
     let policy_name = policy.name();
     // Generous: a run this late is stuck, whatever the policy.
     let deadline = horizon.saturating_mul(4).saturating_add(1_000_000_000);
-    let mut records = Vec::with_capacity(1024);
-    records.push(Record::Boot {
+    trace::push(Record::Boot {
         policy: policy_name.into(),
         jobs: tasks.len() as u32,
         tick: config.tick,
@@ -177,7 +175,6 @@ pub fn run(config: BootConfig, tsc_hz: u64) -> ! {
             idle: Frame::new_task(idle_never, 0, 0),
             arrivals,
             io: BTreeSet::new(),
-            records,
             started: false,
             done: 0,
             deadline,
@@ -216,9 +213,7 @@ fn report() -> ! {
     let Some(k) = kernel() else {
         exit::fail(format_args!("no kernel state at the end"))
     };
-    for r in &k.records {
-        sprintln!("{r}");
-    }
+    trace::print();
     for (i, t) in k.tasks.iter().enumerate() {
         let (Some(first_run), Some(completion)) = (t.first_run, t.completion) else {
             exit::fail(format_args!("job {i} never finished"));
@@ -300,7 +295,7 @@ impl Kernel {
         }
         t.cpu += ran;
         if ran > 0 {
-            self.records.push(Record::Run {
+            trace::push(Record::Run {
                 job,
                 start: t.start,
                 end: now,

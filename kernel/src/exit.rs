@@ -26,6 +26,8 @@ pub fn exit(code: u32) -> ! {
 pub fn fail(message: core::fmt::Arguments<'_>) -> ! {
     x86_64::instructions::interrupts::disable();
     let text = alloc_free_message(message);
+    // What ran before the failure, for whoever debugs it (nothing if the mix had not started).
+    crate::trace::print();
     crate::sprintln!("simk fail message={}", text);
     exit(FAIL)
 }

@@ -23,6 +23,7 @@ mod job;
 mod mem;
 mod serial;
 mod timer;
+mod trace;
 
 use core::panic::PanicInfo;
 

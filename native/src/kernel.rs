@@ -253,6 +253,14 @@ pub fn boot(image: &Path, cmdline: &str, clock: Clock, timeout: Duration) -> Res
     })
 }
 
+/// How many stretches a kernel printed before it failed (it prints what ran so far).
+pub fn runs_printed(serial: &str) -> usize {
+    serial
+        .lines()
+        .filter(|l| matches!(ktrace::parse_line(l), Some(Ok(Record::Run { .. }))))
+        .count()
+}
+
 /// The message of the first `fail` record, if any.
 fn fail_message(serial: &str) -> Option<String> {
     serial.lines().find_map(|l| match ktrace::parse_line(l) {

@@ -414,6 +414,12 @@ fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
             }
         } else {
             println!("FAILED     {}", v.boot.outcome.describe());
+            let ran = kernel::runs_printed(&v.boot.serial);
+            if ran > 0 {
+                println!(
+                    "           it printed the {ran} stretches it ran before (--save-trace keeps them)"
+                );
+            }
             let tail: Vec<&str> = v.boot.serial.lines().rev().take(10).collect();
             if !tail.is_empty() {
                 println!("serial (last {} lines):", tail.len());

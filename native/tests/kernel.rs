@@ -48,7 +48,8 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Runs a scenario on the kernel and returns the output and the kernel's records.
+/// Runs a scenario on the kernel and returns the output and the kernel's records (of the
+/// first variant, for a sweep).
 fn boot(scenario: &Path, extra: &[&str]) -> (Output, Vec<Record>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let trace = dir.path().join("serial.txt");
@@ -62,7 +63,11 @@ fn boot(scenario: &Path, extra: &[&str]) -> (Output, Vec<Record>) {
     ];
     args.extend(extra.iter().map(std::ffi::OsStr::new));
     let out = native(&args);
-    let serial = std::fs::read_to_string(&trace).unwrap_or_default();
+    // A sweep writes one trace per variant (serial-1.txt, ...): these tests read the first.
+    let first = dir.path().join("serial-1.txt");
+    let serial = std::fs::read_to_string(&trace)
+        .or_else(|_| std::fs::read_to_string(&first))
+        .unwrap_or_else(|e| panic!("no trace was saved ({e})\n{}", text(&out)));
     let records = serial
         .lines()
         .filter_map(ktrace::parse_line)
@@ -309,6 +314,33 @@ fn a_triple_fault_is_a_failure_although_qemu_exits_0() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("triple-faulted"), "{}", text(&out));
     assert!(!records.contains(&Record::Pass), "{}", text(&out));
+}
+
+#[test]
+fn a_failing_kernel_prints_what_it_ran_before_the_failure() {
+    if qemu_missing().is_some() {
+        return;
+    }
+    // RR, 10 ms slices: job a faults halfway through its 50 ms, after two slices of each job.
+    let (out, records) = boot(
+        &repo("scenarios/sched-rr.scn"),
+        &["--inject-fault", "ud", "--timeout", "60"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // The sweep's first variant (1 ms slices): the fault comes after 25 slices of a.
+    let runs = runs(&records);
+    assert!(runs.len() >= 70, "{}", text(&out));
+    assert!(runs.iter().all(|r| r.3 == Stop::Expired), "{}", text(&out));
+    let fail = records
+        .iter()
+        .position(|r| matches!(r, Record::Fail { .. }))
+        .expect("a fail record");
+    let last_run = records
+        .iter()
+        .rposition(|r| matches!(r, Record::Run { .. }))
+        .expect("runs");
+    assert!(last_run < fail, "the stretches come before the failure");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stretches it ran before"));
 }
 
 #[test]
