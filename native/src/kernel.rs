@@ -59,7 +59,9 @@ pub fn build(dir: &Path) -> Result<PathBuf, String> {
     cmd.env("CARGO_TARGET_DIR", dir.join("target"));
     let out = cmd
         .output()
-        .map_err(|e| format!("running cargo to build the kernel: {e}"))?;
+        .map_err(|e| {
+            format!("running cargo to build the kernel: {e} (or boot a built image with --kernel-image FILE)")
+        })?;
     if !out.status.success() {
         return Err(format!(
             "building the kernel failed ({}):\n{}",
