@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sched::Time;
 use sched::ktrace::{self, Record};
-use sched::{JobId, Stop, Time};
+pub use sched::ktrace::{JobFigures, Run};
 
 /// QEMU's exit status when the kernel passes (`(0x10 << 1) | 1`) and fails (`(0x11 << 1) | 1`).
 pub const PASS_STATUS: i32 = 33;
@@ -271,35 +272,6 @@ fn fail_message(serial: &str) -> Option<String> {
     })
 }
 
-/// A stretch of a job on the CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Run {
-    pub job: JobId,
-    pub start: Time,
-    pub end: Time,
-    pub stop: Stop,
-}
-
-/// One job's figures as the kernel measured them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JobFigures {
-    pub arrival: Time,
-    pub first_run: Time,
-    pub completion: Time,
-    pub cpu: Time,
-    pub wait: Time,
-    pub work: u64,
-}
-
-impl JobFigures {
-    pub fn response(&self) -> Time {
-        self.first_run.saturating_sub(self.arrival)
-    }
-    pub fn turnaround(&self) -> Time {
-        self.completion.saturating_sub(self.arrival)
-    }
-}
-
 /// A passing kernel's whole trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelTrace {
@@ -314,111 +286,42 @@ pub struct KernelTrace {
     pub decisions: u64,
 }
 
-/// Reads a trace from the kernel's serial output (other lines, `simk-log` ones, are skipped).
-/// It must have a boot record, a job record for every job, an end and a pass.
+/// Reads a passing kernel's trace from its serial output (`ktrace::read`, which skips the other
+/// lines, `simk-log` ones): it must have a boot record, a job record for every job, an end and a
+/// pass, and no failure.
 pub fn parse(serial: &str) -> Result<KernelTrace, String> {
-    let mut boot = None;
-    let mut runs = Vec::new();
-    let mut jobs: Vec<Option<JobFigures>> = Vec::new();
-    let mut end = None;
-    let mut pass = false;
-    for (n, line) in serial.lines().enumerate() {
-        let Some(record) = ktrace::parse_line(line) else {
-            continue;
-        };
-        let record = record.map_err(|e| format!("line {}: {e}", n + 1))?;
-        match record {
-            Record::Boot {
-                policy,
-                jobs: count,
-                tick,
-                tsc_hz,
-            } => {
-                jobs = vec![None; count as usize];
-                boot = Some((policy, tick, tsc_hz));
-            }
-            Record::Run {
-                job,
-                start,
-                end,
-                stop,
-            } => {
-                if end < start {
-                    return Err(format!("line {}: a run that ends before it starts", n + 1));
-                }
-                runs.push(Run {
-                    job,
-                    start,
-                    end,
-                    stop,
-                });
-            }
-            Record::Job {
-                job,
-                arrival,
-                first_run,
-                completion,
-                cpu,
-                wait,
-                work,
-            } => {
-                if boot.is_none() {
-                    return Err(format!(
-                        "line {}: a job record before the boot record",
-                        n + 1
-                    ));
-                }
-                let slot = jobs
-                    .get_mut(job as usize)
-                    .ok_or_else(|| format!("line {}: job {job} is not in the mix", n + 1))?;
-                *slot = Some(JobFigures {
-                    arrival,
-                    first_run,
-                    completion,
-                    cpu,
-                    wait,
-                    work,
-                });
-            }
-            Record::End {
-                at,
-                ticks,
-                switches,
-                decisions,
-            } => end = Some((at, ticks, switches, decisions)),
-            Record::Pass => pass = true,
-            Record::Fail { message } => return Err(format!("the kernel failed: {message}")),
-        }
+    let t = ktrace::read(serial).map_err(|e| format!("line {}: {}", e.line, e.message))?;
+    if let Some(m) = t.fail {
+        return Err(format!("the kernel failed: {m}"));
     }
-    let (policy, tick, tsc_hz) = boot.ok_or("no boot record")?;
-    let (end, ticks, switches, decisions) = end.ok_or("no end record")?;
-    if !pass {
+    let boot = t.boot.ok_or("no boot record")?;
+    let end = t.end.ok_or("no end record")?;
+    if !t.pass {
         return Err("no pass record".into());
     }
-    if let Some(r) = runs.iter().find(|r| r.job as usize >= jobs.len()) {
-        return Err(format!("a run of job {}, which is not in the mix", r.job));
-    }
-    let jobs = jobs
+    let jobs = t
+        .jobs
         .into_iter()
         .enumerate()
         .map(|(i, j)| j.ok_or_else(|| format!("no figures for job {i}")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(KernelTrace {
-        policy,
-        tick,
-        tsc_hz,
-        runs,
+        policy: boot.policy,
+        tick: boot.tick,
+        tsc_hz: boot.tsc_hz,
+        runs: t.runs,
         jobs,
-        end,
-        ticks,
-        switches,
-        decisions,
+        end: end.at,
+        ticks: end.ticks,
+        switches: end.switches,
+        decisions: end.decisions,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sched::Stop;
 
     fn trace_text() -> String {
         [

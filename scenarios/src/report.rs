@@ -20,7 +20,7 @@ use reports::chart::{
 };
 use reports::gallery::{ChartFile, CheckRow, Gallery, Page, RunSummary};
 use reports::text::{metrics_table, show};
-use sched::ktrace::{self, Record};
+use sched::ktrace;
 use simcore::{MetricValue, MetricsSnapshot, format_hash};
 
 use crate::runner::{
@@ -645,61 +645,52 @@ pub struct KernelTrace {
 }
 
 /// Parses the text of a kernel trace of a mix of `jobs` jobs; `path` names it in errors. Lines
-/// that are not trace lines (`simk-log ...`, boot messages) are skipped.
+/// that are not trace lines (`simk-log ...`, boot messages) are skipped. On top of what
+/// `ktrace::read` checks of every trace, a chart needs the boot record's mix to be the
+/// scenario's and at least one run.
 pub fn parse_kernel_trace(path: &str, text: &str, jobs: usize) -> Result<KernelTrace, ReportError> {
-    let mut out = KernelTrace::default();
-    for (i, line) in text.lines().enumerate() {
-        let err = |message: String| ReportError::KernelTraceLine {
-            path: path.to_string(),
-            line: i + 1,
-            message,
-        };
-        let record = match ktrace::parse_line(line) {
-            None => continue,
-            Some(Err(e)) => return Err(err(format!("not a kernel trace record: {e}"))),
-            Some(Ok(r)) => r,
-        };
-        match record {
-            Record::Boot { jobs: n, tick, .. } => {
-                if n as usize != jobs {
-                    return Err(err(format!(
-                        "the kernel ran {n} jobs but the scenario has {jobs} (a trace of another scenario?)"
-                    )));
-                }
-                out.tick = Some(tick);
-            }
-            Record::Run {
-                job, start, end, ..
-            } => {
-                let job = job as usize;
-                if job >= jobs {
-                    return Err(err(format!(
-                        "job {job} is not in the scenario, whose jobs are 0 to {}",
-                        jobs.saturating_sub(1)
-                    )));
-                }
-                if end < start {
-                    return Err(err(format!(
-                        "the run of job {job} ends (at {end} ns) before it starts (at {start} ns)"
-                    )));
-                }
-                out.runs.push((job, start, end));
-            }
-            Record::Fail { message } => out.failed = Some(message),
-            Record::Job { .. } | Record::End { .. } | Record::Pass => {}
-        }
+    let at = |line: usize, message: String| ReportError::KernelTraceLine {
+        path: path.to_string(),
+        line,
+        message,
+    };
+    let whole = |message: String| ReportError::KernelTrace {
+        path: path.to_string(),
+        message,
+    };
+    let t = ktrace::read(text).map_err(|e| at(e.line, e.message))?;
+    let Some(boot) = t.boot else {
+        return Err(whole(
+            "no `simk boot` record, so nothing says which mix it ran".to_string(),
+        ));
+    };
+    if boot.jobs as usize != jobs {
+        return Err(at(
+            boot.line,
+            format!(
+                "the kernel ran {} jobs but the scenario has {jobs} (a trace of another scenario?)",
+                boot.jobs
+            ),
+        ));
     }
-    if out.runs.is_empty() {
-        let why = match &out.failed {
+    if t.runs.is_empty() {
+        let why = match &t.fail {
             Some(m) => format!(" (the kernel failed: {m})"),
             None => String::new(),
         };
-        return Err(ReportError::KernelTrace {
-            path: path.to_string(),
-            message: format!("no `simk run` records, so no kernel schedule to draw{why}"),
-        });
+        return Err(whole(format!(
+            "no `simk run` records, so no kernel schedule to draw{why}"
+        )));
     }
-    Ok(out)
+    Ok(KernelTrace {
+        runs: t
+            .runs
+            .iter()
+            .map(|r| (r.job as usize, r.start, r.end))
+            .collect(),
+        tick: Some(boot.tick),
+        failed: t.fail,
+    })
 }
 
 /// The text of the kernel trace at `path`: `None` when there is none.

@@ -21,6 +21,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::boot::{NumError, parse_u64};
@@ -304,6 +305,197 @@ fn parse_record(rest: &str) -> Result<Record, TraceError> {
     }
 }
 
+/// A stretch of a job on the CPU, from a `run` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub job: JobId,
+    pub start: Time,
+    pub end: Time,
+    pub stop: Stop,
+}
+
+/// One job's figures as the kernel measured them, from a `job` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobFigures {
+    pub arrival: Time,
+    pub first_run: Time,
+    pub completion: Time,
+    pub cpu: Time,
+    pub wait: Time,
+    pub work: u64,
+}
+
+impl JobFigures {
+    pub fn response(&self) -> Time {
+        self.first_run.saturating_sub(self.arrival)
+    }
+
+    pub fn turnaround(&self) -> Time {
+        self.completion.saturating_sub(self.arrival)
+    }
+}
+
+/// The `boot` record, and the line it was on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boot {
+    pub policy: String,
+    pub jobs: u32,
+    pub tick: Time,
+    pub tsc_hz: u64,
+    pub line: usize,
+}
+
+/// The `end` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct End {
+    pub at: Time,
+    pub ticks: u64,
+    pub switches: u64,
+    pub decisions: u64,
+}
+
+/// A whole trace as [`read`] finds it: what each reader then requires of it is its own
+/// business (the host's comparison wants it complete, a chart only wants runs).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Trace {
+    pub boot: Option<Boot>,
+    pub runs: Vec<Run>,
+    /// By job id, as many as the boot record's mix; `None` for a job without a `job` record.
+    pub jobs: Vec<Option<JobFigures>>,
+    pub end: Option<End>,
+    pub pass: bool,
+    /// The message of the first `fail` record.
+    pub fail: Option<String>,
+}
+
+/// What is wrong with a trace, and on which line (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads a trace from the kernel's serial output, skipping lines that are not trace lines.
+/// Every line must hold what holds in any trace: its record parses, a run ends no earlier than
+/// it starts, runs and job figures name jobs of the boot record's mix (a run printed before the
+/// boot record is checked when it comes), job figures come after the boot record, and there is
+/// one boot record.
+pub fn read(text: &str) -> Result<Trace, LineError> {
+    let mut t = Trace::default();
+    // Runs before the boot record, checked against its mix when it comes: (line, job).
+    let mut unchecked: Vec<(usize, JobId)> = Vec::new();
+    let outside = |line: usize, job: JobId, jobs: u32| LineError {
+        line,
+        message: format!(
+            "job {job} is not in the scenario, whose jobs are 0 to {}",
+            jobs.saturating_sub(1)
+        ),
+    };
+    for (i, text_line) in text.lines().enumerate() {
+        let line = i + 1;
+        let fail = |message: String| LineError { line, message };
+        let record = match parse_line(text_line) {
+            None => continue,
+            Some(Err(e)) => return Err(fail(format!("not a kernel trace record: {e}"))),
+            Some(Ok(r)) => r,
+        };
+        match record {
+            Record::Boot {
+                policy,
+                jobs,
+                tick,
+                tsc_hz,
+            } => {
+                if let Some(b) = &t.boot {
+                    return Err(fail(format!(
+                        "a second boot record (the first is on line {})",
+                        b.line
+                    )));
+                }
+                if let Some(&(l, job)) = unchecked.iter().find(|(_, job)| *job >= jobs) {
+                    return Err(outside(l, job, jobs));
+                }
+                unchecked.clear();
+                t.jobs = alloc::vec![None; jobs as usize];
+                t.boot = Some(Boot {
+                    policy,
+                    jobs,
+                    tick,
+                    tsc_hz,
+                    line,
+                });
+            }
+            Record::Run {
+                job,
+                start,
+                end,
+                stop,
+            } => {
+                match &t.boot {
+                    Some(b) if job >= b.jobs => return Err(outside(line, job, b.jobs)),
+                    Some(_) => {}
+                    None => unchecked.push((line, job)),
+                }
+                if end < start {
+                    return Err(fail(format!(
+                        "the run of job {job} ends before it starts (start {start} ns, end {end} ns)"
+                    )));
+                }
+                t.runs.push(Run {
+                    job,
+                    start,
+                    end,
+                    stop,
+                });
+            }
+            Record::Job {
+                job,
+                arrival,
+                first_run,
+                completion,
+                cpu,
+                wait,
+                work,
+            } => {
+                let Some(b) = &t.boot else {
+                    return Err(fail("a job record before the boot record".into()));
+                };
+                let jobs = b.jobs;
+                let slot = t
+                    .jobs
+                    .get_mut(job as usize)
+                    .ok_or_else(|| outside(line, job, jobs))?;
+                *slot = Some(JobFigures {
+                    arrival,
+                    first_run,
+                    completion,
+                    cpu,
+                    wait,
+                    work,
+                });
+            }
+            Record::End {
+                at,
+                ticks,
+                switches,
+                decisions,
+            } => {
+                t.end = Some(End {
+                    at,
+                    ticks,
+                    switches,
+                    decisions,
+                })
+            }
+            Record::Pass => t.pass = true,
+            Record::Fail { message } => {
+                t.fail.get_or_insert(message);
+            }
+        }
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +503,114 @@ mod tests {
     use alloc::string::ToString;
     use alloc::vec;
     use alloc::vec::Vec;
+
+    fn lines(records: &[Record]) -> String {
+        let mut text = String::from("simk-log not a record\n");
+        for r in records {
+            text.push_str(&r.to_string());
+            text.push('\n');
+        }
+        text
+    }
+
+    fn boot(jobs: u32) -> Record {
+        Record::Boot {
+            policy: String::from("rr"),
+            jobs,
+            tick: 1_000_000,
+            tsc_hz: 1,
+        }
+    }
+
+    fn run(job: JobId, start: Time, end: Time) -> Record {
+        Record::Run {
+            job,
+            start,
+            end,
+            stop: Stop::Expired,
+        }
+    }
+
+    #[test]
+    fn a_whole_trace_reads_into_its_parts() {
+        let figures = Record::Job {
+            job: 1,
+            arrival: 0,
+            first_run: 5,
+            completion: 9,
+            cpu: 4,
+            wait: 5,
+            work: 3,
+        };
+        let end = Record::End {
+            at: 9,
+            ticks: 1,
+            switches: 2,
+            decisions: 2,
+        };
+        let t = read(&lines(&[
+            run(0, 0, 5),
+            boot(2),
+            run(1, 5, 9),
+            figures,
+            end,
+            Record::Pass,
+            Record::Fail {
+                message: String::from("first"),
+            },
+            Record::Fail {
+                message: String::from("second"),
+            },
+        ]))
+        .unwrap();
+        let b = t.boot.unwrap();
+        assert_eq!((b.jobs, b.line), (2, 3));
+        assert_eq!(t.runs.len(), 2);
+        assert_eq!(t.jobs[0], None);
+        assert_eq!(t.jobs[1].map(|j| j.response()), Some(5));
+        assert_eq!(t.end.map(|e| e.switches), Some(2));
+        assert!(t.pass);
+        assert_eq!(t.fail.as_deref(), Some("first"));
+        assert_eq!(read("no trace here"), Ok(Trace::default()));
+    }
+
+    #[test]
+    fn what_no_trace_may_hold_is_an_error_on_its_line() {
+        let err = |records: &[Record]| read(&lines(records)).unwrap_err();
+        // A run before the boot record is checked when the boot record comes.
+        let e = err(&[run(5, 0, 1), boot(2)]);
+        assert_eq!(e.line, 2);
+        assert!(
+            e.message
+                .starts_with("job 5 is not in the scenario, whose jobs are 0 to 1")
+        );
+        assert_eq!(err(&[boot(2), run(2, 0, 1)]).line, 3);
+        let e = err(&[boot(2), run(1, 9, 5)]);
+        assert!(e.message.contains("ends before it starts"), "{}", e.message);
+        let e = err(&[boot(2), boot(2)]);
+        assert_eq!(
+            (e.line, e.message.contains("second boot record")),
+            (3, true)
+        );
+        let figures = Record::Job {
+            job: 0,
+            arrival: 0,
+            first_run: 0,
+            completion: 1,
+            cpu: 1,
+            wait: 0,
+            work: 1,
+        };
+        let e = err(&[figures.clone(), boot(1)]);
+        assert_eq!(e.message, "a job record before the boot record");
+        let e = read("simk run job=x").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(
+            e.message.starts_with("not a kernel trace record"),
+            "{}",
+            e.message
+        );
+    }
 
     fn examples() -> Vec<Record> {
         let mut v = vec![
