@@ -2,11 +2,11 @@
 //! (`sched::boot`), and the same mix on the simulator's machine model (`sched::machine`, what
 //! `sim run` steps), compared job by job and stretch by stretch.
 
-use models::cpu::{CpuConfig, model::build_policy};
+use models::cpu::{CpuConfig, model::build_machine};
 use sched::Time;
 use sched::boot::{BootConfig, BootJob, Fault};
 use sched::ktrace::stop_name;
-use sched::machine::{JobStats, Machine, Segment};
+use sched::machine::{JobStats, Segment};
 
 use crate::kernel::{JobFigures, KernelTrace, Run};
 
@@ -66,12 +66,7 @@ pub struct Simulated {
 }
 
 pub fn simulate(cfg: &CpuConfig) -> Result<Simulated, String> {
-    let policy = build_policy(cfg)?;
-    let jobs = cfg.jobs.iter().map(|j| j.spec()).collect();
-    let mut machine_config = cfg.machine;
-    machine_config.cpus = cfg.cpus;
-    let mut m = Machine::new(policy, machine_config, jobs)
-        .map_err(|e| format!("the job list cannot run: {e:?}"))?;
+    let mut m = build_machine(cfg)?;
     m.run_to_end();
     if !m.finished() {
         return Err("the simulated machine did not finish every job".into());

@@ -114,6 +114,18 @@ pub fn build_policy(config: &CpuConfig) -> Result<AnyPolicy, String> {
     Ok(AnyPolicy(Box::new(per_cpu)))
 }
 
+/// The machine a configuration describes, its policy built and its jobs loaded, not yet run:
+/// what [`CpuModel`] steps from the simulator's clock (and `native` runs to the end beside the
+/// kernel's schedule).
+pub fn build_machine(config: &CpuConfig) -> Result<Machine<AnyPolicy>, String> {
+    let policy = build_policy(config)?;
+    let jobs = config.jobs.iter().map(JobConfig::spec).collect();
+    let mut machine_config = config.machine;
+    machine_config.cpus = config.cpus;
+    Machine::new(policy, machine_config, jobs)
+        .map_err(|e| format!("the job list cannot run: {e:?}"))
+}
+
 /// The model's one event: the machine has something to do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step;
@@ -147,12 +159,7 @@ pub struct CpuModel {
 
 impl CpuModel {
     pub fn new(config: CpuConfig) -> Result<Self, String> {
-        let policy = build_policy(&config)?;
-        let jobs = config.jobs.iter().map(JobConfig::spec).collect();
-        let mut machine_config = config.machine;
-        machine_config.cpus = config.cpus;
-        let machine = Machine::new(policy, machine_config, jobs)
-            .map_err(|e| format!("the job list cannot run: {e:?}"))?;
+        let machine = build_machine(&config)?;
         Ok(CpuModel {
             config,
             machine,
