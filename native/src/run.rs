@@ -216,8 +216,7 @@ struct Runner<'a> {
 
 /// A scenario's diagnostics as one error, a line each.
 fn joined(d: Vec<scenarios::Diagnostic>) -> RunError {
-    let lines: Vec<String> = d.iter().map(|x| x.to_string()).collect();
-    RunError::Scenario(lines.join("\n"))
+    RunError::Scenario(scenarios::ScenarioError::Invalid(d).to_string())
 }
 
 /// Loads the scenario and checks that it is one `native run` can run (the runner and each node

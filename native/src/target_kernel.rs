@@ -75,22 +75,11 @@ pub fn run(
 ) -> Result<Vec<VariantRun>, TargetError> {
     let path = &args.scenario;
     let scenario = scenarios::load(path).map_err(|e| TargetError::Scenario(e.to_string()))?;
-    let variants = scenarios::sweep::variants(&scenario).map_err(|d| {
-        TargetError::Scenario(
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    // Diagnostics read as `sim` prints them (ScenarioError's one line each).
     let joined = |d: Vec<scenarios::Diagnostic>| {
-        TargetError::Scenario(
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
+        TargetError::Scenario(scenarios::ScenarioError::Invalid(d).to_string())
     };
+    let variants = scenarios::sweep::variants(&scenario).map_err(joined)?;
     // Check every variant and make its command line before building or booting anything.
     let mut plans = Vec::new();
     for v in variants.iter() {
