@@ -639,7 +639,7 @@ pub struct KernelTrace {
     /// Each `run` record: (job, start, end), ns since the mix started, in the trace's order.
     pub runs: Vec<(usize, u64, u64)>,
     /// The tick of the `boot` record.
-    pub tick: Option<u64>,
+    pub tick: u64,
     /// The message of a `fail` record.
     pub failed: Option<String>,
 }
@@ -688,7 +688,7 @@ pub fn parse_kernel_trace(path: &str, text: &str, jobs: usize) -> Result<KernelT
             .iter()
             .map(|r| (r.job as usize, r.start, r.end))
             .collect(),
-        tick: Some(boot.tick),
+        tick: boot.tick,
         failed: t.fail,
     })
 }
@@ -799,10 +799,7 @@ fn kernel_charts(
 }
 
 fn kernel_doc(trace_name: &str, trace: &KernelTrace) -> String {
-    let tick = trace
-        .tick
-        .map(|t| format!(" (every {})", show(t as f64, true)))
-        .unwrap_or_default();
+    let tick = format!(" (every {})", show(trace.tick as f64, true));
     let mut doc = format!(
         "The same job mix twice, on one time axis from the start of the mix. On top, the \
          bare-metal kernel (kernel/) booted in QEMU with this scenario's policy and jobs: the run \
