@@ -117,7 +117,6 @@ fn a_run_between_namespaces_holds_its_checks_and_removes_them() {
         seen = leftovers(pid);
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(seen.len(), 7, "{seen:?}");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -125,6 +124,7 @@ fn a_run_between_namespaces_holds_its_checks_and_removes_them() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(seen.len(), 7, "{seen:?}");
     assert!(stdout.contains("between network namespaces"), "{stdout}");
     for check in ["linearizable", "durable", "state-machine-safety"] {
         assert!(stdout.contains(&format!("ok    {check}")), "{stdout}");
