@@ -57,7 +57,7 @@ enum Command {
     /// then the simulator's checks on what happened. A CPU scheduling scenario with `--target
     /// kernel`: its job mix in the bare-metal kernel under QEMU, beside the simulator's schedule.
     /// Exits 0 when every check held (the kernel passed), 1 when one did not (the kernel failed
-    /// or hung), 2 when the run could not run.
+    /// or hung), 2 when the run could not run or was interrupted (Ctrl-C, SIGTERM, SIGHUP).
     Run {
         /// A scenario, e.g. scenarios/raft-partition.scn (or scenarios/sched-rr.scn with
         /// --target kernel).
@@ -108,7 +108,8 @@ enum Command {
         history: Option<PathBuf>,
         /// Run N times here and over N seeds in the simulator, and print how far apart they
         /// are: election time after a leader crash, commit latency, client operation latency,
-        /// messages per committed entry (docs/native.md).
+        /// messages per committed entry (docs/native.md); then every run's checks, exiting 1 if
+        /// any run broke one.
         #[arg(long, value_name = "N", conflicts_with_all = ["history", "keep"],
               value_parser = clap::value_parser!(u32).range(1..=100))]
         compare: Option<u32>,

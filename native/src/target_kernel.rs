@@ -31,7 +31,7 @@ pub enum TargetError {
     #[error("{0}")]
     Setup(String),
     /// Ctrl-C, SIGTERM or SIGHUP: QEMU was killed and the run stopped.
-    #[error("interrupted: QEMU was stopped and the run ended before its last variant")]
+    #[error("interrupted: QEMU was killed and the run stopped")]
     Interrupted,
 }
 
