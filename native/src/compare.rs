@@ -8,12 +8,18 @@
 //! (Raft messages, client requests and replies on both sides). Each latency's samples are pooled
 //! over the runs; messages per entry is one value per run. The error is the measured median's
 //! distance from the simulated one, relative to the simulated one.
+//!
+//! Every run is also judged, as `native run` and `sim run` judge one: the native runs by their
+//! end-of-run checks, the simulated ones by the models' checks and the scenario's metric
+//! expectations. A comparison in which a run broke a check is a failed comparison, whatever its
+//! figures say.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use models::raft::cluster::Cluster;
-use simcore::{Dist, MetricValue, SimConfig, Simulation, StopAt};
+use models::raft::cluster::{Cluster, ClusterConfig};
+use simcore::{Dist, MetricValue, RunResult, SimConfig, Simulation, StopAt};
 
 use crate::run::{NativeReport, RunArgs, RunError, load_cluster, run};
 
@@ -57,36 +63,85 @@ pub struct Stats {
 
 /// Nearest-rank percentiles of `values`; None when there are none.
 pub fn stats(values: &[f64]) -> Option<Stats> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
+    let mut pool = Pool::default();
+    pool.add(values.iter().copied());
+    pool.stats()
+}
+
+/// One metric's values pooled over runs. A value may stand for many: a simulated run keeps at
+/// most 4,096 evenly spaced quantiles of a histogram (`RunResult::distributions`), and each then
+/// weighs the histogram's true count over the quantiles kept, so percentiles weigh every run by
+/// what it measured and `n` is the true number of values.
+#[derive(Debug, Default)]
+struct Pool {
+    /// (value, how many values it stands for)
+    weighted: Vec<(f64, f64)>,
+    count: u64,
+}
+
+impl Pool {
+    /// Values measured one by one.
+    fn add(&mut self, values: impl IntoIterator<Item = f64>) {
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            self.weighted.push((v, 1.0));
+            self.count += 1;
+        }
     }
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-    Some(Stats {
-        median: at(0.5),
-        p99: at(0.99),
-        n: v.len(),
-    })
+
+    /// `kept` values standing for `count` (a histogram's kept quantiles and its true count).
+    fn add_kept(&mut self, kept: &[u64], count: u64) {
+        if kept.is_empty() {
+            return;
+        }
+        let weight = count.max(kept.len() as u64) as f64 / kept.len() as f64;
+        self.weighted
+            .extend(kept.iter().map(|&v| (v as f64, weight)));
+        self.count += count.max(kept.len() as u64);
+    }
+
+    /// Weighted nearest-rank percentiles (with every weight 1: the plain nearest rank).
+    fn stats(&self) -> Option<Stats> {
+        let mut v = self.weighted.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: f64 = v.iter().map(|x| x.1).sum();
+        let at = |q: f64| {
+            let rank = (q * total).ceil().max(1.0);
+            let mut seen = 0.0;
+            v.iter()
+                .find(|x| {
+                    seen += x.1;
+                    seen >= rank
+                })
+                .map_or(v[v.len() - 1].0, |x| x.0)
+        };
+        Some(Stats {
+            median: at(0.5),
+            p99: at(0.99),
+            n: self.count as usize,
+        })
+    }
 }
 
 /// What one side measured, pooled over its runs.
 #[derive(Debug, Default)]
 struct Side {
-    election: Vec<f64>,
-    commit: Vec<f64>,
-    op: Vec<f64>,
-    per_entry: Vec<f64>,
+    election: Pool,
+    commit: Pool,
+    op: Pool,
+    per_entry: Pool,
 }
 
 impl Side {
     fn rows(sim: &Side, native: &Side, calibrated: Option<&Side>) -> Vec<Row> {
-        let row = |metric, is_duration, f: fn(&Side) -> &Vec<f64>| Row {
+        let row = |metric, is_duration, f: fn(&Side) -> &Pool| Row {
             metric,
             is_duration,
-            sim: stats(f(sim)),
-            native: stats(f(native)),
-            calibrated: calibrated.and_then(|c| stats(f(c))),
+            sim: f(sim).stats(),
+            native: f(native).stats(),
+            calibrated: calibrated.and_then(|c| f(c).stats()),
         };
         vec![
             row("time to elect a leader after a leader crash", true, |s| {
@@ -101,17 +156,63 @@ impl Side {
     }
 }
 
+/// The network latency measured by `native calibrate net`, and the file it came from (for the
+/// replay of a calibrated simulated run).
+#[derive(Debug, Clone)]
+pub struct Calibrated {
+    pub file: PathBuf,
+    pub latency: Dist,
+}
+
+/// How one run of a comparison fared against its checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunChecks {
+    /// Which run: `native seed 3`, `sim seed 3`, `calibrated sim seed 3`.
+    pub run: String,
+    /// What was checked.
+    pub checked: Vec<String>,
+    /// (check, detail) for each violation shown (a simulated run keeps the first 100).
+    pub violations: Vec<(String, String)>,
+    /// Every violation, shown or not.
+    pub violations_total: u64,
+    /// The command that replays a simulated run (a native run cannot be replayed: its detail
+    /// is the evidence).
+    pub replay: Option<String>,
+}
+
+impl RunChecks {
+    pub fn ok(&self) -> bool {
+        self.violations_total == 0
+    }
+}
+
+/// A whole comparison: the figures, and every run's checks.
+#[derive(Debug)]
+pub struct Comparison {
+    pub rows: Vec<Row>,
+    pub runs: Vec<RunChecks>,
+}
+
+impl Comparison {
+    /// Every check of every run held.
+    pub fn ok(&self) -> bool {
+        self.runs.iter().all(RunChecks::ok)
+    }
+}
+
 /// Runs the comparison: `runs` native runs (seeds from the scenario's, or `--seed`, on), then
 /// the simulator over the same seeds, as the scenario says and, with `calibrated`, with that
-/// network latency instead.
+/// network latency instead. Every run is judged; a run that breaks a check does not stop the
+/// others.
 pub fn compare(
     args: &RunArgs,
     runs: usize,
-    calibrated: Option<Dist>,
+    calibrated: Option<&Calibrated>,
     stop: Arc<AtomicBool>,
-) -> Result<Vec<Row>, RunError> {
+) -> Result<Comparison, RunError> {
     let (_, seed, _, _) = load_cluster(&args.scenario, args.seed)?;
     let mut native = Side::default();
+    let mut checks = Vec::new();
     for k in 0..runs as u64 {
         let one = RunArgs {
             seed: Some(seed + k),
@@ -120,28 +221,50 @@ pub fn compare(
         };
         let r = run(&one, Arc::clone(&stop))?;
         add_native(&mut native, &r);
+        checks.push(native_checks(&r));
     }
-    let sim = sim_side(args, seed, runs, None)?;
+    let sim = sim_side(args, seed, runs, None, &mut checks)?;
     let cal = match calibrated {
-        Some(d) => Some(sim_side(args, seed, runs, Some(d))?),
+        Some(c) => Some(sim_side(args, seed, runs, Some(c), &mut checks)?),
         None => None,
     };
-    Ok(Side::rows(&sim, &native, cal.as_ref()))
+    Ok(Comparison {
+        rows: Side::rows(&sim, &native, cal.as_ref()),
+        runs: checks,
+    })
+}
+
+fn native_checks(r: &NativeReport) -> RunChecks {
+    RunChecks {
+        run: format!("native seed {}", r.seed),
+        checked: r
+            .held
+            .iter()
+            .cloned()
+            .chain(r.violations.iter().map(|v| v.0.clone()))
+            .collect(),
+        violations: r.violations.clone(),
+        violations_total: r.violations.len() as u64,
+        replay: None,
+    }
 }
 
 /// The simulator over `runs` seeds from `seed`, recording, with the network latency replaced
-/// by `latency` when given.
+/// by `calibrated`'s when given; each run's checks go to `checks`.
 fn sim_side(
     args: &RunArgs,
     seed: u64,
     runs: usize,
-    latency: Option<Dist>,
+    calibrated: Option<&Calibrated>,
+    checks: &mut Vec<RunChecks>,
 ) -> Result<Side, RunError> {
+    let scenario =
+        scenarios::load(&args.scenario).map_err(|e| RunError::Scenario(e.to_string()))?;
     let mut sim = Side::default();
     for k in 0..runs as u64 {
         let (mut cfg, seed, _, duration) = load_cluster(&args.scenario, Some(seed + k))?;
-        if let Some(d) = &latency {
-            cfg.link.latency = d.clone();
+        if let Some(c) = calibrated {
+            cfg.link.latency = c.latency.clone();
         }
         let (raft, network) = (cfg.name.clone(), cfg.network.clone());
         let load = cfg
@@ -149,6 +272,7 @@ fn sim_side(
             .as_ref()
             .map(|l| l.name.clone())
             .unwrap_or_default();
+        let checked = sim_checked(&cfg, &scenario);
         let model = Cluster::new(cfg).map_err(RunError::Scenario)?;
         let config = SimConfig {
             record: true,
@@ -158,18 +282,24 @@ fn sim_side(
             time: args.until.or(duration),
             events: None,
         };
-        let (r, _) = Simulation::new(model, config)
+        let (mut r, _) = Simulation::new(model, config)
             .run(stop)
             .map_err(|e| RunError::Scenario(e.to_string()))?;
-        let dist = |name: String| -> Vec<f64> {
-            r.distributions
-                .get(&name)
-                .map(|v| v.iter().map(|&x| x as f64).collect())
-                .unwrap_or_default()
+        // The scenario's metric expectations, as `sim run` judges them.
+        scenarios::runner::judge(&scenario, &mut r)
+            .map_err(|e| RunError::Scenario(e.to_string()))?;
+        checks.push(sim_checks(args, seed, calibrated, checked, &r));
+        let pool = |pool: &mut Pool, name: String| {
+            let count = match r.metrics.get(&name) {
+                Some(MetricValue::Histogram { count, .. }) => *count,
+                _ => 0,
+            };
+            let kept = r.distributions.get(&name).map_or(&[][..], Vec::as_slice);
+            pool.add_kept(kept, count);
         };
-        sim.election.extend(dist(format!("{raft}.election_time")));
-        sim.commit.extend(dist(format!("{raft}.commit_latency")));
-        sim.op.extend(dist(format!("{load}.latency")));
+        pool(&mut sim.election, format!("{raft}.election_time"));
+        pool(&mut sim.commit, format!("{raft}.commit_latency"));
+        pool(&mut sim.op, format!("{load}.latency"));
         let counter = |name: String| match r.metrics.get(&name) {
             Some(MetricValue::Counter { value }) => *value as f64,
             _ => 0.0,
@@ -177,20 +307,122 @@ fn sim_side(
         let commits = counter(format!("{raft}.commits"));
         if commits > 0.0 {
             sim.per_entry
-                .push(counter(format!("{network}.sent")) / commits);
+                .add([counter(format!("{network}.sent")) / commits]);
         }
     }
     Ok(sim)
 }
 
+/// What a simulated run of `cfg` checks: Raft's safety properties after every event, then what
+/// the scenario expects.
+fn sim_checked(cfg: &ClusterConfig, scenario: &scenarios::ast::Scenario) -> Vec<String> {
+    let mut checked = vec!["safety (Raft's properties after every event)".to_string()];
+    if cfg.check_linearizable {
+        checked.push("linearizable".into());
+    }
+    if cfg.check_durable {
+        checked.push("durable".into());
+    }
+    if !cfg.liveness.is_empty() {
+        checked.push("liveness".into());
+    }
+    let metric =
+        |e: &&scenarios::ast::Expect| matches!(e.check, scenarios::ast::Check::Metric { .. });
+    checked.extend(
+        scenario
+            .expects
+            .iter()
+            .filter(metric)
+            .map(|e| e.text.trim_start_matches("expect ").to_string()),
+    );
+    checked
+}
+
+fn sim_checks(
+    args: &RunArgs,
+    seed: u64,
+    calibrated: Option<&Calibrated>,
+    checked: Vec<String>,
+    r: &RunResult,
+) -> RunChecks {
+    let flags = scenarios::runner::replay_flags(&scenarios::runner::RunOptions {
+        until: args.until,
+        ..Default::default()
+    });
+    let mut replay = format!("sim run {} --seed {seed}{flags}", args.scenario.display());
+    if let Some(c) = calibrated {
+        replay.push_str(&calibrated_replay(&c.file));
+    }
+    RunChecks {
+        run: match calibrated {
+            Some(_) => format!("calibrated sim seed {seed}"),
+            None => format!("sim seed {seed}"),
+        },
+        checked,
+        violations: r
+            .violations
+            .iter()
+            .map(|v| (v.check.clone(), v.detail.clone()))
+            .collect(),
+        violations_total: r.violations_total,
+        replay: Some(replay),
+    }
+}
+
+/// How to replay a run with the calibrated network: `sim run` has no flag for it, the scenario
+/// takes the calibration in place of its `network` block.
+fn calibrated_replay(file: &Path) -> String {
+    format!(
+        " (with the scenario's `network` block replaced by `include \"{}\"`)",
+        file.display()
+    )
+}
+
 fn add_native(side: &mut Side, r: &NativeReport) {
     let f = |v: &[u64]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
-    side.election.extend(f(&r.election_times_ns));
-    side.commit.extend(f(&r.commit_latencies_ns));
-    side.op.extend(f(&r.latencies_ns));
+    side.election.add(f(&r.election_times_ns));
+    side.commit.add(f(&r.commit_latencies_ns));
+    side.op.add(f(&r.latencies_ns));
     if r.committed > 0 {
-        side.per_entry.push(r.messages as f64 / r.committed as f64);
+        side.per_entry.add([r.messages as f64 / r.committed as f64]);
     }
+}
+
+/// Every run's checks for people: a line per run, and under a failed one its violations and,
+/// for a simulated one, the command that replays it; then the verdict.
+pub fn checks_report(runs: &[RunChecks]) -> Vec<String> {
+    let mut out = vec!["checks".to_string()];
+    for r in runs {
+        if r.ok() {
+            out.push(format!("  ok    {}: {}", r.run, r.checked.join(", ")));
+            continue;
+        }
+        out.push(format!(
+            "  FAIL  {}: {} violation(s) of {}",
+            r.run,
+            r.violations_total,
+            r.checked.join(", ")
+        ));
+        for (check, detail) in &r.violations {
+            out.push(format!("          {check}: {detail}"));
+        }
+        let hidden = r.violations_total.saturating_sub(r.violations.len() as u64);
+        if hidden > 0 {
+            out.push(format!("          ... and {hidden} more"));
+        }
+        if let Some(replay) = &r.replay {
+            out.push(format!("          replay: {replay}"));
+        }
+    }
+    let failed = runs.iter().filter(|r| !r.ok()).count();
+    out.push(match failed {
+        0 => format!("result     ok: every check held in all {} runs", runs.len()),
+        n => format!(
+            "result     FAILED: {n} of {} runs broke a check",
+            runs.len()
+        ),
+    });
+    out
 }
 
 /// The comparison as a table for people.
@@ -242,6 +474,67 @@ pub fn table(rows: &[Row], runs: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run that kept 1 value standing for 1,000 outweighs one of 3 values: the pooled median
+    /// is the first run's, and `n` counts every value.
+    #[test]
+    fn kept_quantiles_weigh_what_they_stand_for() {
+        let mut p = Pool::default();
+        p.add_kept(&[100], 1_000);
+        p.add_kept(&[1, 2, 3], 3);
+        let s = p.stats().unwrap();
+        assert_eq!((s.median, s.n), (100.0, 1_003));
+        p.add([7.0]);
+        assert_eq!(p.stats().unwrap().n, 1_004);
+    }
+
+    /// The simulated side's `n` is the histograms' true count, not the 4,096 quantiles a run
+    /// keeps of each: 64 clients over a fast network make many thousand operations in 3 s.
+    #[test]
+    fn the_simulated_side_counts_every_value_not_the_kept_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let scn = dir.path().join("busy.scn");
+        std::fs::write(
+            &scn,
+            r#"scenario "busy" {
+  seed 1
+  duration 3s
+  network { latency uniform(50us, 100us) }
+  raft cluster { nodes n1..n3 }
+  load kv { clients 64  rate 20000/s  keys uniform(1, 50) }
+}
+"#,
+        )
+        .unwrap();
+        let args = RunArgs {
+            scenario: scn,
+            seed: None,
+            until: None,
+            keep: false,
+            emulate_latency: false,
+            netns: false,
+        };
+        let mut checks = Vec::new();
+        let side = sim_side(&args, 1, 1, None, &mut checks).unwrap();
+        let op = side.op.stats().unwrap();
+        assert!(op.n > 4_096, "client operations counted: {}", op.n);
+        // The true count is the ok and failed operations the run reported.
+        let (cfg, ..) = load_cluster(&args.scenario, Some(1)).unwrap();
+        let load = cfg.load.as_ref().unwrap().name.clone();
+        let (r, _) = Simulation::new(Cluster::new(cfg).unwrap(), SimConfig::new(1))
+            .run(StopAt {
+                time: Some(simcore::SimTime::from_nanos(3_000_000_000)),
+                events: None,
+            })
+            .unwrap();
+        let counter = |n: &str| match r.metrics.get(&format!("{load}.{n}")) {
+            Some(MetricValue::Counter { value }) => *value,
+            _ => 0,
+        };
+        assert_eq!(op.n as u64, counter("ok") + counter("fail"), "{op:?}");
+        assert_eq!(checks.len(), 1);
+        assert!(checks[0].ok(), "{:?}", checks[0]);
+    }
 
     #[test]
     fn percentiles_and_errors() {

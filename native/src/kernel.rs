@@ -8,8 +8,10 @@
 //! nor fails is killed at the timeout: each is a failure with its own message.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sched::Time;
@@ -78,6 +80,47 @@ pub fn build(dir: &Path) -> Result<PathBuf, String> {
         ));
     }
     Ok(image)
+}
+
+/// The Multiboot (v1) header's magic, and how far into the image a loader looks for it.
+const MULTIBOOT_MAGIC: u32 = 0x1BAD_B002;
+const MULTIBOOT_SEARCH: usize = 8192;
+
+/// Whether `bytes` (an image's start) hold a Multiboot header: the magic at a 4-byte boundary
+/// within the first 8 KiB, followed by flags and a checksum that sum with it to zero.
+fn has_multiboot_header(bytes: &[u8]) -> bool {
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    (0..bytes.len().min(MULTIBOOT_SEARCH)).step_by(4).any(|at| {
+        match (word(at), word(at + 4), word(at + 8)) {
+            (Some(MULTIBOOT_MAGIC), Some(flags), Some(sum)) => {
+                MULTIBOOT_MAGIC.wrapping_add(flags).wrapping_add(sum) == 0
+            }
+            _ => false,
+        }
+    })
+}
+
+/// Checks that `path` is a kernel QEMU's `-kernel` can boot as ours is booted (a Multiboot
+/// image), so a wrong file is refused with a reason before QEMU starts.
+pub fn check_image(path: &Path) -> Result<(), String> {
+    let mut start = Vec::with_capacity(MULTIBOOT_SEARCH);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MULTIBOOT_SEARCH as u64).read_to_end(&mut start))
+        .map_err(|e| format!("--kernel-image {}: {e}", path.display()))?;
+    if has_multiboot_header(&start) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--kernel-image {}: not a Multiboot kernel image (no Multiboot header in its first 8 KiB); \
+             build one with `cd kernel && cargo build --release` (kernel/target/release/simkernel), \
+             or leave out --kernel-image to have it built",
+            path.display()
+        ))
+    }
 }
 
 /// How QEMU keeps time.
@@ -179,19 +222,82 @@ impl Outcome {
     }
 }
 
-/// Boots `image` with `cmdline`, waits at most `timeout`, and judges the outcome.
-pub fn boot(image: &Path, cmdline: &str, clock: Clock, timeout: Duration) -> Result<Boot, String> {
-    let mut child = qemu_command(image, cmdline, clock)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| match e.kind() {
+/// Why a boot did not give an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("{0}")]
+    Setup(String),
+    /// The runner was told to stop (Ctrl-C, SIGTERM, SIGHUP): QEMU was killed.
+    #[error("interrupted: QEMU was stopped")]
+    Interrupted,
+}
+
+/// QEMU, owned: dropping it kills QEMU's whole process group and reaps it, whatever way the
+/// boot ends (an outcome, an error, an interruption, a panic).
+struct Qemu(Child);
+
+impl Qemu {
+    /// Starts `cmd` as QEMU: in a process group of its own (a Ctrl-C at the terminal reaches the
+    /// runner, which stops it, not QEMU behind its back), and killed by the kernel if the runner
+    /// dies first (a parent-death signal), so no QEMU outlives its runner, even a SIGKILLed one.
+    fn spawn(mut cmd: Command) -> Result<Qemu, String> {
+        let runner = std::process::id();
+        cmd.process_group(0);
+        // SAFETY: between fork and exec, only async-signal-safe calls (prctl, getppid) and no
+        // allocation.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The runner died before the signal was set: do not start at all.
+                if libc::getppid() as u32 != runner {
+                    return Err(std::io::Error::other("the runner is gone"));
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().map(Qemu).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 "no qemu-system-x86_64 (apt-get install qemu-system-x86)".to_string()
             }
             _ => format!("starting qemu-system-x86_64: {e}"),
-        })?;
+        })
+    }
+
+    fn kill(&mut self) {
+        // SAFETY: kill(2) with QEMU's process group (its pid, from process_group(0)) and a
+        // signal number touches no memory.
+        unsafe {
+            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            self.kill();
+        }
+    }
+}
+
+/// Boots `image` with `cmdline`, waits at most `timeout`, and judges the outcome. `stop` (set by
+/// Ctrl-C, SIGTERM or SIGHUP) kills QEMU and ends the boot as interrupted.
+pub fn boot(
+    image: &Path,
+    cmdline: &str,
+    clock: Clock,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Result<Boot, BootError> {
+    let mut cmd = qemu_command(image, cmdline, clock);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut qemu = Qemu::spawn(cmd).map_err(BootError::Setup)?;
     let started = Instant::now();
     let reader = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -203,30 +309,32 @@ pub fn boot(image: &Path, cmdline: &str, clock: Clock, timeout: Duration) -> Res
         })
     };
     let out = reader(
-        child
+        qemu.0
             .stdout
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
     let err = reader(
-        child
+        qemu.0
             .stderr
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
     let status = loop {
-        match child.try_wait() {
+        match qemu.0.try_wait() {
             Ok(Some(s)) => break Some(s),
+            Ok(None) if stop.load(Ordering::Relaxed) => {
+                qemu.kill();
+                return Err(BootError::Interrupted);
+            }
             Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
+                qemu.kill();
                 break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("waiting for QEMU: {e}"));
+                qemu.kill();
+                return Err(BootError::Setup(format!("waiting for QEMU: {e}")));
             }
         }
     };
@@ -441,6 +549,39 @@ mod tests {
         assert!(parse(&broken).unwrap_err().starts_with("line 4:"));
         let failed = format!("{text}\nsimk fail message=it broke");
         assert!(parse(&failed).unwrap_err().contains("it broke"));
+    }
+
+    #[test]
+    fn a_multiboot_header_is_found_only_aligned_and_with_its_checksum() {
+        let header = |flags: u32, sum: u32| {
+            [MULTIBOOT_MAGIC, flags, sum]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .collect::<Vec<u8>>()
+        };
+        let flags = 0x0001_0003u32;
+        let good = header(
+            flags,
+            0u32.wrapping_sub(MULTIBOOT_MAGIC).wrapping_sub(flags),
+        );
+        let at = |offset: usize, h: &[u8]| {
+            let mut image = vec![0u8; offset];
+            image.extend_from_slice(h);
+            image.resize(offset + 64, 0);
+            image
+        };
+        assert!(has_multiboot_header(&at(0, &good)));
+        assert!(has_multiboot_header(&at(4096, &good)));
+        assert!(!has_multiboot_header(&at(2, &good)), "unaligned");
+        assert!(
+            !has_multiboot_header(&at(MULTIBOOT_SEARCH, &good)),
+            "too far in"
+        );
+        assert!(
+            !has_multiboot_header(&at(0, &header(flags, 7))),
+            "bad checksum"
+        );
+        assert!(!has_multiboot_header(b"root:x:0:0:root:/root:/bin/bash\n"));
     }
 
     #[test]

@@ -35,7 +35,9 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "native",
     version,
-    about = "Run sim's models against the real machine."
+    about = "Run sim's models against the real machine.",
+    // Without a subcommand: a usage error that names the subcommands, not the help as an error.
+    arg_required_else_help = false
 )]
 struct Cli {
     #[command(subcommand)]
@@ -55,7 +57,7 @@ enum Command {
     /// then the simulator's checks on what happened. A CPU scheduling scenario with `--target
     /// kernel`: its job mix in the bare-metal kernel under QEMU, beside the simulator's schedule.
     /// Exits 0 when every check held (the kernel passed), 1 when one did not (the kernel failed
-    /// or hung), 2 when the run could not run.
+    /// or hung), 2 when the run could not run or was interrupted (Ctrl-C, SIGTERM, SIGHUP).
     Run {
         /// A scenario, e.g. scenarios/raft-partition.scn (or scenarios/sched-rr.scn with
         /// --target kernel).
@@ -106,7 +108,8 @@ enum Command {
         history: Option<PathBuf>,
         /// Run N times here and over N seeds in the simulator, and print how far apart they
         /// are: election time after a leader crash, commit latency, client operation latency,
-        /// messages per committed entry (docs/native.md).
+        /// messages per committed entry (docs/native.md); then every run's checks, exiting 1 if
+        /// any run broke one.
         #[arg(long, value_name = "N", conflicts_with_all = ["history", "keep"],
               value_parser = clap::value_parser!(u32).range(1..=100))]
         compare: Option<u32>,
@@ -117,6 +120,7 @@ enum Command {
     },
     /// Measure this machine and write a model of it.
     #[command(subcommand)]
+    #[command(arg_required_else_help = false)]
     Calibrate(CalibrateCommand),
     /// One node of a run (started by `native run`, not by hand).
     #[command(hide = true)]
@@ -160,6 +164,42 @@ enum Target {
     Kernel,
 }
 
+/// Clap's message as one line: everything before its usage (the first blank line), so a message
+/// that names its arguments on the lines after the first ("the following required arguments
+/// were not provided:" then `<FILE>`) keeps them.
+fn usage_error(text: &str) -> String {
+    text.lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
+/// For a command called without its subcommand (`native calibrate`): the subcommands a person
+/// can give it (clap's own list has the hidden ones too).
+fn missing_subcommand(e: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    if e.kind() != clap::error::ErrorKind::MissingSubcommand {
+        return None;
+    }
+    let Some(ContextValue::String(path)) = e.get(ContextKind::InvalidSubcommand) else {
+        return None;
+    };
+    let mut command = Cli::command();
+    for name in path.split_whitespace().skip(1) {
+        command = command.find_subcommand(name)?.clone();
+    }
+    let names: Vec<&str> = command
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name())
+        .collect();
+    Some(format!("`{path}` needs a subcommand: {}", names.join(", ")))
+}
+
 fn parse_fault(s: &str) -> Result<sched::boot::Fault, String> {
     sched::boot::Fault::from_name(s).ok_or_else(|| {
         format!(
@@ -186,13 +226,8 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let text = e.to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("bad arguments")
-                .trim_start_matches("error: ");
-            eprintln!("error: {first} (see `native --help`)");
+            let message = missing_subcommand(&e).unwrap_or_else(|| usage_error(&e.to_string()));
+            eprintln!("error: {message} (see `native --help`)");
             return ExitCode::from(2);
         }
     };
@@ -340,39 +375,57 @@ fn main() -> ExitCode {
     }
 }
 
-/// A flag that Ctrl-C sets: the run loop sees it and returns, and the fleet's Drop kills and
-/// reaps every node and removes the run's directory.
+/// A flag that Ctrl-C, SIGTERM and SIGHUP set (ctrlc's `termination` feature: what `timeout`,
+/// systemd, a closed terminal send must clean up as Ctrl-C does). The run loop sees it and
+/// returns, and the guards' Drops do the rest: the fleet kills and reaps every node and removes
+/// the run's directory and namespaces; the kernel target kills QEMU. Either way the run exits
+/// 2 and says it was interrupted.
 fn interrupt_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     if let Err(e) =
         ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed))
     {
-        eprintln!("warning: Ctrl-C will not stop the nodes cleanly: {e}");
+        eprintln!("warning: Ctrl-C, SIGTERM and SIGHUP will not stop the run cleanly: {e}");
     }
     stop
 }
 
-/// `native run --compare N`: the table, exit 0 (2 when a run could not run).
+/// `native run --compare N`: the table and every run's checks; exit 0 when every check of
+/// every run held, 1 when one did not, 2 when a run could not run.
 fn native_compare(
     args: &run::RunArgs,
     n: usize,
     calibration: Option<&std::path::Path>,
 ) -> ExitCode {
-    let calibrated = match calibration.map(calibrate::read).transpose() {
-        Ok(c) => c.map(|c| c.latency()),
+    let calibrated = match calibration
+        .map(|p| calibrate::read(p).map(|c| (p, c)))
+        .transpose()
+    {
+        Ok(c) => c.map(|(p, c)| compare::Calibrated {
+            file: p.to_path_buf(),
+            latency: c.latency(),
+        }),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
     let stop = interrupt_flag();
-    match compare::compare(args, n, calibrated, stop) {
-        Ok(rows) => {
-            for line in compare::table(&rows, n) {
+    match compare::compare(args, n, calibrated.as_ref(), stop) {
+        Ok(c) => {
+            for line in compare::table(&c.rows, n) {
                 println!("{line}");
             }
-            ExitCode::SUCCESS
+            println!();
+            for line in compare::checks_report(&c.runs) {
+                println!("{line}");
+            }
+            if c.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(e) => {
             eprintln!("error: {}", run_error(&args.scenario, &e));
@@ -396,8 +449,14 @@ fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
             "" => println!("scenario   {name}"),
             l => println!("scenario   {name} ({l})"),
         }
+        // QEMU that refused to start the image never booted it.
+        let booted = if v.could_not_run() {
+            "not booted: QEMU did not run the image"
+        } else {
+            "booted in QEMU (TCG)"
+        };
         println!(
-            "kernel     booted in QEMU (TCG), {clock}; {:.2} s",
+            "kernel     {booted}, {clock}; {:.2} s",
             v.boot.wall.as_secs_f64()
         );
         println!("qemu       {}", v.qemu);
@@ -430,7 +489,8 @@ fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
         }
         println!();
     };
-    match target_kernel::run(args, print) {
+    let stop = interrupt_flag();
+    match target_kernel::run(args, &stop, print) {
         Ok(runs) if runs.iter().all(target_kernel::VariantRun::passed) => ExitCode::SUCCESS,
         Ok(runs) if runs.iter().any(target_kernel::VariantRun::could_not_run) => ExitCode::from(2),
         Ok(_) => ExitCode::from(1),

@@ -14,6 +14,8 @@ use std::process::Command;
 /// The namespaces, veth pairs and bridge of one run.
 #[derive(Debug)]
 pub struct NetNs {
+    /// The runner's pid, in every name.
+    pid: u32,
     bridge: String,
     namespaces: Vec<String>,
     subnet: u8,
@@ -75,6 +77,7 @@ impl NetNs {
         }
         let pid = std::process::id();
         let mut made = NetNs {
+            pid,
             bridge: format!("sb{}", pid % 10_000_000),
             namespaces: Vec::new(),
             subnet: free_subnet(pid),
@@ -87,7 +90,7 @@ impl NetNs {
             let ns = format!("sim-{pid}-n{k}");
             ip(&["netns", "add", &ns])?;
             made.namespaces.push(ns.clone());
-            let host = format!("sv{}n{k}", pid % 100_000);
+            let host = made.veth(k);
             ip(&[
                 "link", "add", &host, "type", "veth", "peer", "name", "eth0", "netns", &ns,
             ])?;
@@ -108,6 +111,11 @@ impl NetNs {
         Ipv4Addr::new(10, 213, self.subnet, 254)
     }
 
+    /// The host's end of node `k`'s veth pair.
+    fn veth(&self, k: usize) -> String {
+        format!("sv{}n{k}", self.pid % 100_000)
+    }
+
     /// The namespace of node `k`.
     pub fn namespace(&self, k: usize) -> Option<&str> {
         self.namespaces.get(k).map(String::as_str)
@@ -115,9 +123,12 @@ impl NetNs {
 }
 
 impl Drop for NetNs {
-    /// Deleting a namespace deletes its end of the veth pair, and with it the host's end.
+    /// Each veth pair is deleted first, from the host's end: deleting a namespace would delete
+    /// its devices too, but later, in the kernel's own time, so the host's ends would outlive
+    /// the run for a moment.
     fn drop(&mut self) {
-        for ns in self.namespaces.drain(..) {
+        for (k, ns) in std::mem::take(&mut self.namespaces).into_iter().enumerate() {
+            let _ = ip(&["link", "del", &self.veth(k)]);
             let _ = ip(&["netns", "del", &ns]);
         }
         let _ = ip(&["link", "del", &self.bridge]);

@@ -147,14 +147,18 @@ pub fn run(args: &NodeArgs) -> Result<(), String> {
 
 /// Asks the kernel to kill this process when the runner dies, so no node outlives its run
 /// (Linux's parent-death signal).
-/// Also ignores SIGINT: a Ctrl-C at the terminal reaches the whole process group, and the nodes
-/// must be stopped by their runner (which is told by the same Ctrl-C), not die under it.
+/// Also ignores SIGINT, SIGTERM and SIGHUP: a Ctrl-C at the terminal, a closed terminal, or a
+/// service manager stopping the whole group reach every process of the run, and the nodes must
+/// be stopped by their runner (which the same signal tells to stop), not die under it and look
+/// like a node that crashed by itself.
 fn die_with_parent() {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) and signal(SIGINT, SIG_IGN) take integers and touch no
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and signal(SIG, SIG_IGN) take integers and touch no
     // memory of ours.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
     }
 }
 

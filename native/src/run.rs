@@ -12,8 +12,8 @@
 //! expectations.
 //!
 //! Nothing is left behind: every child is killed and reaped and the run's directory removed
-//! when the run ends, fails, panics or is interrupted (Ctrl-C), and each node also dies with
-//! its runner (a parent-death signal), even if the runner is SIGKILLed.
+//! when the run ends, fails, panics or is interrupted (Ctrl-C, SIGTERM, SIGHUP), and each node
+//! also dies with its runner (a parent-death signal), even if the runner is SIGKILLed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, UdpSocket};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use models::lincheck::{self, Verdict};
+use models::lincheck;
 use models::network::{Partition, Shape};
 use models::raft::client::{
     Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text, operations,
@@ -219,6 +219,20 @@ fn joined(d: Vec<scenarios::Diagnostic>) -> RunError {
     RunError::Scenario(scenarios::ScenarioError::Invalid(d).to_string())
 }
 
+/// The error for a scenario without a `raft` block, pointing a CPU scheduling one (`cpu`) to
+/// the kernel target.
+fn not_raft(path: &Path, cpu: bool) -> RunError {
+    let hint = if cpu {
+        "; it is a CPU scheduling scenario: boot it in the kernel with --target kernel"
+    } else {
+        ""
+    };
+    RunError::Scenario(format!(
+        "{}: native run runs Raft scenarios (a `raft` block); this one has none{hint}",
+        path.display()
+    ))
+}
+
 /// Loads the scenario and checks that it is one `native run` can run (the runner and each node
 /// read it through here).
 pub(crate) fn load_cluster(
@@ -227,6 +241,11 @@ pub(crate) fn load_cluster(
 ) -> Result<(ClusterConfig, u64, String, Option<SimTime>), RunError> {
     let scenario = scenarios::load(path).map_err(|e| RunError::Scenario(e.to_string()))?;
     let checked = scenarios::check::check(&scenario).map_err(joined)?;
+    // What the scenario is comes first: a CPU scenario belongs to another target, sweep or not.
+    let has = |family: &str| checked.models.iter().any(|m| m.name == family);
+    if !has("raft") {
+        return Err(not_raft(path, has("cpu")));
+    }
     if !scenario.sweeps.is_empty() {
         return Err(RunError::Scenario(format!(
             "{}: native run takes a scenario without `sweep` (run one variant at a time)",
@@ -236,21 +255,13 @@ pub(crate) fn load_cluster(
     let seed = seed.or(checked.seed).unwrap_or(0);
     let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
     let Some(cfg) = wired.raft else {
-        let hint = if wired.cpu.is_some() {
-            "; it is a CPU scheduling scenario: boot it in the kernel with --target kernel"
-        } else {
-            ""
-        };
-        return Err(RunError::Scenario(format!(
-            "{}: native run runs Raft scenarios (a `raft` block); this one has none{hint}",
-            path.display()
-        )));
+        return Err(not_raft(path, wired.cpu.is_some()));
     };
     let duration = checked.duration.map(|d| SimTime::from_nanos(d.as_nanos()));
     Ok((cfg, seed, checked.name, duration))
 }
 
-/// Runs the scenario natively. `stop` is set by the Ctrl-C handler.
+/// Runs the scenario natively. `stop` is set by the handler of Ctrl-C, SIGTERM and SIGHUP.
 pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunError> {
     let (cfg, seed, name, duration) = load_cluster(&args.scenario, args.seed)?;
     let until = args.until.or(duration).ok_or_else(|| {
@@ -1147,32 +1158,20 @@ impl Runner<'_> {
         }
     }
 
+    /// The clients' history through the same checker, with the same description of a failure
+    /// (the end of a key's shortest failing prefix) as the simulator gives.
     fn check_linearizable(&mut self) {
         let ops = operations(&self.report.history);
-        let mut bad = Vec::new();
-        let mut unknown = 0;
-        for r in lincheck::check(&ops, self.cfg.lincheck_budget) {
-            match r.verdict {
-                Verdict::Linearizable => {}
-                Verdict::NotLinearizable => bad.push(r.key.clone()),
-                Verdict::Unknown { .. } => unknown += 1,
-            }
-        }
-        if !bad.is_empty() {
-            self.report.violations.push((
-                "linearizable".into(),
-                format!(
-                    "the history of key(s) {} is not linearizable",
-                    bad.join(", ")
-                ),
-            ));
-        } else if unknown > 0 {
-            self.report.violations.push((
-                "linearizable".into(),
-                format!("{unknown} key(s) undecided within the search budget"),
-            ));
-        } else {
+        let budget = self.cfg.lincheck_budget;
+        let problems: Vec<String> = lincheck::check(&ops, budget)
+            .iter()
+            .filter_map(|r| r.problem(budget))
+            .collect();
+        if problems.is_empty() {
             self.report.held.push("linearizable".into());
+        }
+        for p in problems {
+            self.report.violations.push(("linearizable".into(), p));
         }
     }
 }

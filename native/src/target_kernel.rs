@@ -2,6 +2,7 @@
 //! QEMU on `kernel/` and run on the simulator's machine, side by side.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sched::boot::Fault;
@@ -29,6 +30,18 @@ pub enum TargetError {
     Scenario(String),
     #[error("{0}")]
     Setup(String),
+    /// Ctrl-C, SIGTERM or SIGHUP: QEMU was killed and the run stopped.
+    #[error("interrupted: QEMU was killed and the run stopped")]
+    Interrupted,
+}
+
+impl From<kernel::BootError> for TargetError {
+    fn from(e: kernel::BootError) -> Self {
+        match e {
+            kernel::BootError::Setup(m) => TargetError::Setup(m),
+            kernel::BootError::Interrupted => TargetError::Interrupted,
+        }
+    }
 }
 
 /// One variant's result.
@@ -68,9 +81,11 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Runs every variant. Errors before any boot (a bad scenario, a failed build) are `Err`; a
-/// kernel that fails is a `VariantRun` that did not pass.
+/// kernel that fails is a `VariantRun` that did not pass. `stop` (Ctrl-C, SIGTERM, SIGHUP) ends
+/// the run as `Interrupted`, QEMU killed.
 pub fn run(
     args: &KernelArgs,
+    stop: &AtomicBool,
     mut each: impl FnMut(&VariantRun),
 ) -> Result<Vec<VariantRun>, TargetError> {
     let path = &args.scenario;
@@ -106,20 +121,30 @@ pub fn run(
         }
     }
     let image = match &args.image {
-        Some(p) if p.is_file() => p.clone(),
+        Some(p) if p.is_file() => {
+            kernel::check_image(p).map_err(TargetError::Setup)?;
+            p.clone()
+        }
         Some(p) => {
             return Err(TargetError::Setup(format!(
                 "no kernel image at {}",
                 p.display()
             )));
         }
-        None => kernel::build(&kernel::kernel_dir()).map_err(TargetError::Setup)?,
+        // A Ctrl-C at the terminal reaches cargo too: its failure is then the interruption.
+        None => match kernel::build(&kernel::kernel_dir()) {
+            Err(_) if stop.load(Ordering::Relaxed) => return Err(TargetError::Interrupted),
+            built => built.map_err(TargetError::Setup)?,
+        },
     };
     let many = plans.len() > 1;
     let mut runs = Vec::new();
     for (i, (label, cfg, cmdline)) in plans.into_iter().enumerate() {
-        let boot =
-            kernel::boot(&image, &cmdline, args.clock, args.timeout).map_err(TargetError::Setup)?;
+        // A signal during the build (which takes its time) stops the run before any boot.
+        if stop.load(Ordering::Relaxed) {
+            return Err(TargetError::Interrupted);
+        }
+        let boot = kernel::boot(&image, &cmdline, args.clock, args.timeout, stop)?;
         if let Some(p) = &args.save_trace {
             let p = if many {
                 scenarios::runner::numbered(p, i + 1)

@@ -1,6 +1,7 @@
 //! `native run --compare`: the table's shape, never a timing. Both sides measure every metric
 //! (the scenario crashes its leader, so election time has samples on both), and every error is
-//! computed; with `--calibration` the calibrated simulator is a third column.
+//! computed; with `--calibration` the calibrated simulator is a third column. Every run's checks
+//! are reported, and a comparison in which a run broke one exits 1 with the evidence.
 
 use std::process::Command;
 
@@ -12,6 +13,7 @@ const SCENARIO: &str = r#"scenario "compare-shape" {
   load kv { clients 2  rate 40/s  keys zipf(10, 0.99)  mix [get 50%, put 40%, cas 10%] }
   at 1500ms crash leader
   at 2500ms restart all
+  expect linearizable
 }
 "#;
 
@@ -19,12 +21,12 @@ fn native() -> Command {
     Command::new(env!("CARGO_BIN_EXE_native"))
 }
 
-/// The rows of the table: (metric, the numbers after it).
+/// The rows of the table (up to the first blank line): (metric, the numbers after it).
 fn rows(stdout: &str) -> Vec<(String, Vec<String>)> {
     stdout
         .lines()
         .skip(2)
-        .filter(|l| !l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
         .map(|l| {
             // The metric is the text before the first run of two spaces.
             let (metric, rest) = l.split_once("  ").unwrap_or((l, ""));
@@ -88,6 +90,19 @@ fn both_sides_are_measured_and_every_error_computed() {
             assert!(v.is_finite(), "{metric}: {v}");
         }
     }
+    // Every run's checks, each of which held.
+    for run in ["native seed 3", "sim seed 3", "calibrated sim seed 3"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("  ok    {run}: ")) && l.contains("linearizable")),
+            "no checks of {run}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("result     ok: every check held in all 3 runs"),
+        "{stdout}"
+    );
     // Nothing left in the run's temporary directory but the test's own files.
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -96,4 +111,77 @@ fn both_sides_are_measured_and_every_error_computed() {
         .filter(|n| n.starts_with("sim-native-"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A scenario whose liveness expectation no run can meet (a leader within 1 ms of the start,
+/// where an election takes at least 150 ms) and a metric expectation the simulator judges: the
+/// comparison still prints its table, then each run's failed checks, the replay command of the
+/// simulated one, and exits 1.
+#[test]
+fn a_broken_check_in_any_run_fails_the_comparison_and_says_how_to_see_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let scn = dir.path().join("broken.scn");
+    std::fs::write(
+        &scn,
+        r#"scenario "compare-broken" {
+  seed 5
+  duration 1s
+  raft cluster { nodes n1..n3  election_timeout 150ms..300ms  heartbeat 50ms }
+  load kv { clients 1  rate 20/s  keys uniform(1, 5) }
+  expect leader within 1ms
+  expect value(kv.ok) > 1000000
+  expect linearizable
+}
+"#,
+    )
+    .unwrap();
+    let o = native()
+        .arg("run")
+        .arg(&scn)
+        .args(["--compare", "1"])
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let shown = format!("{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{shown}");
+    assert_eq!(rows(&stdout).len(), 4, "the table is still there: {shown}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?}: {shown}"))
+    };
+    let native_at = line("  FAIL  native seed 5: ");
+    let sim_at = line("  FAIL  sim seed 5: ");
+    let lines: Vec<&str> = stdout.lines().collect();
+    // The native run's violation, with its detail.
+    assert!(
+        lines[native_at + 1].contains("liveness: `expect leader within 1ms`"),
+        "{shown}"
+    );
+    // The simulated run's: the model's liveness and the scenario's metric expectation, then
+    // the command that replays it.
+    let sim_lines = &lines[sim_at..];
+    assert!(
+        sim_lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("liveness")),
+        "{shown}"
+    );
+    assert!(
+        sim_lines.iter().any(|l| l
+            .trim_start()
+            .starts_with("value(kv.ok) > 1_000_000: actual")),
+        "{shown}"
+    );
+    let replay = format!("replay: sim run {} --seed 5", scn.display());
+    assert!(
+        sim_lines.iter().any(|l| l.trim() == replay),
+        "wanted {replay:?}: {shown}"
+    );
+    assert!(
+        stdout.contains("result     FAILED: 2 of 2 runs broke a check"),
+        "{shown}"
+    );
 }

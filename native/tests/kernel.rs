@@ -445,3 +445,158 @@ fn a_machine_the_kernel_cannot_be_is_refused_before_booting() {
         text(&out)
     );
 }
+
+/// The kernel image, built once for the tests that boot it under a name of their own (through
+/// a passing run, which builds kernel/ as `native run` does).
+fn built_image() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let (out, _) = boot(&repo("scenarios/sched-sjf.scn"), &[]);
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            repo("kernel/target/release/simkernel")
+        })
+        .clone()
+}
+
+/// The live (not zombie) QEMU processes whose command line holds `marker`.
+fn qemus_with(marker: &Path) -> Vec<u32> {
+    let needle = marker.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = raw
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let qemu = args
+            .first()
+            .is_some_and(|a| a.ends_with("qemu-system-x86_64"));
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = state
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|s| s == "Z" || s == "X");
+        if qemu && !zombie && args.iter().any(|a| a.contains(&needle)) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Starts a run that hangs in QEMU (the kernel's `hang` fault, a long timeout) on a copy of the
+/// image named for this test, and waits until its QEMU is running. Returns the runner, the
+/// image's copy (the marker in QEMU's command line) and its directory.
+fn hung_run(name: &str) -> (std::process::Child, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let image = dir.path().join(format!("simkernel-{name}"));
+    std::fs::copy(built_image(), &image).expect("copy the kernel image");
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_native"))
+        .arg("run")
+        .arg(repo("scenarios/sched-fifo.scn"))
+        .args([
+            "--target",
+            "kernel",
+            "--inject-fault",
+            "hang",
+            "--timeout",
+            "600",
+        ])
+        .arg("--kernel-image")
+        .arg(&image)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("native runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while qemus_with(&image).is_empty() {
+        if let Ok(Some(status)) = runner.try_wait() {
+            panic!("{name}: the runner exited ({status}) before QEMU was up");
+        }
+        if Instant::now() > deadline {
+            let _ = runner.kill();
+            panic!("{name}: no QEMU within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (runner, image, dir)
+}
+
+/// Waits up to 10 s for every QEMU of `image` to be gone; kills the survivors (so a failing
+/// test leaves none either) and panics.
+fn assert_no_qemu_survives(image: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = qemus_with(image);
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            for pid in &left {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            panic!("{what}: QEMU {left:?} outlived its runner");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Ctrl-C (`kill -INT` to the runner alone, not to QEMU), SIGTERM and SIGHUP: the runner kills
+/// QEMU, says it was interrupted and exits 2 (as the Raft target does).
+#[test]
+fn a_signal_to_the_runner_stops_qemu_and_says_so() {
+    if qemu_missing().is_some() {
+        return;
+    }
+    for signal in ["INT", "TERM", "HUP"] {
+        let (mut runner, image, _dir) = hung_run(signal);
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &runner.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = runner.try_wait().expect("waiting for the runner") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = runner.kill();
+                panic!("SIG{signal}: the runner had not exited 30 s later");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = runner.wait_with_output().expect("the runner's output");
+        assert_no_qemu_survives(&image, &format!("SIG{signal}"));
+        let shown = format!("SIG{signal}: {status}\n{}", text(&out));
+        assert_eq!(status.code(), Some(2), "{shown}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+            "{shown}"
+        );
+    }
+}
+
+/// SIGKILL of the runner: it cannot clean up, but QEMU has a parent-death signal and dies with
+/// it.
+#[test]
+fn sigkill_of_the_runner_takes_qemu_down() {
+    if qemu_missing().is_some() {
+        return;
+    }
+    let (mut runner, image, _dir) = hung_run("KILL");
+    runner.kill().expect("SIGKILL to the runner");
+    runner.wait().expect("reaping the runner");
+    assert_no_qemu_survives(&image, "SIGKILL of the runner");
+}

@@ -47,9 +47,21 @@ unsafe extern "C" {
     fn libc_geteuid() -> u32;
 }
 
-/// This run's namespaces (`sim-PID-nK`) and bridge (`sbPID`) that still exist.
+/// This run's namespaces (`sim-PID-nK`), bridge (`sbPID`) and host-side veths (`svPIDnK`)
+/// that still exist.
 fn leftovers(pid: u32) -> Vec<String> {
     let mut left = Vec::new();
+    if let Ok(o) = Command::new("ip").args(["-o", "link", "show"]).output() {
+        let veth = format!("sv{}n", pid % 100_000);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        left.extend(
+            text.lines()
+                .filter_map(|l| l.split(": ").nth(1))
+                .map(|name| name.split('@').next().unwrap_or(name))
+                .filter(|name| name.starts_with(&veth))
+                .map(str::to_string),
+        );
+    }
     if let Ok(o) = Command::new("ip").args(["netns", "list"]).output() {
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
         left.extend(
@@ -101,11 +113,10 @@ fn a_run_between_namespaces_holds_its_checks_and_removes_them() {
     // While it runs, its three namespaces and its bridge exist.
     let started = Instant::now();
     let mut seen = Vec::new();
-    while started.elapsed() < Duration::from_secs(3) && seen.len() < 4 {
+    while started.elapsed() < Duration::from_secs(3) && seen.len() < 7 {
         seen = leftovers(pid);
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(seen.len(), 4, "{seen:?}");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -113,6 +124,7 @@ fn a_run_between_namespaces_holds_its_checks_and_removes_them() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(seen.len(), 7, "{seen:?}");
     assert!(stdout.contains("between network namespaces"), "{stdout}");
     for check in ["linearizable", "durable", "state-machine-safety"] {
         assert!(stdout.contains(&format!("ok    {check}")), "{stdout}");
@@ -120,8 +132,16 @@ fn a_run_between_namespaces_holds_its_checks_and_removes_them() {
     assert!(leftovers(pid).is_empty(), "{:?}", leftovers(pid));
 }
 
+/// Ctrl-C, SIGTERM and SIGHUP to the runner: each removes the namespaces, the bridge and the
+/// veths.
 #[test]
 fn an_interrupted_run_removes_its_namespaces_too() {
+    for signal in ["INT", "TERM", "HUP"] {
+        interrupted_run_leaves_nothing(signal);
+    }
+}
+
+fn interrupted_run_leaves_nothing(signal: &str) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(why) = skip_reason() {
         eprintln!("skipped: --netns needs root and iproute2 ({why})");
@@ -139,16 +159,30 @@ fn an_interrupted_run_removes_its_namespaces_too() {
         .unwrap();
     let pid = child.id();
     let started = Instant::now();
-    while leftovers(pid).len() < 4 && started.elapsed() < Duration::from_secs(5) {
+    // Three namespaces, three veths and the bridge.
+    while leftovers(pid).len() < 7 && started.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(leftovers(pid).len(), 7, "{:?}", leftovers(pid));
     std::thread::sleep(Duration::from_millis(500));
     Command::new("kill")
-        .args(["-INT", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    assert!(leftovers(pid).is_empty(), "{:?}", leftovers(pid));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "SIG{signal}: {stderr}");
+    assert!(stderr.contains("interrupted"), "SIG{signal}: {stderr}");
+    assert!(
+        leftovers(pid).is_empty(),
+        "SIG{signal}: {:?}",
+        leftovers(pid)
+    );
+    let dirs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("sim-native-"))
+        .collect();
+    assert!(dirs.is_empty(), "SIG{signal}: left {dirs:?}");
 }

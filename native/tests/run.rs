@@ -370,17 +370,38 @@ fn until_stands_in_for_a_missing_duration() {
 /// says it was interrupted; no node process and no run directory remain.
 #[test]
 fn sigint_to_the_runner_stops_the_run_and_leaves_nothing() {
-    interrupt(false);
+    interrupt("INT", false);
 }
 
 /// Ctrl-C at a terminal: SIGINT to the runner's whole process group, its nodes included. The
 /// run must still end as interrupted (status 2, "interrupted"), with nothing left behind.
 #[test]
 fn sigint_to_the_process_group_stops_the_run_and_leaves_nothing() {
-    interrupt(true);
+    interrupt("INT", true);
 }
 
-fn interrupt(group: bool) {
+/// SIGTERM (what `timeout`, systemd, Kubernetes and Slurm send) cleans up as Ctrl-C does.
+#[test]
+fn sigterm_to_the_runner_stops_the_run_and_leaves_nothing() {
+    interrupt("TERM", false);
+}
+
+/// A service manager stopping the whole group: the nodes get SIGTERM too, and the run still
+/// ends as interrupted, not as a node that died by itself.
+#[test]
+fn sigterm_to_the_process_group_stops_the_run_and_leaves_nothing() {
+    interrupt("TERM", true);
+}
+
+/// SIGHUP (the terminal went away) cleans up as Ctrl-C does.
+#[test]
+fn sighup_to_the_runner_stops_the_run_and_leaves_nothing() {
+    interrupt("HUP", false);
+}
+
+/// `kill -SIGNAL` to the runner (or its whole group) once its nodes are up: status 2 within a
+/// few seconds, "interrupted", and nothing left behind.
+fn interrupt(signal: &str, group: bool) {
     let _one = serial();
     let sandbox = Sandbox::new();
     let mut cmd = sandbox.command(["run".as_ref(), scenario("long.scn").as_os_str()]);
@@ -397,24 +418,25 @@ fn interrupt(group: bool) {
     };
     let sent = Instant::now();
     let kill = Command::new("kill")
-        .args(["-INT", "--", &target])
+        .args([&format!("-{signal}"), "--", &target])
         .status()
         .expect("running kill");
-    assert!(kill.success(), "kill -INT {target} failed");
-    let status = wait_within(&mut child, Duration::from_secs(10), "after SIGINT");
+    assert!(kill.success(), "kill -{signal} {target} failed");
+    let what = format!("after SIG{signal}");
+    let status = wait_within(&mut child, Duration::from_secs(10), &what);
     let took = sent.elapsed();
     let stdout = read_all(child.stdout.take());
     let stderr = read_all(child.stderr.take());
-    eprintln!("SIGINT (group: {group}): {status} after {took:.1?}\n{stdout}{stderr}");
-    sandbox.assert_clean("after SIGINT");
+    eprintln!("SIG{signal} (group: {group}): {status} after {took:.1?}\n{stdout}{stderr}");
+    sandbox.assert_clean(&what);
     assert_eq!(
         status.code(),
         Some(2),
-        "exit status after SIGINT\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        "exit status {what}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
         took < Duration::from_secs(5),
-        "the runner took {took:?} to stop after SIGINT"
+        "the runner took {took:?} to stop {what}"
     );
     assert!(
         stderr.contains("interrupted") || stdout.contains("interrupted"),

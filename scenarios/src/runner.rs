@@ -284,15 +284,7 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
             source,
         })?;
     }
-    let checks = evaluate(scenario, &result.metrics)?;
-    for c in checks.iter().filter(|c| !c.held) {
-        result.violations_total += 1;
-        result.violations.push(Violation {
-            check: c.check.clone(),
-            time_ns: result.end_time.as_nanos(),
-            detail: format!("actual {}", show(c.actual, c.is_duration)),
-        });
-    }
+    let checks = judge(scenario, &mut result)?;
     let report = RunReport {
         scenario: checked.name.clone(),
         file: scenario.file.clone(),
@@ -408,6 +400,25 @@ pub(crate) fn ends(
         ])),
         _ => Ok(()),
     }
+}
+
+/// Evaluates the scenario's metric expectations on a finished run and adds each that failed to
+/// its violations, after those the models reported: what `sim run` judges a run by (also for
+/// `native run --compare`'s simulated runs). Every expectation's outcome, in file order.
+pub fn judge(
+    scenario: &Scenario,
+    result: &mut RunResult,
+) -> Result<Vec<CheckOutcome>, ScenarioError> {
+    let checks = evaluate(scenario, &result.metrics)?;
+    for c in checks.iter().filter(|c| !c.held) {
+        result.violations_total += 1;
+        result.violations.push(Violation {
+            check: c.check.clone(),
+            time_ns: result.end_time.as_nanos(),
+            detail: format!("actual {}", show(c.actual, c.is_duration)),
+        });
+    }
+    Ok(checks)
 }
 
 fn evaluate(

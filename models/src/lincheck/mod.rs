@@ -29,6 +29,44 @@ pub struct KeyReport {
     pub counterexample: Vec<Operation>,
 }
 
+impl KeyReport {
+    /// What is wrong with this key for a person, as a run's `linearizable` violation reads:
+    /// for a key that is not linearizable, the end of its shortest failing prefix (the window
+    /// ends with the operation that cannot be placed; its last few operations show the
+    /// conflict); for one undecided within `budget` steps, that. None when it is linearizable.
+    /// Shared by the simulated cluster and `native run`.
+    pub fn problem(&self, budget: u64) -> Option<String> {
+        match self.verdict {
+            Verdict::Linearizable => None,
+            Verdict::NotLinearizable => {
+                let w = &self.counterexample;
+                let shown: Vec<String> = w[w.len().saturating_sub(6)..]
+                    .iter()
+                    .map(|o| {
+                        let outcome = match o.outcome {
+                            Outcome::Ok => "ok",
+                            Outcome::Fail => "fail",
+                            Outcome::Info => "info",
+                        };
+                        format!("p{} {} {outcome}", o.process, o.op)
+                    })
+                    .collect();
+                Some(format!(
+                    "key {}: not linearizable ({} operations); the shortest failing prefix has {} operations, ending: {}",
+                    self.key,
+                    self.operations,
+                    w.len(),
+                    shown.join("; ")
+                ))
+            }
+            Verdict::Unknown { .. } => Some(format!(
+                "key {}: undecided within {budget} search steps ({} operations)",
+                self.key, self.operations
+            )),
+        }
+    }
+}
+
 /// Checks every key of `ops`, each within `budget` search steps.
 pub fn check(ops: &[Operation], budget: u64) -> Vec<KeyReport> {
     let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();

@@ -19,7 +19,7 @@ use simcore::{
     Unit,
 };
 
-use crate::lincheck::{self, Verdict};
+use crate::lincheck;
 use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape, Topology};
 
 use super::client::{Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text};
@@ -1128,41 +1128,8 @@ impl Cluster {
     fn check_history(&mut self, ctx: &mut Ctx<'_, Ev>) {
         let ops = super::client::operations(&self.history);
         for r in lincheck::check(&ops, self.config.lincheck_budget) {
-            match r.verdict {
-                Verdict::Linearizable => {}
-                Verdict::NotLinearizable => {
-                    // The window ends with the operation that cannot be placed; its last few
-                    // operations show the conflict (`sim run --history` writes all of them).
-                    let w = &r.counterexample;
-                    let shown: Vec<String> = w[w.len().saturating_sub(6)..]
-                        .iter()
-                        .map(|o| {
-                            let outcome = match o.outcome {
-                                lincheck::history::Outcome::Ok => "ok",
-                                lincheck::history::Outcome::Fail => "fail",
-                                lincheck::history::Outcome::Info => "info",
-                            };
-                            format!("p{} {} {outcome}", o.process, o.op)
-                        })
-                        .collect();
-                    ctx.violation(
-                        "linearizable",
-                        format!(
-                            "key {}: not linearizable ({} operations); the shortest failing prefix has {} operations, ending: {}",
-                            r.key,
-                            r.operations,
-                            w.len(),
-                            shown.join("; ")
-                        ),
-                    );
-                }
-                Verdict::Unknown { .. } => ctx.violation(
-                    "linearizable",
-                    format!(
-                        "key {}: undecided within {} search steps ({} operations)",
-                        r.key, self.config.lincheck_budget, r.operations
-                    ),
-                ),
+            if let Some(problem) = r.problem(self.config.lincheck_budget) {
+                ctx.violation("linearizable", problem);
             }
         }
     }
