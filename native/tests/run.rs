@@ -399,8 +399,9 @@ fn sighup_to_the_runner_stops_the_run_and_leaves_nothing() {
     interrupt("HUP", false);
 }
 
-/// `kill -SIGNAL` to the runner (or its whole group) once its nodes are up: status 2 within a
-/// few seconds, "interrupted", and nothing left behind.
+/// `kill -SIGNAL` to the runner (or its whole group) once its nodes are up: status 2 (the run is
+/// far longer than the wait, so only the signal can end it), "interrupted", and nothing left
+/// behind. How long stopping took is printed, never asserted.
 fn interrupt(signal: &str, group: bool) {
     let _one = serial();
     let sandbox = Sandbox::new();
@@ -433,10 +434,6 @@ fn interrupt(signal: &str, group: bool) {
         status.code(),
         Some(2),
         "exit status {what}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(
-        took < Duration::from_secs(5),
-        "the runner took {took:?} to stop {what}"
     );
     assert!(
         stderr.contains("interrupted") || stdout.contains("interrupted"),
