@@ -110,7 +110,7 @@ pub fn compare(
     calibrated: Option<Dist>,
     stop: Arc<AtomicBool>,
 ) -> Result<Vec<Row>, RunError> {
-    let (_, seed, _, _) = load_cluster(&args.scenario, args.seed)?;
+    let seed = load_cluster(&args.scenario, args.seed, &args.variant)?.seed;
     let mut native = Side::default();
     for k in 0..runs as u64 {
         let one = RunArgs {
@@ -139,7 +139,8 @@ fn sim_side(
 ) -> Result<Side, RunError> {
     let mut sim = Side::default();
     for k in 0..runs as u64 {
-        let (mut cfg, seed, _, duration) = load_cluster(&args.scenario, Some(seed + k))?;
+        let loaded = load_cluster(&args.scenario, Some(seed + k), &args.variant)?;
+        let (mut cfg, seed, duration) = (loaded.cfg, loaded.seed, loaded.duration);
         if let Some(d) = &latency {
             cfg.link.latency = d.clone();
         }
