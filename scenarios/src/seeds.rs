@@ -795,7 +795,7 @@ impl<'a> Json<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::time_flag;
+    use crate::runner::{run_scenario, time_flag};
     use simcore::SimTime;
 
     fn range(s: &str) -> Result<SeedRange, SeedRangeError> {
@@ -1119,5 +1119,67 @@ mod tests {
         assert_eq!(v["summary"]["failed"], totals.failed);
         assert_eq!(v["seeds"]["first"], 1);
         assert_eq!(v["seeds"]["last"], 5);
+    }
+
+    #[test]
+    fn a_series_is_summarised_not_listed() {
+        let m = MetricValue::Series {
+            offered: 5,
+            points: vec![(1, 3.0), (2, 1.0), (3, 7.0), (4, 2.0)],
+        };
+        assert_eq!(
+            summary(&m),
+            serde_json::json!({"kind": "series", "count": 5, "last": 2.0, "min": 1.0, "max": 7.0})
+        );
+        let c = MetricValue::Counter { value: 9 };
+        assert_eq!(
+            summary(&c),
+            serde_json::json!({"kind": "counter", "value": 9})
+        );
+    }
+
+    #[test]
+    fn metric_picks_take_names_prefixes_and_per_instance_names() {
+        let known: BTreeSet<String> = ["machine.utilisation", "machine.wait", "a.response"]
+            .map(String::from)
+            .into();
+        let pick =
+            MetricPick::parse("machine.*, a.response,machine.utilisation_cpu0", &known).unwrap();
+        assert!(pick.wants("machine.wait") && pick.wants("machine.utilisation_cpu1"));
+        assert!(pick.wants("a.response") && !pick.wants("a.wait"));
+        let all = MetricPick::parse("all", &known).unwrap();
+        assert!(all.wants("anything"));
+        for bad in [
+            "",
+            "a.response,,machine.wait",
+            "machine.utilisation_",
+            "b.*",
+            "a.respons",
+        ] {
+            assert!(MetricPick::parse(bad, &known).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_batch_of_one_variant_runs_it_alone_with_its_replay() {
+        let swept = FLAKY.replace("expect", "sweep s.servers in [1, 2]\n  expect");
+        let opts = RunOptions {
+            variant: vec!["s.servers=2".into()],
+            ..RunOptions::default()
+        };
+        let b = batch(&swept, "1..2", &opts).unwrap();
+        assert_eq!(b.runs(), 2);
+        let (all, _) = run_all(&b);
+        for o in &all {
+            assert_eq!(o.report.as_ref().unwrap().variant, "s.servers=2");
+            assert_eq!(
+                b.replay(o.seed, o.variant),
+                format!("sim run flaky.scn --seed {} --variant s.servers=2", o.seed)
+            );
+            assert_eq!(
+                b.replay(o.seed, o.variant),
+                o.report.as_ref().unwrap().replay_command()
+            );
+        }
     }
 }

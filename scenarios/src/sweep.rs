@@ -463,3 +463,125 @@ fn locate(scenario: &Scenario, s: &Sweep) -> Result<(usize, crate::ast::Ident), 
     };
     Ok((i, key))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO: &str = r#"scenario "two" {
+  source a { rate 1/s  customers 10  to s }
+  station s { servers 1  service exp(1s) }
+  sweep s.servers in [1, 2, 3]
+  sweep s.service in [exp(1s), uniform(100ms, 2s)]
+}
+"#;
+
+    fn variants_of(text: &str) -> Variants {
+        variants(&crate::parse::parse("two.scn", text).unwrap()).unwrap()
+    }
+
+    fn pick(v: &Variants, specs: &[&str]) -> Result<Vec<usize>, VariantError> {
+        v.select(&specs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn variants_are_numbered_from_1_with_flags_that_choose_them_again() {
+        let v = variants_of(TWO);
+        let labels: Vec<(usize, String)> = v.iter().map(|x| (x.number, x.label)).collect();
+        assert_eq!(labels[0], (1, "s.servers=1 s.service=exp(1s)".into()));
+        assert_eq!(
+            labels[5],
+            (6, "s.servers=3 s.service=uniform(100ms, 2s)".into())
+        );
+        let last = v.get(5);
+        assert_eq!(
+            last.flags,
+            " --variant s.servers=3 --variant 's.service=uniform(100ms, 2s)'"
+        );
+        for x in v.iter() {
+            let specs: Vec<String> = x
+                .label
+                .split(" s.service")
+                .enumerate()
+                .map(|(k, p)| {
+                    if k == 0 {
+                        p.to_string()
+                    } else {
+                        format!("s.service{p}")
+                    }
+                })
+                .collect();
+            assert_eq!(v.select(&specs), Ok(vec![x.number - 1]), "{}", x.label);
+        }
+    }
+
+    #[test]
+    fn a_choice_by_number_by_values_or_by_some_values() {
+        let v = variants_of(TWO);
+        assert_eq!(pick(&v, &[]), Ok((0..6).collect()));
+        assert_eq!(pick(&v, &["4"]), Ok(vec![3]));
+        // The short name, and the same value spelt otherwise (1000ms is 1s).
+        assert_eq!(pick(&v, &["servers=2", "service=exp(1000ms)"]), Ok(vec![2]));
+        assert_eq!(pick(&v, &["servers = 3"]), Ok(vec![4, 5]));
+        assert_eq!(
+            pick(&v, &["s.service=uniform(100ms,2s)"]),
+            Ok(vec![1, 3, 5])
+        );
+        assert_eq!(v.select_one(&["2".into()]), Ok(1));
+    }
+
+    #[test]
+    fn a_choice_that_is_not_there_says_what_is() {
+        let v = variants_of(TWO);
+        let err = |specs: &[&str]| pick(&v, specs).unwrap_err().to_string();
+        assert!(err(&["7"]).contains("6 variants, numbered from 1: 1: s.servers=1"));
+        assert!(err(&["0"]).contains("numbered from 1"));
+        assert!(err(&["servers=4"]).contains("sweeps s.servers over [1, 2, 3]; `4` is not"));
+        assert!(err(&["servers=(("]).contains("`((` is not one of them"));
+        assert!(err(&["quantum=1"]).contains("`quantum` is not swept"));
+        assert!(err(&["big"]).contains("such as --variant s.servers=1"));
+        assert!(err(&["servers=1", "s.servers=2"]).contains("twice"));
+        assert!(err(&["2", "servers=1"]).contains("alone"));
+        // Values that would make a second sweep or list are not one value.
+        assert!(err(&["servers=1] sweep s.x in [2"]).contains("is not one of them"));
+        let none = v.select_one(&[]).unwrap_err().to_string();
+        assert!(
+            none.contains("--variant N") && none.contains("6: s.servers=3"),
+            "{none}"
+        );
+        let several = v.select_one(&["servers=1".into()]).unwrap_err().to_string();
+        assert!(several.contains("chooses 2 runs"), "{several}");
+        let plain = variants_of(&TWO.replace("  sweep", "  # sweep"));
+        assert!(!plain.swept());
+        assert_eq!(plain.select_one(&[]), Ok(0));
+        assert!(matches!(
+            plain.select(&["1".into()]),
+            Err(VariantError::NotSwept { .. })
+        ));
+    }
+
+    #[test]
+    fn ambiguous_short_names_ask_for_the_whole_name() {
+        let text = r#"scenario "amb" {
+  source a { rate 1/s  customers 10  to s }
+  station s { servers 1  service exp(1s)  to t }
+  station t { servers 1  service exp(1s) }
+  sweep s.servers in [1, 2]
+  sweep t.servers in [1, 2]
+}
+"#;
+        let v = variants_of(text);
+        let e = pick(&v, &["servers=1"]).unwrap_err().to_string();
+        assert!(e.contains("could be `s.servers`, `t.servers`"), "{e}");
+        assert_eq!(pick(&v, &["t.servers=2", "s.servers=1"]), Ok(vec![1]));
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("a.b=150ms..300ms"), "a.b=150ms..300ms");
+        assert_eq!(shell_word("a.b=exp(1s)"), "'a.b=exp(1s)'");
+        assert_eq!(shell_word("a.b=\"x y\""), "'a.b=\"x y\"'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+}
