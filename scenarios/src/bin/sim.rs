@@ -1,7 +1,7 @@
 //! `sim`: run and check scenarios, format them, read trace files, list models.
 //!
-//! Exit codes: 0 every check held; 1 a check or invariant was violated (or, for `sim check` and
-//! `sim fmt --check`, a file is invalid or not canonical); 2 bad input (a missing or malformed
+//! Exit codes: 0 every check held; 1 a check or invariant was violated (or, for `sim check`, a
+//! file is invalid, and for `sim fmt --check`, a file is not canonical); 2 bad input (a missing or malformed
 //! file, an unknown flag, a run that could not go on). Every error starts with one line naming
 //! the file, line and column where there is one; for scenario files the source line follows with
 //! the problem underlined.
