@@ -687,9 +687,11 @@ impl<'a> Table<'a> {
 }
 
 /// The `--json` output: one object on one line, `{"scenario", "file", "seeds": {"first",
-/// "last"}, "variants" (the sweep's labels, empty without one), "runs": [...], "summary": {...}}`. Each run has the fields of
-/// `sim run --json` but `metrics`, plus `ok` and `error`; `replay` carries the flags that
-/// changed the run. Written as the runs come, so a long range never sits in memory.
+/// "last"}, "variants" (the labels of the sweep's chosen variants, empty without one), "runs":
+/// [...], "summary": {...}}`. Each run has the fields of `sim run --json` but `metrics` (with
+/// `--metrics`, `metrics` holds the summaries asked for), plus `ok` and `error`; `replay` carries
+/// the flags that chose and changed the run. Written as the runs come, so a long range never
+/// sits in memory.
 #[derive(Debug)]
 pub struct Json<'a> {
     batch: &'a Batch,
