@@ -210,7 +210,7 @@ pub fn compare(
     calibrated: Option<&Calibrated>,
     stop: Arc<AtomicBool>,
 ) -> Result<Comparison, RunError> {
-    let (_, seed, _, _) = load_cluster(&args.scenario, args.seed)?;
+    let seed = load_cluster(&args.scenario, args.seed, &args.variant)?.seed;
     let mut native = Side::default();
     let mut checks = Vec::new();
     for k in 0..runs as u64 {
@@ -258,11 +258,11 @@ fn sim_side(
     calibrated: Option<&Calibrated>,
     checks: &mut Vec<RunChecks>,
 ) -> Result<Side, RunError> {
-    let scenario =
-        scenarios::load(&args.scenario).map_err(|e| RunError::Scenario(e.to_string()))?;
     let mut sim = Side::default();
     for k in 0..runs as u64 {
-        let (mut cfg, seed, _, duration) = load_cluster(&args.scenario, Some(seed + k))?;
+        let loaded = load_cluster(&args.scenario, Some(seed + k), &args.variant)?;
+        let (mut cfg, seed, duration, scenario) =
+            (loaded.cfg, loaded.seed, loaded.duration, loaded.scenario);
         if let Some(c) = calibrated {
             cfg.link.latency = c.latency.clone();
         }
@@ -288,7 +288,8 @@ fn sim_side(
         // The scenario's metric expectations, as `sim run` judges them.
         scenarios::runner::judge(&scenario, &mut r)
             .map_err(|e| RunError::Scenario(e.to_string()))?;
-        checks.push(sim_checks(args, seed, calibrated, checked, &r));
+        let replay = sim_replay(args, seed, &loaded.variant_flags, calibrated);
+        checks.push(sim_checks(seed, calibrated, checked, replay, &r));
         let pool = |pool: &mut Pool, name: String| {
             let count = match r.metrics.get(&name) {
                 Some(MetricValue::Histogram { count, .. }) => *count,
@@ -338,21 +339,34 @@ fn sim_checked(cfg: &ClusterConfig, scenario: &scenarios::ast::Scenario) -> Vec<
     checked
 }
 
-fn sim_checks(
+/// The command that replays simulated run `seed`: the chosen variant's flags and `--until`, as
+/// `sim run` prints them, and how to use the calibrated network when there is one.
+fn sim_replay(
     args: &RunArgs,
     seed: u64,
+    variant_flags: &str,
     calibrated: Option<&Calibrated>,
-    checked: Vec<String>,
-    r: &RunResult,
-) -> RunChecks {
+) -> String {
     let flags = scenarios::runner::replay_flags(&scenarios::runner::RunOptions {
         until: args.until,
         ..Default::default()
     });
-    let mut replay = format!("sim run {} --seed {seed}{flags}", args.scenario.display());
+    let file = args.scenario.display().to_string();
+    let mut replay =
+        scenarios::runner::replay_command(&file, seed, &format!("{variant_flags}{flags}"));
     if let Some(c) = calibrated {
         replay.push_str(&calibrated_replay(&c.file));
     }
+    replay
+}
+
+fn sim_checks(
+    seed: u64,
+    calibrated: Option<&Calibrated>,
+    checked: Vec<String>,
+    replay: String,
+    r: &RunResult,
+) -> RunChecks {
     RunChecks {
         run: match calibrated {
             Some(_) => format!("calibrated sim seed {seed}"),

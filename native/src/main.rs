@@ -89,6 +89,11 @@ enum Command {
         /// The seed for the load and the fault choices (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
+        /// Which variant of the scenario's sweeps to run, as `sim run --variant` reads it: its
+        /// number (from 1) or one NAME=VALUE per sweep (repeat the flag). A sweeping scenario
+        /// needs one (with --target kernel, each variant runs in turn without it).
+        #[arg(long, value_name = "N | NAME=VALUE")]
+        variant: Vec<String>,
         /// Stop after this much real time (e.g. 10s) instead of the scenario's duration.
         #[arg(long, value_parser = parse_time)]
         until: Option<simcore::SimTime>,
@@ -129,6 +134,8 @@ enum Command {
         scenario: PathBuf,
         #[arg(long)]
         seed: u64,
+        #[arg(long)]
+        variant: Vec<String>,
         #[arg(long)]
         id: u32,
         #[arg(long)]
@@ -241,6 +248,7 @@ fn main() -> ExitCode {
             host_clock,
             save_trace,
             seed,
+            variant,
             until,
             keep,
             emulate_latency,
@@ -284,6 +292,7 @@ fn main() -> ExitCode {
                     },
                     fault: inject_fault,
                     save_trace,
+                    variant,
                 });
             }
             let args = run::RunArgs {
@@ -293,6 +302,7 @@ fn main() -> ExitCode {
                 keep,
                 emulate_latency,
                 netns,
+                variant,
             };
             match compare {
                 Some(n) => native_compare(&args, n as usize, calibration.as_deref()),
@@ -302,6 +312,7 @@ fn main() -> ExitCode {
         Command::Node {
             scenario,
             seed,
+            variant,
             id,
             incarnation,
             dir,
@@ -313,6 +324,7 @@ fn main() -> ExitCode {
                 bind,
                 scenario,
                 seed,
+                variant,
                 id,
                 incarnation,
                 dir,
@@ -539,6 +551,9 @@ fn print_native(r: &run::NativeReport) {
         "scenario   {} (native: {} node processes, UDP {}, logs fsynced)",
         r.scenario, r.nodes, r.network
     );
+    if !r.variant.is_empty() {
+        println!("variant    {}", r.variant);
+    }
     println!("seed       {}", r.seed);
     println!(
         "real time  {}",

@@ -30,6 +30,8 @@ use crate::wire::{Packet, decode, encode};
 pub struct NodeArgs {
     pub scenario: PathBuf,
     pub seed: u64,
+    /// The runner's `--variant` flags, to choose the same variant of a sweep.
+    pub variant: Vec<String>,
     pub id: NodeId,
     /// Restarts so far (a new random stream per life, as in the simulator).
     pub incarnation: u32,
@@ -86,8 +88,9 @@ const LATENCIES_KEPT: usize = 3000;
 pub fn run(args: &NodeArgs) -> Result<(), String> {
     die_with_parent();
     // The runner's own reading of the scenario, with the seed it gave: the same configuration.
-    let (cluster, _, _, _) =
-        crate::run::load_cluster(&args.scenario, Some(args.seed)).map_err(|e| e.to_string())?;
+    let cluster = crate::run::load_cluster(&args.scenario, Some(args.seed), &args.variant)
+        .map_err(|e| e.to_string())?
+        .cfg;
     let n = cluster.nodes.len() as u32;
     if args.id >= n {
         return Err(format!("node {} of a {n}-node cluster", args.id));

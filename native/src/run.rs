@@ -52,6 +52,9 @@ pub struct RunArgs {
     pub emulate_latency: bool,
     /// One network namespace per node, joined by veth pairs and a bridge ([`crate::netns`]).
     pub netns: bool,
+    /// Which variant of the scenario's sweeps to run (`--variant`, as `sim run` reads it); a
+    /// sweeping scenario needs one.
+    pub variant: Vec<String>,
 }
 
 /// How long the nodes have to say hello, and to exit after `stop`.
@@ -64,6 +67,9 @@ const POLL: Duration = Duration::from_millis(2);
 #[derive(Debug, Default)]
 pub struct NativeReport {
     pub scenario: String,
+    /// The swept values of the variant that ran (`cluster.election_timeout=150ms..151ms`), empty
+    /// without a sweep.
+    pub variant: String,
     pub nodes: usize,
     /// Where the nodes talk: `on loopback`, or `between network namespaces (veth, bridge)`.
     pub network: &'static str,
@@ -233,37 +239,67 @@ fn not_raft(path: &Path, cpu: bool) -> RunError {
     ))
 }
 
-/// Loads the scenario and checks that it is one `native run` can run (the runner and each node
-/// read it through here).
+/// A scenario `native run` can run: one Raft cluster, and what it was loaded with.
+pub(crate) struct Loaded {
+    pub cfg: ClusterConfig,
+    pub seed: u64,
+    pub name: String,
+    pub duration: Option<SimTime>,
+    /// The swept values of the variant chosen (empty without a sweep).
+    pub variant: String,
+    /// The `--variant` flags that choose it again, for replay commands (empty without a sweep).
+    pub variant_flags: String,
+    /// The chosen variant's scenario (its `expect`s judge a simulated run).
+    pub scenario: scenarios::ast::Scenario,
+}
+
+/// Loads the scenario, chooses its variant (`--variant`, required when it sweeps) and checks
+/// that it is one `native run` can run (the runner and each node read it through here).
 pub(crate) fn load_cluster(
     path: &Path,
     seed: Option<u64>,
-) -> Result<(ClusterConfig, u64, String, Option<SimTime>), RunError> {
+    variant: &[String],
+) -> Result<Loaded, RunError> {
     let scenario = scenarios::load(path).map_err(|e| RunError::Scenario(e.to_string()))?;
-    let checked = scenarios::check::check(&scenario).map_err(joined)?;
     // What the scenario is comes first: a CPU scenario belongs to another target, sweep or not.
-    let has = |family: &str| checked.models.iter().any(|m| m.name == family);
+    let families = scenarios::check::check(&scenario).map_err(joined)?;
+    let has = |family: &str| families.models.iter().any(|m| m.name == family);
     if !has("raft") {
         return Err(not_raft(path, has("cpu")));
     }
-    if !scenario.sweeps.is_empty() {
-        return Err(RunError::Scenario(format!(
-            "{}: native run takes a scenario without `sweep` (run one variant at a time)",
-            path.display()
-        )));
-    }
+    let variants = scenarios::sweep::variants(&scenario).map_err(joined)?;
+    let chosen = variants
+        .select_one(variant)
+        .map_err(|e| RunError::Scenario(format!("native run: {e}")))?;
+    let chosen = variants.get(chosen);
+    let checked = scenarios::check::check(&chosen.scenario).map_err(joined)?;
     let seed = seed.or(checked.seed).unwrap_or(0);
     let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
     let Some(cfg) = wired.raft else {
         return Err(not_raft(path, wired.cpu.is_some()));
     };
     let duration = checked.duration.map(|d| SimTime::from_nanos(d.as_nanos()));
-    Ok((cfg, seed, checked.name, duration))
+    Ok(Loaded {
+        cfg,
+        seed,
+        name: checked.name,
+        duration,
+        variant: chosen.label.clone(),
+        variant_flags: chosen.flags.clone(),
+        scenario: chosen.scenario.clone(),
+    })
 }
 
 /// Runs the scenario natively. `stop` is set by the handler of Ctrl-C, SIGTERM and SIGHUP.
 pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunError> {
-    let (cfg, seed, name, duration) = load_cluster(&args.scenario, args.seed)?;
+    let Loaded {
+        cfg,
+        seed,
+        name,
+        duration,
+        variant,
+        ..
+    } = load_cluster(&args.scenario, args.seed, &args.variant)?;
     let until = args.until.or(duration).ok_or_else(|| {
         RunError::Scenario(format!(
             "{}: the scenario has no `duration`; give one with --until (for example --until 10s)",
@@ -329,6 +365,7 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunErr
         acked: Vec::new(),
         report: NativeReport {
             scenario: name,
+            variant,
             nodes: n,
             network: if args.netns {
                 "between network namespaces (veth pairs, a bridge)"
@@ -410,6 +447,7 @@ impl Runner<'_> {
             .arg("--scenario")
             .arg(&self.args.scenario)
             .args(["--seed", &self.seed.to_string()])
+            .args(self.args.variant.iter().flat_map(|v| ["--variant", v]))
             .args(["--id", &id.to_string()])
             .args(["--incarnation", &incarnation.to_string()])
             .arg("--dir")

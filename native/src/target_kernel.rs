@@ -21,6 +21,8 @@ pub struct KernelArgs {
     pub fault: Option<Fault>,
     /// Where to write the kernel's serial trace (one file per variant of a sweep).
     pub save_trace: Option<PathBuf>,
+    /// The variants of the sweep to boot (`--variant`, as `sim run` reads it); empty for all.
+    pub variant: Vec<String>,
 }
 
 /// Why the target could not run (as opposed to a kernel that ran and failed).
@@ -95,9 +97,12 @@ pub fn run(
         TargetError::Scenario(scenarios::ScenarioError::Invalid(d).to_string())
     };
     let variants = scenarios::sweep::variants(&scenario).map_err(joined)?;
+    let chosen = variants
+        .select(&args.variant)
+        .map_err(|e| TargetError::Scenario(e.to_string()))?;
     // Check every variant and make its command line before building or booting anything.
     let mut plans = Vec::new();
-    for v in variants.iter() {
+    for v in chosen.iter().map(|&i| variants.get(i)) {
         let checked = scenarios::check::check(&v.scenario).map_err(joined)?;
         let seed = args.seed.or(checked.seed).unwrap_or(0);
         let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
@@ -109,7 +114,7 @@ pub fn run(
         };
         let boot = schedule::boot_config(&cfg, sched::boot::BootConfig::DEFAULT_TICK, args.fault)
             .map_err(|e| TargetError::Scenario(format!("{}: {e}", path.display())))?;
-        plans.push((v.label.clone(), cfg, boot.to_cmdline()));
+        plans.push((v.number, v.label.clone(), cfg, boot.to_cmdline()));
     }
     if let Some(p) = &args.save_trace {
         let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
@@ -137,9 +142,11 @@ pub fn run(
             built => built.map_err(TargetError::Setup)?,
         },
     };
-    let many = plans.len() > 1;
+    // Files are numbered by variant (FILE-N for variant N) whenever the scenario has several,
+    // as `sim run` numbers its files and `sim report --kernel-traces` reads them.
+    let many = variants.len() > 1;
     let mut runs = Vec::new();
-    for (i, (label, cfg, cmdline)) in plans.into_iter().enumerate() {
+    for (number, label, cfg, cmdline) in plans {
         // A signal during the build (which takes its time) stops the run before any boot.
         if stop.load(Ordering::Relaxed) {
             return Err(TargetError::Interrupted);
@@ -147,7 +154,7 @@ pub fn run(
         let boot = kernel::boot(&image, &cmdline, args.clock, args.timeout, stop)?;
         if let Some(p) = &args.save_trace {
             let p = if many {
-                scenarios::runner::numbered(p, i + 1)
+                scenarios::runner::numbered(p, number)
             } else {
                 p.clone()
             };

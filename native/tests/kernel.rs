@@ -600,3 +600,41 @@ fn sigkill_of_the_runner_takes_qemu_down() {
     runner.wait().expect("reaping the runner");
     assert_no_qemu_survives(&image, "SIGKILL of the runner");
 }
+
+#[test]
+fn a_variant_of_a_sweep_boots_alone_and_keeps_its_number() {
+    if qemu_missing().is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = dir.path().join("rr.txt");
+    let out = native(&[
+        "run".as_ref(),
+        repo("scenarios/sched-rr.scn").as_os_str(),
+        "--target".as_ref(),
+        "kernel".as_ref(),
+        "--variant".as_ref(),
+        "quantum=10ms".as_ref(),
+        "--save-trace".as_ref(),
+        trace.as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let booted: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("scenario   "))
+        .collect();
+    assert_eq!(booted.len(), 1, "{}", text(&out));
+    assert!(
+        booted[0].ends_with("(machine.quantum=10ms)"),
+        "{}",
+        text(&out)
+    );
+    // The third variant of four: its trace is rr-3.txt, where `sim report` looks for it.
+    let saved: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(saved, ["rr-3.txt"], "{}", text(&out));
+}

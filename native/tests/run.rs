@@ -552,3 +552,55 @@ fn bad_input_exits_2_naming_the_file() {
     );
     sandbox.assert_clean("an unknown flag");
 }
+
+/// A sweeping scenario runs one variant at a time: `--variant` chooses it (by number or by the
+/// swept values, as `sim run` reads it), its nodes run that variant, and the summary names it.
+/// Without `--variant` the run is refused with a message naming the flag and every variant.
+#[test]
+fn a_sweep_runs_the_variant_chosen() {
+    let file = scenario("sweep.scn");
+    let stdout = run_ok(
+        &[
+            "run".as_ref(),
+            file.as_os_str(),
+            "--variant".as_ref(),
+            "election_timeout=150ms..300ms".as_ref(),
+        ],
+        &["election-safety"],
+    );
+    assert!(
+        stdout.contains("variant    cluster.election_timeout=150ms..300ms"),
+        "{stdout}"
+    );
+
+    let sandbox = Sandbox::new();
+    let out = sandbox
+        .command(["run".as_ref(), file.as_os_str()])
+        .output()
+        .expect("running native");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for wanted in [
+        "--variant",
+        "1: cluster.election_timeout=150ms..200ms",
+        "2: cluster.election_timeout=150ms..300ms",
+    ] {
+        assert!(stderr.contains(wanted), "{wanted:?} not in {stderr}");
+    }
+    let out = sandbox
+        .command([
+            "run".as_ref(),
+            file.as_os_str(),
+            "--variant".as_ref(),
+            "3".as_ref(),
+        ])
+        .output()
+        .expect("running native");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--variant 3") && stderr.contains("2 variants"),
+        "{stderr}"
+    );
+    sandbox.assert_clean("a refused variant");
+}

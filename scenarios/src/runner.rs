@@ -20,7 +20,7 @@ use simcore::{
 use crate::ast::{Check, Scenario, ValueKind};
 use crate::check::check as check_scenario;
 use crate::diag::Diagnostic;
-use crate::sweep::variants;
+use crate::sweep::{Variant, variants};
 use crate::wire::{Wired, wire};
 use reports::text::show;
 
@@ -36,6 +36,8 @@ pub enum ScenarioError {
     Invalid(Vec<Diagnostic>),
     #[error("{file}: the run stopped: {source}")]
     Run { file: String, source: SimError },
+    #[error(transparent)]
+    Variant(#[from] crate::sweep::VariantError),
 }
 
 /// Overrides of what the scenario file says, from the command line.
@@ -58,6 +60,10 @@ pub struct RunOptions {
     pub export_trace: Option<PathBuf>,
     /// Told of the simulated time every 65,536 events (a progress bar).
     pub progress: Option<ProgressHook>,
+    /// The runs of a sweep to make (`--variant`: a number, or `NAME=VALUE` per sweep; see
+    /// [`crate::sweep::Variants::select`]); empty for every run. Read by [`run_file`] and
+    /// [`crate::seeds::Batch`], which expand sweeps.
+    pub variant: Vec<String>,
 }
 
 /// Progress callbacks, shared by the runs of a sweep: `run(k, n)` before run k (from 0) of n,
@@ -103,8 +109,11 @@ pub struct RunReport {
     /// components of one kind).
     pub blocks: Vec<(&'static str, String)>,
     pub result: RunResult,
-    /// The command-line flags that changed this run (` --until 10s`), for the replay command.
+    /// The command-line flags that chose or changed this run (` --variant server.servers=2
+    /// --until 10s`), for the replay command.
     pub replay_flags: String,
+    /// The trace file the run wrote (`--trace`; numbered in a sweep), if any.
+    pub trace_file: Option<PathBuf>,
 }
 
 impl RunReport {
@@ -123,13 +132,17 @@ impl RunReport {
             f64::INFINITY
         }
     }
-    /// The one command that replays this run exactly (with the flags that changed it).
+    /// The one command that replays this run exactly (with the flags that chose its variant
+    /// and changed it).
     pub fn replay_command(&self) -> String {
-        format!(
-            "sim run {} --seed {}{}",
-            self.file, self.seed, self.replay_flags
-        )
+        replay_command(&self.file, self.seed, &self.replay_flags)
     }
+}
+
+/// `sim run FILE --seed N` and `flags` (which begin with a space): the command that replays a
+/// run.
+pub fn replay_command(file: &str, seed: u64, flags: &str) -> String {
+    format!("sim run {file} --seed {seed}{flags}")
 }
 
 /// Reads and parses a scenario file, following its includes (does not check its models).
@@ -159,36 +172,39 @@ pub fn validate(scenario: &Scenario) -> Result<usize, Vec<Diagnostic>> {
     }
 }
 
-/// Loads, checks and runs the scenario at `path`: one run, or one per combination of its sweeps.
+/// Loads, checks and runs the scenario at `path`: one run, or one per combination of its sweeps
+/// (those `opts.variant` chooses).
 pub fn run_file(path: &Path, opts: &RunOptions) -> Result<Vec<RunReport>, ScenarioError> {
     let scenario = load(path)?;
     // Every run is checked before any starts, so a bad sweep value fails fast.
     validate(&scenario).map_err(ScenarioError::Invalid)?;
     let variants = variants(&scenario).map_err(ScenarioError::Invalid)?;
+    let chosen = variants.select(&opts.variant)?;
     let many = variants.len() > 1;
-    variants
+    chosen
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            let mut o = opts.clone();
-            if let (true, Some(t)) = (many, &opts.trace) {
-                // One trace file per run of a sweep: run.simtrace -> run-1.simtrace, ...
-                o.trace = Some(numbered(t, i + 1));
-            }
-            if let (true, Some(h)) = (many, &opts.history) {
-                o.history = Some(numbered(h, i + 1));
-            }
-            if let (true, Some(h)) = (many, &opts.export_trace) {
-                o.export_trace = Some(numbered(h, i + 1));
-            }
+        .map(|(k, &i)| {
             if let Some(p) = &opts.progress {
-                (p.run)(i, variants.len());
+                (p.run)(k, chosen.len());
             }
-            let mut r = run_scenario(&v.scenario, &o)?;
-            r.variant = v.label.clone();
-            Ok(r)
+            run_variant(&variants.get(i), opts, many)
         })
         .collect()
+}
+
+/// Runs one variant of a scenario's sweeps: its report carries the variant's label and the
+/// flags that choose it again, and when the scenario has several runs, its files are numbered
+/// with the variant's number (run.simtrace -> run-2.simtrace), whichever runs were chosen.
+pub fn run_variant(v: &Variant, opts: &RunOptions, many: bool) -> Result<RunReport, ScenarioError> {
+    let mut o = opts.clone();
+    if many {
+        let number = |p: &Option<PathBuf>| p.as_ref().map(|p| numbered(p, v.number));
+        o.trace = number(&opts.trace);
+        o.history = number(&opts.history);
+        o.export_trace = number(&opts.export_trace);
+    }
+    run_labelled(&v.scenario, &o, &v.label, &v.flags)
 }
 
 /// `dir/run.simtrace` with `n` → `dir/run-n.simtrace`.
@@ -206,6 +222,17 @@ pub fn numbered(path: &Path, n: usize) -> PathBuf {
 
 /// Checks and runs a parsed scenario without sweeps. Safe to call from many threads at once.
 pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport, ScenarioError> {
+    run_labelled(scenario, opts, "", "")
+}
+
+/// [`run_scenario`] for a variant of a sweep: its `label` and the `flags` that choose it go
+/// into the report (and the replay command and trace export it writes).
+fn run_labelled(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    label: &str,
+    flags: &str,
+) -> Result<RunReport, ScenarioError> {
     if let Some(s) = scenario.sweeps.first() {
         return Err(ScenarioError::Invalid(vec![
             Diagnostic::at(
@@ -288,7 +315,7 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
     let report = RunReport {
         scenario: checked.name.clone(),
         file: scenario.file.clone(),
-        variant: String::new(),
+        variant: label.to_string(),
         seed,
         events: result.events,
         wall_time_s,
@@ -300,7 +327,8 @@ pub fn run_scenario(scenario: &Scenario, opts: &RunOptions) -> Result<RunReport,
             .map(|b| (b.spec.kind, b.name.clone()))
             .collect(),
         result,
-        replay_flags: replay_flags(opts),
+        replay_flags: format!("{flags}{}", replay_flags(opts)),
+        trace_file: opts.trace.clone(),
     };
     if let Some(path) = &opts.export_trace {
         let json = crate::report::chrome_json(&report);

@@ -17,10 +17,14 @@ use rayon::prelude::*;
 use reports::text::show;
 use simcore::format_hash;
 
+use std::collections::BTreeSet;
+
+use simcore::{MetricValue, MetricsSnapshot};
+
 use crate::ast::Scenario;
-use crate::check::check;
+use crate::check::{check, metrics_of};
 use crate::runner::{
-    RunOptions, RunReport, ScenarioError, run_scenario, stop_reason_name, validate,
+    RunOptions, RunReport, ScenarioError, run_variant, stop_reason_name, validate,
 };
 use crate::sweep::{Variants, variants};
 use crate::wire::wire;
@@ -157,16 +161,20 @@ pub enum BatchError {
         variants: usize,
         runs: u128,
     },
+    #[error("{0}")]
+    Metrics(String),
 }
 
-/// One run of a batch: its seed, its variant (an index into [`Batch::variant_label`]), and what
-/// it gave. The report has no metrics (they are dropped when the run ends, to bound memory); an
-/// error (the run could not go on) is kept as its message.
+/// One run of a batch: its seed, its variant (an index into the batch's chosen variants,
+/// [`Batch::variant_label`]), and what it gave. The report has no metrics (they are dropped when
+/// the run ends, to bound memory); `metrics` holds the summaries of those `--metrics` asked for
+/// (empty without it). An error (the run could not go on) is kept as its message.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub seed: u64,
     pub variant: usize,
     pub report: Result<RunReport, String>,
+    pub metrics: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Outcome {
@@ -185,25 +193,126 @@ pub struct Totals {
     pub wall_time_s: f64,
 }
 
-/// A scenario, loaded and validated once, to run for every seed of a range and every variant of
-/// its sweeps.
+/// `--metrics`: the metrics whose summaries each run of a batch reports. Each is a metric's
+/// name (`cluster.election_time`), or a prefix ending in `*` (`client.*`); `all` is every
+/// metric.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricPick {
+    names: Vec<String>,
+    prefixes: Vec<String>,
+}
+
+impl MetricPick {
+    /// Reads a comma-separated list, refusing names no run of the scenario can have: `known`
+    /// is the metrics its models declare (a declared name followed by `_` and more, such as
+    /// `machine.utilisation_cpu0`, is a declared metric's per-instance part).
+    pub fn parse(spec: &str, known: &BTreeSet<String>) -> Result<Self, String> {
+        let mut pick = MetricPick {
+            names: Vec::new(),
+            prefixes: Vec::new(),
+        };
+        for item in spec.split(',').map(str::trim) {
+            if item.is_empty() {
+                return Err(format!(
+                    "--metrics {spec}: an empty name; write names separated by commas, such as {}",
+                    example(known)
+                ));
+            }
+            if item == "all" || item == "*" {
+                pick.prefixes.push(String::new());
+            } else if let Some(prefix) = item.strip_suffix('*') {
+                if !known.iter().any(|k| k.starts_with(prefix)) {
+                    return Err(format!(
+                        "--metrics {spec}: no metric of this scenario starts with `{prefix}`; it has {}",
+                        list(known)
+                    ));
+                }
+                pick.prefixes.push(prefix.to_string());
+            } else {
+                let per_instance = |k: &String| {
+                    item.strip_prefix(k.as_str())
+                        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('_'))
+                };
+                if !known.contains(item) && !known.iter().any(per_instance) {
+                    let hint = crate::diag::did_you_mean(item, known.iter().map(String::as_str))
+                        .map_or(String::new(), |h| format!(" ({h})"));
+                    return Err(format!(
+                        "--metrics {spec}: this scenario has no metric `{item}`{hint}; it has {}",
+                        list(known)
+                    ));
+                }
+                pick.names.push(item.to_string());
+            }
+        }
+        Ok(pick)
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name) || self.prefixes.iter().any(|p| name.starts_with(p))
+    }
+
+    /// The summaries of the metrics picked from `metrics`, by name.
+    pub fn summaries(
+        &self,
+        metrics: &MetricsSnapshot,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        metrics
+            .0
+            .iter()
+            .filter(|(name, _)| self.wants(name))
+            .map(|(name, m)| (name.clone(), summary(m)))
+            .collect()
+    }
+}
+
+fn list(known: &BTreeSet<String>) -> String {
+    known.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn example(known: &BTreeSet<String>) -> String {
+    known.iter().take(2).cloned().collect::<Vec<_>>().join(",")
+}
+
+/// A metric's summary, bounded whatever the run's length: a counter's value, a gauge's last,
+/// time-weighted mean, min and max, a histogram's count, mean, min, quantiles and max (as
+/// `sim run --json` prints them); a series' count, last, min and max instead of its points.
+pub fn summary(m: &MetricValue) -> serde_json::Value {
+    match m {
+        MetricValue::Series { offered, points } => serde_json::json!({
+            "kind": "series",
+            "count": offered,
+            "last": points.last().map(|p| p.1),
+            "min": m.stat("min"),
+            "max": m.stat("max"),
+        }),
+        other => serde_json::to_value(other).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+/// A scenario, loaded and validated once, to run for every seed of a range and every chosen
+/// variant of its sweeps.
 #[derive(Debug)]
 pub struct Batch {
     file: String,
     name: String,
     variants: Variants,
+    /// The variants `--variant` chose (indices into `variants`; all without it), and their
+    /// labels and replay flags.
+    chosen: Vec<usize>,
     labels: Vec<String>,
+    variant_flags: Vec<String>,
     seeds: SeedRange,
     opts: RunOptions,
-    /// The flags after `--seed N` that make a replay the same run: `--until`, `--max-events`,
-    /// `--max-pending`.
+    /// The flags after `--seed N` and the variant's that make a replay the same run:
+    /// `--until`, `--max-events`, `--max-pending`.
     replay_flags: String,
+    metrics: Option<MetricPick>,
 }
 
 impl Batch {
     /// Validates `scenario` (every variant, as `sim run` does) for a run of every seed in
-    /// `seeds`, with `opts` for everything but the seed. `opts` must not set a seed or a trace
-    /// file (the caller refuses those flags).
+    /// `seeds` and every variant `opts.variant` chooses, with `opts` for everything but the
+    /// seed. `opts` must not set a seed or a trace file (the caller refuses those flags).
     pub fn new(
         scenario: &Scenario,
         seeds: SeedRange,
@@ -213,31 +322,52 @@ impl Batch {
         assert!(opts.trace.is_none(), "a batch writes no trace files");
         validate(scenario).map_err(ScenarioError::Invalid)?;
         let variants = variants(scenario).map_err(ScenarioError::Invalid)?;
-        let runs = u128::from(seeds.count()) * variants.len() as u128;
+        let chosen = variants
+            .select(&opts.variant)
+            .map_err(ScenarioError::from)?;
+        let runs = u128::from(seeds.count()) * chosen.len() as u128;
         if runs > u128::from(MAX_RUNS) {
             return Err(BatchError::TooManyRuns {
                 seeds,
-                variants: variants.len(),
+                variants: chosen.len(),
                 runs,
             });
         }
-        let labels: Vec<String> = variants.iter().map(|v| v.label).collect();
-        for v in &variants {
+        let (mut labels, mut variant_flags) = (Vec::new(), Vec::new());
+        for &i in &chosen {
+            let v = variants.get(i);
             ends(&v.scenario, seeds.first, opts)?;
+            labels.push(v.label);
+            variant_flags.push(v.flags);
         }
         let replay_flags = crate::runner::replay_flags(opts);
         Ok(Batch {
             file: scenario.file.clone(),
             name: scenario.name.clone().unwrap_or_default(),
             variants,
+            chosen,
             labels,
+            variant_flags,
             seeds,
             opts: opts.clone(),
             replay_flags,
+            metrics: None,
         })
     }
 
-    /// How many runs: seeds times variants.
+    /// Each run also reports the summaries of the metrics `spec` names (`--metrics`, read by
+    /// [`MetricPick::parse`] against the metrics the chosen variants declare).
+    pub fn with_metrics(mut self, spec: &str) -> Result<Self, BatchError> {
+        let mut known = BTreeSet::new();
+        for &i in &self.chosen {
+            let checked = check(&self.variants.get(i).scenario).map_err(ScenarioError::Invalid)?;
+            known.extend(metrics_of(&checked.blocks, &checked.models).into_keys());
+        }
+        self.metrics = Some(MetricPick::parse(spec, &known).map_err(BatchError::Metrics)?);
+        Ok(self)
+    }
+
+    /// How many runs: seeds times chosen variants.
     pub fn runs(&self) -> u64 {
         self.seeds.count() * self.labels.len() as u64
     }
@@ -246,20 +376,22 @@ impl Batch {
         self.seeds
     }
 
-    /// The swept values of variant `i` (`server.servers=2`), empty without sweeps.
+    /// The swept values of chosen variant `i` (`server.servers=2`), empty without sweeps.
     pub fn variant_label(&self, i: usize) -> &str {
         &self.labels[i]
     }
 
     /// The scenario sweeps, so each run has a variant.
     pub fn swept(&self) -> bool {
-        self.labels.len() > 1 || self.labels.iter().any(|l| !l.is_empty())
+        self.variants.swept()
     }
 
-    /// The command that replays the run of `seed` exactly: `sim run FILE --seed N` and the flags
-    /// that changed the run. (With sweeps, it runs every variant for that seed.)
-    pub fn replay(&self, seed: u64) -> String {
-        format!("sim run {} --seed {seed}{}", self.file, self.replay_flags)
+    /// The command that replays the run of `seed` and chosen variant `variant` exactly:
+    /// `sim run FILE --seed N`, the variant's `--variant` flags, and the flags that changed the
+    /// run.
+    pub fn replay(&self, seed: u64, variant: usize) -> String {
+        let flags = format!("{}{}", self.variant_flags[variant], self.replay_flags);
+        crate::runner::replay_command(&self.file, seed, &flags)
     }
 
     /// Runs every (seed, variant) pair on rayon's pool, chunk by chunk. `on_done` sees each run
@@ -303,15 +435,18 @@ impl Batch {
         let seed = self.seeds.first + index / per_seed;
         let variant = (index % per_seed) as usize;
         assert!(seed <= self.seeds.last, "run {index} is past the range");
-        let v = self.variants.get(variant);
+        let v = self.variants.get(self.chosen[variant]);
         let opts = RunOptions {
             seed: Some(seed),
             ..self.opts.clone()
         };
-        let report = run_scenario(&v.scenario, &opts)
+        let mut metrics = serde_json::Map::new();
+        let report = run_variant(&v, &opts, self.variants.len() > 1)
             .map(|mut r| {
-                r.variant = v.label;
-                r.result.metrics = Default::default();
+                let all = std::mem::take(&mut r.result.metrics);
+                if let Some(pick) = &self.metrics {
+                    metrics = pick.summaries(&all);
+                }
                 r
             })
             .map_err(|e| e.to_string());
@@ -319,6 +454,7 @@ impl Batch {
             seed,
             variant,
             report,
+            metrics,
         }
     }
 }
@@ -471,14 +607,7 @@ impl<'a> Table<'a> {
             let ok = o.ok();
             if !ok {
                 if self.replays.len() < REPLAYS_MAX {
-                    let mut cmd = self.batch.replay(o.seed);
-                    if self.batch.swept() {
-                        cmd.push_str(&format!(
-                            "   # variant {}",
-                            self.batch.variant_label(o.variant)
-                        ));
-                    }
-                    self.replays.push(cmd);
+                    self.replays.push(self.batch.replay(o.seed, o.variant));
                 } else {
                     self.replays_dropped += 1;
                 }
@@ -558,9 +687,11 @@ impl<'a> Table<'a> {
 }
 
 /// The `--json` output: one object on one line, `{"scenario", "file", "seeds": {"first",
-/// "last"}, "variants" (the sweep's labels, empty without one), "runs": [...], "summary": {...}}`. Each run has the fields of
-/// `sim run --json` but `metrics`, plus `ok` and `error`; `replay` carries the flags that
-/// changed the run. Written as the runs come, so a long range never sits in memory.
+/// "last"}, "variants" (the labels of the sweep's chosen variants, empty without one), "runs":
+/// [...], "summary": {...}}`. Each run has the fields of `sim run --json` but `metrics` (with
+/// `--metrics`, `metrics` holds the summaries asked for), plus `ok` and `error`; `replay` carries
+/// the flags that chose and changed the run. Written as the runs come, so a long range never
+/// sits in memory.
 #[derive(Debug)]
 pub struct Json<'a> {
     batch: &'a Batch,
@@ -598,7 +729,7 @@ impl<'a> Json<'a> {
     /// One run's object.
     pub fn run(&self, o: &Outcome) -> serde_json::Value {
         let b = self.batch;
-        match &o.report {
+        let mut value = match &o.report {
             Ok(r) => serde_json::json!({
                 "scenario": r.scenario,
                 "file": r.file,
@@ -615,7 +746,7 @@ impl<'a> Json<'a> {
                 "checks": r.checks,
                 "violations": r.result.violations,
                 "violations_total": r.result.violations_total,
-                "replay": b.replay(o.seed),
+                "replay": b.replay(o.seed, o.variant),
             }),
             Err(e) => serde_json::json!({
                 "scenario": b.name,
@@ -633,9 +764,17 @@ impl<'a> Json<'a> {
                 "checks": [],
                 "violations": [],
                 "violations_total": 0,
-                "replay": b.replay(o.seed),
+                "replay": b.replay(o.seed, o.variant),
             }),
+        };
+        if let (Some(_), Some(fields)) = (&b.metrics, value.as_object_mut()) {
+            let metrics = match &o.report {
+                Ok(_) => serde_json::Value::Object(o.metrics.clone()),
+                Err(_) => serde_json::Value::Null,
+            };
+            fields.insert("metrics".into(), metrics);
         }
+        value
     }
 
     pub fn finish(&self, out: &mut impl Write, totals: &Totals) -> io::Result<()> {
@@ -658,7 +797,7 @@ impl<'a> Json<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::time_flag;
+    use crate::runner::{run_scenario, time_flag};
     use simcore::SimTime;
 
     fn range(s: &str) -> Result<SeedRange, SeedRangeError> {
@@ -809,7 +948,7 @@ mod tests {
                 "seed {}",
                 o.seed
             );
-            assert_eq!(b.replay(o.seed), one.replay_command());
+            assert_eq!(b.replay(o.seed, o.variant), one.replay_command());
             assert!(r.result.metrics.0.is_empty(), "metrics are dropped");
         }
     }
@@ -854,7 +993,7 @@ mod tests {
         };
         let b = batch(FLAKY, "1..2", &opts).unwrap();
         assert_eq!(
-            b.replay(2),
+            b.replay(2, 0),
             "sim run flaky.scn --seed 2 --until 90s --max-events 5000 --max-pending 64"
         );
     }
@@ -982,5 +1121,67 @@ mod tests {
         assert_eq!(v["summary"]["failed"], totals.failed);
         assert_eq!(v["seeds"]["first"], 1);
         assert_eq!(v["seeds"]["last"], 5);
+    }
+
+    #[test]
+    fn a_series_is_summarised_not_listed() {
+        let m = MetricValue::Series {
+            offered: 5,
+            points: vec![(1, 3.0), (2, 1.0), (3, 7.0), (4, 2.0)],
+        };
+        assert_eq!(
+            summary(&m),
+            serde_json::json!({"kind": "series", "count": 5, "last": 2.0, "min": 1.0, "max": 7.0})
+        );
+        let c = MetricValue::Counter { value: 9 };
+        assert_eq!(
+            summary(&c),
+            serde_json::json!({"kind": "counter", "value": 9})
+        );
+    }
+
+    #[test]
+    fn metric_picks_take_names_prefixes_and_per_instance_names() {
+        let known: BTreeSet<String> = ["machine.utilisation", "machine.wait", "a.response"]
+            .map(String::from)
+            .into();
+        let pick =
+            MetricPick::parse("machine.*, a.response,machine.utilisation_cpu0", &known).unwrap();
+        assert!(pick.wants("machine.wait") && pick.wants("machine.utilisation_cpu1"));
+        assert!(pick.wants("a.response") && !pick.wants("a.wait"));
+        let all = MetricPick::parse("all", &known).unwrap();
+        assert!(all.wants("anything"));
+        for bad in [
+            "",
+            "a.response,,machine.wait",
+            "machine.utilisation_",
+            "b.*",
+            "a.respons",
+        ] {
+            assert!(MetricPick::parse(bad, &known).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_batch_of_one_variant_runs_it_alone_with_its_replay() {
+        let swept = FLAKY.replace("expect", "sweep s.servers in [1, 2]\n  expect");
+        let opts = RunOptions {
+            variant: vec!["s.servers=2".into()],
+            ..RunOptions::default()
+        };
+        let b = batch(&swept, "1..2", &opts).unwrap();
+        assert_eq!(b.runs(), 2);
+        let (all, _) = run_all(&b);
+        for o in &all {
+            assert_eq!(o.report.as_ref().unwrap().variant, "s.servers=2");
+            assert_eq!(
+                b.replay(o.seed, o.variant),
+                format!("sim run flaky.scn --seed {} --variant s.servers=2", o.seed)
+            );
+            assert_eq!(
+                b.replay(o.seed, o.variant),
+                o.report.as_ref().unwrap().replay_command()
+            );
+        }
     }
 }

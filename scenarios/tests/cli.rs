@@ -490,3 +490,259 @@ fn lincheck_reads_a_history_and_reports_the_failing_prefix() {
         stderr(&o)
     );
 }
+
+/// Runs a printed replay command (`sim run ...`) as a user pasting it into a shell would.
+fn replay(cmd: &str) -> Output {
+    let rest = cmd.strip_prefix("sim ").expect("a sim command");
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$SIM\" {rest}"))
+        .env("SIM", env!("CARGO_BIN_EXE_sim"))
+        .current_dir(workspace())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("sh runs")
+}
+
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// A sweep whose values need quoting in a shell (parentheses, a space).
+const SWEPT: &str = r#"scenario "swept" {
+  seed 5
+  source a { rate 2/s  customers 300  to s }
+  station s { servers 1  service exp(250ms) }
+  sweep s.servers in [1, 2]
+  sweep s.service in [exp(250ms), uniform(100ms, 400ms)]
+}
+"#;
+
+#[test]
+fn each_variant_of_a_sweep_has_its_own_replay_that_reproduces_it() {
+    let dir = tempdir("variant-replay");
+    let file = write(&dir, "swept.scn", SWEPT);
+    let all = json_lines(&sim(&["run", &file, "--json"]));
+    assert_eq!(all.len(), 4);
+    let replays: std::collections::BTreeSet<&str> =
+        all.iter().map(|r| r["replay"].as_str().unwrap()).collect();
+    assert_eq!(
+        replays.len(),
+        4,
+        "one distinct replay per variant: {replays:?}"
+    );
+    for run in &all {
+        let cmd = run["replay"].as_str().unwrap();
+        assert!(cmd.contains(" --variant s.servers="), "{cmd}");
+        let again = json_lines(&replay(&format!("{cmd} --json")));
+        assert_eq!(again.len(), 1, "the replay runs its variant alone: {cmd}");
+        assert_eq!(again[0]["variant"], run["variant"], "{cmd}");
+        assert_eq!(again[0]["trace_hash"], run["trace_hash"], "{cmd}");
+        assert_eq!(again[0]["replay"], run["replay"], "{cmd}");
+    }
+    // By number (from 1, the first sweep slowest), and by values with the short name and
+    // another spelling of the same value.
+    let third = &all[2];
+    assert_eq!(third["variant"], "s.servers=2 s.service=exp(250ms)");
+    for args in [
+        vec!["--variant", "3"],
+        vec!["--variant", "servers=2", "--variant", "service=exp(0.25s)"],
+    ] {
+        let mut cmd = vec!["run", file.as_str(), "--json"];
+        cmd.extend(args.iter().copied());
+        let got = json_lines(&sim(&cmd));
+        assert_eq!(got.len(), 1, "{args:?}");
+        assert_eq!(got[0]["trace_hash"], third["trace_hash"], "{args:?}");
+    }
+    // A sweep left out keeps all its values.
+    let both = json_lines(&sim(&["run", &file, "--json", "--variant", "s.servers=1"]));
+    let labels: Vec<&str> = both
+        .iter()
+        .map(|r| r["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "s.servers=1 s.service=exp(250ms)",
+            "s.servers=1 s.service=uniform(100ms, 400ms)"
+        ]
+    );
+    // The human summary's replay is the same command.
+    let human = stdout(&sim(&["run", &file, "--variant", "4"]));
+    let line = human.lines().find(|l| l.starts_with("replay ")).unwrap();
+    assert_eq!(
+        line.trim_start_matches("replay").trim(),
+        all[3]["replay"].as_str().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_variant_that_is_not_there_is_refused_naming_the_choices() {
+    let dir = tempdir("variant-bad");
+    let file = write(&dir, "swept.scn", SWEPT);
+    let cases: [(&[&str], &[&str]); 7] = [
+        (
+            &["--variant", "5"],
+            &[
+                "--variant 5",
+                "4 variants",
+                "1: s.servers=1 s.service=exp(250ms)",
+            ],
+        ),
+        (&["--variant", "0"], &["--variant 0", "numbered from 1"]),
+        (
+            &["--variant", "servers=3"],
+            &["s.servers over [1, 2]", "`3` is not one of them"],
+        ),
+        (
+            &["--variant", "quantum=1ms"],
+            &["`quantum` is not swept", "`s.servers`, `s.service`"],
+        ),
+        (
+            &["--variant", "fast"],
+            &["--variant fast", "NAME=VALUE", "1 to 4"],
+        ),
+        (
+            &["--variant", "servers=1", "--variant", "s.servers=2"],
+            &["names s.servers twice"],
+        ),
+        (
+            &["--variant", "1", "--variant", "servers=1"],
+            &["give it alone"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let mut cmd = vec!["run", file.as_str()];
+        cmd.extend(args.iter().copied());
+        let o = sim(&cmd);
+        assert_bad_input(&o, wanted);
+        assert!(o.stdout.is_empty(), "{args:?}: nothing runs");
+    }
+    assert_bad_input(
+        &sim(&["run", "scenarios/mm1.scn", "--variant", "1"]),
+        &["--variant", "has no `sweep`"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trace_files_of_a_chosen_variant_keep_its_number() {
+    let dir = tempdir("variant-trace");
+    let file = write(&dir, "swept.scn", SWEPT);
+    let trace = dir.join("run.simtrace");
+    let trace = trace.to_string_lossy();
+    let o = sim(&["run", &file, "--variant", "2", "--trace", &trace]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let numbered = dir.join("run-2.simtrace");
+    assert!(numbered.is_file(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("trace file {}", numbered.display())),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!dir.join("run-1.simtrace").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_report_gives_each_variant_its_own_replay() {
+    let dir = tempdir("variant-report");
+    let out = dir.join("out");
+    let o = sim(&[
+        "report",
+        "--out",
+        &out.to_string_lossy(),
+        "scenarios/mmk-sweep.scn",
+    ]);
+    assert!(o.status.code().is_some_and(|c| c < 2), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("mmk-sweep/summary.json")).unwrap())
+            .unwrap();
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for (run, servers) in runs.iter().zip(1..) {
+        let cmd = run["replay"].as_str().unwrap();
+        assert!(
+            cmd.ends_with(&format!("--variant server.servers={servers}")),
+            "{cmd}"
+        );
+        assert!(html.contains(cmd), "the page shows {cmd}");
+        let again = json_lines(&replay(&format!("{cmd} --json")));
+        assert_eq!(again.len(), 1, "{cmd}");
+        assert_eq!(again[0]["trace_hash"], run["trace_hash"], "{cmd}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const CANONICAL: &str = r#"scenario "small" {
+  seed 5
+
+  source a { rate 2/s  customers 2000  to s }
+  station s { servers 1  service exp(250ms) }
+
+  expect mean(s.wait) < 10s
+}
+"#;
+
+const UNFORMATTED: &str = "scenario \"u\" {\nsource a { rate 2/s customers 20 to s }\n  station s { servers 1  service exp(250ms) }\n}\n";
+
+#[test]
+fn fmt_checks_and_writes_many_files_and_reports_each() {
+    let dir = tempdir("fmt-many");
+    let good = write(&dir, "good.scn", CANONICAL);
+    let bad1 = write(&dir, "bad1.scn", UNFORMATTED);
+    let broken = write(&dir, "broken.scn", "scenario \"x\" {\n  station s {\n");
+    let bad2 = write(&dir, "bad2.scn", UNFORMATTED);
+    assert_eq!(sim(&["fmt", "--check", &good]).status.code(), Some(0));
+
+    // --check: every file not canonical is named, a broken file does not stop the others.
+    let o = sim(&["fmt", "--check", &good, &bad1, &broken, &bad2]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "a broken file wins: {err}");
+    assert!(
+        err.contains(&format!("{bad1}: not in canonical form")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{bad2}: not in canonical form")),
+        "{err}"
+    );
+    assert!(err.contains("broken.scn:"), "{err}");
+    assert!(!err.contains(&format!("{good}: not")), "{err}");
+    assert!(err.contains("2 of 4 files not in canonical form"), "{err}");
+    assert!(o.stdout.is_empty());
+    let o = sim(&["fmt", "--check", &good, &bad1, &bad2]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    // --write: each is rewritten, then every one is canonical.
+    let o = sim(&["fmt", "--write", &good, &bad1, &bad2]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&good).unwrap(), CANONICAL);
+    assert_ne!(std::fs::read_to_string(&bad1).unwrap(), UNFORMATTED);
+    assert_eq!(
+        std::fs::read_to_string(&bad1).unwrap(),
+        std::fs::read_to_string(&bad2).unwrap()
+    );
+    assert_eq!(
+        sim(&["fmt", "--check", &good, &bad1, &bad2]).status.code(),
+        Some(0)
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 4, "no temporary file left: {left:?}");
+
+    // Printing is for one file.
+    assert_bad_input(
+        &sim(&["fmt", &good, &bad1]),
+        &["prints one file", "--check", "--write"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -410,3 +410,175 @@ fn a_run_that_cannot_go_on_fails_its_row_and_the_others_still_run() {
         "{out}"
     );
 }
+
+/// Runs a printed replay command (`sim run ...`) as a user pasting it into a shell would.
+fn replay(cmd: &str) -> Output {
+    let rest = cmd.strip_prefix("sim ").expect("a sim command");
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$SIM\" {rest}"))
+        .env("SIM", env!("CARGO_BIN_EXE_sim"))
+        .current_dir(workspace())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("sh runs")
+}
+
+#[test]
+fn a_failing_variant_replays_alone_with_its_own_hash() {
+    let args = [
+        "run",
+        "scenarios/mmk-sweep.scn",
+        "--seeds",
+        "1..6",
+        "--until",
+        "100s",
+    ];
+    let o = sim(&args);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "some variant fails: {out}");
+    let replays: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter(|l| l.starts_with("sim run "))
+        .collect();
+    assert!(!replays.is_empty(), "{out}");
+    // The JSON of the same batch says which hash each failing run had.
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let j = json(&sim(&with_json));
+    let runs = j["runs"].as_array().unwrap();
+    let distinct: std::collections::BTreeSet<&str> =
+        runs.iter().map(|r| r["replay"].as_str().unwrap()).collect();
+    assert_eq!(distinct.len(), runs.len(), "one replay per (seed, variant)");
+    for cmd in &replays {
+        let run = runs
+            .iter()
+            .find(|r| r["replay"].as_str() == Some(*cmd))
+            .unwrap_or_else(|| panic!("{cmd} is a run's replay"));
+        assert_eq!(run["ok"], false);
+        assert!(
+            cmd.contains(&format!("--variant {}", run["variant"].as_str().unwrap())),
+            "{cmd}"
+        );
+        let again = replay(cmd);
+        let text = stdout(&again);
+        assert_eq!(again.status.code(), Some(1), "{cmd}: {text}");
+        assert_eq!(text.matches("trace hash ").count(), 1, "one run: {text}");
+        assert!(
+            text.contains(&format!(
+                "trace hash {}",
+                run["trace_hash"].as_str().unwrap()
+            )),
+            "{cmd}: {text}"
+        );
+    }
+    // --variant with --seeds runs that variant only, with the same hashes.
+    let mut one = with_json.clone();
+    one.extend(["--variant", "2"]);
+    let chosen = json(&sim(&one));
+    let chosen = chosen["runs"].as_array().unwrap();
+    assert_eq!(chosen.len(), 6);
+    let of_two: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["variant"] == "server.servers=2")
+        .collect();
+    for (a, b) in chosen.iter().zip(of_two) {
+        assert_eq!(a["trace_hash"], b["trace_hash"]);
+        assert_eq!(a["replay"], b["replay"]);
+    }
+}
+
+#[test]
+fn metrics_give_a_bounded_summary_per_run() {
+    let j = json(&sim(&[
+        "run",
+        "scenarios/raft-election-timing.scn",
+        "--variant",
+        "6",
+        "--seeds",
+        "1..3",
+        "--until",
+        "30s",
+        "--json",
+        "--metrics",
+        "cluster.election_time,network.*",
+    ]));
+    let runs = j["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        let m = run["metrics"].as_object().unwrap();
+        let names: Vec<&str> = m.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "cluster.election_time",
+                "network.delivered",
+                "network.dropped",
+                "network.sent"
+            ]
+        );
+        // The same numbers as the run on its own, which prints every metric in full.
+        let alone = sim(&[
+            "run",
+            "scenarios/raft-election-timing.scn",
+            "--variant",
+            "6",
+            "--seed",
+            &run["seed"].to_string(),
+            "--until",
+            "30s",
+            "--json",
+        ]);
+        let alone: Value = serde_json::from_str(&stdout(&alone)).unwrap();
+        for name in &names {
+            assert_eq!(m[*name], alone["metrics"][*name], "{name}");
+        }
+        let election = &m["cluster.election_time"];
+        assert!(election["count"].as_u64().unwrap() > 0, "{election}");
+        for k in ["mean", "p50", "p99", "max"] {
+            assert!(election[k].is_number(), "{k}: {election}");
+        }
+    }
+    // Without --metrics, no metrics (the output stays small for 10^8 runs).
+    let plain = json(&sim(&[
+        "run",
+        "scenarios/mmk-sweep.scn",
+        "--seeds",
+        "1..2",
+        "--until",
+        "10s",
+        "--json",
+    ]));
+    assert!(plain["runs"][0].get("metrics").is_none(), "{plain}");
+}
+
+#[test]
+fn metrics_are_refused_where_they_cannot_go() {
+    let base = [
+        "run",
+        "scenarios/mmk-sweep.scn",
+        "--seeds",
+        "1..2",
+        "--until",
+        "10s",
+    ];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(extra);
+        sim(&a)
+    };
+    assert_refused(&with(&["--metrics", "all"]), &["--metrics", "--json"]);
+    assert_refused(
+        &with(&["--json", "--metrics", "server.wiat"]),
+        &["no metric `server.wiat`", "server.wait"],
+    );
+    assert_refused(
+        &with(&["--json", "--metrics", "cpu.*"]),
+        &["no metric of this scenario starts with `cpu.`"],
+    );
+    assert_refused(
+        &sim(&["run", "scenarios/mm1.scn", "--metrics", "all", "--json"]),
+        &["--metrics is for --seeds"],
+    );
+}

@@ -1,7 +1,7 @@
 //! `sim`: run and check scenarios, format them, read trace files, list models.
 //!
-//! Exit codes: 0 every check held; 1 a check or invariant was violated (or, for `sim check` and
-//! `sim fmt --check`, a file is invalid or not canonical); 2 bad input (a missing or malformed
+//! Exit codes: 0 every check held; 1 a check or invariant was violated (or, for `sim check`, a
+//! file is invalid, and for `sim fmt --check`, a file is not canonical); 2 bad input (a missing or malformed
 //! file, an unknown flag, a run that could not go on). Every error starts with one line naming
 //! the file, line and column where there is one; for scenario files the source line follows with
 //! the problem underlined.
@@ -49,13 +49,18 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print a scenario file in canonical form (comments kept).
+    /// Print a scenario file in canonical form (comments kept); with --check or --write, any
+    /// number of files.
     Fmt {
-        file: PathBuf,
-        /// Print nothing; exit 1 if the file is not in canonical form.
+        /// Scenario files (one, unless --check or --write).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print nothing but the files not in canonical form, each on stderr; exit 1 if any is
+        /// not.
         #[arg(long)]
         check: bool,
-        /// Rewrite the file in place (through a temporary file, then a rename).
+        /// Rewrite each file not in canonical form in place (through a temporary file, then a
+        /// rename).
         #[arg(long, conflicts_with = "check")]
         write: bool,
     },
@@ -122,6 +127,19 @@ struct RunArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
+    /// Run only this variant of the scenario's sweeps: its number (from 1, in the order `sim
+    /// run` runs them; the first sweep varies slowest) or the swept values, one NAME=VALUE per
+    /// sweep (repeat the flag: --variant server.servers=2 --variant server.service='exp(1s)';
+    /// NAME may drop the component when no other sweep has the property). A sweep left out
+    /// keeps all its values. Every replay command of a sweep's run carries its values.
+    #[arg(long, value_name = "N | NAME=VALUE")]
+    variant: Vec<String>,
+    /// With --seeds and --json: each run also has `metrics`, a bounded summary of these metrics
+    /// (comma-separated names, `PREFIX*`, or `all`): counters' value; gauges' value, mean, min,
+    /// max; histograms' count, mean, min, p50, p90, p99, p999, max; series' count, last, min,
+    /// max.
+    #[arg(long, value_name = "NAMES")]
+    metrics: Option<String>,
     /// Run once per seed from A to B, both ends included (like `n1..n5` in a scenario), in
     /// parallel (RAYON_NUM_THREADS threads), and print one row per run in seed order, a summary,
     /// and the command that replays each failing run. Passing runs get rows only when there are
@@ -185,7 +203,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check { files } => check_files(&files),
-        Command::Fmt { file, check, write } => fmt_file(&file, check, write),
+        Command::Fmt {
+            files,
+            check,
+            write,
+        } => fmt_files(&files, check, write),
         Command::Trace(TraceCommand::Show { file, limit }) => trace_show(file, limit),
         Command::Lincheck { file, json, budget } => lincheck(&file, json, budget),
         Command::Report {
@@ -228,7 +250,14 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(seeds) = args.seeds {
         return run_seeds(&args, seeds);
     }
+    if args.metrics.is_some() {
+        eprintln!(
+            "error: --metrics is for --seeds with --json (sim run --json prints every metric of a run in full)"
+        );
+        return ExitCode::from(2);
+    }
     let opts = RunOptions {
+        variant: args.variant.clone(),
         seed: args.seed,
         until: args.until,
         max_events: args.max_events,
@@ -266,11 +295,7 @@ fn run(args: RunArgs) -> ExitCode {
             if i > 0 {
                 written = writeln!(out);
             }
-            let trace = match (&args.trace, reports.len() > 1) {
-                (Some(t), true) => Some(scenarios::runner::numbered(t, i + 1)),
-                (t, _) => t.clone(),
-            };
-            written.and_then(|_| print_human(&mut out, report, trace.as_deref()))
+            written.and_then(|_| print_human(&mut out, report))
         };
     }
     if let Err(e) = written.and_then(|_| out.flush()) {
@@ -310,8 +335,15 @@ fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    if args.metrics.is_some() && !args.json {
+        eprintln!(
+            "error: --metrics adds metrics to the --json output; add --json (the table has no room for them)"
+        );
+        return ExitCode::from(2);
+    }
     // No seed (each run gets its own) and no trace file: only what changes every run.
     let opts = RunOptions {
+        variant: args.variant.clone(),
         until: args.until,
         max_events: args.max_events,
         max_pending: args.max_pending,
@@ -320,7 +352,10 @@ fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
     let batch = match scenarios::load(&args.file)
         .map_err(BatchError::from)
         .and_then(|s| Batch::new(&s, seeds, &opts))
-    {
+        .and_then(|b| match &args.metrics {
+            Some(spec) => b.with_metrics(spec),
+            None => Ok(b),
+        }) {
         Ok(b) => b,
         Err(BatchError::Scenario(e)) => {
             report_error(&e);
@@ -611,54 +646,76 @@ fn check_files(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn fmt_file(file: &std::path::Path, check: bool, write: bool) -> ExitCode {
-    let text = match scenarios::source::read_text(file) {
-        Ok(t) => t,
-        Err(e) => {
-            report_error(&e);
-            return ExitCode::from(2);
+/// `sim fmt`: prints one file in canonical form, or with `--check` or `--write` goes through
+/// every file (a problem with one does not stop the others). Exit 2 if a file could not be read,
+/// parsed or written, else 1 if `--check` found one not canonical, else 0.
+fn fmt_files(files: &[PathBuf], check: bool, write: bool) -> ExitCode {
+    if !check && !write && files.len() > 1 {
+        eprintln!(
+            "error: sim fmt prints one file; for {} files use --check (list those not in canonical form) or --write (rewrite them)",
+            files.len()
+        );
+        return ExitCode::from(2);
+    }
+    let (mut broken, mut unformatted) = (0, 0);
+    for file in files {
+        let shown = file.display().to_string();
+        let (text, formatted) = match formatted(file) {
+            Ok(pair) => pair,
+            Err(e) => {
+                broken += 1;
+                report_error(&e);
+                continue;
+            }
+        };
+        if check {
+            if formatted != text {
+                unformatted += 1;
+                eprintln!("{shown}: not in canonical form (run `sim fmt --write {shown}`)");
+            }
+        } else if write {
+            if formatted != text {
+                if let Err(e) = scenarios::runner::write_atomically(file, formatted.as_bytes()) {
+                    broken += 1;
+                    eprintln!("error: {shown}: {e}");
+                }
+            }
+        } else {
+            let mut out = std::io::stdout().lock();
+            match out
+                .write_all(formatted.as_bytes())
+                .and_then(|_| out.flush())
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: writing: {e}");
+                    broken += 1;
+                }
+                _ => {}
+            }
         }
-    };
-    let shown = file.display().to_string();
-    let scenario = match scenarios::parse::parse(&shown, &text) {
-        Ok(s) => s,
-        Err(d) => {
-            report_error(&ScenarioError::Invalid(d));
-            return ExitCode::from(2);
-        }
-    };
+    }
+    if check && unformatted > 0 && files.len() > 1 {
+        eprintln!(
+            "{unformatted} of {} files not in canonical form",
+            files.len()
+        );
+    }
+    if broken > 0 {
+        ExitCode::from(2)
+    } else if unformatted > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A scenario file's text and its canonical form.
+fn formatted(file: &std::path::Path) -> Result<(String, String), ScenarioError> {
+    let text = scenarios::source::read_text(file)?;
+    let scenario = scenarios::parse::parse(&file.display().to_string(), &text)
+        .map_err(ScenarioError::Invalid)?;
     let formatted = scenarios::fmt::format(&scenario, &text);
-    if check {
-        if formatted == text {
-            return ExitCode::SUCCESS;
-        }
-        eprintln!("{shown}: not in canonical form (run `sim fmt --write {shown}`)");
-        return ExitCode::from(1);
-    }
-    if write {
-        if formatted == text {
-            return ExitCode::SUCCESS;
-        }
-        let tmp = file.with_extension("scn.fmt-tmp");
-        let result = std::fs::write(&tmp, &formatted).and_then(|_| std::fs::rename(&tmp, file));
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            eprintln!("error: {shown}: {e}");
-            return ExitCode::from(2);
-        }
-        return ExitCode::SUCCESS;
-    }
-    let mut out = std::io::stdout().lock();
-    match out
-        .write_all(formatted.as_bytes())
-        .and_then(|_| out.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            eprintln!("error: writing: {e}");
-            ExitCode::from(2)
-        }
-        _ => ExitCode::SUCCESS,
-    }
+    Ok((text, formatted))
 }
 
 fn print_json(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
@@ -682,11 +739,7 @@ fn print_json(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
     writeln!(out, "{value}")
 }
 
-fn print_human(
-    out: &mut impl Write,
-    r: &RunReport,
-    trace: Option<&std::path::Path>,
-) -> std::io::Result<()> {
+fn print_human(out: &mut impl Write, r: &RunReport) -> std::io::Result<()> {
     let res = &r.result;
     writeln!(out, "scenario   {} ({})", r.scenario, r.file)?;
     if !r.variant.is_empty() {
@@ -708,7 +761,7 @@ fn print_human(
         res.events as f64 / r.wall_time_s.max(1e-9)
     )?;
     writeln!(out, "trace hash {}", format_hash(res.trace_hash))?;
-    if let Some(t) = trace {
+    if let Some(t) = &r.trace_file {
         writeln!(
             out,
             "trace file {} ({} records)",
