@@ -8,7 +8,8 @@
 //! 2. The running job's slice ends if it has run to within half a tick of the slice (slices are
 //!    counted in ticks): `Stop::Expired`.
 //! 3. The policy's timer, if it asked for a time that has come (MLFQ's boost).
-//! 4. An idle CPU picks; a busy one, if jobs woke and the policy says so, is preempted and picks.
+//! 4. An idle CPU picks; a busy one, if jobs woke or the policy's timer ran and the policy says
+//!    so, is preempted and picks.
 //!
 //! All of that happens at the tick's time (`clock::tick_now`), k × tick; a system call happens
 //! at the TSC-interpolated time in between.
@@ -400,13 +401,15 @@ pub fn on_tick(frame: &mut Frame) {
             k.stop(now, Stop::Expired);
         }
     }
-    if k.policy.wake_at().is_some_and(|t| t <= now) {
+    let timer = k.policy.wake_at().is_some_and(|t| t <= now);
+    if timer {
         k.policy.timer(now);
     }
     match k.current {
         None => k.dispatch(now),
         Some(j) => {
-            if woke && k.policy.runnable() > 0 && !k.nearly_done(j, now) {
+            let ask = timer || (woke && k.policy.runnable() > 0);
+            if ask && !k.nearly_done(j, now) {
                 let ran = k.ran(j, now);
                 let spec = k.tasks[j as usize].spec.job;
                 if k.policy.preempt(&spec, 0, ran, now) {

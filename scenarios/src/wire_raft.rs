@@ -228,6 +228,11 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diag
             "fsync",
             uniform(SimDuration::from_micros(100), SimDuration::from_micros(500)),
         ),
+        timer_jitter: dist_or(
+            Some(raft),
+            "timer_jitter",
+            uniform(SimDuration::ZERO, SimDuration::from_micros(100)),
+        ),
         snapshot_every: count(raft, "snapshot_every"),
         link,
         topology: match network.and_then(|b| b.get("topology")) {

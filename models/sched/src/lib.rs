@@ -17,7 +17,10 @@
 //!    `preempt` said so (`Stop::Preempted`). Then `stopped` is called exactly once, with the
 //!    CPU time it got (`ran`, excluding context-switch overhead). An expired or preempted job is
 //!    still runnable and the policy keeps it (it is not enqueued again).
-//! 3. Calls come in time order; ties are broken by the driver, deterministically.
+//! 3. The driver asks `preempt` about a running job when a job became runnable while CPUs were
+//!    busy, and about every running job right after [`Policy::timer`] ran: a timer can end a
+//!    running job's slice (MLFQ's boost gives it a fresh top-level one).
+//! 4. Calls come in time order; ties are broken by the driver, deterministically.
 
 #![no_std]
 
@@ -123,8 +126,9 @@ pub trait Policy {
     /// The job that ran on `cpu` stopped at `now` after `ran` nanoseconds of CPU time.
     fn stopped(&mut self, job: &Job, cpu: CpuId, ran: Time, now: Time, stop: Stop);
 
-    /// A job was just enqueued while `running` has been on `cpu` for `ran`: take the CPU from
-    /// it now? (Preemptive policies: STCF, MLFQ's priorities, CFS's wake-up preemption.)
+    /// A job was just enqueued, or [`Policy::timer`] just ran, while `running` has been on
+    /// `cpu` for `ran`: take the CPU from it now? (Preemptive policies: STCF, MLFQ's priorities
+    /// and its boost, CFS's wake-up preemption.)
     fn preempt(&mut self, _running: &Job, _cpu: CpuId, _ran: Time, _now: Time) -> bool {
         false
     }

@@ -11,8 +11,8 @@
 //!    expires is queued ahead of it, the usual textbook convention for round robin.
 //! 3. The policy's timer, if it asked for this instant ([`Policy::wake_at`]).
 //! 4. Idle CPUs pick (by CPU number).
-//! 5. If runnable jobs remain, busy CPUs are asked in turn whether to preempt (by CPU number);
-//!    a preempted CPU picks at once.
+//! 5. If runnable jobs remain, or the policy's timer ran, busy CPUs are asked in turn whether
+//!    to preempt (by CPU number); a preempted CPU picks at once.
 //!
 //! # Costs
 //! - **Context switch**: when a CPU starts a job other than the last one it ran, it spends
@@ -175,6 +175,9 @@ struct Run {
 struct Cpu {
     run: Option<Run>,
     last_job: Option<JobId>,
+    /// When the last switch (into `last_job`) ends; after now only if a preemption took the
+    /// CPU from a job still being switched in (see [`Machine::dispatch`]).
+    switch_end: Time,
     busy: Time,
     switching: Time,
 }
@@ -383,7 +386,8 @@ impl<P: Policy> Machine<P> {
             }
         }
         // 3. The policy's timer.
-        if self.policy.wake_at().is_some_and(|t| t <= now) {
+        let timer = self.policy.wake_at().is_some_and(|t| t <= now);
+        if timer {
             self.policy.timer(now);
         }
         // 4. Idle CPUs pick.
@@ -392,8 +396,9 @@ impl<P: Policy> Machine<P> {
                 self.dispatch(cpu as CpuId, now);
             }
         }
-        // 5. Preemption, for jobs that became runnable and found no idle CPU.
-        if woke && self.policy.runnable() > 0 {
+        // 5. Preemption: for jobs that became runnable and found no idle CPU, and after the
+        // timer, which may have ended running jobs' slices (MLFQ's boost).
+        if timer || (woke && self.policy.runnable() > 0) {
             for cpu in 0..self.cpus.len() {
                 let Some(r) = self.cpus[cpu].run else {
                     continue;
@@ -404,7 +409,7 @@ impl<P: Policy> Machine<P> {
                     self.stop(cpu as CpuId, now, Some(Stop::Preempted));
                     self.dispatch(cpu as CpuId, now);
                 }
-                if self.policy.runnable() == 0 {
+                if !timer && self.policy.runnable() == 0 {
                     break;
                 }
             }
@@ -426,10 +431,9 @@ impl<P: Policy> Machine<P> {
         let Some(r) = c.run.take() else { return };
         if now < r.start {
             // Preempted while still switching to it: the job never ran. Take back what the
-            // dispatch counted ahead (its first run, its wait, the switch not yet spent).
+            // dispatch counted ahead for the job (its first run, its wait); the switch itself
+            // is settled by the next dispatch on this CPU.
             let unspent = r.start - now;
-            c.switching -= unspent;
-            c.last_job = None;
             let j = &mut self.jobs[r.job as usize];
             j.stats.wait -= unspent;
             if r.first {
@@ -506,18 +510,27 @@ impl<P: Policy> Machine<P> {
 
     fn dispatch(&mut self, cpu: CpuId, now: Time) {
         self.decisions += 1;
-        let Some(Dispatch { job, slice }) = self.policy.pick(cpu, now) else {
+        let picked = self.policy.pick(cpu, now);
+        let c = &mut self.cpus[cpu as usize];
+        if c.switch_end > now && picked.map(|d| d.job) != c.last_job {
+            // A switch cut short by a preemption, to a job not picked again: the time it had
+            // still to run was never spent.
+            c.switching -= c.switch_end - now;
+            c.switch_end = now;
+            c.last_job = None;
+        }
+        let Some(Dispatch { job, slice }) = picked else {
             return;
         };
-        let c = &mut self.cpus[cpu as usize];
-        let switch = if c.last_job == Some(job) {
-            0
-        } else {
-            self.config.context_switch
-        };
-        c.switching += switch;
-        c.last_job = Some(job);
-        let start = now + switch;
+        // The job this CPU last switched to starts when that switch ends (at once if it ran
+        // before; a switch a preemption interrupted goes on, as when MLFQ's boost preempts a
+        // job to give it a fresh slice); any other job after a whole switch.
+        if c.last_job != Some(job) {
+            c.switching += self.config.context_switch;
+            c.switch_end = now + self.config.context_switch;
+            c.last_job = Some(job);
+        }
+        let start = c.switch_end.max(now);
         let j = &mut self.jobs[job as usize];
         debug_assert!(
             matches!(j.state, State::Ready { .. }),

@@ -20,11 +20,19 @@
 //! - **Rule 5**: every `boost_period` S, all jobs in the system move to the top queue with
 //!   fresh allotments, so that long jobs are not starved and a job whose behaviour changed is
 //!   judged again. Boosts fall at the multiples of S, through [`Policy::wake_at`] and
-//!   [`Policy::timer`].
+//!   [`Policy::timer`]. *All* jobs includes the one running: from the boost on it is at the
+//!   top with a fresh allotment and a fresh top-level slice, as in OSTEP's `mlfq.py` (which
+//!   resets every job's level, ticks left and allotment at a boost). The driver asks
+//!   [`Policy::preempt`] right after the timer; for a job that was running at the boost the
+//!   answer is yes: it goes back to the front of the top queue, charged nothing, and is
+//!   picked again at once with a slice of the top level. Its old level's longer slice does not
+//!   run on.
 //!
 //! Not in OSTEP's rules, and chosen here: a job preempted by a higher-priority one goes back
 //! to the *front* of its queue (its turn was interrupted, not over), charged the CPU time it
-//! had; a job stolen by another CPU's policy takes none of its history with it.
+//! had; a job stolen by another CPU's policy takes none of its history with it. At a boost the
+//! queued jobs keep their order, higher levels first, behind the running ones (`mlfq.py`
+//! appends the lowest level's first, an accident of its loop).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -95,8 +103,9 @@ impl MlfqConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Runnable,
-    /// `boosted`: when rule 5 moved it up while it ran, if it did: only CPU time after that
-    /// counts against its new allotment.
+    /// `boosted`: when rule 5 moved it up while it ran, if it did: its slice is of its old
+    /// level, so [`Policy::preempt`] ends it, and only CPU time after the boost counts
+    /// against its new allotment (all of it, when the driver preempts at the boost itself).
     Running {
         cpu: CpuId,
         boosted: Option<Time>,
@@ -295,11 +304,17 @@ impl Policy for Mlfq {
             debug_assert!(false, "job {} is running but unknown", running.id);
             return false;
         };
-        debug_assert!(matches!(e.state, State::Running { cpu: on, .. } if on == cpu));
-        // Rule 1: a job in a strictly higher queue that may run here.
-        self.queues[..e.level]
-            .iter()
-            .any(|q| q.iter().any(|&(_, mask)| allows(mask, cpu)))
+        let State::Running { cpu: on, boosted } = e.state else {
+            debug_assert!(false, "job {} is preempted but not running", running.id);
+            return false;
+        };
+        debug_assert_eq!(on, cpu);
+        // Rule 5: a boost while it ran ends its slice, of its old level; it gets a top-level
+        // one. Rule 1: a job in a strictly higher queue that may run here.
+        boosted.is_some()
+            || self.queues[..e.level]
+                .iter()
+                .any(|q| q.iter().any(|&(_, mask)| allows(mask, cpu)))
     }
 
     fn wake_at(&self) -> Option<Time> {
@@ -576,6 +591,109 @@ mod tests {
         let (a, b) = (t.cpu_in(A, 500, end), t.cpu_in(B, 500, end));
         assert_eq!((end, a, b), (1594, 700, 394));
         assert!(a > b);
+    }
+
+    #[test]
+    fn a_boost_gives_the_running_job_a_fresh_top_level_slice() {
+        // Worked by hand from OSTEP's rules. A sinks: 10 at the top, 2 x 20 at level 1, then
+        // level 2's slice of 40 from 90. The boost at 100 moves A, running, to the top with a
+        // fresh allotment and a fresh slice of 10: A runs 100-110 at the top and moves down.
+        // B, which arrived at 105 at the top level, runs 110-115. A goes on at level 1 (2 x
+        // 20), then level 2 from 155 (40); the next slice of 40 would run to 235, but A needs
+        // 10 more and the boost at 200 cuts it to a top-level slice again: A ends at 205.
+        // OSTEP's mlfq.py (`-Q 10,20,40 -A 1,2,1 -B 100 -l 0,200,0:105,5,0 -c`) gives the same
+        // turnarounds, 205 and 10. Were A left on its level-2 slice until 130, B would end at
+        // 135.
+        let mut config = three_levels();
+        config.boost_period = Some(100);
+        let jobs = [Spec::cpu(A, 0, 200), Spec::cpu(B, 105, 5)];
+        let t = run(&mut Mlfq::new(config), &jobs, level_of);
+        assert_eq!(
+            levels(&t),
+            [
+                (A, 0, 0, 10),
+                (A, 1, 10, 30),
+                (A, 1, 30, 50),
+                (A, 2, 50, 90),
+                (A, 2, 90, 100),
+                (A, 0, 100, 110),
+                (B, 0, 110, 115),
+                (A, 1, 115, 135),
+                (A, 1, 135, 155),
+                (A, 2, 155, 195),
+                (A, 2, 195, 200),
+                (A, 0, 200, 205),
+            ]
+        );
+        assert_eq!((t.finish[&A], t.finish[&B]), (205, 115));
+        assert_eq!((t.response(B), t.turnaround(B)), (5, 10));
+        assert_eq!(t.turnaround(A), 205);
+    }
+
+    #[test]
+    fn a_boost_gives_the_running_job_a_fresh_slice_on_the_machine() {
+        // The case above on the crate's driver (jobs numbered 0 and 1), where a switch costs 1:
+        // the three switches (to A at 0, to B at 110, back to A at 116) delay everything after
+        // them; the boosts at 100 and 200 cost none (A stays on its CPU).
+        let jobs = vec![JobSpec::cpu(0, 200), JobSpec::cpu(105, 5)];
+        let config = MachineConfig {
+            cpus: 1,
+            context_switch: 1,
+            ..MachineConfig::default()
+        };
+        let mut policy = three_levels();
+        policy.boost_period = Some(100);
+        let mut m = Machine::new(Mlfq::new(policy), config, jobs).unwrap();
+        assert_eq!(m.run_to_end(), 208);
+        assert_eq!(
+            schedule(&m),
+            [
+                (0, 1, 11),
+                (0, 11, 31),
+                (0, 31, 51),
+                (0, 51, 91),
+                (0, 91, 100),
+                (0, 100, 110),
+                (1, 111, 116),
+                (0, 117, 137),
+                (0, 137, 157),
+                (0, 157, 197),
+                (0, 197, 200),
+                (0, 200, 208),
+            ]
+        );
+        assert_eq!(m.job_stats(1).unwrap().completion, Some(116));
+        assert_eq!(m.cpu_times().next(), Some((205, 3)));
+    }
+
+    #[test]
+    fn a_boost_during_a_switch_lets_the_switch_finish() {
+        // One level (quantum and allotment 10), a switch costs 4, a boost every 100: A and B
+        // (50 each) alternate, each slice after a switch. The switch to B that starts at 98 is
+        // under way at the boost: B is preempted before it ran and picked again at once, and
+        // the switch goes on to 102 (it does not start over at 100).
+        let config = MachineConfig {
+            cpus: 1,
+            context_switch: 4,
+            ..MachineConfig::default()
+        };
+        let mut policy = MlfqConfig::geometric(1, 10, 10, 1);
+        policy.boost_period = Some(100);
+        let jobs = vec![JobSpec::cpu(0, 50), JobSpec::cpu(0, 50)];
+        let mut m = Machine::new(Mlfq::new(policy), config, jobs).unwrap();
+        assert_eq!(m.run_to_end(), 140);
+        assert_eq!(
+            schedule(&m)[6..],
+            [(0, 88, 98), (1, 102, 112), (0, 116, 126), (1, 130, 140)]
+        );
+        assert_eq!(m.cpu_times().next(), Some((100, 40)), "ten whole switches");
+    }
+
+    fn schedule(m: &Machine<Mlfq>) -> Vec<(JobId, Time, Time)> {
+        m.segments()
+            .iter()
+            .map(|s| (s.job, s.start, s.end))
+            .collect()
     }
 
     #[test]

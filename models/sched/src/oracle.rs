@@ -356,11 +356,40 @@ pub(crate) mod testing {
         tag: usize,
     }
 
+    /// Asks `preempt` about the running job, if there is one, and stops it if the policy says so.
+    fn preempt<P: Policy>(
+        p: &mut P,
+        specs: &[Spec],
+        running: &mut Option<Running>,
+        progress: &mut [(usize, Time)],
+        trace: &mut Trace,
+        now: Time,
+    ) {
+        let Some(r) = running.as_ref() else { return };
+        let ran = now - r.start;
+        if !p.preempt(&specs[r.at].job, 0, ran, now) {
+            return;
+        }
+        let r = running.take().expect("checked above");
+        progress[r.at].1 -= ran;
+        if ran > 0 {
+            trace.segs.push(Seg {
+                job: specs[r.at].job.id,
+                tag: r.tag,
+                start: r.start,
+                end: now,
+                stop: Stop::Preempted,
+            });
+        }
+        p.stopped(&specs[r.at].job, 0, ran, now, Stop::Preempted);
+    }
+
     /// Runs `specs` on CPU 0 until all finish. At each instant, in order: I/O completions
     /// then arrivals (by job id) are enqueued, each followed by `preempt` for the running job
     /// (unless it stops at this instant anyway); the running job stops if its burst or slice
-    /// ends now; the policy's timer runs if due; an idle CPU picks. `tag` is called at each
-    /// pick, to record something of the policy's (MLFQ's level).
+    /// ends now; the policy's timer runs if due, followed by `preempt` for the running job; an
+    /// idle CPU picks. `tag` is called at each pick, to record something of the policy's
+    /// (MLFQ's level).
     pub(crate) fn run<P: Policy>(
         p: &mut P,
         specs: &[Spec],
@@ -405,21 +434,8 @@ pub(crate) mod testing {
             }
             for (at, wake) in woken {
                 p.enqueue(&specs[at].job, now, wake);
-                let Some(r) = running.as_ref().filter(|r| r.stop > now) else {
-                    continue;
-                };
-                let ran = now - r.start;
-                if p.preempt(&specs[r.at].job, 0, ran, now) {
-                    let r = running.take().unwrap();
-                    progress[r.at].1 -= ran;
-                    trace.segs.push(Seg {
-                        job: specs[r.at].job.id,
-                        tag: r.tag,
-                        start: r.start,
-                        end: now,
-                        stop: Stop::Preempted,
-                    });
-                    p.stopped(&specs[r.at].job, 0, ran, now, Stop::Preempted);
+                if running.as_ref().is_some_and(|r| r.stop > now) {
+                    preempt(p, specs, &mut running, &mut progress, &mut trace, now);
                 }
             }
             // 2. The running job's burst or slice ends.
@@ -448,9 +464,10 @@ pub(crate) mod testing {
                 });
                 p.stopped(&s.job, 0, ran, now, stop);
             }
-            // 3. The policy's timer.
+            // 3. The policy's timer, and then `preempt` for the running job.
             if p.wake_at().is_some_and(|t| t <= now) {
                 p.timer(now);
+                preempt(p, specs, &mut running, &mut progress, &mut trace, now);
             }
             // 4. An idle CPU picks.
             if running.is_none() {

@@ -178,6 +178,9 @@ pub struct ClusterConfig {
     pub raft: Config,
     /// Fsync latency, nanoseconds.
     pub fsync: Dist,
+    /// How late a host's timer fires after its due time, nanoseconds (timer slack and wake-up
+    /// latency): each firing is late by its own draw, from the host's own stream.
+    pub timer_jitter: Dist,
     pub snapshot_every: Option<u64>,
     pub link: LinkConfig,
     /// How the servers are wired.
@@ -283,6 +286,9 @@ struct Slot {
     timer_due: [Option<SimTime>; 2],
     timer_queued: [Option<SimTime>; 2],
     clock: Clock,
+    /// The host's own stream for its timers' jitter: kept across crashes (the machine stays),
+    /// and independent of every other host's and component's draws.
+    timer_rng: RngStream,
     fsync: Option<Dist>,
     /// When the disk finishes the fsyncs already queued.
     disk_free_at: SimTime,
@@ -296,6 +302,19 @@ struct Slot {
     term: Term,
     /// Times this node's appends to their commit while it leads.
     commit_clock: CommitClock,
+}
+
+impl Slot {
+    /// When, in true time, a timer that the node sets at `now` for `after` fires: `after` on
+    /// the host's clock (its drift), then late by a draw of `jitter`, as a real host's timers
+    /// are (timer slack, scheduling). The draw is made when the timer is set; a timer re-armed
+    /// before it fires gets a new one, so each firing is late by one draw. Without jitter,
+    /// nodes whose timeouts are equal time out in lockstep for ever.
+    fn timer_due(&mut self, now: SimTime, after: SimDuration, jitter: &Dist) -> SimTime {
+        let late = SimDuration::from_nanos_f64(jitter.sample(&mut self.timer_rng));
+        now.saturating_add(self.clock.true_duration(after))
+            .saturating_add(late)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -397,7 +416,7 @@ impl Cluster {
                 .map_or(SimDuration::ZERO, |l| l.op_timeout),
         };
         let slots = (0..n)
-            .map(|_| Slot {
+            .map(|id| Slot {
                 server: None,
                 storage: SimStorage::new(),
                 epoch: 0,
@@ -408,6 +427,7 @@ impl Cluster {
                 timer_due: [None; 2],
                 timer_queued: [None; 2],
                 clock: Clock::default(),
+                timer_rng: RngStream::derive(config.seed, &format!("raft.host.{id}.timers")),
                 fsync: None,
                 disk_free_at: SimTime::ZERO,
                 syncs_requested: 0,
@@ -628,7 +648,7 @@ impl Cluster {
                 }
                 Action::Raft(Output::SetTimer { timer, after }) => {
                     let slot = &mut self.slots[id as usize];
-                    let due = ctx.now().saturating_add(slot.clock.true_duration(after));
+                    let due = slot.timer_due(ctx.now(), after, &self.config.timer_jitter);
                     let k = timer as usize;
                     slot.timer_due[k] = Some(due);
                     if slot.timer_queued[k].is_none_or(|q| q > due) {

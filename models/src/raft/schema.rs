@@ -122,6 +122,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "Time for the disk to make writes durable.",
                 ),
                 prop(
+                    "timer_jitter",
+                    PropType::DurationDist,
+                    Need::Default("uniform(0us, 100us)"),
+                    "How late a node's timer fires after it is due: Linux's default timer slack (50 us) plus wake-up latency; 0s for exact timers.",
+                ),
+                prop(
                     "snapshot_every",
                     COUNT,
                     Need::Default("never"),
