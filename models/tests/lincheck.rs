@@ -75,6 +75,54 @@ fn cas_fail_and_info() {
 }
 
 #[test]
+fn a_cas_answered_false_is_an_observation() {
+    let after_write_1 = "a invoke write 1\na ok write 1\nb invoke cas 1 2\n";
+    // (a) The register held 1 when the cas ran alone: answering "the value differed" is wrong.
+    assert_eq!(
+        verdict(&format!("{after_write_1}b ok cas 1 2 false\n")),
+        Verdict::NotLinearizable
+    );
+    // ... whereas `fail` means it certainly did not happen, which is always possible.
+    assert_eq!(
+        verdict(&format!("{after_write_1}b fail cas 1 2\n")),
+        Verdict::Linearizable
+    );
+    // (b) A true mismatch: the register held 1, not 5.
+    assert_eq!(
+        verdict("a invoke write 1\na ok write 1\nb invoke cas 5 6\nb ok cas 5 6 false\n"),
+        Verdict::Linearizable
+    );
+    // Before any write the register holds nothing, so any cas answers false.
+    assert_eq!(
+        verdict("b invoke cas 1 2\nb ok cas 1 2 false\n"),
+        Verdict::Linearizable
+    );
+    // A mismatch while a write of 3 overlaps: it may come before the write.
+    assert_eq!(
+        verdict(
+            "a invoke write 1\na ok write 1\na invoke write 3\nb invoke cas 1 2\nb ok cas 1 2 false\na ok write 3\n"
+        ),
+        Verdict::Linearizable
+    );
+    // An answer of false changed nothing: its new value cannot be read.
+    assert_eq!(
+        verdict(
+            "a invoke write 1\na ok write 1\nb invoke cas 5 6\nb ok cas 5 6 false\nb invoke read _\nb ok read 6\n"
+        ),
+        Verdict::NotLinearizable
+    );
+    // `true` says what a bare `ok cas` says.
+    assert_eq!(
+        parse_history(&format!("{after_write_1}b ok cas 1 2 true\n")).unwrap(),
+        parse_history(&format!("{after_write_1}b ok cas 1 2\n")).unwrap()
+    );
+    assert_eq!(
+        verdict(&format!("{after_write_1}b ok cas 1 2 true\n")),
+        Verdict::Linearizable
+    );
+}
+
+#[test]
 fn keys_are_checked_separately_and_the_counterexample_is_a_short_prefix() {
     let text = "\
 a invoke write 1 key=x
@@ -139,5 +187,27 @@ fn bad_histories_say_where() {
     assert!(e.message.contains("completes `write 1`"), "{e}");
     let e = parse_history("a invoke read _\na ok read _\n").unwrap_err();
     assert!(e.message.contains("not `_`"), "{e}");
+    // A read that failed, or whose outcome is unknown, has no value.
+    for end in ["fail", "info"] {
+        let ops = parse_history(&format!("a invoke read _\na {end} read _\n")).unwrap();
+        assert_eq!(ops.len(), 1, "{end}");
+        assert_eq!(
+            verdict(&format!("a invoke read _\na {end} read _\n")),
+            Verdict::Linearizable
+        );
+    }
+    // Only a completed cas says its result, and only true or false.
+    let e = parse_history("a invoke cas 1 2 false\n").unwrap_err();
+    assert_eq!((e.line, e.col), (1, 18), "{e}");
+    assert!(e.message.contains("only a completed (ok) cas"), "{e}");
+    let e = parse_history("a invoke cas 1 2\na fail cas 1 2 false\n").unwrap_err();
+    assert!(e.message.contains("a `fail` cas has none"), "{e}");
+    let e = parse_history("a invoke cas 1 2\na ok cas 1 2 maybe\n").unwrap_err();
+    assert_eq!((e.line, e.col), (2, 14), "{e}");
+    assert!(e.message.contains("true or false"), "{e}");
+    let e = parse_history("a invoke cas 1 2\na ok cas 1 3 false\n").unwrap_err();
+    assert!(e.message.contains("completes `cas 1 2`"), "{e}");
+    let e = parse_history("a invoke cas 1\n").unwrap_err();
+    assert!(e.message.contains("takes 2 value(s)"), "{e}");
     assert!(parse_history("# only a comment\n\n").unwrap().is_empty());
 }

@@ -7,8 +7,10 @@
 //! start again from the front); at a return, the operation should already have been linearized,
 //! so it backtracks to the last choice and tries the next call instead. It succeeds when every
 //! `ok` operation is linearized. `info` operations have no return entry: they may take effect at
-//! any point after their call, or never. `fail` operations and `info` reads are dropped first
-//! (they changed nothing).
+//! any point after their call, or never. `fail` operations and unknown observations (`info`
+//! reads) are dropped first (they changed nothing and said nothing). A cas answered false is an
+//! observation, as in Porcupine's etcd model: at its instant the register did not hold the
+//! expected value, and it stays as it was.
 
 use std::collections::BTreeSet;
 
@@ -25,6 +27,7 @@ fn step(state: State, op: Op, outcome: Outcome) -> Option<State> {
         // An unknown (info) cas either succeeded, which needs `old`, or did nothing, which the
         // search covers by never linearizing it: so the same rule serves both.
         Op::Cas(old, new) => (state == Some(old)).then_some(Some(new)),
+        Op::CasFalse(old, _) => (state != Some(old)).then_some(state),
     }
 }
 
@@ -68,11 +71,10 @@ pub fn check_key(ops: &[&Operation], budget: u64) -> Verdict {
     let ops: Vec<&Operation> = ops
         .iter()
         .copied()
-        .filter(|o| {
-            !matches!(
-                (o.outcome, o.op),
-                (Outcome::Fail, _) | (Outcome::Info, Op::Read(_))
-            )
+        .filter(|o| match o.outcome {
+            Outcome::Ok => true,
+            Outcome::Fail => false,
+            Outcome::Info => !o.op.observes_only(),
         })
         .collect();
     if ops.is_empty() {

@@ -1034,9 +1034,9 @@ impl Cluster {
             HistoryKind::Invoke => self.invoked_at[c as usize] = now,
             kind => {
                 let counter = match kind {
-                    HistoryKind::Ok => m.ok,
-                    HistoryKind::Fail => m.fail,
-                    _ => m.info,
+                    HistoryKind::Info => m.info,
+                    _ if e.cas_false() => m.fail,
+                    _ => m.ok,
                 };
                 if let Some(id) = counter {
                     ctx.metrics().add(id, 1);
@@ -1047,7 +1047,7 @@ impl Cluster {
                         ctx.metrics().record_duration(h, d);
                     }
                 }
-                if kind == HistoryKind::Ok && !matches!(e.op, KvOp::Get { .. }) {
+                if e.wrote() {
                     self.acked.push((e.session, e.seq));
                 }
                 if ctx.recording() {
@@ -1057,9 +1057,9 @@ impl Cluster {
                         KvOp::Cas { .. } => "cas",
                     };
                     let outcome = match kind {
-                        HistoryKind::Ok => "ok",
-                        HistoryKind::Fail => "fail",
-                        _ => "info",
+                        HistoryKind::Info => "info",
+                        _ if e.cas_false() => "false",
+                        _ => "ok",
                     };
                     let start = self.invoked_at[c as usize];
                     self.rec.op(
