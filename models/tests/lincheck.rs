@@ -211,3 +211,24 @@ fn bad_histories_say_where() {
     assert!(e.message.contains("takes 2 value(s)"), "{e}");
     assert!(parse_history("# only a comment\n\n").unwrap().is_empty());
 }
+
+#[test]
+fn the_examples_in_docs_lincheck_md_have_the_verdict_their_comment_states() {
+    let doc = include_str!("../../docs/lincheck.md");
+    // History examples are the ```text blocks that start with a `#` comment saying the verdict.
+    let examples: Vec<&str> = doc
+        .split("```text\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter(|b| b.starts_with('#'))
+        .collect();
+    assert_eq!(examples.len(), 2, "{examples:?}");
+    for text in examples {
+        let expected = if text.lines().next().unwrap().contains("Not linearizable") {
+            Verdict::NotLinearizable
+        } else {
+            Verdict::Linearizable
+        };
+        assert_eq!(verdict(text), expected, "{text}");
+    }
+}

@@ -962,9 +962,10 @@ fn lincheck(file: &std::path::Path, json: bool, budget: u64) -> ExitCode {
                     )
                 });
                 for o in &r.counterexample {
-                    let ret = o.ret_line.map_or("never completed".to_string(), |l| {
-                        format!("completed line {l}")
-                    });
+                    // Not completed by the end of the prefix (or at all): still open.
+                    let ret = o
+                        .ret_line
+                        .map_or("still open".to_string(), |l| format!("completed line {l}"));
                     w = w.and_then(|_| {
                         writeln!(
                             out,
