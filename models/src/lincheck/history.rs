@@ -176,9 +176,9 @@ fn parse_op(
             let (old, new) = (need(0)?, need(1)?);
             match result {
                 None => Op::Cas(old, new),
-                Some(_) if ty != "ok" => {
+                Some((c, _)) if ty != "ok" => {
                     return Err(err(
-                        result.map_or(fcol, |(c, _)| c),
+                        c,
                         format!("only a completed (ok) cas says its result; a `{ty}` cas has none"),
                     ));
                 }
