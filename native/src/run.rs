@@ -29,7 +29,6 @@ use models::raft::client::{
     Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text, operations,
 };
 use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Targets};
-use models::raft::kv::KvOp;
 use models::raft::workload::{Workload, next_gap_ns};
 use models::raft::{Entry, NodeId, Payload, Role, Term};
 use simcore::{RngStream, SimDuration, SimTime};
@@ -76,6 +75,8 @@ pub struct NativeReport {
     pub clients: usize,
     pub seed: u64,
     pub duration: SimDuration,
+    /// Operations answered, except a cas answered "the value differed", which counts in `fail`;
+    /// `info`: no answer in time.
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
@@ -830,15 +831,15 @@ impl Runner<'_> {
             HistoryKind::Invoke => self.invoked_at[c] = now,
             kind => {
                 match kind {
-                    HistoryKind::Ok => self.report.ok += 1,
-                    HistoryKind::Fail => self.report.fail += 1,
-                    _ => self.report.info += 1,
+                    HistoryKind::Info => self.report.info += 1,
+                    _ if e.cas_false() => self.report.fail += 1,
+                    _ => self.report.ok += 1,
                 }
                 if kind != HistoryKind::Info {
                     let d = now.as_nanos().saturating_sub(self.invoked_at[c].as_nanos());
                     self.report.latencies_ns.push(d);
                 }
-                if kind == HistoryKind::Ok && !matches!(e.op, KvOp::Get { .. }) {
+                if e.wrote() {
                     self.acked.push((e.session, e.seq));
                 }
                 self.schedule_invoke(c);

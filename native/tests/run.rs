@@ -320,10 +320,17 @@ fn crash_restart_partition_heal_holds_every_check() {
             .count()
     };
     assert!(kind("invoke") > 0, "no invoke lines:\n{text}");
+    // A cas answered "the value differed" is an `ok` event with a false result, which the
+    // summary counts as `fail`.
+    let fail = number_before(&stdout, "clients", "fail");
+    let cas_false = text
+        .lines()
+        .filter(|l| l.contains(" ok cas ") && l.contains(" false key="))
+        .count();
     assert_eq!(
-        kind("ok") as u64,
-        ok,
-        "the history's ok events and the summary's ok count differ"
+        (kind("ok") as u64, cas_false as u64),
+        (ok + fail, fail),
+        "the history's ok events and the summary's ok and fail counts differ"
     );
     assert!(
         ops.iter()

@@ -481,6 +481,34 @@ fn lincheck_reads_a_history_and_reports_the_failing_prefix() {
         "the write of 3 comes after the failure: {ce:?}"
     );
     assert_eq!(ce[2]["op"], "read 1");
+    // An operation with no completion in the failing prefix is shown as still open.
+    let open = write(
+        &dir,
+        "open.txt",
+        "p1 invoke write 1\np1 ok write 1\np2 invoke write 2\np3 invoke read _\np3 ok read 7\n",
+    );
+    let o = sim(&["lincheck", &open]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("called line 3, still open\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("called line 4, completed line 5\n"));
+    assert!(!stdout(&o).contains("completed never"), "{}", stdout(&o));
+    // A cas answered false while the register held its expected value is caught, and a failed
+    // read (no value) is accepted.
+    let mismatch = write(
+        &dir,
+        "mismatch.txt",
+        "p1 invoke write 1\np1 ok write 1\np2 invoke read _\np2 fail read _\np1 invoke cas 1 2\np1 ok cas 1 2 false\n",
+    );
+    let o = sim(&["lincheck", &mismatch, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let ce = v["keys"][0]["counterexample"].as_array().unwrap();
+    assert_eq!(ce.last().unwrap()["op"], "cas 1 2 false", "{ce:?}");
+    assert_eq!(ce.last().unwrap()["outcome"], "ok", "{ce:?}");
     let broken = write(&dir, "broken.txt", "p1 invoke write 1\np1 invoke read _\n");
     let o = sim(&["lincheck", &broken]);
     assert_eq!(o.status.code(), Some(2));

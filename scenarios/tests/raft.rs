@@ -213,6 +213,16 @@ fn forgetting_a_vote_across_a_crash_is_caught() {
 }
 
 #[test]
+fn a_wrong_cas_mismatch_answer_is_caught() {
+    caught(
+        "raft-leader-crash.scn",
+        "cas-reports-mismatch",
+        5,
+        &["linearizable"],
+    );
+}
+
+#[test]
 fn the_same_scenarios_without_bugs_hold_over_many_seeds() {
     for (name, n) in [("raft-partition.scn", 20), ("raft-crash-storm.scn", 60)] {
         let file = scenario(name);
@@ -327,6 +337,14 @@ fn the_history_flag_writes_what_sim_lincheck_accepts() {
         "a history of every call and answer"
     );
     assert!(text.contains(" invoke ") && text.contains(" ok "));
+    // A cas the cluster answered "the value differed" is a completed cas with a false result,
+    // which the check holds the cluster to; nothing is `fail` (every answer was applied).
+    let cas_false = text
+        .lines()
+        .filter(|l| l.contains(" ok cas ") && l.contains(" false key="))
+        .count();
+    assert!(cas_false > 0, "{cas_false} cas answered false");
+    assert!(!text.contains(" fail "), "no operation certainly failed");
     let (code, out) = run(&["lincheck", history.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     // A corrupted copy (one read answered with a value never written) is refused.

@@ -42,7 +42,8 @@ pub fn register_history(seed: u64, processes: usize, operations: usize) -> Strin
                         reg = new;
                         format!("ok {f}")
                     } else {
-                        format!("fail {f}")
+                        // It answered that the register held another value: an observation.
+                        format!("ok {f} false")
                     }
                 };
                 inflight[p] = Some((f, Some(done)));

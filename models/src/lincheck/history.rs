@@ -10,8 +10,14 @@
 //! - PROCESS: any word naming the client (`p1`, `0`); each has at most one operation in flight.
 //! - TYPE: `invoke` (the call), then one of `ok` (it happened, with this result), `fail` (it
 //!   certainly did not happen) or `info` (unknown: it may or may not have happened).
-//! - FUNCTION and ARGS: `read V` (V is the value read, `nil` for none; `_` at invoke and for an `info` read),
-//!   `write V`, `cas OLD NEW` (compare-and-set). Values are 64-bit integers.
+//! - FUNCTION and ARGS: `read V` (V is the value read, `nil` for none; `_` where there is no value:
+//!   at invoke, and for a `fail` or `info` read), `write V`, `cas OLD NEW` (compare-and-set).
+//!   Values are 64-bit integers.
+//! - A completed cas may add its result: `ok cas OLD NEW false` says the cas completed and
+//!   answered that the register did not hold OLD (an observation, like a read: it changed
+//!   nothing); `ok cas OLD NEW` and `ok cas OLD NEW true` say it swapped. This is not `fail`: a
+//!   `fail` operation certainly did not happen and is dropped, so a server that wrongly answers
+//!   "the value differed" is caught only when the answer is recorded as `ok ... false`.
 //! - `key=KEY` (optional, default the empty key): operations on different keys are checked
 //!   separately.
 //!
@@ -25,7 +31,33 @@ pub enum Op {
     /// A read that returned this value (`None`: no value), or `None` while unknown.
     Read(Option<i64>),
     Write(i64),
+    /// A compare-and-set from OLD to NEW that swapped (`ok`), or may have (`info`, or not yet
+    /// completed).
     Cas(i64, i64),
+    /// A compare-and-set that completed with a false result: the register did not hold OLD at
+    /// its instant, and it changed nothing.
+    CasFalse(i64, i64),
+}
+
+impl Op {
+    /// Whether `self` and `other` are the same call, whatever their results: how a completion
+    /// is matched with its invoke.
+    pub fn same_call(self, other: Op) -> bool {
+        match (self, other) {
+            (Op::Read(_), Op::Read(_)) => true,
+            (Op::Write(a), Op::Write(b)) => a == b,
+            (Op::Cas(a, b) | Op::CasFalse(a, b), Op::Cas(c, d) | Op::CasFalse(c, d)) => {
+                (a, b) == (c, d)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the operation only observes the register (a read, a cas answered false): one
+    /// whose outcome is unknown then says nothing and can be dropped.
+    pub fn observes_only(self) -> bool {
+        matches!(self, Op::Read(_) | Op::CasFalse(..))
+    }
 }
 
 impl fmt::Display for Op {
@@ -35,6 +67,7 @@ impl fmt::Display for Op {
             Op::Read(None) => write!(f, "read nil"),
             Op::Write(v) => write!(f, "write {v}"),
             Op::Cas(a, b) => write!(f, "cas {a} {b}"),
+            Op::CasFalse(a, b) => write!(f, "cas {a} {b} false"),
         }
     }
 }
@@ -86,6 +119,82 @@ fn value(tok: &str, line: usize, col: usize) -> Result<Option<i64>, HistoryError
     })
 }
 
+/// Parses one event's FUNCTION and ARGS (`f` with its column) for an event of type `ty`.
+fn parse_op(
+    ty: &str,
+    (fcol, f): (usize, &str),
+    args: &[(usize, &str)],
+    line: usize,
+) -> Result<Op, HistoryError> {
+    let err = |col: usize, message: String| HistoryError { line, col, message };
+    let arity = match f {
+        "read" | "write" => 1,
+        "cas" => 2,
+        other => {
+            return Err(err(
+                fcol,
+                format!("unknown function `{other}`: read, write or cas"),
+            ));
+        }
+    };
+    // A completed cas may say its result after its arguments.
+    let result = (f == "cas" && args.len() == arity + 1).then(|| args[arity]);
+    if args.len() != arity && result.is_none() {
+        let also = if f == "cas" {
+            " (and a completed one its result, true or false)"
+        } else {
+            ""
+        };
+        return Err(err(
+            fcol,
+            format!("`{f}` takes {arity} value(s){also}, found {}", args.len()),
+        ));
+    }
+    let parsed = |k: usize| -> Result<Option<i64>, HistoryError> {
+        let (c, t) = args[k];
+        if f == "read" && t == "_" {
+            // A call, and a read that failed or whose outcome is unknown, have no value; a read
+            // that completed (ok) says what it read.
+            return if ty == "ok" {
+                Err(err(
+                    c,
+                    "a read that completed (ok) says the value it read (or nil), not `_`".into(),
+                ))
+            } else {
+                Ok(None)
+            };
+        }
+        value(t, line, c)
+    };
+    let need = |k: usize| -> Result<i64, HistoryError> {
+        parsed(k)?.ok_or_else(|| err(args[k].0, format!("`{f}` needs a number here, not nil")))
+    };
+    Ok(match f {
+        "read" => Op::Read(parsed(0)?),
+        "write" => Op::Write(need(0)?),
+        _ => {
+            let (old, new) = (need(0)?, need(1)?);
+            match result {
+                None => Op::Cas(old, new),
+                Some((c, _)) if ty != "ok" => {
+                    return Err(err(
+                        c,
+                        format!("only a completed (ok) cas says its result; a `{ty}` cas has none"),
+                    ));
+                }
+                Some((_, "true")) => Op::Cas(old, new),
+                Some((_, "false")) => Op::CasFalse(old, new),
+                Some((c, other)) => {
+                    return Err(err(
+                        c,
+                        format!("`{other}` is not a cas result: true or false"),
+                    ));
+                }
+            }
+        }
+    })
+}
+
 /// Parses a history in the text format above into its operations, in call order.
 pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
     let mut ops: Vec<Operation> = Vec::new();
@@ -134,55 +243,22 @@ pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
         let (_, process) = toks[0];
         let (tcol, ty) = toks[1];
         let (fcol, f) = toks[2];
-        let args = &toks[3..];
-        let arity = match f {
-            "read" | "write" => 1,
-            "cas" => 2,
+        // `None` for a call, else how the operation ended.
+        let completion = match ty {
+            "invoke" => None,
+            "ok" => Some(Outcome::Ok),
+            "fail" => Some(Outcome::Fail),
+            "info" => Some(Outcome::Info),
             other => {
                 return Err(err(
-                    fcol,
-                    format!("unknown function `{other}`: read, write or cas"),
+                    tcol,
+                    format!("unknown event type `{other}`: invoke, ok, fail or info"),
                 ));
             }
         };
-        if args.len() != arity {
-            return Err(err(
-                fcol,
-                format!("`{f}` takes {arity} value(s), found {}", args.len()),
-            ));
-        }
-        let parsed = |k: usize| -> Result<Option<i64>, HistoryError> {
-            let (c, t) = args[k];
-            if f == "read" && t == "_" {
-                // A call, or a read whose outcome is unknown, leaves the value open; a read that
-                // completed (ok) says what it read.
-                return if ty == "invoke" || ty == "info" {
-                    Ok(None)
-                } else {
-                    Err(HistoryError {
-                        line,
-                        col: c,
-                        message: "a read that completed says the value it read (or nil), not `_`"
-                            .into(),
-                    })
-                };
-            }
-            value(t, line, c)
-        };
-        let need = |k: usize| -> Result<i64, HistoryError> {
-            parsed(k)?.ok_or_else(|| HistoryError {
-                line,
-                col: args[k].0,
-                message: format!("`{f}` needs a number here, not nil"),
-            })
-        };
-        let op = match f {
-            "read" => Op::Read(parsed(0)?),
-            "write" => Op::Write(need(0)?),
-            _ => Op::Cas(need(0)?, need(1)?),
-        };
-        match ty {
-            "invoke" => {
+        let op = parse_op(ty, (fcol, f), &toks[3..], line)?;
+        match completion {
+            None => {
                 if let Some(&o) = open.get(process) {
                     return Err(err(
                         tcol,
@@ -204,7 +280,7 @@ pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
                     ret_line: None,
                 });
             }
-            "ok" | "fail" | "info" => {
+            Some(outcome) => {
                 let Some(o) = open.remove(process) else {
                     return Err(err(
                         tcol,
@@ -212,11 +288,7 @@ pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
                     ));
                 };
                 let called = &mut ops[o];
-                let same = match (called.op, op) {
-                    (Op::Read(_), Op::Read(_)) => true,
-                    (a, b) => a == b,
-                };
-                if !same || called.key != key {
+                if !called.op.same_call(op) || called.key != key {
                     return Err(err(
                         fcol,
                         format!(
@@ -225,22 +297,12 @@ pub fn parse_history(text: &str) -> Result<Vec<Operation>, HistoryError> {
                         ),
                     ));
                 }
-                called.outcome = match ty {
-                    "ok" => Outcome::Ok,
-                    "fail" => Outcome::Fail,
-                    _ => Outcome::Info,
-                };
-                if ty == "ok" {
-                    called.op = op; // a read's result is known at completion
+                called.outcome = outcome;
+                if outcome == Outcome::Ok {
+                    called.op = op; // a read's or a cas's result is known at completion
                 }
                 called.ret = Some(event);
                 called.ret_line = Some(line);
-            }
-            other => {
-                return Err(err(
-                    tcol,
-                    format!("unknown event type `{other}`: invoke, ok, fail or info"),
-                ));
             }
         }
         event += 1;

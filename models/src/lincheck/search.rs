@@ -7,8 +7,18 @@
 //! start again from the front); at a return, the operation should already have been linearized,
 //! so it backtracks to the last choice and tries the next call instead. It succeeds when every
 //! `ok` operation is linearized. `info` operations have no return entry: they may take effect at
-//! any point after their call, or never. `fail` operations and `info` reads are dropped first
-//! (they changed nothing).
+//! any point after their call, or never. `fail` operations and unknown observations (`info`
+//! reads) are dropped first (they changed nothing and said nothing). A cas answered false is an
+//! observation, as in Porcupine's etcd model: at its instant the register did not hold the
+//! expected value, and it stays as it was.
+//!
+//! An observation that fits the register where the search stands is linearized there, and the
+//! alternative of skipping it is never tried: if an order with the observation later existed,
+//! moving it to here would give another (it changes nothing, and every operation that returned
+//! before its call is already linearized, or the search would not have reached its call). So
+//! when taking it fails, the search backtracks past it at once. Without this, each set of
+//! pending observations taken or skipped is a configuration of its own, and a history with many
+//! concurrent reads and cas answered false takes exponential time.
 
 use std::collections::BTreeSet;
 
@@ -25,6 +35,7 @@ fn step(state: State, op: Op, outcome: Outcome) -> Option<State> {
         // An unknown (info) cas either succeeded, which needs `old`, or did nothing, which the
         // search covers by never linearizing it: so the same rule serves both.
         Op::Cas(old, new) => (state == Some(old)).then_some(Some(new)),
+        Op::CasFalse(old, _) => (state != Some(old)).then_some(state),
     }
 }
 
@@ -68,11 +79,10 @@ pub fn check_key(ops: &[&Operation], budget: u64) -> Verdict {
     let ops: Vec<&Operation> = ops
         .iter()
         .copied()
-        .filter(|o| {
-            !matches!(
-                (o.outcome, o.op),
-                (Outcome::Fail, _) | (Outcome::Info, Op::Read(_))
-            )
+        .filter(|o| match o.outcome {
+            Outcome::Ok => true,
+            Outcome::Fail => false,
+            Outcome::Info => !o.op.observes_only(),
         })
         .collect();
     if ops.is_empty() {
@@ -126,22 +136,28 @@ pub fn check_key(ops: &[&Operation], budget: u64) -> Verdict {
             return Verdict::Unknown { steps };
         }
         // At the end (only `info` calls remain and an `ok` operation is still open), or at a
-        // return whose operation is not linearized yet: undo the last choice.
+        // return whose operation is not linearized yet: undo the last choice, and past an
+        // observation the one before it too (skipping an observation that fit is never needed).
         if cursor == END || !entries[cursor].is_call {
-            let Some((call, before)) = stack.pop() else {
-                return Verdict::NotLinearizable;
-            };
-            cursor = undo(
-                call,
-                before,
-                &entries,
-                &ops,
-                &ret_of,
-                &mut list,
-                &mut state,
-                &mut linearized,
-                &mut ok_left,
-            );
+            loop {
+                let Some((call, before)) = stack.pop() else {
+                    return Verdict::NotLinearizable;
+                };
+                cursor = undo(
+                    call,
+                    before,
+                    &entries,
+                    &ops,
+                    &ret_of,
+                    &mut list,
+                    &mut state,
+                    &mut linearized,
+                    &mut ok_left,
+                );
+                if !ops[entries[call].op].op.observes_only() {
+                    break;
+                }
+            }
             continue;
         }
         let e = entries[cursor];
@@ -160,6 +176,12 @@ pub fn check_key(ops: &[&Operation], budget: u64) -> Verdict {
                     list.unlink(r);
                 }
                 cursor = list.next[head];
+                continue;
+            }
+            if o.op.observes_only() {
+                // Taking this observation here was already tried and failed, so skipping it
+                // cannot succeed either: backtrack.
+                cursor = END;
                 continue;
             }
         }

@@ -1,6 +1,10 @@
 //! A KV client, sans-IO: it sends one operation at a time to the server it believes leads,
 //! follows "not the leader" hints, retries on timeout, and records every operation in a
-//! history: the call, then `ok`, `fail` (certainly not applied) or `info` (unknown).
+//! history: the call, then `ok` with the server's answer or `info` (unknown). A cas the server
+//! answered "the value differed" is `ok` with a false result, not `fail` (certainly not
+//! applied): the answer is an observation the checker holds the server to, so a server that
+//! wrongly reports a mismatch is caught. Every answer comes from the replicated state machine,
+//! so the client never records `fail`.
 //!
 //! Retries reuse the request's (session, seq), so a request that reached the log before its
 //! answer was lost applies only once. When an operation runs out of time its outcome is
@@ -26,12 +30,13 @@ pub struct ClientConfig {
     pub op_timeout: SimDuration,
 }
 
-/// How an operation ended, in a history.
+/// An event of a history: a call, or how the operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryKind {
     Invoke,
+    /// The server answered (for a cas, maybe "the value differed").
     Ok,
-    Fail,
+    /// No answer in time: the operation may or may not have taken effect.
     Info,
 }
 
@@ -42,11 +47,40 @@ pub struct HistoryEvent {
     pub process: u64,
     pub kind: HistoryKind,
     pub op: KvOp,
-    /// The result, for `ok` and `fail`.
+    /// The result, for `ok`.
     pub result: Option<KvResult>,
     /// The request's session and number in it.
     pub session: u64,
     pub seq: u64,
+}
+
+impl HistoryEvent {
+    /// A cas answered "the value differed": it completed and changed nothing. The load's `fail`
+    /// counter counts these.
+    pub fn cas_false(&self) -> bool {
+        self.kind == HistoryKind::Ok && self.result == Some(KvResult::Swapped(false))
+    }
+
+    /// A put, or a cas that swapped, answered: an acknowledged write, which must survive.
+    pub fn wrote(&self) -> bool {
+        self.kind == HistoryKind::Ok
+            && matches!(self.result, Some(KvResult::Done | KvResult::Swapped(true)))
+    }
+
+    /// The operation as the linearizability checker sees it: a read's value and a cas's result
+    /// once answered.
+    fn checked_op(&self) -> crate::lincheck::Op {
+        use crate::lincheck::Op;
+        match (self.op, self.result) {
+            (KvOp::Get { .. }, Some(KvResult::Value(v))) => Op::Read(v),
+            (KvOp::Get { .. }, _) => Op::Read(None),
+            (KvOp::Put { value, .. }, _) => Op::Write(value),
+            (KvOp::Cas { expect, new, .. }, Some(KvResult::Swapped(false))) => {
+                Op::CasFalse(expect, new)
+            }
+            (KvOp::Cas { expect, new, .. }, _) => Op::Cas(expect, new),
+        }
+    }
 }
 
 /// What a client asks its driver to do.
@@ -170,14 +204,10 @@ impl Client {
         }
         match reply {
             Reply::Done { result, .. } => {
-                let kind = match result {
-                    KvResult::Swapped(false) => HistoryKind::Fail,
-                    _ => HistoryKind::Ok,
-                };
                 out.push(ClientAction::Record(HistoryEvent {
                     time: now,
                     process,
-                    kind,
+                    kind: HistoryKind::Ok,
                     op: p.cmd.op,
                     result: Some(result),
                     session: p.cmd.session,
@@ -236,16 +266,13 @@ pub fn history_text(events: &[HistoryEvent]) -> String {
         let kind = match e.kind {
             HistoryKind::Invoke => "invoke",
             HistoryKind::Ok => "ok",
-            HistoryKind::Fail => "fail",
             HistoryKind::Info => "info",
         };
         let _ = write!(s, "{} {kind} ", e.process);
         let _ = match (e.op, e.result) {
-            (KvOp::Get { .. }, Some(KvResult::Value(Some(v)))) => write!(s, "read {v}"),
-            (KvOp::Get { .. }, Some(KvResult::Value(None))) => write!(s, "read nil"),
-            (KvOp::Get { .. }, _) => write!(s, "read _"),
-            (KvOp::Put { value, .. }, _) => write!(s, "write {value}"),
-            (KvOp::Cas { expect, new, .. }, _) => write!(s, "cas {expect} {new}"),
+            // A read without an answer has no value: `_`, not `nil` (an answer of none).
+            (KvOp::Get { .. }, None) => write!(s, "read _"),
+            _ => write!(s, "{}", e.checked_op()),
         };
         let _ = writeln!(s, " key={}", e.op.key());
     }
@@ -255,16 +282,11 @@ pub fn history_text(events: &[HistoryEvent]) -> String {
 /// The history as the linearizability checker's operations, exactly as parsing
 /// [`history_text`] would give them (lines are event numbers from 1), without the text.
 pub fn operations(events: &[HistoryEvent]) -> Vec<crate::lincheck::Operation> {
-    use crate::lincheck::{Op, Operation, Outcome};
+    use crate::lincheck::{Operation, Outcome};
     let mut ops: Vec<Operation> = Vec::with_capacity(events.len() / 2 + 1);
     let mut open: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
     for (event, e) in events.iter().enumerate() {
-        let op = match (e.op, e.result) {
-            (KvOp::Get { .. }, Some(KvResult::Value(v))) => Op::Read(v),
-            (KvOp::Get { .. }, _) => Op::Read(None),
-            (KvOp::Put { value, .. }, _) => Op::Write(value),
-            (KvOp::Cas { expect, new, .. }, _) => Op::Cas(expect, new),
-        };
+        let op = e.checked_op();
         if e.kind == HistoryKind::Invoke {
             debug_assert!(!open.contains_key(&e.process), "one operation per process");
             open.insert(e.process, ops.len());
@@ -285,12 +307,8 @@ pub fn operations(events: &[HistoryEvent]) -> Vec<crate::lincheck::Operation> {
             continue;
         };
         let called = &mut ops[o];
-        called.outcome = match e.kind {
-            HistoryKind::Ok => Outcome::Ok,
-            HistoryKind::Fail => Outcome::Fail,
-            _ => Outcome::Info,
-        };
         if e.kind == HistoryKind::Ok {
+            called.outcome = Outcome::Ok;
             called.op = op;
         }
         called.ret = Some(event);
@@ -332,13 +350,92 @@ mod tests {
             ev(2, Invoke, cas, None),
             ev(0, Ok, put, Some(KvResult::Done)),
             ev(1, Ok, get, Some(KvResult::Value(Some(7)))),
-            ev(2, Fail, cas, Some(KvResult::Swapped(false))),
+            ev(2, Ok, cas, Some(KvResult::Swapped(false))),
             ev(0, Invoke, get, None),
             ev(0, Info, get, None),
             ev(1, Invoke, get, None),
         ];
-        let parsed = parse_history(&history_text(&events)).expect("the text parses");
+        let text = history_text(&events);
+        assert!(text.contains("2 ok cas 1 2 false key=4\n"), "{text}");
+        let parsed = parse_history(&text).expect("the text parses");
         assert_eq!(operations(&events), parsed);
         assert_eq!(parsed.len(), 5);
+    }
+
+    /// The events a client records for one cas on key 1 (expecting 1, setting 2) that a server
+    /// answers with `swapped`.
+    fn answered_cas(swapped: bool) -> Vec<HistoryEvent> {
+        let config = ClientConfig {
+            nodes: 3,
+            attempt_timeout: SimDuration::from_millis(100),
+            op_timeout: SimDuration::from_secs(1),
+        };
+        let mut client = Client::new(0, 1, config);
+        let mut out = Vec::new();
+        let op = KvOp::Cas {
+            key: 1,
+            expect: 1,
+            new: 2,
+        };
+        client.invoke(op, SimTime::ZERO, &mut out);
+        let Some(req) = out.iter().find_map(|a| match a {
+            ClientAction::Send { req, .. } => Some(*req),
+            _ => None,
+        }) else {
+            panic!("the client sends its request: {out:?}");
+        };
+        let reply = Reply::Done {
+            session: req.cmd.session,
+            seq: req.cmd.seq,
+            result: KvResult::Swapped(swapped),
+        };
+        client.reply(reply, SimTime::from_nanos(5), &mut out);
+        assert!(!client.busy(), "the answer ends the operation");
+        out.iter()
+            .filter_map(|a| match a {
+                ClientAction::Record(e) => Some(*e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cas_answered_false_is_recorded_as_a_completed_observation() {
+        let events = answered_cas(false);
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[1].kind, HistoryKind::Ok);
+        assert!(events[1].cas_false() && !events[1].wrote());
+        let ops = operations(&events);
+        assert_eq!(
+            (ops[0].outcome, ops[0].op),
+            (
+                crate::lincheck::Outcome::Ok,
+                crate::lincheck::Op::CasFalse(1, 2)
+            )
+        );
+        let swapped = answered_cas(true);
+        assert!(swapped[1].wrote() && !swapped[1].cas_false());
+    }
+
+    /// The client's events after a write of 1 to key 1 that was answered.
+    fn after_write_of_1(mut cas: Vec<HistoryEvent>) -> Vec<crate::lincheck::KeyReport> {
+        let put = KvOp::Put { key: 1, value: 1 };
+        let mut events = vec![
+            ev(9, HistoryKind::Invoke, put, None),
+            ev(9, HistoryKind::Ok, put, Some(KvResult::Done)),
+        ];
+        events.append(&mut cas);
+        crate::lincheck::check(&operations(&events), crate::lincheck::DEFAULT_BUDGET)
+    }
+
+    #[test]
+    fn a_server_that_wrongly_answers_mismatch_is_caught() {
+        use crate::lincheck::Verdict;
+        // The register holds 1 when `cas 1 2` runs alone: "the value differed" is a lie.
+        let r = after_write_of_1(answered_cas(false));
+        assert_eq!(r[0].verdict, Verdict::NotLinearizable, "{r:?}");
+        // The true answer passes.
+        let r = after_write_of_1(answered_cas(true));
+        assert_eq!(r[0].verdict, Verdict::Linearizable, "{r:?}");
     }
 }

@@ -1054,9 +1054,9 @@ impl Cluster {
             HistoryKind::Invoke => self.invoked_at[c as usize] = now,
             kind => {
                 let counter = match kind {
-                    HistoryKind::Ok => m.ok,
-                    HistoryKind::Fail => m.fail,
-                    _ => m.info,
+                    HistoryKind::Info => m.info,
+                    _ if e.cas_false() => m.fail,
+                    _ => m.ok,
                 };
                 if let Some(id) = counter {
                     ctx.metrics().add(id, 1);
@@ -1067,7 +1067,7 @@ impl Cluster {
                         ctx.metrics().record_duration(h, d);
                     }
                 }
-                if kind == HistoryKind::Ok && !matches!(e.op, KvOp::Get { .. }) {
+                if e.wrote() {
                     self.acked.push((e.session, e.seq));
                 }
                 if ctx.recording() {
@@ -1077,9 +1077,9 @@ impl Cluster {
                         KvOp::Cas { .. } => "cas",
                     };
                     let outcome = match kind {
-                        HistoryKind::Ok => "ok",
-                        HistoryKind::Fail => "fail",
-                        _ => "info",
+                        HistoryKind::Info => "info",
+                        _ if e.cas_false() => "false",
+                        _ => "ok",
                     };
                     let start = self.invoked_at[c as usize];
                     self.rec.op(

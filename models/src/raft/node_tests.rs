@@ -1521,7 +1521,12 @@ fn random_schedules_keep_raft_safe_and_live() {
 
 #[test]
 fn random_schedules_find_every_planted_bug() {
-    for name in Bugs::NAMES.iter().filter(|n| **n != "none") {
+    // `cas-reports-mismatch` is in the server's answers to clients, which a node alone does not
+    // have: scenarios/tests/raft.rs catches it through the clients' history.
+    let node_bugs = Bugs::NAMES
+        .iter()
+        .filter(|n| !matches!(**n, "none" | "cas-reports-mismatch"));
+    for name in node_bugs {
         let mut config = Config::default();
         assert!(config.bugs.enable(name));
         let found = (0..200).find(|&seed| {

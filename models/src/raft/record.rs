@@ -8,7 +8,7 @@
 //!   (`leader t3`), `down` spans named `crashed`, `paused` spans named `paused`;
 //! - group `network`, track `partitions`: `partition` spans named `partition SHAPE`;
 //! - group `faults`, track `faults`: `fault` instants named as the action (`crash n3`);
-//! - group `clients`, one track per client: `op` spans named `OP OUTCOME` (`put ok`).
+//! - group `clients`, one track per client: `op` spans named `OP OUTCOME` (`put ok`, `cas false`, `get info`).
 //! - history `RAFT.commit_index_NODE` (not a metric): the node's commit index over time.
 
 use simcore::{Ctx, SimTime, TraceEvent};

@@ -219,11 +219,15 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
             ],
             metrics: &[
-                metric("ok", MetricKind::Counter, "Operations that succeeded."),
+                metric(
+                    "ok",
+                    MetricKind::Counter,
+                    "Operations answered, except a cas answered false.",
+                ),
                 metric(
                     "fail",
                     MetricKind::Counter,
-                    "Operations that certainly did not happen (cas mismatches).",
+                    "Cas operations answered \"the value differed\" (they changed nothing).",
                 ),
                 metric(
                     "info",

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use simcore::RngStream;
 
-use super::kv::{Command, KvResult, KvState};
+use super::kv::{Command, KvOp, KvResult, KvState};
 use super::node::RaftNode;
 use super::types::{Config, Index, Message, NodeId, Output, Payload, Restored, Timer};
 
@@ -73,6 +73,8 @@ pub struct Server {
     waiting: BTreeMap<(u64, u64), ClientId>,
     /// Compact the log once this many applied entries follow the last snapshot.
     snapshot_every: Option<u64>,
+    /// The planted bug in the answers to clients, if switched on.
+    cas_reports_mismatch: bool,
     raft_out: Vec<Output>,
     spare: Vec<Output>,
 }
@@ -92,6 +94,7 @@ impl Server {
             None => (KvState::new(), 0),
         };
         Server {
+            cas_reports_mismatch: config.bugs.cas_reports_mismatch,
             node: RaftNode::new(id, cluster_size, config, restored, rng),
             kv,
             applied,
@@ -202,6 +205,27 @@ impl Server {
         }
     }
 
+    /// Applies a committed command to the state machine: its result for the client, `None` for
+    /// a stale retry. The planted bug `cas-reports-mismatch` makes a cas whose expected value
+    /// matches change nothing and answer "the value differed", as a wrong comparison would.
+    fn apply_command(&mut self, cmd: Command) -> Option<KvResult> {
+        match cmd.op {
+            KvOp::Cas { key, expect, .. } if self.cas_reports_mismatch => {
+                // A cas to the expected value itself: a match leaves the value as it was.
+                let op = KvOp::Cas {
+                    key,
+                    expect,
+                    new: expect,
+                };
+                self.kv.apply(&Command { op, ..cmd }).map(|r| match r {
+                    KvResult::Swapped(true) => KvResult::Swapped(false),
+                    other => other,
+                })
+            }
+            _ => self.kv.apply(&cmd),
+        }
+    }
+
     fn apply(&mut self, upto: Index, out: &mut Vec<Action>) {
         debug_assert!(
             upto <= self.node.log().last_index(),
@@ -217,7 +241,7 @@ impl Server {
             };
             if let Payload::Command(cmd) = &entry.payload {
                 let cmd = *cmd;
-                let result = self.kv.apply(&cmd);
+                let result = self.apply_command(cmd);
                 if let (Some(client), Some(result)) =
                     (self.waiting.remove(&(cmd.session, cmd.seq)), result)
                 {

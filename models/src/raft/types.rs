@@ -185,6 +185,11 @@ pub struct Bugs {
     /// A node grants its vote without checking that the candidate's log is at least as
     /// up to date as its own (Raft §5.4.1).
     pub vote_ignores_log: bool,
+    /// The server's state machine treats a cas whose expected value matches as a mismatch: it
+    /// changes nothing and answers "the value differed". Only the clients' history shows it,
+    /// and only because such an answer is recorded as an observation (`ok cas OLD NEW false`),
+    /// not as `fail`.
+    pub cas_reports_mismatch: bool,
 }
 
 impl Bugs {
@@ -194,6 +199,7 @@ impl Bugs {
         "commit-without-quorum",
         "vote-not-persisted",
         "vote-ignores-log",
+        "cas-reports-mismatch",
     ];
 
     /// Switches on the bug called `name`; false if there is none by that name.
@@ -203,6 +209,7 @@ impl Bugs {
             "commit-without-quorum" => self.commit_without_quorum = true,
             "vote-not-persisted" => self.vote_not_persisted = true,
             "vote-ignores-log" => self.vote_ignores_log = true,
+            "cas-reports-mismatch" => self.cas_reports_mismatch = true,
             _ => return false,
         }
         true

@@ -1015,13 +1015,14 @@ fn lincheck(file: &std::path::Path, json: bool, budget: u64) -> ExitCode {
                     )
                 });
                 for o in &r.counterexample {
+                    // Not completed by the end of the prefix (or at all): still open.
                     let ret = o
                         .ret_line
-                        .map_or("never completed".to_string(), |l| format!("line {l}"));
+                        .map_or("still open".to_string(), |l| format!("completed line {l}"));
                     w = w.and_then(|_| {
                         writeln!(
                             out,
-                            "    {:<8} {:<14} {:<5} called line {}, completed {ret}",
+                            "    {:<8} {:<20} {:<5} called line {}, {ret}",
                             o.process,
                             o.op.to_string(),
                             outcome(o.outcome),
