@@ -161,10 +161,15 @@ fn sim_side(
         let (r, _) = Simulation::new(model, config)
             .run(stop)
             .map_err(|e| RunError::Scenario(e.to_string()))?;
+        // Every value recorded (at its histogram bucket, within 0.1%), so `n` is the true count.
         let dist = |name: String| -> Vec<f64> {
             r.distributions
                 .get(&name)
-                .map(|v| v.iter().map(|&x| x as f64).collect())
+                .map(|h| {
+                    h.counted()
+                        .flat_map(|(v, c)| std::iter::repeat_n(v as f64, c as usize))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         sim.election.extend(dist(format!("{raft}.election_time")));
