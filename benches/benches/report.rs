@@ -165,7 +165,8 @@ fn repo_path(rel: &str) -> PathBuf {
 struct Recorded {
     marks: usize,
     gauge_points: usize,
-    distribution_values: usize,
+    /// Distinct histogram buckets kept for charts (each with its count).
+    distribution_buckets: usize,
 }
 
 fn recorded(r: &RunReport) -> Recorded {
@@ -173,7 +174,11 @@ fn recorded(r: &RunReport) -> Recorded {
     Recorded {
         marks: res.timeline.as_ref().map_or(0, |t| t.marks().len()),
         gauge_points: res.gauges.values().map(Vec::len).sum(),
-        distribution_values: res.distributions.values().map(Vec::len).sum(),
+        distribution_buckets: res
+            .distributions
+            .values()
+            .map(|h| h.counted().count())
+            .sum(),
     }
 }
 
@@ -292,7 +297,7 @@ fn part1(s: &Settings) -> Result<bool, String> {
         "on +ns/ev",
         "marks",
         "gauge pts",
-        "dist vals"
+        "dist bkts"
     );
     let mut all_same = true;
     for file in ["mm1.scn", "raft-partition.scn"] {
@@ -309,7 +314,7 @@ fn part1(s: &Settings) -> Result<bool, String> {
             (o.on.median() - o.off.median()) * 1e9 / o.events as f64,
             o.recorded.marks,
             o.recorded.gauge_points,
-            o.recorded.distribution_values,
+            o.recorded.distribution_buckets,
             if o.same_runs.is_empty() {
                 "yes".to_string()
             } else {
@@ -403,10 +408,10 @@ fn time_series(rng: &mut Rng, points: usize) -> Chart {
 fn cdf(rng: &mut Rng, n: usize) -> Chart {
     let samples = [("get", 1.0, 0.5), ("put", 1.6, 0.6), ("cas", 2.0, 0.8)]
         .iter()
-        .map(|(name, mu, sigma)| Samples {
-            name: name.to_string(),
+        .map(|(name, mu, sigma)| {
             // Log-normal latencies in ms.
-            values: (0..n).map(|_| (mu + sigma * rng.normal()).exp()).collect(),
+            let values: Vec<f64> = (0..n).map(|_| (mu + sigma * rng.normal()).exp()).collect();
+            Samples::new(name, values)
         })
         .collect();
     Chart::Cdf {
@@ -545,8 +550,13 @@ fn chart_json(chart: &Chart) -> Value {
         }),
         Chart::Cdf { title, x, samples } => json!({
             "title": title, "x": axis_json(x),
-            "samples": samples.iter().map(|s| json!({ "name": s.name, "values": s.values }))
-                .collect::<Vec<_>>(),
+            "samples": samples.iter().map(|s| json!({
+                "name": s.name,
+                // Each value as often as it was counted: matplotlib's ecdf takes plain values.
+                "values": s.values.iter()
+                    .flat_map(|&(v, c)| std::iter::repeat_n(v, c as usize))
+                    .collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         }),
         Chart::Gantt {
             title,

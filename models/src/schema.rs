@@ -234,7 +234,8 @@ pub enum ChartSource {
         x_name: &'static str,
     },
     /// A histogram of each histogram metric matching `metrics` (durations) over `bins` equal
-    /// bins; in a sweep, one set of bars per variant.
+    /// bins (equal on a log axis where the values span decades; `reports::chart::Chart`), with
+    /// the true count of every value; in a sweep, one set of bars per variant.
     Histogram {
         metrics: &'static str,
         x_name: &'static str,

@@ -88,15 +88,12 @@ impl Pool {
         }
     }
 
-    /// `kept` values standing for `count` (a histogram's kept quantiles and its true count).
-    fn add_kept(&mut self, kept: &[u64], count: u64) {
-        if kept.is_empty() {
-            return;
+    /// `(value, count)` pairs, each value standing for `count` values (a histogram's buckets).
+    fn add_counted(&mut self, counted: impl IntoIterator<Item = (u64, u64)>) {
+        for (v, c) in counted.into_iter().filter(|&(_, c)| c > 0) {
+            self.weighted.push((v as f64, c as f64));
+            self.count += c;
         }
-        let weight = count.max(kept.len() as u64) as f64 / kept.len() as f64;
-        self.weighted
-            .extend(kept.iter().map(|&v| (v as f64, weight)));
-        self.count += count.max(kept.len() as u64);
     }
 
     /// Weighted nearest-rank percentiles (with every weight 1: the plain nearest rank).
@@ -290,13 +287,12 @@ fn sim_side(
             .map_err(|e| RunError::Scenario(e.to_string()))?;
         let replay = sim_replay(args, seed, &loaded.variant_flags, calibrated);
         checks.push(sim_checks(seed, calibrated, checked, replay, &r));
+        // Every value recorded (at its histogram bucket's middle, within 0.1%), each bucket
+        // weighing its count, so `n` is the true count.
         let pool = |pool: &mut Pool, name: String| {
-            let count = match r.metrics.get(&name) {
-                Some(MetricValue::Histogram { count, .. }) => *count,
-                _ => 0,
-            };
-            let kept = r.distributions.get(&name).map_or(&[][..], Vec::as_slice);
-            pool.add_kept(kept, count);
+            if let Some(h) = r.distributions.get(&name) {
+                pool.add_counted(h.counted());
+            }
         };
         pool(&mut sim.election, format!("{raft}.election_time"));
         pool(&mut sim.commit, format!("{raft}.commit_latency"));
@@ -489,13 +485,13 @@ pub fn table(rows: &[Row], runs: usize) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// A run that kept 1 value standing for 1,000 outweighs one of 3 values: the pooled median
-    /// is the first run's, and `n` counts every value.
+    /// A bucket standing for 1,000 values outweighs three of one value each: the pooled median
+    /// is the first's, and `n` counts every value.
     #[test]
-    fn kept_quantiles_weigh_what_they_stand_for() {
+    fn counted_values_weigh_what_they_stand_for() {
         let mut p = Pool::default();
-        p.add_kept(&[100], 1_000);
-        p.add_kept(&[1, 2, 3], 3);
+        p.add_counted([(100, 1_000)]);
+        p.add_counted([(1, 1), (2, 1), (3, 1), (4, 0)]);
         let s = p.stats().unwrap();
         assert_eq!((s.median, s.n), (100.0, 1_003));
         p.add([7.0]);
@@ -527,13 +523,14 @@ mod tests {
             keep: false,
             emulate_latency: false,
             netns: false,
+            variant: Vec::new(),
         };
         let mut checks = Vec::new();
         let side = sim_side(&args, 1, 1, None, &mut checks).unwrap();
         let op = side.op.stats().unwrap();
         assert!(op.n > 4_096, "client operations counted: {}", op.n);
         // The true count is the ok and failed operations the run reported.
-        let (cfg, ..) = load_cluster(&args.scenario, Some(1)).unwrap();
+        let cfg = load_cluster(&args.scenario, Some(1), &[]).unwrap().cfg;
         let load = cfg.load.as_ref().unwrap().name.clone();
         let (r, _) = Simulation::new(Cluster::new(cfg).unwrap(), SimConfig::new(1))
             .run(StopAt {

@@ -13,6 +13,8 @@
 //! - every text is measured with the shipped font before it is placed, and shortened with "…"
 //!   where it would not fit, rather than clipped or overlapping its neighbours;
 //! - numeric tick labels are compact ("250k", "0.3", "1.5e-5"), at most about six characters;
+//! - an axis whose data spans more than [`LOG_AXIS_RATIO`] (largest over smallest, all positive)
+//!   is logarithmic, so that values a hundredth of the largest do not share its first pixel;
 //! - nothing is drawn within [`BORDER_PX`] of the image's edge.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,18 +28,23 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// The font every chart uses, registered with plotters under [`FONT_FAMILY`] and `sans-serif`.
-static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+use crate::font::{FONT_BYTES, PngText};
+use crate::text::group_digits;
+
 /// The family name charts ask for (and SVG viewers fall back from if they lack it).
 pub const FONT_FAMILY: &str = "DejaVu Sans";
 
 /// Pixels per side a chart may have, inclusive.
 pub const SIZE_PX_MIN: u32 = 64;
 pub const SIZE_PX_MAX: u32 = 8192;
-/// Points drawn per CDF (order statistics, evenly spaced); more samples are thinned to this.
+/// Points drawn per CDF (order statistics, evenly spaced); more distinct values are thinned to
+/// this.
 pub const CDF_POINTS_MAX: usize = 4096;
 /// Bins a histogram may have.
 pub const HISTOGRAM_BINS_MAX: usize = 1000;
+/// An axis whose positive data's largest value is more than this many times its smallest is drawn
+/// on a logarithmic scale (CDFs' x axes, bar charts' y axes).
+pub const LOG_AXIS_RATIO: f64 = 100.0;
 /// Pixels along every edge of the image left white, so that nothing looks cut off when the image
 /// is shown in a frame or scaled.
 pub const BORDER_PX: u32 = 2;
@@ -89,11 +96,33 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A named set of samples (for CDFs and histograms).
+/// A named set of values (for CDFs and histograms), each with how many times it occurred: a
+/// histogram metric's buckets give a million values in a few thousand pairs, and a chart of them
+/// counts all million ([`simcore::LogHistogram::counted`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Samples {
     pub name: String,
-    pub values: Vec<f64>,
+    /// `(value, count)` pairs, in any order; a value may come more than once.
+    pub values: Vec<(f64, u64)>,
+}
+
+impl Samples {
+    /// Each of `values` counted once.
+    pub fn new(name: &str, values: impl IntoIterator<Item = f64>) -> Self {
+        Samples {
+            name: name.to_string(),
+            values: values.into_iter().map(|v| (v, 1)).collect(),
+        }
+    }
+
+    /// How many values there are (finite ones, which are the ones drawn).
+    pub fn n(&self) -> u64 {
+        self.values
+            .iter()
+            .filter(|(v, _)| v.is_finite())
+            .map(|&(_, c)| c)
+            .fold(0u64, u64::saturating_add)
+    }
 }
 
 /// One bar of a Gantt chart: `item` ran on `row` from `start` to `end`. Bars of the same item share
@@ -155,14 +184,20 @@ pub enum Chart {
         y: Axis,
         series: Vec<Series>,
     },
-    /// Empirical CDFs of samples; the y axis is the fraction of samples at or below x.
+    /// Empirical CDFs of samples; the y axis is the fraction of samples at or below x. The x
+    /// axis is logarithmic where the values span more than [`LOG_AXIS_RATIO`].
     Cdf {
         title: String,
         x: Axis,
         samples: Vec<Samples>,
     },
     /// Histograms of samples over `bins` equal bins spanning all series; bars of several series
-    /// stand side by side in each bin. The y axis is the count per bin.
+    /// stand side by side in each bin. The y axis is the count per bin. Where equal bins would
+    /// put most of a set's values in one bar and the values span decades, the bins are equal on
+    /// a logarithmic x axis instead ([`histogram_bins`]).
+    ///
+    /// Like CDFs, a histogram says how many values it counts: in its legend, after each name, or
+    /// in its title when it has one series (and so no legend).
     Histogram {
         title: String,
         x: Axis,
@@ -270,7 +305,9 @@ pub fn render_png(chart: &Chart, width: u32, height: u32) -> Result<Vec<u8>, Rep
     register_font()?;
     let mut rgb = vec![0u8; width as usize * height as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        // Text as the SVG viewer draws it (see `crate::font`); the rest is plotters' bitmap.
+        let backend = PngText(BitMapBackend::with_buffer(&mut rgb, (width, height)));
+        let root = backend.into_drawing_area();
         draw(chart, &root).map_err(|e| draw_error(chart, e))?;
         root.present().map_err(|e| draw_error(chart, e))?;
     }
@@ -416,14 +453,13 @@ fn font(size: u32) -> TextStyle<'static> {
     (FONT_FAMILY, size as f64).into_font().color(&BLACK)
 }
 
-/// The width of `text` drawn at `size` px, as plotters lays it out with the shipped font (so
-/// measuring here and drawing later agree); a plain estimate if the font is missing.
+/// The width of `text` drawn at `size` px, as both formats draw it with the shipped font
+/// ([`crate::font::width`], so measuring here and drawing later agree); a plain estimate if the
+/// font is missing.
 fn text_w(text: &str, size: u32) -> u32 {
-    font(size)
-        .font
-        .box_size(text)
-        .map(|(w, _)| w)
-        .unwrap_or_else(|_| (text.chars().count() as u32).saturating_mul(size * 3 / 5))
+    crate::font::width(text, size as f64)
+        .map(|w| w.ceil() as u32)
+        .unwrap_or_else(|| (text.chars().count() as u32).saturating_mul(size * 3 / 5))
 }
 
 /// `text` as drawn in at most `max_w` px at `size`: whole when it fits, else its longest prefix
@@ -574,6 +610,8 @@ struct Entry {
 #[derive(Debug, Clone)]
 enum AxisSpec {
     Linear(Range<f64>),
+    /// A logarithmic axis over a positive range.
+    Log(Range<f64>),
     Bands(Vec<String>),
 }
 
@@ -623,7 +661,7 @@ enum Marks<'a> {
 
 /// A chart reduced to what is drawn; `plot` is None when nothing finite is left.
 struct Prepared<'a> {
-    title: &'a str,
+    title: String,
     legend: Vec<Entry>,
     plot: Option<(Axes, Marks<'a>)>,
 }
@@ -660,10 +698,37 @@ fn prepare(chart: &Chart) -> Prepared<'_> {
         None => (Vec::new(), None),
     };
     Prepared {
-        title: chart.title(),
+        title: title_of(chart),
         legend,
         plot,
     }
+}
+
+/// The title as drawn: a CDF or histogram of one set of values (which has no legend) says there
+/// how many values it counts.
+fn title_of(chart: &Chart) -> String {
+    match chart {
+        Chart::Cdf { title, samples, .. } | Chart::Histogram { title, samples, .. }
+            if samples.len() == 1 =>
+        {
+            format!("{title} ({})", n_label(samples[0].n()))
+        }
+        _ => chart.title().to_string(),
+    }
+}
+
+/// "n = 28,758".
+fn n_label(n: u64) -> String {
+    format!("n = {}", group_digits(n))
+}
+
+/// Legend entries for sets of values: each name with how many values it has.
+fn counted_entries(samples: &[Samples], swatch: Swatch) -> Vec<Entry> {
+    let labels: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{} ({})", s.name, n_label(s.n())))
+        .collect();
+    entries(labels.iter().map(String::as_str), swatch)
 }
 
 type PreparedPlot<'a> = Option<(Vec<Entry>, Axes, Marks<'a>)>;
@@ -699,61 +764,163 @@ fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static
     Some((legend, axes, Marks::Lines(lines)))
 }
 
+/// The range of `values` if they are all positive and span more than [`LOG_AXIS_RATIO`]: the
+/// range of a logarithmic axis; None for a linear one.
+fn log_range(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter_map(finite) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    (lo > 0.0 && hi / lo > LOG_AXIS_RATIO).then_some(lo..hi)
+}
+
+/// `range` with a margin of 5% of its decades each side (a positive range).
+fn log_padded(range: Range<f64>) -> Range<f64> {
+    let k = 10f64.powf((range.end / range.start).log10() * 0.05);
+    range.start / k..range.end * k
+}
+
 fn prepare_cdf(x: &Axis, samples: &[Samples]) -> PreparedPlot<'static> {
-    let lines: Vec<Vec<(f64, f64)>> = samples.iter().map(|s| cdf_steps(&s.values)).collect();
-    let xr = span(lines.iter().flatten().map(|p| p.0))?;
+    let sets: Vec<Vec<(f64, u64)>> = samples.iter().map(|s| counted(&s.values)).collect();
+    let lines: Vec<Vec<(f64, f64)>> = sets.iter().map(|s| cdf_steps(s)).collect();
+    let xs = || lines.iter().flatten().map(|p| p.0);
+    let x_axis = match log_range(xs()) {
+        Some(r) => AxisSpec::Log(log_padded(r)),
+        None => AxisSpec::Linear(padded(span(xs())?)),
+    };
     let axes = Axes {
-        x: AxisSpec::Linear(padded(xr)),
+        x: x_axis,
         y: AxisSpec::Linear(0.0..1.02),
         x_desc: x.label(),
         y_desc: "fraction of samples at or below".to_string(),
         top_px: 0,
     };
-    let legend = entries(samples.iter().map(|s| s.name.as_str()), Swatch::Line);
+    let legend = counted_entries(samples, Swatch::Line);
     Some((legend, axes, Marks::Lines(lines)))
 }
 
-/// The step points of the empirical CDF of the finite `values`, thinned to [`CDF_POINTS_MAX`]
-/// order statistics.
-fn cdf_steps(values: &[f64]) -> Vec<(f64, f64)> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter_map(finite).collect();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    let take = n.min(CDF_POINTS_MAX);
-    let mut pts = Vec::with_capacity(take * 2);
-    let mut below = 0.0;
-    for j in 0..take {
-        // The last of each group of order statistics (the maximum always included).
-        let i = ((j + 1) * n).div_ceil(take) - 1;
-        let at = (i + 1) as f64 / n as f64;
-        pts.push((sorted[i], below));
-        pts.push((sorted[i], at));
-        below = at;
+/// The finite values of `values` with a count, in increasing order, each value once with its
+/// counts summed.
+fn counted(values: &[(f64, u64)]) -> Vec<(f64, u64)> {
+    let mut out: Vec<(f64, u64)> = values
+        .iter()
+        .filter(|p| p.1 > 0)
+        .filter_map(|&(v, c)| Some((finite(v)?, c)))
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = kept.1.saturating_add(later.1);
+        }
+        same
+    });
+    out
+}
+
+/// Where value `v` sits along a numeric axis, in the units it is equally spaced in: the value,
+/// or on a log axis its logarithm.
+fn axis_pos(v: f64, log: bool) -> f64 {
+    if log { v.log10() } else { v }
+}
+
+/// The value at position `u` along a numeric axis ([`axis_pos`]'s inverse).
+fn axis_value(u: f64, log: bool) -> f64 {
+    if log { 10f64.powf(u) } else { u }
+}
+
+/// The step points of the empirical CDF of `values` (as [`counted`] gives them): a step at every
+/// distinct value, or, past [`CDF_POINTS_MAX`] of them, at the last value of each group of
+/// `n / CDF_POINTS_MAX` values (by rank, so the steps stay evenly spaced in probability).
+fn cdf_steps(values: &[(f64, u64)]) -> Vec<(f64, f64)> {
+    let n: u64 = values.iter().map(|p| p.1).fold(0, u64::saturating_add);
+    let every = values.len() <= CDF_POINTS_MAX;
+    let take = CDF_POINTS_MAX as u128;
+    // The rank (1-based) the next kept step must reach: the end of group j.
+    let group_end = |j: u128| (((j + 1) * n as u128).div_ceil(take)) as u64;
+    let mut pts = Vec::with_capacity(2 * values.len().min(CDF_POINTS_MAX));
+    let (mut below, mut seen, mut j) = (0.0, 0u64, 0u128);
+    for &(v, c) in values {
+        seen = seen.saturating_add(c);
+        if every || seen >= group_end(j) || seen == n {
+            let at = seen as f64 / n as f64;
+            pts.push((v, below));
+            pts.push((v, at));
+            below = at;
+            while j < take && group_end(j) <= seen {
+                j += 1;
+            }
+        }
     }
     pts
 }
 
-fn prepare_histogram(x: &Axis, samples: &[Samples], bins: usize) -> PreparedPlot<'static> {
+/// What a histogram chart counts: the bins' edges and, per set of values (in order), the count
+/// in each bin. Every finite value is counted once per its count, so the counts of a set add up
+/// to its [`Samples::n`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bins {
+    /// `counts[k].len() + 1` increasing edges, equally spaced, on a logarithmic scale when
+    /// `log` (see [`Chart::Histogram`]).
+    pub edges: Vec<f64>,
+    pub log: bool,
+    pub counts: Vec<Vec<u64>>,
+}
+
+/// The bins a [`Chart::Histogram`] of `samples` over `bins` bins draws (clamped to
+/// 1..=[`HISTOGRAM_BINS_MAX`]); None when no value is finite. Bins are equal on a linear axis,
+/// unless that puts more than half of a set's values in one bar (latencies with a tail of
+/// retries put 97% there) and the values, all positive, span more than a decade: then they are
+/// equal on a log axis, which spreads the bulk over several bars and keeps the tail in view.
+pub fn histogram_bins(samples: &[Samples], bins: usize) -> Option<Bins> {
     let bins = bins.clamp(1, HISTOGRAM_BINS_MAX);
-    let sets: Vec<Vec<f64>> = samples
-        .iter()
-        .map(|s| s.values.iter().copied().filter_map(finite).collect())
-        .collect();
-    let xr = span(sets.iter().flatten().copied())?;
-    let width = (xr.end - xr.start) / bins as f64;
-    let counts: Vec<Vec<u64>> = sets
+    let sets: Vec<Vec<(f64, u64)>> = samples.iter().map(|s| counted(&s.values)).collect();
+    let linear = bin_sets(&sets, bins, false)?;
+    let (lo, hi) = (linear.edges[0], linear.edges[bins]);
+    if crowded(&linear) && lo > 0.0 && hi > 10.0 * lo {
+        return bin_sets(&sets, bins, true);
+    }
+    Some(linear)
+}
+
+/// `sets` (as [`counted`] gives them) counted in `bins` bins spanning them all, equal in
+/// position on a linear or a log axis.
+fn bin_sets(sets: &[Vec<(f64, u64)>], bins: usize, log: bool) -> Option<Bins> {
+    let (to, from) = (|v| axis_pos(v, log), |u| axis_value(u, log));
+    let tr = span(sets.iter().flatten().map(|p| to(p.0)))?;
+    let width = (tr.end - tr.start) / bins as f64;
+    let counts = sets
         .iter()
         .map(|vals| {
             let mut c = vec![0u64; bins];
-            for v in vals {
-                let b = (((v - xr.start) / width).floor() as usize).min(bins - 1);
-                c[b] += 1;
+            for &(v, n) in vals {
+                let b = (((to(v) - tr.start) / width).floor().max(0.0) as usize).min(bins - 1);
+                c[b] = c[b].saturating_add(n);
             }
             c
         })
         .collect();
+    let edges = (0..=bins)
+        .map(|b| from(tr.start + b as f64 * width))
+        .collect();
+    Some(Bins { edges, log, counts })
+}
+
+/// Whether one bar of `bins` holds more than half of its set's values.
+fn crowded(bins: &Bins) -> bool {
+    bins.counts.iter().any(|c| {
+        let n = c.iter().fold(0u64, |a, &b| a.saturating_add(b));
+        c.iter().any(|&b| b > n / 2)
+    })
+}
+
+fn prepare_histogram(x: &Axis, samples: &[Samples], bins: usize) -> PreparedPlot<'static> {
+    let Bins { edges, log, counts } = histogram_bins(samples, bins)?;
     let count_max = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
-    let sub = width / sets.len().max(1) as f64;
+    // Several sets stand side by side in each bin, each an equal share of its width on the axis.
+    let (to, from) = (|v| axis_pos(v, log), |u| axis_value(u, log));
+    let share = 1.0 / counts.len().max(1) as f64;
     let boxes = counts
         .iter()
         .enumerate()
@@ -761,20 +928,29 @@ fn prepare_histogram(x: &Axis, samples: &[Samples], bins: usize) -> PreparedPlot
             let boxes = c.iter().enumerate().filter(|(_, c)| **c > 0);
             boxes
                 .map(|(b, c)| {
-                    let x0 = xr.start + b as f64 * width + k as f64 * sub;
-                    [(x0, 0.0), (x0 + sub, *c as f64)]
+                    let (u0, u1) = (to(edges[b]), to(edges[b + 1]));
+                    let at = |f: f64| from(u0 + (u1 - u0) * f);
+                    [
+                        (at(k as f64 * share), 0.0),
+                        (at((k + 1) as f64 * share), *c as f64),
+                    ]
                 })
                 .collect()
         })
         .collect();
+    let xr = edges[0]..edges[edges.len() - 1];
     let axes = Axes {
-        x: AxisSpec::Linear(padded(xr)),
+        x: if log {
+            AxisSpec::Log(log_padded(xr))
+        } else {
+            AxisSpec::Linear(padded(xr))
+        },
         y: AxisSpec::Linear(0.0..count_max as f64 * 1.08),
         x_desc: x.label(),
-        y_desc: "count (samples per bin)".to_string(),
+        y_desc: "count (values per bin)".to_string(),
         top_px: 0,
     };
-    let legend = entries(samples.iter().map(|s| s.name.as_str()), Swatch::Square);
+    let legend = counted_entries(samples, Swatch::Square);
     Some((legend, axes, Marks::Boxes(boxes)))
 }
 
@@ -1041,6 +1217,8 @@ struct Scale {
     labels: Vec<String>,
     /// Numeric (mesh lines at light ticks too) rather than named bands.
     linear: bool,
+    /// Numeric on a logarithmic scale (`range` is positive).
+    log: bool,
 }
 
 impl Scale {
@@ -1067,12 +1245,20 @@ impl Ranged for Scale {
     type ValueType = f64;
 
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        RangedCoordf64::from(self.range.clone()).map(value, limit)
+        if self.log {
+            // Zero and below (which a log axis has not) at the axis' start.
+            let decades = self.range.start.log10()..self.range.end.log10();
+            let v = value.max(self.range.start).log10();
+            RangedCoordf64::from(decades).map(&v, limit)
+        } else {
+            RangedCoordf64::from(self.range.clone()).map(value, limit)
+        }
     }
 
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
         match hint.weight() {
             KeyPointWeight::Bold => self.ticks.clone(),
+            KeyPointWeight::Any if self.log => log_light_points(&self.range),
             KeyPointWeight::Any if self.linear => {
                 RangedCoordf64::from(self.range.clone()).key_points(hint)
             }
@@ -1101,6 +1287,7 @@ fn linear_scale(range: Range<f64>, px: u32, horizontal: bool) -> Scale {
             ticks,
             labels,
             linear: true,
+            log: false,
         };
         let fit = (px / (scale.widest() + 16).max(1)).max(2) as usize;
         if !horizontal || scale.ticks.len() <= fit || n <= 2 {
@@ -1138,12 +1325,77 @@ fn band_scale(names: &[String], px: u32, horizontal: bool, max_w: u32) -> Scale 
         ticks,
         labels,
         linear: false,
+        log: false,
+    }
+}
+
+/// The powers of ten within a positive `range`, and when there are fewer than three, their 2x
+/// and 5x multiples too.
+fn log_ticks(range: &Range<f64>) -> Vec<f64> {
+    let (lo, hi) = (
+        range.start.log10().floor() as i32,
+        range.end.log10().ceil() as i32,
+    );
+    let within = |v: &f64| range.start <= *v && *v <= range.end;
+    let powers: Vec<f64> = (lo..=hi).map(|k| 10f64.powi(k)).filter(within).collect();
+    if powers.len() >= 3 {
+        return powers;
+    }
+    (lo..=hi)
+        .flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(k)))
+        .filter(within)
+        .collect()
+}
+
+/// Light mesh lines of a log axis: every integer multiple of each power of ten in `range`, when
+/// it spans at most six decades (more would grey the plot), else the powers alone.
+fn log_light_points(range: &Range<f64>) -> Vec<f64> {
+    let (lo, hi) = (
+        range.start.log10().floor() as i32,
+        range.end.log10().ceil() as i32,
+    );
+    let multiples: &[f64] = if hi - lo <= 6 {
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    } else {
+        &[1.0]
+    };
+    (lo..=hi)
+        .flat_map(|k| multiples.iter().map(move |m| m * 10f64.powi(k)))
+        .filter(|v| range.start <= *v && *v <= range.end)
+        .collect()
+}
+
+/// Ticks on a logarithmic axis `px` long: [`log_ticks`], every k-th one when their labels would
+/// not fit apart.
+fn log_scale(range: Range<f64>, px: u32, horizontal: bool) -> Scale {
+    let all = log_ticks(&range);
+    let label = |t: &f64| tick_label(*t, *t / 10.0);
+    let widest = all
+        .iter()
+        .map(|t| text_w(&label(t), TICK_PX))
+        .max()
+        .unwrap_or(0);
+    let room = if horizontal {
+        widest + 16
+    } else {
+        2 * TICK_PX + 8
+    };
+    let fit = (px / room.max(1)).max(2) as usize;
+    let stride = all.len().div_ceil(fit).max(1);
+    let ticks: Vec<f64> = all.iter().copied().step_by(stride).collect();
+    Scale {
+        labels: ticks.iter().map(label).collect(),
+        ticks,
+        range,
+        linear: true,
+        log: true,
     }
 }
 
 fn scale_for(spec: &AxisSpec, px: u32, horizontal: bool, image_w: u32) -> Scale {
     match spec {
         AxisSpec::Linear(r) => linear_scale(r.clone(), px, horizontal),
+        AxisSpec::Log(r) => log_scale(r.clone(), px, horizontal),
         AxisSpec::Bands(names) => {
             band_scale(names, px, horizontal, image_w * ROW_LABEL_SHARE / 100)
         }
@@ -1203,7 +1455,7 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
     let p = prepare(chart);
     let lay = layout_of(&p, w, h);
     let (title_area, body) = root.split_vertically(lay.plot.y);
-    draw_title(&title_area, p.title)?;
+    draw_title(&title_area, &p.title)?;
     let (plot_area, legend_area) = body.split_horizontally(lay.plot.w);
     let Some((axes, marks)) = &p.plot else {
         return no_data(&plot_area);

@@ -34,6 +34,19 @@ pub fn show(v: f64, is_duration: bool) -> String {
     format!("{text}{unit}")
 }
 
+/// 1234567 as "1,234,567": counts are long and compared by eye.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// One line per metric, names aligned: kind, then the statistics that matter for that kind.
 pub fn metrics_table(metrics: &MetricsSnapshot) -> Vec<String> {
     let width = metrics.0.keys().map(|k| k.len()).max().unwrap_or(0);
@@ -83,6 +96,15 @@ mod tests {
     use super::*;
     use simcore::SimTime;
     use simcore::metrics::{Metrics, Unit};
+
+    #[test]
+    fn digits_are_grouped_by_thousands() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1000), "1,000");
+        assert_eq!(group_digits(1234567), "1,234,567");
+        assert_eq!(group_digits(u64::MAX), "18,446,744,073,709,551,615");
+    }
 
     #[test]
     fn shows_values_for_people() {

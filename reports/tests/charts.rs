@@ -9,7 +9,7 @@
 use image::{Rgb, RgbImage};
 use reports::chart::{
     Axis, Band, BarSeries, Chart, GanttBar, Layout, Marker, Rect, Samples, Series, TimelineSpan,
-    layout,
+    histogram_bins, layout,
 };
 use reports::{render_png, render_svg};
 
@@ -27,10 +27,7 @@ fn time_series() -> Chart {
 }
 
 fn cdf() -> Chart {
-    let s = |name: &str, k: f64| Samples {
-        name: name.to_string(),
-        values: (1..200).map(|i| k * (i as f64).ln()).collect(),
-    };
+    let s = |name: &str, k: f64| Samples::new(name, (1..200).map(|i| k * (i as f64).ln()));
     Chart::Cdf {
         title: "Latency CDF".into(),
         x: Axis::new("latency", "us"),
@@ -39,10 +36,7 @@ fn cdf() -> Chart {
 }
 
 fn histogram() -> Chart {
-    let s = |name: &str, k: u64| Samples {
-        name: name.to_string(),
-        values: (0..300).map(|i| ((i * k) % 97) as f64).collect(),
-    };
+    let s = |name: &str, k: u64| Samples::new(name, (0..300).map(|i| ((i * k) % 97) as f64));
     Chart::Histogram {
         title: "Election time histogram".into(),
         x: Axis::new("election time", "ms"),
@@ -168,8 +162,8 @@ fn every_kind_draws_title_axes_and_legend() {
                 "Latency CDF",
                 "latency (us)",
                 "fraction of samples at or below",
-                "\nfifo\n",
-                "\nsjf\n",
+                "\nfifo (n = 199)\n",
+                "\nsjf (n = 199)\n",
             ],
         ),
         (
@@ -177,9 +171,9 @@ fn every_kind_draws_title_axes_and_legend() {
             vec![
                 "Election time histogram",
                 "election time (ms)",
-                "count (samples per bin)",
-                "3 nodes",
-                "5 nodes",
+                "count (values per bin)",
+                "\n3 nodes (n = 300)\n",
+                "\n5 nodes (n = 300)\n",
             ],
         ),
         (
@@ -283,26 +277,17 @@ fn empty_and_nan_charts() -> Vec<Chart> {
         Chart::Cdf {
             title: "nan".into(),
             x: Axis::new("latency", "us"),
-            samples: vec![Samples {
-                name: "a".into(),
-                values: nan.clone(),
-            }],
+            samples: vec![Samples::new("a", nan.clone())],
         },
         Chart::Cdf {
             title: "one".into(),
             x: Axis::new("latency", "us"),
-            samples: vec![Samples {
-                name: "a".into(),
-                values: vec![5.0],
-            }],
+            samples: vec![Samples::new("a", [5.0])],
         },
         Chart::Histogram {
             title: "zero bins".into(),
             x: Axis::new("latency", "us"),
-            samples: vec![Samples {
-                name: "a".into(),
-                values: vec![1.0, 1.0, f64::NAN],
-            }],
+            samples: vec![Samples::new("a", [1.0, 1.0, f64::NAN])],
             bins: 0,
         },
         Chart::Histogram {
@@ -497,7 +482,11 @@ fn name(k: usize) -> String {
 /// hides another's colour), and for the timeline a partition band after the classes.
 fn many_series() -> Vec<Chart> {
     let ks = || 0..MANY;
-    let spread = |k: usize| (1..100).map(move |i| i as f64 + 120.0 * k as f64).collect();
+    let spread = |k: usize| {
+        (1..100)
+            .map(move |i| i as f64 + 120.0 * k as f64)
+            .collect::<Vec<f64>>()
+    };
     vec![
         Chart::TimeSeries {
             title: "lines".into(),
@@ -515,22 +504,12 @@ fn many_series() -> Vec<Chart> {
         Chart::Cdf {
             title: "cdfs".into(),
             x: Axis::new("latency", "us"),
-            samples: ks()
-                .map(|k| Samples {
-                    name: name(k),
-                    values: spread(k),
-                })
-                .collect(),
+            samples: ks().map(|k| Samples::new(&name(k), spread(k))).collect(),
         },
         Chart::Histogram {
             title: "histograms".into(),
             x: Axis::new("latency", "us"),
-            samples: ks()
-                .map(|k| Samples {
-                    name: name(k),
-                    values: spread(k),
-                })
-                .collect(),
+            samples: ks().map(|k| Samples::new(&name(k), spread(k))).collect(),
             bins: 2 * MANY,
         },
         Chart::Gantt {
@@ -1168,10 +1147,7 @@ fn hostile_timelines_do_not_panic() {
 fn every_kind_survives_extreme_values_and_many_series() {
     let huge = [-1e300, 1e300, f64::MAX, f64::MIN_POSITIVE, 0.0];
     let pts: Vec<(f64, f64)> = huge.iter().flat_map(|a| huge.map(|b| (*a, b))).collect();
-    let samples = |k| Samples {
-        name: format!("s{k}"),
-        values: huge.to_vec(),
-    };
+    let samples = |k| Samples::new(&format!("s{k}"), huge.to_vec());
     let charts = [
         Chart::TimeSeries {
             title: "extreme".into(),
@@ -1242,4 +1218,135 @@ fn kind_names() {
             "timeline"
         ]
     );
+}
+
+/// A million values of a histogram metric, handed over as its buckets (value, count): a few
+/// thousand pairs.
+fn a_million_exponential() -> Samples {
+    let mut h = simcore::LogHistogram::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..1_000_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        // Exponential, mean 1 s, in ns.
+        h.record((-(1.0 - u).ln() * 1e9) as u64);
+    }
+    Samples {
+        name: "system.response".into(),
+        values: h.counted().map(|(v, c)| (v as f64 / 1e9, c)).collect(),
+    }
+}
+
+/// Histograms count every value, not a kept sample of them: the bars of a million values add up
+/// to a million, and the chart says so.
+#[test]
+fn histogram_bars_add_up_to_every_value() {
+    let s = a_million_exponential();
+    assert!(s.values.len() < 50_000, "{} pairs", s.values.len());
+    assert_eq!(s.n(), 1_000_000);
+    let bins = histogram_bins(std::slice::from_ref(&s), 40).unwrap();
+    assert_eq!(bins.counts[0].iter().sum::<u64>(), 1_000_000);
+    assert_eq!(bins.edges.len(), 41);
+    // An exponential reads well on a linear axis: its first bin of 40 holds a fraction of it,
+    // not most of it.
+    assert!(!bins.log);
+    let first = bins.counts[0][0] as f64 / 1e6;
+    assert!((0.2..0.5).contains(&first), "{first}");
+    let chart = Chart::Histogram {
+        title: "Response time".into(),
+        x: Axis::new("response time", "s"),
+        samples: vec![s.clone()],
+        bins: 40,
+    };
+    let svg = render_svg(&chart, 800, 500).unwrap();
+    assert_has(&svg, "\nResponse time (n = 1,000,000)\n", "histogram");
+    // Two sets: each counted in full, named with its n in the legend.
+    let mut half = s.clone();
+    half.name = "half".into();
+    half.values.iter_mut().for_each(|p| p.1 = p.1.div_ceil(2));
+    let bins = histogram_bins(&[s.clone(), half.clone()], 40).unwrap();
+    assert_eq!(bins.counts[0].iter().sum::<u64>(), 1_000_000);
+    assert_eq!(bins.counts[1].iter().sum::<u64>(), half.n());
+    let chart = Chart::Histogram {
+        title: "Response time".into(),
+        x: Axis::new("response time", "s"),
+        samples: vec![s, half],
+        bins: 40,
+    };
+    let svg = render_svg(&chart, 800, 500).unwrap();
+    assert_has(&svg, "\nsystem.response (n = 1,000,000)\n", "histogram");
+}
+
+/// A CDF of one set of values has no legend, so its title says how many values it is drawn
+/// from; and a CDF of bucketed values counts them with their weights.
+#[test]
+fn a_cdf_of_one_set_names_its_n_in_the_title() {
+    let s = a_million_exponential();
+    let chart = Chart::Cdf {
+        title: "Response time (CDF)".into(),
+        x: Axis::new("response time", "s"),
+        samples: vec![s],
+    };
+    let svg = render_svg(&chart, 800, 500).unwrap();
+    assert_has(&svg, "\nResponse time (CDF) (n = 1,000,000)\n", "cdf");
+    let few = Chart::Cdf {
+        title: "Latency".into(),
+        x: Axis::new("latency", "ms"),
+        samples: vec![Samples::new("get", [1.0, 2.0, 2.0, 3.0])],
+    };
+    assert_has(
+        &render_svg(&few, 640, 400).unwrap(),
+        "\nLatency (n = 4)\n",
+        "cdf",
+    );
+}
+
+/// Latencies with a tail of retries span decades: most take a few ms, a few take seconds. On a
+/// linear axis 97% of them fell in one bar; on a log axis, with bins equal in ratio and ticks at
+/// powers of ten, the bulk spreads over several bars and the tail is visible.
+#[test]
+fn values_spanning_decades_get_a_log_axis() {
+    let bulk = (0..9_700).map(|i| 1.0 + 3.0 * (i as f64 / 9_700.0));
+    let tail = (0..300).map(|i| 100.0 * 30f64.powf(i as f64 / 300.0));
+    let s = Samples::new("latency", bulk.chain(tail));
+    let bins = histogram_bins(std::slice::from_ref(&s), 40).unwrap();
+    assert!(bins.log);
+    let counts = &bins.counts[0];
+    assert_eq!(counts.iter().sum::<u64>(), 10_000);
+    let tallest = *counts.iter().max().unwrap();
+    assert!(
+        tallest < 3_000,
+        "no bar holds most of the values: {counts:?}"
+    );
+    let ratios: Vec<f64> = bins.edges.windows(2).map(|w| w[1] / w[0]).collect();
+    assert!(
+        ratios.windows(2).all(|r| (r[0] - r[1]).abs() < 1e-9 * r[0]),
+        "{ratios:?}"
+    );
+    let hist = Chart::Histogram {
+        title: "Latency".into(),
+        x: Axis::new("latency", "ms"),
+        samples: vec![s.clone()],
+        bins: 40,
+    };
+    let cdf = Chart::Cdf {
+        title: "Latency".into(),
+        x: Axis::new("latency", "ms"),
+        samples: vec![s],
+    };
+    for chart in [hist, cdf] {
+        let texts = svg_texts(&render_svg(&chart, 800, 500).unwrap());
+        for tick in ["1", "10", "100", "1k"] {
+            assert!(
+                texts.iter().any(|t| t == tick),
+                "{}: tick {tick} in {texts:?}",
+                chart.kind_name()
+            );
+        }
+    }
+    // Values over less than two decades keep a linear axis.
+    let narrow = Samples::new("narrow", (1..=1000).map(|i| 10.0 + i as f64 / 100.0));
+    assert!(!histogram_bins(&[narrow], 40).unwrap().log);
 }

@@ -240,6 +240,32 @@ fn toc_anchors_match_section_ids() {
     assert!(g.pages[0].ok() && !g.pages[1].ok() && !g.pages[2].ok());
 }
 
+/// The header counts pages by outcome and shows only the counts there are: a red "0 fail" (drawn
+/// "0 FAIL") reads as an alarm when nothing failed.
+#[test]
+fn the_header_shows_no_badge_for_a_count_of_zero() {
+    let header = |g: &Gallery| {
+        let html = index_html(g);
+        let start = html.find("<p class=\"summary\">").expect("a summary line");
+        let end = start + html[start..].find("</p>").expect("summary closes");
+        html[start..end].to_string()
+    };
+    let mut all_pass = gallery();
+    all_pass.pages.truncate(1);
+    let h = header(&all_pass);
+    assert!(h.contains(">1 pass<"), "{h}");
+    assert!(!h.contains("badge fail") && !h.contains(" fail<"), "{h}");
+    let h = header(&gallery());
+    assert!(
+        h.contains(">1 pass<") && h.contains(">1 fail<") && h.contains(">1 error<"),
+        "{h}"
+    );
+    let mut none_pass = gallery();
+    none_pass.pages.remove(0);
+    let h = header(&none_pass);
+    assert!(!h.contains("pass"), "{h}");
+}
+
 #[test]
 fn the_same_input_gives_the_same_bytes() {
     let a = index_html(&gallery());
@@ -397,11 +423,8 @@ fn real_charts() -> Vec<(&'static str, &'static str, Chart)> {
             .map(|i| (i as f64 * 0.5, k * (1.0 + (i as f64 / 9.0).sin()) * 3.0))
             .collect(),
     };
-    let samples = |name: &str, k: f64| Samples {
-        name: name.into(),
-        values: (1..500)
-            .map(|i| k * -(1.0 - i as f64 / 500.0).ln())
-            .collect(),
+    let samples = |name: &str, k: f64| {
+        Samples::new(name, (1..500).map(|i| k * -(1.0 - i as f64 / 500.0).ln()))
     };
     let bar = |row: &str, start: f64, end: f64, item: &str| GanttBar {
         row: row.into(),

@@ -13,6 +13,7 @@ pub mod check;
 pub mod diag;
 pub mod fmt;
 pub mod parse;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod runner;

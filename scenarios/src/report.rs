@@ -21,7 +21,7 @@ use reports::chart::{
 use reports::gallery::{ChartFile, CheckRow, Gallery, Page, RunSummary};
 use reports::text::{metrics_table, show};
 use sched::ktrace;
-use simcore::{MetricValue, MetricsSnapshot, format_hash};
+use simcore::{LogHistogram, MetricValue, MetricsSnapshot, format_hash};
 
 use crate::runner::{
     RunOptions, RunReport, ScenarioError, numbered, run_file, stop_reason_name, write_atomically,
@@ -258,13 +258,14 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
         | ChartSource::Histogram {
             metrics, x_name, ..
         } => {
-            let per_run: Vec<Vec<(&String, &Vec<u64>)>> = runs
+            // The histograms themselves, so that charts count every value recorded.
+            let per_run: Vec<Vec<(&String, &LogHistogram)>> = runs
                 .iter()
                 .map(|r| {
                     r.result
                         .distributions
                         .iter()
-                        .filter(|(n, v)| metric_matches(metrics, n, r) && !v.is_empty())
+                        .filter(|(n, h)| metric_matches(metrics, n, r) && !h.is_empty())
                         .collect()
                 })
                 .collect();
@@ -272,22 +273,18 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
             let mut found = Vec::new();
             for (r, f) in runs.iter().zip(per_run) {
                 let tag = variant_tag(r, many);
-                for (name, values) in f {
-                    found.push((line_name(name, &tag, one), values));
+                for (name, h) in f {
+                    found.push((line_name(name, &tag, one), h));
                 }
             }
             let title = at_most(&mut found, c.title);
-            let max = found
-                .iter()
-                .flat_map(|(_, v)| v.iter().copied())
-                .max()
-                .unwrap_or(0);
+            let max = found.iter().map(|(_, h)| h.max()).max().unwrap_or(0);
             let unit = unit_for(max as f64);
             let samples: Vec<Samples> = found
                 .into_iter()
-                .map(|(name, values)| Samples {
+                .map(|(name, h)| Samples {
                     name,
-                    values: values.iter().map(|&v| v as f64 / unit.ns).collect(),
+                    values: h.counted().map(|(v, n)| (v as f64 / unit.ns, n)).collect(),
                 })
                 .collect();
             if samples.is_empty() {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use reports::chart::{Chart, histogram_bins};
+use reports::render_svg;
 use scenarios::runner::{RunOptions, run_file};
 
 fn root() -> PathBuf {
@@ -218,6 +220,79 @@ fn the_schedule_chart_shows_what_the_cpu_model_ran() {
     assert!(
         stems.contains(&"schedule-1") && stems.contains(&"sweep"),
         "{stems:?}"
+    );
+}
+
+/// Histogram charts count every value recorded, not a kept sample: for mm1's 10^6 customers the
+/// response histogram's bars add up to the metric's count (a sample capped them at 4,096, so the
+/// tallest bar read about 800), and the chart says how many values it counts; the CDF is drawn
+/// from the same full counts. Raft's client latencies, a few ms with a tail of retries lasting
+/// seconds, are binned on a log axis.
+#[test]
+fn histogram_charts_count_every_value_recorded() {
+    let record = RunOptions {
+        record: true,
+        ..RunOptions::default()
+    };
+    let runs = run_file(&scn("mm1.scn"), &record).unwrap();
+    let count = match runs[0].result.metrics.get("system.response") {
+        Some(simcore::MetricValue::Histogram { count, .. }) => *count,
+        other => panic!("{other:?}"),
+    };
+    assert!(count >= 1_000_000, "{count}");
+    let charts =
+        scenarios::report::plan_charts(scenarios::report::family(&runs[0]).unwrap(), &runs);
+    let chart = |stem: &str| {
+        &charts
+            .iter()
+            .find(|c| c.stem == stem)
+            .unwrap_or_else(|| panic!("no chart {stem}"))
+            .chart
+    };
+    let Chart::Histogram { samples, bins, .. } = chart("response-histogram") else {
+        panic!("response-histogram is a histogram")
+    };
+    let drawn = histogram_bins(samples, *bins).unwrap();
+    assert_eq!(drawn.counts.iter().flatten().sum::<u64>(), count);
+    let tallest = drawn.counts.iter().flatten().max().unwrap();
+    assert!(
+        *tallest > 100_000,
+        "the tallest bar counts customers: {tallest}"
+    );
+    let svg = render_svg(chart("response-histogram"), 960, 480).unwrap();
+    let n = format!("(n = {})", reports::text::group_digits(count));
+    assert!(svg.contains(&n), "the title says {n}");
+    let Chart::Cdf { samples, .. } = chart("response-cdf") else {
+        panic!("response-cdf is a CDF")
+    };
+    assert_eq!(samples.iter().map(|s| s.n()).sum::<u64>(), count);
+
+    let runs = run_file(&scn("raft-partition.scn"), &record).unwrap();
+    let charts =
+        scenarios::report::plan_charts(scenarios::report::family(&runs[0]).unwrap(), &runs);
+    let latency = charts
+        .iter()
+        .find(|c| c.stem == "latency-histogram")
+        .unwrap();
+    let Chart::Histogram { samples, bins, .. } = &latency.chart else {
+        panic!("latency-histogram is a histogram")
+    };
+    let drawn = histogram_bins(samples, *bins).unwrap();
+    let total: u64 = drawn.counts.iter().flatten().sum();
+    let ops: u64 = runs[0]
+        .result
+        .metrics
+        .0
+        .iter()
+        .filter(|(name, _)| name.ends_with(".latency"))
+        .map(|(_, v)| v.stat("count").unwrap() as u64)
+        .sum();
+    assert_eq!(total, ops);
+    assert!(drawn.log, "latencies over decades are binned on a log axis");
+    let tallest = *drawn.counts.iter().flatten().max().unwrap();
+    assert!(
+        (tallest as f64) < 0.5 * total as f64,
+        "no bar holds most operations: {tallest} of {total}"
     );
 }
 

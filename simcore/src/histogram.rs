@@ -158,6 +158,16 @@ impl LogHistogram {
             .filter(|&(_, &c)| c > 0)
             .map(|(i, &c)| (lowest_in(i), highest_in(i), c))
     }
+
+    /// Non-empty buckets as `(value, count)`, in increasing order, each bucket's values standing
+    /// at its middle (within 0.1% of each, see the module's doc) held to the true minimum and
+    /// maximum: every value recorded, counted, in as many points as there are distinct buckets.
+    /// What charts are drawn from, so that their counts are the true counts.
+    pub fn counted(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let (min, max) = (self.min(), self.max());
+        self.buckets()
+            .map(move |(lo, hi, c)| ((lo + (hi - lo) / 2).clamp(min, max), c))
+    }
 }
 
 #[cfg(test)]
@@ -257,5 +267,23 @@ mod tests {
         }
         let total: u64 = h.buckets().map(|b| b.2).sum();
         assert_eq!(total, 100_000);
+    }
+
+    #[test]
+    fn counted_holds_every_value_at_its_bucket_within_the_extremes() {
+        let mut h = LogHistogram::new();
+        for v in [7, 7, 3, 1_000_003, 1_000_400, 4_998_000] {
+            h.record(v);
+        }
+        let got: Vec<(u64, u64)> = h.counted().collect();
+        // 1,000,003 and 1,000,400 share the bucket 999,936..=1,000,447 and stand at its middle;
+        // 4,998,000's bucket (4,997,120..=5,001,215) has its middle above the maximum.
+        assert_eq!(
+            got,
+            [(3, 1), (7, 2), (1_000_191, 2), (4_998_000, 1)],
+            "every value counted, the maximum held"
+        );
+        assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(LogHistogram::new().counted().next().is_none());
     }
 }

@@ -340,14 +340,14 @@ impl Metrics {
         self.record(id, d.as_nanos());
     }
 
-    /// Representative values of every histogram, by name: each recorded value once (as the middle
-    /// of its bucket, so within 0.1%) when there are at most [`SAMPLES_MAX`], else
-    /// [`SAMPLES_MAX`] evenly spaced quantiles. What CDF and histogram charts are drawn from.
-    pub fn distributions(&self) -> BTreeMap<String, Vec<u64>> {
+    /// Every histogram, by name: the true counts of all values recorded, in the histogram's
+    /// buckets ([`LogHistogram::counted`]). What CDF and histogram charts are drawn from, so a
+    /// chart of 10^6 values counts 10^6 (a kept sample would cap its counts at the sample's size).
+    pub fn distributions(&self) -> BTreeMap<String, LogHistogram> {
         let mut out = BTreeMap::new();
         for (name, &slot) in &self.names {
             if let Slot::Histogram(i) = slot {
-                out.insert(name.clone(), samples_of(&self.hists[i as usize].values));
+                out.insert(name.clone(), self.hists[i as usize].values.clone());
             }
         }
         out
@@ -399,42 +399,6 @@ impl Metrics {
         }
         MetricsSnapshot(out)
     }
-}
-
-/// The most values [`Metrics::distributions`] gives per histogram.
-pub const SAMPLES_MAX: usize = 4096;
-
-fn samples_of(h: &LogHistogram) -> Vec<u64> {
-    let n = h.len();
-    let (min, max) = (h.min(), h.max());
-    let mid = |lo: u64, hi: u64| (lo + (hi - lo) / 2).clamp(min, max);
-    if n <= SAMPLES_MAX as u64 {
-        let mut out = Vec::with_capacity(n as usize);
-        for (lo, hi, c) in h.buckets() {
-            out.extend(std::iter::repeat_n(mid(lo, hi), c as usize));
-        }
-        return out;
-    }
-    // Quantile j sits at rank (j + 1/2) n / SAMPLES_MAX among the n values (0-based).
-    let mut out = Vec::with_capacity(SAMPLES_MAX);
-    let mut seen = 0u64;
-    let mut buckets = h.buckets();
-    let mut current = buckets.next();
-    for j in 0..SAMPLES_MAX as u64 {
-        let rank = ((2 * j + 1) as u128 * n as u128 / (2 * SAMPLES_MAX as u128)) as u64;
-        while let Some((_, _, c)) = current {
-            if seen + c > rank {
-                break;
-            }
-            seen += c;
-            current = buckets.next();
-        }
-        match current {
-            Some((lo, hi, _)) => out.push(mid(lo, hi)),
-            None => out.push(max),
-        }
-    }
-    out
 }
 
 /// A metric's summary at the end of a run.
@@ -606,30 +570,28 @@ mod tests {
         assert!(kept.snapshot(t(4)).get("n1.commit").is_none());
     }
 
+    /// Charts are drawn from the distributions: far past any sample's size, their counts still
+    /// add up to every value recorded.
     #[test]
-    fn distributions_hold_each_value_or_evenly_spaced_quantiles() {
+    fn distributions_count_every_value() {
         let mut m = Metrics::new();
         let few = m.histogram("a", "few", Unit::Ns).unwrap();
         let many = m.histogram("a", "many", Unit::Ns).unwrap();
         for v in [5u64, 3, 3, 1_000_000] {
             m.record(few, v);
         }
-        for v in 1..=100_000u64 {
-            m.record(many, v);
+        let n = 1_000_000u64;
+        for v in 1..=n {
+            m.record(many, v * 7_919 % 100_003);
         }
         let d = m.distributions();
-        let f = &d["a.few"];
-        assert_eq!(&f[..3], &[3, 3, 5]);
-        assert!(f[3].abs_diff(1_000_000) <= 1_000, "{}", f[3]);
+        let f: Vec<(u64, u64)> = d["a.few"].counted().collect();
+        assert_eq!(&f[..2], &[(3, 2), (5, 1)]);
+        assert_eq!(f[2], (1_000_000, 1), "the maximum is held");
         let q = &d["a.many"];
-        assert_eq!(q.len(), SAMPLES_MAX);
-        assert!(q.windows(2).all(|w| w[0] <= w[1]));
-        // The median quantile is near 50,000 (within the histogram's 0.1% and one step).
-        let median = q[SAMPLES_MAX / 2] as f64;
-        assert!(
-            (median - 50_000.0).abs() < 50_000.0 * 0.001 + 30.0,
-            "{median}"
-        );
+        assert_eq!(q.len(), n);
+        assert_eq!(q.counted().map(|p| p.1).sum::<u64>(), n);
+        assert_eq!(d.len(), 2);
     }
 
     #[test]

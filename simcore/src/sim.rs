@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::histogram::LogHistogram;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::queue::{EventKey, EventQueue};
 use crate::rng::{RngStream, RngStreams, StreamId};
@@ -136,8 +137,9 @@ pub struct RunResult {
     pub metrics: MetricsSnapshot,
     /// What the run looked like over time, when [`SimConfig::record`] asked for it.
     pub timeline: Option<Timeline>,
-    /// Each histogram's values ([`Metrics::distributions`]), when [`SimConfig::record`] asked.
-    pub distributions: BTreeMap<String, Vec<u64>>,
+    /// Each histogram, with the true counts of its values ([`Metrics::distributions`]), when
+    /// [`SimConfig::record`] asked.
+    pub distributions: BTreeMap<String, LogHistogram>,
     /// Each gauge's history and the models' extra histories ([`Metrics::gauge_histories`]),
     /// when recorded.
     pub gauges: BTreeMap<String, Vec<(u64, f64)>>,

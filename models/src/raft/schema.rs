@@ -331,7 +331,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         ChartSpec {
             id: "latency-histogram",
             title: "Client operation latency (histogram)",
-            doc: "How many operations took each latency, in 40 equal bins: the long tail is retries across elections and partitions.",
+            doc: "How many operations took each latency, in 40 bins (equal on a log axis when most would share one bar): the long tail is retries across elections and partitions.",
             source: ChartSource::Histogram {
                 metrics: "*.latency",
                 x_name: "latency",

@@ -538,30 +538,16 @@ fn report(
         command.push(' ');
         command.push_str(&f.display().to_string());
     }
-    let bar = if std::io::stderr().is_terminal() {
-        let style = ProgressStyle::with_template("[{wide_bar}] {pos}/{len} {msg}, eta {eta}")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        ProgressBar::new(0).with_style(style)
-    } else {
-        ProgressBar::hidden()
-    };
-    let phase = AtomicU64::new(0);
-    let planned = |n: u64| {
-        // First the scenarios to run, then the charts to draw.
-        let msg = if phase.fetch_add(1, Ordering::Relaxed) == 0 {
-            "scenarios run"
-        } else {
-            "charts drawn"
-        };
-        bar.set_position(0);
-        bar.set_length(n);
-        bar.set_message(msg);
-    };
-    let tick = || bar.inc(1);
+    // First the scenarios to run, then the charts to draw.
+    let bar = scenarios::progress::PhaseBar::stderr(
+        std::io::stderr().is_terminal(),
+        &["scenarios run", "charts drawn"],
+    );
+    let planned = |n: u64| bar.start(n);
+    let tick = || bar.inc();
     let outcome =
         scenarios::report::write_report_with(&files, out, &command, &tick, &planned, kernel_traces);
-    bar.finish_and_clear();
+    bar.finish();
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
