@@ -367,14 +367,19 @@ const KNOWN_CLASSES: [(&str, usize); 4] = [
 ];
 
 /// Colours of timeline bands, drawn at [`SHADE_ALPHA`]: dark or saturated, so that a quarter of
-/// one still shows over white and over a coloured span.
-const BAND_PALETTE: [RGBColor; 6] = [
+/// one still shows over white. Ten, so that a partition's sides (up to one per node of a
+/// five-node cluster, and a bridge) besides crashes and pauses each get their own.
+const BAND_PALETTE: [RGBColor; 10] = [
     RGBColor(80, 80, 80),
     RGBColor(200, 0, 0),
     RGBColor(110, 40, 170),
     RGBColor(150, 100, 0),
     RGBColor(0, 90, 160),
     RGBColor(0, 130, 90),
+    RGBColor(200, 0, 140),
+    RGBColor(0, 150, 160),
+    RGBColor(140, 140, 0),
+    RGBColor(40, 40, 120),
 ];
 
 /// Partitions grey, crashes red, pauses purple, for the same reason as [`KNOWN_CLASSES`].

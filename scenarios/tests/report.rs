@@ -669,7 +669,7 @@ fn only_the_runs_with_a_kernel_trace_get_a_kernel_chart() {
     );
     let svg = String::from_utf8_lossy(&files["sched-rr/kernel-vs-sim-2.svg"]);
     assert!(
-        svg.contains("kernel (QEMU) and simulator: jobs on the CPU: 5ms"),
+        svg.contains("kernel (QEMU) and simulator: jobs on the CPU: quantum = 5ms"),
         "the variant's tag in the title"
     );
     let summary: serde_json::Value =
@@ -791,12 +791,18 @@ fn the_partition_roles_chart_names_every_fault_and_shades_each_nodes_side_behind
     let tinted = |c: [u8; 3]| -> [u8; 3] {
         std::array::from_fn(|i| (0.25 * c[i] as f64 + 0.75 * green[i] as f64).round() as u8)
     };
-    let bands = [
+    // Every colour a band may have (reports' BAND_PALETTE).
+    let bands: [[u8; 3]; 10] = [
         [80, 80, 80],
         [200, 0, 0],
         [110, 40, 170],
         [150, 100, 0],
         [0, 90, 160],
+        [0, 130, 90],
+        [200, 0, 140],
+        [0, 150, 160],
+        [140, 140, 0],
+        [40, 40, 120],
     ];
     let olive: Vec<[u8; 3]> = bands.iter().map(|c| tinted(*c)).collect();
     let mixed = img.pixels().filter(|p| olive.contains(&p.0)).count();
