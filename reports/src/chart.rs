@@ -163,8 +163,9 @@ pub enum Chart {
     /// Lines over time (throughput, queue depth, commit index per node). A point with a
     /// non-finite y breaks its line (a node that was down); a line that resumes after a break
     /// starts with a dot. The y axis starts at zero when no value is negative (counts, rates).
-    /// A few lines (up to six) are drawn widest first, each 3 px narrower than the one before,
-    /// so lines that coincide still show every colour.
+    /// A few lines (up to six) that run together (every node's commit index) are drawn widest
+    /// first, each 3 px narrower than the one before, so each shows its colour; lines that part
+    /// are drawn 2 px wide.
     TimeSeries {
         title: String,
         x: Axis,
@@ -723,19 +724,24 @@ fn entries<'a>(names: impl Iterator<Item = &'a str>, swatch: Swatch) -> Vec<Entr
 }
 
 fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static> {
-    let n = series.len();
-    let lines: Vec<Line> = series
-        .iter()
+    let pieces: Vec<Vec<Vec<(f64, f64)>>> = series.iter().map(|s| segments(&s.points)).collect();
+    let all = || pieces.iter().flatten().flatten();
+    let xr = span(all().map(|p| p.0))?;
+    let yr = span(all().map(|p| p.1))?;
+    let n = if coincide(&pieces, &xr, &yr) {
+        series.len()
+    } else {
+        1
+    };
+    let lines: Vec<Line> = pieces
+        .into_iter()
         .enumerate()
-        .map(|(k, s)| Line {
-            segments: segments(&s.points),
-            width: stacked_width(k, n),
+        .map(|(k, segments)| Line {
+            segments,
+            width: stacked_width(k.min(n - 1), n),
             dashed: false,
         })
         .collect();
-    let all = || lines.iter().flat_map(|l| l.segments.iter().flatten());
-    let xr = span(all().map(|p| p.0))?;
-    let yr = span(all().map(|p| p.1))?;
     let axes = Axes {
         x: AxisSpec::Linear(xr),
         y: AxisSpec::Linear(from_zero(yr)),
@@ -758,6 +764,47 @@ fn segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
     }
     out.retain(|seg| !seg.is_empty());
     out
+}
+
+/// Times at which [`coincide`] compares lines.
+const COINCIDE_SAMPLES: usize = 100;
+
+/// Whether every two of these lines (each in stretches) run together: at half or more of
+/// [`COINCIDE_SAMPLES`] times across `xr` at which both have a value, they are within 1% of `yr`
+/// of each other (every node's commit index). Such lines get stacked widths; lines that part
+/// (queue lengths of different variants) do not, as a wide one would hide the others' detail.
+fn coincide(lines: &[Vec<Vec<(f64, f64)>>], xr: &Range<f64>, yr: &Range<f64>) -> bool {
+    // The value a line holds at `x`: its last point at or before `x` within a stretch.
+    let at = |line: &Vec<Vec<(f64, f64)>>, x: f64| {
+        line.iter()
+            .filter(|seg| seg.first().is_some_and(|p| p.0 <= x))
+            .filter(|seg| seg.last().is_some_and(|p| p.0 >= x))
+            .find_map(|seg| {
+                let i = seg.partition_point(|p| p.0 <= x);
+                seg.get(i.checked_sub(1)?).map(|p| p.1)
+            })
+    };
+    let tolerance = (yr.end - yr.start) * 0.01;
+    let times: Vec<f64> = (0..COINCIDE_SAMPLES)
+        .map(|i| xr.start + (xr.end - xr.start) * (i as f64 + 0.5) / COINCIDE_SAMPLES as f64)
+        .collect();
+    let values: Vec<Vec<Option<f64>>> = lines
+        .iter()
+        .map(|l| times.iter().map(|&x| at(l, x)).collect())
+        .collect();
+    let pair = |a: &Vec<Option<f64>>, b: &Vec<Option<f64>>| {
+        let both: Vec<(f64, f64)> = a
+            .iter()
+            .zip(b)
+            .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
+            .collect();
+        let close = both
+            .iter()
+            .filter(|(a, b)| (a - b).abs() <= tolerance)
+            .count();
+        !both.is_empty() && 2 * close >= both.len()
+    };
+    (0..values.len()).all(|i| (i + 1..values.len()).all(|j| pair(&values[i], &values[j])))
 }
 
 /// Lines drawn with stacked widths at most: more would make the widest too thick to read.

@@ -1504,6 +1504,20 @@ fn time_series_break_at_gaps_start_at_zero_and_show_every_coinciding_line() {
         })
         .collect();
     assert_eq!(widths, ["8", "5", "2", "2"]);
+    // Lines that part are not widened: a wide one would hide the others' detail.
+    let zigzag = Chart::TimeSeries {
+        title: "queue".into(),
+        x: Axis::new("time", "s"),
+        y: Axis::new("queue", ""),
+        series: (0..3)
+            .map(|k| Series {
+                name: format!("q{k}"),
+                points: (0..20).map(|i| (i as f64, ((i + k) % 3) as f64)).collect(),
+            })
+            .collect(),
+    };
+    let svg = render_svg(&zigzag, 960, 480).unwrap();
+    assert_eq!(svg.matches("stroke-width=\"2\" points").count(), 3);
     let img = png(&chart, 960, 480);
     let plot = layout(&chart, 960, 480).plot;
     for (k, c) in PALETTE.iter().take(3).enumerate() {
