@@ -523,6 +523,7 @@ fn bars(rng: &mut Rng) -> Chart {
         y: Axis::new("time", "ms"),
         categories,
         series,
+        notes: Vec::new(),
     }
 }
 
@@ -612,6 +613,7 @@ fn chart_json(chart: &Chart) -> Value {
             y,
             categories,
             series,
+            ..
         } => json!({
             "title": title, "x": x, "y": axis_json(y), "categories": categories,
             "series": series.iter().map(|s| json!({ "name": s.name, "values": s.values }))

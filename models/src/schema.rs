@@ -220,18 +220,23 @@ pub struct ChartSpec {
 /// Where a chart's data comes from, and so which kind of chart it is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ChartSource {
-    /// A line per gauge or series metric matching `metrics`, over simulated time; in a sweep,
-    /// a line per metric and variant.
+    /// A line per gauge or series metric matching `metrics`, over simulated time, named by what
+    /// the pattern's last wildcard matched (`n1`); in a sweep, a line per metric and variant.
+    /// A line is broken while a span of one of the `breaks` categories lasts on the timeline
+    /// track named as the line (a node's commit index while it is `down`).
     Series {
         metrics: &'static str,
         y_name: &'static str,
         y_unit: &'static str,
+        breaks: &'static [&'static str],
     },
     /// The empirical CDF of each histogram matching `metrics` (durations); in a sweep, a line
-    /// per variant.
+    /// per variant. When some variants have samples and others none, the others keep a legend
+    /// entry that says `none` ("never"), unless `none` is empty.
     Cdf {
         metrics: &'static str,
         x_name: &'static str,
+        none: &'static str,
     },
     /// A histogram of each histogram metric matching `metrics` (durations) over `bins` equal
     /// bins (equal on a log axis where the values span decades; `reports::chart::Chart`), with
@@ -249,14 +254,15 @@ pub enum ChartSource {
         row_axis: &'static str,
     },
     /// The tracks of `group` as rows of spans of `categories` (coloured by the span name's first
-    /// word, labelled by the rest: `leader t3`), spans of `row_bands` shaded on their row, spans
-    /// of `global_bands` (any group) shaded across all rows, and instants of `markers` as
+    /// word, labelled by the rest: `leader t3`), spans of `row_bands` shaded on their row (from
+    /// a track of any group named as the row: a node's side of a partition), spans of
+    /// `global_bands` (any group) shaded across all rows, and instants of `markers` as
     /// vertical lines. One chart per run.
     Timeline {
         group: &'static str,
         categories: &'static [&'static str],
         row_bands: &'static [&'static str],
-        global_bands: &'static str,
+        global_bands: &'static [&'static str],
         markers: &'static str,
         row_axis: &'static str,
     },
@@ -276,32 +282,44 @@ pub enum ChartSource {
         y_name: &'static str,
     },
     /// Only in a sweep: for each metric matching one of `metrics`, statistic `stat` per variant
-    /// as grouped bars (a group per variant, a bar per metric).
+    /// as grouped bars (a group per variant, a bar per metric). A variant with no sample at all
+    /// says `none` ("never") in its slot, unless `none` is empty.
     SweepBars {
         metrics: &'static [&'static str],
         stats: &'static [&'static str],
         y_name: &'static str,
+        none: &'static str,
     },
 }
 
 /// Whether `name` matches the glob `pattern`, in which `*` matches any run of characters.
 pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    glob_captures(pattern, name).is_some()
+}
+
+/// What each `*` of `pattern` matched in `name` (each the shortest that lets the rest match,
+/// but the last, which takes what is left before the final literal), or None when `name` does
+/// not match. A chart names a line by what its pattern's wildcards matched (`n1` of
+/// `cluster.commit_index_n1` under `*.commit_index_*`), not by the whole metric name.
+pub fn glob_captures<'a>(pattern: &str, name: &'a str) -> Option<Vec<&'a str>> {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or("");
-    let Some(mut rest) = name.strip_prefix(first) else {
-        return false;
-    };
+    let mut rest = name.strip_prefix(first)?;
     let parts: Vec<&str> = parts.collect();
     let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
+        return rest.is_empty().then(Vec::new);
     };
+    let mut captures = Vec::with_capacity(parts.len());
     for p in middle {
-        match rest.find(p) {
-            Some(i) => rest = &rest[i + p.len()..],
-            None => return false,
-        }
+        let i = rest.find(p)?;
+        captures.push(&rest[..i]);
+        rest = &rest[i + p.len()..];
     }
-    rest.len() >= last.len() && rest.ends_with(last)
+    if rest.len() < last.len() || !rest.ends_with(last) {
+        return None;
+    }
+    captures.push(&rest[..rest.len() - last.len()]);
+    Some(captures)
 }
 
 #[cfg(test)]
@@ -320,5 +338,24 @@ mod tests {
         assert!(glob_matches("a*a", "aa"));
         assert!(!glob_matches("a*a", "a"));
         assert!(glob_matches("*x*", "axb"));
+    }
+
+    #[test]
+    fn captures_are_what_the_wildcards_matched() {
+        use super::glob_captures;
+        assert_eq!(
+            glob_captures("*.commit_index_*", "cluster.commit_index_n1"),
+            Some(vec!["cluster", "n1"])
+        );
+        assert_eq!(
+            glob_captures("*.queue_len", "server.queue_len"),
+            Some(vec!["server"])
+        );
+        assert_eq!(
+            glob_captures("system.response", "system.response"),
+            Some(vec![])
+        );
+        assert_eq!(glob_captures("*.commit_index_*", "cluster.commits"), None);
+        assert_eq!(glob_captures("a*a", "aa"), Some(vec![""]));
     }
 }

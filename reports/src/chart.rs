@@ -4,8 +4,8 @@
 //! [`render_png`] draw it. The same chart gives byte-identical SVG: every collection is a `Vec` in
 //! the caller's order (lookups may use a `BTreeMap`, nothing iterates a hash), colours come from a
 //! fixed palette by position, and floats are formatted by Rust's shortest round-trip `Display`.
-//! Non-finite values are dropped; a chart with nothing left to draw says "no data" instead of
-//! failing.
+//! Non-finite values are dropped (in a time series, a point with a non-finite value breaks the
+//! line there); a chart with nothing left to draw says "no data" instead of failing.
 //!
 //! The gallery of `sim report` shows these charts to people, so every kind follows the same
 //! readability rules:
@@ -15,6 +15,8 @@
 //! - numeric tick labels are compact ("250k", "0.3", "1.5e-5"), at most about six characters;
 //! - an axis whose data spans more than [`LOG_AXIS_RATIO`] (largest over smallest, all positive)
 //!   is logarithmic, so that values a hundredth of the largest do not share its first pixel;
+//! - every marker of a timeline is named, in staggered lanes of labels above the plot, or, when
+//!   they are too many to name, summed up as counts per stretch of time in that strip;
 //! - nothing is drawn within [`BORDER_PX`] of the image's edge.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,6 +101,9 @@ pub struct Series {
 /// A named set of values (for CDFs and histograms), each with how many times it occurred: a
 /// histogram metric's buckets give a million values in a few thousand pairs, and a chart of them
 /// counts all million ([`simcore::LogHistogram::counted`]).
+/// A CDF draws a set with no values as a dashed line along zero (none at any value) and keeps
+/// its legend entry, so a run in which the thing never happened is shown rather than left out;
+/// its name should say so ("…: never").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Samples {
     pub name: String,
@@ -153,10 +158,11 @@ pub struct TimelineSpan {
     pub label: String,
 }
 
-/// A shaded stretch of time: across every row when `row` is None (a partition), else on that row
-/// only (a crash, a pause). Bands are drawn translucent (alpha 0.25) over the spans so both stay
-/// visible; each distinct band label gets a legend entry (a translucent swatch) after the span
-/// classes.
+/// A shaded stretch of time: across every row when `row` is None, else on that row only (a crash,
+/// a pause, a node's side of a partition). Bands are tints (alpha 0.25) drawn behind the spans,
+/// over the row's full height, so a span keeps its colour (a leader stays green) and the tint
+/// shows around it and where the row has no span; each distinct band label gets a legend entry
+/// (a translucent swatch) after the span classes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Band {
     pub start: f64,
@@ -165,8 +171,10 @@ pub struct Band {
     pub row: Option<String>,
 }
 
-/// A vertical dashed line at `at` across all rows (an instant such as a clock skew), with a short
-/// label at the top.
+/// An instant across all rows (a fault): a vertical dashed line at `at` with its label above the
+/// plot, in the first of a few lanes where it has room. Markers too many to label that way are
+/// drawn instead as a strip of counts per stretch of time above the plot, captioned with how
+/// many of each kind (the label's first word) there were.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Marker {
     pub at: f64,
@@ -177,7 +185,12 @@ pub struct Marker {
 /// more than one entry (series, item, or a timeline's classes and bands).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Chart {
-    /// Lines over time (throughput, queue depth, commit index per node).
+    /// Lines over time (throughput, queue depth, commit index per node). A point with a
+    /// non-finite y breaks its line (a node that was down); a line that resumes after a break
+    /// starts with a dot. The y axis starts at zero when no value is negative (counts, rates).
+    /// A few lines (up to six) that run together (every node's commit index) are drawn widest
+    /// first, each 3 px narrower than the one before, so each shows its colour; lines that part
+    /// are drawn 2 px wide.
     TimeSeries {
         title: String,
         x: Axis,
@@ -223,13 +236,16 @@ pub enum Chart {
         bands: Vec<Band>,
         markers: Vec<Marker>,
     },
-    /// Grouped bars: for each category, one bar per series.
+    /// Grouped bars: for each category, one bar per series. `notes` (one per category, "" for
+    /// none) are written in their category's slot, for a category whose bars are missing for a
+    /// reason a reader must see ("never" is not zero).
     Bars {
         title: String,
         x: String,
         y: Axis,
         categories: Vec<String>,
         series: Vec<BarSeries>,
+        notes: Vec<String>,
     },
 }
 
@@ -385,14 +401,19 @@ const KNOWN_CLASSES: [(&str, usize); 4] = [
 ];
 
 /// Colours of timeline bands, drawn at [`SHADE_ALPHA`]: dark or saturated, so that a quarter of
-/// one still shows over white and over a coloured span.
-const BAND_PALETTE: [RGBColor; 6] = [
+/// one still shows over white. Ten, so that a partition's sides (up to one per node of a
+/// five-node cluster, and a bridge) besides crashes and pauses each get their own.
+const BAND_PALETTE: [RGBColor; 10] = [
     RGBColor(80, 80, 80),
     RGBColor(200, 0, 0),
     RGBColor(110, 40, 170),
     RGBColor(150, 100, 0),
     RGBColor(0, 90, 160),
     RGBColor(0, 130, 90),
+    RGBColor(200, 0, 140),
+    RGBColor(0, 150, 160),
+    RGBColor(140, 140, 0),
+    RGBColor(40, 40, 120),
 ];
 
 /// Partitions grey, crashes red, pauses purple, for the same reason as [`KNOWN_CLASSES`].
@@ -621,8 +642,6 @@ struct Axes {
     y: AxisSpec,
     x_desc: String,
     y_desc: String,
-    /// Extra room above the plotting area (for marker labels).
-    top_px: u32,
 }
 
 /// A span or a bar on a row (`row` indexes the rows top to bottom), `start <= end`.
@@ -644,18 +663,36 @@ struct Shade {
     colour: RGBColor,
 }
 
+/// One series' line, coloured by its position: the stretches between breaks, the stroke width,
+/// and whether it is dashed (a set of samples with none).
+#[derive(Debug, Clone)]
+struct Line {
+    segments: Vec<Vec<(f64, f64)>>,
+    width: u32,
+    dashed: bool,
+}
+
+/// A category slot's note on a bar chart: its text, centred in the slot at `(x, y)`.
+#[derive(Debug, Clone)]
+struct Note<'a> {
+    at: (f64, f64),
+    text: &'a str,
+}
+
 /// What a plot draws over its axes.
 enum Marks<'a> {
-    /// One polyline per series, coloured by position.
-    Lines(Vec<Vec<(f64, f64)>>),
-    /// Filled boxes (corner, corner) per series, coloured by position.
-    Boxes(Vec<Vec<[(f64, f64); 2]>>),
-    /// Spans on rows, tints over them, and dashed markers at instants (sorted by time).
+    /// One line per series, coloured by position.
+    Lines(Vec<Line>),
+    /// Filled boxes (corner, corner) per series, coloured by position, and notes.
+    Boxes(Vec<Vec<[(f64, f64); 2]>>, Vec<Note<'a>>),
+    /// Spans on rows, tints behind them, and markers at instants (sorted by time), whose x axis
+    /// is in `unit`.
     Rows {
         rows: usize,
         spans: Vec<RowSpan<'a>>,
         shades: Vec<Shade>,
         markers: Vec<(f64, &'a str)>,
+        unit: &'a str,
     },
 }
 
@@ -690,8 +727,9 @@ fn prepare(chart: &Chart) -> Prepared<'_> {
             y,
             categories,
             series,
+            notes,
             ..
-        } => prepare_bars(x, y, categories, series),
+        } => prepare_bars(x, y, categories, series, notes),
     };
     let (legend, plot) = match prepared {
         Some((legend, axes, marks)) => (legend, Some((axes, marks))),
@@ -722,11 +760,15 @@ fn n_label(n: u64) -> String {
     format!("n = {}", group_digits(n))
 }
 
-/// Legend entries for sets of values: each name with how many values it has.
+/// Legend entries for sets of values: each name with how many values it has (a set with none
+/// keeps its bare name, which says why: "…: never").
 fn counted_entries(samples: &[Samples], swatch: Swatch) -> Vec<Entry> {
     let labels: Vec<String> = samples
         .iter()
-        .map(|s| format!("{} ({})", s.name, n_label(s.n())))
+        .map(|s| match s.n() {
+            0 => s.name.clone(),
+            n => format!("{} ({})", s.name, n_label(n)),
+        })
         .collect();
     entries(labels.iter().map(String::as_str), swatch)
 }
@@ -745,23 +787,115 @@ fn entries<'a>(names: impl Iterator<Item = &'a str>, swatch: Swatch) -> Vec<Entr
 }
 
 fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static> {
-    let point = |&(a, b): &(f64, f64)| Some((finite(a)?, finite(b)?));
-    let lines: Vec<Vec<(f64, f64)>> = series
-        .iter()
-        .map(|s| s.points.iter().filter_map(point).collect())
-        .collect();
-    let all = || lines.iter().flatten();
+    let pieces: Vec<Vec<Vec<(f64, f64)>>> = series.iter().map(|s| segments(&s.points)).collect();
+    let all = || pieces.iter().flatten().flatten();
     let xr = span(all().map(|p| p.0))?;
     let yr = span(all().map(|p| p.1))?;
+    let n = if coincide(&pieces, &xr, &yr) {
+        series.len()
+    } else {
+        1
+    };
+    let lines: Vec<Line> = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(k, segments)| Line {
+            segments,
+            width: stacked_width(k.min(n - 1), n),
+            dashed: false,
+        })
+        .collect();
     let axes = Axes {
         x: AxisSpec::Linear(xr),
-        y: AxisSpec::Linear(padded(yr)),
+        y: AxisSpec::Linear(from_zero(yr)),
         x_desc: x.label(),
         y_desc: y.label(),
-        top_px: 0,
     };
     let legend = entries(series.iter().map(|s| s.name.as_str()), Swatch::Line);
     Some((legend, axes, Marks::Lines(lines)))
+}
+
+/// The stretches of `points` between points with a non-finite value, each of finite points.
+fn segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for &(a, b) in points {
+        match (finite(a), finite(b)) {
+            (Some(a), Some(b)) => out.last_mut().map_or((), |seg| seg.push((a, b))),
+            _ if out.last().is_some_and(|seg| !seg.is_empty()) => out.push(Vec::new()),
+            _ => {}
+        }
+    }
+    out.retain(|seg| !seg.is_empty());
+    out
+}
+
+/// Times at which [`coincide`] compares lines.
+const COINCIDE_SAMPLES: usize = 100;
+
+/// Whether every two of these lines (each in stretches) run together: at half or more of
+/// [`COINCIDE_SAMPLES`] times across `xr` at which both have a value, they are within 1% of `yr`
+/// of each other (every node's commit index). Such lines get stacked widths; lines that part
+/// (queue lengths of different variants) do not, as a wide one would hide the others' detail.
+fn coincide(lines: &[Vec<Vec<(f64, f64)>>], xr: &Range<f64>, yr: &Range<f64>) -> bool {
+    // The value a line holds at `x`: its last point at or before `x` within a stretch.
+    let at = |line: &Vec<Vec<(f64, f64)>>, x: f64| {
+        line.iter()
+            .filter(|seg| seg.first().is_some_and(|p| p.0 <= x))
+            .filter(|seg| seg.last().is_some_and(|p| p.0 >= x))
+            .find_map(|seg| {
+                let i = seg.partition_point(|p| p.0 <= x);
+                seg.get(i.checked_sub(1)?).map(|p| p.1)
+            })
+    };
+    let tolerance = (yr.end - yr.start) * 0.01;
+    let times: Vec<f64> = (0..COINCIDE_SAMPLES)
+        .map(|i| xr.start + (xr.end - xr.start) * (i as f64 + 0.5) / COINCIDE_SAMPLES as f64)
+        .collect();
+    let values: Vec<Vec<Option<f64>>> = lines
+        .iter()
+        .map(|l| times.iter().map(|&x| at(l, x)).collect())
+        .collect();
+    let pair = |a: &Vec<Option<f64>>, b: &Vec<Option<f64>>| {
+        let both: Vec<(f64, f64)> = a
+            .iter()
+            .zip(b)
+            .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
+            .collect();
+        let close = both
+            .iter()
+            .filter(|(a, b)| (a - b).abs() <= tolerance)
+            .count();
+        !both.is_empty() && 2 * close >= both.len()
+    };
+    (0..values.len()).all(|i| (i + 1..values.len()).all(|j| pair(&values[i], &values[j])))
+}
+
+/// Lines drawn with stacked widths at most: more would make the widest too thick to read.
+const STACKED_LINES_MAX: usize = 6;
+
+/// How much wider each line of a few is than the next.
+const STACKED_STEP_PX: u32 = 3;
+
+/// The stroke width of line `k` of `n`: with a few lines, the first widest and each next
+/// [`STACKED_STEP_PX`] narrower (drawn in that order), so a line that coincides with an earlier
+/// one leaves a rim of the earlier one's colour on each side; with one line or many, 2 px.
+fn stacked_width(k: usize, n: usize) -> u32 {
+    if (2..=STACKED_LINES_MAX).contains(&n) {
+        2 + STACKED_STEP_PX * (n - 1 - k.min(n - 1)) as u32
+    } else {
+        2
+    }
+}
+
+/// A value range for quantities that cannot be negative (counts, rates, indices) from zero, so
+/// that a level is not exaggerated by a cut-off axis; padded 5% above. Other ranges padded both
+/// ways.
+fn from_zero(range: Range<f64>) -> Range<f64> {
+    if range.start >= 0.0 {
+        0.0..range.end + (range.end * 0.05).max(f64::MIN_POSITIVE)
+    } else {
+        padded(range)
+    }
 }
 
 /// The range of `values` if they are all positive and span more than [`LOG_AXIS_RATIO`]: the
@@ -782,19 +916,38 @@ fn log_padded(range: Range<f64>) -> Range<f64> {
 }
 
 fn prepare_cdf(x: &Axis, samples: &[Samples]) -> PreparedPlot<'static> {
-    let sets: Vec<Vec<(f64, u64)>> = samples.iter().map(|s| counted(&s.values)).collect();
-    let lines: Vec<Vec<(f64, f64)>> = sets.iter().map(|s| cdf_steps(s)).collect();
-    let xs = || lines.iter().flatten().map(|p| p.0);
+    let steps: Vec<Vec<(f64, f64)>> = samples
+        .iter()
+        .map(|s| cdf_steps(&counted(&s.values)))
+        .collect();
+    let xs = || steps.iter().flatten().map(|p| p.0);
     let x_axis = match log_range(xs()) {
         Some(r) => AxisSpec::Log(log_padded(r)),
         None => AxisSpec::Linear(padded(span(xs())?)),
     };
+    let (lo, hi) = match &x_axis {
+        AxisSpec::Linear(r) | AxisSpec::Log(r) => (r.start, r.end),
+        AxisSpec::Bands(_) => return None,
+    };
+    // A set with no samples: none at any value, a dashed line along zero.
+    let lines = steps
+        .into_iter()
+        .map(|pts| Line {
+            dashed: pts.is_empty(),
+            segments: if pts.is_empty() {
+                vec![vec![(lo, 0.0), (hi, 0.0)]]
+            } else {
+                vec![pts]
+            },
+            width: 2,
+        })
+        .collect();
     let axes = Axes {
         x: x_axis,
-        y: AxisSpec::Linear(0.0..1.02),
+        // Below zero a little, so that a line along zero is not hidden by the axis.
+        y: AxisSpec::Linear(-0.03..1.03),
         x_desc: x.label(),
         y_desc: "fraction of samples at or below".to_string(),
-        top_px: 0,
     };
     let legend = counted_entries(samples, Swatch::Line);
     Some((legend, axes, Marks::Lines(lines)))
@@ -948,26 +1101,31 @@ fn prepare_histogram(x: &Axis, samples: &[Samples], bins: usize) -> PreparedPlot
         y: AxisSpec::Linear(0.0..count_max as f64 * 1.08),
         x_desc: x.label(),
         y_desc: "count (values per bin)".to_string(),
-        top_px: 0,
     };
     let legend = counted_entries(samples, Swatch::Square);
-    Some((legend, axes, Marks::Boxes(boxes)))
+    Some((legend, axes, Marks::Boxes(boxes, Vec::new())))
 }
 
-fn prepare_bars(
+fn prepare_bars<'a>(
     x: &str,
     y: &Axis,
     categories: &[String],
     series: &[BarSeries],
-) -> PreparedPlot<'static> {
+    notes: &'a [String],
+) -> PreparedPlot<'a> {
     // Values past the last category have no bar to go to.
     let n = categories.len();
     let shown = || series.iter().flat_map(|s| s.values.iter().take(n).copied());
-    if !shown().any(f64::is_finite) {
+    let noted = notes.iter().take(n).any(|t| !t.is_empty());
+    if !shown().any(f64::is_finite) && !noted {
         return None;
     }
-    let yr = span(shown().chain([0.0]))?;
-    let sub = 0.8 / series.len() as f64;
+    // A bar starts at zero, or on a logarithmic axis (which has none) at the axis' floor.
+    let y_axis = match log_range(shown()) {
+        Some(r) => AxisSpec::Log(log_padded(r)),
+        None => AxisSpec::Linear(padded(span(shown().chain([0.0]))?)),
+    };
+    let sub = 0.8 / series.len().max(1) as f64;
     let boxes = series
         .iter()
         .enumerate()
@@ -980,15 +1138,36 @@ fn prepare_bars(
             .collect()
         })
         .collect();
+    // Notes a third of the way up their slot.
+    let (lo, hi) = match &y_axis {
+        AxisSpec::Linear(r) => (r.start, r.end),
+        AxisSpec::Log(r) => (r.start.log10(), r.end.log10()),
+        AxisSpec::Bands(_) => (0.0, 1.0),
+    };
+    let third = lo + (hi - lo) / 3.0;
+    let note_y = if matches!(y_axis, AxisSpec::Log(_)) {
+        10f64.powf(third)
+    } else {
+        third
+    };
+    let notes = notes
+        .iter()
+        .take(n)
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(c, t)| Note {
+            at: (c as f64 + 0.5, note_y),
+            text: t.as_str(),
+        })
+        .collect();
     let axes = Axes {
         x: AxisSpec::Bands(categories.to_vec()),
-        y: AxisSpec::Linear(padded(yr)),
+        y: y_axis,
         x_desc: x.to_string(),
         y_desc: y.label(),
-        top_px: 0,
     };
     let legend = entries(series.iter().map(|s| s.name.as_str()), Swatch::Square);
-    Some((legend, axes, Marks::Boxes(boxes)))
+    Some((legend, axes, Marks::Boxes(boxes, notes)))
 }
 
 fn prepare_gantt<'a>(x: &Axis, row_axis: &str, bars: &'a [GanttBar]) -> PreparedPlot<'a> {
@@ -1014,19 +1193,20 @@ fn prepare_gantt<'a>(x: &Axis, row_axis: &str, bars: &'a [GanttBar]) -> Prepared
             })
         })
         .collect();
-    let axes = rows_axes(x, row_axis, xr, rows.clone(), false);
+    let axes = rows_axes(x, row_axis, xr, rows.clone());
     let legend = entries(items.iter().map(String::as_str), Swatch::Square);
     let marks = Marks::Rows {
         rows: rows.len(),
         spans,
         shades: Vec::new(),
         markers: Vec::new(),
+        unit: "",
     };
     Some((legend, axes, marks))
 }
 
 fn prepare_timeline<'a>(
-    x: &Axis,
+    x: &'a Axis,
     row_axis: &str,
     listed: &[String],
     spans: &'a [TimelineSpan],
@@ -1085,7 +1265,7 @@ fn prepare_timeline<'a>(
         })
         .collect();
 
-    let axes = rows_axes(x, row_axis, xr, rows.clone(), !markers.is_empty());
+    let axes = rows_axes(x, row_axis, xr, rows.clone());
     let mut legend: Vec<Entry> = classes
         .iter()
         .zip(&class_colours)
@@ -1105,6 +1285,7 @@ fn prepare_timeline<'a>(
         spans,
         shades,
         markers,
+        unit: x.unit.as_str(),
     };
     Some((legend, axes, marks))
 }
@@ -1124,13 +1305,12 @@ fn ordered(a: f64, b: f64) -> Option<(f64, f64)> {
     Some((a.min(b), a.max(b)))
 }
 
-fn rows_axes(x: &Axis, row_axis: &str, xr: Range<f64>, rows: Vec<String>, markers: bool) -> Axes {
+fn rows_axes(x: &Axis, row_axis: &str, xr: Range<f64>, rows: Vec<String>) -> Axes {
     Axes {
         x: AxisSpec::Linear(padded(xr)),
         y: AxisSpec::Bands(rows),
         x_desc: x.label(),
         y_desc: row_axis.to_string(),
-        top_px: if markers { MARKER_STRIP } else { 0 },
     }
 }
 
@@ -1144,8 +1324,16 @@ const TITLE_STRIP: u32 = TITLE_PX + 14;
 const MARGIN: u32 = BORDER_PX + 6;
 /// Room under the plotting area for the x tick labels (10 px from the axis) and the x description.
 const X_AREA: u32 = 10 + TICK_PX + 8 + LABEL_PX + 4;
-/// Room above a timeline's plotting area for marker labels.
-const MARKER_STRIP: u32 = TICK_PX + 8;
+/// Height of one lane of marker labels above a timeline's plotting area.
+const LANE_PX: u32 = TICK_PX + 6;
+/// Lanes of marker labels at most; markers whose labels do not all fit are summed up instead.
+const MARKER_LANES: u32 = 4;
+/// Lanes the summary of dense markers takes: a caption over a strip of counts two lanes high.
+const RUG_LANES: u32 = 3;
+/// Width of one stretch of time in the summary of dense markers.
+const RUG_BUCKET_PX: u32 = 4;
+/// Free pixels kept between two marker labels in one lane.
+const LABEL_GAP: i32 = 6;
 /// Tick marks' length; plotters places tick labels twice this far from the axis.
 const TICK_MARK: u32 = 5;
 /// Light mesh lines per labelled tick: enough to read values off, few enough not to grey the plot.
@@ -1417,8 +1605,10 @@ struct Frame {
     y_desc: String,
 }
 
-fn frame(axes: &Axes, plot: Rect, image_w: u32) -> Option<Frame> {
-    let (top, bottom, left) = (MARGIN + axes.top_px, MARGIN, MARGIN);
+/// The frame of a plot in `plot`, with `top_px` more room above the plotting area (for marker
+/// labels).
+fn frame(axes: &Axes, plot: Rect, image_w: u32, top_px: u32) -> Option<Frame> {
+    let (top, bottom, left) = (MARGIN + top_px, MARGIN, MARGIN);
     let inner_h = plot.h.checked_sub(top + bottom + X_AREA)?;
     let y = scale_for(&axes.y, inner_h, false, image_w);
     let y_area = LABEL_PX + 8 + y.widest() + 2 * TICK_MARK + 2;
@@ -1460,8 +1650,12 @@ fn draw<DB: DrawingBackend>(chart: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
     let Some((axes, marks)) = &p.plot else {
         return no_data(&plot_area);
     };
-    if let Some(frame) = frame(axes, lay.plot, w) {
-        draw_plot(&plot_area, lay.plot, &frame, marks)?;
+    let markers: &[(f64, &str)] = match marks {
+        Marks::Rows { markers, .. } => markers,
+        _ => &[],
+    };
+    if let Some((frame, plan)) = frame_with_markers(axes, lay.plot, w, markers) {
+        draw_plot(&plot_area, lay.plot, &frame, marks, &plan)?;
     }
     match lay.legend {
         Some(rect) => draw_legend(&legend_area, rect, &p.legend),
@@ -1493,6 +1687,7 @@ fn draw_plot<DB: DrawingBackend>(
     rect: Rect,
     frame: &Frame,
     marks: &Marks,
+    plan: &MarkerPlan,
 ) -> Drawn<DB> {
     let mut ctx = ChartBuilder::on(area)
         .margin_top(frame.top)
@@ -1524,27 +1719,52 @@ fn draw_plot<DB: DrawingBackend>(
     mesh.draw()?;
     match marks {
         Marks::Lines(lines) => draw_lines(&mut ctx, lines),
-        Marks::Boxes(boxes) => draw_boxes(&mut ctx, boxes),
+        Marks::Boxes(boxes, notes) => {
+            draw_boxes(&mut ctx, boxes)?;
+            draw_notes(&ctx, area, rect, notes)
+        }
         Marks::Rows {
             rows,
             spans,
             shades,
             markers,
+            unit,
         } => {
             let n = (*rows).max(1);
-            draw_spans(&mut ctx, n, spans)?;
+            // Tints first: a span keeps its own colour over them.
             draw_shades(&mut ctx, n, shades)?;
-            draw_markers(&mut ctx, area, rect, n, markers)
+            draw_spans(&mut ctx, n, spans)?;
+            let strip = Strip::of(&ctx, rect);
+            match plan {
+                MarkerPlan::Labelled(labels) => {
+                    draw_marker_lines(&mut ctx, n, markers)?;
+                    draw_marker_labels(area, &strip, labels)
+                }
+                MarkerPlan::Summed => draw_marker_counts(&ctx, area, &strip, markers, unit),
+            }
         }
     }
 }
 
 type Ctx<'a, DB> = ChartContext<'a, DB, Cartesian2d<Scale, Scale>>;
 
-fn draw_lines<DB: DrawingBackend>(ctx: &mut Ctx<DB>, lines: &[Vec<(f64, f64)>]) -> Drawn<DB> {
-    for (k, pts) in lines.iter().enumerate() {
-        let style = colour(k).stroke_width(2);
-        ctx.draw_series(LineSeries::new(pts.iter().copied(), style))?;
+fn draw_lines<DB: DrawingBackend>(ctx: &mut Ctx<DB>, lines: &[Line]) -> Drawn<DB> {
+    for (k, line) in lines.iter().enumerate() {
+        let c = colour(k);
+        let style = c.stroke_width(line.width);
+        for (i, seg) in line.segments.iter().enumerate() {
+            if line.dashed {
+                let dashes = DashedPathElement::new(seg.clone(), 6, 4, style);
+                ctx.draw_series(std::iter::once(dashes))?;
+            } else {
+                ctx.draw_series(LineSeries::new(seg.iter().copied(), style))?;
+            }
+            // A line that resumes after a break starts with a dot.
+            if let Some(&p) = seg.first().filter(|_| i > 0) {
+                let dot = Circle::new(p, line.width / 2 + 3, c.filled());
+                ctx.draw_series(std::iter::once(dot))?;
+            }
+        }
     }
     Ok(())
 }
@@ -1553,6 +1773,33 @@ fn draw_boxes<DB: DrawingBackend>(ctx: &mut Ctx<DB>, boxes: &[Vec<[(f64, f64); 2
     for (k, bs) in boxes.iter().enumerate() {
         let style = colour(k).filled();
         ctx.draw_series(bs.iter().map(|b| Rectangle::new(*b, style)))?;
+    }
+    Ok(())
+}
+
+/// Notes centred in their category's slot, a line per line of text, each shortened to the slot.
+/// Drawn on `area` (the plot's rect, at `rect`) in pixels.
+fn draw_notes<DB: DrawingBackend>(
+    ctx: &Ctx<DB>,
+    area: &DrawingArea<DB, Shift>,
+    rect: Rect,
+    notes: &[Note],
+) -> Drawn<DB> {
+    let style = font(TICK_PX)
+        .color(&RGBColor(60, 60, 60))
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    let line_h = TICK_PX as i32 + 3;
+    for n in notes {
+        let a = ctx.backend_coord(&(n.at.0 - 0.45, n.at.1));
+        let b = ctx.backend_coord(&(n.at.0 + 0.45, n.at.1));
+        let slot = (b.0 - a.0).unsigned_abs();
+        let lines: Vec<&str> = n.text.lines().collect();
+        let x = (a.0 + b.0) / 2 - rect.x;
+        let first = a.1 - rect.y - (lines.len() as i32 - 1) * line_h / 2;
+        for (i, line) in lines.iter().enumerate() {
+            let at = (x, first + i as i32 * line_h);
+            area.draw(&Text::new(fit_text(line, TICK_PX, slot), at, style.clone()))?;
+        }
     }
     Ok(())
 }
@@ -1595,7 +1842,7 @@ fn draw_spans<DB: DrawingBackend>(ctx: &mut Ctx<DB>, rows: usize, spans: &[RowSp
     Ok(())
 }
 
-/// Bands as translucent tints over the spans, on their row's full height or across all rows.
+/// Bands as translucent tints behind the spans, on their row's full height or across all rows.
 fn draw_shades<DB: DrawingBackend>(ctx: &mut Ctx<DB>, rows: usize, shades: &[Shade]) -> Drawn<DB> {
     let corners = |s: &Shade| match s.row {
         Some(r) => {
@@ -1609,42 +1856,200 @@ fn draw_shades<DB: DrawingBackend>(ctx: &mut Ctx<DB>, rows: usize, shades: &[Sha
     Ok(())
 }
 
-/// Dashed vertical lines at the markers' instants, each labelled in the strip above the plotting
-/// area unless its label would run into the previous one (markers are sorted by time) or out of
-/// the plot's rect.
-fn draw_markers<DB: DrawingBackend>(
+/// How a timeline's markers are drawn: with their labels placed (None for an empty label), or
+/// summed up as counts, when the labels do not all fit in [`MARKER_LANES`] lanes.
+enum MarkerPlan {
+    Labelled(Vec<Option<PlacedLabel>>),
+    Summed,
+}
+
+/// A marker's label in lane `lane` (0 nearest the plot) from `x0`, for the marker at `x`; pixels
+/// from the left of the plot's rect.
+struct PlacedLabel {
+    lane: u32,
+    x: i32,
+    x0: i32,
+    text: String,
+}
+
+/// The frame of a plot and how its markers go: in as few lanes of labels as hold them all, or
+/// summed up.
+fn frame_with_markers(
+    axes: &Axes,
+    plot: Rect,
+    image_w: u32,
+    markers: &[(f64, &str)],
+) -> Option<(Frame, MarkerPlan)> {
+    if markers.is_empty() {
+        let f = frame(axes, plot, image_w, 0)?;
+        return Some((f, MarkerPlan::Labelled(Vec::new())));
+    }
+    for lanes in 1..=MARKER_LANES {
+        let f = frame(axes, plot, image_w, lanes * LANE_PX)?;
+        if let Some(labels) = place_labels(&f, plot, markers, lanes) {
+            return Some((f, MarkerPlan::Labelled(labels)));
+        }
+    }
+    let f = frame(axes, plot, image_w, RUG_LANES * LANE_PX)?;
+    Some((f, MarkerPlan::Summed))
+}
+
+/// The plotting area's left and right pixels in `f`, from the left of the plot's rect.
+fn x_pixels(f: &Frame, plot: Rect) -> (i32, i32) {
+    ((f.left + f.y_area) as i32, plot.w as i32 - f.right as i32)
+}
+
+/// Each marker's label in `lanes` lanes above the plot: centred on its marker where there is
+/// room, in the lowest lane where it keeps [`LABEL_GAP`] from the labels there. None when some
+/// label has no such lane.
+fn place_labels(
+    f: &Frame,
+    plot: Rect,
+    markers: &[(f64, &str)],
+    lanes: u32,
+) -> Option<Vec<Option<PlacedLabel>>> {
+    let (left, right) = x_pixels(f, plot);
+    // A quarter of the width, but never so little that only "x…" would be left.
+    let label_max = ((right - left) / 4).clamp(48, 240).min(right - left).max(0) as u32;
+    let mut taken: Vec<Vec<(i32, i32)>> = vec![Vec::new(); lanes as usize];
+    let mut out = Vec::with_capacity(markers.len());
+    for (at, label) in markers {
+        let text = fit_text(label, TICK_PX, label_max);
+        if text.is_empty() {
+            out.push(None);
+            continue;
+        }
+        let x = f.x.map(at, (left, right));
+        let tw = text_w(&text, TICK_PX) as i32;
+        let x0 = (x - tw / 2).clamp(left, (right - tw).max(left));
+        let (a, b) = (x0 - LABEL_GAP, x0 + tw + LABEL_GAP);
+        let free = |l: u32| taken[l as usize].iter().all(|&(p, q)| b <= p || q <= a);
+        let lane = (0..lanes).find(|&l| free(l))?;
+        taken[lane as usize].push((x0, x0 + tw));
+        out.push(Some(PlacedLabel { lane, x, x0, text }));
+    }
+    Some(out)
+}
+
+/// Where the strip above a timeline's plotting area is: the plotting area's left and right and
+/// its top, in pixels from the plot rect's corner.
+struct Strip {
+    left: i32,
+    right: i32,
+    top: i32,
+}
+
+impl Strip {
+    fn of<DB: DrawingBackend>(ctx: &Ctx<DB>, rect: Rect) -> Strip {
+        let (xs, ys) = ctx.plotting_area().get_pixel_range();
+        Strip {
+            left: xs.start - rect.x,
+            right: xs.end - rect.x,
+            top: ys.start - rect.y,
+        }
+    }
+
+    /// The baseline of lane `lane`'s text.
+    fn baseline(&self, lane: u32) -> i32 {
+        self.top - 4 - (lane * LANE_PX) as i32
+    }
+}
+
+/// The colour of markers, their labels' risers and their counts.
+const MARKER_INK: RGBColor = RGBColor(60, 60, 60);
+
+/// Dashed vertical lines across the rows at the markers' instants.
+fn draw_marker_lines<DB: DrawingBackend>(
     ctx: &mut Ctx<DB>,
-    area: &DrawingArea<DB, Shift>,
-    rect: Rect,
     rows: usize,
     markers: &[(f64, &str)],
 ) -> Drawn<DB> {
-    let style = RGBColor(60, 60, 60).stroke_width(1);
+    let style = MARKER_INK.stroke_width(1);
     ctx.draw_series(
         markers.iter().map(|(at, _)| {
             DashedPathElement::new(vec![(*at, 0.0), (*at, rows as f64)], 4, 3, style)
         }),
     )?;
-    let (xs, ys) = ctx.plotting_area().get_pixel_range();
-    // Pixels relative to the plot's rect, where `area` draws.
-    let (left, right) = (xs.start - rect.x, xs.end - rect.x);
-    // A quarter of the width, but never so little that only "x…" would be left.
-    let label_max = ((right - left) / 4).clamp(48, 160).min(right - left).max(0) as u32;
-    let baseline = ys.start - rect.y - 4;
-    let mut free_from = i32::MIN;
-    for (at, label) in markers {
-        let text = fit_text(label, TICK_PX, label_max);
-        let tw = text_w(&text, TICK_PX) as i32;
-        let x = ctx.backend_coord(&(*at, 0.0)).0 - rect.x;
-        let x0 = (x - tw / 2).clamp(left, (right - tw).max(left));
-        if text.is_empty() || x0 < free_from {
-            continue;
-        }
-        let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Bottom));
-        area.draw(&Text::new(text, (x0, baseline), style))?;
-        free_from = x0 + tw + 6;
+    Ok(())
+}
+
+/// The placed labels in their lanes, each in a higher lane joined to the plot by a light riser
+/// that passes behind the labels below it (each label is on white).
+fn draw_marker_labels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    strip: &Strip,
+    labels: &[Option<PlacedLabel>],
+) -> Drawn<DB> {
+    let riser_ink = RGBColor(160, 160, 160).stroke_width(1);
+    for l in labels.iter().flatten().filter(|l| l.lane > 0) {
+        let riser = vec![(l.x, strip.top), (l.x, strip.baseline(l.lane))];
+        area.draw(&PathElement::new(riser, riser_ink))?;
+    }
+    let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Bottom));
+    for l in labels.iter().flatten() {
+        let baseline = strip.baseline(l.lane);
+        let w = text_w(&l.text, TICK_PX) as i32;
+        let top = baseline - LANE_PX as i32 + 3;
+        area.draw(&Rectangle::new(
+            [(l.x0 - 1, top), (l.x0 + w + 1, baseline)],
+            WHITE.filled(),
+        ))?;
+        area.draw(&Text::new(l.text.clone(), (l.x0, baseline), style.clone()))?;
     }
     Ok(())
+}
+
+/// Markers too many to label, summed up above the plot: a bar per stretch of
+/// [`RUG_BUCKET_PX`] pixels as tall as the markers in it (the tallest two lanes high), under a
+/// caption of how many of each kind (a label's first word) there were and what a bar counts.
+fn draw_marker_counts<DB: DrawingBackend>(
+    ctx: &Ctx<DB>,
+    area: &DrawingArea<DB, Shift>,
+    strip: &Strip,
+    markers: &[(f64, &str)],
+    unit: &str,
+) -> Drawn<DB> {
+    let range = ctx.x_range();
+    let width_px = (strip.right - strip.left).max(1);
+    let buckets = (width_px as u32 / RUG_BUCKET_PX).max(1) as usize;
+    let per = (range.end - range.start) / buckets as f64;
+    let mut counts = vec![0u64; buckets];
+    let mut kinds: Vec<(&str, u64)> = Vec::new();
+    for (at, label) in markers {
+        let b = ((at - range.start) / per)
+            .floor()
+            .clamp(0.0, (buckets - 1) as f64) as usize;
+        counts[b] += 1;
+        let kind = label.split_whitespace().next().unwrap_or("");
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    let tallest = counts.iter().copied().max().unwrap_or(1).max(1);
+    let (bottom, height) = (strip.baseline(0), 2 * LANE_PX as i32 - 4);
+    for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+        let x0 = strip.left + (i as i32 * width_px) / buckets as i32;
+        let x1 = strip.left + ((i as i32 + 1) * width_px) / buckets as i32 - 1;
+        let h = ((c as f64 / tallest as f64) * height as f64)
+            .ceil()
+            .max(2.0) as i32;
+        area.draw(&Rectangle::new(
+            [(x0, bottom - h), (x1.max(x0), bottom)],
+            MARKER_INK.filled(),
+        ))?;
+    }
+    let what: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let step = 10f64.powf(per.log10().floor() - 1.0);
+    let per_text = format!("{} {unit}", tick_label(per, step));
+    let caption = format!(
+        "{}: a bar counts those in {}, the tallest {tallest}",
+        what.join(", "),
+        per_text.trim_end()
+    );
+    let text = fit_text(&caption, TICK_PX, width_px as u32);
+    let style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Bottom));
+    area.draw(&Text::new(text, (strip.left, strip.baseline(2)), style))
 }
 
 /// The legend down the strip right of the plot, one entry per row from the top. Entries past the

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use models::MODELS;
-use models::schema::{ChartSource, ChartSpec, ModelSpec, glob_matches};
+use models::schema::{ChartSource, ChartSpec, ModelSpec, glob_captures, glob_matches};
 use rayon::prelude::*;
 use reports::chart::{
     Axis, Band, BarSeries, Chart, GanttBar, Marker, Samples, Series, TimelineSpan,
@@ -82,15 +82,59 @@ fn end_ns(r: &RunReport) -> u64 {
     r.result.end_time.as_nanos()
 }
 
-/// The label that tells runs of a sweep apart ("" when there is one run): the swept values
-/// alone (`server.servers=2, machine.quantum=5ms` → `2, 5ms`), since a legend has little room.
-fn variant_tag(r: &RunReport, many: bool) -> String {
-    if !many || r.variant.is_empty() {
-        return String::new();
+/// The swept properties of run `r` and their values (`server.servers=2, machine.quantum=5ms`
+/// → `[("server.servers", "2"), ("machine.quantum", "5ms")]`).
+fn swept(r: &RunReport) -> Vec<(&str, &str)> {
+    if r.variant.is_empty() {
+        return Vec::new();
     }
     r.variant
         .split(", ")
-        .map(|kv| kv.split_once('=').map_or(kv, |(_, v)| v))
+        .map(|kv| kv.split_once('=').unwrap_or(("", kv)))
+        .collect()
+}
+
+/// The swept properties' names as a reader needs them: the property alone (`servers`), or with
+/// its block (`server.servers`) when two swept properties share a name.
+fn swept_names<'a>(pairs: &[(&'a str, &str)]) -> Vec<&'a str> {
+    let short = |k: &'a str| k.rsplit_once('.').map_or(k, |(_, p)| p);
+    let clash = pairs
+        .iter()
+        .enumerate()
+        .any(|(i, (a, _))| pairs[..i].iter().any(|(b, _)| short(a) == short(b)));
+    pairs
+        .iter()
+        .map(|(k, _)| if clash { *k } else { short(k) })
+        .collect()
+}
+
+/// The label that tells runs of a sweep apart ("" when there is one run): each swept property
+/// named with its value (`servers = 2, quantum = 5ms`), so a title or legend says what varies.
+fn variant_tag(r: &RunReport, many: bool) -> String {
+    if !many {
+        return String::new();
+    }
+    let pairs = swept(r);
+    swept_names(&pairs)
+        .iter()
+        .zip(&pairs)
+        .map(|(name, (_, v))| {
+            if name.is_empty() {
+                v.to_string()
+            } else {
+                format!("{name} = {v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The swept values alone (`2, 5ms`): a sweep chart's categories, under an axis that names the
+/// properties ([`sweep_axis`]).
+fn variant_values(r: &RunReport) -> String {
+    swept(r)
+        .iter()
+        .map(|(_, v)| *v)
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -108,8 +152,29 @@ fn metric_matches(pattern: &str, name: &str, r: &RunReport) -> bool {
     }
 }
 
-/// The legend name of a line: the metric, and in a sweep the variant; the variant alone when
-/// every run has just the one metric.
+/// What a line of metric `name` is called: what the last wildcard of `pattern` matched (`n1`
+/// for `cluster.commit_index_n1` under `*.commit_index_*`, the block for `{station}.wait`), or
+/// the whole name when the pattern has no wildcard.
+fn metric_label(pattern: &str, name: &str, r: &RunReport) -> String {
+    let last = |captures: Vec<&str>| captures.last().map(|c| c.to_string());
+    let label = match pattern.strip_prefix('{').and_then(|p| p.split_once('}')) {
+        Some((kind, rest)) => r
+            .blocks
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .find_map(|(_, block)| {
+                let captures = glob_captures(rest, name.strip_prefix(block.as_str())?)?;
+                Some(last(captures).unwrap_or_else(|| block.to_string()))
+            }),
+        None => glob_captures(pattern, name).and_then(last),
+    };
+    label
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// The legend name of a line: the metric's label, and in a sweep the variant; the variant alone
+/// when every run has just the one metric.
 fn line_name(metric: &str, tag: &str, one_per_run: bool) -> String {
     if one_per_run && !tag.is_empty() {
         tag.to_string()
@@ -224,6 +289,81 @@ fn matching_series<'a>(r: &'a RunReport, pattern: &str) -> Vec<(&'a str, &'a [(u
     found
 }
 
+/// The stretches of simulated time (in `unit`) during which run `r`'s timeline has a span of
+/// one of `breaks` on a track named `track`: when a line of that name is not drawn.
+fn gaps_of(r: &RunReport, track: &str, breaks: &[&str], unit: TimeUnit) -> Vec<(f64, f64)> {
+    let Some(tl) = r.result.timeline.as_ref().filter(|_| !breaks.is_empty()) else {
+        return Vec::new();
+    };
+    let x = |ns: u64| ns as f64 / unit.ns;
+    let mut gaps: Vec<(f64, f64)> = tl
+        .marks()
+        .iter()
+        .filter(|m| breaks.contains(&m.category))
+        .filter(|m| tl.get_track(m.track).is_some_and(|t| t.name == track))
+        .filter_map(|m| Some((x(m.at.as_nanos()), x(m.end?.as_nanos()))))
+        .collect();
+    gaps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    gaps
+}
+
+/// The step line `line` without its stretches inside `gaps` (sorted, apart): it holds its value
+/// up to a gap's start, breaks (a NaN point), and resumes at the gap's end with the value it has
+/// then, unless the line ends within the gap.
+fn with_gaps(line: &[(f64, f64)], gaps: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    if gaps.is_empty() {
+        return line.to_vec();
+    }
+    let held = |x: f64| line.iter().take_while(|p| p.0 <= x).last().map(|p| p.1);
+    let last_x = line.last().map_or(f64::NEG_INFINITY, |p| p.0);
+    let mut out = Vec::with_capacity(line.len() + 3 * gaps.len());
+    let mut next = gaps.iter().peekable();
+    for &(x, y) in line {
+        while let Some(&&(a, b)) = next.peek().filter(|g| g.0 < x) {
+            next.next();
+            if let Some(v) = held(a) {
+                out.push((a, v));
+            }
+            out.push((a, f64::NAN));
+            if b < last_x {
+                if let Some(v) = held(b) {
+                    out.push((b, v));
+                }
+            }
+        }
+        let inside = gaps.iter().any(|&(a, b)| a < x && x <= b);
+        if !inside {
+            out.push((x, y));
+        }
+    }
+    out
+}
+
+/// The runs of a sweep that have a histogram matching `pattern` but not one sample in it, while
+/// some other run has samples: what a chart of the sweep shows as `none`. None at all when
+/// `none` is empty or there is one run.
+fn runs_with_none<'a>(
+    runs: &'a [RunReport],
+    pattern: &'a str,
+    none: &str,
+) -> impl Iterator<Item = &'a RunReport> + 'a {
+    let has_metric = move |r: &RunReport| {
+        r.result.metrics.0.iter().any(|(n, v)| {
+            metric_matches(pattern, n, r) && matches!(v, MetricValue::Histogram { .. })
+        })
+    };
+    let sampled = move |r: &RunReport| {
+        r.result
+            .metrics
+            .0
+            .keys()
+            .any(|n| metric_matches(pattern, n, r) && hist_count(&r.result.metrics, n) > 0)
+    };
+    let active = !none.is_empty() && runs.len() > 1 && runs.iter().any(sampled);
+    runs.iter()
+        .filter(move |r| active && has_metric(r) && !sampled(r))
+}
+
 /// A chart with one line per metric and run: time series, CDFs, rates.
 fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart> {
     let longest = runs.iter().map(end_ns).max().unwrap_or(0) as f64;
@@ -233,6 +373,7 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
             metrics,
             y_name,
             y_unit,
+            breaks,
         } => {
             let found: Vec<_> = runs.iter().map(|r| matching_series(r, metrics)).collect();
             let one = found.iter().all(|f| f.len() <= 1);
@@ -240,9 +381,11 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
             for (r, f) in runs.iter().zip(&found) {
                 let tag = variant_tag(r, many);
                 for (name, points) in f {
+                    let label = metric_label(metrics, name, r);
+                    let gaps = gaps_of(r, &label, breaks, t_unit);
                     series.push(Series {
-                        name: line_name(name, &tag, one),
-                        points: steps(points, end_ns(r), t_unit),
+                        name: line_name(&label, &tag, one),
+                        points: with_gaps(&steps(points, end_ns(r), t_unit), &gaps),
                     });
                 }
             }
@@ -254,7 +397,9 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                 series,
             })
         }
-        ChartSource::Cdf { metrics, x_name }
+        ChartSource::Cdf {
+            metrics, x_name, ..
+        }
         | ChartSource::Histogram {
             metrics, x_name, ..
         } => {
@@ -274,13 +419,13 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
             for (r, f) in runs.iter().zip(per_run) {
                 let tag = variant_tag(r, many);
                 for (name, h) in f {
-                    found.push((line_name(name, &tag, one), h));
+                    found.push((line_name(&metric_label(metrics, name, r), &tag, one), h));
                 }
             }
             let title = at_most(&mut found, c.title);
             let max = found.iter().map(|(_, h)| h.max()).max().unwrap_or(0);
             let unit = unit_for(max as f64);
-            let samples: Vec<Samples> = found
+            let mut samples: Vec<Samples> = found
                 .into_iter()
                 .map(|(name, h)| Samples {
                     name,
@@ -289,6 +434,12 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                 .collect();
             if samples.is_empty() {
                 return None;
+            }
+            if let ChartSource::Cdf { none, .. } = c.source {
+                samples.extend(runs_with_none(runs, metrics, none).map(|r| Samples {
+                    name: format!("{}: {none}", line_name(metrics, &variant_tag(r, many), one)),
+                    values: Vec::new(),
+                }));
             }
             let x = Axis::new(x_name, unit.name);
             Some(match c.source {
@@ -406,6 +557,8 @@ fn per_run_chart(c: &ChartSpec, r: &RunReport, tag: &str) -> Option<Chart> {
                 .filter(|t| t.group == group)
                 .map(|t| t.name.clone())
                 .collect();
+            let row_names: std::collections::BTreeSet<&str> =
+                rows.iter().map(String::as_str).collect();
             let mut spans = Vec::new();
             let mut bands = Vec::new();
             let mut marks = Vec::new();
@@ -415,6 +568,9 @@ fn per_run_chart(c: &ChartSpec, r: &RunReport, tag: &str) -> Option<Chart> {
                 };
                 let (start, end) = (x(m.at.as_nanos()), x(m.end.unwrap_or(m.at).as_nanos()));
                 let on_row = track.group == group;
+                // A row's bands may come from a track of another group named as the row (a
+                // node's side of a partition, on the network's track of that node).
+                let names_row = || on_row || row_names.contains(track.name.as_str());
                 if on_row && categories.contains(&m.category) && m.end.is_some() {
                     let (class, label) = match m.name.split_once(' ') {
                         Some((c, l)) => (c.to_string(), l.to_string()),
@@ -427,14 +583,14 @@ fn per_run_chart(c: &ChartSpec, r: &RunReport, tag: &str) -> Option<Chart> {
                         class,
                         label,
                     });
-                } else if on_row && row_bands.contains(&m.category) && m.end.is_some() {
+                } else if row_bands.contains(&m.category) && m.end.is_some() && names_row() {
                     bands.push(Band {
                         start,
                         end,
                         label: m.name.clone(),
                         row: Some(track.name.clone()),
                     });
-                } else if m.category == global_bands && m.end.is_some() {
+                } else if global_bands.contains(&m.category) && m.end.is_some() {
                     // One legend entry for every band of the kind (the marker at its start
                     // names its shape).
                     bands.push(Band {
@@ -501,6 +657,7 @@ fn per_run_chart(c: &ChartSpec, r: &RunReport, tag: &str) -> Option<Chart> {
                 title: title_with(c.title, tag),
                 x: "component".to_string(),
                 y: Axis::new(y_name, unit.name),
+                notes: Vec::new(),
                 categories: components.iter().map(|c| c.to_string()).collect(),
                 series: raw
                     .into_iter()
@@ -521,6 +678,7 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
         metrics,
         stats,
         y_name,
+        none,
     } = c.source
     else {
         return None;
@@ -549,7 +707,13 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
                 })
                 .collect();
             if values.iter().any(|v| v.is_finite()) {
-                series.push((format!("{s} {n}"), values));
+                // The statistic alone when there is one metric: `p50`, not `p50 cluster.x`.
+                let name = if names.len() == 1 {
+                    s.to_string()
+                } else {
+                    format!("{s} {n}")
+                };
+                series.push((name, values));
             }
         }
     }
@@ -563,11 +727,21 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let unit = unit_for(max);
+    // A variant with no sample at all says so in its slot: "never" is not zero.
+    let mut notes = vec![String::new(); runs.len()];
+    for p in metrics.iter() {
+        for r in runs_with_none(runs, p, none) {
+            if let Some(k) = runs.iter().position(|x| std::ptr::eq(x, r)) {
+                notes[k] = format!("{none}\n(none in {})", show(end_ns(r) as f64, true));
+            }
+        }
+    }
     Some(Chart::Bars {
         title,
         x: sweep_axis(runs),
         y: Axis::new(y_name, unit.name),
-        categories: runs.iter().map(|r| variant_tag(r, true)).collect(),
+        categories: runs.iter().map(variant_values).collect(),
+        notes,
         series: series
             .into_iter()
             .map(|(name, v)| BarSeries {
@@ -578,12 +752,12 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
     })
 }
 
-/// What the sweep varies: the swept properties' names (`machine.quantum`).
+/// What the sweep varies: the swept properties' names (`quantum`), as [`variant_tag`] names them.
 fn sweep_axis(runs: &[RunReport]) -> String {
-    let first = runs.first().map_or("", |r| r.variant.as_str());
-    let names: Vec<&str> = first
-        .split(", ")
-        .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+    let pairs = runs.first().map(swept).unwrap_or_default();
+    let names: Vec<&str> = swept_names(&pairs)
+        .into_iter()
+        .filter(|n| !n.is_empty())
         .collect();
     if names.is_empty() {
         "variant".to_string()

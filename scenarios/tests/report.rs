@@ -337,7 +337,10 @@ fn the_raft_timeline_shows_the_faults_of_the_schedule() {
         let covered: u64 = tl
             .marks()
             .iter()
-            .filter(|m| tl.get_track(m.track).is_some_and(|t| t.name == node))
+            .filter(|m| {
+                tl.get_track(m.track)
+                    .is_some_and(|t| t.group == "hosts" && t.name == node)
+            })
             .map(|m| m.duration_ns())
             .sum();
         assert_eq!(covered, 30_000_000_000, "{node}");
@@ -741,7 +744,7 @@ fn only_the_runs_with_a_kernel_trace_get_a_kernel_chart() {
     );
     let svg = String::from_utf8_lossy(&files["sched-rr/kernel-vs-sim-2.svg"]);
     assert!(
-        svg.contains("kernel (QEMU) and simulator: jobs on the CPU: 5ms"),
+        svg.contains("kernel (QEMU) and simulator: jobs on the CPU: quantum = 5ms"),
         "the variant's tag in the title"
     );
     let summary: serde_json::Value =
@@ -753,5 +756,253 @@ fn only_the_runs_with_a_kernel_trace_get_a_kernel_chart() {
             .iter()
             .all(|c| !c["svg"].as_str().unwrap().contains("kernel")),
         "{summary}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charts a person can read (issue 16)
+
+fn recorded(name: &str) -> Vec<scenarios::runner::RunReport> {
+    let opts = RunOptions {
+        record: true,
+        ..RunOptions::default()
+    };
+    run_file(&scn(name), &opts).unwrap()
+}
+
+/// The planned chart `stem` of `runs`.
+fn chart_of(runs: &[scenarios::runner::RunReport], stem: &str) -> reports::chart::Chart {
+    let spec = scenarios::report::family(&runs[0]).unwrap();
+    let charts = scenarios::report::plan_charts(spec, runs);
+    let stems: Vec<String> = charts.iter().map(|c| c.stem.clone()).collect();
+    charts
+        .into_iter()
+        .find(|c| c.stem == stem)
+        .unwrap_or_else(|| panic!("no chart {stem}: {stems:?}"))
+        .chart
+}
+
+fn svg_of(chart: &reports::chart::Chart) -> String {
+    use scenarios::report::{CHART_HEIGHT_PX, CHART_WIDTH_PX};
+    reports::render_svg(chart, CHART_WIDTH_PX, CHART_HEIGHT_PX).unwrap()
+}
+
+/// The texts of an SVG's `<text>` elements.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| Some(t[t.find('>')? + 1..t.find("</text>")?].trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_crash_storm_roles_chart_counts_its_faults_in_a_small_svg() {
+    let chart = chart_of(&recorded("raft-crash-storm.scn"), "roles");
+    let reports::chart::Chart::Timeline { markers, .. } = &chart else {
+        panic!("{chart:?}")
+    };
+    let kind = |k: &str| markers.iter().filter(|m| m.label.starts_with(k)).count();
+    let (crashes, restarts) = (kind("crash "), kind("restart "));
+    assert!(crashes > 200 && restarts > 200, "{crashes} {restarts}");
+    let svg = svg_of(&chart);
+    // Was 5.4 MB of 55,704 dashes merging into stripes.
+    assert!(svg.len() < 1_500_000, "{} bytes", svg.len());
+    let elements: usize = ["<polyline", "<path", "<line", "<rect", "<circle", "<text"]
+        .iter()
+        .map(|e| svg.matches(e).count())
+        .sum();
+    assert!(elements < 15_000, "{elements} elements");
+    // The faults still show: counted by kind over the plot.
+    let texts = svg_texts(&svg);
+    let caption = texts.iter().find(|t| t.contains("a bar counts those in"));
+    let caption = caption.unwrap_or_else(|| panic!("{texts:?}"));
+    assert!(caption.contains(&format!("crash {crashes}")), "{caption}");
+    assert!(
+        caption.contains(&format!("restart {restarts}")),
+        "{caption}"
+    );
+}
+
+#[test]
+fn the_partition_roles_chart_names_every_fault_and_shades_each_nodes_side_behind_it() {
+    use reports::chart::Chart;
+    let chart = chart_of(&recorded("raft-partition.scn"), "roles");
+    let Chart::Timeline { markers, bands, .. } = &chart else {
+        panic!("{chart:?}")
+    };
+    // Every fault named above the plot, as many times as it happened ("heal" four times).
+    let texts = svg_texts(&svg_of(&chart));
+    for m in markers {
+        let want = markers.iter().filter(|o| o.label == m.label).count();
+        let got = texts.iter().filter(|t| **t == m.label).count();
+        assert_eq!(got, want, "{}: {texts:?}", m.label);
+    }
+    // Each node's side of each partition is a band on its row.
+    let sides_at = |t: f64| {
+        let mut sides: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for b in bands.iter().filter(|b| b.start <= t && t < b.end) {
+            if b.label.starts_with("side") || b.label == "both sides" {
+                sides
+                    .entry(&b.label)
+                    .or_default()
+                    .push(b.row.as_deref().unwrap());
+            }
+        }
+        sides
+    };
+    let sizes = |t: f64| {
+        let mut v: Vec<usize> = sides_at(t).values().map(Vec::len).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sizes(9.0), [2, 3], "halves: {:?}", sides_at(9.0));
+    assert_eq!(sizes(23.0), [1, 4], "one: {:?}", sides_at(23.0));
+    assert_eq!(sides_at(18.0)["both sides"].len(), 1, "the bridge");
+    assert!(sides_at(7.0).is_empty(), "healed at 6 s");
+    // Shading is behind the role bars: no leader green is mixed with a band's tint.
+    let png = reports::render_png(&chart, 960, 480).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    let green = [44u8, 160, 44];
+    let tinted = |c: [u8; 3]| -> [u8; 3] {
+        std::array::from_fn(|i| (0.25 * c[i] as f64 + 0.75 * green[i] as f64).round() as u8)
+    };
+    // Every colour a band may have (reports' BAND_PALETTE).
+    let bands: [[u8; 3]; 10] = [
+        [80, 80, 80],
+        [200, 0, 0],
+        [110, 40, 170],
+        [150, 100, 0],
+        [0, 90, 160],
+        [0, 130, 90],
+        [200, 0, 140],
+        [0, 150, 160],
+        [140, 140, 0],
+        [40, 40, 120],
+    ];
+    let olive: Vec<[u8; 3]> = bands.iter().map(|c| tinted(*c)).collect();
+    let mixed = img.pixels().filter(|p| olive.contains(&p.0)).count();
+    let pure = img.pixels().filter(|p| p.0 == green).count();
+    assert_eq!(mixed, 0, "leader bars tinted over");
+    assert!(pure > 1000, "{pure} leader px");
+}
+
+#[test]
+fn election_times_spanning_decades_get_a_log_axis_and_never_is_shown() {
+    use reports::chart::Chart;
+    let runs = recorded("raft-election-timing.scn");
+    let count =
+        |r: &scenarios::runner::RunReport| match r.result.metrics.get("cluster.election_time") {
+            Some(simcore::MetricValue::Histogram { count, .. }) => *count,
+            other => panic!("{other:?}"),
+        };
+    let cdf = chart_of(&runs, "election-time-cdf");
+    let Chart::Cdf { samples, .. } = &cdf else {
+        panic!("{cdf:?}")
+    };
+    // One line per variant, named by the parameter and its value; "never" when it never elected.
+    assert_eq!(samples.len(), runs.len());
+    for r in &runs {
+        let value = r.variant.split_once('=').unwrap().1;
+        let name = format!("election_timeout = {value}");
+        let s = samples.iter().find(|s| s.name.starts_with(&name));
+        let s = s.unwrap_or_else(|| panic!("{name}: {samples:?}"));
+        if count(r) == 0 {
+            assert_eq!(s.name, format!("{name}: never"));
+            assert!(s.values.is_empty());
+        } else {
+            assert_eq!(s.name, name);
+        }
+    }
+    // Election times from a fraction of a second to a minute: a log axis, powers of ten.
+    let all = samples.iter().flat_map(|s| s.values.iter().copied());
+    let (lo, hi) = all.fold((f64::MAX, 0f64), |(a, b), v| (a.min(v), b.max(v)));
+    assert!(hi / lo > 100.0, "{lo}..{hi}");
+    let texts = svg_texts(&svg_of(&cdf));
+    let decades: Vec<&String> = texts
+        .iter()
+        .filter(|t| ["0.01", "0.1", "1", "10", "100", "1k"].contains(&t.as_str()))
+        .collect();
+    assert!(decades.len() >= 3, "{texts:?}");
+    // The sweep's bars: a variant that never elected says so in its slot.
+    let bars = chart_of(&runs, "election-time-sweep");
+    let Chart::Bars {
+        notes,
+        categories,
+        x,
+        ..
+    } = &bars
+    else {
+        panic!("{bars:?}")
+    };
+    assert_eq!(x, "election_timeout");
+    for (k, r) in runs.iter().enumerate() {
+        assert_eq!(
+            notes[k].starts_with("never"),
+            count(r) == 0,
+            "{}",
+            categories[k]
+        );
+    }
+    if runs.iter().any(|r| count(r) == 0) {
+        assert!(svg_texts(&svg_of(&bars)).iter().any(|t| t == "never"));
+    }
+}
+
+#[test]
+fn a_crashed_nodes_commit_index_breaks_while_it_is_down_and_lines_are_named_by_node() {
+    use reports::chart::Chart;
+    let chart = chart_of(&recorded("raft-partition.scn"), "commit-index");
+    let Chart::TimeSeries { series, .. } = &chart else {
+        panic!("{chart:?}")
+    };
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["n1", "n2", "n3", "n4", "n5"]);
+    // The leader crashed at 13 s is down until the restart at 15 s: its line breaks there.
+    let broken: Vec<_> = series
+        .iter()
+        .filter(|s| s.points.iter().any(|p| p.1.is_nan()))
+        .collect();
+    assert_eq!(broken.len(), 1, "{names:?}");
+    let pts = &broken[0].points;
+    let gap = pts.iter().position(|p| p.1.is_nan()).unwrap();
+    assert_eq!(pts[gap].0, 13.0);
+    assert_eq!(pts[gap + 1].0, 15.0, "resumes at the restart");
+    assert!(
+        !pts.iter().any(|p| p.0 > 13.0 && p.0 < 15.0),
+        "drawn while down"
+    );
+}
+
+#[test]
+fn sweep_variants_are_named_by_their_parameter() {
+    use reports::chart::Chart;
+    let runs = recorded("mmk-sweep.scn");
+    let cdf = chart_of(&runs, "response-cdf");
+    let Chart::Cdf { samples, .. } = &cdf else {
+        panic!("{cdf:?}")
+    };
+    let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["servers = 1", "servers = 2", "servers = 3"]);
+    let bars = chart_of(&runs, "sweep");
+    let Chart::Bars { x, categories, .. } = &bars else {
+        panic!("{bars:?}")
+    };
+    assert_eq!(
+        (x.as_str(), categories.as_slice()),
+        ("servers", &["1", "2", "3"].map(String::from)[..])
+    );
+    let mlfq = recorded("sched-mlfq-gaming.scn");
+    let titles: Vec<String> = {
+        let spec = scenarios::report::family(&mlfq[0]).unwrap();
+        scenarios::report::plan_charts(spec, &mlfq)
+            .into_iter()
+            .map(|c| c.chart.title().to_string())
+            .collect()
+    };
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.ends_with(": io_resets_allotment = false")),
+        "{titles:?}"
     );
 }

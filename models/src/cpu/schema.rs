@@ -309,6 +309,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 metrics: &["{cpu}.response", "{cpu}.turnaround", "{cpu}.wait"],
                 stats: &["mean"],
                 y_name: "time",
+                none: "none",
             },
         },
     ],

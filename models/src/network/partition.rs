@@ -61,6 +61,30 @@ impl Partition {
         from == to || !self.blocked.contains(&(from, to))
     }
 
+    /// Each of `n` hosts' side: hosts that can exchange messages (both ways) with exactly the
+    /// same hosts share one, numbered from 0 in order of their first host. A host that can with
+    /// every host (a `bridge`'s bridge, any host when nothing is blocked) is on no side: None.
+    pub fn sides(&self, n: u32) -> Vec<Option<usize>> {
+        let peers = |a: Host| -> Vec<Host> {
+            (0..n)
+                .filter(|&b| self.allows(a, b) && self.allows(b, a))
+                .collect()
+        };
+        let mut seen: Vec<Vec<Host>> = Vec::new();
+        (0..n)
+            .map(|a| {
+                let p = peers(a);
+                if p.len() == n as usize {
+                    return None;
+                }
+                Some(seen.iter().position(|s| *s == p).unwrap_or_else(|| {
+                    seen.push(p);
+                    seen.len() - 1
+                }))
+            })
+            .collect()
+    }
+
     /// The blocked pairs, in order.
     pub fn blocked(&self) -> impl Iterator<Item = (Host, Host)> + '_ {
         self.blocked.iter().copied()
@@ -160,6 +184,25 @@ mod tests {
         (0..n)
             .filter(|&b| p.allows(a, b) && p.allows(b, a))
             .collect()
+    }
+
+    #[test]
+    fn sides_group_hosts_that_reach_the_same_hosts() {
+        let p = Partition::shape(5, &Shape::Groups(vec![vec![3, 1], vec![0]]), &mut rng(1));
+        // 0 alone, 1 and 3 together, 2 and 4 each in a group of their own.
+        assert_eq!(p.sides(5), [Some(0), Some(1), Some(2), Some(1), Some(3)]);
+        assert_eq!(Partition::none().sides(3), [None, None, None]);
+        for seed in 0..10 {
+            let p = Partition::shape(5, &Shape::Bridge, &mut rng(seed));
+            let sides = p.sides(5);
+            assert_eq!(
+                sides.iter().filter(|s| s.is_none()).count(),
+                1,
+                "the bridge"
+            );
+            let named: BTreeSet<usize> = sides.iter().flatten().copied().collect();
+            assert_eq!(named, BTreeSet::from([0, 1]), "seed {seed}: {sides:?}");
+        }
     }
 
     #[test]

@@ -141,6 +141,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 metrics: "{station}.queue_len",
                 y_name: "customers waiting",
                 y_unit: "",
+                breaks: &[],
             },
         },
         ChartSpec {
@@ -151,6 +152,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 metrics: "system.in_system",
                 y_name: "customers",
                 y_unit: "",
+                breaks: &[],
             },
         },
         ChartSpec {
@@ -160,6 +162,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             source: ChartSource::Cdf {
                 metrics: "system.response",
                 x_name: "response time",
+                none: "none",
             },
         },
         ChartSpec {
@@ -179,6 +182,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             source: ChartSource::Cdf {
                 metrics: "{station}.wait",
                 x_name: "wait",
+                none: "none",
             },
         },
         ChartSpec {
@@ -189,6 +193,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 metrics: &["{station}.wait", "system.response"],
                 stats: &["mean"],
                 y_name: "time",
+                none: "none",
             },
         },
     ],

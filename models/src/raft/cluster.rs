@@ -890,7 +890,8 @@ impl Cluster {
         let what = match fault {
             Fault::Partition(shape) => {
                 let shape = shape_name(shape);
-                self.rec.partition(Some(shape.clone()), ctx);
+                let sides = self.links.partition.sides(self.n);
+                self.rec.partition(Some((shape.clone(), &sides)), ctx);
                 format!("partition {shape}")
             }
             Fault::Heal => {

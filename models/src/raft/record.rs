@@ -6,7 +6,9 @@
 //! Timeline conventions (read by the Raft charts and documented in docs/report.md):
 //! - group `hosts`, one track per node: spans of category `role` named `ROLE tTERM`
 //!   (`leader t3`), `down` spans named `crashed`, `paused` spans named `paused`;
-//! - group `network`, track `partitions`: `partition` spans named `partition SHAPE`;
+//! - group `network`, track `partitions`: `partition` spans named `partition SHAPE`; and a track
+//!   per node: `side` spans from a partition to its heal, named `side A`, `side B`, ... (nodes
+//!   that can exchange messages with the same nodes share a side) or `both sides` (a bridge);
 //! - group `faults`, track `faults`: `fault` instants named as the action (`crash n3`);
 //! - group `clients`, one track per client: `op` spans named `OP OUTCOME` (`put ok`, `cas false`, `get info`).
 //! - history `RAFT.commit_index_NODE` (not a metric): the node's commit index over time.
@@ -59,6 +61,8 @@ pub(crate) struct Recorder {
     state: Vec<Option<(NodeState, SimTime)>>,
     commit: Vec<Option<u64>>,
     partition: Option<(String, SimTime)>,
+    /// Each node's side of the current partition (see [`Recorder::partition`]), since when.
+    sides: Vec<Option<(String, SimTime)>>,
 }
 
 impl Recorder {
@@ -69,6 +73,7 @@ impl Recorder {
             state: vec![None; nodes.len()],
             commit: vec![None; nodes.len()],
             partition: None,
+            sides: vec![None; nodes.len()],
         }
     }
 
@@ -116,15 +121,37 @@ impl Recorder {
         }
     }
 
-    /// The network is now partitioned as `shape` (None: healed).
-    pub(crate) fn partition<E: TraceEvent>(&mut self, shape: Option<String>, ctx: &mut Ctx<'_, E>) {
+    /// The network is now partitioned as `shape`, each node on the side `sides` gives it (as
+    /// `Partition::sides` numbers them; None: healed).
+    pub(crate) fn partition<E: TraceEvent>(
+        &mut self,
+        now_partitioned: Option<(String, &[Option<usize>])>,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
         let Some(tl) = ctx.timeline() else { return };
-        let track = tl.track("network", "partitions");
+        self.close_partition(tl, now);
+        let Some((shape, sides)) = now_partitioned else {
+            return;
+        };
+        self.partition = Some((shape, now));
+        for (slot, side) in self.sides.iter_mut().zip(sides) {
+            *slot = Some((side_name(*side), now));
+        }
+    }
+
+    /// Ends the partition span and the nodes' side spans, if open.
+    fn close_partition(&mut self, tl: &mut simcore::Timeline, now: SimTime) {
         if let Some((old, since)) = self.partition.take() {
+            let track = tl.track("network", "partitions");
             tl.span(track, "partition", format!("partition {old}"), since, now);
         }
-        self.partition = shape.map(|s| (s, now));
+        for (id, slot) in self.sides.iter_mut().enumerate() {
+            if let Some((side, since)) = slot.take() {
+                let track = tl.track("network", &self.nodes[id]);
+                tl.span(track, "side", side, since, now);
+            }
+        }
     }
 
     /// A client's operation ended (`outcome` ok, fail or info).
@@ -152,9 +179,15 @@ impl Recorder {
                 tl.span(track, s.category(), s.name(), since, now);
             }
         }
-        if let Some((old, since)) = self.partition.take() {
-            let track = tl.track("network", "partitions");
-            tl.span(track, "partition", format!("partition {old}"), since, now);
-        }
+        self.close_partition(tl, now);
+    }
+}
+
+/// A side's name on the chart: `side A` for side 0, ..., `both sides` for a node on none.
+fn side_name(side: Option<usize>) -> String {
+    match side {
+        Some(k) if k < 26 => format!("side {}", char::from(b'A' + k as u8)),
+        Some(k) => format!("side {}", k + 1),
+        None => "both sides".to_string(),
     }
 }

@@ -279,12 +279,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         ChartSpec {
             id: "roles",
             title: "Raft roles and terms per node, with faults",
-            doc: "Each node's role over time (labelled with its term); partitions are shaded across all nodes, crashes and pauses on the node they hit, and every fault is a dashed line.",
+            doc: "Each node's role over time (labelled with its term); during a partition each node's row is tinted by its side (nodes that can talk to each other share a side), crashes and pauses are tinted on the node they hit, and every fault is a dashed line named above the plot (or, when there are too many to name, counted per stretch of time there).",
             source: ChartSource::Timeline {
                 group: "hosts",
                 categories: &["role"],
-                row_bands: &["down", "paused"],
-                global_bands: "partition",
+                row_bands: &["down", "paused", "side"],
+                global_bands: &[],
                 markers: "fault",
                 row_axis: "node",
             },
@@ -292,11 +292,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         ChartSpec {
             id: "commit-index",
             title: "Commit index per node",
-            doc: "How far each node knows the log to be committed: flat stretches are the cluster (or that node) unable to commit.",
+            doc: "How far each node knows the log to be committed: flat stretches are the cluster (or that node) unable to commit. A node's line is broken while it is down and resumes with a dot at its restart; lines that coincide are drawn widest first, so each node's colour shows as a rim.",
             source: ChartSource::Series {
                 metrics: "*.commit_index_*",
                 y_name: "commit index",
                 y_unit: "entries",
+                breaks: &["down"],
             },
         },
         ChartSpec {
@@ -317,6 +318,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             source: ChartSource::Cdf {
                 metrics: "*.latency",
                 x_name: "latency",
+                none: "none",
             },
         },
         ChartSpec {
@@ -326,6 +328,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             source: ChartSource::Cdf {
                 metrics: "*.election_time",
                 x_name: "election time",
+                none: "never",
             },
         },
         ChartSpec {
@@ -346,6 +349,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 metrics: &["*.election_time"],
                 stats: &["p50", "p99"],
                 y_name: "election time",
+                none: "never",
             },
         },
     ],
