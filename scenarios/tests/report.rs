@@ -914,7 +914,7 @@ fn election_times_spanning_decades_get_a_log_axis_and_never_is_shown() {
         }
     }
     // Election times from a fraction of a second to a minute: a log axis, powers of ten.
-    let all = samples.iter().flat_map(|s| s.values.iter().copied());
+    let all = samples.iter().flat_map(|s| s.values.iter().map(|p| p.0));
     let (lo, hi) = all.fold((f64::MAX, 0f64), |(a, b), v| (a.min(v), b.max(v)));
     assert!(hi / lo > 100.0, "{lo}..{hi}");
     let texts = svg_texts(&svg_of(&cdf));
