@@ -256,7 +256,6 @@ fn an_injected_exception_or_panic_fails_the_run_and_says_what_happened() {
         ("divide", "#0 (DE, divide error)"),
         ("panic", "kernel panic"),
     ] {
-        let started = Instant::now();
         let (out, records) = boot(
             &repo("scenarios/sched-fifo.scn"),
             &["--inject-fault", fault, "--timeout", "60"],
@@ -276,7 +275,11 @@ fn an_injected_exception_or_panic_fails_the_run_and_says_what_happened() {
             text(&out)
         );
         // Reported by the kernel, not found by the timeout.
-        assert!(started.elapsed() < Duration::from_secs(50), "{fault}");
+        assert!(
+            !text(&out).contains("the kernel hung"),
+            "{fault}\n{}",
+            text(&out)
+        );
     }
 }
 
