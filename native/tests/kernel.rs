@@ -7,6 +7,9 @@
 //! QEMU (`qemu-system-x86_64`, Debian's `qemu-system-x86`) is needed; without it each test prints
 //! why it skipped, unless SIM_REQUIRE_QEMU=1 (set by .ci/run), which makes them fail instead.
 
+#[path = "common/procs.rs"]
+mod procs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -465,35 +468,12 @@ fn built_image() -> PathBuf {
 /// The live (not zombie) QEMU processes whose command line holds `marker`.
 fn qemus_with(marker: &Path) -> Vec<u32> {
     let needle = marker.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = raw
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
+    procs::live_matching(|args| {
         let qemu = args
             .first()
             .is_some_and(|a| a.ends_with("qemu-system-x86_64"));
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let zombie = state
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_none_or(|s| s == "Z" || s == "X");
-        if qemu && !zombie && args.iter().any(|a| a.contains(&needle)) {
-            found.push(pid);
-        }
-    }
-    found
+        qemu && args.iter().any(|a| a.contains(&needle))
+    })
 }
 
 /// Starts a run that hangs in QEMU (the kernel's `hang` fault, a long timeout) on a copy of the

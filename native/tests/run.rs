@@ -11,6 +11,9 @@
 //! The runs that start nodes are serialised (a lock): on a machine of two cores, runs side by
 //! side would compete for the CPU and the disk and make the liveness bounds a matter of luck.
 
+#[path = "common/procs.rs"]
+mod procs;
+
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -76,38 +79,12 @@ impl Sandbox {
     /// The live (not zombie) `native node` processes of runs in this sandbox.
     fn nodes(&self) -> Vec<u32> {
         let needle = self.path().to_string_lossy().into_owned();
-        let mut found = Vec::new();
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return found;
-        };
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            // A process may end while we look: whatever cannot be read is not there.
-            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                continue;
-            };
-            let args: Vec<String> = raw
-                .split(|&b| b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
+        procs::live_matching(|args| {
             let is_node = args.windows(2).any(|w| {
                 Path::new(&w[0]).file_name().is_some_and(|f| f == "native") && w[1] == "node"
             });
-            if !is_node || !args.iter().any(|a| a.contains(&needle)) {
-                continue;
-            }
-            if is_zombie(pid) {
-                continue;
-            }
-            found.push(pid);
-        }
-        found
+            is_node && args.iter().any(|a| a.contains(&needle))
+        })
     }
 
     fn entries(&self) -> Vec<PathBuf> {
@@ -161,16 +138,6 @@ impl Sandbox {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-fn is_zombie(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true; // gone
-    };
-    // `PID (COMM) STATE ...`; COMM may hold spaces and parentheses: the state follows the last `)`.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_none_or(|s| s == "Z" || s == "X")
 }
 
 /// Waits for `child` at most `limit`; kills it (and panics) if it is still running then.

@@ -1,5 +1,9 @@
 //! The `sim` binary as a user meets it: exit codes, one-line errors, JSON, trace files, logs.
 
+#[path = "common/replay.rs"]
+mod replay_cmd;
+use replay_cmd::replay;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -517,19 +521,6 @@ fn lincheck_reads_a_history_and_reports_the_failing_prefix() {
         "{}",
         stderr(&o)
     );
-}
-
-/// Runs a printed replay command (`sim run ...`) as a user pasting it into a shell would.
-fn replay(cmd: &str) -> Output {
-    let rest = cmd.strip_prefix("sim ").expect("a sim command");
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("\"$SIM\" {rest}"))
-        .env("SIM", env!("CARGO_BIN_EXE_sim"))
-        .current_dir(workspace())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("sh runs")
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {

@@ -2,6 +2,10 @@
 //! as `--seed N` one at a time, output independent of the thread count, failing seeds with
 //! replay commands that reproduce them, and malformed ranges refused.
 
+#[path = "common/replay.rs"]
+mod replay_cmd;
+use replay_cmd::replay;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -409,19 +413,6 @@ fn a_run_that_cannot_go_on_fails_its_row_and_the_others_still_run() {
         out.contains("  sim run scenarios/mm1.scn --seed 4 --max-pending 1\n"),
         "{out}"
     );
-}
-
-/// Runs a printed replay command (`sim run ...`) as a user pasting it into a shell would.
-fn replay(cmd: &str) -> Output {
-    let rest = cmd.strip_prefix("sim ").expect("a sim command");
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("\"$SIM\" {rest}"))
-        .env("SIM", env!("CARGO_BIN_EXE_sim"))
-        .current_dir(workspace())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("sh runs")
 }
 
 #[test]
