@@ -1405,8 +1405,9 @@ struct Scale {
     labels: Vec<String>,
     /// Numeric (mesh lines at light ticks too) rather than named bands.
     linear: bool,
-    /// Numeric on a logarithmic scale (`range` is positive).
-    log: bool,
+    /// On a logarithmic scale (`range` is positive): the decades `range` spans, the log10 of
+    /// its ends, worked out once rather than for every point mapped.
+    decades: Option<Range<f64>>,
 }
 
 impl Scale {
@@ -1433,11 +1434,10 @@ impl Ranged for Scale {
     type ValueType = f64;
 
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        if self.log {
+        if let Some(decades) = &self.decades {
             // Zero and below (which a log axis has not) at the axis' start.
-            let decades = self.range.start.log10()..self.range.end.log10();
             let v = value.max(self.range.start).log10();
-            RangedCoordf64::from(decades).map(&v, limit)
+            RangedCoordf64::from(decades.clone()).map(&v, limit)
         } else {
             RangedCoordf64::from(self.range.clone()).map(value, limit)
         }
@@ -1446,7 +1446,7 @@ impl Ranged for Scale {
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
         match hint.weight() {
             KeyPointWeight::Bold => self.ticks.clone(),
-            KeyPointWeight::Any if self.log => log_light_points(&self.range),
+            KeyPointWeight::Any if self.decades.is_some() => log_light_points(&self.range),
             KeyPointWeight::Any if self.linear => {
                 RangedCoordf64::from(self.range.clone()).key_points(hint)
             }
@@ -1475,7 +1475,7 @@ fn linear_scale(range: Range<f64>, px: u32, horizontal: bool) -> Scale {
             ticks,
             labels,
             linear: true,
-            log: false,
+            decades: None,
         };
         let fit = (px / (scale.widest() + 16).max(1)).max(2) as usize;
         if !horizontal || scale.ticks.len() <= fit || n <= 2 {
@@ -1513,7 +1513,7 @@ fn band_scale(names: &[String], px: u32, horizontal: bool, max_w: u32) -> Scale 
         ticks,
         labels,
         linear: false,
-        log: false,
+        decades: None,
     }
 }
 
@@ -1574,9 +1574,9 @@ fn log_scale(range: Range<f64>, px: u32, horizontal: bool) -> Scale {
     Scale {
         labels: ticks.iter().map(label).collect(),
         ticks,
+        decades: Some(range.start.log10()..range.end.log10()),
         range,
         linear: true,
-        log: true,
     }
 }
 
