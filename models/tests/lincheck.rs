@@ -364,3 +364,16 @@ fn concurrent_observations_do_not_make_the_search_exponential() {
     let reports = check(&ops, 1_000_000);
     assert_eq!(reports[0].verdict, Verdict::Linearizable);
 }
+
+/// A read that did not complete `ok` has no value: it is shown as the history wrote it
+/// (`read _`), not as a read that found nothing (`read nil`), while a completed read of nothing
+/// stays `read nil`.
+#[test]
+fn a_read_without_a_value_is_shown_as_written() {
+    let ops = parse_history(
+        "p0 invoke read _\np0 fail read _\np1 invoke read _\np1 info read _\np2 invoke read _\np2 ok read nil\n",
+    )
+    .unwrap();
+    let shown: Vec<String> = ops.iter().map(|o| o.op_text()).collect();
+    assert_eq!(shown, ["read _", "read _", "read nil"]);
+}

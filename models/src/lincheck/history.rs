@@ -96,6 +96,17 @@ pub struct Operation {
     pub ret_line: Option<usize>,
 }
 
+impl Operation {
+    /// The operation as the history writes it: a read that did not complete `ok` has no value
+    /// (`read _`), rather than the `nil` of a read that found none.
+    pub fn op_text(&self) -> String {
+        match (&self.op, self.outcome) {
+            (Op::Read(_), Outcome::Fail | Outcome::Info) => "read _".to_string(),
+            (op, _) => op.to_string(),
+        }
+    }
+}
+
 /// A problem in a history file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{col}: {message}")]

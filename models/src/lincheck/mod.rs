@@ -48,7 +48,7 @@ impl KeyReport {
                             Outcome::Fail => "fail",
                             Outcome::Info => "info",
                         };
-                        format!("p{} {} {outcome}", o.process, o.op)
+                        format!("p{} {} {outcome}", o.process, o.op_text())
                     })
                     .collect();
                 Some(format!(

@@ -961,7 +961,7 @@ fn lincheck(file: &std::path::Path, json: bool, budget: u64) -> ExitCode {
                     },
                     "counterexample": r.counterexample.iter().map(|o| serde_json::json!({
                         "process": o.process,
-                        "op": o.op.to_string(),
+                        "op": o.op_text(),
                         "outcome": outcome(o.outcome),
                         "call_line": o.call_line,
                         "return_line": o.ret_line,
@@ -1010,7 +1010,7 @@ fn lincheck(file: &std::path::Path, json: bool, budget: u64) -> ExitCode {
                             out,
                             "    {:<8} {:<20} {:<5} called line {}, {ret}",
                             o.process,
-                            o.op.to_string(),
+                            o.op_text(),
                             outcome(o.outcome),
                             o.call_line
                         )
