@@ -588,13 +588,7 @@ fn report(
         outcome.scenarios.len(),
         shown.display()
     );
-    if broken > 0 {
-        ExitCode::from(2)
-    } else if failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    exit_code(broken, failed)
 }
 
 /// Prints an error on stderr: scenario problems with their source lines, others on one line.
@@ -686,13 +680,7 @@ fn fmt_files(files: &[PathBuf], check: bool, write: bool) -> ExitCode {
             files.len()
         );
     }
-    if broken > 0 {
-        ExitCode::from(2)
-    } else if unformatted > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    exit_code(broken, unformatted)
 }
 
 /// A scenario file's text and its canonical form.
@@ -1045,6 +1033,18 @@ fn lincheck(file: &std::path::Path, json: bool, budget: u64) -> ExitCode {
         ExitCode::from(1)
     } else if unknown > 0 {
         ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The documented exit code of a command over many inputs: 2 when any could not be handled
+/// (bad input, a run that could not go on), else 1 when any failed its check, else 0.
+fn exit_code(broken: usize, failed: usize) -> ExitCode {
+    if broken > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
