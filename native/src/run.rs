@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use models::lincheck;
 use models::network::{Partition, Shape};
 use models::raft::client::{
-    Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text, operations,
+    Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text, operations,
 };
 use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Targets};
 use models::raft::workload::{Workload, next_gap_ns};
@@ -827,15 +827,15 @@ impl Runner<'_> {
 
     fn record(&mut self, c: usize, e: HistoryEvent) {
         let now = self.now();
-        match e.kind {
-            HistoryKind::Invoke => self.invoked_at[c] = now,
-            kind => {
-                match kind {
-                    HistoryKind::Info => self.report.info += 1,
-                    _ if e.cas_false() => self.report.fail += 1,
-                    _ => self.report.ok += 1,
+        match e.answer() {
+            None => self.invoked_at[c] = now,
+            Some(answer) => {
+                match answer {
+                    Answer::Ok => self.report.ok += 1,
+                    Answer::CasFalse => self.report.fail += 1,
+                    Answer::Info => self.report.info += 1,
                 }
-                if kind != HistoryKind::Info {
+                if answer != Answer::Info {
                     let d = now.as_nanos().saturating_sub(self.invoked_at[c].as_nanos());
                     self.report.latencies_ns.push(d);
                 }

@@ -54,11 +54,31 @@ pub struct HistoryEvent {
     pub seq: u64,
 }
 
+/// How a completed operation is counted: the load's `ok`, `fail` and `info` counters, and the
+/// outcome on its timeline span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Ok,
+    /// A cas answered "the value differed" (`cas_false`), counted by the `fail` counter.
+    CasFalse,
+    Info,
+}
+
 impl HistoryEvent {
     /// A cas answered "the value differed": it completed and changed nothing. The load's `fail`
     /// counter counts these.
     pub fn cas_false(&self) -> bool {
         self.kind == HistoryKind::Ok && self.result == Some(KvResult::Swapped(false))
+    }
+
+    /// How a completion is counted; `None` for an invoke.
+    pub fn answer(&self) -> Option<Answer> {
+        match self.kind {
+            HistoryKind::Invoke => None,
+            HistoryKind::Info => Some(Answer::Info),
+            HistoryKind::Ok if self.cas_false() => Some(Answer::CasFalse),
+            HistoryKind::Ok => Some(Answer::Ok),
+        }
     }
 
     /// A put, or a cas that swapped, answered: an acknowledged write, which must survive.

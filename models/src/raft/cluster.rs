@@ -22,7 +22,7 @@ use simcore::{
 use crate::lincheck;
 use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape, Topology};
 
-use super::client::{Client, ClientAction, ClientConfig, HistoryEvent, HistoryKind, history_text};
+use super::client::{Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text};
 use super::kv::KvOp;
 use super::latency::CommitClock;
 use super::record::{NodeState, Recorder};
@@ -1051,18 +1051,18 @@ impl Cluster {
     fn record(&mut self, c: u32, e: HistoryEvent, ctx: &mut Ctx<'_, Ev>) {
         let m = self.m();
         let now = ctx.now();
-        match e.kind {
-            HistoryKind::Invoke => self.invoked_at[c as usize] = now,
-            kind => {
-                let counter = match kind {
-                    HistoryKind::Info => m.info,
-                    _ if e.cas_false() => m.fail,
-                    _ => m.ok,
+        match e.answer() {
+            None => self.invoked_at[c as usize] = now,
+            Some(answer) => {
+                let counter = match answer {
+                    Answer::Ok => m.ok,
+                    Answer::CasFalse => m.fail,
+                    Answer::Info => m.info,
                 };
                 if let Some(id) = counter {
                     ctx.metrics().add(id, 1);
                 }
-                if kind != HistoryKind::Info {
+                if answer != Answer::Info {
                     if let Some(h) = m.latency {
                         let d = now.saturating_since(self.invoked_at[c as usize]);
                         ctx.metrics().record_duration(h, d);
@@ -1077,10 +1077,10 @@ impl Cluster {
                         KvOp::Put { .. } => "put",
                         KvOp::Cas { .. } => "cas",
                     };
-                    let outcome = match kind {
-                        HistoryKind::Info => "info",
-                        _ if e.cas_false() => "false",
-                        _ => "ok",
+                    let outcome = match answer {
+                        Answer::Ok => "ok",
+                        Answer::CasFalse => "false",
+                        Answer::Info => "info",
                     };
                     let start = self.invoked_at[c as usize];
                     self.rec.op(
