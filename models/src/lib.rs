@@ -7,6 +7,7 @@ pub mod network;
 pub mod queueing;
 pub mod raft;
 pub mod schema;
+pub mod world;
 
 /// Every model family a scenario can use.
 pub const MODELS: &[&schema::ModelSpec] = &[

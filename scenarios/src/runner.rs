@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use models::cpu::CpuModel;
 use models::queueing::QNet;
-use models::raft::cluster::Cluster;
+use models::world::World;
 use serde::Serialize;
 use simcore::trace::Trace;
 use simcore::{
@@ -278,12 +278,12 @@ fn run_labelled(
             let run = simulate(model, config, trace, stop, progress);
             ("cpu", run.map_err(run_err)?.0)
         }
-        (Some(raft), None) => {
-            let model = Cluster::new(raft).map_err(|e| run_err(SimError::Setup(e)))?;
+        (Some(world), None) => {
+            let model = World::new(world).map_err(|e| run_err(SimError::Setup(e)))?;
             let (result, model) =
                 simulate(model, config, trace, stop, progress).map_err(run_err)?;
             if opts.history.is_some() {
-                history = Some(model.history_text());
+                history = model.raft().map(|r| r.history_text());
             }
             ("raft", result)
         }

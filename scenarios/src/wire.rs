@@ -8,7 +8,7 @@
 //! `during 20s..30s load a rate 5/s` is back at 2/s at 30s).
 
 use models::queueing::{QNetConfig, Route, SourceChange, SourceConfig, StationConfig, Target};
-use models::raft::cluster::ClusterConfig;
+use models::world::WorldConfig;
 use simcore::rng::RngStream;
 use simcore::{Dist, SimDuration, SimTime};
 
@@ -37,8 +37,8 @@ pub struct Wired {
     pub qnet: QNetConfig,
     /// The CPU scheduling model, when the scenario's blocks are the cpu model's.
     pub cpu: Option<models::cpu::CpuConfig>,
-    /// The Raft cluster, when the scenario's blocks are the raft model's.
-    pub raft: Option<ClusterConfig>,
+    /// The world, when the scenario has a Raft cluster.
+    pub raft: Option<WorldConfig>,
     /// What never stops, if anything (a source without `customers`, a Raft cluster's timers):
     /// the run then needs a duration, `--until` or an event limit.
     pub endless: Option<Endless>,

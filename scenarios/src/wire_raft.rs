@@ -5,6 +5,7 @@
 use models::network::{LinkConfig, Shape, Topology};
 use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Liveness, LoadConfig, Targets};
 use models::raft::{Bugs, Config};
+use models::world::{NetworkConfig, WorldConfig};
 use simcore::{Dist, SimDuration, SimTime};
 
 use crate::ast::{ActionKind, Check, Partition, Target, ValueKind, When};
@@ -63,7 +64,7 @@ fn count(b: &CheckedBlock, prop: &str) -> Option<u64> {
 
 /// The Raft cluster's configuration from a checked scenario whose blocks are all of the raft
 /// model. `seed` fixes the jitter of `every` and seeds the nodes' streams.
-pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diagnostic>> {
+pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let of = |kind: &'static str| checked.blocks.iter().filter(move |b| b.spec.kind == kind);
     let Some(raft) = of("raft").next() else {
@@ -218,9 +219,16 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diag
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(ClusterConfig {
+    // Hosts: the servers, then one per client (named as its track on the timeline).
+    let clients = load.as_ref().map_or(0, |l| l.clients);
+    let hosts = nodes
+        .iter()
+        .cloned()
+        .chain((1..=clients).map(|c| format!("c{c}")))
+        .collect();
+    let fault_domain = nodes.len() as u32;
+    let cluster = ClusterConfig {
         name: raft.name.clone(),
-        network: network.map_or_else(|| "network".to_string(), |b| b.name.clone()),
         nodes,
         raft: config,
         fsync: dist_or(
@@ -234,18 +242,27 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<ClusterConfig, Vec<Diag
             uniform(SimDuration::ZERO, SimDuration::from_micros(100)),
         ),
         snapshot_every: count(raft, "snapshot_every"),
-        link,
-        topology: match network.and_then(|b| b.get("topology")) {
-            Some(Typed::Choice(name)) => Topology::from_name(name).unwrap_or_default(),
-            _ => Topology::FullMesh,
-        },
         load,
-        faults,
-        liveness,
         check_linearizable,
         check_durable,
         lincheck_budget: LINCHECK_BUDGET,
         seed,
+    };
+    Ok(WorldConfig {
+        seed,
+        hosts,
+        network: NetworkConfig {
+            name: network.map_or_else(|| "network".to_string(), |b| b.name.clone()),
+            link,
+            topology: match network.and_then(|b| b.get("topology")) {
+                Some(Typed::Choice(name)) => Topology::from_name(name).unwrap_or_default(),
+                _ => Topology::FullMesh,
+            },
+        },
+        fault_domain,
+        plan: faults,
+        liveness,
+        raft: Some(cluster),
     })
 }
 

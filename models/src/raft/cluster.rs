@@ -15,12 +15,12 @@ use std::collections::VecDeque;
 
 use simcore::metrics::{CounterId, GaugeId, HistogramId};
 use simcore::{
-    Ctx, Dist, Encoder, Model, RngStream, SimDuration, SimError, SimTime, StreamId, TraceEvent,
-    Unit,
+    Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, StreamId, TraceEvent, Unit,
 };
 
 use crate::lincheck;
-use crate::network::{Clock, Fate, Host, LinkConfig, Links, Partition, Shape, Topology};
+use crate::network::{Clock, Fate, Host, Shape};
+use crate::world::Parts;
 
 use super::client::{Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text};
 use super::kv::KvOp;
@@ -30,126 +30,11 @@ use super::safety::{Broken, SafetyChecker};
 use super::server::{Action, Reply, Request, Server};
 use super::storage::SimStorage;
 use super::types::{Config, Message, NodeId, Output, Role, Term, Timer};
-use super::workload::{Workload, next_gap_ns};
+use super::workload::Workload;
+use crate::world::load::Pacer;
 
-/// Whom a fault applies to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Targets {
-    /// The current leader (the live leader of the highest term), if any.
-    Leader,
-    /// One node, drawn at random among those the action applies to.
-    RandomNode,
-    /// `k` nodes drawn at random among those the action applies to.
-    Random(u32),
-    /// A random minority (`(n - 1) / 2` nodes) or majority (`n / 2 + 1`).
-    Minority,
-    Majority,
-    All,
-    Nodes(Vec<NodeId>),
-}
-
-/// A scheduled change to the cluster.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    Partition(Shape),
-    Heal,
-    Crash(Targets),
-    Restart(Targets),
-    Pause(Targets),
-    Resume(Targets),
-    /// Set the targets' clock offsets to draws from this distribution (nanoseconds).
-    ClockSkew(Targets, Dist),
-    /// Set the targets' clock drift (1e-4 runs 100 ppm fast).
-    ClockDrift(Targets, f64),
-    /// Set the targets' fsync latency (nanoseconds); `None` returns to the configured one.
-    DiskSlow(Targets, Option<Dist>),
-    /// Set the clients' total offered load, in operations per second.
-    Rate(f64),
-    /// The end of a `during` window: undo the fault at this index of the schedule (heal a
-    /// partition, restart or resume the very nodes it crashed or paused, reset their clocks and
-    /// disks, return to the load in force before it).
-    Undo(usize),
-}
-
-impl Fault {
-    /// The scenario verb, for `expect ... after VERB`.
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Fault::Partition(_) => "partition",
-            Fault::Heal => "heal",
-            Fault::Crash(_) => "crash",
-            Fault::Restart(_) => "restart",
-            Fault::Pause(_) => "pause",
-            Fault::Resume(_) => "resume",
-            Fault::ClockSkew(..) | Fault::ClockDrift(..) => "clock",
-            Fault::DiskSlow(..) => "disk",
-            Fault::Rate(_) => "load",
-            Fault::Undo(_) => "undo",
-        }
-    }
-}
-
-impl Targets {
-    /// The nodes these targets name among `candidates` (the nodes the action applies to, in
-    /// order) of a cluster of `n`, given the current `leader`: random choices are drawn from
-    /// `rng` (a partial Fisher-Yates shuffle, then sorted), so the simulated cluster and the
-    /// native runner pick the same nodes from the same stream.
-    pub fn resolve(
-        &self,
-        n: u32,
-        candidates: Vec<NodeId>,
-        leader: Option<NodeId>,
-        rng: &mut RngStream,
-    ) -> Vec<NodeId> {
-        let pick = |k: usize, rng: &mut RngStream| {
-            let mut c = candidates.clone();
-            let k = k.min(c.len());
-            for i in 0..k {
-                let j = i + rng.below((c.len() - i) as u64) as usize;
-                c.swap(i, j);
-            }
-            c.truncate(k);
-            c.sort_unstable();
-            c
-        };
-        match self {
-            Targets::Leader => leader
-                .filter(|l| candidates.contains(l))
-                .into_iter()
-                .collect(),
-            Targets::RandomNode => pick(1, rng),
-            Targets::Random(k) => pick(*k as usize, rng),
-            Targets::Minority => pick((n as usize).saturating_sub(1) / 2, rng),
-            Targets::Majority => pick(n as usize / 2 + 1, rng),
-            Targets::All => candidates,
-            Targets::Nodes(list) => list
-                .iter()
-                .copied()
-                .filter(|i| candidates.contains(i))
-                .collect(),
-        }
-    }
-}
-
-/// What a liveness expectation waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiveEvent {
-    /// A live, running node leads in the highest term any live node has.
-    Leader,
-    /// The committed index grows.
-    Commit,
-}
-
-/// `expect EVENT within T [after ANCHOR]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Liveness {
-    pub event: LiveEvent,
-    pub within: SimDuration,
-    /// A fault verb, or `None` for the start of the run.
-    pub after: Option<String>,
-    /// The line as written, for violations.
-    pub text: String,
-}
+pub use crate::world::faults::{Fault, Targets};
+pub use crate::world::liveness::{LiveEvent, Liveness};
 
 /// The client load.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,8 +57,6 @@ pub struct LoadConfig {
 pub struct ClusterConfig {
     /// The Raft component's name (metrics are `NAME.elections`, ...).
     pub name: String,
-    /// The network component's name.
-    pub network: String,
     pub nodes: Vec<String>,
     pub raft: Config,
     /// Fsync latency, nanoseconds.
@@ -182,13 +65,7 @@ pub struct ClusterConfig {
     /// latency): each firing is late by its own draw, from the host's own stream.
     pub timer_jitter: Dist,
     pub snapshot_every: Option<u64>,
-    pub link: LinkConfig,
-    /// How the servers are wired.
-    pub topology: Topology,
     pub load: Option<LoadConfig>,
-    /// Faults at their times, in order of time and then as written.
-    pub faults: Vec<(SimTime, Fault)>,
-    pub liveness: Vec<Liveness>,
     pub check_linearizable: bool,
     pub check_durable: bool,
     /// Search steps per key for the linearizability check.
@@ -196,6 +73,11 @@ pub struct ClusterConfig {
     /// Seeds the nodes' own random streams (election timeouts).
     pub seed: u64,
 }
+
+/// An event type the cluster's events can become: its own ([`Ev`]) when it runs alone, the
+/// world's when it is a part of one.
+pub trait Sink: From<Ev> + TraceEvent {}
+impl<T: From<Ev> + TraceEvent> Sink for T {}
 
 /// The cluster's events. Messages in flight live in a slab; events carry their slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,12 +102,6 @@ pub enum Ev {
         client: u32,
         generation: u32,
     },
-    Fault {
-        index: u32,
-    },
-    Deadline {
-        index: u32,
-    },
 }
 
 impl TraceEvent for Ev {
@@ -240,8 +116,6 @@ impl TraceEvent for Ev {
             Ev::Synced { node, epoch } => e.u8(2).u32(node).u32(epoch),
             Ev::ClientWake { client, generation } => e.u8(3).u32(client).u32(generation),
             Ev::Invoke { client, generation } => e.u8(4).u32(client).u32(generation),
-            Ev::Fault { index } => e.u8(5).u32(index),
-            Ev::Deadline { index } => e.u8(6).u32(index),
         };
     }
 }
@@ -318,18 +192,7 @@ impl Slot {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Obligation {
-    spec: usize,
-    deadline: SimTime,
-    baseline_commit: u64,
-    met: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
 struct Metrics {
-    sent: CounterId,
-    delivered: CounterId,
-    dropped: CounterId,
     elections: CounterId,
     election_time: HistogramId,
     commit_latency: HistogramId,
@@ -346,7 +209,6 @@ struct Metrics {
 struct Streams {
     net: StreamId,
     load: StreamId,
-    faults: StreamId,
     disk: StreamId,
 }
 
@@ -356,14 +218,10 @@ pub struct Cluster {
     config: ClusterConfig,
     n: u32,
     slots: Vec<Slot>,
-    links: Links,
     clients: Vec<Client>,
     client_gen: Vec<u32>,
-    /// Per client, the generation of the one `Invoke` that counts (a rate change supersedes
-    /// the queued one).
-    invoke_gen: Vec<u32>,
-    invoked_at: Vec<SimTime>,
-    rate: f64,
+    /// When each client calls next (a rate change supersedes the call queued).
+    pacer: Pacer,
     /// The clients' operations (unique values, cas expectations).
     workload: Workload,
     history: Vec<HistoryEvent>,
@@ -373,12 +231,6 @@ pub struct Cluster {
     free: Vec<u32>,
     checker: SafetyChecker,
     broken: Vec<Broken>,
-    obligations: Vec<Obligation>,
-    open: usize,
-    /// Per fault of the schedule: the nodes it hit, for its undo.
-    affected: Vec<Vec<NodeId>>,
-    /// Per fault of the schedule: the load rate before it, for its undo.
-    saved_rate: Vec<f64>,
     /// Since when the cluster has had no leader after its leader crashed, and that term.
     leaderless: Option<(SimTime, Term)>,
     max_term: Term,
@@ -403,7 +255,6 @@ impl Cluster {
             return Err(format!("a cluster needs 1 to {MAX_NODES} nodes, not {n}"));
         }
         let clients = config.load.as_ref().map_or(0, |l| l.clients);
-        let hosts = n as u32 + clients;
         let client_config = ClientConfig {
             nodes: n as u32,
             attempt_timeout: config
@@ -439,19 +290,17 @@ impl Cluster {
                 commit_clock: CommitClock::new(),
             })
             .collect();
-        let mut links = Links::full_mesh(hosts, config.link.clone());
-        links.set_topology(config.topology.hops(n as u32, clients));
         Ok(Cluster {
             n: n as u32,
             slots,
-            links,
             clients: (0..clients)
                 .map(|i| Client::new(i, clients, client_config))
                 .collect(),
             client_gen: vec![0; clients as usize],
-            invoke_gen: vec![0; clients as usize],
-            invoked_at: vec![SimTime::ZERO; clients as usize],
-            rate: config.load.as_ref().map_or(0.0, |l| l.rate),
+            pacer: Pacer::new(
+                clients as usize,
+                config.load.as_ref().map_or(0.0, |l| l.rate),
+            ),
             workload: Workload::new(),
             history: Vec::new(),
             acked: Vec::new(),
@@ -459,10 +308,6 @@ impl Cluster {
             free: Vec::new(),
             checker: SafetyChecker::new(n).with_names(config.nodes.clone()),
             broken: Vec::new(),
-            obligations: Vec::new(),
-            open: 0,
-            affected: vec![Vec::new(); config.faults.len()],
-            saved_rate: vec![0.0; config.faults.len()],
             leaderless: None,
             max_term: 0,
             actions: Vec::new(),
@@ -518,7 +363,7 @@ impl Cluster {
         RngStream::derive(self.config.seed, &format!("raft.node.{id}.{inc}"))
     }
 
-    fn boot(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+    fn boot<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let rng = self.node_rng(id);
         let slot = &mut self.slots[id as usize];
         let restored = slot.storage.restore();
@@ -537,12 +382,12 @@ impl Cluster {
         if let Some(srv) = self.slots[id as usize].server.as_mut() {
             srv.start(&mut actions);
         }
-        self.perform(id, &mut actions, ctx);
+        self.perform(id, &mut actions, ctx, p);
         self.actions = actions;
-        self.after_node(id, ctx);
+        self.after_node(id, ctx, p);
     }
 
-    fn crash(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+    fn crash<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>) {
         let leader = self.leader();
         let slot = &mut self.slots[id as usize];
         let Some(srv) = slot.server.take() else {
@@ -573,17 +418,24 @@ impl Cluster {
     }
 
     /// Puts a message on the network.
-    fn transmit(&mut self, from: Host, to: Host, body: Body, ctx: &mut Ctx<'_, Ev>) {
-        let m = self.m();
+    fn transmit<W: Sink>(
+        &mut self,
+        from: Host,
+        to: Host,
+        body: Body,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
+    ) {
         let s = self.s();
-        ctx.metrics().add(m.sent, 1);
+        let net = p.net_metrics();
+        ctx.metrics().add(net.sent, 1);
         let bytes = match &body {
             Body::Raft(msg) => msg.wire_bytes(),
             _ => 64,
         };
         let now = ctx.now();
-        match self.links.send(now, from, to, bytes, ctx.rng(s.net)) {
-            Fate::Dropped(_) => ctx.metrics().add(m.dropped, 1),
+        match p.links.send(now, from, to, bytes, ctx.rng(s.net)) {
+            Fate::Dropped(_) => ctx.metrics().add(net.dropped, 1),
             Fate::Delivered(times) => {
                 let last = times.len() - 1;
                 let mut body = Some(body);
@@ -601,24 +453,30 @@ impl Cluster {
                             (self.messages.len() - 1) as u32
                         }
                     };
-                    ctx.schedule_at(at, Ev::Deliver { slot });
+                    ctx.schedule_at(at, Ev::Deliver { slot }.into());
                 }
             }
         }
     }
 
     /// Performs a server's actions.
-    fn perform(&mut self, id: NodeId, actions: &mut Vec<Action>, ctx: &mut Ctx<'_, Ev>) {
+    fn perform<W: Sink>(
+        &mut self,
+        id: NodeId,
+        actions: &mut Vec<Action>,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
+    ) {
         for a in actions.drain(..) {
             match a {
                 Action::Reply { to, reply } => {
-                    self.transmit(id, self.n + to, Body::Reply(reply), ctx)
+                    self.transmit(id, self.n + to, Body::Reply(reply), ctx, p)
                 }
                 Action::Raft(Output::Send { to, msg }) => {
                     let slot = &mut self.slots[id as usize];
                     let need = slot.syncs_requested + u64::from(slot.writes_since_sync);
                     if need <= slot.syncs_done && slot.outbox.is_empty() {
-                        self.transmit(id, to, Body::Raft(msg), ctx);
+                        self.transmit(id, to, Body::Raft(msg), ctx, p);
                     } else {
                         slot.outbox.push_back((need, to, msg));
                     }
@@ -644,7 +502,7 @@ impl Cluster {
                     let done = slot.disk_free_at.max(now).saturating_add(latency);
                     slot.disk_free_at = done;
                     let epoch = slot.epoch;
-                    ctx.schedule_at(done, Ev::Synced { node: id, epoch });
+                    ctx.schedule_at(done, Ev::Synced { node: id, epoch }.into());
                 }
                 Action::Raft(Output::SetTimer { timer, after }) => {
                     let slot = &mut self.slots[id as usize];
@@ -663,7 +521,13 @@ impl Cluster {
     }
 
     /// Queues the event for `timer` at `due`, superseding any queued before.
-    fn queue_timer(slot: &mut Slot, id: NodeId, timer: Timer, due: SimTime, ctx: &mut Ctx<'_, Ev>) {
+    fn queue_timer<W: Sink>(
+        slot: &mut Slot,
+        id: NodeId,
+        timer: Timer,
+        due: SimTime,
+        ctx: &mut Ctx<'_, W>,
+    ) {
         let k = timer as usize;
         slot.timer_gen[k] = slot.timer_gen[k].wrapping_add(1);
         slot.timer_queued[k] = Some(due);
@@ -674,15 +538,17 @@ impl Cluster {
                 node: id,
                 timer,
                 generation,
-            },
+            }
+            .into(),
         );
     }
 
     /// Runs `f` on node `id`'s server (if it is up) and performs what it asks.
-    fn with_server(
+    fn with_server<W: Sink>(
         &mut self,
         id: NodeId,
-        ctx: &mut Ctx<'_, Ev>,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
         f: impl FnOnce(&mut Server, &mut Vec<Action>),
     ) {
         let mut actions = std::mem::take(&mut self.actions);
@@ -690,13 +556,13 @@ impl Cluster {
             Some(srv) => f(srv, &mut actions),
             None => return,
         }
-        self.perform(id, &mut actions, ctx);
+        self.perform(id, &mut actions, ctx, p);
         self.actions = actions;
-        self.after_node(id, ctx);
+        self.after_node(id, ctx, p);
     }
 
     /// Checks a server after it changed: safety, elections, liveness.
-    fn after_node(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+    fn after_node<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let Some(srv) = self.slots[id as usize].server.as_mut() else {
             return;
         };
@@ -749,133 +615,27 @@ impl Cluster {
         for b in self.broken.drain(..) {
             ctx.violation(b.property, b.detail);
         }
-        if self.open > 0 {
-            self.evaluate_obligations();
+        if p.live.any_open() {
+            let leader = self.leader().is_some();
+            p.live.evaluate(leader, self.checker.committed_index());
         }
     }
 
-    fn evaluate_obligations(&mut self) {
-        let leader = self.leader().is_some();
-        let committed = self.checker.committed_index();
-        for o in self.obligations.iter_mut().filter(|o| !o.met) {
-            let met = match self.config.liveness[o.spec].event {
-                LiveEvent::Leader => leader,
-                LiveEvent::Commit => committed > o.baseline_commit,
-            };
-            if met {
-                o.met = true;
-                self.open -= 1;
-            }
-        }
+    /// The highest index known committed (by the safety checker's account of every node).
+    pub fn committed_index(&self) -> u64 {
+        self.checker.committed_index()
     }
 
-    fn open_obligations(&mut self, verb: Option<&str>, ctx: &mut Ctx<'_, Ev>) {
-        for (i, l) in self.config.liveness.iter().enumerate() {
-            if l.after.as_deref() != verb {
-                continue;
-            }
-            let deadline = ctx.now().saturating_add(l.within);
-            let index = self.obligations.len() as u32;
-            self.obligations.push(Obligation {
-                spec: i,
-                deadline,
-                baseline_commit: self.checker.committed_index(),
-                met: false,
-            });
-            self.open += 1;
-            ctx.schedule_at(deadline, Ev::Deadline { index });
-        }
-        if self.open > 0 {
-            self.evaluate_obligations();
-        }
-    }
-
-    /// The nodes a fault's targets name, among those `applies` accepts.
-    fn resolve(
-        &self,
-        t: &Targets,
-        applies: impl Fn(&Slot) -> bool,
-        rng: &mut RngStream,
-    ) -> Vec<NodeId> {
-        let candidates: Vec<NodeId> = (0..self.n)
-            .filter(|&i| applies(&self.slots[i as usize]))
-            .collect();
-        t.resolve(self.n, candidates, self.leader(), rng)
-    }
-
-    fn fault(&mut self, index: usize, ctx: &mut Ctx<'_, Ev>) {
-        let fault = self.config.faults[index].1.clone();
-        let s = self.s();
-        let up = |s: &Slot| s.server.is_some();
-        let mut hit = Vec::new();
-        let verb = match &fault {
-            Fault::Undo(j) => self.undo(*j, ctx),
-            _ => fault.verb(),
-        };
-        match &fault {
-            Fault::Partition(shape) => {
-                self.links.partition = Partition::shape(self.n, shape, ctx.rng(s.faults));
-            }
-            Fault::Heal => self.links.partition = Partition::none(),
-            Fault::Crash(t) => {
-                hit = self.resolve(t, up, ctx.rng(s.faults));
-                for &id in &hit {
-                    self.crash(id, ctx);
-                }
-            }
-            Fault::Restart(t) => {
-                hit = self.resolve(t, |s| s.server.is_none(), ctx.rng(s.faults));
-                for &id in &hit {
-                    self.boot(id, ctx);
-                }
-            }
-            Fault::Pause(t) => {
-                hit = self.resolve(t, |s| s.server.is_some() && !s.paused, ctx.rng(s.faults));
-                for &id in &hit {
-                    self.slots[id as usize].paused = true;
-                }
-            }
-            Fault::Resume(t) => {
-                hit = self.resolve(t, |s| s.server.is_some() && s.paused, ctx.rng(s.faults));
-                for &id in &hit {
-                    self.resume(id, ctx);
-                }
-            }
-            Fault::ClockSkew(t, d) => {
-                hit = self.resolve(t, |_| true, ctx.rng(s.faults));
-                for &id in &hit {
-                    let off = d.sample(ctx.rng(s.faults));
-                    self.slots[id as usize].clock.offset_ns = off as i64;
-                }
-            }
-            Fault::ClockDrift(t, drift) => {
-                hit = self.resolve(t, |_| true, ctx.rng(s.faults));
-                for &id in &hit {
-                    self.slots[id as usize].clock.drift = *drift;
-                }
-            }
-            Fault::DiskSlow(t, d) => {
-                hit = self.resolve(t, |_| true, ctx.rng(s.faults));
-                for &id in &hit {
-                    self.slots[id as usize].fsync = d.clone();
-                }
-            }
-            Fault::Rate(r) => {
-                self.saved_rate[index] = self.rate;
-                self.rate = *r;
-                self.rate_changed(ctx);
-            }
-            Fault::Undo(_) => {}
-        }
-        if ctx.recording() {
-            self.record_fault(&fault, &hit, ctx);
-        }
-        self.affected[index] = hit;
-        self.open_obligations(Some(verb), ctx);
-    }
-
-    /// Puts a fault (which hit the nodes `hit`) on the timeline.
-    fn record_fault(&mut self, fault: &Fault, hit: &[NodeId], ctx: &mut Ctx<'_, Ev>) {
+    /// Puts step `fault` of the fault `plan` (which hit the nodes `hit`) on the timeline: an
+    /// instant on the faults track, partitions and their sides, paused nodes.
+    pub fn record_fault<W: Sink>(
+        &mut self,
+        plan: &[(SimTime, Fault)],
+        fault: &Fault,
+        hit: &[NodeId],
+        ctx: &mut Ctx<'_, W>,
+        p: &Parts,
+    ) {
         let names = |ids: &[NodeId]| -> String {
             let names: Vec<&str> = ids
                 .iter()
@@ -890,7 +650,7 @@ impl Cluster {
         let what = match fault {
             Fault::Partition(shape) => {
                 let shape = shape_name(shape);
-                let sides = self.links.partition.sides(self.n);
+                let sides = p.links.partition.sides(self.n);
                 self.rec.partition(Some((shape.clone(), &sides)), ctx);
                 format!("partition {shape}")
             }
@@ -912,70 +672,17 @@ impl Cluster {
             Fault::DiskSlow(..) => format!("disk slow {}", names(hit)),
             Fault::Rate(r) => format!("load rate {r}/s"),
             Fault::Undo(j) => {
-                if matches!(self.config.faults.get(*j), Some((_, Fault::Partition(_)))) {
+                if matches!(plan.get(*j), Some((_, Fault::Partition(_)))) {
                     self.rec.partition(None, ctx);
                 }
-                let undone = self.config.faults.get(*j).map_or("", |(_, f)| f.verb());
+                let undone = plan.get(*j).map_or("", |(_, f)| f.verb());
                 format!("end of {undone} window")
             }
         };
         self.rec.fault(what, ctx);
     }
 
-    /// Undoes fault `j` (the end of its `during` window); returns the verb that undoing is.
-    fn undo(&mut self, j: usize, ctx: &mut Ctx<'_, Ev>) -> &'static str {
-        let Some(hit) = self.affected.get_mut(j).map(std::mem::take) else {
-            return "undo";
-        };
-        match &self.config.faults[j].1 {
-            Fault::Partition(_) => {
-                self.links.partition = Partition::none();
-                "heal"
-            }
-            Fault::Crash(_) => {
-                for &id in &hit {
-                    if self.slots[id as usize].server.is_none() {
-                        self.boot(id, ctx);
-                    }
-                }
-                "restart"
-            }
-            Fault::Pause(_) => {
-                for &id in &hit {
-                    if self.slots[id as usize].paused {
-                        self.resume(id, ctx);
-                    }
-                }
-                "resume"
-            }
-            Fault::ClockSkew(..) => {
-                for &id in &hit {
-                    self.slots[id as usize].clock.offset_ns = 0;
-                }
-                "clock"
-            }
-            Fault::ClockDrift(..) => {
-                for &id in &hit {
-                    self.slots[id as usize].clock.drift = 0.0;
-                }
-                "clock"
-            }
-            Fault::DiskSlow(..) => {
-                for &id in &hit {
-                    self.slots[id as usize].fsync = None;
-                }
-                "disk"
-            }
-            Fault::Rate(_) => {
-                self.rate = self.saved_rate[j];
-                self.rate_changed(ctx);
-                "load"
-            }
-            Fault::Heal | Fault::Restart(_) | Fault::Resume(_) | Fault::Undo(_) => "undo",
-        }
-    }
-
-    fn resume(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+    fn resume<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let slot = &mut self.slots[id as usize];
         slot.paused = false;
         if ctx.recording() {
@@ -986,14 +693,14 @@ impl Cluster {
         let work = std::mem::take(&mut slot.deferred);
         for w in work {
             match w {
-                Deferred::Deliver(from, body) => self.deliver_to_server(id, from, body, ctx),
-                Deferred::Timer(t) => self.with_server(id, ctx, |srv, out| srv.tick(t, out)),
-                Deferred::Synced => self.synced(id, ctx),
+                Deferred::Deliver(from, body) => self.deliver_to_server(id, from, body, ctx, p),
+                Deferred::Timer(t) => self.with_server(id, ctx, p, |srv, out| srv.tick(t, out)),
+                Deferred::Synced => self.synced(id, ctx, p),
             }
         }
     }
 
-    fn synced(&mut self, id: NodeId, ctx: &mut Ctx<'_, Ev>) {
+    fn synced<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let slot = &mut self.slots[id as usize];
         slot.syncs_done += 1;
         let done = slot.syncs_done;
@@ -1008,25 +715,32 @@ impl Cluster {
             }
         }
         for (to, msg) in ready {
-            self.transmit(id, to, Body::Raft(msg), ctx);
+            self.transmit(id, to, Body::Raft(msg), ctx, p);
         }
-        self.with_server(id, ctx, |srv, out| srv.synced(out));
+        self.with_server(id, ctx, p, |srv, out| srv.synced(out));
     }
 
-    fn deliver_to_server(&mut self, id: NodeId, from: Host, body: Body, ctx: &mut Ctx<'_, Ev>) {
+    fn deliver_to_server<W: Sink>(
+        &mut self,
+        id: NodeId,
+        from: Host,
+        body: Body,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
+    ) {
         match body {
-            Body::Raft(msg) => self.with_server(id, ctx, |srv, out| srv.receive(from, msg, out)),
-            Body::Request(req) => self.with_server(id, ctx, |srv, out| srv.request(req, out)),
+            Body::Raft(msg) => self.with_server(id, ctx, p, |srv, out| srv.receive(from, msg, out)),
+            Body::Request(req) => self.with_server(id, ctx, p, |srv, out| srv.request(req, out)),
             Body::Reply(_) => debug_assert!(false, "servers get no replies"),
         }
     }
 
-    fn client_do(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
+    fn client_do<W: Sink>(&mut self, c: u32, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let mut acts = std::mem::take(&mut self.client_actions);
         for a in acts.drain(..) {
             match a {
                 ClientAction::Send { to, req } => {
-                    self.transmit(self.n + c, to, Body::Request(req), ctx)
+                    self.transmit(self.n + c, to, Body::Request(req), ctx, p)
                 }
                 ClientAction::WakeAt(at) => {
                     let g = &mut self.client_gen[c as usize];
@@ -1037,7 +751,8 @@ impl Cluster {
                         Ev::ClientWake {
                             client: c,
                             generation,
-                        },
+                        }
+                        .into(),
                     );
                 }
                 ClientAction::Record(e) => {
@@ -1048,11 +763,11 @@ impl Cluster {
         self.client_actions = acts;
     }
 
-    fn record(&mut self, c: u32, e: HistoryEvent, ctx: &mut Ctx<'_, Ev>) {
+    fn record<W: Sink>(&mut self, c: u32, e: HistoryEvent, ctx: &mut Ctx<'_, W>) {
         let m = self.m();
         let now = ctx.now();
         match e.answer() {
-            None => self.invoked_at[c as usize] = now,
+            None => self.pacer.invoked(c as usize, now),
             Some(answer) => {
                 let counter = match answer {
                     Answer::Ok => m.ok,
@@ -1064,7 +779,7 @@ impl Cluster {
                 }
                 if answer != Answer::Info {
                     if let Some(h) = m.latency {
-                        let d = now.saturating_since(self.invoked_at[c as usize]);
+                        let d = now.saturating_since(self.pacer.invoked_at(c as usize));
                         ctx.metrics().record_duration(h, d);
                     }
                 }
@@ -1082,7 +797,7 @@ impl Cluster {
                         Answer::CasFalse => "false",
                         Answer::Info => "info",
                     };
-                    let start = self.invoked_at[c as usize];
+                    let start = self.pacer.invoked_at(c as usize);
                     self.rec.op(
                         &format!("c{}", c + 1),
                         &format!("{op} {outcome}"),
@@ -1098,42 +813,39 @@ impl Cluster {
 
     /// The offered rate changed: idle clients draw their next call again at the new rate, from
     /// now (the call each had queued is superseded), so a burst starts at once.
-    fn rate_changed(&mut self, ctx: &mut Ctx<'_, Ev>) {
-        let now = ctx.now();
-        for c in 0..self.clients.len() {
-            if !self.clients[c].busy() {
-                self.invoked_at[c] = self.invoked_at[c].max(now);
-                self.schedule_invoke(c as u32, ctx);
-            }
-        }
-    }
-
-    /// Schedules client `c`'s next call: each client calls at exponential intervals of mean
-    /// `clients / rate` after its previous call (so together they offer `rate`), but never
-    /// before its previous operation ended: one operation in flight per client.
-    fn schedule_invoke(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
-        if self.rate <= 0.0 {
-            return;
-        }
+    fn rate_changed<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
         let s = self.s();
-        let gap = next_gap_ns(self.clients.len(), self.rate, ctx.rng(s.load));
-        let gap = SimDuration::from_nanos_f64(gap);
-        let at = self.invoked_at[c as usize]
-            .saturating_add(gap)
-            .max(ctx.now());
-        let g = &mut self.invoke_gen[c as usize];
-        *g = g.wrapping_add(1);
-        let generation = *g;
-        ctx.schedule_at(
-            at,
-            Ev::Invoke {
-                client: c,
-                generation,
-            },
+        let now = ctx.now();
+        let clients = &self.clients;
+        let mut calls = Vec::new();
+        self.pacer.restart_idle(
+            now,
+            |c| clients[c].busy(),
+            ctx.rng(s.load),
+            |c, at, g| calls.push((c as u32, at, g)),
         );
+        for (client, at, generation) in calls {
+            ctx.schedule_at(at, Ev::Invoke { client, generation }.into());
+        }
     }
 
-    fn invoke(&mut self, c: u32, ctx: &mut Ctx<'_, Ev>) {
+    /// Schedules client `c`'s next call (see [`Pacer`]).
+    fn schedule_invoke<W: Sink>(&mut self, c: u32, ctx: &mut Ctx<'_, W>) {
+        let s = self.s();
+        let now = ctx.now();
+        if let Some((at, generation)) = self.pacer.next(c as usize, now, ctx.rng(s.load)) {
+            ctx.schedule_at(
+                at,
+                Ev::Invoke {
+                    client: c,
+                    generation,
+                }
+                .into(),
+            );
+        }
+    }
+
+    fn invoke<W: Sink>(&mut self, c: u32, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let Some(load) = &self.config.load else {
             return;
         };
@@ -1143,10 +855,10 @@ impl Cluster {
         let mut acts = std::mem::take(&mut self.client_actions);
         self.clients[c as usize].invoke(op, now, &mut acts);
         self.client_actions = acts;
-        self.client_do(c, ctx);
+        self.client_do(c, ctx, p);
     }
 
-    fn check_history(&mut self, ctx: &mut Ctx<'_, Ev>) {
+    fn check_history<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
         let ops = super::client::operations(&self.history);
         for r in lincheck::check(&ops, self.config.lincheck_budget) {
             if let Some(problem) = r.problem(self.config.lincheck_budget) {
@@ -1155,7 +867,7 @@ impl Cluster {
         }
     }
 
-    fn check_durable(&mut self, ctx: &mut Ctx<'_, Ev>) {
+    fn check_durable<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
         let best = self
             .slots
             .iter()
@@ -1187,17 +899,16 @@ impl Cluster {
     }
 }
 
-impl Model for Cluster {
-    type Event = Ev;
-
-    fn start(&mut self, ctx: &mut Ctx<'_, Ev>) -> Result<(), SimError> {
+/// What the world asks of the cluster: to start, to handle its events, to finish, and to
+/// carry out the fault plan's steps on its nodes (see [`crate::world::faults::Nemesis`]).
+impl Cluster {
+    /// Registers the cluster's metrics and streams, boots every node and schedules the
+    /// clients' first calls.
+    pub fn start<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>, p: &mut Parts) -> Result<(), SimError> {
         let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
-        let (raft, net) = (self.config.name.clone(), self.config.network.clone());
+        let raft = self.config.name.clone();
         let metrics = ctx.metrics();
         let mut m = Metrics {
-            sent: metrics.counter(&net, "sent").map_err(setup)?,
-            delivered: metrics.counter(&net, "delivered").map_err(setup)?,
-            dropped: metrics.counter(&net, "dropped").map_err(setup)?,
             elections: metrics.counter(&raft, "elections").map_err(setup)?,
             election_time: metrics
                 .histogram(&raft, "election_time", Unit::Ns)
@@ -1228,31 +939,27 @@ impl Model for Cluster {
         self.s = Some(Streams {
             net: ctx.stream("raft.network")?,
             load: ctx.stream("raft.load")?,
-            faults: ctx.stream("raft.faults")?,
             disk: ctx.stream("raft.disk")?,
         });
-        for (i, (at, _)) in self.config.faults.iter().enumerate() {
-            ctx.schedule_at(*at, Ev::Fault { index: i as u32 });
-        }
         for id in 0..self.n {
-            self.boot(id, ctx);
+            self.boot(id, ctx, p);
         }
         for c in 0..self.clients.len() as u32 {
             self.schedule_invoke(c, ctx);
         }
-        self.open_obligations(None, ctx);
         Ok(())
     }
 
-    fn handle(&mut self, ev: Ev, ctx: &mut Ctx<'_, Ev>) {
+    /// Handles one of the cluster's events.
+    #[inline]
+    pub fn handle<W: Sink>(&mut self, ev: Ev, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         match ev {
             Ev::Deliver { slot } => {
                 let Some(env) = self.messages.get_mut(slot as usize).and_then(Option::take) else {
                     return;
                 };
                 self.free.push(slot);
-                let m = self.m();
-                ctx.metrics().add(m.delivered, 1);
+                ctx.metrics().add(p.net_metrics().delivered, 1);
                 if env.to >= self.n {
                     if let Body::Reply(r) = env.body {
                         let c = env.to - self.n;
@@ -1260,7 +967,7 @@ impl Model for Cluster {
                         let mut acts = std::mem::take(&mut self.client_actions);
                         self.clients[c as usize].reply(r, now, &mut acts);
                         self.client_actions = acts;
-                        self.client_do(c, ctx);
+                        self.client_do(c, ctx, p);
                     }
                     return;
                 }
@@ -1272,14 +979,13 @@ impl Model for Cluster {
                 if slot.paused {
                     // A paused process reads nothing; its socket buffer fills and then drops.
                     if slot.deferred.len() >= MAX_DEFERRED {
-                        let m = self.m();
-                        ctx.metrics().add(m.dropped, 1);
+                        ctx.metrics().add(p.net_metrics().dropped, 1);
                         return;
                     }
                     slot.deferred.push(Deferred::Deliver(env.from, env.body));
                     return;
                 }
-                self.deliver_to_server(id, env.from, env.body, ctx);
+                self.deliver_to_server(id, env.from, env.body, ctx, p);
             }
             Ev::Timer {
                 node,
@@ -1312,7 +1018,7 @@ impl Model for Cluster {
                     }
                     return;
                 }
-                self.with_server(node, ctx, |srv, out| srv.tick(timer, out));
+                self.with_server(node, ctx, p, |srv, out| srv.tick(timer, out));
             }
             Ev::Synced { node, epoch } => {
                 let slot = &mut self.slots[node as usize];
@@ -1324,7 +1030,7 @@ impl Model for Cluster {
                     slot.deferred.push(Deferred::Synced);
                     return;
                 }
-                self.synced(node, ctx);
+                self.synced(node, ctx, p);
             }
             Ev::ClientWake { client, generation } => {
                 if self.client_gen[client as usize] != generation {
@@ -1334,52 +1040,90 @@ impl Model for Cluster {
                 let mut acts = std::mem::take(&mut self.client_actions);
                 self.clients[client as usize].wake(now, &mut acts);
                 self.client_actions = acts;
-                self.client_do(client, ctx);
+                self.client_do(client, ctx, p);
             }
             Ev::Invoke { client, generation } => {
-                if self.invoke_gen[client as usize] == generation
+                if self.pacer.is_current(client as usize, generation)
                     && !self.clients[client as usize].busy()
                 {
-                    self.invoke(client, ctx);
-                }
-            }
-            Ev::Fault { index } => self.fault(index as usize, ctx),
-            Ev::Deadline { index } => {
-                let o = self.obligations[index as usize];
-                if !o.met {
-                    self.obligations[index as usize].met = true;
-                    self.open -= 1;
-                    let l = &self.config.liveness[o.spec];
-                    ctx.violation(
-                        "liveness",
-                        format!("`{}` did not happen by {}", l.text, o.deadline),
-                    );
+                    self.invoke(client, ctx, p);
                 }
             }
         }
     }
 
-    fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+    /// The run ended: closes what the timeline still has open.
+    pub fn finish<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
         self.rec.finish(ctx);
-        // Expectations whose deadline lies past the end: the run ended before they were met.
-        for o in self.obligations.iter_mut().filter(|o| !o.met) {
-            o.met = true;
-            let l = &self.config.liveness[o.spec];
-            ctx.violation(
-                "liveness",
-                format!(
-                    "`{}` had not happened when the run ended, before its deadline {}; lengthen the run to give it time",
-                    l.text, o.deadline
-                ),
-            );
-        }
-        self.open = 0;
+    }
+
+    /// The end-of-run checks the scenario asked for: the history is linearizable, no
+    /// acknowledged write was lost.
+    pub fn final_checks<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
         if self.config.check_linearizable {
             self.check_history(ctx);
         }
         if self.config.check_durable {
             self.check_durable(ctx);
         }
+    }
+
+    /// Whether node `id` is up (its process runs, perhaps paused).
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.slots
+            .get(id as usize)
+            .is_some_and(|s| s.server.is_some())
+    }
+
+    /// Whether node `id` is paused.
+    pub fn is_paused(&self, id: NodeId) -> bool {
+        self.slots.get(id as usize).is_some_and(|s| s.paused)
+    }
+
+    /// The number of servers.
+    pub fn nodes(&self) -> u32 {
+        self.n
+    }
+
+    /// Crashes node `id`: its process and what its disk had not synced are gone.
+    pub fn crash_node<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>) {
+        self.crash(id, ctx);
+    }
+
+    /// Boots node `id` from what its disk holds.
+    pub fn restart_node<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
+        self.boot(id, ctx, p);
+    }
+
+    /// Pauses node `id` (SIGSTOP): it holds what arrives until it resumes.
+    pub fn pause_node(&mut self, id: NodeId) {
+        self.slots[id as usize].paused = true;
+    }
+
+    /// Resumes node `id`, which then does the work it held, in order.
+    pub fn resume_node<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
+        self.resume(id, ctx, p);
+    }
+
+    /// Node `id`'s host clock.
+    pub fn clock_mut(&mut self, id: NodeId) -> &mut Clock {
+        &mut self.slots[id as usize].clock
+    }
+
+    /// Sets node `id`'s fsync latency (`None`: back to the configured one).
+    pub fn set_fsync(&mut self, id: NodeId, fsync: Option<&Dist>) {
+        self.slots[id as usize].fsync = fsync.cloned();
+    }
+
+    /// The clients' total offered load.
+    pub fn rate(&self) -> f64 {
+        self.pacer.rate()
+    }
+
+    /// Sets the clients' total offered load; idle clients draw their next call again.
+    pub fn set_rate<W: Sink>(&mut self, rate: f64, ctx: &mut Ctx<'_, W>) {
+        self.pacer.set_rate(rate);
+        self.rate_changed(ctx);
     }
 }
 

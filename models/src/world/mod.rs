@@ -1,0 +1,350 @@
+//! The world: hosts with their resources, the network between them, and the services placed on
+//! them, run as one simulation model.
+//!
+//! A scenario is wired into a [`WorldConfig`]: hosts by dense id, the network's links over
+//! them, the services (a Raft cluster and its clients, queueing stations, CPU jobs), the fault
+//! plan and the liveness expectations. [`World`] is the one [`Model`] the runner runs. It owns
+//! what services share ([`Parts`]: the network's links and counters, the liveness book) and
+//! hands it to each service with every event, so a service reaches the network and the host
+//! resources it runs on without owning them. Services are not boxed: each family's component is
+//! a field and its events a variant of [`Ev`], written generically over the world's event type
+//! (a family's code schedules `E::X.into()`), so a scenario that uses one family runs the same
+//! instructions as that family alone.
+//!
+//! Parts of the world that `native run` drives on the machine as well live here too: the fault
+//! plan ([`faults`]), the liveness book ([`liveness`]) and the clients' pace ([`load`]).
+
+pub mod faults;
+pub mod liveness;
+pub mod load;
+
+use simcore::metrics::CounterId;
+use simcore::{Ctx, Encoder, Model, RngStream, SimError, SimTime, TraceEvent};
+
+use crate::network::{LinkConfig, Links, Partition, Shape, Topology};
+use crate::raft::cluster::{self, Cluster, ClusterConfig};
+
+use self::faults::{Fault, FaultState, Nemesis, NodeId};
+use self::liveness::{Liveness, Obligations};
+
+/// The network between the hosts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkConfig {
+    /// The `network` block's name (its metrics are `NAME.sent`, `NAME.delivered`,
+    /// `NAME.dropped`).
+    pub name: String,
+    pub link: LinkConfig,
+    /// How the fault domain's hosts (a Raft cluster's servers) are wired; every other host
+    /// reaches every host in one hop.
+    pub topology: Topology,
+}
+
+/// A scenario, wired: everything the world needs to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldConfig {
+    pub seed: u64,
+    /// Host names, by id. A Raft cluster's servers are hosts `0..n` and its clients the next
+    /// ones; other hosts follow.
+    pub hosts: Vec<String>,
+    pub network: NetworkConfig,
+    /// The hosts faults can target by number (`0..fault_domain`): a Raft cluster's servers.
+    pub fault_domain: u32,
+    /// The fault plan: steps at their times, in order of time and then as written.
+    pub plan: Vec<(SimTime, Fault)>,
+    pub liveness: Vec<Liveness>,
+    pub raft: Option<ClusterConfig>,
+}
+
+/// The network's counters.
+#[derive(Debug, Clone, Copy)]
+pub struct NetMetrics {
+    pub sent: CounterId,
+    pub delivered: CounterId,
+    pub dropped: CounterId,
+}
+
+/// What the world's services share, handed to each with every event.
+#[derive(Debug)]
+pub struct Parts {
+    pub links: Links,
+    net: Option<NetMetrics>,
+    /// The liveness expectations: services that make their events happen evaluate them.
+    pub live: Obligations,
+}
+
+impl Parts {
+    /// The network's counters (registered when the world starts).
+    #[inline]
+    pub fn net_metrics(&self) -> NetMetrics {
+        self.net
+            .expect("the world registers the network's metrics in start")
+    }
+}
+
+/// The world's events: each service's own, and the world's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ev {
+    Raft(cluster::Ev),
+    /// Step `index` of the fault plan.
+    Fault {
+        index: u32,
+    },
+    /// Liveness obligation `index`'s deadline.
+    Deadline {
+        index: u32,
+    },
+}
+
+impl From<cluster::Ev> for Ev {
+    #[inline]
+    fn from(e: cluster::Ev) -> Self {
+        Ev::Raft(e)
+    }
+}
+
+impl TraceEvent for Ev {
+    /// A service's event encodes as that service alone encodes it, so a scenario of one family
+    /// hashes as it did before the world existed; the world's own take the tags the Raft
+    /// cluster gave them (5 and 6) when it owned faults and deadlines.
+    #[inline(always)]
+    fn encode(&self, e: &mut Encoder<'_>) {
+        match self {
+            Ev::Raft(r) => r.encode(e),
+            Ev::Fault { index } => {
+                e.u8(5).u32(*index);
+            }
+            Ev::Deadline { index } => {
+                e.u8(6).u32(*index);
+            }
+        }
+    }
+}
+
+/// The world as one simulation model.
+#[derive(Debug)]
+pub struct World {
+    config: WorldConfig,
+    parts: Parts,
+    raft: Option<Cluster>,
+    faults: FaultState,
+    /// The fault plan's draws (whom a random target hits, partition shapes, clock skews).
+    fault_rng: RngStream,
+}
+
+impl World {
+    pub fn new(mut config: WorldConfig) -> Result<Self, String> {
+        let raft = config.raft.take().map(Cluster::new).transpose()?;
+        let hosts = config.hosts.len() as u32;
+        let (servers, edge) = match &raft {
+            Some(r) => (r.nodes(), hosts - r.nodes()),
+            None => (0, hosts),
+        };
+        let mut links = Links::full_mesh(hosts, config.network.link.clone());
+        if servers > 0 {
+            let mut hops = config.network.topology.hops(servers, edge);
+            // Hosts outside the fault domain reach each other directly.
+            let h = hosts as usize;
+            for a in servers as usize..h {
+                for b in servers as usize..h {
+                    hops[a * h + b] = u32::from(a != b);
+                }
+            }
+            links.set_topology(hops);
+        }
+        Ok(World {
+            parts: Parts {
+                links,
+                net: None,
+                live: Obligations::new(config.liveness.clone()),
+            },
+            raft,
+            faults: FaultState::new(config.plan.len()),
+            // The stream keeps the name it had when the Raft cluster owned the plan, so seeds
+            // replay as before.
+            fault_rng: RngStream::derive(config.seed, "raft.faults"),
+            config,
+        })
+    }
+
+    /// The Raft cluster, if the world has one (for its history after a run).
+    pub fn raft(&self) -> Option<&Cluster> {
+        self.raft.as_ref()
+    }
+
+    /// Whether there is a leader, and the committed index, as liveness sees them.
+    fn progress(&self) -> (bool, u64) {
+        self.raft
+            .as_ref()
+            .map_or((false, 0), |r| (r.leader().is_some(), r.committed_index()))
+    }
+
+    fn open_obligations(&mut self, verb: Option<&str>, ctx: &mut Ctx<'_, Ev>) {
+        let (leader, committed) = self.progress();
+        let now = ctx.now();
+        self.parts
+            .live
+            .open(verb, now, leader, committed, |index, at| {
+                ctx.schedule_at(at, Ev::Deadline { index });
+            });
+    }
+
+    fn fault(&mut self, index: usize, ctx: &mut Ctx<'_, Ev>) {
+        let mut nemesis = WorldNemesis {
+            raft: self.raft.as_mut(),
+            parts: &mut self.parts,
+            domain: self.config.fault_domain,
+            ctx,
+        };
+        let Ok(applied) =
+            self.faults
+                .apply(&self.config.plan, index, &mut nemesis, &mut self.fault_rng);
+        if ctx.recording() {
+            if let (Some(raft), Some((_, fault))) =
+                (self.raft.as_mut(), self.config.plan.get(index))
+            {
+                raft.record_fault(&self.config.plan, fault, &applied.hit, ctx, &self.parts);
+            }
+        }
+        self.open_obligations(Some(applied.verb), ctx);
+    }
+}
+
+/// The fault plan's view of the world: partitions cut the network, node faults hit the Raft
+/// cluster's servers.
+struct WorldNemesis<'a, 'c, 'b> {
+    raft: Option<&'a mut Cluster>,
+    parts: &'a mut Parts,
+    domain: u32,
+    ctx: &'c mut Ctx<'b, Ev>,
+}
+
+impl Nemesis for WorldNemesis<'_, '_, '_> {
+    type Error = std::convert::Infallible;
+
+    fn nodes(&self) -> u32 {
+        self.domain
+    }
+    fn leader(&self) -> Option<NodeId> {
+        self.raft.as_ref().and_then(|r| r.leader())
+    }
+    fn is_up(&self, id: NodeId) -> bool {
+        self.raft.as_ref().is_some_and(|r| r.is_up(id))
+    }
+    fn is_paused(&self, id: NodeId) -> bool {
+        self.raft.as_ref().is_some_and(|r| r.is_paused(id))
+    }
+    fn partition(&mut self, cut: Option<(&Shape, &mut RngStream)>) -> Result<(), Self::Error> {
+        self.parts.links.partition = match cut {
+            Some((shape, rng)) => Partition::shape(self.domain, shape, rng),
+            None => Partition::none(),
+        };
+        Ok(())
+    }
+    fn crash(&mut self, id: NodeId) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.crash_node(id, self.ctx);
+        }
+        Ok(())
+    }
+    fn restart(&mut self, id: NodeId) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.restart_node(id, self.ctx, self.parts);
+        }
+        Ok(())
+    }
+    fn pause(&mut self, id: NodeId) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.pause_node(id);
+        }
+        Ok(())
+    }
+    fn resume(&mut self, id: NodeId) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.resume_node(id, self.ctx, self.parts);
+        }
+        Ok(())
+    }
+    fn clock_offset(&mut self, id: NodeId, offset_ns: i64) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.clock_mut(id).offset_ns = offset_ns;
+        }
+        Ok(())
+    }
+    fn clock_drift(&mut self, id: NodeId, drift: f64) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.clock_mut(id).drift = drift;
+        }
+        Ok(())
+    }
+    fn disk_slow(&mut self, id: NodeId, fsync: Option<&simcore::Dist>) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.set_fsync(id, fsync);
+        }
+        Ok(())
+    }
+    fn rate(&self) -> f64 {
+        self.raft.as_ref().map_or(0.0, |r| r.rate())
+    }
+    fn set_rate(&mut self, rate: f64) -> Result<(), Self::Error> {
+        if let Some(r) = self.raft.as_mut() {
+            r.set_rate(rate, self.ctx);
+        }
+        Ok(())
+    }
+}
+
+impl Model for World {
+    type Event = Ev;
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Ev>) -> Result<(), SimError> {
+        let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
+        let net = self.config.network.name.clone();
+        let metrics = ctx.metrics();
+        self.parts.net = Some(NetMetrics {
+            sent: metrics.counter(&net, "sent").map_err(setup)?,
+            delivered: metrics.counter(&net, "delivered").map_err(setup)?,
+            dropped: metrics.counter(&net, "dropped").map_err(setup)?,
+        });
+        // Registered so that no component's stream can collide with it; the draws come from
+        // `fault_rng`, the same stream.
+        ctx.stream("raft.faults")?;
+        for (i, (at, _)) in self.config.plan.iter().enumerate() {
+            ctx.schedule_at(*at, Ev::Fault { index: i as u32 });
+        }
+        if let Some(raft) = self.raft.as_mut() {
+            raft.start(ctx, &mut self.parts)?;
+        }
+        self.open_obligations(None, ctx);
+        Ok(())
+    }
+
+    #[inline]
+    fn handle(&mut self, ev: Ev, ctx: &mut Ctx<'_, Ev>) {
+        match ev {
+            Ev::Raft(e) => {
+                if let Some(raft) = self.raft.as_mut() {
+                    raft.handle(e, ctx, &mut self.parts);
+                }
+            }
+            Ev::Fault { index } => self.fault(index as usize, ctx),
+            Ev::Deadline { index } => {
+                if let Some(detail) = self.parts.live.deadline(index) {
+                    ctx.violation("liveness", detail);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        if let Some(raft) = self.raft.as_mut() {
+            raft.finish(ctx);
+        }
+        // Expectations whose deadline lies past the end: the run ended before they were met.
+        for detail in self.parts.live.finish() {
+            ctx.violation("liveness", detail);
+        }
+        if let Some(raft) = self.raft.as_mut() {
+            raft.final_checks(ctx);
+        }
+    }
+}
