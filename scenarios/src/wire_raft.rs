@@ -5,6 +5,7 @@
 use models::network::{LinkConfig, Shape, Topology};
 use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Liveness, LoadConfig, Targets};
 use models::raft::{Bugs, Config};
+use models::world::host::HostConfig;
 use models::world::{NetworkConfig, WorldConfig};
 use simcore::{Dist, SimDuration, SimTime};
 
@@ -221,21 +222,25 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
     }
     // Hosts: the servers, then one per client (named as its track on the timeline).
     let clients = load.as_ref().map_or(0, |l| l.clients);
+    let fsync = dist_or(
+        Some(raft),
+        "fsync",
+        uniform(SimDuration::from_micros(100), SimDuration::from_micros(500)),
+    );
     let hosts = nodes
         .iter()
         .cloned()
         .chain((1..=clients).map(|c| format!("c{c}")))
+        .map(|name| HostConfig {
+            name,
+            fsync: fsync.clone(),
+        })
         .collect();
     let fault_domain = nodes.len() as u32;
     let cluster = ClusterConfig {
         name: raft.name.clone(),
         nodes,
         raft: config,
-        fsync: dist_or(
-            Some(raft),
-            "fsync",
-            uniform(SimDuration::from_micros(100), SimDuration::from_micros(500)),
-        ),
         timer_jitter: dist_or(
             Some(raft),
             "timer_jitter",

@@ -19,7 +19,7 @@ use simcore::{
 };
 
 use crate::lincheck;
-use crate::network::{Clock, Fate, Host, Shape};
+use crate::network::{Fate, Host, Shape};
 use crate::world::Parts;
 
 use super::client::{Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text};
@@ -59,8 +59,6 @@ pub struct ClusterConfig {
     pub name: String,
     pub nodes: Vec<String>,
     pub raft: Config,
-    /// Fsync latency, nanoseconds.
-    pub fsync: Dist,
     /// How late a host's timer fires after its due time, nanoseconds (timer slack and wake-up
     /// latency): each firing is late by its own draw, from the host's own stream.
     pub timer_jitter: Dist,
@@ -142,7 +140,9 @@ enum Deferred {
     Synced,
 }
 
-/// One server's host: the process (absent while crashed), its disk, clock and queues.
+/// One server: the process (absent while crashed), what its host's page cache and disk hold
+/// ([`SimStorage`]), and its queues. The host's clock and disk device are the world's
+/// ([`crate::world::host::Host`]).
 #[derive(Debug)]
 struct Slot {
     server: Option<Server>,
@@ -159,13 +159,6 @@ struct Slot {
     timer_gen: [u32; 2],
     timer_due: [Option<SimTime>; 2],
     timer_queued: [Option<SimTime>; 2],
-    clock: Clock,
-    /// The host's own stream for its timers' jitter: kept across crashes (the machine stays),
-    /// and independent of every other host's and component's draws.
-    timer_rng: RngStream,
-    fsync: Option<Dist>,
-    /// When the disk finishes the fsyncs already queued.
-    disk_free_at: SimTime,
     syncs_requested: u64,
     syncs_done: u64,
     writes_since_sync: bool,
@@ -176,19 +169,6 @@ struct Slot {
     term: Term,
     /// Times this node's appends to their commit while it leads.
     commit_clock: CommitClock,
-}
-
-impl Slot {
-    /// When, in true time, a timer that the node sets at `now` for `after` fires: `after` on
-    /// the host's clock (its drift), then late by a draw of `jitter`, as a real host's timers
-    /// are (timer slack, scheduling). The draw is made when the timer is set; a timer re-armed
-    /// before it fires gets a new one, so each firing is late by one draw. Without jitter,
-    /// nodes whose timeouts are equal time out in lockstep for ever.
-    fn timer_due(&mut self, now: SimTime, after: SimDuration, jitter: &Dist) -> SimTime {
-        let late = SimDuration::from_nanos_f64(jitter.sample(&mut self.timer_rng));
-        now.saturating_add(self.clock.true_duration(after))
-            .saturating_add(late)
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -267,7 +247,7 @@ impl Cluster {
                 .map_or(SimDuration::ZERO, |l| l.op_timeout),
         };
         let slots = (0..n)
-            .map(|id| Slot {
+            .map(|_| Slot {
                 server: None,
                 storage: SimStorage::new(),
                 epoch: 0,
@@ -277,10 +257,6 @@ impl Cluster {
                 timer_gen: [0; 2],
                 timer_due: [None; 2],
                 timer_queued: [None; 2],
-                clock: Clock::default(),
-                timer_rng: RngStream::derive(config.seed, &format!("raft.host.{id}.timers")),
-                fsync: None,
-                disk_free_at: SimTime::ZERO,
                 syncs_requested: 0,
                 syncs_done: 0,
                 writes_since_sync: false,
@@ -411,7 +387,6 @@ impl Cluster {
         slot.syncs_requested = 0;
         slot.syncs_done = 0;
         slot.writes_since_sync = false;
-        slot.disk_free_at = ctx.now();
         let m = self.m();
         ctx.metrics().add(m.crashes, 1);
         self.rec.node(id as usize, NodeState::Down, ctx);
@@ -488,25 +463,20 @@ impl Cluster {
                 }
                 Action::Raft(Output::Sync) => {
                     let s = self.s();
-                    let fsync = self.slots[id as usize]
-                        .fsync
-                        .clone()
-                        .unwrap_or_else(|| self.config.fsync.clone());
-                    let latency = SimDuration::from_nanos_f64(fsync.sample(ctx.rng(s.disk)));
                     let now = ctx.now();
+                    // One fsync at a time: each starts when the disk is free.
+                    let done = p.hosts[id as usize].disk.sync(now, ctx.rng(s.disk));
                     let slot = &mut self.slots[id as usize];
                     slot.storage.begin_sync();
                     slot.syncs_requested += 1;
                     slot.writes_since_sync = false;
-                    // One fsync at a time: each starts when the disk is free.
-                    let done = slot.disk_free_at.max(now).saturating_add(latency);
-                    slot.disk_free_at = done;
                     let epoch = slot.epoch;
                     ctx.schedule_at(done, Ev::Synced { node: id, epoch }.into());
                 }
                 Action::Raft(Output::SetTimer { timer, after }) => {
+                    let due =
+                        p.hosts[id as usize].timer_due(ctx.now(), after, &self.config.timer_jitter);
                     let slot = &mut self.slots[id as usize];
-                    let due = slot.timer_due(ctx.now(), after, &self.config.timer_jitter);
                     let k = timer as usize;
                     slot.timer_due[k] = Some(due);
                     if slot.timer_queued[k].is_none_or(|q| q > due) {
@@ -1103,16 +1073,6 @@ impl Cluster {
     /// Resumes node `id`, which then does the work it held, in order.
     pub fn resume_node<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         self.resume(id, ctx, p);
-    }
-
-    /// Node `id`'s host clock.
-    pub fn clock_mut(&mut self, id: NodeId) -> &mut Clock {
-        &mut self.slots[id as usize].clock
-    }
-
-    /// Sets node `id`'s fsync latency (`None`: back to the configured one).
-    pub fn set_fsync(&mut self, id: NodeId, fsync: Option<&Dist>) {
-        self.slots[id as usize].fsync = fsync.cloned();
     }
 
     /// The clients' total offered load.

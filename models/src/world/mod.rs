@@ -15,6 +15,7 @@
 //! plan ([`faults`]), the liveness book ([`liveness`]) and the clients' pace ([`load`]).
 
 pub mod faults;
+pub mod host;
 pub mod liveness;
 pub mod load;
 
@@ -25,6 +26,7 @@ use crate::network::{LinkConfig, Links, Partition, Shape, Topology};
 use crate::raft::cluster::{self, Cluster, ClusterConfig};
 
 use self::faults::{Fault, FaultState, Nemesis, NodeId};
+use self::host::{Host, HostConfig};
 use self::liveness::{Liveness, Obligations};
 
 /// The network between the hosts.
@@ -43,9 +45,9 @@ pub struct NetworkConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorldConfig {
     pub seed: u64,
-    /// Host names, by id. A Raft cluster's servers are hosts `0..n` and its clients the next
+    /// The hosts, by id. A Raft cluster's servers are hosts `0..n` and its clients the next
     /// ones; other hosts follow.
-    pub hosts: Vec<String>,
+    pub hosts: Vec<HostConfig>,
     pub network: NetworkConfig,
     /// The hosts faults can target by number (`0..fault_domain`): a Raft cluster's servers.
     pub fault_domain: u32,
@@ -66,6 +68,8 @@ pub struct NetMetrics {
 /// What the world's services share, handed to each with every event.
 #[derive(Debug)]
 pub struct Parts {
+    /// Each host's clock and disk, by host id.
+    pub hosts: Vec<Host>,
     pub links: Links,
     net: Option<NetMetrics>,
     /// The liveness expectations: services that make their events happen evaluate them.
@@ -153,6 +157,10 @@ impl World {
         }
         Ok(World {
             parts: Parts {
+                hosts: (0..hosts)
+                    .zip(&config.hosts)
+                    .map(|(id, h)| Host::new(id, h, config.seed))
+                    .collect(),
                 links,
                 net: None,
                 live: Obligations::new(config.liveness.clone()),
@@ -244,6 +252,9 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
         if let Some(r) = self.raft.as_mut() {
             r.crash_node(id, self.ctx);
         }
+        if let Some(h) = self.parts.hosts.get_mut(id as usize) {
+            h.disk.forget_queue(self.ctx.now());
+        }
         Ok(())
     }
     fn restart(&mut self, id: NodeId) -> Result<(), Self::Error> {
@@ -265,20 +276,20 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
         Ok(())
     }
     fn clock_offset(&mut self, id: NodeId, offset_ns: i64) -> Result<(), Self::Error> {
-        if let Some(r) = self.raft.as_mut() {
-            r.clock_mut(id).offset_ns = offset_ns;
+        if let Some(h) = self.parts.hosts.get_mut(id as usize) {
+            h.clock.offset_ns = offset_ns;
         }
         Ok(())
     }
     fn clock_drift(&mut self, id: NodeId, drift: f64) -> Result<(), Self::Error> {
-        if let Some(r) = self.raft.as_mut() {
-            r.clock_mut(id).drift = drift;
+        if let Some(h) = self.parts.hosts.get_mut(id as usize) {
+            h.clock.drift = drift;
         }
         Ok(())
     }
     fn disk_slow(&mut self, id: NodeId, fsync: Option<&simcore::Dist>) -> Result<(), Self::Error> {
-        if let Some(r) = self.raft.as_mut() {
-            r.set_fsync(id, fsync);
+        if let Some(h) = self.parts.hosts.get_mut(id as usize) {
+            h.disk.set_slow(fsync);
         }
         Ok(())
     }
