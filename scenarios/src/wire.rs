@@ -145,6 +145,110 @@ pub fn schedule_lines<'a>(
     out
 }
 
+/// One step of a schedule, expanded: an action, or the end of the `during` window of the
+/// action at `place` in the expanded list (what undoing it means is the model's business).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step<T> {
+    Do(T),
+    Undo(usize),
+}
+
+/// What `during` windows must not overlap on (one verb, one component), as a diagnostic names
+/// it, and why.
+pub struct Window {
+    /// `` `crash` window``, ``on `arrivals` ``.
+    pub what: String,
+    pub hint: &'static str,
+}
+
+/// The schedule expanded, the one place that does it for every model: each line fires at its
+/// instants (`every` jittered from the line's own stream), each `during` becomes its action and,
+/// at its end, an undo naming that action's place; sorted by time, undos before actions at one
+/// instant (so `at 30s` after a window ending at 30s wins), then as written. `convert` turns an
+/// action into the model's step and names the window it must not overlap, or says why it
+/// cannot; problems become diagnostics at their lines.
+pub fn plan<T: Clone>(
+    checked: &Checked,
+    seed: u64,
+    errors: &mut Vec<Diagnostic>,
+    mut convert: impl FnMut(&CheckedAction) -> Result<(T, Window), String>,
+) -> Vec<(SimTime, Step<T>)> {
+    let mut steps: Vec<(SimDuration, usize, Step<T>)> = Vec::new();
+    let mut written = 0usize;
+    let mut windows: Vec<(String, SimDuration, SimDuration)> = Vec::new();
+    for (t, times) in schedule_lines(checked, seed, errors) {
+        for a in &t.actions {
+            let (step, window) = match convert(a) {
+                Ok(x) => x,
+                Err(msg) => {
+                    errors.push(Diagnostic::at(&t.file, t.span, msg));
+                    continue;
+                }
+            };
+            if steps.len() + times.len() > MAX_CHANGES {
+                errors.push(
+                    Diagnostic::at(
+                        &t.file,
+                        t.span,
+                        format!("the schedule expands to more than {MAX_CHANGES} changes"),
+                    )
+                    .hint("lengthen the `every` periods"),
+                );
+                continue;
+            }
+            match t.when {
+                When::During { from, to } => {
+                    if let Some((_, a, b)) = windows
+                        .iter()
+                        .find(|(w, a, b)| *w == window.what && from < *b && *a < to)
+                    {
+                        errors.push(
+                            Diagnostic::at(
+                                &t.file,
+                                t.span,
+                                format!(
+                                    "this `during` overlaps another {} ({a}..{b})",
+                                    window.what
+                                ),
+                            )
+                            .hint(window.hint),
+                        );
+                        continue;
+                    }
+                    windows.push((window.what, from, to));
+                    let k = written;
+                    written += 1;
+                    steps.push((from, k, Step::Do(step)));
+                    steps.push((to, k, Step::Undo(k)));
+                }
+                _ => {
+                    for &at in &times {
+                        steps.push((at, written, Step::Do(step.clone())));
+                        written += 1;
+                    }
+                }
+            }
+        }
+    }
+    steps.sort_by_key(|(at, order, step)| (*at, matches!(step, Step::Do(_)), *order));
+    // Actions keep their place in the sorted list; an undo names the place of its action.
+    let mut place = vec![usize::MAX; written];
+    let mut out = Vec::with_capacity(steps.len());
+    for (at, order, step) in steps {
+        let at = SimTime::from_nanos(at.as_nanos());
+        match step {
+            Step::Do(x) => {
+                if order < place.len() {
+                    place[order] = out.len();
+                }
+                out.push((at, Step::Do(x)));
+            }
+            Step::Undo(k) => out.push((at, Step::Undo(place[k]))),
+        }
+    }
+    out
+}
+
 /// Builds every model's configuration from a checked scenario, with `seed` fixing the jitter of
 /// `every`.
 pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
@@ -267,99 +371,41 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             }
         }
     }
-    // Source changes as steps in time: a value to set, or (the end of a `during`) the value that
-    // was in force when that `during` began. Sorted by time, then by order written, and played
-    // forward to turn undos into concrete values.
-    enum Step {
-        Set(Dist),
-        SetAndSave(Dist, usize),
-        Restore(usize),
-    }
-    let mut steps: Vec<(SimDuration, usize, String, Step)> = Vec::new();
-    let mut windows = 0usize;
-    let mut open_windows: Vec<(String, SimDuration, SimDuration)> = Vec::new();
-    for (t, times) in schedule_lines(checked, seed, &mut errors) {
-        for a in &t.actions {
-            match a {
-                CheckedAction::Load {
-                    component, value, ..
-                } => {
-                    let Some(dist) = interarrival(value).filter(advances) else {
-                        errors.push(Diagnostic::at(&t.file, t.span, "this load makes interarrival times zero on average, so simulated time would stand still"));
-                        continue;
-                    };
-                    if steps.len() + times.len() > MAX_CHANGES {
-                        errors.push(
-                            Diagnostic::at(
-                                &t.file,
-                                t.span,
-                                format!("the schedule expands to more than {MAX_CHANGES} changes"),
-                            )
-                            .hint("lengthen the `every` periods"),
-                        );
-                        continue;
-                    }
-                    let order = steps.len();
-                    match t.when {
-                        When::During { from, to } => {
-                            if let Some((_, a, b)) = open_windows
-                                .iter()
-                                .find(|(c, a, b)| c == component && from < *b && *a < to)
-                            {
-                                errors.push(
-                                    Diagnostic::at(&t.file, t.span, format!("this `during` overlaps another on `{component}` ({a}..{b})"))
-                                        .hint("windows on one component must not overlap: what to return to at the end would be ambiguous"),
-                                );
-                                continue;
-                            }
-                            open_windows.push((component.clone(), from, to));
-                            let w = windows;
-                            windows += 1;
-                            steps.push((from, order, component.clone(), Step::SetAndSave(dist, w)));
-                            steps.push((to, order + 1, component.clone(), Step::Restore(w)));
-                        }
-                        _ => {
-                            for (k, &at) in times.iter().enumerate() {
-                                steps.push((
-                                    at,
-                                    order + k,
-                                    component.clone(),
-                                    Step::Set(dist.clone()),
-                                ));
-                            }
-                        }
-                    }
-                }
-                CheckedAction::Fault(kind) => errors.push(Diagnostic::at(
-                    &t.file,
-                    t.span,
-                    format!(
-                        "`{}` is not supported by the models that can run yet",
-                        kind.verb()
-                    ),
-                )),
-            }
+    // Source changes: a `during` returns to the value in force when it began, played forward
+    // here into concrete values.
+    let steps = plan(checked, seed, &mut errors, |a| match a {
+        CheckedAction::Load {
+            component, value, ..
+        } => {
+            let dist = interarrival(value).filter(advances).ok_or(
+                "this load makes interarrival times zero on average, so simulated time would stand still",
+            )?;
+            let window = Window {
+                what: format!("on `{component}`"),
+                hint: "windows on one component must not overlap: what to return to at the end would be ambiguous",
+            };
+            Ok(((component.clone(), dist), window))
         }
-    }
-    steps.sort_by_key(|(at, order, _, _)| (*at, *order));
+        CheckedAction::Fault(kind) => Err(format!(
+            "`{}` is not supported by the models that can run yet",
+            kind.verb()
+        )),
+    });
     let mut current: Vec<(String, Dist)> = Vec::new();
-    let mut saved: Vec<Option<Dist>> = vec![None; windows];
-    for (at, _, source, step) in steps {
-        let now = match current.iter().position(|(s, _)| *s == source) {
-            Some(i) => current[i].1.clone(),
-            None => match original_interarrival(&checked.blocks, &source) {
-                Some(d) => d,
-                None => continue,
-            },
-        };
-        let next = match step {
-            Step::Set(d) => d,
-            Step::SetAndSave(d, w) => {
-                saved[w] = Some(now);
-                d
+    // Per place in `steps`: the value its action replaced, for its undo.
+    let mut saved: Vec<Option<(String, Dist)>> = vec![None; steps.len()];
+    for (i, (at, step)) in steps.into_iter().enumerate() {
+        let (source, next) = match step {
+            Step::Do((source, d)) => {
+                let before = match current.iter().find(|(s, _)| *s == source) {
+                    Some((_, d)) => Some(d.clone()),
+                    None => original_interarrival(&checked.blocks, &source),
+                };
+                saved[i] = before.map(|b| (source.clone(), b));
+                (source, d)
             }
-            Step::Restore(w) => match saved[w].take() {
-                Some(d) => d,
+            Step::Undo(j) => match saved.get_mut(j).and_then(Option::take) {
+                Some(s) => s,
                 None => continue,
             },
         };
@@ -368,7 +414,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             None => current.push((source.clone(), next.clone())),
         }
         qnet.changes.push(SourceChange {
-            at: SimTime::from_nanos(at.as_nanos()),
+            at,
             source,
             interarrival: next,
         });

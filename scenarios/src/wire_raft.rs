@@ -9,10 +9,10 @@ use models::world::host::HostConfig;
 use models::world::{NetworkConfig, WorldConfig};
 use simcore::{Dist, SimDuration, SimTime};
 
-use crate::ast::{ActionKind, Check, Partition, Target, ValueKind, When};
+use crate::ast::{ActionKind, Check, Partition, Target, ValueKind};
 use crate::check::{Checked, CheckedAction, CheckedBlock, Typed, duration_dist, node_names};
 use crate::diag::Diagnostic;
-use crate::wire::{MAX_CHANGES, schedule_lines};
+use crate::wire::{Step, Window, plan};
 
 /// Search steps per key the end-of-run linearizability check may take.
 pub const LINCHECK_BUDGET: u64 = 20_000_000;
@@ -271,94 +271,32 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
     })
 }
 
-/// The fault schedule: every line's instants (`every` jittered from the line's own stream),
-/// each `during` as the fault and, at its end, its undo; in order of time, then as written.
+/// The fault plan: the schedule expanded ([`crate::wire::plan`]), each action a fault and the
+/// end of a `during` window an undo of its fault.
 fn schedule(
     checked: &Checked,
     nodes: &[String],
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<(SimTime, Fault)> {
-    // (time, order written, fault or undo of the k-th fault written)
-    enum Step {
-        Do(Fault),
-        Undo(usize),
-    }
-    let mut steps: Vec<(SimDuration, usize, Step)> = Vec::new();
-    let mut written = 0usize;
-    let mut windows: Vec<(&'static str, SimDuration, SimDuration)> = Vec::new();
-    for (t, times) in schedule_lines(checked, seed, errors) {
-        for a in &t.actions {
-            let fault = match fault(a, nodes) {
-                Ok(f) => f,
-                Err(msg) => {
-                    errors.push(Diagnostic::at(&t.file, t.span, msg));
-                    continue;
-                }
-            };
-            if steps.len() + times.len() > MAX_CHANGES {
-                errors.push(
-                    Diagnostic::at(
-                        &t.file,
-                        t.span,
-                        format!("the schedule expands to more than {MAX_CHANGES} changes"),
-                    )
-                    .hint("lengthen the `every` periods"),
-                );
-                continue;
-            }
-            match t.when {
-                When::During { from, to } => {
-                    let verb = match a {
-                        CheckedAction::Load { .. } => "load",
-                        CheckedAction::Fault(kind) => kind.verb(),
-                    };
-                    if let Some((_, a, b)) = windows
-                        .iter()
-                        .find(|(v, a, b)| *v == verb && from < *b && *a < to)
-                    {
-                        errors.push(
-                            Diagnostic::at(
-                                &t.file,
-                                t.span,
-                                format!("this `during` overlaps another `{verb}` window ({a}..{b})"),
-                            )
-                            .hint("windows of one verb must not overlap: what their ends undo would be ambiguous"),
-                        );
-                        continue;
-                    }
-                    windows.push((verb, from, to));
-                    let k = written;
-                    written += 1;
-                    steps.push((from, k, Step::Do(fault)));
-                    steps.push((to, k, Step::Undo(k)));
-                }
-                _ => {
-                    for &at in &times {
-                        steps.push((at, written, Step::Do(fault.clone())));
-                        written += 1;
-                    }
-                }
-            }
-        }
-    }
-    steps.sort_by_key(|(at, order, step)| (*at, matches!(step, Step::Do(_)), *order));
-    // Faults keep their place in the sorted list; an undo names the place of its fault.
-    let mut place = vec![usize::MAX; written];
-    let mut out = Vec::with_capacity(steps.len());
-    for (at, order, step) in steps {
-        let at = SimTime::from_nanos(at.as_nanos());
-        match step {
-            Step::Do(f) => {
-                if order < place.len() {
-                    place[order] = out.len();
-                }
-                out.push((at, f));
-            }
-            Step::Undo(k) => out.push((at, Fault::Undo(place[k]))),
-        }
-    }
-    out
+    let steps = plan(checked, seed, errors, |a| {
+        let verb = match a {
+            CheckedAction::Load { .. } => "load",
+            CheckedAction::Fault(kind) => kind.verb(),
+        };
+        let window = Window {
+            what: format!("`{verb}` window"),
+            hint: "windows of one verb must not overlap: what their ends undo would be ambiguous",
+        };
+        fault(a, nodes).map(|f| (f, window))
+    });
+    steps
+        .into_iter()
+        .map(|(at, step)| match step {
+            Step::Do(f) => (at, f),
+            Step::Undo(place) => (at, Fault::Undo(place)),
+        })
+        .collect()
 }
 
 fn index_of(nodes: &[String], name: &str) -> Result<u32, String> {
