@@ -932,7 +932,7 @@ fn kernel_charts(
     planned: &[PlannedChart],
 ) -> Result<Vec<PlannedChart>, ReportError> {
     let mut out: Vec<PlannedChart> = Vec::new();
-    if runs.first().is_none_or(|r| r.model != "cpu") {
+    if runs.first().is_none_or(|r| r.models != ["cpu"]) {
         return Ok(out);
     }
     let many = runs.len() > 1;
@@ -1039,9 +1039,28 @@ fn kernel_chart(r: &RunReport, trace: &KernelTrace, names: &[String], tag: &str)
     }
 }
 
-/// The model family a run used.
-pub fn family(run: &RunReport) -> Option<&'static ModelSpec> {
-    MODELS.iter().copied().find(|m| m.name == run.model)
+/// The model families a run used, in `MODELS` order.
+pub fn families(run: &RunReport) -> Vec<&'static ModelSpec> {
+    MODELS
+        .iter()
+        .copied()
+        .filter(|m| run.models.contains(&m.name))
+        .collect()
+}
+
+/// The charts of runs that use several families: each family's, a stem that another family's
+/// chart took first prefixed with the family's name (`cpu-sweep`).
+pub fn plan_all_charts(runs: &[RunReport]) -> Vec<PlannedChart> {
+    let mut out: Vec<PlannedChart> = Vec::new();
+    for spec in runs.first().map(families).unwrap_or_default() {
+        for mut c in plan_charts(spec, runs) {
+            if out.iter().any(|o| o.stem == c.stem) {
+                c.stem = format!("{}-{}", spec.name, c.stem);
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The Chrome Trace Event JSON of a recorded run: its timeline, and its gauges and series as
@@ -1245,11 +1264,7 @@ pub fn write_report_with(
     let mut plans: Vec<Vec<PlannedChart>> = ran
         .iter()
         .map(|r| match r {
-            Ok(runs) => runs
-                .first()
-                .and_then(family)
-                .map(|spec| plan_charts(spec, runs))
-                .unwrap_or_default(),
+            Ok(runs) => plan_all_charts(runs),
             Err(_) => Vec::new(),
         })
         .collect();

@@ -102,9 +102,9 @@ pub struct RunReport {
     pub events: u64,
     pub wall_time_s: f64,
     pub checks: Vec<CheckOutcome>,
-    /// The model family that ran (`queueing`, `raft`, `cpu`: a [`models::schema::ModelSpec`]
-    /// name).
-    pub model: &'static str,
+    /// The model families whose blocks the scenario has (`queueing`, `raft`, `cpu`:
+    /// [`models::schema::ModelSpec`] names, in `MODELS` order).
+    pub models: Vec<&'static str>,
     /// The scenario's blocks as (kind, name), in file order (for charts that pick metrics of
     /// components of one kind).
     pub blocks: Vec<(&'static str, String)>,
@@ -272,7 +272,7 @@ fn run_labelled(
     let started = Instant::now();
     let mut history = None;
     let progress = opts.progress.clone();
-    let (model_name, mut result) = match (wired.raft, wired.cpu) {
+    let (_, mut result) = match (wired.raft, wired.cpu) {
         (_, Some(cpu)) => {
             let model = CpuModel::new(cpu).map_err(|e| run_err(SimError::Setup(e)))?;
             let run = simulate(model, config, trace, stop, progress);
@@ -320,7 +320,7 @@ fn run_labelled(
         events: result.events,
         wall_time_s,
         checks,
-        model: model_name,
+        models: checked.models.iter().map(|m| m.name).collect(),
         blocks: checked
             .blocks
             .iter()
