@@ -330,98 +330,7 @@ impl Loaded {
 
 /// Runs the scenario natively. `stop` is set by the handler of Ctrl-C, SIGTERM and SIGHUP.
 pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunError> {
-    let Loaded {
-        around,
-        cluster: cfg,
-        seed,
-        name,
-        duration,
-        variant,
-        ..
-    } = load_cluster(&args.scenario, args.seed, &args.variant)?;
-    let until = args.until.or(duration).ok_or_else(|| {
-        RunError::Scenario(format!(
-            "{}: the scenario has no `duration`; give one with --until (for example --until 10s)",
-            args.scenario.display()
-        ))
-    })?;
-    let dir = tempfile::Builder::new()
-        .prefix("sim-native-")
-        .tempdir()
-        .map_err(|e| RunError::Setup(format!("making the run's directory: {e}")))?;
-    let n = cfg.nodes.len();
-    let netns = match args.netns {
-        true => Some(NetNs::create(n).map_err(RunError::Setup)?),
-        false => None,
-    };
-    let runner_ip = netns
-        .as_ref()
-        .map_or(std::net::Ipv4Addr::LOCALHOST, NetNs::runner_ip);
-    let sock = UdpSocket::bind(SocketAddr::from((runner_ip, 0)))
-        .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
-    let clients = cfg.load.as_ref().map_or(0, |l| l.clients as usize);
-    let client_config = ClientConfig {
-        nodes: n as u32,
-        attempt_timeout: cfg
-            .load
-            .as_ref()
-            .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
-        op_timeout: cfg
-            .load
-            .as_ref()
-            .map_or(SimDuration::ZERO, |l| l.op_timeout),
-    };
-    let mut r = Runner {
-        args,
-        plan: Some(Plan {
-            state: FaultState::new(around.plan.len()),
-            steps: around.plan,
-            // The stream the simulated world draws the plan's choices from.
-            rng: RngStream::derive(seed, "raft.faults"),
-        }),
-        seed,
-        sock,
-        fleet: Fleet {
-            children: (0..n).map(|_| None).collect(),
-            dir: Some(dir),
-            keep: args.keep,
-            netns,
-        },
-        nodes: vec![NodeView::default(); n],
-        started: Instant::now(),
-        queue: BTreeMap::new(),
-        seq: 0,
-        clients: (0..clients)
-            .map(|i| Client::new(i as u32, clients as u32, client_config))
-            .collect(),
-        client_gen: vec![0; clients],
-        pacer: Pacer::new(clients, cfg.load.as_ref().map_or(0.0, |l| l.rate)),
-        workload: Workload::new(),
-        load_rng: RngStream::derive(seed, "raft.load"),
-        live: Obligations::new(around.liveness),
-        expectations: 0,
-        leaderless: None,
-        leaders: BTreeMap::new(),
-        acked: Vec::new(),
-        report: NativeReport {
-            scenario: name,
-            variant,
-            nodes: n,
-            network: if args.netns {
-                "between network namespaces (veth pairs, a bridge)"
-            } else {
-                "on loopback"
-            },
-            clients,
-            seed,
-            duration: SimDuration::from_nanos(until.as_nanos()),
-            ..NativeReport::default()
-        },
-        stop,
-        buf: Vec::with_capacity(2048),
-        requests: 0,
-        cfg,
-    };
+    let (mut r, until) = Runner::new(args, stop)?;
     r.start()?;
     // For the clean-up test: a panic with every node running must still leave nothing behind.
     if std::env::var_os("SIM_NATIVE_PANIC_AFTER_START").is_some() {
@@ -433,6 +342,106 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunErr
         r.report.kept = r.fleet.dir.as_ref().map(|d| d.path().to_path_buf());
     }
     Ok(std::mem::take(&mut r.report))
+}
+
+impl<'a> Runner<'a> {
+    /// The runner of `args`'s scenario, with its directory, network and socket made and no
+    /// node started yet, and the time the run ends.
+    fn new(args: &'a RunArgs, stop: Arc<AtomicBool>) -> Result<(Self, SimTime), RunError> {
+        let Loaded {
+            around,
+            cluster: cfg,
+            seed,
+            name,
+            duration,
+            variant,
+            ..
+        } = load_cluster(&args.scenario, args.seed, &args.variant)?;
+        let until = args.until.or(duration).ok_or_else(|| {
+        RunError::Scenario(format!(
+            "{}: the scenario has no `duration`; give one with --until (for example --until 10s)",
+            args.scenario.display()
+        ))
+    })?;
+        let dir = tempfile::Builder::new()
+            .prefix("sim-native-")
+            .tempdir()
+            .map_err(|e| RunError::Setup(format!("making the run's directory: {e}")))?;
+        let n = cfg.nodes.len();
+        let netns = match args.netns {
+            true => Some(NetNs::create(n).map_err(RunError::Setup)?),
+            false => None,
+        };
+        let runner_ip = netns
+            .as_ref()
+            .map_or(std::net::Ipv4Addr::LOCALHOST, NetNs::runner_ip);
+        let sock = UdpSocket::bind(SocketAddr::from((runner_ip, 0)))
+            .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
+        let clients = cfg.load.as_ref().map_or(0, |l| l.clients as usize);
+        let client_config = ClientConfig {
+            nodes: n as u32,
+            attempt_timeout: cfg
+                .load
+                .as_ref()
+                .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
+            op_timeout: cfg
+                .load
+                .as_ref()
+                .map_or(SimDuration::ZERO, |l| l.op_timeout),
+        };
+        let r = Runner {
+            args,
+            plan: Some(Plan {
+                state: FaultState::new(around.plan.len()),
+                steps: around.plan,
+                // The stream the simulated world draws the plan's choices from.
+                rng: RngStream::derive(seed, "raft.faults"),
+            }),
+            seed,
+            sock,
+            fleet: Fleet {
+                children: (0..n).map(|_| None).collect(),
+                dir: Some(dir),
+                keep: args.keep,
+                netns,
+            },
+            nodes: vec![NodeView::default(); n],
+            started: Instant::now(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            clients: (0..clients)
+                .map(|i| Client::new(i as u32, clients as u32, client_config))
+                .collect(),
+            client_gen: vec![0; clients],
+            pacer: Pacer::new(clients, cfg.load.as_ref().map_or(0.0, |l| l.rate)),
+            workload: Workload::new(),
+            load_rng: RngStream::derive(seed, "raft.load"),
+            live: Obligations::new(around.liveness),
+            expectations: 0,
+            leaderless: None,
+            leaders: BTreeMap::new(),
+            acked: Vec::new(),
+            report: NativeReport {
+                scenario: name,
+                variant,
+                nodes: n,
+                network: if args.netns {
+                    "between network namespaces (veth pairs, a bridge)"
+                } else {
+                    "on loopback"
+                },
+                clients,
+                seed,
+                duration: SimDuration::from_nanos(until.as_nanos()),
+                ..NativeReport::default()
+            },
+            stop,
+            buf: Vec::with_capacity(2048),
+            requests: 0,
+            cfg,
+        };
+        Ok((r, until))
+    }
 }
 
 impl Runner<'_> {
@@ -548,7 +557,8 @@ impl Runner<'_> {
         for c in 0..self.clients.len() {
             self.schedule_invoke(c);
         }
-        self.open_obligations(None);
+        // The run starts at time zero, as the simulated one does.
+        self.open_obligations(None, SimTime::ZERO);
         Ok(())
     }
 
@@ -900,14 +910,16 @@ impl Runner<'_> {
         };
         let applied = plan.state.apply(&plan.steps, index, self, &mut plan.rng);
         self.plan = Some(plan);
-        self.open_obligations(Some(applied?.verb));
+        // From when the step was carried out (a little after its time, on a real clock).
+        let now = self.now();
+        self.open_obligations(Some(applied?.verb), now);
         Ok(())
     }
 
-    /// Opens the liveness expectations anchored at `verb` (`None`: the start of the run).
-    fn open_obligations(&mut self, verb: Option<&str>) {
+    /// Opens the liveness expectations anchored at `verb` (`None`: the start of the run), from
+    /// `now`.
+    fn open_obligations(&mut self, verb: Option<&str>, now: SimTime) {
         let leader = self.live_leader().is_some();
-        let now = self.now();
         let mut deadlines = Vec::new();
         self.live
             .open(verb, now, leader, self.report.committed, |i, at| {
@@ -1263,6 +1275,76 @@ mod tests {
             detail,
             "key 1: not linearizable (2 operations); the shortest failing prefix has 2 operations, ending: p0 write 1 ok; p1 read 2 ok"
         );
+    }
+
+    /// Five nodes, and a plan whose every step draws: a skew of two random clocks (which the
+    /// machine skips, but which draws whom it hits and by how much), a crash of two random
+    /// nodes, a pause of a random one of the rest.
+    const DRAWS: &str = r#"scenario "draws" {
+  duration 1s
+  raft cluster { nodes n1..n5 }
+  at 100ms clock skew random(2) by uniform(0ms, 50ms)
+  at 200ms crash random(2)
+  at 300ms pause random-node
+}
+"#;
+
+    /// (up, paused) of each node after the plan's steps, in the simulated world.
+    fn simulated(path: &Path, seed: u64) -> Vec<(bool, bool)> {
+        let loaded = load_cluster(path, Some(seed), &[]).unwrap();
+        let world = models::world::World::new(loaded.world()).unwrap();
+        let stop = simcore::StopAt {
+            time: Some(SimTime::from_nanos(400_000_000)),
+            events: None,
+        };
+        let (_, world) = simcore::Simulation::new(world, simcore::SimConfig::new(seed))
+            .run(stop)
+            .unwrap();
+        let raft = world.raft().unwrap();
+        (0..5).map(|i| (raft.is_up(i), raft.is_paused(i))).collect()
+    }
+
+    /// (up, paused) of each node after the runner carried out the plan's steps (no process is
+    /// started: a crash and a pause of a node without one signal nothing).
+    fn native(path: &Path, seed: u64) -> (Vec<(bool, bool)>, Vec<String>) {
+        let args = RunArgs {
+            scenario: path.to_path_buf(),
+            seed: Some(seed),
+            until: None,
+            keep: false,
+            emulate_latency: false,
+            netns: false,
+            variant: Vec::new(),
+        };
+        let (mut r, _) = Runner::new(&args, Arc::new(AtomicBool::new(false))).unwrap();
+        for v in &mut r.nodes {
+            v.up = true;
+        }
+        for step in 0..3 {
+            r.fault(step).unwrap();
+        }
+        let nodes = r.nodes.iter().map(|v| (v.up, v.paused)).collect();
+        (nodes, std::mem::take(&mut r.report.skipped))
+    }
+
+    #[test]
+    fn the_plan_hits_the_same_nodes_natively_as_in_the_simulator() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("draws.scn");
+        std::fs::write(&path, DRAWS).unwrap();
+        let mut seen = BTreeSet::new();
+        for seed in 1..=8 {
+            let (nodes, skipped) = native(&path, seed);
+            assert_eq!(nodes, simulated(&path, seed), "seed {seed}");
+            assert_eq!(nodes.iter().filter(|n| !n.0).count(), 2, "{nodes:?}");
+            assert_eq!(nodes.iter().filter(|n| n.1).count(), 1, "{nodes:?}");
+            assert_eq!(
+                skipped,
+                vec!["clock skew (Raft uses only relative timers): not applied natively"]
+            );
+            seen.insert(nodes);
+        }
+        assert!(seen.len() > 1, "the draws differ between seeds: {seen:?}");
     }
 
     #[test]
