@@ -240,7 +240,7 @@ mod tests {
         let checked = scenarios::check::check(&s).unwrap();
         let cfg = scenarios::wire_raft::wire_raft(&checked, 1).unwrap();
         let want = (cal.model_median_ns.round()).ln();
-        match cfg.link.latency {
+        match cfg.network.link.latency {
             Dist::LogNormal { mu, sigma } => {
                 assert!((mu - want).abs() < 1e-6, "{mu} vs {want}");
                 assert!((sigma - cal.model_sigma).abs() < 1e-3);
@@ -256,7 +256,7 @@ mod tests {
         let s = scenarios::load(&scn).unwrap();
         let checked = scenarios::check::check(&s).unwrap();
         let from_ron = scenarios::wire_raft::wire_raft(&checked, 1).unwrap();
-        assert_eq!(from_ron.link.latency, cfg.link.latency);
+        assert_eq!(from_ron.network.link.latency, cfg.network.link.latency);
         // A RON that is not a calibration is refused, naming the file.
         std::fs::write(dir.path().join("net.ron"), "(model_sigma: -1.0)").unwrap();
         let err = scenarios::load(&scn).unwrap_err().to_string();

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use models::raft::cluster::{Cluster, ClusterConfig};
+use models::world::{World, WorldConfig};
 use simcore::{Dist, MetricValue, RunResult, SimConfig, Simulation, StopAt};
 
 use crate::run::{NativeReport, RunArgs, RunError, load_cluster, run};
@@ -258,19 +258,20 @@ fn sim_side(
     let mut sim = Side::default();
     for k in 0..runs as u64 {
         let loaded = load_cluster(&args.scenario, Some(seed + k), &args.variant)?;
-        let (mut cfg, seed, duration, scenario) =
-            (loaded.cfg, loaded.seed, loaded.duration, loaded.scenario);
+        let mut cfg = loaded.world();
+        let (seed, duration, scenario) = (loaded.seed, loaded.duration, loaded.scenario);
         if let Some(c) = calibrated {
-            cfg.link.latency = c.latency.clone();
+            cfg.network.link.latency = c.latency.clone();
         }
-        let (raft, network) = (cfg.name.clone(), cfg.network.clone());
-        let load = cfg
+        let cluster = &loaded.cluster;
+        let (raft, network) = (cluster.name.clone(), cfg.network.name.clone());
+        let load = cluster
             .load
             .as_ref()
             .map(|l| l.name.clone())
             .unwrap_or_default();
         let checked = sim_checked(&cfg, &scenario);
-        let model = Cluster::new(cfg).map_err(RunError::Scenario)?;
+        let model = World::new(cfg).map_err(RunError::Scenario)?;
         let config = SimConfig {
             record: true,
             ..SimConfig::new(seed)
@@ -312,12 +313,13 @@ fn sim_side(
 
 /// What a simulated run of `cfg` checks: Raft's safety properties after every event, then what
 /// the scenario expects.
-fn sim_checked(cfg: &ClusterConfig, scenario: &scenarios::ast::Scenario) -> Vec<String> {
+fn sim_checked(cfg: &WorldConfig, scenario: &scenarios::ast::Scenario) -> Vec<String> {
     let mut checked = vec!["safety (Raft's properties after every event)".to_string()];
-    if cfg.check_linearizable {
+    let raft = cfg.raft.as_ref();
+    if raft.is_some_and(|r| r.check_linearizable) {
         checked.push("linearizable".into());
     }
-    if cfg.check_durable {
+    if raft.is_some_and(|r| r.check_durable) {
         checked.push("durable".into());
     }
     if !cfg.liveness.is_empty() {
@@ -530,9 +532,9 @@ mod tests {
         let op = side.op.stats().unwrap();
         assert!(op.n > 4_096, "client operations counted: {}", op.n);
         // The true count is the ok and failed operations the run reported.
-        let cfg = load_cluster(&args.scenario, Some(1), &[]).unwrap().cfg;
-        let load = cfg.load.as_ref().unwrap().name.clone();
-        let (r, _) = Simulation::new(Cluster::new(cfg).unwrap(), SimConfig::new(1))
+        let loaded = load_cluster(&args.scenario, Some(1), &[]).unwrap();
+        let load = loaded.cluster.load.as_ref().unwrap().name.clone();
+        let (r, _) = Simulation::new(World::new(loaded.world()).unwrap(), SimConfig::new(1))
             .run(StopAt {
                 time: Some(simcore::SimTime::from_nanos(3_000_000_000)),
                 events: None,

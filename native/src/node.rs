@@ -88,9 +88,9 @@ const LATENCIES_KEPT: usize = 3000;
 pub fn run(args: &NodeArgs) -> Result<(), String> {
     die_with_parent();
     // The runner's own reading of the scenario, with the seed it gave: the same configuration.
-    let cluster = crate::run::load_cluster(&args.scenario, Some(args.seed), &args.variant)
-        .map_err(|e| e.to_string())?
-        .cfg;
+    let loaded = crate::run::load_cluster(&args.scenario, Some(args.seed), &args.variant)
+        .map_err(|e| e.to_string())?;
+    let (cluster, link) = (loaded.cluster, loaded.around.network.link);
     let n = cluster.nodes.len() as u32;
     if args.id >= n {
         return Err(format!("node {} of a {n}-node cluster", args.id));
@@ -126,7 +126,7 @@ pub fn run(args: &NodeArgs) -> Result<(), String> {
         peers,
         clients,
         blocked: Vec::new(),
-        loss: cluster.link.loss,
+        loss: link.loss,
         rng: RngStream::derive(args.seed, &format!("native.loss.{life}")),
         disk,
         server,
@@ -138,7 +138,7 @@ pub fn run(args: &NodeArgs) -> Result<(), String> {
         commit_clock: CommitClock::new(),
         started: Instant::now(),
         commit_latencies: Vec::new(),
-        latency: args.emulate_latency.then(|| cluster.link.latency.clone()),
+        latency: args.emulate_latency.then(|| link.latency.clone()),
         delayed: BTreeMap::new(),
         delayed_seq: 0,
     };

@@ -1,9 +1,13 @@
 //! `native run FILE.scn`: a Raft scenario on the real machine. One OS process per node (this
 //! binary's `node` subcommand, [`crate::node`]), real UDP on loopback, a log file per node fsynced
 //! on a real disk, and the scenario's clients and fault schedule driven here with the monotonic
-//! clock: the same `models::raft` client, workload and partition code as the simulator, with
-//! crashes as SIGKILL (and a restart from the node's own log), pauses as SIGSTOP/SIGCONT, and
-//! partitions and loss applied by the nodes at their sockets.
+//! clock. The parts of the world around the cluster are the simulator's own: the clients
+//! (`models::raft` client and workload) keep the simulated load's pace ([`Pacer`]), the fault
+//! plan is carried out by [`FaultState::apply`] (whom each step hits, drawn from the same
+//! stream, and what ending a `during` window undoes) with this runner as its [`Nemesis`] —
+//! crashes as SIGKILL (and a restart from the node's own log), pauses as SIGSTOP/SIGCONT,
+//! partitions and loss applied by the nodes at their sockets — and the liveness expectations
+//! are the simulator's [`Obligations`].
 //!
 //! At the end the same checks as in the simulator run on what the machine did: the clients'
 //! history for linearizability (the same checker), every acknowledged write in the most
@@ -23,15 +27,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use models::lincheck;
 use models::network::{Partition, Shape};
 use models::raft::client::{
-    Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text, operations,
+    Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text,
+    linearizability_problems,
 };
-use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Targets};
-use models::raft::workload::{Workload, next_gap_ns};
+use models::raft::cluster::ClusterConfig;
+use models::raft::workload::Workload;
 use models::raft::{Entry, NodeId, Payload, Role, Term};
-use simcore::{RngStream, SimDuration, SimTime};
+use models::world::WorldConfig;
+use models::world::faults::{Fault, FaultState, Nemesis};
+use models::world::liveness::Obligations;
+use models::world::load::Pacer;
+use simcore::{Dist, RngStream, SimDuration, SimTime};
 
 use crate::control::Control;
 use crate::disk::DiskStorage;
@@ -178,21 +186,34 @@ struct NodeView {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
+    /// Step `index` of the fault plan.
     Fault(usize),
-    Invoke { client: usize, generation: u32 },
-    Wake { client: usize, generation: u32 },
-    Deadline(usize),
+    Invoke {
+        client: usize,
+        generation: u32,
+    },
+    Wake {
+        client: usize,
+        generation: u32,
+    },
+    /// Liveness obligation `index`'s deadline.
+    Deadline(u32),
 }
 
-struct Obligation {
-    spec: usize,
-    baseline_commit: u64,
-    met: bool,
+/// The fault plan and what it remembers between steps (whom each hit, the load it replaced),
+/// with its own random stream: the world's, so the same seed hits the same nodes here as in
+/// the simulator.
+struct Plan {
+    steps: Vec<(SimTime, Fault)>,
+    state: FaultState,
+    rng: RngStream,
 }
 
 struct Runner<'a> {
     args: &'a RunArgs,
     cfg: ClusterConfig,
+    /// Taken out while one of its steps acts on the runner (the runner is the nemesis).
+    plan: Option<Plan>,
     seed: u64,
     sock: UdpSocket,
     fleet: Fleet,
@@ -201,16 +222,14 @@ struct Runner<'a> {
     queue: BTreeMap<(SimTime, u64), Ev>,
     seq: u64,
     clients: Vec<Client>,
+    /// Per client, the generation of the one wake-up that counts.
     client_gen: Vec<u32>,
-    invoke_gen: Vec<u32>,
-    invoked_at: Vec<SimTime>,
-    rate: f64,
+    pacer: Pacer,
     workload: Workload,
     load_rng: RngStream,
-    fault_rng: RngStream,
-    affected: Vec<Vec<NodeId>>,
-    saved_rate: Vec<f64>,
-    obligations: Vec<Obligation>,
+    live: Obligations,
+    /// Liveness obligations opened so far.
+    expectations: usize,
     leaderless: Option<(SimTime, Term)>,
     leaders: BTreeMap<Term, BTreeSet<NodeId>>,
     acked: Vec<(u64, u64)>,
@@ -240,9 +259,13 @@ fn not_raft(path: &Path, cpu: bool) -> RunError {
     ))
 }
 
-/// A scenario `native run` can run: one Raft cluster, and what it was loaded with.
+/// A scenario `native run` can run: one Raft cluster in its world, and what it was loaded
+/// with.
 pub(crate) struct Loaded {
-    pub cfg: ClusterConfig,
+    /// The world around the cluster: the network, the fault plan, the liveness expectations
+    /// (its `raft` is `None`: the cluster is [`Loaded::cluster`]; [`Loaded::world`] joins them).
+    pub around: WorldConfig,
+    pub cluster: ClusterConfig,
     pub seed: u64,
     pub name: String,
     pub duration: Option<SimTime>,
@@ -276,12 +299,16 @@ pub(crate) fn load_cluster(
     let checked = scenarios::check::check(&chosen.scenario).map_err(joined)?;
     let seed = seed.or(checked.seed).unwrap_or(0);
     let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
-    let Some(cfg) = wired.raft else {
+    let Some(mut around) = wired.raft else {
+        return Err(not_raft(path, wired.cpu.is_some()));
+    };
+    let Some(cluster) = around.raft.take() else {
         return Err(not_raft(path, wired.cpu.is_some()));
     };
     let duration = checked.duration.map(|d| SimTime::from_nanos(d.as_nanos()));
     Ok(Loaded {
-        cfg,
+        around,
+        cluster,
         seed,
         name: checked.name,
         duration,
@@ -291,98 +318,19 @@ pub(crate) fn load_cluster(
     })
 }
 
+impl Loaded {
+    /// The whole world, cluster included, as the simulator runs it.
+    pub fn world(&self) -> WorldConfig {
+        WorldConfig {
+            raft: Some(self.cluster.clone()),
+            ..self.around.clone()
+        }
+    }
+}
+
 /// Runs the scenario natively. `stop` is set by the handler of Ctrl-C, SIGTERM and SIGHUP.
 pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunError> {
-    let Loaded {
-        cfg,
-        seed,
-        name,
-        duration,
-        variant,
-        ..
-    } = load_cluster(&args.scenario, args.seed, &args.variant)?;
-    let until = args.until.or(duration).ok_or_else(|| {
-        RunError::Scenario(format!(
-            "{}: the scenario has no `duration`; give one with --until (for example --until 10s)",
-            args.scenario.display()
-        ))
-    })?;
-    let dir = tempfile::Builder::new()
-        .prefix("sim-native-")
-        .tempdir()
-        .map_err(|e| RunError::Setup(format!("making the run's directory: {e}")))?;
-    let n = cfg.nodes.len();
-    let netns = match args.netns {
-        true => Some(NetNs::create(n).map_err(RunError::Setup)?),
-        false => None,
-    };
-    let runner_ip = netns
-        .as_ref()
-        .map_or(std::net::Ipv4Addr::LOCALHOST, NetNs::runner_ip);
-    let sock = UdpSocket::bind(SocketAddr::from((runner_ip, 0)))
-        .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
-    let clients = cfg.load.as_ref().map_or(0, |l| l.clients as usize);
-    let client_config = ClientConfig {
-        nodes: n as u32,
-        attempt_timeout: cfg
-            .load
-            .as_ref()
-            .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
-        op_timeout: cfg
-            .load
-            .as_ref()
-            .map_or(SimDuration::ZERO, |l| l.op_timeout),
-    };
-    let faults = cfg.faults.len();
-    let mut r = Runner {
-        args,
-        seed,
-        sock,
-        fleet: Fleet {
-            children: (0..n).map(|_| None).collect(),
-            dir: Some(dir),
-            keep: args.keep,
-            netns,
-        },
-        nodes: vec![NodeView::default(); n],
-        started: Instant::now(),
-        queue: BTreeMap::new(),
-        seq: 0,
-        clients: (0..clients)
-            .map(|i| Client::new(i as u32, clients as u32, client_config))
-            .collect(),
-        client_gen: vec![0; clients],
-        invoke_gen: vec![0; clients],
-        invoked_at: vec![SimTime::ZERO; clients],
-        rate: cfg.load.as_ref().map_or(0.0, |l| l.rate),
-        workload: Workload::new(),
-        load_rng: RngStream::derive(seed, "raft.load"),
-        fault_rng: RngStream::derive(seed, "raft.faults"),
-        affected: vec![Vec::new(); faults],
-        saved_rate: vec![0.0; faults],
-        obligations: Vec::new(),
-        leaderless: None,
-        leaders: BTreeMap::new(),
-        acked: Vec::new(),
-        report: NativeReport {
-            scenario: name,
-            variant,
-            nodes: n,
-            network: if args.netns {
-                "between network namespaces (veth pairs, a bridge)"
-            } else {
-                "on loopback"
-            },
-            clients,
-            seed,
-            duration: SimDuration::from_nanos(until.as_nanos()),
-            ..NativeReport::default()
-        },
-        stop,
-        buf: Vec::with_capacity(2048),
-        requests: 0,
-        cfg,
-    };
+    let (mut r, until) = Runner::new(args, stop)?;
     r.start()?;
     // For the clean-up test: a panic with every node running must still leave nothing behind.
     if std::env::var_os("SIM_NATIVE_PANIC_AFTER_START").is_some() {
@@ -394,6 +342,106 @@ pub fn run(args: &RunArgs, stop: Arc<AtomicBool>) -> Result<NativeReport, RunErr
         r.report.kept = r.fleet.dir.as_ref().map(|d| d.path().to_path_buf());
     }
     Ok(std::mem::take(&mut r.report))
+}
+
+impl<'a> Runner<'a> {
+    /// The runner of `args`'s scenario, with its directory, network and socket made and no
+    /// node started yet, and the time the run ends.
+    fn new(args: &'a RunArgs, stop: Arc<AtomicBool>) -> Result<(Self, SimTime), RunError> {
+        let Loaded {
+            around,
+            cluster: cfg,
+            seed,
+            name,
+            duration,
+            variant,
+            ..
+        } = load_cluster(&args.scenario, args.seed, &args.variant)?;
+        let until = args.until.or(duration).ok_or_else(|| {
+        RunError::Scenario(format!(
+            "{}: the scenario has no `duration`; give one with --until (for example --until 10s)",
+            args.scenario.display()
+        ))
+    })?;
+        let dir = tempfile::Builder::new()
+            .prefix("sim-native-")
+            .tempdir()
+            .map_err(|e| RunError::Setup(format!("making the run's directory: {e}")))?;
+        let n = cfg.nodes.len();
+        let netns = match args.netns {
+            true => Some(NetNs::create(n).map_err(RunError::Setup)?),
+            false => None,
+        };
+        let runner_ip = netns
+            .as_ref()
+            .map_or(std::net::Ipv4Addr::LOCALHOST, NetNs::runner_ip);
+        let sock = UdpSocket::bind(SocketAddr::from((runner_ip, 0)))
+            .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
+        let clients = cfg.load.as_ref().map_or(0, |l| l.clients as usize);
+        let client_config = ClientConfig {
+            nodes: n as u32,
+            attempt_timeout: cfg
+                .load
+                .as_ref()
+                .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
+            op_timeout: cfg
+                .load
+                .as_ref()
+                .map_or(SimDuration::ZERO, |l| l.op_timeout),
+        };
+        let r = Runner {
+            args,
+            plan: Some(Plan {
+                state: FaultState::new(around.plan.len()),
+                steps: around.plan,
+                // The stream the simulated world draws the plan's choices from.
+                rng: RngStream::derive(seed, "raft.faults"),
+            }),
+            seed,
+            sock,
+            fleet: Fleet {
+                children: (0..n).map(|_| None).collect(),
+                dir: Some(dir),
+                keep: args.keep,
+                netns,
+            },
+            nodes: vec![NodeView::default(); n],
+            started: Instant::now(),
+            queue: BTreeMap::new(),
+            seq: 0,
+            clients: (0..clients)
+                .map(|i| Client::new(i as u32, clients as u32, client_config))
+                .collect(),
+            client_gen: vec![0; clients],
+            pacer: Pacer::new(clients, cfg.load.as_ref().map_or(0.0, |l| l.rate)),
+            workload: Workload::new(),
+            load_rng: RngStream::derive(seed, "raft.load"),
+            live: Obligations::new(around.liveness),
+            expectations: 0,
+            leaderless: None,
+            leaders: BTreeMap::new(),
+            acked: Vec::new(),
+            report: NativeReport {
+                scenario: name,
+                variant,
+                nodes: n,
+                network: if args.netns {
+                    "between network namespaces (veth pairs, a bridge)"
+                } else {
+                    "on loopback"
+                },
+                clients,
+                seed,
+                duration: SimDuration::from_nanos(until.as_nanos()),
+                ..NativeReport::default()
+            },
+            stop,
+            buf: Vec::with_capacity(2048),
+            requests: 0,
+            cfg,
+        };
+        Ok((r, until))
+    }
 }
 
 impl Runner<'_> {
@@ -497,13 +545,20 @@ impl Runner<'_> {
         self.broadcast_peers();
         // The clock starts now: the schedule's times count from here.
         self.started = Instant::now();
-        for (i, (t, _)) in self.cfg.faults.clone().iter().enumerate() {
-            self.at(*t, Ev::Fault(i));
+        let times: Vec<SimTime> = self
+            .plan
+            .iter()
+            .flat_map(|p| &p.steps)
+            .map(|s| s.0)
+            .collect();
+        for (i, t) in times.into_iter().enumerate() {
+            self.at(t, Ev::Fault(i));
         }
         for c in 0..self.clients.len() {
             self.schedule_invoke(c);
         }
-        self.open_obligations(None);
+        // The run starts at time zero, as the simulated one does.
+        self.open_obligations(None, SimTime::ZERO);
         Ok(())
     }
 
@@ -720,14 +775,17 @@ impl Runner<'_> {
                         }
                     }
                 }
-                self.evaluate_obligations();
+                if self.live.any_open() {
+                    let leader = self.live_leader().is_some();
+                    self.live.evaluate(leader, self.report.committed);
+                }
             }
             _ => {}
         }
     }
 
     /// The live leader of the highest term, as the nodes last reported.
-    fn leader(&self) -> Option<usize> {
+    fn live_leader(&self) -> Option<usize> {
         let top = self
             .nodes
             .iter()
@@ -743,7 +801,7 @@ impl Runner<'_> {
         match ev {
             Ev::Fault(i) => self.fault(i)?,
             Ev::Invoke { client, generation } => {
-                if self.invoke_gen[client] == generation && !self.clients[client].busy() {
+                if self.pacer.is_current(client, generation) && !self.clients[client].busy() {
                     self.invoke(client);
                 }
             }
@@ -756,15 +814,8 @@ impl Runner<'_> {
                 }
             }
             Ev::Deadline(i) => {
-                if let Some(o) = self.obligations.get_mut(i) {
-                    if !o.met {
-                        o.met = true;
-                        let text = self.cfg.liveness[o.spec].text.clone();
-                        self.report.violations.push((
-                            "liveness".into(),
-                            format!("`{text}` did not happen in time"),
-                        ));
-                    }
+                if let Some(detail) = self.live.deadline(i) {
+                    self.report.violations.push(("liveness".into(), detail));
                 }
             }
         }
@@ -782,23 +833,18 @@ impl Runner<'_> {
         self.client_do(c, out);
     }
 
+    /// Schedules client `c`'s next call (see [`Pacer`]).
     fn schedule_invoke(&mut self, c: usize) {
-        if self.rate <= 0.0 {
-            return;
+        let now = self.now();
+        if let Some((at, generation)) = self.pacer.next(c, now, &mut self.load_rng) {
+            self.at(
+                at,
+                Ev::Invoke {
+                    client: c,
+                    generation,
+                },
+            );
         }
-        let gap = next_gap_ns(self.clients.len(), self.rate, &mut self.load_rng);
-        let at = self.invoked_at[c]
-            .saturating_add(SimDuration::from_nanos_f64(gap))
-            .max(self.now());
-        self.invoke_gen[c] = self.invoke_gen[c].wrapping_add(1);
-        let generation = self.invoke_gen[c];
-        self.at(
-            at,
-            Ev::Invoke {
-                client: c,
-                generation,
-            },
-        );
     }
 
     fn client_do(&mut self, c: usize, actions: Vec<ClientAction>) {
@@ -828,7 +874,7 @@ impl Runner<'_> {
     fn record(&mut self, c: usize, e: HistoryEvent) {
         let now = self.now();
         match e.answer() {
-            None => self.invoked_at[c] = now,
+            None => self.pacer.invoked(c, now),
             Some(answer) => {
                 match answer {
                     Answer::Ok => self.report.ok += 1,
@@ -836,7 +882,7 @@ impl Runner<'_> {
                     Answer::Info => self.report.info += 1,
                 }
                 if answer != Answer::Info {
-                    let d = now.as_nanos().saturating_sub(self.invoked_at[c].as_nanos());
+                    let d = now.saturating_since(self.pacer.invoked_at(c)).as_nanos();
                     self.report.latencies_ns.push(d);
                 }
                 if e.wrote() {
@@ -848,41 +894,90 @@ impl Runner<'_> {
         self.report.history.push(e);
     }
 
-    fn resolve(&mut self, t: &Targets, applies: impl Fn(&NodeView) -> bool) -> Vec<NodeId> {
-        let candidates: Vec<NodeId> = (0..self.nodes.len() as NodeId)
-            .filter(|&i| applies(&self.nodes[i as usize]))
-            .collect();
-        let leader = self.leader().map(|l| l as NodeId);
-        t.resolve(
-            self.nodes.len() as u32,
-            candidates,
-            leader,
-            &mut self.fault_rng,
-        )
+    /// Notes a fault the machine does not apply, once.
+    fn skip(&mut self, what: &str) {
+        let line = format!("{what}: not applied natively");
+        if !self.report.skipped.contains(&line) {
+            self.report.skipped.push(line);
+        }
     }
 
-    fn partition(&mut self, shape: Option<&Shape>) {
-        let n = self.nodes.len() as u32;
-        let p = match shape {
-            Some(s) => Partition::shape(n, s, &mut self.fault_rng),
+    /// Carries out step `index` of the fault plan, as the simulated world does, and opens the
+    /// liveness expectations anchored at what it counts as.
+    fn fault(&mut self, index: usize) -> Result<(), RunError> {
+        let Some(mut plan) = self.plan.take() else {
+            return Ok(());
+        };
+        let applied = plan.state.apply(&plan.steps, index, self, &mut plan.rng);
+        self.plan = Some(plan);
+        // From when the step was carried out (a little after its time, on a real clock).
+        let now = self.now();
+        self.open_obligations(Some(applied?.verb), now);
+        Ok(())
+    }
+
+    /// Opens the liveness expectations anchored at `verb` (`None`: the start of the run), from
+    /// `now`.
+    fn open_obligations(&mut self, verb: Option<&str>, now: SimTime) {
+        let leader = self.live_leader().is_some();
+        let mut deadlines = Vec::new();
+        self.live
+            .open(verb, now, leader, self.report.committed, |i, at| {
+                deadlines.push((i, at));
+            });
+        self.expectations += deadlines.len();
+        for (i, at) in deadlines {
+            self.at(at, Ev::Deadline(i));
+        }
+    }
+}
+
+/// The fault plan's view of the machine: node faults hit the node processes, a partition is the
+/// pairs each node blocks at its socket, a rate change reaches the clients; clocks and disks
+/// are not the runner's to change, and the run says so.
+impl Nemesis for Runner<'_> {
+    type Error = RunError;
+
+    fn nodes(&self) -> u32 {
+        self.nodes.len() as u32
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        self.live_leader().map(|l| l as NodeId)
+    }
+
+    fn is_up(&self, id: NodeId) -> bool {
+        self.nodes.get(id as usize).is_some_and(|v| v.up)
+    }
+
+    fn is_paused(&self, id: NodeId) -> bool {
+        self.nodes.get(id as usize).is_some_and(|v| v.paused)
+    }
+
+    fn partition(&mut self, cut: Option<(&Shape, &mut RngStream)>) -> Result<(), RunError> {
+        let p = match cut {
+            Some((shape, rng)) => Partition::shape(self.nodes(), shape, rng),
             None => Partition::none(),
         };
         let pairs: Vec<(NodeId, NodeId)> = p.blocked().collect();
         self.broadcast(&Control::Block(pairs));
+        Ok(())
     }
 
-    fn crash(&mut self, id: NodeId) {
+    fn crash(&mut self, id: NodeId) -> Result<(), RunError> {
         let i = id as usize;
-        if self.leader() == Some(i) && self.leaderless.is_none() {
+        if self.live_leader() == Some(i) && self.leaderless.is_none() {
             self.leaderless = Some((self.now(), self.nodes[i].term));
         }
         self.fleet.signal(i, libc::SIGCONT);
         self.fleet.kill(i);
-        self.nodes[i].up = false;
-        self.nodes[i].paused = false;
-        self.nodes[i].role = None;
-        self.nodes[i].sent_before += std::mem::take(&mut self.nodes[i].sent);
+        let v = &mut self.nodes[i];
+        v.up = false;
+        v.paused = false;
+        v.role = None;
+        v.sent_before += std::mem::take(&mut v.sent);
         self.report.crashes += 1;
+        Ok(())
     }
 
     fn restart(&mut self, id: NodeId) -> Result<(), RunError> {
@@ -891,141 +986,57 @@ impl Runner<'_> {
         self.spawn(i)
     }
 
-    fn skip(&mut self, what: &str) {
-        let line = format!("{what}: not applied natively");
-        if !self.report.skipped.contains(&line) {
-            self.report.skipped.push(line);
-        }
-    }
-
-    fn fault(&mut self, index: usize) -> Result<(), RunError> {
-        let fault = self.cfg.faults[index].1.clone();
-        let mut hit = Vec::new();
-        let verb = match &fault {
-            Fault::Undo(j) => self.undo(*j)?,
-            f => f.verb(),
-        };
-        match &fault {
-            Fault::Partition(shape) => self.partition(Some(shape)),
-            Fault::Heal => self.partition(None),
-            Fault::Crash(t) => {
-                hit = self.resolve(t, |v| v.up);
-                for &id in &hit {
-                    self.crash(id);
-                }
-            }
-            Fault::Restart(t) => {
-                hit = self.resolve(t, |v| !v.up);
-                for &id in &hit {
-                    self.restart(id)?;
-                }
-            }
-            Fault::Pause(t) => {
-                hit = self.resolve(t, |v| v.up && !v.paused);
-                for &id in &hit {
-                    self.fleet.signal(id as usize, libc::SIGSTOP);
-                    self.nodes[id as usize].paused = true;
-                }
-            }
-            Fault::Resume(t) => {
-                hit = self.resolve(t, |v| v.up && v.paused);
-                for &id in &hit {
-                    self.fleet.signal(id as usize, libc::SIGCONT);
-                    self.nodes[id as usize].paused = false;
-                }
-            }
-            Fault::ClockSkew(..) => self.skip("clock skew (Raft uses only relative timers)"),
-            Fault::ClockDrift(..) => self.skip("clock drift"),
-            Fault::DiskSlow(..) => self.skip("disk slow"),
-            Fault::Rate(r) => {
-                self.saved_rate[index] = self.rate;
-                self.rate = *r;
-                self.rate_changed();
-            }
-            Fault::Undo(_) => {}
-        }
-        self.affected[index] = hit;
-        self.open_obligations(Some(verb));
+    fn pause(&mut self, id: NodeId) -> Result<(), RunError> {
+        self.fleet.signal(id as usize, libc::SIGSTOP);
+        self.nodes[id as usize].paused = true;
         Ok(())
     }
 
-    fn undo(&mut self, j: usize) -> Result<&'static str, RunError> {
-        let hit = self
-            .affected
-            .get_mut(j)
-            .map(std::mem::take)
-            .unwrap_or_default();
-        Ok(match self.cfg.faults.get(j).map(|f| f.1.clone()) {
-            Some(Fault::Partition(_)) => {
-                self.partition(None);
-                "heal"
-            }
-            Some(Fault::Crash(_)) => {
-                for id in hit {
-                    if !self.nodes[id as usize].up {
-                        self.restart(id)?;
-                    }
-                }
-                "restart"
-            }
-            Some(Fault::Pause(_)) => {
-                for id in hit {
-                    if self.nodes[id as usize].paused {
-                        self.fleet.signal(id as usize, libc::SIGCONT);
-                        self.nodes[id as usize].paused = false;
-                    }
-                }
-                "resume"
-            }
-            Some(Fault::Rate(_)) => {
-                self.rate = self.saved_rate[j];
-                self.rate_changed();
-                "load"
-            }
-            Some(Fault::ClockSkew(..) | Fault::ClockDrift(..)) => "clock",
-            Some(Fault::DiskSlow(..)) => "disk",
-            _ => "undo",
-        })
+    fn resume(&mut self, id: NodeId) -> Result<(), RunError> {
+        self.fleet.signal(id as usize, libc::SIGCONT);
+        self.nodes[id as usize].paused = false;
+        Ok(())
     }
 
-    fn rate_changed(&mut self) {
+    fn clock_offset(&mut self, _: NodeId, _: i64) -> Result<(), RunError> {
+        self.skip("clock skew (Raft uses only relative timers)");
+        Ok(())
+    }
+
+    fn clock_drift(&mut self, _: NodeId, _: f64) -> Result<(), RunError> {
+        self.skip("clock drift");
+        Ok(())
+    }
+
+    fn disk_slow(&mut self, _: NodeId, _: Option<&Dist>) -> Result<(), RunError> {
+        self.skip("disk slow");
+        Ok(())
+    }
+
+    fn rate(&self) -> f64 {
+        self.pacer.rate()
+    }
+
+    /// Idle clients draw their next call again at the new rate, from now, as in the simulator.
+    fn set_rate(&mut self, rate: f64) -> Result<(), RunError> {
+        self.pacer.set_rate(rate);
         let now = self.now();
-        for c in 0..self.clients.len() {
-            if !self.clients[c].busy() {
-                self.invoked_at[c] = self.invoked_at[c].max(now);
-                self.schedule_invoke(c);
-            }
+        let clients = &self.clients;
+        let mut calls = Vec::new();
+        self.pacer.restart_idle(
+            now,
+            |c| clients[c].busy(),
+            &mut self.load_rng,
+            |c, at, g| calls.push((c, at, g)),
+        );
+        for (client, at, generation) in calls {
+            self.at(at, Ev::Invoke { client, generation });
         }
+        Ok(())
     }
+}
 
-    fn open_obligations(&mut self, verb: Option<&str>) {
-        for (i, l) in self.cfg.liveness.clone().iter().enumerate() {
-            if l.after.as_deref() != verb {
-                continue;
-            }
-            let deadline = self.now().saturating_add(l.within);
-            let index = self.obligations.len();
-            self.obligations.push(Obligation {
-                spec: i,
-                baseline_commit: self.report.committed,
-                met: false,
-            });
-            self.at(deadline, Ev::Deadline(index));
-        }
-        self.evaluate_obligations();
-    }
-
-    fn evaluate_obligations(&mut self) {
-        let leader = self.leader().is_some();
-        let committed = self.report.committed;
-        for o in self.obligations.iter_mut().filter(|o| !o.met) {
-            o.met = match self.cfg.liveness[o.spec].event {
-                LiveEvent::Leader => leader,
-                LiveEvent::Commit => committed > o.baseline_commit,
-            };
-        }
-    }
-
+impl Runner<'_> {
     /// Stops every node, then runs the end-of-run checks on what they left.
     fn finish(&mut self) -> Result<(), RunError> {
         for id in 0..self.nodes.len() {
@@ -1055,20 +1066,11 @@ impl Runner<'_> {
         while self.receive_pending()? {}
         let nodes: u64 = self.nodes.iter().map(|v| v.sent + v.sent_before).sum();
         self.report.messages = nodes + self.requests;
-        let open: Vec<usize> = self
-            .obligations
-            .iter()
-            .filter(|o| !o.met)
-            .map(|o| o.spec)
-            .collect();
-        for spec in open {
-            let text = &self.cfg.liveness[spec].text;
-            self.report.violations.push((
-                "liveness".into(),
-                format!("`{text}` had not happened when the run ended"),
-            ));
+        // Expectations whose deadline lies past the end: the run ended before they were met.
+        for detail in self.live.finish() {
+            self.report.violations.push(("liveness".into(), detail));
         }
-        let expectations = self.obligations.len();
+        let expectations = self.expectations;
         if expectations > 0 && !self.report.violations.iter().any(|v| v.0 == "liveness") {
             self.report
                 .held
@@ -1197,21 +1199,8 @@ impl Runner<'_> {
         }
     }
 
-    /// The clients' history through the same checker, with the same description of a failure
-    /// (the end of a key's shortest failing prefix) as the simulator gives.
     fn check_linearizable(&mut self) {
-        let ops = operations(&self.report.history);
-        let budget = self.cfg.lincheck_budget;
-        let problems: Vec<String> = lincheck::check(&ops, budget)
-            .iter()
-            .filter_map(|r| r.problem(budget))
-            .collect();
-        if problems.is_empty() {
-            self.report.held.push("linearizable".into());
-        }
-        for p in problems {
-            self.report.violations.push(("linearizable".into(), p));
-        }
+        self.report.check_linearizable(self.cfg.lincheck_budget);
     }
 }
 
@@ -1221,8 +1210,151 @@ impl NativeReport {
         self.violations.is_empty()
     }
 
+    /// Judges the clients' history as the simulated cluster judges its own: the same checker,
+    /// and per key that fails the same detail (the end of its shortest failing prefix).
+    fn check_linearizable(&mut self, budget: u64) {
+        let problems = linearizability_problems(&self.history, budget);
+        if problems.is_empty() {
+            self.held.push("linearizable".into());
+        }
+        for p in problems {
+            self.violations.push(("linearizable".into(), p));
+        }
+    }
+
     /// The clients' history in `sim lincheck`'s format.
     pub fn history_text(&self) -> String {
         history_text(&self.history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use models::raft::client::HistoryKind;
+    use models::raft::kv::{KvOp, KvResult};
+
+    use super::*;
+
+    fn ev(process: u64, kind: HistoryKind, op: KvOp, result: Option<KvResult>) -> HistoryEvent {
+        HistoryEvent {
+            time: SimTime::ZERO,
+            process,
+            kind,
+            op,
+            result,
+            session: process,
+            seq: 1,
+        }
+    }
+
+    /// A write of 1 to key 1, answered, then a read of key 1 that saw 2, which nobody wrote.
+    fn a_read_of_what_nobody_wrote() -> Vec<HistoryEvent> {
+        let put = KvOp::Put { key: 1, value: 1 };
+        let get = KvOp::Get { key: 1 };
+        vec![
+            ev(0, HistoryKind::Invoke, put, None),
+            ev(0, HistoryKind::Ok, put, Some(KvResult::Done)),
+            ev(1, HistoryKind::Invoke, get, None),
+            ev(1, HistoryKind::Ok, get, Some(KvResult::Value(Some(2)))),
+        ]
+    }
+
+    #[test]
+    fn a_history_that_is_not_linearizable_is_reported_with_its_counterexample() {
+        let mut r = NativeReport {
+            history: a_read_of_what_nobody_wrote(),
+            ..NativeReport::default()
+        };
+        r.check_linearizable(models::lincheck::DEFAULT_BUDGET);
+        assert!(!r.held.contains(&"linearizable".to_string()), "{r:?}");
+        assert_eq!(r.violations.len(), 1, "{:?}", r.violations);
+        let (check, detail) = &r.violations[0];
+        assert_eq!(check, "linearizable");
+        // The simulated cluster's detail, word for word: the end of the shortest failing prefix.
+        assert_eq!(
+            detail,
+            "key 1: not linearizable (2 operations); the shortest failing prefix has 2 operations, ending: p0 write 1 ok; p1 read 2 ok"
+        );
+    }
+
+    /// Five nodes, and a plan whose every step draws: a skew of two random clocks (which the
+    /// machine skips, but which draws whom it hits and by how much), a crash of two random
+    /// nodes, a pause of a random one of the rest.
+    const DRAWS: &str = r#"scenario "draws" {
+  duration 1s
+  raft cluster { nodes n1..n5 }
+  at 100ms clock skew random(2) by uniform(0ms, 50ms)
+  at 200ms crash random(2)
+  at 300ms pause random-node
+}
+"#;
+
+    /// (up, paused) of each node after the plan's steps, in the simulated world.
+    fn simulated(path: &Path, seed: u64) -> Vec<(bool, bool)> {
+        let loaded = load_cluster(path, Some(seed), &[]).unwrap();
+        let world = models::world::World::new(loaded.world()).unwrap();
+        let stop = simcore::StopAt {
+            time: Some(SimTime::from_nanos(400_000_000)),
+            events: None,
+        };
+        let (_, world) = simcore::Simulation::new(world, simcore::SimConfig::new(seed))
+            .run(stop)
+            .unwrap();
+        let raft = world.raft().unwrap();
+        (0..5).map(|i| (raft.is_up(i), raft.is_paused(i))).collect()
+    }
+
+    /// (up, paused) of each node after the runner carried out the plan's steps (no process is
+    /// started: a crash and a pause of a node without one signal nothing).
+    fn native(path: &Path, seed: u64) -> (Vec<(bool, bool)>, Vec<String>) {
+        let args = RunArgs {
+            scenario: path.to_path_buf(),
+            seed: Some(seed),
+            until: None,
+            keep: false,
+            emulate_latency: false,
+            netns: false,
+            variant: Vec::new(),
+        };
+        let (mut r, _) = Runner::new(&args, Arc::new(AtomicBool::new(false))).unwrap();
+        for v in &mut r.nodes {
+            v.up = true;
+        }
+        for step in 0..3 {
+            r.fault(step).unwrap();
+        }
+        let nodes = r.nodes.iter().map(|v| (v.up, v.paused)).collect();
+        (nodes, std::mem::take(&mut r.report.skipped))
+    }
+
+    #[test]
+    fn the_plan_hits_the_same_nodes_natively_as_in_the_simulator() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("draws.scn");
+        std::fs::write(&path, DRAWS).unwrap();
+        let mut seen = BTreeSet::new();
+        for seed in 1..=8 {
+            let (nodes, skipped) = native(&path, seed);
+            assert_eq!(nodes, simulated(&path, seed), "seed {seed}");
+            assert_eq!(nodes.iter().filter(|n| !n.0).count(), 2, "{nodes:?}");
+            assert_eq!(nodes.iter().filter(|n| n.1).count(), 1, "{nodes:?}");
+            assert_eq!(
+                skipped,
+                vec!["clock skew (Raft uses only relative timers): not applied natively"]
+            );
+            seen.insert(nodes);
+        }
+        assert!(seen.len() > 1, "the draws differ between seeds: {seen:?}");
+    }
+
+    #[test]
+    fn a_linearizable_history_holds() {
+        let mut r = NativeReport {
+            history: a_read_of_what_nobody_wrote()[..2].to_vec(),
+            ..NativeReport::default()
+        };
+        r.check_linearizable(models::lincheck::DEFAULT_BUDGET);
+        assert_eq!(r.held, vec!["linearizable".to_string()]);
+        assert!(r.violations.is_empty());
     }
 }

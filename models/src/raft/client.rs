@@ -337,6 +337,17 @@ pub fn operations(events: &[HistoryEvent]) -> Vec<crate::lincheck::Operation> {
     ops
 }
 
+/// What the linearizability checker finds wrong with a history, a violation's detail per key
+/// that is not linearizable (the end of its shortest failing prefix: the counterexample) or that
+/// it could not decide within `budget` search steps. The simulated cluster and `native run`
+/// both judge their clients' history with it, so the two report a failure alike.
+pub fn linearizability_problems(events: &[HistoryEvent], budget: u64) -> Vec<String> {
+    crate::lincheck::check(&operations(events), budget)
+        .iter()
+        .filter_map(|r| r.problem(budget))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,5 +468,24 @@ mod tests {
         // The true answer passes.
         let r = after_write_of_1(answered_cas(true));
         assert_eq!(r[0].verdict, Verdict::Linearizable, "{r:?}");
+    }
+
+    #[test]
+    fn a_history_that_is_not_linearizable_is_described_by_its_counterexample() {
+        let put = KvOp::Put { key: 1, value: 1 };
+        let mut events = vec![
+            ev(9, HistoryKind::Invoke, put, None),
+            ev(9, HistoryKind::Ok, put, Some(KvResult::Done)),
+        ];
+        events.extend(answered_cas(false));
+        let problems = linearizability_problems(&events, crate::lincheck::DEFAULT_BUDGET);
+        assert_eq!(
+            problems,
+            vec![
+                "key 1: not linearizable (2 operations); the shortest failing prefix has 2 operations, ending: p9 write 1 ok; p0 cas 1 2 false ok".to_string()
+            ]
+        );
+        events.truncate(2);
+        assert!(linearizability_problems(&events, crate::lincheck::DEFAULT_BUDGET).is_empty());
     }
 }

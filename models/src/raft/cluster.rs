@@ -18,7 +18,6 @@ use simcore::{
     Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, StreamId, TraceEvent, Unit,
 };
 
-use crate::lincheck;
 use crate::network::{Fate, Host, Shape};
 use crate::world::Parts;
 
@@ -829,11 +828,9 @@ impl Cluster {
     }
 
     fn check_history<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
-        let ops = super::client::operations(&self.history);
-        for r in lincheck::check(&ops, self.config.lincheck_budget) {
-            if let Some(problem) = r.problem(self.config.lincheck_budget) {
-                ctx.violation("linearizable", problem);
-            }
+        let budget = self.config.lincheck_budget;
+        for problem in super::client::linearizability_problems(&self.history, budget) {
+            ctx.violation("linearizable", problem);
         }
     }
 

@@ -153,16 +153,20 @@ mod tests {
         ]);
         let mut deadlines = Vec::new();
         o.open(None, SimTime::ZERO, false, 7, |i, t| deadlines.push((i, t)));
-        assert_eq!(deadlines, vec![(0, SimTime::from_millis(50))]);
+        assert_eq!(deadlines, vec![(0, SimTime::from_nanos(50 * 1_000_000))]);
         o.evaluate(true, 7);
         assert!(o.any_open(), "a commit must pass the baseline of 7");
         o.evaluate(true, 8);
         assert!(!o.any_open());
         assert_eq!(o.deadline(0), None);
-        o.open(Some("heal"), SimTime::from_millis(10), false, 8, |i, t| {
-            deadlines.push((i, t))
-        });
-        assert_eq!(deadlines[1], (1, SimTime::from_millis(110)));
+        o.open(
+            Some("heal"),
+            SimTime::from_nanos(10 * 1_000_000),
+            false,
+            8,
+            |i, t| deadlines.push((i, t)),
+        );
+        assert_eq!(deadlines[1], (1, SimTime::from_nanos(110 * 1_000_000)));
         assert_eq!(
             o.deadline(1).as_deref(),
             Some("`Leader within 100ms` did not happen by 110ms")
