@@ -1890,4 +1890,207 @@ mod tests {
             errs[0]
         );
     }
+
+    // ---- the world: hosts, placement, references -----------------------------------------
+
+    /// Checks `items` inside a scenario against every real model; each diagnostic as one line.
+    fn world(items: &str) -> Result<Checked, Vec<String>> {
+        let text = format!("scenario \"w\" {{\n{items}}}\n");
+        check(&parse("w.scn", &text).expect("parses"))
+            .map_err(|e| e.iter().map(|d| d.to_string()).collect())
+    }
+
+    /// The one diagnostic `items` gets, as a line.
+    fn one_error(items: &str) -> String {
+        let errs = world(items).expect_err("refused");
+        assert_eq!(errs.len(), 1, "{}", errs.join("\n"));
+        errs.into_iter().next().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_world_sketch_checks_clean() {
+        // WORLD.md's sketch, with the bandwidth written as the language writes a size.
+        let c = world(
+            "  network lan { latency uniform(100us, 300us)  bandwidth 1GiB }
+  host db1..db5 { cpus 2  policy cfs }
+  raft kv { on db1..db5  election_timeout 150ms..300ms  cpu_per_message 20us }
+  job batch { on db1  cpu 30s  nice -5 }
+  load clients { clients 16  rate 2000/s  to kv }
+",
+        )
+        .unwrap_or_else(|e| panic!("{}", e.join("\n")));
+        let hosts: Vec<(&str, usize, usize)> = c
+            .hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.block, h.span.line))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("db1", 1, 3),
+                ("db2", 1, 3),
+                ("db3", 1, 3),
+                ("db4", 1, 3),
+                ("db5", 1, 3)
+            ]
+        );
+        assert_eq!(c.blocks[1].spec.kind, "host");
+        let placement = |name: &str| {
+            c.blocks
+                .iter()
+                .find(|b| b.name == name)
+                .map(|b| b.placement.clone())
+        };
+        let five: Vec<String> = (1..=5).map(|i| format!("db{i}")).collect();
+        assert_eq!(placement("kv"), Some(five.clone()));
+        assert_eq!(placement("batch"), Some(vec!["db1".to_string()]));
+        assert_eq!(placement("clients"), Some(vec![]));
+        // The servers are named after their hosts, and so are the fault targets.
+        assert_eq!(c.blocks[2].get("nodes"), Some(&Typed::Nodes(five.clone())));
+        assert_eq!(c.nodes, five);
+        assert_eq!(
+            c.blocks[2].get("cpu_per_message"),
+            Some(&Typed::Duration(SimDuration::from_micros(20)))
+        );
+        assert_eq!(c.blocks[4].get("to"), Some(&Typed::Ref("kv".into())));
+        assert_eq!(c.models[0].name, "world");
+    }
+
+    #[test]
+    fn a_load_with_one_raft_refers_to_it_without_to() {
+        let c = world("  raft kv { nodes n1..n3 }\n  load c { rate 1/s }\n").expect("checks");
+        let load = c.blocks.iter().find(|b| b.name == "c").expect("the load");
+        assert_eq!(load.get("to"), Some(&Typed::Ref("kv".into())));
+        assert!(c.hosts.is_empty() && load.placement.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_host_is_named_with_the_nearest() {
+        assert_eq!(
+            one_error("  host db1..db3 { }\n  raft kv { on [db1, db2, dbb3] }\n"),
+            "w.scn:3:27: `on`: there is no host named `dbb3` (hint: did you mean \"db3\"?)"
+        );
+        assert_eq!(
+            one_error("  host db1 { }\n  station s { service exp(1s)  on zzz }\n"),
+            "w.scn:3:35: `on`: there is no host named `zzz` (hint: this scenario has: db1)"
+        );
+    }
+
+    #[test]
+    fn a_host_listed_twice_is_refused_where_it_repeats() {
+        assert_eq!(
+            one_error("  host db1..db3 { }\n  raft kv { on [db1..db3, db2] }\n"),
+            "w.scn:3:27: `on`: host `db2` is listed twice (hint: each server runs on a host of its own: list each host once)"
+        );
+    }
+
+    #[test]
+    fn a_one_host_service_given_several_is_refused() {
+        assert_eq!(
+            one_error("  host db1..db2 { }\n  job b { on db1..db2  cpu 1s }\n"),
+            "w.scn:3:14: `on`: this runs on one host; found 2: db1, db2 (hint: write one host, such as `on db1`)"
+        );
+    }
+
+    #[test]
+    fn a_service_placed_nowhere_among_declared_hosts_is_named() {
+        assert_eq!(
+            one_error("  host db1 { }\n  job batch { cpu 1s }\n"),
+            "w.scn:3:7: job batch is placed nowhere, and the scenario declares hosts (hint: add `on db1`)"
+        );
+        assert_eq!(
+            one_error("  host db1 { }\n  station s { service exp(1s) }\n"),
+            "w.scn:3:11: station s is placed nowhere, and the scenario declares hosts (hint: add `on db1`)"
+        );
+        // Not also "needs `nodes` or `on`": placement is what is missing.
+        assert_eq!(
+            one_error("  host a1..a3 { }\n  raft kv { }\n"),
+            "w.scn:3:8: raft kv is placed nowhere, and the scenario declares hosts (hint: add `on a1`)"
+        );
+        assert_eq!(
+            one_error("  host a1..a3 { }\n  raft kv { nodes n1..n3 }\n"),
+            "w.scn:3:8: raft kv is placed nowhere, and the scenario declares hosts (hint: the scenario declares hosts: replace `nodes` with `on a1..`; the servers are named after their hosts)"
+        );
+        // A load and a source may stand outside every host.
+        world("  host a1 { }\n  raft kv { on a1 }\n  load c { rate 1/s }\n").expect("checks");
+        world("  host a1 { }\n  source x { rate 1/s  to s }\n  station s { service exp(1s)  on a1 }\n")
+            .expect("checks");
+    }
+
+    #[test]
+    fn placing_without_hosts_asks_for_a_host_block() {
+        assert_eq!(
+            one_error("  cpu m { policy fifo }\n  job b { on m  cpu 1s }\n"),
+            "w.scn:3:14: `on`: the scenario declares no hosts to place on (hint: declare one, such as `host db1 { }`; or leave out `on`: without hosts, each service runs on an implicit host of its own)"
+        );
+    }
+
+    #[test]
+    fn host_names_are_component_names() {
+        assert_eq!(
+            one_error("  host kv { }\n  raft kv { on kv }\n"),
+            "w.scn:3:8: `kv` is already the name of another component (hint: first defined at w.scn:2; name each component)"
+        );
+        let errs = world("  host s1..s3 { }\n  station s2 { service exp(1s)  on s1 }\n")
+            .expect_err("refused");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("w.scn:3:11: `s2` is already the name of another component")),
+            "{}",
+            errs.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_reference_to_the_wrong_kind_says_what_it_names() {
+        assert_eq!(
+            one_error("  host db1 { }\n  raft kv { on db1 }\n  load c { rate 1/s  to db1 }\n"),
+            "w.scn:4:25: `to`: `db1` is a host, not a raft (hint: this scenario has: kv)"
+        );
+        assert_eq!(
+            one_error("  raft kv { nodes n1..n3 }\n  load c { rate 1/s  to kvv }\n"),
+            "w.scn:3:25: `to`: there is no raft named `kvv` (hint: did you mean \"kv\"?)"
+        );
+        assert_eq!(
+            one_error("  host db1 { }\n  raft kv { on kv }\n"),
+            "w.scn:3:16: `on`: `kv` is a raft, not a host (hint: this scenario has: db1)"
+        );
+        // Routes are references too.
+        assert_eq!(
+            one_error(
+                "  host db1 { }\n  source a { rate 1/s  to db1 }\n  station s { service exp(1s)  on db1 }\n"
+            ),
+            "w.scn:3:27: `to`: `db1` is a host, not a station or exit (hint: this scenario has: s, exit)"
+        );
+    }
+
+    #[test]
+    fn a_load_without_to_needs_exactly_one_raft() {
+        assert_eq!(
+            one_error(
+                "  raft a { nodes n1..n3 }\n  raft b { nodes m1..m3 }\n  load c { rate 1/s }\n"
+            ),
+            "w.scn:4:8: load c needs `to`: the scenario has 2 blocks of that kind (a, b) (hint: add `to a`)"
+        );
+        assert_eq!(
+            one_error("  load c { rate 1/s }\n"),
+            "w.scn:2:8: load c needs a raft for `to`, and the scenario has none (hint: add a raft block)"
+        );
+    }
+
+    #[test]
+    fn only_a_host_block_names_a_range_and_the_range_must_expand() {
+        assert_eq!(
+            one_error("  station s1..s3 { service exp(1s) }\n"),
+            "w.scn:2:11: a station block has one name, not a range (hint: name it with one word; only `host` blocks declare several at once (`host db1..db3 { }`))"
+        );
+        assert_eq!(
+            one_error("  host db5..db1 { }\n"),
+            "w.scn:2:8: the range db5..db1 runs backwards"
+        );
+        assert_eq!(
+            one_error("  host db1..web3 { }\n"),
+            "w.scn:2:8: the ends of a host range share a prefix; found `db` and `web`"
+        );
+    }
 }
