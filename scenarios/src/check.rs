@@ -212,21 +212,13 @@ struct Names<'a> {
 
 impl<'a> Names<'a> {
     /// The names of `scenario`'s blocks, with `hosts` standing for the `host` blocks' names.
-    fn new(scenario: &'a Scenario, hosts: &'a [DeclaredHost]) -> Self {
+    fn new(scenario: &'a Scenario, hosts: &'a [CheckedHost]) -> Self {
         let mut by_kind = std::collections::BTreeSet::new();
         let mut kind_of = BTreeMap::new();
-        let mut add = |kind: &'a str, name: &'a str| {
+        for (b, name) in component_names(scenario, hosts) {
+            let kind = scenario.blocks[b].kind.text.as_str();
             by_kind.insert((kind, name));
             kind_of.entry(name).or_insert(kind);
-        };
-        for (i, b) in scenario.blocks.iter().enumerate() {
-            if b.kind.text == HOST {
-                for h in hosts.iter().filter(|h| h.block == i) {
-                    add(HOST, &h.name);
-                }
-            } else {
-                add(&b.kind.text, &b.name().text);
-            }
         }
         Names {
             by_kind,
@@ -268,24 +260,17 @@ impl Names<'_> {
             if fitting.is_empty() {
                 format!("the scenario has no {}", kinds.join(" or "))
             } else {
-                format!("this scenario has: {}", fitting.join(", "))
+                format!("this scenario has: {}", some_of(&fitting))
             }
         });
         Err(Problem::new(span, message).hint(hint))
     }
 }
 
-/// One host of a `host` block, its range expanded.
-struct DeclaredHost {
-    name: String,
-    /// The index of its block in the scenario.
-    block: usize,
-    span: Span,
-}
-
-/// The hosts `scenario`'s `host` blocks declare, ranges expanded. A range that does not expand,
-/// or a range naming a block of another kind, is reported.
-fn declared_hosts(scenario: &Scenario, errors: &mut Vec<Diagnostic>) -> Vec<DeclaredHost> {
+/// The hosts `scenario`'s `host` blocks declare, ranges expanded, each with the index of its
+/// block in the scenario (which is its index in [`Checked::blocks`] once every block checks). A
+/// range that does not expand, or a range naming a block of another kind, is reported.
+fn declared_hosts(scenario: &Scenario, errors: &mut Vec<Diagnostic>) -> Vec<CheckedHost> {
     let mut out = Vec::new();
     for (i, b) in scenario.blocks.iter().enumerate() {
         let name = b.name();
@@ -303,14 +288,14 @@ fn declared_hosts(scenario: &Scenario, errors: &mut Vec<Diagnostic>) -> Vec<Decl
                 )),
             ),
             Some((lo, hi)) => match expand_names(lo, hi, name.span, HOST) {
-                Ok(names) => out.extend(names.into_iter().map(|n| DeclaredHost {
+                Ok(names) => out.extend(names.into_iter().map(|n| CheckedHost {
                     name: n,
                     block: i,
                     span: name.span,
                 })),
                 Err(p) => errors.push(p.into_diag(&b.file)),
             },
-            None if is_host => out.push(DeclaredHost {
+            None if is_host => out.push(CheckedHost {
                 name: name.text.clone(),
                 block: i,
                 span: name.span,
@@ -571,7 +556,7 @@ fn spanned_names(v: &Value, ty: &PropType, what: &str) -> Result<Vec<(String, Sp
     }
 }
 
-/// Types a placement (`on`): declared hosts, each once; one in all when `one`.
+/// Types a placement (`on`): declared hosts, each once; one in all for a [`PropType::Host`].
 fn hosts(v: &Value, ty: &PropType, names: &Names<'_>) -> Result<Typed, Problem> {
     if !names.hosts_declared {
         return Err(Problem::new(v.span, "the scenario declares no hosts to place on").hint(
@@ -596,7 +581,7 @@ fn hosts(v: &Value, ty: &PropType, names: &Names<'_>) -> Result<Typed, Problem> 
             format!(
                 "this runs on one host; found {}: {}",
                 all.len(),
-                all.join(", ")
+                some_of(&all)
             ),
         )
         .hint(format!("write one host, such as `on {}`", all[0])));
@@ -890,15 +875,6 @@ pub fn check_with(
                 |s| s.to_string_lossy().into_owned(),
             )
     });
-    // Every block checked, so block indices in the scenario are indices in `blocks`.
-    let hosts = declared
-        .into_iter()
-        .map(|h| CheckedHost {
-            name: h.name,
-            block: h.block,
-            span: h.span,
-        })
-        .collect();
     Ok(Checked {
         name,
         file: scenario.file.clone(),
@@ -906,7 +882,7 @@ pub fn check_with(
         duration,
         blocks,
         nodes,
-        hosts,
+        hosts: declared,
         schedule,
         expects: scenario.expects.clone(),
         models,
@@ -914,37 +890,54 @@ pub fn check_with(
 }
 
 /// Names are unique across components, hosts included (each of a range by itself).
-fn unique_names(scenario: &Scenario, hosts: &[DeclaredHost], errors: &mut Vec<Diagnostic>) {
+fn unique_names(scenario: &Scenario, hosts: &[CheckedHost], errors: &mut Vec<Diagnostic>) {
     let mut first_of: BTreeMap<&str, &Block> = BTreeMap::new();
-    for (i, b) in scenario.blocks.iter().enumerate() {
-        let span = b.name().span;
-        let own: Vec<&str> = if b.kind.text == HOST {
-            hosts
-                .iter()
-                .filter(|h| h.block == i)
-                .map(|h| h.name.as_str())
-                .collect()
+    for (i, name) in component_names(scenario, hosts) {
+        let b = &scenario.blocks[i];
+        if let Some(first) = first_of.get(name) {
+            let d = Diagnostic::at(
+                &b.file,
+                b.name().span,
+                format!("`{name}` is already the name of another component"),
+            )
+            .hint(format!(
+                "first defined at {}:{}; name each component",
+                first.file,
+                first.name().span.line
+            ));
+            errors.push(d);
         } else {
-            vec![b.name().text.as_str()]
-        };
-        for name in own {
-            if let Some(first) = first_of.get(name) {
-                let d = Diagnostic::at(
-                    &b.file,
-                    span,
-                    format!("`{name}` is already the name of another component"),
-                )
-                .hint(format!(
-                    "first defined at {}:{}; name each component",
-                    first.file,
-                    first.name().span.line
-                ));
-                errors.push(d);
-            } else {
-                first_of.insert(name, b);
-            }
+            first_of.insert(name, b);
         }
     }
+}
+
+/// The first few of `names`, joined, for a hint: a hint stays short however many there are.
+fn some_of(names: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = names[..names.len().min(SHOWN)].join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(", ... ({} in all)", names.len()));
+    }
+    s
+}
+
+/// Every component name in the order written, with the index of its block: a `host` block's
+/// hosts one by one (`hosts` is in block order), any other block's own name. One pass over
+/// both, so a scenario of many hosts is checked in linear time.
+fn component_names<'a>(scenario: &'a Scenario, hosts: &'a [CheckedHost]) -> Vec<(usize, &'a str)> {
+    let mut out = Vec::with_capacity(scenario.blocks.len() + hosts.len());
+    let mut rest = hosts;
+    for (i, b) in scenario.blocks.iter().enumerate() {
+        if b.kind.text == HOST {
+            let (mine, after) = rest.split_at(rest.iter().take_while(|h| h.block == i).count());
+            out.extend(mine.iter().map(|h| (i, h.name.as_str())));
+            rest = after;
+        } else {
+            out.push((i, b.name().text.as_str()));
+        }
+    }
+    out
 }
 
 fn check_block(
@@ -1181,7 +1174,7 @@ fn sole_references(
                         name.text,
                         ps.name,
                         several.len(),
-                        several.join(", ")
+                        some_of(several)
                     ),
                 )
                 .hint(format!("add `{} {}`", ps.name, several[0])),
