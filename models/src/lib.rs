@@ -9,8 +9,10 @@ pub mod raft;
 pub mod schema;
 pub mod world;
 
-/// Every model family a scenario can use.
+/// Every model family a scenario can use. The world comes first: its hosts and network are what
+/// the other families' services are placed on and talk over.
 pub const MODELS: &[&schema::ModelSpec] = &[
+    &world::schema::SCHEMA,
     &queueing::schema::SCHEMA,
     &raft::schema::SCHEMA,
     &cpu::schema::SCHEMA,

@@ -38,8 +38,22 @@ pub enum PropType {
     Choice(&'static [&'static str]),
     /// Node names: `n1..n5` or `[a, b, c]`. The nodes become targets for actions.
     Nodes,
+    /// Where a service's servers run, one host each: host names written as `Nodes` are
+    /// (`db1`, `db1..db5`, `[a, b]`), each declared by a `host` block
+    /// ([`crate::world::schema::HOST`]). A placement property whose need is not
+    /// [`Need::Default`] must be given when the scenario declares any host.
+    Hosts,
+    /// Where a service runs: the name of one declared host (placement, as [`PropType::Hosts`]).
+    Host,
+    /// A reference to another block: the name of a block of one of `kinds`, or one of the
+    /// words `also`. Checked against the scenario's blocks, so a wrong name or kind is a
+    /// located error rather than a surprise when the scenario is wired.
+    Ref {
+        kinds: &'static [&'static str],
+        also: &'static [&'static str],
+    },
     /// Where something goes: the name of a component of kind `kind`, one of `also`, or a
-    /// weighted list of them (`[a 30%, b 70%]`).
+    /// weighted list of them (`[a 30%, b 70%]`); each name is checked as a [`PropType::Ref`].
     Route {
         kind: &'static str,
         also: &'static [&'static str],
@@ -72,6 +86,9 @@ impl PropType {
             PropType::Str => "a string in double quotes".into(),
             PropType::Choice(words) => format!("one of {}", words.join(", ")),
             PropType::Nodes => "node names such as n1..n5 or [a, b, c]".into(),
+            PropType::Hosts => "host names such as db1..db5 or [a, b], one per server".into(),
+            PropType::Host => "the name of a host".into(),
+            PropType::Ref { kinds, also } => format!("the name of {}", one_of(kinds, also)),
             PropType::Route { kind, also } => {
                 let mut s = format!("a {kind} name");
                 for a in *also {
@@ -89,6 +106,60 @@ impl PropType {
             ),
         }
     }
+
+    /// What the property refers to when its value names other blocks (`host names`, `a raft`,
+    /// `a station or exit`), for `sim models`; `None` for a plain value.
+    pub fn refers_to(&self) -> Option<String> {
+        match self {
+            PropType::Hosts => Some("host names".into()),
+            PropType::Host => Some("a host".into()),
+            PropType::Ref { kinds, also } => Some(one_of(kinds, also)),
+            PropType::Route { kind, also } => Some(format!(
+                "{}, or a weighted list of them",
+                one_of(std::slice::from_ref(kind), also)
+            )),
+            _ => None,
+        }
+    }
+
+    /// The kinds of block a value of this type names (`host` for placement), empty for a plain
+    /// value.
+    pub fn ref_kinds(&self) -> &'static [&'static str] {
+        match self {
+            PropType::Hosts | PropType::Host => &[crate::world::schema::HOST],
+            PropType::Ref { kinds, .. } => kinds,
+            _ => &[],
+        }
+    }
+
+    /// Whether the property places its block on hosts (`on`).
+    pub fn places(&self) -> bool {
+        matches!(self, PropType::Hosts | PropType::Host)
+    }
+}
+
+/// `a raft`, `a raft or a station`, `a station or exit`: the blocks (with an article) and the
+/// words a reference may name.
+pub fn one_of(kinds: &[&str], also: &[&str]) -> String {
+    let names: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{} {k}", article(k)))
+        .chain(also.iter().map(|w| w.to_string()))
+        .collect();
+    match names.split_last() {
+        None => "nothing".into(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// `a` or `an`, by the word's first letter.
+pub fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// Whether a property must be given.
@@ -99,6 +170,12 @@ pub enum Need {
     Default(&'static str),
     /// Exactly one of this property and the named one must be given.
     OneOf(&'static str),
+    /// A placement (`on`) that must be given when the scenario declares hosts; where it
+    /// declares none, the block runs on an implicit host of its own, so old scenarios run on.
+    Placed,
+    /// A reference that may be left out when the scenario has exactly one block of the kind it
+    /// takes (it then names that one), and must be given when it has several.
+    Sole,
 }
 
 /// One property of a block kind.
@@ -166,6 +243,29 @@ impl ModelSpec {
 impl KindSpec {
     pub fn prop(&self, name: &str) -> Option<&'static PropSpec> {
         self.props.iter().find(|p| p.name == name)
+    }
+
+    /// The property that places a block of this kind on hosts (`on`), if it has one.
+    pub fn placement(&self) -> Option<&'static PropSpec> {
+        self.props.iter().find(|p| p.ty.places())
+    }
+}
+
+impl PropSpec {
+    /// Whether it must be given, or what applies when it is left out, for `sim models`.
+    pub fn need_text(&self) -> String {
+        match self.need {
+            Need::Required => "required".to_string(),
+            Need::Default(d) => format!("default: {d}"),
+            Need::OneOf(other) => format!("this or `{other}`"),
+            Need::Placed => {
+                "required when the scenario declares hosts; else a host of its own".to_string()
+            }
+            Need::Sole => format!(
+                "default: the scenario's only {}",
+                self.ty.ref_kinds().join(" or ")
+            ),
+        }
     }
 }
 

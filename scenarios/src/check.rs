@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use models::MODELS;
-use models::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType};
+use models::schema::{KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, article, one_of};
+use models::world::schema::HOST;
 use simcore::{Dist, SimDuration};
 
 use crate::ast::{
@@ -58,6 +59,10 @@ pub enum Typed {
     Str(String),
     Choice(String),
     Nodes(Vec<String>),
+    /// Where a block is placed: the hosts, one per server (one in all for a one-host service).
+    Hosts(Vec<String>),
+    /// The name of the block a reference names (given, or the only block of its kind).
+    Ref(String),
     /// A route or a mix: names with weights (1 when not given).
     Weighted(Vec<(String, f64)>),
 }
@@ -69,8 +74,22 @@ pub struct CheckedBlock {
     pub spec: &'static KindSpec,
     pub name: String,
     pub props: BTreeMap<&'static str, (Typed, Span)>,
+    /// The hosts the block is placed on (`on`), in order; empty when unplaced (no `on`: the
+    /// scenario declares no hosts, or the block stands outside them, as a `load` may).
+    pub placement: Vec<String>,
     pub span: Span,
     pub file: FileName,
+}
+
+/// A host the scenario declares: one per name of a `host` block (`host db1..db3` declares
+/// three), so the wiring resolves placement without expanding ranges again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedHost {
+    pub name: String,
+    /// The index in [`Checked::blocks`] of the `host` block that declares it.
+    pub block: usize,
+    /// The block's name, where the host is declared.
+    pub span: Span,
 }
 
 impl CheckedBlock {
@@ -112,6 +131,9 @@ pub struct Checked {
     pub blocks: Vec<CheckedBlock>,
     /// Every node named by a `Nodes` property, in order.
     pub nodes: Vec<String>,
+    /// The hosts the scenario declares, in order; empty when it declares none (then every
+    /// service runs on an implicit host of its own).
+    pub hosts: Vec<CheckedHost>,
     pub schedule: Vec<CheckedTimed>,
     pub expects: Vec<Expect>,
     /// The model families the blocks belong to, in `MODELS` order.
@@ -177,10 +199,33 @@ fn all_kinds<'a>(all: &'a [&'static ModelSpec]) -> impl Iterator<Item = &'static
     all.iter().flat_map(|m| m.kinds.iter().map(|k| k.kind))
 }
 
-/// Component names by kind, for routes.
+/// Component names by kind (hosts by their own names, ranges expanded), for references.
 struct Names<'a> {
     /// `(kind, name)`, ordered, so a lookup is a search and not a scan.
     by_kind: std::collections::BTreeSet<(&'a str, &'a str)>,
+    /// The kind of each name (the first block's, should two share one).
+    kind_of: BTreeMap<&'a str, &'a str>,
+    /// Whether any `host` block is written (even one whose name is wrong): placement is then
+    /// required where a schema says so, and allowed at all.
+    hosts_declared: bool,
+}
+
+impl<'a> Names<'a> {
+    /// The names of `scenario`'s blocks, with `hosts` standing for the `host` blocks' names.
+    fn new(scenario: &'a Scenario, hosts: &'a [CheckedHost]) -> Self {
+        let mut by_kind = std::collections::BTreeSet::new();
+        let mut kind_of = BTreeMap::new();
+        for (b, name) in component_names(scenario, hosts) {
+            let kind = scenario.blocks[b].kind.text.as_str();
+            by_kind.insert((kind, name));
+            kind_of.entry(name).or_insert(kind);
+        }
+        Names {
+            by_kind,
+            kind_of,
+            hosts_declared: scenario.blocks.iter().any(|b| b.kind.text == HOST),
+        }
+    }
 }
 
 impl Names<'_> {
@@ -193,6 +238,72 @@ impl Names<'_> {
     fn has(&self, kind: &str, name: &str) -> bool {
         self.by_kind.contains(&(kind, name))
     }
+
+    /// Checks that `n` names a block of one of `kinds` or is one of `also`; else says what it
+    /// is instead (`` `db1` is a host, not a raft ``) or that nothing has that name, with the
+    /// names that would do.
+    fn resolve(&self, n: &str, span: Span, kinds: &[&str], also: &[&str]) -> Result<(), Problem> {
+        if also.contains(&n) || kinds.iter().any(|k| self.has(k, n)) {
+            return Ok(());
+        }
+        let wanted = one_of(kinds, also);
+        let fitting: Vec<&str> = kinds
+            .iter()
+            .flat_map(|k| self.of_kind(k))
+            .chain(also.iter().copied())
+            .collect();
+        let message = match self.kind_of.get(n) {
+            Some(kind) => format!("`{n}` is {} {kind}, not {wanted}", article(kind)),
+            None => format!("there is no {} named `{n}`", kinds.join(" or ")),
+        };
+        let hint = did_you_mean(n, fitting.iter().copied()).unwrap_or_else(|| {
+            if fitting.is_empty() {
+                format!("the scenario has no {}", kinds.join(" or "))
+            } else {
+                format!("this scenario has: {}", some_of(&fitting))
+            }
+        });
+        Err(Problem::new(span, message).hint(hint))
+    }
+}
+
+/// The hosts `scenario`'s `host` blocks declare, ranges expanded, each with the index of its
+/// block in the scenario (which is its index in [`Checked::blocks`] once every block checks). A
+/// range that does not expand, or a range naming a block of another kind, is reported.
+fn declared_hosts(scenario: &Scenario, errors: &mut Vec<Diagnostic>) -> Vec<CheckedHost> {
+    let mut out = Vec::new();
+    for (i, b) in scenario.blocks.iter().enumerate() {
+        let name = b.name();
+        let range = name.text.split_once("..");
+        let is_host = b.kind.text == HOST;
+        match range {
+            Some(_) if !is_host => errors.push(
+                Diagnostic::at(
+                    &b.file,
+                    name.span,
+                    format!("a {} block has one name, not a range", b.kind.text),
+                )
+                .hint(format!(
+                    "name it with one word; only `{HOST}` blocks declare several at once (`{HOST} db1..db3 {{ }}`)"
+                )),
+            ),
+            Some((lo, hi)) => match expand_names(lo, hi, name.span, HOST) {
+                Ok(names) => out.extend(names.into_iter().map(|n| CheckedHost {
+                    name: n,
+                    block: i,
+                    span: name.span,
+                })),
+                Err(p) => errors.push(p.into_diag(&b.file)),
+            },
+            None if is_host => out.push(CheckedHost {
+                name: name.text.clone(),
+                block: i,
+                span: name.span,
+            }),
+            None => {}
+        }
+    }
+    out
 }
 
 fn wrong_type(v: &Value, ty: &PropType) -> Problem {
@@ -348,14 +459,19 @@ fn dist(v: &Value, durations: bool) -> Result<Dist, Problem> {
     }
 }
 
-/// `n1..n5` to `[n1, n2, n3, n4, n5]`.
-fn expand_range(lo: &Value, hi: &Value, span: Span) -> Result<Vec<String>, Problem> {
+/// `n1..n5` to `[n1, n2, n3, n4, n5]`; `what` names what the names are (`node`, `host`).
+fn expand_range(lo: &Value, hi: &Value, span: Span, what: &str) -> Result<Vec<String>, Problem> {
     let (ValueKind::Ident(a), ValueKind::Ident(b)) = (&lo.kind, &hi.kind) else {
         return Err(Problem::new(
             span,
-            "a node range joins two names such as n1..n5",
+            format!("a {what} range joins two names such as n1..n5"),
         ));
     };
+    expand_names(a, b, span, what)
+}
+
+/// `a..b` of two names with a common prefix and numbered ends, expanded.
+fn expand_names(a: &str, b: &str, span: Span, what: &str) -> Result<Vec<String>, Problem> {
     let split = |s: &str| {
         let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
         let (p, n) = s.split_at(s.len() - digits);
@@ -366,13 +482,13 @@ fn expand_range(lo: &Value, hi: &Value, span: Span) -> Result<Vec<String>, Probl
     let (Some(na), Some(nb)) = (na, nb) else {
         return Err(Problem::new(
             span,
-            "both ends of a node range end in a number, as in n1..n5",
+            format!("both ends of a {what} range end in a number, as in n1..n5"),
         ));
     };
     if pa != pb {
         return Err(Problem::new(
             span,
-            format!("the ends of a node range share a prefix; found `{pa}` and `{pb}`"),
+            format!("the ends of a {what} range share a prefix; found `{pa}` and `{pb}`"),
         ));
     }
     if na > nb {
@@ -384,7 +500,7 @@ fn expand_range(lo: &Value, hi: &Value, span: Span) -> Result<Vec<String>, Probl
     if nb - na >= MAX_NODES {
         return Err(Problem::new(
             span,
-            format!("more than {MAX_NODES} nodes in one range"),
+            format!("more than {MAX_NODES} {what}s in one range"),
         ));
     }
     // Keep zero padding: n01..n10 gives n01, n02, ..., n10.
@@ -408,21 +524,69 @@ pub(crate) fn duration_dist(v: &Value) -> Option<Dist> {
 }
 
 fn nodes(v: &Value) -> Result<Vec<String>, Problem> {
+    Ok(spanned_names(v, &PropType::Nodes, "node")?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// The names a value of names (`a`, `n1..n5`, `[a, n1..n3]`) stands for, each with the span of
+/// what wrote it, so an error points at the one name that is wrong.
+fn spanned_names(v: &Value, ty: &PropType, what: &str) -> Result<Vec<(String, Span)>, Problem> {
     match &v.kind {
-        ValueKind::Ident(n) => Ok(vec![n.clone()]),
-        ValueKind::Range(lo, hi) => expand_range(lo, hi, v.span),
+        ValueKind::Ident(n) => Ok(vec![(n.clone(), v.span)]),
+        ValueKind::Range(lo, hi) => Ok(expand_range(lo, hi, v.span, what)?
+            .into_iter()
+            .map(|n| (n, v.span))
+            .collect()),
         ValueKind::List(entries) => {
             let mut out = Vec::new();
             for e in entries {
                 if let Some(w) = &e.weight {
-                    return Err(Problem::new(w.span, "node lists take no weights"));
+                    return Err(Problem::new(
+                        w.span,
+                        format!("{what} lists take no weights"),
+                    ));
                 }
-                out.extend(nodes(&e.value)?);
+                out.extend(spanned_names(&e.value, ty, what)?);
             }
             Ok(out)
         }
-        _ => Err(wrong_type(v, &PropType::Nodes)),
+        _ => Err(wrong_type(v, ty)),
     }
+}
+
+/// Types a placement (`on`): declared hosts, each once; one in all for a [`PropType::Host`].
+fn hosts(v: &Value, ty: &PropType, names: &Names<'_>) -> Result<Typed, Problem> {
+    if !names.hosts_declared {
+        return Err(Problem::new(v.span, "the scenario declares no hosts to place on").hint(
+            format!(
+                "declare one, such as `{HOST} db1 {{ }}`; or leave out `on`: without hosts, each service runs on an implicit host of its own"
+            ),
+        ));
+    }
+    let list = spanned_names(v, ty, HOST)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, span) in &list {
+        names.resolve(n, *span, &[HOST], &[])?;
+        if !seen.insert(n.as_str()) {
+            return Err(Problem::new(*span, format!("host `{n}` is listed twice"))
+                .hint("each server runs on a host of its own: list each host once"));
+        }
+    }
+    if *ty == PropType::Host && list.len() > 1 {
+        let all: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+        return Err(Problem::new(
+            v.span,
+            format!(
+                "this runs on one host; found {}: {}",
+                all.len(),
+                some_of(&all)
+            ),
+        )
+        .hint(format!("write one host, such as `on {}`", all[0])));
+    }
+    Ok(Typed::Hosts(list.into_iter().map(|(n, _)| n).collect()))
 }
 
 /// Names with weights: one name, or `[a 30%, b 70%]`.
@@ -578,19 +742,14 @@ fn typed(ty: &PropType, v: &Value, names: &Names<'_>) -> Result<Typed, Problem> 
             }
             Typed::Nodes(list)
         }
+        (PropType::Hosts | PropType::Host, _) => hosts(v, ty, names)?,
+        (PropType::Ref { kinds, also }, ValueKind::Ident(n)) => {
+            names.resolve(n, v.span, kinds, also)?;
+            Typed::Ref(n.clone())
+        }
         (PropType::Route { kind, also }, _) => {
-            let allowed = |n: &str, span: Span| {
-                if also.contains(&n) || names.has(kind, n) {
-                    Ok(())
-                } else {
-                    let hint = did_you_mean(n, names.of_kind(kind).chain(also.iter().copied()));
-                    let p = Problem::new(span, format!("there is no {kind} named `{n}`"));
-                    Err(match hint {
-                        Some(h) => p.hint(h),
-                        None => p,
-                    })
-                }
-            };
+            let allowed =
+                |n: &str, span: Span| names.resolve(n, span, std::slice::from_ref(kind), also);
             Typed::Weighted(weighted(v, ty, &allowed)?)
         }
         (PropType::Mix(words), _) => {
@@ -623,33 +782,9 @@ pub fn check_with(
     all: &[&'static ModelSpec],
 ) -> Result<Checked, Vec<Diagnostic>> {
     let mut errors: Vec<Diagnostic> = Vec::new();
-    let names = Names {
-        by_kind: scenario
-            .blocks
-            .iter()
-            .map(|b| (b.kind.text.as_str(), b.name().text.as_str()))
-            .collect(),
-    };
-    // Names are unique across components.
-    let mut first_of: BTreeMap<&str, &Block> = BTreeMap::new();
-    for b in &scenario.blocks {
-        let name = b.name();
-        if let Some(first) = first_of.get(name.text.as_str()) {
-            let d = Diagnostic::at(
-                &b.file,
-                name.span,
-                format!("`{}` is already the name of another component", name.text),
-            )
-            .hint(format!(
-                "first defined at {}:{}; name each component",
-                first.file,
-                first.name().span.line
-            ));
-            errors.push(d);
-        } else {
-            first_of.insert(&name.text, b);
-        }
-    }
+    let declared = declared_hosts(scenario, &mut errors);
+    let names = Names::new(scenario, &declared);
+    unique_names(scenario, &declared, &mut errors);
     let mut blocks = Vec::new();
     for b in &scenario.blocks {
         if let Some(cb) = check_block(b, all, &names, &mut errors) {
@@ -747,10 +882,62 @@ pub fn check_with(
         duration,
         blocks,
         nodes,
+        hosts: declared,
         schedule,
         expects: scenario.expects.clone(),
         models,
     })
+}
+
+/// Names are unique across components, hosts included (each of a range by itself).
+fn unique_names(scenario: &Scenario, hosts: &[CheckedHost], errors: &mut Vec<Diagnostic>) {
+    let mut first_of: BTreeMap<&str, &Block> = BTreeMap::new();
+    for (i, name) in component_names(scenario, hosts) {
+        let b = &scenario.blocks[i];
+        if let Some(first) = first_of.get(name) {
+            let d = Diagnostic::at(
+                &b.file,
+                b.name().span,
+                format!("`{name}` is already the name of another component"),
+            )
+            .hint(format!(
+                "first defined at {}:{}; name each component",
+                first.file,
+                first.name().span.line
+            ));
+            errors.push(d);
+        } else {
+            first_of.insert(name, b);
+        }
+    }
+}
+
+/// The first few of `names`, joined, for a hint: a hint stays short however many there are.
+fn some_of(names: &[&str]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = names[..names.len().min(SHOWN)].join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(", ... ({} in all)", names.len()));
+    }
+    s
+}
+
+/// Every component name in the order written, with the index of its block: a `host` block's
+/// hosts one by one (`hosts` is in block order), any other block's own name. One pass over
+/// both, so a scenario of many hosts is checked in linear time.
+fn component_names<'a>(scenario: &'a Scenario, hosts: &'a [CheckedHost]) -> Vec<(usize, &'a str)> {
+    let mut out = Vec::with_capacity(scenario.blocks.len() + hosts.len());
+    let mut rest = hosts;
+    for (i, b) in scenario.blocks.iter().enumerate() {
+        if b.kind.text == HOST {
+            let (mine, after) = rest.split_at(rest.iter().take_while(|h| h.block == i).count());
+            out.extend(mine.iter().map(|h| (i, h.name.as_str())));
+            rest = after;
+        } else {
+            out.push((i, b.name().text.as_str()));
+        }
+    }
+    out
 }
 
 fn check_block(
@@ -846,13 +1033,16 @@ fn check_block(
         }
     }
     let given = |n: &str| b.props.iter().find(|p| p.key.text == n);
+    // Where hosts are declared, a block that must be placed and is not says so, rather than
+    // asking for either of a pair (`nodes` or `on`).
+    let unplaced = unplaced(b, spec, names, errors);
     for ps in spec.props {
         if let Need::OneOf(other) = ps.need {
             // Reported once, from the first of the pair in the schema.
             let first = spec.props.iter().position(|p| p.name == ps.name)
                 < spec.props.iter().position(|p| p.name == other);
             match (given(ps.name), given(other)) {
-                (None, None) if first => errors.push(
+                (None, None) if first && !unplaced => errors.push(
                     Diagnostic::at(
                         &b.file,
                         name.span,
@@ -893,6 +1083,8 @@ fn check_block(
             );
         }
     }
+    sole_references(b, spec, names, &mut props, errors);
+    let placement = placed(spec, &mut props);
     // Returned even when some property is wrong (the caller has the errors): the block's kind
     // still tells which model is in use and which metrics exist, and its good properties (its
     // nodes, say) let later checks run without a cascade of follow-on errors.
@@ -901,9 +1093,112 @@ fn check_block(
         spec,
         name: name.text.clone(),
         props,
+        placement,
         span: b.span,
         file: b.file.clone(),
     })
+}
+
+/// Reports a block that must be placed (its placement's need is not a default) but is not,
+/// where the scenario declares hosts. True when it reported one.
+fn unplaced(b: &Block, spec: &KindSpec, names: &Names<'_>, errors: &mut Vec<Diagnostic>) -> bool {
+    let Some(on) = spec.placement() else {
+        return false;
+    };
+    let given = |n: &str| b.props.iter().any(|p| p.key.text == n);
+    if !names.hosts_declared || matches!(on.need, Need::Default(_)) || given(on.name) {
+        return false;
+    }
+    let example = names.of_kind(HOST).next().unwrap_or("HOST");
+    let hint = match on.need {
+        Need::OneOf(other) if given(other) => format!(
+            "the scenario declares hosts: replace `{other}` with `{} {example}..`; the servers are named after their hosts",
+            on.name
+        ),
+        _ => format!("add `{} {example}`", on.name),
+    };
+    errors.push(
+        Diagnostic::at(
+            &b.file,
+            b.name().span,
+            format!(
+                "{} {} is placed nowhere, and the scenario declares hosts",
+                spec.kind,
+                b.name().text
+            ),
+        )
+        .hint(hint),
+    );
+    true
+}
+
+/// Fills in each reference left out that may be (`Need::Sole`): the scenario's only block of
+/// the kind it takes. With none or several, says which to write.
+fn sole_references(
+    b: &Block,
+    spec: &KindSpec,
+    names: &Names<'_>,
+    props: &mut BTreeMap<&'static str, (Typed, Span)>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let name = b.name();
+    for ps in spec.props.iter().filter(|p| p.need == Need::Sole) {
+        if b.props.iter().any(|p| p.key.text == ps.name) {
+            continue;
+        }
+        let kinds = ps.ty.ref_kinds();
+        let fitting: Vec<&str> = kinds.iter().flat_map(|k| names.of_kind(k)).collect();
+        let wanted = one_of(kinds, &[]);
+        match fitting.as_slice() {
+            [only] => {
+                props.insert(ps.name, (Typed::Ref(only.to_string()), name.span));
+            }
+            [] => errors.push(
+                Diagnostic::at(
+                    &b.file,
+                    name.span,
+                    format!(
+                        "{} {} needs {wanted} for `{}`, and the scenario has none",
+                        spec.kind, name.text, ps.name
+                    ),
+                )
+                .hint(format!("add {wanted} block")),
+            ),
+            several => errors.push(
+                Diagnostic::at(
+                    &b.file,
+                    name.span,
+                    format!(
+                        "{} {} needs `{}`: the scenario has {} blocks of that kind ({})",
+                        spec.kind,
+                        name.text,
+                        ps.name,
+                        several.len(),
+                        some_of(several)
+                    ),
+                )
+                .hint(format!("add `{} {}`", ps.name, several[0])),
+            ),
+        }
+    }
+}
+
+/// The hosts a block is placed on, from its placement property. A block whose nodes may be
+/// left out for its placement (`raft kv { on db1..db3 }`) gets nodes named after its hosts.
+fn placed(spec: &KindSpec, props: &mut BTreeMap<&'static str, (Typed, Span)>) -> Vec<String> {
+    let Some(on) = spec.placement() else {
+        return Vec::new();
+    };
+    let Some((Typed::Hosts(hosts), span)) = props.get(on.name).cloned() else {
+        return Vec::new();
+    };
+    let nodes_for = |p: &&PropSpec| p.ty == PropType::Nodes && p.need == Need::OneOf(on.name);
+    if let Some(nodes) = spec.props.iter().find(nodes_for) {
+        props
+            .entry(nodes.name)
+            .or_insert((Typed::Nodes(hosts.clone()), span));
+    }
+    hosts
 }
 
 fn time_within(
@@ -1586,6 +1881,209 @@ mod tests {
             ),
             "{}",
             errs[0]
+        );
+    }
+
+    // ---- the world: hosts, placement, references -----------------------------------------
+
+    /// Checks `items` inside a scenario against every real model; each diagnostic as one line.
+    fn world(items: &str) -> Result<Checked, Vec<String>> {
+        let text = format!("scenario \"w\" {{\n{items}}}\n");
+        check(&parse("w.scn", &text).expect("parses"))
+            .map_err(|e| e.iter().map(|d| d.to_string()).collect())
+    }
+
+    /// The one diagnostic `items` gets, as a line.
+    fn one_error(items: &str) -> String {
+        let errs = world(items).expect_err("refused");
+        assert_eq!(errs.len(), 1, "{}", errs.join("\n"));
+        errs.into_iter().next().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_world_sketch_checks_clean() {
+        // WORLD.md's sketch, with the bandwidth written as the language writes a size.
+        let c = world(
+            "  network lan { latency uniform(100us, 300us)  bandwidth 1GiB }
+  host db1..db5 { cpus 2  policy cfs }
+  raft kv { on db1..db5  election_timeout 150ms..300ms  cpu_per_message 20us }
+  job batch { on db1  cpu 30s  nice -5 }
+  load clients { clients 16  rate 2000/s  to kv }
+",
+        )
+        .unwrap_or_else(|e| panic!("{}", e.join("\n")));
+        let hosts: Vec<(&str, usize, usize)> = c
+            .hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.block, h.span.line))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("db1", 1, 3),
+                ("db2", 1, 3),
+                ("db3", 1, 3),
+                ("db4", 1, 3),
+                ("db5", 1, 3)
+            ]
+        );
+        assert_eq!(c.blocks[1].spec.kind, "host");
+        let placement = |name: &str| {
+            c.blocks
+                .iter()
+                .find(|b| b.name == name)
+                .map(|b| b.placement.clone())
+        };
+        let five: Vec<String> = (1..=5).map(|i| format!("db{i}")).collect();
+        assert_eq!(placement("kv"), Some(five.clone()));
+        assert_eq!(placement("batch"), Some(vec!["db1".to_string()]));
+        assert_eq!(placement("clients"), Some(vec![]));
+        // The servers are named after their hosts, and so are the fault targets.
+        assert_eq!(c.blocks[2].get("nodes"), Some(&Typed::Nodes(five.clone())));
+        assert_eq!(c.nodes, five);
+        assert_eq!(
+            c.blocks[2].get("cpu_per_message"),
+            Some(&Typed::Duration(SimDuration::from_micros(20)))
+        );
+        assert_eq!(c.blocks[4].get("to"), Some(&Typed::Ref("kv".into())));
+        assert_eq!(c.models[0].name, "world");
+    }
+
+    #[test]
+    fn a_load_with_one_raft_refers_to_it_without_to() {
+        let c = world("  raft kv { nodes n1..n3 }\n  load c { rate 1/s }\n").expect("checks");
+        let load = c.blocks.iter().find(|b| b.name == "c").expect("the load");
+        assert_eq!(load.get("to"), Some(&Typed::Ref("kv".into())));
+        assert!(c.hosts.is_empty() && load.placement.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_host_is_named_with_the_nearest() {
+        assert_eq!(
+            one_error("  host db1..db3 { }\n  raft kv { on [db1, db2, dbb3] }\n"),
+            "w.scn:3:27: `on`: there is no host named `dbb3` (hint: did you mean \"db3\"?)"
+        );
+        assert_eq!(
+            one_error("  host db1 { }\n  station s { service exp(1s)  on zzz }\n"),
+            "w.scn:3:35: `on`: there is no host named `zzz` (hint: this scenario has: db1)"
+        );
+    }
+
+    #[test]
+    fn a_host_listed_twice_is_refused_where_it_repeats() {
+        assert_eq!(
+            one_error("  host db1..db3 { }\n  raft kv { on [db1..db3, db2] }\n"),
+            "w.scn:3:27: `on`: host `db2` is listed twice (hint: each server runs on a host of its own: list each host once)"
+        );
+    }
+
+    #[test]
+    fn a_one_host_service_given_several_is_refused() {
+        assert_eq!(
+            one_error("  host db1..db2 { }\n  job b { on db1..db2  cpu 1s }\n"),
+            "w.scn:3:14: `on`: this runs on one host; found 2: db1, db2 (hint: write one host, such as `on db1`)"
+        );
+    }
+
+    #[test]
+    fn a_service_placed_nowhere_among_declared_hosts_is_named() {
+        assert_eq!(
+            one_error("  host db1 { }\n  job batch { cpu 1s }\n"),
+            "w.scn:3:7: job batch is placed nowhere, and the scenario declares hosts (hint: add `on db1`)"
+        );
+        assert_eq!(
+            one_error("  host db1 { }\n  station s { service exp(1s) }\n"),
+            "w.scn:3:11: station s is placed nowhere, and the scenario declares hosts (hint: add `on db1`)"
+        );
+        // Not also "needs `nodes` or `on`": placement is what is missing.
+        assert_eq!(
+            one_error("  host a1..a3 { }\n  raft kv { }\n"),
+            "w.scn:3:8: raft kv is placed nowhere, and the scenario declares hosts (hint: add `on a1`)"
+        );
+        assert_eq!(
+            one_error("  host a1..a3 { }\n  raft kv { nodes n1..n3 }\n"),
+            "w.scn:3:8: raft kv is placed nowhere, and the scenario declares hosts (hint: the scenario declares hosts: replace `nodes` with `on a1..`; the servers are named after their hosts)"
+        );
+        // A load and a source may stand outside every host.
+        world("  host a1 { }\n  raft kv { on a1 }\n  load c { rate 1/s }\n").expect("checks");
+        world("  host a1 { }\n  source x { rate 1/s  to s }\n  station s { service exp(1s)  on a1 }\n")
+            .expect("checks");
+    }
+
+    #[test]
+    fn placing_without_hosts_asks_for_a_host_block() {
+        assert_eq!(
+            one_error("  cpu m { policy fifo }\n  job b { on m  cpu 1s }\n"),
+            "w.scn:3:14: `on`: the scenario declares no hosts to place on (hint: declare one, such as `host db1 { }`; or leave out `on`: without hosts, each service runs on an implicit host of its own)"
+        );
+    }
+
+    #[test]
+    fn host_names_are_component_names() {
+        assert_eq!(
+            one_error("  host kv { }\n  raft kv { on kv }\n"),
+            "w.scn:3:8: `kv` is already the name of another component (hint: first defined at w.scn:2; name each component)"
+        );
+        let errs = world("  host s1..s3 { }\n  station s2 { service exp(1s)  on s1 }\n")
+            .expect_err("refused");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("w.scn:3:11: `s2` is already the name of another component")),
+            "{}",
+            errs.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_reference_to_the_wrong_kind_says_what_it_names() {
+        assert_eq!(
+            one_error("  host db1 { }\n  raft kv { on db1 }\n  load c { rate 1/s  to db1 }\n"),
+            "w.scn:4:25: `to`: `db1` is a host, not a raft (hint: this scenario has: kv)"
+        );
+        assert_eq!(
+            one_error("  raft kv { nodes n1..n3 }\n  load c { rate 1/s  to kvv }\n"),
+            "w.scn:3:25: `to`: there is no raft named `kvv` (hint: did you mean \"kv\"?)"
+        );
+        assert_eq!(
+            one_error("  host db1 { }\n  raft kv { on kv }\n"),
+            "w.scn:3:16: `on`: `kv` is a raft, not a host (hint: this scenario has: db1)"
+        );
+        // Routes are references too.
+        assert_eq!(
+            one_error(
+                "  host db1 { }\n  source a { rate 1/s  to db1 }\n  station s { service exp(1s)  on db1 }\n"
+            ),
+            "w.scn:3:27: `to`: `db1` is a host, not a station or exit (hint: this scenario has: s, exit)"
+        );
+    }
+
+    #[test]
+    fn a_load_without_to_needs_exactly_one_raft() {
+        assert_eq!(
+            one_error(
+                "  raft a { nodes n1..n3 }\n  raft b { nodes m1..m3 }\n  load c { rate 1/s }\n"
+            ),
+            "w.scn:4:8: load c needs `to`: the scenario has 2 blocks of that kind (a, b) (hint: add `to a`)"
+        );
+        assert_eq!(
+            one_error("  load c { rate 1/s }\n"),
+            "w.scn:2:8: load c needs a raft for `to`, and the scenario has none (hint: add a raft block)"
+        );
+    }
+
+    #[test]
+    fn only_a_host_block_names_a_range_and_the_range_must_expand() {
+        assert_eq!(
+            one_error("  station s1..s3 { service exp(1s) }\n"),
+            "w.scn:2:11: a station block has one name, not a range (hint: name it with one word; only `host` blocks declare several at once (`host db1..db3 { }`))"
+        );
+        assert_eq!(
+            one_error("  host db5..db1 { }\n"),
+            "w.scn:2:8: the range db5..db1 runs backwards"
+        );
+        assert_eq!(
+            one_error("  host db1..web3 { }\n"),
+            "w.scn:2:8: the ends of a host range share a prefix; found `db` and `web`"
         );
     }
 }

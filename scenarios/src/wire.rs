@@ -274,7 +274,9 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
         });
     }
     if checked.blocks.iter().any(|b| b.model.name == "raft") {
-        if let Some(b) = checked.blocks.iter().find(|b| b.model.name != "raft") {
+        // The `network` is the world's (models::world::schema); the cluster runs over it.
+        let foreign = |b: &&CheckedBlock| b.model.name != "raft" && b.spec.kind != "network";
+        if let Some(b) = checked.blocks.iter().find(foreign) {
             return Err(vec![
                 Diagnostic::at(
                     &b.file,

@@ -323,6 +323,23 @@ fn models_lists_every_kind_and_property() {
 }
 
 #[test]
+fn models_lists_the_world_first_and_what_references_take() {
+    let out = stdout(&sim(&["models"]));
+    assert!(out.starts_with("model world:"), "{out}");
+    for s in [
+        "host NAME { ... }",
+        "network NAME { ... }",
+        "    references: on: host names\n",
+        "    references: to: a raft; on: a host\n",
+        "    references: to: a station or exit, or a weighted list of them; on: a host\n",
+        "[default: the scenario's only raft]",
+        "[required when the scenario declares hosts; else a host of its own]",
+    ] {
+        assert!(out.contains(s), "{s:?} not in {out}");
+    }
+}
+
+#[test]
 fn a_sweep_runs_once_per_value() {
     let o = sim(&["run", "scenarios/mmk-sweep.scn", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

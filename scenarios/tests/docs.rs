@@ -396,6 +396,9 @@ fn features(s: &Scenario, out: &mut BTreeSet<String>) {
             "block:unnamed"
         }
         .into());
+        if b.name.as_ref().is_some_and(|n| n.text.contains("..")) {
+            tag("block:range".into());
+        }
         values.extend(b.props.iter().map(|p| &p.value));
     }
     for sw in &s.sweeps {
@@ -569,7 +572,7 @@ fn the_examples_use_every_construct() {
         ],
     );
     add("file", &["scenario", "fragment"]);
-    add("block", &["named", "unnamed"]);
+    add("block", &["named", "unnamed", "range"]);
     add(
         "value",
         &[

@@ -419,6 +419,19 @@ const TOKENS: &[&str] = &[
     "station server { service exp(1s) }",
     "source a { rate 1/s  to server }",
     "include \"x.scn\"",
+    // The world: hosts (ranges as names), placement and references.
+    "host",
+    "on",
+    "db1",
+    "db1..db3",
+    "kv",
+    "host db1..db3 { cpus 2  policy cfs }",
+    "host db1 { }",
+    "raft kv { on db1..db3 }",
+    "job j { on db1  cpu 1s }",
+    "load c { rate 1/s  to kv }",
+    "on [db1, db2]",
+    "to kv",
 ];
 
 fn bytes_input() -> impl Strategy<Value = String> {
@@ -557,6 +570,7 @@ fn corpus() -> Vec<String> {
     out.sort();
     assert!(out.len() >= 5, "the shipped scenarios are found");
     out.push(EVERYTHING.to_string());
+    out.push(WORLD.to_string());
     for text in &out {
         assert!(
             parse("corpus.scn", text).is_ok(),
@@ -622,6 +636,22 @@ scenario "every \"thing\" \\ \t # not a comment" { # trailing the header
   # after the last item
 }
 # after the closing brace
+"#;
+
+/// A composed scenario: hosts declared by a range, services placed on them, references.
+const WORLD: &str = r#"scenario "world" {
+  duration 10s
+  network lan { latency uniform(100us, 300us)  bandwidth 1GiB }
+  host db1..db5 { cpus 2  policy cfs  fsync uniform(1ms, 2ms) }
+  host edge { }
+  raft kv { on db1..db5  election_timeout 150ms..300ms  cpu_per_message 20us }
+  job batch { on db1  cpu 30s  nice -5 }
+  jobs many { on db2  count 10  cpu exp(1s) }
+  load clients { clients 16  rate 2000/s  to kv  on edge }
+  source a { rate 1/s  to s  on edge }
+  station s { service exp(1s)  on [db3] }
+  at 2s crash db1
+}
 "#;
 
 // ---- random inputs -------------------------------------------------------------------------

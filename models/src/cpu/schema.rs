@@ -2,7 +2,7 @@
 //! blocks (one job each), with the metrics they produce.
 
 use crate::schema::{
-    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop,
+    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, metric, prop,
 };
 
 /// Every policy a `cpu` block can name.
@@ -11,6 +11,114 @@ pub const POLICIES: &[&str] = &[
 ];
 
 const DURATION_OR_ZERO: PropType = PropType::Duration;
+
+// The machine's properties, one const each: the world's `host` block takes the same ones
+// (`crate::world::schema`), so a host's CPUs are described, typed and defaulted in one place.
+
+pub const POLICY: PropSpec = prop(
+    "policy",
+    PropType::Choice(POLICIES),
+    Need::Required,
+    "The scheduling policy.",
+);
+
+pub const CPUS: PropSpec = prop(
+    "cpus",
+    PropType::Count { min: 1, max: 64 },
+    Need::Default("1"),
+    "Number of CPUs.",
+);
+
+pub const PER_CPU_QUEUES: PropSpec = prop(
+    "per_cpu_queues",
+    PropType::Bool,
+    Need::Default("false"),
+    "One run queue per CPU (jobs stay where they ran) instead of one shared queue.",
+);
+
+pub const STEAL: PropSpec = prop(
+    "steal",
+    PropType::Bool,
+    Need::Default("false"),
+    "With per-CPU queues: an idle CPU steals a job from the fullest queue.",
+);
+
+pub const QUANTUM: PropSpec = prop(
+    "quantum",
+    DURATION_OR_ZERO,
+    Need::Default("10ms"),
+    "Time slice of rr, lottery and stride, and of MLFQ's top queue.",
+);
+
+pub const CONTEXT_SWITCH: PropSpec = prop(
+    "context_switch",
+    DURATION_OR_ZERO,
+    Need::Default("0s"),
+    "Time a CPU spends switching to a different job.",
+);
+
+pub const MIGRATION_COST: PropSpec = prop(
+    "migration_cost",
+    DURATION_OR_ZERO,
+    Need::Default("0s"),
+    "Extra CPU time a job needs when it runs cold (on another CPU, or after warm_window).",
+);
+
+pub const WARM_WINDOW: PropSpec = prop(
+    "warm_window",
+    DURATION_OR_ZERO,
+    Need::Default("10ms"),
+    "How long a CPU's cache stays warm for a job that left it.",
+);
+
+pub const LEVELS: PropSpec = prop(
+    "levels",
+    PropType::Count { min: 1, max: 64 },
+    Need::Default("3"),
+    "MLFQ: number of queues.",
+);
+
+pub const QUANTUM_FACTOR: PropSpec = prop(
+    "quantum_factor",
+    PropType::Count { min: 1, max: 1000 },
+    Need::Default("2"),
+    "MLFQ: each lower queue's quantum and allotment are this many times the one above.",
+);
+
+pub const ALLOTMENT: PropSpec = prop(
+    "allotment",
+    DURATION_OR_ZERO,
+    Need::Default("2 quanta"),
+    "MLFQ: CPU time a job may use in the top queue before it moves down.",
+);
+
+pub const BOOST: PropSpec = prop(
+    "boost",
+    DURATION_OR_ZERO,
+    Need::Default("never"),
+    "MLFQ: every this often, all jobs go back to the top queue.",
+);
+
+pub const IO_RESETS_ALLOTMENT: PropSpec = prop(
+    "io_resets_allotment",
+    PropType::Bool,
+    Need::Default("false"),
+    "MLFQ: a job that gives up the CPU keeps its level with a fresh allotment (gameable).",
+);
+
+pub const TARGET_LATENCY: PropSpec = prop(
+    "target_latency",
+    DURATION_OR_ZERO,
+    Need::Default("48ms"),
+    "CFS: the period in which every runnable job should run once.",
+);
+
+pub const MIN_GRANULARITY: PropSpec = prop(
+    "min_granularity",
+    DURATION_OR_ZERO,
+    Need::Default("6ms"),
+    "CFS: the shortest slice.",
+);
 
 /// `cpu` and `job` blocks.
 pub const SCHEMA: ModelSpec = ModelSpec {
@@ -21,96 +129,21 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             kind: "cpu",
             doc: "The machine: its CPUs, the scheduling policy and its parameters.",
             props: &[
-                prop(
-                    "policy",
-                    PropType::Choice(POLICIES),
-                    Need::Required,
-                    "The scheduling policy.",
-                ),
-                prop(
-                    "cpus",
-                    PropType::Count { min: 1, max: 64 },
-                    Need::Default("1"),
-                    "Number of CPUs.",
-                ),
-                prop(
-                    "per_cpu_queues",
-                    PropType::Bool,
-                    Need::Default("false"),
-                    "One run queue per CPU (jobs stay where they ran) instead of one shared queue.",
-                ),
-                prop(
-                    "steal",
-                    PropType::Bool,
-                    Need::Default("false"),
-                    "With per-CPU queues: an idle CPU steals a job from the fullest queue.",
-                ),
-                prop(
-                    "quantum",
-                    DURATION_OR_ZERO,
-                    Need::Default("10ms"),
-                    "Time slice of rr, lottery and stride, and of MLFQ's top queue.",
-                ),
-                prop(
-                    "context_switch",
-                    DURATION_OR_ZERO,
-                    Need::Default("0s"),
-                    "Time a CPU spends switching to a different job.",
-                ),
-                prop(
-                    "migration_cost",
-                    DURATION_OR_ZERO,
-                    Need::Default("0s"),
-                    "Extra CPU time a job needs when it runs cold (on another CPU, or after warm_window).",
-                ),
-                prop(
-                    "warm_window",
-                    DURATION_OR_ZERO,
-                    Need::Default("10ms"),
-                    "How long a CPU's cache stays warm for a job that left it.",
-                ),
-                prop(
-                    "levels",
-                    PropType::Count { min: 1, max: 64 },
-                    Need::Default("3"),
-                    "MLFQ: number of queues.",
-                ),
-                prop(
-                    "quantum_factor",
-                    PropType::Count { min: 1, max: 1000 },
-                    Need::Default("2"),
-                    "MLFQ: each lower queue's quantum and allotment are this many times the one above.",
-                ),
-                prop(
-                    "allotment",
-                    DURATION_OR_ZERO,
-                    Need::Default("2 quanta"),
-                    "MLFQ: CPU time a job may use in the top queue before it moves down.",
-                ),
-                prop(
-                    "boost",
-                    DURATION_OR_ZERO,
-                    Need::Default("never"),
-                    "MLFQ: every this often, all jobs go back to the top queue.",
-                ),
-                prop(
-                    "io_resets_allotment",
-                    PropType::Bool,
-                    Need::Default("false"),
-                    "MLFQ: a job that gives up the CPU keeps its level with a fresh allotment (gameable).",
-                ),
-                prop(
-                    "target_latency",
-                    DURATION_OR_ZERO,
-                    Need::Default("48ms"),
-                    "CFS: the period in which every runnable job should run once.",
-                ),
-                prop(
-                    "min_granularity",
-                    DURATION_OR_ZERO,
-                    Need::Default("6ms"),
-                    "CFS: the shortest slice.",
-                ),
+                POLICY,
+                CPUS,
+                PER_CPU_QUEUES,
+                STEAL,
+                QUANTUM,
+                CONTEXT_SWITCH,
+                MIGRATION_COST,
+                WARM_WINDOW,
+                LEVELS,
+                QUANTUM_FACTOR,
+                ALLOTMENT,
+                BOOST,
+                IO_RESETS_ALLOTMENT,
+                TARGET_LATENCY,
+                MIN_GRANULARITY,
             ],
             metrics: &[
                 metric(
@@ -202,6 +235,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     Need::Default("any CPU"),
                     "The only CPU the job may run on.",
                 ),
+                prop(
+                    "on",
+                    PropType::Host,
+                    Need::Placed,
+                    "The host whose CPUs run the job.",
+                ),
             ],
             metrics: &[
                 metric("response", MetricKind::Latency, "First run minus arrival."),
@@ -271,6 +310,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     },
                     Need::Default("0"),
                     "CFS niceness of each job.",
+                ),
+                prop(
+                    "on",
+                    PropType::Host,
+                    Need::Placed,
+                    "The host whose CPUs run the jobs.",
                 ),
             ],
             metrics: &[],

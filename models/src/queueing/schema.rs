@@ -48,6 +48,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     Need::Required,
                     "The station customers go to first.",
                 ),
+                prop(
+                    "on",
+                    PropType::Host,
+                    Need::Default("outside every host"),
+                    "The host the customers come from.",
+                ),
             ],
             metrics: &[metric(
                 "arrivals",
@@ -88,6 +94,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     },
                     Need::Default("unlimited"),
                     "Most customers waiting; arrivals beyond it are dropped.",
+                ),
+                prop(
+                    "on",
+                    PropType::Host,
+                    Need::Placed,
+                    "The host whose servers serve the customers.",
                 ),
             ],
             metrics: &[

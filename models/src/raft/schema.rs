@@ -1,5 +1,5 @@
-//! The Raft model's schema: `network`, `raft` and `load` blocks, their metrics, the fault verbs
-//! it reacts to, and what `expect` can ask of it.
+//! The Raft model's schema: `raft` and `load` blocks, their metrics, the fault verbs it reacts
+//! to, and what `expect` can ask of it. (The `network` its servers talk over is the world's.)
 
 use crate::schema::{
     ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric,
@@ -7,90 +7,33 @@ use crate::schema::{
 };
 
 use super::types::Bugs;
-use crate::network::Topology;
 
 const COUNT: PropType = PropType::Count {
     min: 1,
     max: u64::MAX,
 };
 
-/// `network`, `raft` and `load` blocks.
+/// `raft` and `load` blocks.
 pub const SCHEMA: ModelSpec = ModelSpec {
     name: "raft",
     doc: "A Raft cluster replicating a key-value store, over a simulated network, with clients.",
     kinds: &[
         KindSpec {
-            kind: "network",
-            doc: "The links between hosts: a full mesh unless `topology` says otherwise.",
-            props: &[
-                prop(
-                    "topology",
-                    PropType::Choice(Topology::NAMES),
-                    Need::Default("full-mesh"),
-                    "How servers are wired: full-mesh, ring, star (around the first) or line; a message crosses one latency per hop.",
-                ),
-                prop(
-                    "latency",
-                    PropType::DurationDist,
-                    Need::Default("uniform(1ms, 5ms)"),
-                    "One-way latency of a message.",
-                ),
-                prop(
-                    "bandwidth",
-                    PropType::Size,
-                    Need::Default("unlimited"),
-                    "Bytes per second a link carries; messages queue behind each other.",
-                ),
-                prop(
-                    "queue_limit",
-                    PropType::Size,
-                    Need::Default("unlimited"),
-                    "Bytes that may wait to be sent on a link; more are dropped (needs bandwidth).",
-                ),
-                prop(
-                    "loss",
-                    PropType::Probability,
-                    Need::Default("0"),
-                    "Probability a message is lost.",
-                ),
-                prop(
-                    "duplicate",
-                    PropType::Probability,
-                    Need::Default("0"),
-                    "Probability a message arrives twice.",
-                ),
-                prop(
-                    "reorder",
-                    PropType::Probability,
-                    Need::Default("0"),
-                    "Probability a message is held back by reorder_delay.",
-                ),
-                prop(
-                    "reorder_delay",
-                    PropType::DurationDist,
-                    Need::Default("uniform(200ms, 2s)"),
-                    "Extra delay of a held-back message.",
-                ),
-            ],
-            metrics: &[
-                metric("sent", MetricKind::Counter, "Messages sent."),
-                metric(
-                    "delivered",
-                    MetricKind::Counter,
-                    "Messages that arrived (copies count).",
-                ),
-                metric(
-                    "dropped",
-                    MetricKind::Counter,
-                    "Messages lost, partitioned away or dropped by a full queue.",
-                ),
-            ],
-        },
-        KindSpec {
             kind: "raft",
             doc: "A Raft cluster; its nodes are the targets of crash, pause, clock and disk faults.",
             props: &[
-                prop("nodes", PropType::Nodes, Need::Required, "The servers."),
+                prop(
+                    "nodes",
+                    PropType::Nodes,
+                    Need::OneOf("on"),
+                    "The servers, each on an implicit host of its own.",
+                ),
+                prop(
+                    "on",
+                    PropType::Hosts,
+                    Need::OneOf("nodes"),
+                    "The hosts the servers run on, one each; the servers are named after them.",
+                ),
                 prop(
                     "election_timeout",
                     PropType::DurationRange,
@@ -147,6 +90,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     PropType::Choice(Bugs::NAMES),
                     Need::Default("none"),
                     "Switch on a planted bug, to see the checkers catch it.",
+                ),
+                prop(
+                    "cpu_per_message",
+                    PropType::Duration,
+                    Need::Default("0s (not modelled)"),
+                    "CPU time each delivered message costs on its server's host, queued with whatever else runs there.",
                 ),
             ],
             metrics: &[
@@ -216,6 +165,21 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     PropType::Duration,
                     Need::Default("1s"),
                     "How long an operation may take in all before its outcome is unknown.",
+                ),
+                prop(
+                    "to",
+                    PropType::Ref {
+                        kinds: &["raft"],
+                        also: &[],
+                    },
+                    Need::Sole,
+                    "The cluster the clients talk to.",
+                ),
+                prop(
+                    "on",
+                    PropType::Host,
+                    Need::Default("outside every host"),
+                    "The host the clients run on.",
                 ),
             ],
             metrics: &[

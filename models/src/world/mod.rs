@@ -18,6 +18,7 @@ pub mod faults;
 pub mod host;
 pub mod liveness;
 pub mod load;
+pub mod schema;
 
 use simcore::metrics::CounterId;
 use simcore::{Ctx, Encoder, Model, RngStream, SimError, SimTime, TraceEvent};

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use models::MODELS;
-use models::schema::Need;
 use reports::text::{metrics_table, show};
 use scenarios::ScenarioError;
 use scenarios::render::{DiskSources, render};
@@ -848,11 +847,7 @@ fn print_models() {
             println!();
             println!("  {} NAME {{ ... }}  {}", k.kind, k.doc);
             for p in k.props {
-                let need = match p.need {
-                    Need::Required => "required".to_string(),
-                    Need::Default(d) => format!("default: {d}"),
-                    Need::OneOf(other) => format!("this or `{other}`"),
-                };
+                let need = p.need_text();
                 let live = if p.live {
                     ", can change during a run (load)"
                 } else {
@@ -860,6 +855,14 @@ fn print_models() {
                 };
                 println!("    {:<13} {}", p.name, p.doc);
                 println!("    {:<13} takes {} [{need}{live}]", "", p.ty.describe());
+            }
+            let refs: Vec<String> = k
+                .props
+                .iter()
+                .filter_map(|p| p.ty.refers_to().map(|r| format!("{}: {r}", p.name)))
+                .collect();
+            if !refs.is_empty() {
+                println!("    references: {}", refs.join("; "));
             }
             if !k.metrics.is_empty() {
                 println!("    metrics:");

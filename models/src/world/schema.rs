@@ -1,0 +1,161 @@
+//! The world's schema: `host` blocks (machines with CPUs under a scheduling policy and a disk)
+//! and the `network` between them. Services of the other families are placed on hosts with
+//! `on`; where a scenario declares no host, each service runs on an implicit host of its own.
+
+use crate::cpu::schema as cpu;
+use crate::network::Topology;
+use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, metric, prop};
+
+/// The kind of block that declares hosts: placement (`on`) names hosts of this kind, and only a
+/// block of this kind may name a range (`host db1..db5 { ... }` declares five alike).
+pub const HOST: &str = "host";
+
+/// A host's scheduling policy: as the `cpu` block's, but optional (Linux's default, CFS), so a
+/// host needs no properties at all (`host db1 { }`).
+const HOST_POLICY: PropSpec = PropSpec {
+    need: Need::Default("cfs"),
+    ..cpu::POLICY
+};
+
+/// `host` and `network`.
+pub const SCHEMA: ModelSpec = ModelSpec {
+    name: "world",
+    doc: "Hosts (machines with CPUs and a disk) and the network between them, on which the other families' services are placed.",
+    kinds: &[
+        KindSpec {
+            kind: HOST,
+            doc: "A machine: its CPUs under a scheduling policy, and its disk. `host a..e` declares several alike; `on` places services on them.",
+            props: &[
+                cpu::CPUS,
+                HOST_POLICY,
+                cpu::PER_CPU_QUEUES,
+                cpu::STEAL,
+                cpu::QUANTUM,
+                cpu::CONTEXT_SWITCH,
+                cpu::MIGRATION_COST,
+                cpu::WARM_WINDOW,
+                cpu::LEVELS,
+                cpu::QUANTUM_FACTOR,
+                cpu::ALLOTMENT,
+                cpu::BOOST,
+                cpu::IO_RESETS_ALLOTMENT,
+                cpu::TARGET_LATENCY,
+                cpu::MIN_GRANULARITY,
+                prop(
+                    "fsync",
+                    PropType::DurationDist,
+                    Need::Default("the raft block's fsync, or its default"),
+                    "Time for the host's disk to make writes durable.",
+                ),
+            ],
+            metrics: &[],
+        },
+        KindSpec {
+            kind: "network",
+            doc: "The links between hosts: a full mesh unless `topology` says otherwise.",
+            props: &[
+                prop(
+                    "topology",
+                    PropType::Choice(Topology::NAMES),
+                    Need::Default("full-mesh"),
+                    "How servers are wired: full-mesh, ring, star (around the first) or line; a message crosses one latency per hop.",
+                ),
+                prop(
+                    "latency",
+                    PropType::DurationDist,
+                    Need::Default("uniform(1ms, 5ms)"),
+                    "One-way latency of a message.",
+                ),
+                prop(
+                    "bandwidth",
+                    PropType::Size,
+                    Need::Default("unlimited"),
+                    "Bytes per second a link carries; messages queue behind each other.",
+                ),
+                prop(
+                    "queue_limit",
+                    PropType::Size,
+                    Need::Default("unlimited"),
+                    "Bytes that may wait to be sent on a link; more are dropped (needs bandwidth).",
+                ),
+                prop(
+                    "loss",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "Probability a message is lost.",
+                ),
+                prop(
+                    "duplicate",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "Probability a message arrives twice.",
+                ),
+                prop(
+                    "reorder",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "Probability a message is held back by reorder_delay.",
+                ),
+                prop(
+                    "reorder_delay",
+                    PropType::DurationDist,
+                    Need::Default("uniform(200ms, 2s)"),
+                    "Extra delay of a held-back message.",
+                ),
+            ],
+            metrics: &[
+                metric("sent", MetricKind::Counter, "Messages sent."),
+                metric(
+                    "delivered",
+                    MetricKind::Counter,
+                    "Messages that arrived (copies count).",
+                ),
+                metric(
+                    "dropped",
+                    MetricKind::Counter,
+                    "Messages lost, partitioned away or dropped by a full queue.",
+                ),
+            ],
+        },
+    ],
+    global_metrics: &[],
+    verbs: &[],
+    properties: &[],
+    events: &[],
+    charts: &[],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host's CPUs take every property the `cpu` block takes, typed alike: a policy parameter
+    /// added to one and not the other would make hosts and the `cpu` block drift apart.
+    #[test]
+    fn a_host_takes_every_property_of_the_cpu_block() {
+        let host = SCHEMA.kind(HOST).expect("world has hosts");
+        let machine = cpu::SCHEMA.kind("cpu").expect("cpu has a machine");
+        for p in machine.props {
+            let h = host
+                .prop(p.name)
+                .unwrap_or_else(|| panic!("host lacks `{}`", p.name));
+            assert_eq!((h.ty, h.doc), (p.ty, p.doc), "`{}`", p.name);
+        }
+        assert_eq!(
+            host.prop("policy").map(|p| p.need),
+            Some(Need::Default("cfs"))
+        );
+    }
+
+    /// The network moved here from the raft family: it is the world's, for any service that
+    /// sends; no other family declares it.
+    #[test]
+    fn the_network_is_the_worlds_alone() {
+        let owners: Vec<&str> = crate::MODELS
+            .iter()
+            .filter(|m| m.kind("network").is_some())
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(owners, ["world"]);
+    }
+}
