@@ -7,8 +7,11 @@ use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Liveness, LoadConfi
 use models::raft::{Bugs, Config};
 use simcore::{Dist, SimDuration, SimTime};
 
-use crate::ast::{ActionKind, Check, Partition, Target, ValueKind, When};
-use crate::check::{Checked, CheckedAction, CheckedBlock, Typed, duration_dist, node_names};
+use crate::ast::{Check, ValueKind, When};
+use crate::check::{
+    ActionKind, Checked, CheckedAction, CheckedBlock, Partition, Target, Typed, duration_dist,
+    node_names,
+};
 use crate::diag::Diagnostic;
 use crate::wire::{MAX_CHANGES, schedule_lines};
 
@@ -456,8 +459,8 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
                 );
             }
         },
-        ActionKind::Load { .. } => {
-            unreachable!("load actions are checked into CheckedAction::Load")
+        ActionKind::Other { verb, .. } => {
+            return Err(format!("the raft model does not run `{verb}` yet"));
         }
     })
 }
