@@ -784,10 +784,10 @@ impl Builder<'_, '_> {
                 format!("`{w}` starts a second action: several actions at one time go in braces"),
             )
             .hint(format!(
-                "write {{ {}  {w} ... }}",
+                "write `{{ {}  {w} ... }}`",
                 crate::fmt::action_text(action)
             )),
-            other => {
+            _ => {
                 let usage = self
                     .models
                     .iter()
@@ -796,7 +796,10 @@ impl Builder<'_, '_> {
                 Diagnostic::at(
                     &self.file,
                     extra.span,
-                    format!("{} too many: `{verb}` is complete", other.describe()),
+                    format!(
+                        "`{}`: one value too many for `{verb}`",
+                        crate::fmt::value_text(extra)
+                    ),
                 )
                 .hint(format!("write `{usage}`"))
             }
@@ -1192,6 +1195,107 @@ scenario "all" {
             matches!(&s.expects[1].check, Check::Liveness { after: Some(a), .. } if a.text == "heal")
         );
         assert!(matches!(&s.expects[2].check, Check::Metric { .. }));
+    }
+
+    /// Actions are split by their verbs' declared arguments: a group into actions, and the words
+    /// after `at T` into one action and the blocks that follow it.
+    #[test]
+    fn actions_end_where_their_verbs_arguments_do() {
+        let s = parse(
+            "a.scn",
+            "at 1s { crash n1 heal clock skew n2 by 5ms partition [n1] [n2] [n3] heal }\n\
+             at 2s crash n1\nnetwork { latency 1ms }\n\
+             at 3s heal\ncrash c { }\n\
+             at 4s partition [n1] [n2]\nn3 x { k 1 }\n\
+             during 5s..6s load kv rate 2/s  raft kv { nodes n1..n3 }",
+        )
+        .unwrap();
+        let texts: Vec<Vec<String>> = s
+            .schedule
+            .iter()
+            .map(|t| t.actions.iter().map(crate::fmt::action_text).collect())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                vec![
+                    "crash n1",
+                    "heal",
+                    "clock skew n2 by 5ms",
+                    "partition [n1] [n2] [n3]",
+                    "heal"
+                ],
+                vec!["crash n1"],
+                vec!["heal"],
+                vec!["partition [n1] [n2]"],
+                vec!["load kv rate 2/s"],
+            ]
+        );
+        let heads: Vec<(&str, Option<&str>)> = s
+            .blocks
+            .iter()
+            .map(|b| {
+                (
+                    b.kind.text.as_str(),
+                    b.name.as_ref().map(|n| n.text.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                ("network", None),
+                ("crash", Some("c")),
+                ("n3", Some("x")),
+                ("raft", Some("kv"))
+            ]
+        );
+        // Spans end with the action, and a block after it starts at its kind.
+        let t = &s.schedule[1];
+        assert_eq!(
+            (t.span.line, t.span.col, t.span.end - t.span.start),
+            (2, 1, 14)
+        );
+        let b = &s.blocks[0];
+        assert_eq!((b.span.line, b.span.col), (3, 1));
+        assert_eq!(&b.props[0].key.text, "latency");
+    }
+
+    #[test]
+    fn an_action_that_is_no_verb_or_lacks_or_exceeds_arguments_is_located() {
+        let one = |text: &str| {
+            let errs = parse("v.scn", text).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            errs[0].to_string()
+        };
+        assert_eq!(
+            one("at 1s crsh n1"),
+            "v.scn:1:7: unknown action `crsh` (hint: did you mean \"crash\"?)"
+        );
+        assert_eq!(
+            one("at 1s { heal\n  crash }"),
+            "v.scn:2:3: `crash` needs a target: a node, leader, random-node, minority, majority, \
+             all, random(k) or a list [n1, n2] (hint: write `crash TARGET`)"
+        );
+        assert_eq!(
+            one("at 1s heal n1"),
+            "v.scn:1:12: `n1`: one value too many for `heal` (hint: write `heal`)"
+        );
+        assert_eq!(
+            one("at 1s heal crash n1"),
+            "v.scn:1:12: `crash` starts a second action: several actions at one time go in braces \
+             (hint: write `{ heal  crash ... }`)"
+        );
+        assert_eq!(
+            one("at 1s { 5 }"),
+            "v.scn:1:9: expected an action, found an integer (hint: actions: load, partition, \
+             heal, crash, restart, pause, resume, clock, disk)"
+        );
+        assert_eq!(
+            one("at 1s heal a b c { }"),
+            "v.scn:1:12: `a`: one value too many for `heal` (hint: write `heal`)"
+        );
+        assert!(one("during 1s..2s { heal }").contains("syntax error"));
     }
 
     #[test]
