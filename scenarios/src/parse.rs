@@ -625,13 +625,6 @@ impl Builder<'_, '_> {
         }
         let (action, taken) = self.action(&head)?;
         let mut extra = head.split_off(taken);
-        if tokens.peek().is_none() {
-            // No block follows: whatever is left is too much for the action.
-            if let Some(first) = extra.first() {
-                self.too_many(&action, first);
-                return None;
-            }
-        }
         let mut blocks = Vec::new();
         let mut after_action = true;
         loop {
@@ -641,11 +634,7 @@ impl Builder<'_, '_> {
                     let kept = extra.len().min(2);
                     let words = extra.split_off(extra.len() - kept);
                     if let Some(first) = extra.first() {
-                        if after_action {
-                            self.too_many(&action, first);
-                        } else {
-                            self.err(first.span, "syntax error: expected a component block");
-                        }
+                        self.stray(&action, first, after_action);
                         return None;
                     }
                     blocks.push(self.block_after(words, body)?);
@@ -656,11 +645,20 @@ impl Builder<'_, '_> {
             }
         }
         if let Some(first) = extra.first() {
-            // Words after the last block, with no body of their own.
-            self.err(first.span, "syntax error: expected `{`");
+            self.stray(&action, first, after_action);
             return None;
         }
         Some((action, blocks))
+    }
+
+    /// Reports `word`, a value that is neither the action's nor a block's kind or name: one too
+    /// many for the action when it follows it, else a block's missing body.
+    fn stray(&mut self, action: &Action, word: &Value, after_action: bool) {
+        if after_action {
+            self.too_many(action, word);
+        } else {
+            self.err(word.span, "syntax error: expected `{`");
+        }
     }
 
     /// A block whose head (`KIND` or `KIND NAME`) was read as values, with its body.
