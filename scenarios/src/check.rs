@@ -1,9 +1,11 @@
 //! AST to a checked scenario: every block validated against its model's schema
 //! ([`models::schema`]), every value typed, every action, target, time and check verified.
 //!
-//! Nothing here knows a particular model: kinds, properties, metrics, verbs and checkable
-//! properties all come from [`models::MODELS`]. Every problem found becomes a [`Diagnostic`] with
-//! its place and, where one helps, a hint; all are reported in one pass.
+//! Nothing here knows a particular model: kinds, properties, metrics, verbs (with the arguments
+//! each takes) and checkable properties all come from [`models::MODELS`]. The one vocabulary it
+//! names is the faults' and `load`'s, to hand the wiring typed [`ActionKind`]s; a verb outside it
+//! is checked all the same and handed on as [`ActionKind::Other`]. Every problem found becomes a
+//! [`Diagnostic`] with its place and, where one helps, a hint; all are reported in one pass.
 
 use std::collections::BTreeMap;
 
