@@ -17,3 +17,54 @@ pub const MODELS: &[&schema::ModelSpec] = &[
     &raft::schema::SCHEMA,
     &cpu::schema::SCHEMA,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::MODELS;
+    use crate::schema::ArgSpec;
+
+    /// The parser splits actions by their verbs' arguments before it knows which families a
+    /// scenario uses, so one verb takes the same arguments in every family that declares it.
+    #[test]
+    fn a_verb_takes_the_same_arguments_in_every_family() {
+        for a in MODELS.iter().flat_map(|m| m.verbs) {
+            for b in MODELS.iter().flat_map(|m| m.verbs) {
+                if a.name == b.name {
+                    assert_eq!(
+                        a.args, b.args,
+                        "`{}` is declared twice, differently",
+                        a.name
+                    );
+                }
+            }
+        }
+    }
+
+    /// What the checker needs of a verb's arguments: a `ValueOf` follows a `Word` whose words it
+    /// types, a `Property` follows a `Component` and a `PropertyValue` a `Property`.
+    #[test]
+    fn verbs_arguments_refer_to_arguments_before_them() {
+        for v in MODELS.iter().flat_map(|m| m.verbs) {
+            for (i, arg) in v.args.iter().enumerate() {
+                let before = &v.args[..i];
+                match arg {
+                    ArgSpec::ValueOf(types) => {
+                        let words = before.iter().find_map(|a| match a {
+                            ArgSpec::Word(w) => Some(*w),
+                            _ => None,
+                        });
+                        let words = words.unwrap_or_else(|| panic!("`{}`: no word", v.name));
+                        for w in words {
+                            assert!(types.iter().any(|(t, _)| t == w), "`{}` {w}", v.name);
+                        }
+                    }
+                    ArgSpec::Property => assert_eq!(before.last(), Some(&ArgSpec::Component)),
+                    ArgSpec::PropertyValue => {
+                        assert_eq!(before.last(), Some(&ArgSpec::Property))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}

@@ -60,6 +60,8 @@ pub enum PropType {
     },
     /// A weighted mix of the listed words: `[get 60%, put 30%, cas 10%]`.
     Mix(&'static [&'static str]),
+    /// A fraction of either sign: a percentage (`0.01%`) or a number (`-0.0001`).
+    Fraction,
 }
 
 impl PropType {
@@ -104,6 +106,7 @@ impl PropType {
                 words.first().unwrap_or(&"a"),
                 words.get(1).unwrap_or(&"b")
             ),
+            PropType::Fraction => "a fraction such as 0.01% or -0.0001".into(),
         }
     }
 
@@ -224,8 +227,10 @@ pub struct ModelSpec {
     pub kinds: &'static [KindSpec],
     /// Metrics of the whole model, with their full names (`system.response`).
     pub global_metrics: &'static [MetricSpec],
-    /// The action verbs this model reacts to (`load`, `crash`, `partition`, ...).
-    pub verbs: &'static [&'static str],
+    /// The action verbs this model reacts to (`load`, `crash`, `partition`, ...), with the
+    /// arguments each takes: the parser splits actions and the checker types them by these, so a
+    /// new verb needs no grammar change.
+    pub verbs: &'static [VerbSpec],
     /// Properties `expect NAME` can check (`linearizable`), with a doc line each.
     pub properties: &'static [(&'static str, &'static str)],
     /// Events `expect EVENT within T` can wait for (`leader`), with a doc line each.
@@ -238,7 +243,138 @@ impl ModelSpec {
     pub fn kind(&self, kind: &str) -> Option<&'static KindSpec> {
         self.kinds.iter().find(|k| k.kind == kind)
     }
+
+    pub fn verb(&self, name: &str) -> Option<&'static VerbSpec> {
+        self.verbs.iter().find(|v| v.name == name)
+    }
 }
+
+/// The words every family with nodes understands as a target, besides a node's name.
+pub const TARGET_WORDS: &[&str] = &["leader", "random-node", "minority", "majority", "all"];
+
+/// An action verb a model reacts to, and the arguments it takes in order (`at 5s crash leader`:
+/// verb `crash`, one [`ArgSpec::Target`]). Each argument is one value of the scenario's syntax
+/// (a name, a call, a list, a number ...), except [`ArgSpec::Shape`], which may be several lists.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VerbSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub args: &'static [ArgSpec],
+}
+
+impl VerbSpec {
+    /// How the action is written, for `sim models` and hints: `clock skew|drift TARGET by VALUE`.
+    pub fn usage(&self) -> String {
+        let mut s = self.name.to_string();
+        for a in self.args {
+            s.push(' ');
+            s.push_str(&a.usage());
+        }
+        s
+    }
+}
+
+/// One argument of a verb.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArgSpec {
+    /// Whom the action affects: a node's name, one of [`TARGET_WORDS`], `random(k)` (k nodes
+    /// picked at random) or a list of nodes `[n1, n2]`, `[n1..n3]`.
+    Target,
+    /// How to cut the network: one of the listed shapes, or two or more lists of nodes
+    /// (`[n1, n2] [n3, n4, n5]`).
+    Shape(&'static [&'static str]),
+    /// One of the listed words (`skew`, `drift`).
+    Word(&'static [&'static str]),
+    /// Exactly this word, written for the reader (`by`).
+    Keyword(&'static str),
+    /// A value of this type.
+    Value(PropType),
+    /// A value whose type depends on which word of the verb's [`ArgSpec::Word`] was given:
+    /// `(word, type)` pairs.
+    ValueOf(&'static [(&'static str, PropType)]),
+    /// One of a set of forms, each a word (`full`) or a call with one typed argument
+    /// (`slow(5ms)`); `name` says what they are in messages ("disk fault").
+    Form {
+        name: &'static str,
+        forms: &'static [FormSpec],
+    },
+    /// The name of one of the scenario's components.
+    Component,
+    /// A property of that component that may change during a run ([`PropSpec::live`]).
+    Property,
+    /// A value of that property's type.
+    PropertyValue,
+}
+
+impl ArgSpec {
+    /// The argument as `sim models` shows it in a verb's usage.
+    pub fn usage(&self) -> String {
+        match self {
+            ArgSpec::Target => "TARGET".into(),
+            ArgSpec::Shape(shapes) => format!("{}|[GROUP] [GROUP]...", shapes.join("|")),
+            ArgSpec::Word(words) => words.join("|"),
+            ArgSpec::Keyword(word) => (*word).into(),
+            ArgSpec::Value(_) | ArgSpec::ValueOf(_) | ArgSpec::PropertyValue => "VALUE".into(),
+            ArgSpec::Form { forms, .. } => forms
+                .iter()
+                .map(|f| f.example)
+                .collect::<Vec<_>>()
+                .join("|"),
+            ArgSpec::Component => "COMPONENT".into(),
+            ArgSpec::Property => "PROPERTY".into(),
+        }
+    }
+
+    /// What the argument looks like, for "needs ..." messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ArgSpec::Target => format!(
+                "a target: a node, {}, random(k) or a list [n1, n2]",
+                TARGET_WORDS.join(", ")
+            ),
+            ArgSpec::Shape(shapes) => format!(
+                "a partition shape ({}) or two or more groups such as [n1, n2] [n3]",
+                shapes.join(", ")
+            ),
+            ArgSpec::Word(words) => format!("one of {}", words.join(", ")),
+            ArgSpec::Keyword(word) => format!("`{word}`"),
+            ArgSpec::Value(ty) => ty.describe(),
+            ArgSpec::ValueOf(_) | ArgSpec::PropertyValue => "a value".into(),
+            ArgSpec::Form { name, forms } => format!(
+                "a {name}: {}",
+                forms
+                    .iter()
+                    .map(|f| f.example)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ArgSpec::Component => "a component's name".into(),
+            ArgSpec::Property => "a property that can change during a run".into(),
+        }
+    }
+}
+
+/// One form of an [`ArgSpec::Form`]: a bare word when `arg` is None, else a call with one
+/// argument of that type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FormSpec {
+    pub name: &'static str,
+    pub arg: Option<PropType>,
+    /// The form as a user would write it (`slow(5ms)`), for usage lines and hints.
+    pub example: &'static str,
+}
+
+/// `load COMPONENT PROPERTY VALUE`: the verb of every family whose components have properties
+/// that may change during a run ([`live_prop`]).
+pub const LOAD: VerbSpec = VerbSpec {
+    name: "load",
+    doc: "Sets a property of a component (one `sim models` marks \"can change during a run\") from then on.",
+    args: &[
+        ArgSpec::Component,
+        ArgSpec::Property,
+        ArgSpec::PropertyValue,
+    ],
+};
 
 impl KindSpec {
     pub fn prop(&self, name: &str) -> Option<&'static PropSpec> {

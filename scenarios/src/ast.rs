@@ -100,87 +100,14 @@ pub struct Timed {
     pub span: Span,
 }
 
-/// Whom an action affects.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    /// A named node, or one of `leader`, `random-node`, `minority`, `majority`, `all`.
-    Name(Ident),
-    /// `random(k)`: k nodes picked at random.
-    Random(u64, Span),
-    /// `[n1, n2]` or `[n1..n3]`.
-    Nodes(Value),
-}
-
-/// What a partition looks like.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Partition {
-    /// `halves`, `one`, `bridge`, `majorities-ring`, `one-way`.
-    Shape(Ident),
-    /// Explicit groups: `[n1, n2] [n3, n4, n5]`.
-    Groups(Vec<Value>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ActionKind {
-    Partition(Partition),
-    Heal,
-    Crash(Target),
-    Restart(Target),
-    Pause(Target),
-    Resume(Target),
-    /// `clock skew TARGET by VALUE` or `clock drift TARGET by VALUE`.
-    Clock {
-        drift: bool,
-        target: Target,
-        by: Value,
-    },
-    /// `disk TARGET fault`: `disk n1 slow(5ms)`, `disk n1 full`.
-    Disk {
-        target: Target,
-        fault: Value,
-    },
-    /// `load COMPONENT PROPERTY VALUE`: change a load's property from then on.
-    Load {
-        component: Ident,
-        property: Ident,
-        value: Value,
-    },
-}
-
+/// One action: a verb and its arguments, as written (`crash leader`, `clock skew n1 by 50ms`).
+/// The verb is one a model declares ([`models::schema::VerbSpec`]); the parser has split the
+/// arguments by the verb's declared shape, and the checker types them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
-    pub kind: ActionKind,
+    pub verb: Ident,
+    pub args: Vec<Value>,
     pub span: Span,
-}
-
-/// Every action verb, as [`ActionKind::verb`] spells them.
-pub const VERBS: &[&str] = &[
-    "partition",
-    "heal",
-    "crash",
-    "restart",
-    "pause",
-    "resume",
-    "clock",
-    "disk",
-    "load",
-];
-
-impl ActionKind {
-    /// The verb as written (one of [`VERBS`]).
-    pub fn verb(&self) -> &'static str {
-        match self {
-            ActionKind::Partition(_) => "partition",
-            ActionKind::Heal => "heal",
-            ActionKind::Crash(_) => "crash",
-            ActionKind::Restart(_) => "restart",
-            ActionKind::Pause(_) => "pause",
-            ActionKind::Resume(_) => "resume",
-            ActionKind::Clock { .. } => "clock",
-            ActionKind::Disk { .. } => "disk",
-            ActionKind::Load { .. } => "load",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

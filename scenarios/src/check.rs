@@ -1,22 +1,27 @@
 //! AST to a checked scenario: every block validated against its model's schema
 //! ([`models::schema`]), every value typed, every action, target, time and check verified.
 //!
-//! Nothing here knows a particular model: kinds, properties, metrics, verbs and checkable
-//! properties all come from [`models::MODELS`]. Every problem found becomes a [`Diagnostic`] with
-//! its place and, where one helps, a hint; all are reported in one pass.
+//! Nothing here knows a particular model: kinds, properties, metrics, verbs (with the arguments
+//! each takes) and checkable properties all come from [`models::MODELS`]. The one vocabulary it
+//! names is the faults' and `load`'s, to hand the wiring typed [`ActionKind`]s; a verb outside it
+//! is checked all the same and handed on as [`ActionKind::Other`]. Every problem found becomes a
+//! [`Diagnostic`] with its place and, where one helps, a hint; all are reported in one pass.
 
 use std::collections::BTreeMap;
 
 use models::MODELS;
-use models::schema::{KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, article, one_of};
+use models::schema::{
+    ArgSpec, FormSpec, KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, VerbSpec, article,
+    one_of,
+};
 use models::world::schema::HOST;
 use simcore::{Dist, SimDuration};
 
 use crate::ast::{
-    ActionKind, Block, Check, Expect, FileName, Partition, Scenario, Span, Target, Timed, Value,
-    ValueKind, When,
+    Action, Block, Check, Expect, FileName, Ident, Scenario, Span, Timed, Value, ValueKind, When,
 };
 use crate::diag::{Diagnostic, did_you_mean};
+use crate::parse::split_args;
 
 /// The statistics a metric check may take, by metric kind.
 pub fn stats_of(kind: MetricKind) -> &'static [&'static str] {
@@ -33,10 +38,7 @@ pub const STATS: &[&str] = &[
 ];
 
 /// Targets every model with nodes understands.
-pub const TARGET_WORDS: &[&str] = &["leader", "random-node", "minority", "majority", "all"];
-
-/// The partition shapes (Jepsen's nemesis shapes).
-pub const SHAPES: &[&str] = &["halves", "one", "bridge", "majorities-ring", "one-way"];
+pub use models::schema::TARGET_WORDS;
 
 /// The most nodes a range such as `n1..n5` may expand to.
 pub const MAX_NODES: u64 = 10_000;
@@ -109,6 +111,88 @@ pub enum CheckedAction {
     },
     /// A fault for a model with nodes, validated (verb known to a model, nodes known).
     Fault(ActionKind),
+}
+
+/// Whom a fault hits, as checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A named node, or one of `leader`, `random-node`, `minority`, `majority`, `all`.
+    Name(Ident),
+    /// `random(k)`: k nodes picked at random.
+    Random(u64, Span),
+    /// `[n1, n2]` or `[n1..n3]`.
+    Nodes(Value),
+}
+
+/// What a partition looks like, as checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partition {
+    /// A shape the verb declares: `halves`, `one`, `bridge`, `majorities-ring`, `one-way`.
+    Shape(Ident),
+    /// Explicit groups: `[n1, n2] [n3, n4, n5]`.
+    Groups(Vec<Value>),
+}
+
+/// One argument of an action, checked and typed by its [`ArgSpec`] (a `Keyword` leaves none).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckedArg {
+    Target(Target),
+    Shape(Partition),
+    Word(&'static str),
+    Value(Typed),
+    /// A form of an [`ArgSpec::Form`]: its name and, for a call, its typed argument.
+    Form {
+        name: &'static str,
+        arg: Option<Typed>,
+    },
+    Component(String),
+    Property(&'static str),
+}
+
+/// A checked fault. The verbs the Raft cluster reacts to have their own variants, the typed
+/// vocabulary the wiring reads; a verb of another family (declared in its schema, with no
+/// grammar or checker change) is [`ActionKind::Other`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionKind {
+    Partition(Partition),
+    Heal,
+    Crash(Target),
+    Restart(Target),
+    Pause(Target),
+    Resume(Target),
+    /// `clock skew TARGET by VALUE` or `clock drift TARGET by VALUE`.
+    Clock {
+        drift: bool,
+        target: Target,
+        by: Value,
+    },
+    /// `disk TARGET fault`: `disk n1 slow(5ms)`, `disk n1 full`.
+    Disk {
+        target: Target,
+        fault: Value,
+    },
+    /// Any other verb, with its checked arguments in the order its spec declares them.
+    Other {
+        verb: &'static str,
+        args: Vec<CheckedArg>,
+    },
+}
+
+impl ActionKind {
+    /// The verb as written.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            ActionKind::Partition(_) => "partition",
+            ActionKind::Heal => "heal",
+            ActionKind::Crash(_) => "crash",
+            ActionKind::Restart(_) => "restart",
+            ActionKind::Pause(_) => "pause",
+            ActionKind::Resume(_) => "resume",
+            ActionKind::Clock { .. } => "clock",
+            ActionKind::Disk { .. } => "disk",
+            ActionKind::Other { verb, .. } => verb,
+        }
+    }
 }
 
 /// Actions at their times.
@@ -716,6 +800,10 @@ fn typed(ty: &PropType, v: &Value, names: &Names<'_>) -> Result<Typed, Problem> 
             }
             Typed::Float(f)
         }
+        (PropType::Fraction, ValueKind::Percent(p)) => Typed::Float(p / 100.0),
+        (PropType::Fraction, ValueKind::Float(_) | ValueKind::Integer(_)) => {
+            Typed::Float(number(v).unwrap_or(f64::NAN))
+        }
         (PropType::Bool, ValueKind::Bool(b)) => Typed::Bool(*b),
         (PropType::Str, ValueKind::Str(s)) => Typed::Str(s.clone()),
         (PropType::Choice(words), ValueKind::Ident(w)) => {
@@ -1222,6 +1310,15 @@ fn time_within(
     }
 }
 
+/// What an action's arguments are checked against: the scenario's components and nodes.
+struct ActionCx<'a> {
+    file: &'a str,
+    blocks: &'a [CheckedBlock],
+    nodes: &'a [String],
+    known: &'a std::collections::BTreeSet<&'a str>,
+    names: &'a Names<'a>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_timed(
     t: &Timed,
@@ -1235,6 +1332,41 @@ fn check_timed(
     errors: &mut Vec<Diagnostic>,
 ) -> Option<CheckedTimed> {
     let before = errors.len();
+    let file = &*t.file;
+    check_when(t, duration, errors);
+    if t.actions.is_empty() {
+        errors.push(
+            Diagnostic::at(file, t.span, "no actions here")
+                .hint("put actions in the braces, such as `{ heal }`"),
+        );
+    }
+    let cx = ActionCx {
+        file,
+        blocks,
+        nodes,
+        known,
+        names,
+    };
+    let mut actions = Vec::new();
+    for a in &t.actions {
+        let verb = a.verb.text.as_str();
+        // The verb as the first of the scenario's families that reacts to it declares it.
+        let Some(spec) = models.iter().find_map(|m| m.verb(verb)) else {
+            errors.push(refused(file, a, all, models));
+            continue;
+        };
+        actions.extend(check_action(a, spec, &cx, errors));
+    }
+    (errors.len() == before).then(|| CheckedTimed {
+        file: t.file.clone(),
+        when: t.when.clone(),
+        actions,
+        span: t.span,
+    })
+}
+
+/// Checks a statement's times: within the duration, periods above zero, ranges forwards.
+fn check_when(t: &Timed, duration: Option<SimDuration>, errors: &mut Vec<Diagnostic>) {
     let file = &*t.file;
     match t.when {
         When::At(at) => time_within(file, at, t.span, duration, errors),
@@ -1286,83 +1418,258 @@ fn check_timed(
             time_within(file, to, t.span, duration, errors);
         }
     }
-    if t.actions.is_empty() {
-        errors.push(
-            Diagnostic::at(file, t.span, "no actions here")
-                .hint("put actions in the braces, such as `{ heal }`"),
-        );
-    }
-    let verbs: Vec<&str> = models
+}
+
+/// Why an action whose verb none of the scenario's families reacts to is refused, naming the
+/// families that would.
+fn refused(
+    file: &str,
+    a: &Action,
+    all: &[&'static ModelSpec],
+    models: &[&'static ModelSpec],
+) -> Diagnostic {
+    let verb = a.verb.text.as_str();
+    let supporters: Vec<&str> = all
         .iter()
-        .flat_map(|m| m.verbs.iter().copied())
+        .filter(|m| m.verb(verb).is_some())
+        .map(|m| m.name)
         .collect();
-    let mut actions = Vec::new();
-    for a in &t.actions {
-        let verb = a.kind.verb();
-        if !verbs.contains(&verb) {
-            let supporters: Vec<&str> = all
-                .iter()
-                .filter(|m| m.verbs.contains(&verb))
-                .map(|m| m.name)
-                .collect();
-            let in_use: Vec<&str> = models.iter().map(|m| m.name).collect();
-            let hint = if supporters.is_empty() {
-                format!(
-                    "no model reacts to `{verb}` yet (`sim models` lists what each model supports)"
-                )
-            } else {
-                format!("models that react to it: {}", supporters.join(", "))
-            };
-            let message = if in_use.is_empty() {
-                format!("`{verb}`: the scenario has no components, so nothing reacts to it")
-            } else {
-                format!(
-                    "`{verb}`: none of this scenario's models ({}) reacts to it",
-                    in_use.join(", ")
-                )
-            };
-            errors.push(Diagnostic::at(file, a.span, message).hint(hint));
-            continue;
-        }
-        let target_ok = |target: &Target, errors: &mut Vec<Diagnostic>| match target {
-            Target::Name(n) => {
-                if !TARGET_WORDS.contains(&n.text.as_str()) && !known.contains(n.text.as_str()) {
-                    let hint = did_you_mean(
-                        &n.text,
-                        nodes
-                            .iter()
-                            .map(|s| s.as_str())
-                            .chain(TARGET_WORDS.iter().copied()),
-                    )
-                    .unwrap_or_else(|| {
-                        format!(
-                            "a node ({}) or one of {}",
-                            nodes.join(", "),
-                            TARGET_WORDS.join(", ")
-                        )
-                    });
+    let in_use: Vec<&str> = models.iter().map(|m| m.name).collect();
+    let hint = if supporters.is_empty() {
+        format!("no model reacts to `{verb}` yet (`sim models` lists what each model supports)")
+    } else {
+        format!("models that react to it: {}", supporters.join(", "))
+    };
+    let message = if in_use.is_empty() {
+        format!("`{verb}`: the scenario has no components, so nothing reacts to it")
+    } else {
+        format!(
+            "`{verb}`: none of this scenario's models ({}) reacts to it",
+            in_use.join(", ")
+        )
+    };
+    Diagnostic::at(file, a.span, message).hint(hint)
+}
+
+/// Checks an action's values against its verb's arguments, and types them.
+fn check_action(
+    a: &Action,
+    spec: &'static VerbSpec,
+    cx: &ActionCx<'_>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<CheckedAction> {
+    let before = errors.len();
+    let file = cx.file;
+    let verb = spec.name;
+    let parts = split_args(spec, &a.args);
+    let given: usize = parts.iter().map(|p| p.len()).sum();
+    if let Some(extra) = a.args.get(given) {
+        errors.push(
+            Diagnostic::at(file, extra.span, format!("`{verb}` takes no more values"))
+                .hint(format!("write `{}`", spec.usage())),
+        );
+        return None;
+    }
+    let mut args = Vec::new();
+    // What later arguments depend on: the word given, the component and its property.
+    let mut word: Option<&'static str> = None;
+    let mut block: Option<&CheckedBlock> = None;
+    let mut live: Option<&'static PropSpec> = None;
+    // A typed value's problem, named by the verb (and its word: `clock drift`).
+    let named = |p: Problem, word: Option<&str>| {
+        let mut d = p.into_diag(file);
+        d.message = match word {
+            Some(w) => format!("`{verb} {w}`: {}", d.message),
+            None => format!("`{verb}`: {}", d.message),
+        };
+        d
+    };
+    for (arg, values) in spec.args.iter().zip(parts) {
+        let Some(v) = values.first() else {
+            errors.push(
+                Diagnostic::at(file, a.span, format!("`{verb}` needs {}", arg.describe()))
+                    .hint(format!("write `{}`", spec.usage())),
+            );
+            return None;
+        };
+        match arg {
+            ArgSpec::Target => args.extend(target(v, cx, errors).map(CheckedArg::Target)),
+            ArgSpec::Shape(shapes) => {
+                args.extend(partition(values, shapes, cx, errors).map(CheckedArg::Shape))
+            }
+            ArgSpec::Word(words) => match words.iter().find(|w| is_word(v, w)) {
+                Some(w) => {
+                    word = Some(w);
+                    args.push(CheckedArg::Word(w));
+                }
+                None => {
+                    let written = crate::fmt::value_text(v);
+                    let hint = did_you_mean(&written, words.iter().copied())
+                        .unwrap_or_else(|| format!("write `{}`", spec.usage()));
                     errors.push(
-                        Diagnostic::at(file, n.span, format!("unknown node `{}`", n.text))
-                            .hint(hint),
+                        Diagnostic::at(
+                            file,
+                            v.span,
+                            format!("`{verb}`: `{written}` is not one of {}", words.join(", ")),
+                        )
+                        .hint(hint),
+                    );
+                }
+            },
+            ArgSpec::Keyword(k) => {
+                if !is_word(v, k) {
+                    errors.push(
+                        Diagnostic::at(
+                            file,
+                            v.span,
+                            format!("`{verb}`: expected `{k}`, found {}", v.kind.describe()),
+                        )
+                        .hint(format!("write `{}`", spec.usage())),
                     );
                 }
             }
-            Target::Random(k, span) => {
-                if *k as usize > nodes.len() {
+            ArgSpec::Value(ty) => match typed(ty, v, cx.names) {
+                Ok(t) => args.push(CheckedArg::Value(t)),
+                Err(p) => errors.push(named(p, word)),
+            },
+            ArgSpec::ValueOf(types) => {
+                // Without a good word, its error is reported and the type is unknown.
+                let ty = word.and_then(|w| types.iter().find(|(t, _)| *t == w));
+                if let Some((_, ty)) = ty {
+                    match typed(ty, v, cx.names) {
+                        Ok(t) => args.push(CheckedArg::Value(t)),
+                        Err(p) => errors.push(named(p, word)),
+                    }
+                }
+            }
+            ArgSpec::Form { name, forms } => match form(v, name, forms, cx.names) {
+                Ok(f) => args.push(f),
+                Err(p) => errors.push(p.into_diag(file)),
+            },
+            ArgSpec::Component => {
+                block = component(v, cx, errors);
+                args.extend(block.map(|b| CheckedArg::Component(b.name.clone())));
+            }
+            ArgSpec::Property => {
+                live = block.and_then(|b| live_property(verb, b, v, file, errors));
+                args.extend(live.map(|p| CheckedArg::Property(p.name)));
+            }
+            ArgSpec::PropertyValue => {
+                if let Some(p) = live {
+                    match typed(&p.ty, v, cx.names) {
+                        Ok(t) => args.push(CheckedArg::Value(t)),
+                        Err(p) => errors.push(p.into_diag(file)),
+                    }
+                }
+            }
+        }
+    }
+    (errors.len() == before).then(|| typed_action(spec, a, args))
+}
+
+/// Whether `v` is the bare word `w`.
+fn is_word(v: &Value, w: &str) -> bool {
+    matches!(&v.kind, ValueKind::Ident(x) if x == w)
+}
+
+/// The shared vocabulary of faults and `load`, typed for the wiring: a verb of one of these
+/// names and arguments becomes its [`ActionKind`] (or [`CheckedAction::Load`]); any other verb
+/// a family declares stays [`ActionKind::Other`], its checked arguments in order.
+fn typed_action(spec: &'static VerbSpec, a: &Action, args: Vec<CheckedArg>) -> CheckedAction {
+    use CheckedArg as A;
+    // The value as written, for the kinds that keep it (`by`, a disk fault).
+    let last = || a.args.last().cloned().expect("an action with a value");
+    let kind = match (spec.name, args.as_slice()) {
+        ("load", [A::Component(c), A::Property(p), A::Value(v)]) => {
+            return CheckedAction::Load {
+                component: c.clone(),
+                property: p,
+                value: v.clone(),
+            };
+        }
+        ("partition", [A::Shape(p)]) => ActionKind::Partition(p.clone()),
+        ("heal", []) => ActionKind::Heal,
+        ("crash", [A::Target(t)]) => ActionKind::Crash(t.clone()),
+        ("restart", [A::Target(t)]) => ActionKind::Restart(t.clone()),
+        ("pause", [A::Target(t)]) => ActionKind::Pause(t.clone()),
+        ("resume", [A::Target(t)]) => ActionKind::Resume(t.clone()),
+        ("clock", [A::Word(w), A::Target(t), A::Value(_)]) => ActionKind::Clock {
+            drift: *w == "drift",
+            target: t.clone(),
+            by: last(),
+        },
+        ("disk", [A::Target(t), A::Form { .. }]) => ActionKind::Disk {
+            target: t.clone(),
+            fault: last(),
+        },
+        _ => ActionKind::Other {
+            verb: spec.name,
+            args,
+        },
+    };
+    CheckedAction::Fault(kind)
+}
+
+/// A target: a node, one of [`TARGET_WORDS`], `random(k)` or a list of nodes.
+fn target(v: &Value, cx: &ActionCx<'_>, errors: &mut Vec<Diagnostic>) -> Option<Target> {
+    let file = cx.file;
+    let before = errors.len();
+    let t = match &v.kind {
+        ValueKind::Ident(n) => {
+            if !TARGET_WORDS.contains(&n.as_str()) && !cx.known.contains(n.as_str()) {
+                let candidates = cx
+                    .nodes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .chain(TARGET_WORDS.iter().copied());
+                let hint = did_you_mean(n, candidates).unwrap_or_else(|| {
+                    format!(
+                        "a node ({}) or one of {}",
+                        cx.nodes.join(", "),
+                        TARGET_WORDS.join(", ")
+                    )
+                });
+                errors.push(Diagnostic::at(file, v.span, format!("unknown node `{n}`")).hint(hint));
+            }
+            Target::Name(Ident {
+                text: n.clone(),
+                span: v.span,
+            })
+        }
+        ValueKind::Call { name, args } if name == "random" => match args.as_slice() {
+            [
+                Value {
+                    kind: ValueKind::Integer(k),
+                    ..
+                },
+            ] if *k >= 1 => {
+                let k = *k as u64;
+                if k > cx.nodes.len() as u64 {
                     errors.push(Diagnostic::at(
                         file,
-                        *span,
+                        v.span,
                         format!(
                             "random({k}) picks more nodes than the {} there are",
-                            nodes.len()
+                            cx.nodes.len()
                         ),
                     ));
                 }
+                Target::Random(k, v.span)
             }
-            Target::Nodes(v) => match self::nodes(v) {
+            _ => {
+                errors.push(Diagnostic::at(
+                    file,
+                    v.span,
+                    "random(k) takes a whole number of nodes, at least 1",
+                ));
+                return None;
+            }
+        },
+        ValueKind::List(_) => {
+            match nodes(v) {
                 Ok(list) => {
                     for n in list {
-                        if !known.contains(n.as_str()) {
+                        if !cx.known.contains(n.as_str()) {
                             errors.push(Diagnostic::at(
                                 file,
                                 v.span,
@@ -1372,175 +1679,205 @@ fn check_timed(
                     }
                 }
                 Err(p) => errors.push(p.into_diag(file)),
-            },
-        };
-        match &a.kind {
-            ActionKind::Load {
-                component,
-                property,
-                value,
-            } => {
-                let Some(b) = blocks.iter().find(|b| b.name == component.text) else {
-                    let hint =
-                        did_you_mean(&component.text, blocks.iter().map(|b| b.name.as_str()))
-                            .unwrap_or_else(|| "name a component of this scenario".into());
-                    errors.push(
-                        Diagnostic::at(
-                            file,
-                            component.span,
-                            format!("there is no component `{}`", component.text),
-                        )
+            }
+            Target::Nodes(v.clone())
+        }
+        _ => {
+            errors.push(Diagnostic::at(file, v.span, "not a target").hint(format!(
+                "a node name, {}, random(k), or a list [n1, n2]",
+                TARGET_WORDS.join(", ")
+            )));
+            return None;
+        }
+    };
+    (errors.len() == before).then_some(t)
+}
+
+/// A partition: one of `shapes`, or two or more groups of known nodes, none in two groups.
+fn partition(
+    values: &[Value],
+    shapes: &[&str],
+    cx: &ActionCx<'_>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Partition> {
+    let file = cx.file;
+    let first = values.first()?;
+    match &first.kind {
+        ValueKind::Ident(s) => {
+            if !shapes.contains(&s.as_str()) {
+                let hint = did_you_mean(s, shapes.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "shapes: {}, or explicit groups such as [n1, n2] [n3, n4, n5]",
+                        shapes.join(", ")
+                    )
+                });
+                errors.push(
+                    Diagnostic::at(file, first.span, format!("unknown partition shape `{s}`"))
                         .hint(hint),
-                    );
-                    continue;
-                };
-                let live: Vec<&str> = b
-                    .spec
-                    .props
-                    .iter()
-                    .filter(|p| p.live)
-                    .map(|p| p.name)
-                    .collect();
-                let Some(ps) = b.spec.prop(&property.text).filter(|p| p.live) else {
-                    let hint = if live.is_empty() {
-                        format!("no property of a {} can change during a run", b.spec.kind)
-                    } else {
-                        did_you_mean(&property.text, live.iter().copied()).unwrap_or_else(|| {
-                            format!("a {} can change: {}", b.spec.kind, live.join(", "))
-                        })
-                    };
-                    errors.push(
-                        Diagnostic::at(
-                            file,
-                            property.span,
-                            format!(
-                                "`load` cannot change `{}` of a {}",
-                                property.text, b.spec.kind
-                            ),
-                        )
-                        .hint(hint),
-                    );
-                    continue;
-                };
-                match typed(&ps.ty, value, names) {
-                    Ok(v) => actions.push(CheckedAction::Load {
-                        component: b.name.clone(),
-                        property: ps.name,
-                        value: v,
-                    }),
+                );
+                return None;
+            }
+            Some(Partition::Shape(Ident {
+                text: s.clone(),
+                span: first.span,
+            }))
+        }
+        ValueKind::List(_) if values.len() < 2 => {
+            errors.push(
+                Diagnostic::at(
+                    file,
+                    first.span,
+                    "a partition into groups needs two or more",
+                )
+                .hint("write the groups one after another: `partition [n1, n2] [n3, n4, n5]`"),
+            );
+            None
+        }
+        ValueKind::List(_) => {
+            let before = errors.len();
+            let mut seen = std::collections::BTreeSet::new();
+            for g in values {
+                match nodes(g) {
+                    Ok(list) => {
+                        for n in list {
+                            if !cx.known.contains(n.as_str()) {
+                                errors.push(Diagnostic::at(
+                                    file,
+                                    g.span,
+                                    format!("unknown node `{n}`"),
+                                ));
+                            } else if !seen.insert(n.clone()) {
+                                errors.push(Diagnostic::at(
+                                    file,
+                                    g.span,
+                                    format!("node `{n}` is in two groups"),
+                                ));
+                            }
+                        }
+                    }
                     Err(p) => errors.push(p.into_diag(file)),
                 }
             }
-            ActionKind::Partition(Partition::Shape(s)) => {
-                if !SHAPES.contains(&s.text.as_str()) {
-                    let hint = did_you_mean(&s.text, SHAPES.iter().copied()).unwrap_or_else(|| {
-                        format!(
-                            "shapes: {}, or explicit groups such as [n1, n2] [n3, n4, n5]",
-                            SHAPES.join(", ")
-                        )
-                    });
-                    errors.push(
-                        Diagnostic::at(
-                            file,
-                            s.span,
-                            format!("unknown partition shape `{}`", s.text),
-                        )
-                        .hint(hint),
-                    );
-                }
-                actions.push(CheckedAction::Fault(a.kind.clone()));
-            }
-            ActionKind::Partition(Partition::Groups(groups)) => {
-                let mut seen = std::collections::BTreeSet::new();
-                for g in groups {
-                    match self::nodes(g) {
-                        Ok(list) => {
-                            for n in list {
-                                if !known.contains(n.as_str()) {
-                                    errors.push(Diagnostic::at(
-                                        file,
-                                        g.span,
-                                        format!("unknown node `{n}`"),
-                                    ));
-                                } else if !seen.insert(n.clone()) {
-                                    errors.push(Diagnostic::at(
-                                        file,
-                                        g.span,
-                                        format!("node `{n}` is in two groups"),
-                                    ));
-                                }
-                            }
-                        }
-                        Err(p) => errors.push(p.into_diag(file)),
-                    }
-                }
-                actions.push(CheckedAction::Fault(a.kind.clone()));
-            }
-            ActionKind::Heal => actions.push(CheckedAction::Fault(a.kind.clone())),
-            ActionKind::Crash(t)
-            | ActionKind::Restart(t)
-            | ActionKind::Pause(t)
-            | ActionKind::Resume(t) => {
-                target_ok(t, errors);
-                actions.push(CheckedAction::Fault(a.kind.clone()));
-            }
-            ActionKind::Clock { drift, target, by } => {
-                target_ok(target, errors);
-                let ok = if *drift {
-                    matches!(
-                        by.kind,
-                        ValueKind::Percent(_) | ValueKind::Float(_) | ValueKind::Integer(_)
-                    )
-                } else {
-                    matches!(by.kind, ValueKind::Duration(_)) || dist(by, true).is_ok()
-                };
-                if !ok {
-                    let want = if *drift {
-                        "a rate of drift such as 0.01% or 0.0001"
-                    } else {
-                        "a duration or a duration distribution such as normal(0ms, 50ms)"
-                    };
-                    errors.push(Diagnostic::at(
-                        file,
-                        by.span,
-                        format!(
-                            "clock {} takes {want}, found {}",
-                            if *drift { "drift" } else { "skew" },
-                            by.kind.describe()
-                        ),
-                    ));
-                }
-                actions.push(CheckedAction::Fault(a.kind.clone()));
-            }
-            ActionKind::Disk { target, fault } => {
-                target_ok(target, errors);
-                let ok = match &fault.kind {
-                    ValueKind::Ident(w) => matches!(w.as_str(), "full" | "fail-fsync"),
-                    ValueKind::Call { name, args } => match (name.as_str(), args.as_slice()) {
-                        ("slow", [d]) => matches!(d.kind, ValueKind::Duration(_)),
-                        ("errors" | "corrupt", [p]) => {
-                            typed(&PropType::Probability, p, names).is_ok()
-                        }
-                        _ => false,
-                    },
-                    _ => false,
-                };
-                if !ok {
-                    errors
-                        .push(Diagnostic::at(file, fault.span, "unknown disk fault").hint(
-                            "write full, fail-fsync, slow(5ms), errors(1%) or corrupt(0.1%)",
-                        ));
-                }
-                actions.push(CheckedAction::Fault(a.kind.clone()));
-            }
+            (errors.len() == before).then(|| Partition::Groups(values.to_vec()))
+        }
+        other => {
+            errors.push(
+                Diagnostic::at(
+                    file,
+                    first.span,
+                    format!(
+                        "expected a partition shape or groups, found {}",
+                        other.describe()
+                    ),
+                )
+                .hint(format!(
+                    "shapes: {}, or explicit groups such as [n1, n2] [n3, n4, n5]",
+                    shapes.join(", ")
+                )),
+            );
+            None
         }
     }
-    (errors.len() == before).then(|| CheckedTimed {
-        file: t.file.clone(),
-        when: t.when.clone(),
-        actions,
-        span: t.span,
-    })
+}
+
+/// One of `forms`: a bare word, or a call with one argument of the form's type.
+fn form(
+    v: &Value,
+    what: &str,
+    forms: &'static [FormSpec],
+    names: &Names<'_>,
+) -> Result<CheckedArg, Problem> {
+    let examples = forms.iter().map(|f| f.example).collect::<Vec<_>>();
+    let examples = match examples.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => examples.join(""),
+    };
+    let (name, arg) = match &v.kind {
+        ValueKind::Ident(w) => (w.as_str(), None),
+        ValueKind::Call { name, args } => (name.as_str(), args.first().filter(|_| args.len() == 1)),
+        _ => ("", None),
+    };
+    let unknown = || {
+        let written = crate::fmt::value_text(v);
+        Problem::new(v.span, format!("unknown {what} `{written}`"))
+            .hint(format!("write {examples}"))
+    };
+    let f = forms.iter().find(|f| f.name == name).ok_or_else(unknown)?;
+    let arg = match (f.arg, arg, &v.kind) {
+        (None, None, ValueKind::Ident(_)) => None,
+        (Some(ty), Some(a), _) => Some(typed(&ty, a, names).map_err(|p| Problem {
+            message: format!("`{name}`: {}", p.message),
+            ..p
+        })?),
+        _ => return Err(unknown()),
+    };
+    Ok(CheckedArg::Form { name: f.name, arg })
+}
+
+/// The component an action names.
+fn component<'b>(
+    v: &Value,
+    cx: &ActionCx<'b>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<&'b CheckedBlock> {
+    let name = match &v.kind {
+        ValueKind::Ident(n) => n.as_str(),
+        _ => "",
+    };
+    let found = cx.blocks.iter().find(|b| b.name == name);
+    if found.is_none() {
+        let hint = did_you_mean(name, cx.blocks.iter().map(|b| b.name.as_str()))
+            .unwrap_or_else(|| "name a component of this scenario".into());
+        let written = crate::fmt::value_text(v);
+        errors.push(
+            Diagnostic::at(
+                cx.file,
+                v.span,
+                format!("there is no component `{written}`"),
+            )
+            .hint(hint),
+        );
+    }
+    found
+}
+
+/// A property of `b` that may change during a run, as `verb` names it.
+fn live_property(
+    verb: &str,
+    b: &CheckedBlock,
+    v: &Value,
+    file: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<&'static PropSpec> {
+    let written = crate::fmt::value_text(v);
+    let found = match &v.kind {
+        ValueKind::Ident(n) => b.spec.prop(n).filter(|p| p.live),
+        _ => None,
+    };
+    if found.is_none() {
+        let live: Vec<&str> = b
+            .spec
+            .props
+            .iter()
+            .filter(|p| p.live)
+            .map(|p| p.name)
+            .collect();
+        let hint = if live.is_empty() {
+            format!("no property of a {} can change during a run", b.spec.kind)
+        } else {
+            did_you_mean(&written, live.iter().copied())
+                .unwrap_or_else(|| format!("a {} can change: {}", b.spec.kind, live.join(", ")))
+        };
+        errors.push(
+            Diagnostic::at(
+                file,
+                v.span,
+                format!("`{verb}` cannot change `{written}` of a {}", b.spec.kind),
+            )
+            .hint(hint),
+        );
+    }
+    found
 }
 
 fn check_expect(
@@ -1704,7 +2041,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use models::schema::{
-        KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric, prop,
+        ArgSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, VerbSpec, live_prop, metric, prop,
     };
 
     /// A made-up model with nodes, every action and every property type, so the checker's
@@ -1748,7 +2085,7 @@ mod tests {
             ],
         }],
         global_metrics: &[],
-        verbs: crate::ast::VERBS,
+        verbs: models::raft::schema::VERBS,
         properties: &[("linearizable", "")],
         events: &[("leader", "")],
         charts: &[],
@@ -1782,19 +2119,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.nodes, ["n01", "n02", "n03", "n04", "n05"]);
-        // The scenario uses every verb, and `VERBS` names exactly those `ActionKind::verb` gives.
+        // The scenario uses every verb, each typed into its own kind (none is `Other`).
         let used: BTreeSet<&str> = c
             .schedule
             .iter()
             .flat_map(|t| &t.actions)
             .map(|a| match a {
                 CheckedAction::Load { .. } => "load",
+                CheckedAction::Fault(ActionKind::Other { verb, .. }) => panic!("{verb} untyped"),
                 CheckedAction::Fault(k) => k.verb(),
             })
             .collect();
         assert_eq!(
             used,
-            crate::ast::VERBS.iter().copied().collect::<BTreeSet<_>>()
+            TOY.verbs.iter().map(|v| v.name).collect::<BTreeSet<_>>()
         );
         let b = &c.blocks[0];
         assert_eq!(b.get("buffer"), Some(&Typed::Size(64 << 10)));
@@ -1882,6 +2220,152 @@ mod tests {
             "{}",
             errs[0]
         );
+    }
+
+    /// A made-up family that reacts to a verb of its own. Its schema is all it takes: the
+    /// scenario parses (the group is split by the verb's declared argument), checks, and the
+    /// action comes out typed, with no grammar or checker change.
+    const ZONES: ModelSpec = ModelSpec {
+        name: "zones",
+        doc: "regions of a cloud, for tests",
+        kinds: &[KindSpec {
+            kind: "region",
+            doc: "",
+            props: &[prop("zones", PropType::Nodes, Need::Required, "")],
+            metrics: &[],
+        }],
+        global_metrics: &[],
+        verbs: &[
+            VerbSpec {
+                name: "zone-outage",
+                doc: "Takes zones offline.",
+                args: &[ArgSpec::Target],
+            },
+            VerbSpec {
+                name: "throttle",
+                doc: "Caps a zone's API calls.",
+                args: &[
+                    ArgSpec::Target,
+                    ArgSpec::Keyword("to"),
+                    ArgSpec::Value(PropType::Rate),
+                ],
+            },
+        ],
+        properties: &[],
+        events: &[],
+        charts: &[],
+    };
+
+    #[test]
+    fn a_family_declares_a_verb_and_scenarios_use_it_with_no_grammar_change() {
+        let families: &[&ModelSpec] = &[&ZONES, &models::queueing::schema::SCHEMA];
+        let good = "scenario \"z\" {\n  duration 1m\n  region eu { zones [a, b, c] }\n  \
+                    at 5s { zone-outage a  throttle [b, c] to 10/s  zone-outage random(2) }\n  \
+                    during 10s..20s zone-outage all\n}";
+        let s = crate::parse::parse_with("z.scn", good, families).unwrap();
+        let c = check_with(&s, families).unwrap_or_else(|e| panic!("{e:?}"));
+        let kinds: Vec<&ActionKind> = c
+            .schedule
+            .iter()
+            .flat_map(|t| &t.actions)
+            .map(|a| match a {
+                CheckedAction::Fault(k) => k,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds.len(), 4);
+        assert!(matches!(
+            kinds[0],
+            ActionKind::Other { verb: "zone-outage", args } if matches!(&args[..], [CheckedArg::Target(Target::Name(n))] if n.text == "a")
+        ));
+        assert!(matches!(
+            kinds[1],
+            ActionKind::Other { verb: "throttle", args } if matches!(&args[..], [CheckedArg::Target(Target::Nodes(_)), CheckedArg::Value(Typed::Rate(r))] if *r == 10.0)
+        ));
+        assert!(matches!(
+            kinds[2],
+            ActionKind::Other { args, .. } if matches!(&args[..], [CheckedArg::Target(Target::Random(2, _))])
+        ));
+        // The verb's arguments are checked as any other's.
+        let bad = "scenario \"z\" {\n  region eu { zones [a, b] }\n  \
+                   at 5s { zone-outage d  throttle a by 10/s }\n}";
+        let s = crate::parse::parse_with("z.scn", bad, families).unwrap();
+        let text: Vec<String> = check_with(&s, families)
+            .unwrap_err()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "z.scn:3:23: unknown node `d` (hint: a node (a, b) or one of leader, random-node, minority, majority, all)",
+                "z.scn:3:37: `throttle`: expected `to`, found a name (hint: write `throttle TARGET to VALUE`)"
+            ]
+        );
+        // A scenario of another family refuses the verb, naming the family that reacts to it.
+        let queue = "scenario \"q\" {\n  station s { service exp(1s) }\n  at 1s zone-outage all\n}";
+        let s = crate::parse::parse_with("q.scn", queue, families).unwrap();
+        let errs = check_with(&s, families).unwrap_err();
+        assert!(
+            errs[0].to_string().starts_with("q.scn:3:9: `zone-outage`: none of this scenario's models (queueing) reacts to it (hint: models that react to it: zones)"),
+            "{errs:?}"
+        );
+        // Where no family declares it, the verb is not an action at all.
+        let errs = crate::parse::parse("z.scn", good).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "z.scn:4:11: unknown action `zone-outage` (hint: actions: load, partition, heal, crash, restart, pause, resume, clock, disk (`sim models` says which model reacts to which))"
+        );
+    }
+
+    #[test]
+    fn each_argument_is_checked_by_its_shape() {
+        let errs = checked(
+            r#"scenario "args" {
+  duration 30s
+  cluster c { nodes n1..n3 }
+  at 1s clock skw n1 by 5ms
+  at 2s clock skew n1 with 5ms
+  at 3s clock drift n1 by 5ms
+  at 4s clock skew n1 by exp(0s)
+  at 5s disk n1 slw(5ms)
+  at 6s disk n1 slow(x)
+  at 7s disk n1 errors(150%)
+  at 8s partition [n1]
+  at 9s partition [n1] [n1, n2]
+  at 10s crash random(0)
+  at 11s crash random(4)
+  at 12s crash exp(1s)
+  at 13s load d rate 1/s
+  at 14s load c rate 5s
+}"#,
+        )
+        .unwrap_err();
+        let text: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+        let want = [
+            "t.scn:4:15: `clock`: `skw` is not one of skew, drift (hint: did you mean \"skew\"?)",
+            "t.scn:5:23: `clock`: expected `by`, found a name",
+            "t.scn:6:27: `clock drift`: expected a fraction such as 0.01% or -0.0001, found a duration",
+            "t.scn:7:26: `clock skew`: exp(0s): the mean must be above zero",
+            "t.scn:8:17: unknown disk fault `slw(5ms)` (hint: write full, fail-fsync, slow(5ms), errors(1%) or corrupt(0.1%))",
+            "t.scn:9:22: `slow`: expected a duration such as 150ms, found a name",
+            "t.scn:10:24: `errors`: a probability is from 0% to 100% (or 0 to 1)",
+            "t.scn:11:19: a partition into groups needs two or more",
+            "t.scn:12:24: node `n1` is in two groups",
+            "t.scn:13:16: random(k) takes a whole number of nodes, at least 1",
+            "t.scn:14:16: random(4) picks more nodes than the 3 there are",
+            "t.scn:15:16: not a target",
+            "t.scn:16:15: there is no component `d` (hint: name a component of this scenario)",
+            "t.scn:17:22: expected a rate such as 200/s, found a duration",
+        ];
+        for w in want {
+            assert!(
+                text.iter().any(|t| t.starts_with(w)),
+                "missing {w:?} in\n{}",
+                text.join("\n")
+            );
+        }
+        assert_eq!(errs.len(), want.len(), "{}", text.join("\n"));
     }
 
     // ---- the world: hosts, placement, references -----------------------------------------

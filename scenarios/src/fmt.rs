@@ -14,8 +14,7 @@
 //! on thousands of generated ones, and `tests/fuzz.rs` on mutated and random input.
 
 use crate::ast::{
-    Action, ActionKind, Block, Check, Entry, Expect, Partition, Scenario, Sweep, Target, Timed,
-    Value, ValueKind, When,
+    Action, Block, Check, Entry, Expect, Scenario, Sweep, Timed, Value, ValueKind, When,
 };
 
 /// The widest line the formatter writes when it has a choice.
@@ -280,46 +279,14 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
-fn target_text(t: &Target) -> String {
-    match t {
-        Target::Name(n) => n.text.clone(),
-        Target::Random(k, _) => format!("random({k})"),
-        Target::Nodes(v) => value_text(v),
+/// An action as written: its verb and its values, one space apart (`clock skew n1 by 50ms`).
+pub(crate) fn action_text(a: &Action) -> String {
+    let mut s = a.verb.text.clone();
+    for v in &a.args {
+        s.push(' ');
+        s.push_str(&value_text(v));
     }
-}
-
-fn action_text(a: &Action) -> String {
-    match &a.kind {
-        ActionKind::Partition(Partition::Shape(s)) => format!("partition {}", s.text),
-        ActionKind::Partition(Partition::Groups(g)) => format!(
-            "partition {}",
-            g.iter().map(value_text).collect::<Vec<_>>().join(" ")
-        ),
-        ActionKind::Heal => "heal".into(),
-        ActionKind::Crash(t) => format!("crash {}", target_text(t)),
-        ActionKind::Restart(t) => format!("restart {}", target_text(t)),
-        ActionKind::Pause(t) => format!("pause {}", target_text(t)),
-        ActionKind::Resume(t) => format!("resume {}", target_text(t)),
-        ActionKind::Clock { drift, target, by } => format!(
-            "clock {} {} by {}",
-            if *drift { "drift" } else { "skew" },
-            target_text(target),
-            value_text(by)
-        ),
-        ActionKind::Disk { target, fault } => {
-            format!("disk {} {}", target_text(target), value_text(fault))
-        }
-        ActionKind::Load {
-            component,
-            property,
-            value,
-        } => format!(
-            "load {} {} {}",
-            component.text,
-            property.text,
-            value_text(value)
-        ),
-    }
+    s
 }
 
 fn when_text(w: &When) -> String {

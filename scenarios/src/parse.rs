@@ -1,8 +1,11 @@
 //! Text to AST: the pest grammar (`grammar.pest`) and the conversion of its parse tree.
 //!
 //! Syntax errors come back as one [`Diagnostic`] with the position pest reports and the expected
-//! tokens in words; literal errors (a duration below a nanosecond, an integer too large) as one
-//! diagnostic each, all gathered in one pass. Input is bounded before pest sees it: at most
+//! tokens in words; literal errors (a duration below a nanosecond, an integer too large) and
+//! actions that are no declared verb or lack arguments as one diagnostic each, all gathered in one
+//! pass. The grammar knows no verb: actions are split here by the arguments each verb declares in
+//! the models' schemas ([`models::schema::VerbSpec`]), so a model's new verb needs no grammar
+//! change. Input is bounded before pest sees it: at most
 //! [`MAX_SOURCE_BYTES`] bytes and [`MAX_NESTING`] levels of brackets, so neither memory nor the
 //! parser's recursion can run away.
 
@@ -11,11 +14,14 @@ use pest::iterators::Pair;
 use pest_derive::Parser;
 use simcore::SimDuration;
 
+use models::MODELS;
+use models::schema::{ArgSpec, ModelSpec, VerbSpec};
+
 use crate::ast::{
-    Action, ActionKind, Block, Check, CmpOp, Entry, Expect, FileName, Ident, Include, Partition,
-    Property, Scenario, Span, Sweep, Target, Timed, Value, ValueKind, When,
+    Action, Block, Check, CmpOp, Entry, Expect, FileName, Ident, Include, Property, Scenario, Span,
+    Sweep, Timed, Value, ValueKind, When,
 };
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, did_you_mean};
 
 #[derive(Parser)]
 #[grammar = "grammar.pest"]
@@ -65,10 +71,15 @@ impl<'s> Lines<'s> {
 
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        let (line, col) = self.line_col(s.start());
+        self.between(s.start(), s.end())
+    }
+
+    /// The span from byte `start` to byte `end`.
+    fn between(&self, start: usize, end: usize) -> Span {
+        let (line, col) = self.line_col(start);
         Span {
-            start: s.start(),
-            end: s.end(),
+            start,
+            end,
             line,
             col,
         }
@@ -116,19 +127,8 @@ fn describe_rule(rule: &Rule) -> String {
         Rule::list | Rule::entry => "a list such as [a, b]",
         Rule::path => "a property such as server.service",
         Rule::action_group => "actions in braces",
-        Rule::partition => "`partition`",
-        Rule::heal => "`heal`",
-        Rule::crash => "`crash`",
-        Rule::restart => "`restart`",
-        Rule::pause => "`pause`",
-        Rule::resume => "`resume`",
-        Rule::clock => "`clock`",
-        Rule::clock_kind => "skew or drift",
-        Rule::disk => "`disk`",
-        Rule::disk_fault => "a disk fault such as slow(5ms) or full",
-        Rule::load => "`load`",
-        Rule::shape => "a partition shape such as halves",
-        Rule::target => "a target such as leader, n1, all or random(2)",
+        Rule::words => "an action such as `heal` or `crash n1`",
+        Rule::body => "`{`",
         Rule::metric_check | Rule::stat => "a statistic such as mean or p99",
         Rule::liveness | Rule::event_name => "an event such as leader",
         Rule::property_check | Rule::property_name => "a property such as linearizable",
@@ -207,8 +207,18 @@ fn check_bounds(file: &str, source: &str) -> Result<(), Diagnostic> {
 }
 
 /// Parses `source` (the text of `file`) into a scenario, or every problem found. `include`s are
-/// recorded, not followed: [`crate::load`] follows them.
+/// recorded, not followed: [`crate::load`] follows them. Actions are split by the verbs of every
+/// model family, [`MODELS`].
 pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
+    parse_with(file, source, MODELS)
+}
+
+/// Parses with the verbs of the given model families (the tests use made-up ones).
+pub fn parse_with(
+    file: &str,
+    source: &str,
+    models: &[&'static ModelSpec],
+) -> Result<Scenario, Vec<Diagnostic>> {
     check_bounds(file, source).map_err(|d| vec![d])?;
     let mut pairs =
         ScnParser::parse(Rule::file, source).map_err(|e| vec![syntax_error(file, e)])?;
@@ -222,6 +232,7 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
     let mut p = Builder {
         file: fname.clone(),
         lines: &lines,
+        models,
         errors: Vec::new(),
     };
     let mut scenario = Scenario {
@@ -253,7 +264,40 @@ pub fn parse(file: &str, source: &str) -> Result<Scenario, Vec<Diagnostic>> {
 struct Builder<'l, 's> {
     file: FileName,
     lines: &'l Lines<'s>,
+    /// Whose verbs actions may use.
+    models: &'l [&'static ModelSpec],
     errors: Vec<Diagnostic>,
+}
+
+/// How many of the values `rest` the argument `arg` takes: one, but for a partition's explicit
+/// groups, which are every list in a row (`[n1, n2] [n3, n4, n5]`).
+pub fn arg_len(arg: &ArgSpec, rest: &[Value]) -> usize {
+    let is_list = |v: &Value| matches!(v.kind, ValueKind::List(_));
+    match arg {
+        ArgSpec::Shape(_) if rest.first().is_some_and(is_list) => {
+            rest.iter().take_while(|v| is_list(v)).count()
+        }
+        _ => rest.len().min(1),
+    }
+}
+
+/// An action's values, one slice per argument of its verb (as [`arg_len`] splits them); an
+/// argument with no value left gets an empty slice.
+pub fn split_args<'v>(verb: &VerbSpec, mut args: &'v [Value]) -> Vec<&'v [Value]> {
+    verb.args
+        .iter()
+        .map(|a| {
+            let (this, rest) = args.split_at(arg_len(a, args));
+            args = rest;
+            this
+        })
+        .collect()
+}
+
+/// What follows `at T` without braces, before it is split: values, and the bodies of blocks.
+enum Token<'i> {
+    Word(Value),
+    Body(Pair<'i, Rule>),
 }
 
 impl Builder<'_, '_> {
@@ -339,28 +383,20 @@ impl Builder<'_, '_> {
                 }
             }
             Rule::block => {
-                let mut kind = None;
+                let mut parts = item.into_inner();
+                let kind = self.lines.ident(parts.next().expect("a block has a kind"));
                 let mut name = None;
                 let mut props = Vec::new();
-                for part in item.into_inner() {
+                for part in parts {
                     match part.as_rule() {
-                        Rule::kind => kind = Some(self.lines.ident(part)),
                         Rule::name => name = Some(self.lines.ident(part)),
-                        Rule::property => {
-                            let mut kv = part.into_inner();
-                            let key = self.lines.ident(kv.next().expect("a property has a key"));
-                            if let Some(value) =
-                                self.value(kv.next().expect("a property has a value"))
-                            {
-                                props.push(Property { key, value });
-                            }
-                        }
+                        Rule::property => props.extend(self.property(part)),
                         other => unreachable!("no {other:?} in a block"),
                     }
                 }
                 scenario.blocks.push(Block {
                     file: self.file.clone(),
-                    kind: kind.expect("a block has a kind"),
+                    kind,
                     name,
                     props,
                     span,
@@ -381,9 +417,9 @@ impl Builder<'_, '_> {
                 }
             }
             Rule::at_stmt | Rule::every_stmt | Rule::during_stmt => {
-                if let Some(t) = self.timed(item) {
-                    scenario.schedule.push(t);
-                }
+                let (timed, blocks) = self.timed(item);
+                scenario.schedule.extend(timed);
+                scenario.blocks.extend(blocks);
             }
             other => unreachable!("the grammar allows no {other:?} as an item"),
         }
@@ -437,14 +473,28 @@ impl Builder<'_, '_> {
         }
     }
 
-    fn timed(&mut self, item: Pair<'_, Rule>) -> Option<Timed> {
-        let span = self.lines.span(&item);
+    /// A block's property, or None when its value has a literal error (recorded).
+    fn property(&mut self, pair: Pair<'_, Rule>) -> Option<Property> {
+        let mut kv = pair.into_inner();
+        let key = self.lines.ident(kv.next().expect("a property has a key"));
+        let value = self.value(kv.next().expect("a property has a value"))?;
+        Some(Property { key, value })
+    }
+
+    /// A timed statement, and the blocks written after it that the grammar could not tell from
+    /// its action (see `words` in grammar.pest).
+    fn timed(&mut self, item: Pair<'_, Rule>) -> (Option<Timed>, Vec<Block>) {
+        let stmt = item.as_span();
         let rule = item.as_rule();
         let mut parts = item.into_inner().peekable();
         let when = match rule {
             Rule::at_stmt => {
                 let t = parts.next().expect("at has a time");
-                When::At(self.duration(t.into_inner().next().expect("a time is a duration"))?)
+                let Some(at) = self.duration(t.into_inner().next().expect("a time is a duration"))
+                else {
+                    return (None, Vec::new());
+                };
+                When::At(at)
             }
             Rule::every_stmt => {
                 let period = parts
@@ -458,12 +508,15 @@ impl Builder<'_, '_> {
                         let mut ends = period.into_inner();
                         let lo = self.duration(ends.next().expect("a range has a start"));
                         let hi = self.duration(ends.next().expect("a range has an end"));
-                        (lo?, hi?)
+                        (lo, hi)
                     }
                     _ => {
-                        let d = self.duration(period)?;
+                        let d = self.duration(period);
                         (d, d)
                     }
+                };
+                let (Some(min), Some(max)) = (min, max) else {
+                    return (None, Vec::new());
                 };
                 let mut from = None;
                 let mut to = None;
@@ -472,7 +525,11 @@ impl Builder<'_, '_> {
                 {
                     let is_from = p.as_rule() == Rule::every_from;
                     let t = p.into_inner().next().expect("a bound has a time");
-                    let d = self.duration(t.into_inner().next().expect("a time is a duration"))?;
+                    let Some(d) =
+                        self.duration(t.into_inner().next().expect("a time is a duration"))
+                    else {
+                        return (None, Vec::new());
+                    };
                     if is_from {
                         from = Some(d);
                     } else {
@@ -486,117 +543,266 @@ impl Builder<'_, '_> {
                 let mut ends = w.into_inner();
                 let from = self.duration(ends.next().expect("a window has a start"));
                 let to = self.duration(ends.next().expect("a window has an end"));
-                When::During {
-                    from: from?,
-                    to: to?,
-                }
+                let (Some(from), Some(to)) = (from, to) else {
+                    return (None, Vec::new());
+                };
+                When::During { from, to }
             }
         };
-        let mut actions = Vec::new();
-        for p in parts {
-            if p.as_rule() == Rule::action_group {
-                for a in p.into_inner() {
-                    actions.extend(self.action(a));
+        let what = parts.next().expect("a timed statement has actions");
+        let (actions, end, blocks) = if what.as_rule() == Rule::action_group {
+            let end = what.as_span().end();
+            (self.group(what), end, Vec::new())
+        } else {
+            match self.words(what) {
+                Some((action, blocks)) => {
+                    let end = action.span.end;
+                    (vec![action], end, blocks)
                 }
-            } else {
-                actions.extend(self.action(p));
+                None => return (None, Vec::new()),
             }
-        }
-        Some(Timed {
+        };
+        let timed = Timed {
             file: self.file.clone(),
             when,
             actions,
-            span,
-        })
+            span: self.lines.between(stmt.start(), end),
+        };
+        (Some(timed), blocks)
     }
 
-    fn target(&mut self, pair: Pair<'_, Rule>) -> Option<Target> {
-        let inner = pair.into_inner().next().expect("a target has a form");
-        match inner.as_rule() {
-            Rule::ident => Some(Target::Name(self.lines.ident(inner))),
-            Rule::list => self.value(inner).map(Target::Nodes),
-            _ => {
-                let v = self.value(inner)?;
-                match &v.kind {
-                    ValueKind::Call { name, args } if name == "random" => match args.as_slice() {
-                        [
-                            Value {
-                                kind: ValueKind::Integer(k),
-                                ..
-                            },
-                        ] if *k >= 1 => Some(Target::Random(*k as u64, v.span)),
-                        _ => {
-                            self.err(
-                                v.span,
-                                "random(k) takes a whole number of nodes, at least 1",
-                            );
-                            None
-                        }
-                    },
-                    _ => {
-                        self.errors.push(
-                            Diagnostic::at(&self.file, v.span, "not a target")
-                                .hint("a node name, leader, random-node, random(k), minority, majority, all, or a list [n1, n2]"),
-                        );
-                        None
-                    }
-                }
+    /// The values of `pairs`, or None when one has a literal error (recorded): the values are
+    /// then not split into actions, as a missing one would shift the rest.
+    fn values<'i>(&mut self, pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Option<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in pairs {
+            match self.value(p) {
+                Some(v) => out.push(v),
+                None => ok = false,
             }
+        }
+        ok.then_some(out)
+    }
+
+    /// The actions of `{ ... }`, each as long as its verb's arguments.
+    fn group(&mut self, pair: Pair<'_, Rule>) -> Vec<Action> {
+        let Some(words) = self.values(pair.into_inner()) else {
+            return Vec::new();
+        };
+        let mut actions = Vec::new();
+        let mut rest = words.as_slice();
+        while !rest.is_empty() {
+            let Some((action, taken)) = self.action(rest) else {
+                break;
+            };
+            actions.push(action);
+            rest = &rest[taken..];
+        }
+        actions
+    }
+
+    /// The one action of `at T ...` without braces (or of `during`), and the blocks after it.
+    fn words(&mut self, pair: Pair<'_, Rule>) -> Option<(Action, Vec<Block>)> {
+        let mut tokens = Vec::new();
+        let mut ok = true;
+        for p in pair.into_inner() {
+            if p.as_rule() == Rule::body {
+                tokens.push(Token::Body(p));
+            } else if let Some(v) = self.value(p) {
+                tokens.push(Token::Word(v));
+            } else {
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let mut tokens = tokens.into_iter().peekable();
+        let mut head = Vec::new();
+        while let Some(Token::Word(v)) = tokens.next_if(|t| matches!(t, Token::Word(_))) {
+            head.push(v);
+        }
+        let (action, taken) = self.action(&head)?;
+        let mut extra = head.split_off(taken);
+        let mut blocks = Vec::new();
+        let mut after_action = true;
+        loop {
+            match tokens.next() {
+                Some(Token::Body(body)) => {
+                    // A block's kind and name are the one or two words before its body.
+                    let kept = extra.len().min(2);
+                    let words = extra.split_off(extra.len() - kept);
+                    if let Some(first) = extra.first() {
+                        self.stray(&action, first, after_action);
+                        return None;
+                    }
+                    blocks.push(self.block_after(words, body)?);
+                    after_action = false;
+                }
+                Some(Token::Word(v)) => extra.push(v),
+                None => break,
+            }
+        }
+        if let Some(first) = extra.first() {
+            self.stray(&action, first, after_action);
+            return None;
+        }
+        Some((action, blocks))
+    }
+
+    /// Reports `word`, a value that is neither the action's nor a block's kind or name: one too
+    /// many for the action when it follows it, else a block's missing body.
+    fn stray(&mut self, action: &Action, word: &Value, after_action: bool) {
+        if after_action {
+            self.too_many(action, word);
+        } else {
+            self.err(word.span, "syntax error: expected `{`");
         }
     }
 
-    fn action(&mut self, pair: Pair<'_, Rule>) -> Option<Action> {
-        let span = self.lines.span(&pair);
-        let rule = pair.as_rule();
-        let mut parts = pair.into_inner();
-        let kind = match rule {
-            Rule::partition => {
-                let first = parts.next().expect("partition has a shape or groups");
-                if first.as_rule() == Rule::shape {
-                    ActionKind::Partition(Partition::Shape(self.lines.ident(first)))
-                } else {
-                    let mut groups = vec![self.value(first)?];
-                    for g in parts {
-                        groups.push(self.value(g)?);
-                    }
-                    ActionKind::Partition(Partition::Groups(groups))
-                }
+    /// A block whose head (`KIND` or `KIND NAME`) was read as values, with its body.
+    fn block_after(&mut self, head: Vec<Value>, body: Pair<'_, Rule>) -> Option<Block> {
+        let brace = self.lines.span(&body);
+        let mut idents = Vec::new();
+        for v in head {
+            // `true` and `false` read as booleans, but are names where a block's kind goes.
+            let text = &self.lines.text[v.span.start..v.span.end];
+            if matches!(v.kind, ValueKind::Ident(_) | ValueKind::Bool(_)) {
+                idents.push(Ident {
+                    text: text.to_string(),
+                    span: v.span,
+                });
+            } else {
+                self.err(
+                    v.span,
+                    format!(
+                        "syntax error: expected a component kind, found {}",
+                        v.kind.describe()
+                    ),
+                );
+                return None;
             }
-            Rule::heal => ActionKind::Heal,
-            Rule::crash => ActionKind::Crash(self.target(parts.next().expect("a target"))?),
-            Rule::restart => ActionKind::Restart(self.target(parts.next().expect("a target"))?),
-            Rule::pause => ActionKind::Pause(self.target(parts.next().expect("a target"))?),
-            Rule::resume => ActionKind::Resume(self.target(parts.next().expect("a target"))?),
-            Rule::clock => {
-                let drift = parts.next().expect("skew or drift").as_str() == "drift";
-                let target = self.target(parts.next().expect("a target"))?;
-                let by = self.value(parts.next().expect("a value"))?;
-                ActionKind::Clock { drift, target, by }
-            }
-            Rule::disk => {
-                let target = self.target(parts.next().expect("a target"))?;
-                let fault = parts
-                    .next()
-                    .expect("a fault")
-                    .into_inner()
-                    .next()
-                    .expect("a fault has a form");
-                let fault = self.value(fault)?;
-                ActionKind::Disk { target, fault }
-            }
-            Rule::load => {
-                let component = self.lines.ident(parts.next().expect("a component"));
-                let property = self.lines.ident(parts.next().expect("a property"));
-                let value = self.value(parts.next().expect("a value"))?;
-                ActionKind::Load {
-                    component,
-                    property,
-                    value,
-                }
-            }
-            other => unreachable!("no action {other:?}"),
+        }
+        let mut idents = idents.into_iter();
+        let Some(kind) = idents.next() else {
+            self.err(brace, "syntax error: expected a component kind before `{`");
+            return None;
         };
-        Some(Action { kind, span })
+        let name = idents.next();
+        let props = body.into_inner().filter_map(|p| self.property(p)).collect();
+        Some(Block {
+            file: self.file.clone(),
+            span: self.lines.between(kind.span.start, brace.end),
+            kind,
+            name,
+            props,
+        })
+    }
+
+    /// Every verb of the models, once each, in their order.
+    fn verbs(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for v in self.models.iter().flat_map(|m| m.verbs) {
+            if !out.contains(&v.name) {
+                out.push(v.name);
+            }
+        }
+        out
+    }
+
+    /// The action that starts at `words[0]`, and how many of `words` it takes; None (with the
+    /// problem recorded) when the first word is no verb or the verb's arguments are missing.
+    fn action(&mut self, words: &[Value]) -> Option<(Action, usize)> {
+        let first = words.first()?;
+        let ValueKind::Ident(name) = &first.kind else {
+            self.errors.push(
+                Diagnostic::at(
+                    &self.file,
+                    first.span,
+                    format!("expected an action, found {}", first.kind.describe()),
+                )
+                .hint(format!("actions: {}", self.verbs().join(", "))),
+            );
+            return None;
+        };
+        let Some(spec) = self.models.iter().find_map(|m| m.verb(name)) else {
+            let verbs = self.verbs();
+            let hint = did_you_mean(name, verbs.iter().copied()).unwrap_or_else(|| {
+                format!(
+                    "actions: {} (`sim models` says which model reacts to which)",
+                    verbs.join(", ")
+                )
+            });
+            self.errors.push(
+                Diagnostic::at(&self.file, first.span, format!("unknown action `{name}`"))
+                    .hint(hint),
+            );
+            return None;
+        };
+        let mut taken = 1;
+        for arg in spec.args {
+            let rest = &words[taken..];
+            if rest.is_empty() {
+                let so_far = self
+                    .lines
+                    .between(first.span.start, words[taken - 1].span.end);
+                self.errors.push(
+                    Diagnostic::at(
+                        &self.file,
+                        so_far,
+                        format!("`{name}` needs {}", arg.describe()),
+                    )
+                    .hint(format!("write `{}`", spec.usage())),
+                );
+                return None;
+            }
+            taken += arg_len(arg, rest);
+        }
+        let action = Action {
+            verb: Ident {
+                text: name.clone(),
+                span: first.span,
+            },
+            args: words[1..taken].to_vec(),
+            span: self
+                .lines
+                .between(first.span.start, words[taken - 1].span.end),
+        };
+        Some((action, taken))
+    }
+
+    /// Reports `extra`, a value after a complete action written without braces.
+    fn too_many(&mut self, action: &Action, extra: &Value) {
+        let verb = &action.verb.text;
+        let d = match &extra.kind {
+            ValueKind::Ident(w) if self.verbs().contains(&w.as_str()) => Diagnostic::at(
+                &self.file,
+                extra.span,
+                format!("`{w}` starts a second action: several actions at one time go in braces"),
+            )
+            .hint(format!(
+                "write `{{ {}  {w} ... }}`",
+                crate::fmt::action_text(action)
+            )),
+            _ => {
+                let usage = self
+                    .models
+                    .iter()
+                    .find_map(|m| m.verb(verb))
+                    .map_or_else(|| verb.clone(), |s| s.usage());
+                Diagnostic::at(
+                    &self.file,
+                    extra.span,
+                    format!(
+                        "`{}`: one value too many for `{verb}`",
+                        crate::fmt::value_text(extra)
+                    ),
+                )
+                .hint(format!("write `{usage}`"))
+            }
+        };
+        self.errors.push(d);
     }
 }
 
@@ -953,14 +1159,14 @@ scenario "all" {
         }
         assert_eq!(s.schedule.len(), 9);
         assert_eq!(s.schedule[0].when, When::At(SimDuration::from_secs(5)));
-        assert!(
-            matches!(&s.schedule[1].actions[0].kind, ActionKind::Partition(Partition::Groups(g)) if g.len() == 2)
+        let text = |a: &Action| crate::fmt::action_text(a);
+        let partition = &s.schedule[1].actions[0];
+        assert_eq!(
+            (partition.verb.text.as_str(), partition.args.len()),
+            ("partition", 2)
         );
-        assert_eq!(s.schedule[3].actions.len(), 2);
-        assert!(matches!(
-            s.schedule[3].actions[1].kind,
-            ActionKind::Restart(Target::Random(2, _))
-        ));
+        assert_eq!(s.schedule[3].actions.len(), 2, "a group split by arity");
+        assert_eq!(text(&s.schedule[3].actions[1]), "restart random(2)");
         assert_eq!(
             s.schedule[4].when,
             When::Every {
@@ -979,19 +1185,115 @@ scenario "all" {
             }
         ));
         assert!(matches!(s.schedule[6].when, When::During { .. }));
-        assert!(
-            matches!(&s.schedule[7].actions[0].kind, ActionKind::Load { component, .. } if component.text == "kv")
-        );
-        assert!(matches!(
-            &s.schedule[8].actions[0].kind,
-            ActionKind::Clock { drift: true, .. }
-        ));
+        assert_eq!(text(&s.schedule[7].actions[0]), "load kv rate 400/s");
+        assert_eq!(text(&s.schedule[8].actions[0]), "clock drift n1 by 0.01%");
         assert_eq!(s.sweeps[0].values.len(), 2);
         assert!(matches!(&s.expects[0].check, Check::Property(p) if p.text == "linearizable"));
         assert!(
             matches!(&s.expects[1].check, Check::Liveness { after: Some(a), .. } if a.text == "heal")
         );
         assert!(matches!(&s.expects[2].check, Check::Metric { .. }));
+    }
+
+    /// Actions are split by their verbs' declared arguments: a group into actions, and the words
+    /// after `at T` into one action and the blocks that follow it.
+    #[test]
+    fn actions_end_where_their_verbs_arguments_do() {
+        let s = parse(
+            "a.scn",
+            "at 1s { crash n1 heal clock skew n2 by 5ms partition [n1] [n2] [n3] heal }\n\
+             at 2s crash n1\nnetwork { latency 1ms }\n\
+             at 3s heal\ncrash c { }\n\
+             at 4s partition [n1] [n2]\nn3 x { k 1 }\n\
+             during 5s..6s load kv rate 2/s  raft kv { nodes n1..n3 }",
+        )
+        .unwrap();
+        let texts: Vec<Vec<String>> = s
+            .schedule
+            .iter()
+            .map(|t| t.actions.iter().map(crate::fmt::action_text).collect())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                vec![
+                    "crash n1",
+                    "heal",
+                    "clock skew n2 by 5ms",
+                    "partition [n1] [n2] [n3]",
+                    "heal"
+                ],
+                vec!["crash n1"],
+                vec!["heal"],
+                vec!["partition [n1] [n2]"],
+                vec!["load kv rate 2/s"],
+            ]
+        );
+        let heads: Vec<(&str, Option<&str>)> = s
+            .blocks
+            .iter()
+            .map(|b| {
+                (
+                    b.kind.text.as_str(),
+                    b.name.as_ref().map(|n| n.text.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                ("network", None),
+                ("crash", Some("c")),
+                ("n3", Some("x")),
+                ("raft", Some("kv"))
+            ]
+        );
+        // Spans end with the action, and a block after it starts at its kind.
+        let t = &s.schedule[1];
+        assert_eq!(
+            (t.span.line, t.span.col, t.span.end - t.span.start),
+            (2, 1, 14)
+        );
+        let b = &s.blocks[0];
+        assert_eq!((b.span.line, b.span.col), (3, 1));
+        assert_eq!(&b.props[0].key.text, "latency");
+    }
+
+    #[test]
+    fn an_action_that_is_no_verb_or_lacks_or_exceeds_arguments_is_located() {
+        let one = |text: &str| {
+            let errs = parse("v.scn", text).unwrap_err();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            errs[0].to_string()
+        };
+        assert_eq!(
+            one("at 1s crsh n1"),
+            "v.scn:1:7: unknown action `crsh` (hint: did you mean \"crash\"?)"
+        );
+        assert_eq!(
+            one("at 1s { heal\n  crash }"),
+            "v.scn:2:3: `crash` needs a target: a node, leader, random-node, minority, majority, \
+             all, random(k) or a list [n1, n2] (hint: write `crash TARGET`)"
+        );
+        assert_eq!(
+            one("at 1s heal n1"),
+            "v.scn:1:12: `n1`: one value too many for `heal` (hint: write `heal`)"
+        );
+        assert_eq!(
+            one("at 1s heal crash n1"),
+            "v.scn:1:12: `crash` starts a second action: several actions at one time go in braces \
+             (hint: write `{ heal  crash ... }`)"
+        );
+        assert_eq!(
+            one("at 1s { 5 }"),
+            "v.scn:1:9: expected an action, found an integer (hint: actions: load, partition, \
+             heal, crash, restart, pause, resume, clock, disk)"
+        );
+        assert_eq!(
+            one("at 1s heal a b c { }"),
+            "v.scn:1:12: `a`: one value too many for `heal` (hint: write `heal`)"
+        );
+        assert!(one("during 1s..2s { heal }").contains("syntax error"));
     }
 
     #[test]

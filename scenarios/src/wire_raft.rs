@@ -9,8 +9,11 @@ use models::world::host::HostConfig;
 use models::world::{NetworkConfig, WorldConfig};
 use simcore::{Dist, SimDuration, SimTime};
 
-use crate::ast::{ActionKind, Check, Partition, Target, ValueKind};
-use crate::check::{Checked, CheckedAction, CheckedBlock, Typed, duration_dist, node_names};
+use crate::ast::{Check, ValueKind};
+use crate::check::{
+    ActionKind, Checked, CheckedAction, CheckedBlock, Partition, Target, Typed, duration_dist,
+    node_names,
+};
 use crate::diag::Diagnostic;
 use crate::wire::{Step, Window, plan};
 
@@ -416,8 +419,8 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
                 );
             }
         },
-        ActionKind::Load { .. } => {
-            unreachable!("load actions are checked into CheckedAction::Load")
+        ActionKind::Other { verb, .. } => {
+            return Err(format!("the raft model does not run `{verb}` yet"));
         }
     })
 }

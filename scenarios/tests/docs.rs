@@ -17,9 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use scenarios::ast::{
-    ActionKind, Check, CmpOp, Partition, Scenario, Target, Value, ValueKind, When,
-};
+use models::schema::ArgSpec;
+use scenarios::ast::{Check, CmpOp, Scenario, Value, ValueKind, When};
 use scenarios::render::{MemorySources, render};
 use scenarios::{Diagnostic, RunOptions, check, fmt, parse, run_scenario, sweep};
 use simcore::StopReason;
@@ -425,51 +424,40 @@ fn features(s: &Scenario, out: &mut BTreeSet<String>) {
             tag("actions:group".into());
         }
         for a in &t.actions {
-            tag(format!("verb:{}", a.kind.verb()));
-            let target = match &a.kind {
-                ActionKind::Partition(Partition::Shape(shape)) => {
-                    tag(format!("shape:{}", shape.text));
-                    None
-                }
-                ActionKind::Partition(Partition::Groups(groups)) => {
-                    tag("shape:groups".into());
-                    values.extend(groups);
-                    None
-                }
-                ActionKind::Heal => None,
-                ActionKind::Crash(t)
-                | ActionKind::Restart(t)
-                | ActionKind::Pause(t)
-                | ActionKind::Resume(t) => Some(t),
-                ActionKind::Clock { drift, target, by } => {
-                    tag(format!("clock:{}", if *drift { "drift" } else { "skew" }));
-                    values.push(by);
-                    Some(target)
-                }
-                ActionKind::Disk { target, fault } => {
-                    tag(match &fault.kind {
-                        ValueKind::Ident(w) => format!("disk:{w}"),
-                        ValueKind::Call { name, .. } => format!("disk:{name}"),
-                        other => format!("disk:{}", other.describe()),
-                    });
-                    Some(target)
-                }
-                ActionKind::Load { value, .. } => {
-                    values.push(value);
-                    None
-                }
+            let verb = a.verb.text.as_str();
+            tag(format!("verb:{verb}"));
+            let Some(spec) = models::MODELS.iter().find_map(|m| m.verb(verb)) else {
+                continue;
             };
-            match target {
-                Some(Target::Name(n)) if check::TARGET_WORDS.contains(&n.text.as_str()) => {
-                    tag(format!("target:{}", n.text))
+            for (arg, given) in spec.args.iter().zip(parse::split_args(spec, &a.args)) {
+                let Some(first) = given.first() else { continue };
+                match (arg, &first.kind) {
+                    (ArgSpec::Target, ValueKind::Ident(n))
+                        if check::TARGET_WORDS.contains(&n.as_str()) =>
+                    {
+                        tag(format!("target:{n}"))
+                    }
+                    (ArgSpec::Target, ValueKind::Ident(_)) => tag("target:node".into()),
+                    (ArgSpec::Target, ValueKind::Call { .. }) => tag("target:random(k)".into()),
+                    (ArgSpec::Target, _) => {
+                        tag("target:list".into());
+                        values.push(first);
+                    }
+                    (ArgSpec::Shape(_), ValueKind::Ident(shape)) => tag(format!("shape:{shape}")),
+                    (ArgSpec::Shape(_), _) => {
+                        tag("shape:groups".into());
+                        values.extend(given);
+                    }
+                    (ArgSpec::Word(_), ValueKind::Ident(w)) => tag(format!("{verb}:{w}")),
+                    (
+                        ArgSpec::Form { .. },
+                        ValueKind::Ident(w) | ValueKind::Call { name: w, .. },
+                    ) => tag(format!("{verb}:{w}")),
+                    (ArgSpec::Value(_) | ArgSpec::ValueOf(_) | ArgSpec::PropertyValue, _) => {
+                        values.push(first)
+                    }
+                    _ => {}
                 }
-                Some(Target::Name(_)) => tag("target:node".into()),
-                Some(Target::Random(..)) => tag("target:random(k)".into()),
-                Some(Target::Nodes(v)) => {
-                    tag("target:list".into());
-                    values.push(v);
-                }
-                None => {}
             }
         }
     }
@@ -561,10 +549,38 @@ fn the_examples_use_every_construct() {
         }
     }
     let mut want: Vec<String> = Vec::new();
+    // Every verb a model declares, and every word, shape, form and kind of target its
+    // arguments take.
+    for spec in models::MODELS.iter().flat_map(|m| m.verbs) {
+        want.push(format!("verb:{}", spec.name));
+        for arg in spec.args {
+            match arg {
+                ArgSpec::Target => {
+                    let words = check::TARGET_WORDS.iter().copied();
+                    for w in words.chain(["node", "random(k)", "list"]) {
+                        want.push(format!("target:{w}"));
+                    }
+                }
+                ArgSpec::Shape(shapes) => {
+                    for s in shapes.iter().copied().chain(["groups"]) {
+                        want.push(format!("shape:{s}"));
+                    }
+                }
+                ArgSpec::Word(words) => {
+                    want.extend(words.iter().map(|w| format!("{}:{w}", spec.name)))
+                }
+                ArgSpec::Form { forms, .. } => {
+                    want.extend(forms.iter().map(|f| format!("{}:{}", spec.name, f.name)))
+                }
+                _ => {}
+            }
+        }
+    }
+    want.sort();
+    want.dedup();
     let mut add = |prefix: &str, words: &[&str]| {
         want.extend(words.iter().map(|w| format!("{prefix}:{w}")));
     };
-    add("verb", scenarios::ast::VERBS);
     add(
         "keyword",
         &[
@@ -606,12 +622,6 @@ fn the_examples_use_every_construct() {
     );
     add("every", &["jitter", "from", "to"]);
     add("actions", &["group"]);
-    add("target", check::TARGET_WORDS);
-    add("target", &["node", "random(k)", "list"]);
-    add("shape", check::SHAPES);
-    add("shape", &["groups"]);
-    add("clock", &["skew", "drift"]);
-    add("disk", &["full", "fail-fsync", "slow", "errors", "corrupt"]);
     add(
         "expect",
         &["metric", "liveness", "liveness-after", "property"],

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use scenarios::ast::{
-    Action, ActionKind, Block, Check, Entry, Expect, Ident, Partition, Scenario, Span, Target,
-    Timed, Value, ValueKind,
+    Action, Block, Check, Entry, Expect, Ident, Scenario, Span, Timed, Value, ValueKind,
 };
 use scenarios::fmt::format;
 use scenarios::parse::parse;
@@ -87,42 +86,10 @@ fn block(b: &mut Block, file: &Arc<str>) {
     }
 }
 
-fn target(t: &mut Target) {
-    match t {
-        Target::Name(n) => ident(n),
-        Target::Random(_, span) => *span = Span::default(),
-        Target::Nodes(v) => value(v),
-    }
-}
-
 fn action(a: &mut Action) {
     a.span = Span::default();
-    match &mut a.kind {
-        ActionKind::Partition(Partition::Shape(s)) => ident(s),
-        ActionKind::Partition(Partition::Groups(g)) => g.iter_mut().for_each(value),
-        ActionKind::Heal => {}
-        ActionKind::Crash(t)
-        | ActionKind::Restart(t)
-        | ActionKind::Pause(t)
-        | ActionKind::Resume(t) => target(t),
-        ActionKind::Clock { target: t, by, .. } => {
-            target(t);
-            value(by);
-        }
-        ActionKind::Disk { target: t, fault } => {
-            target(t);
-            value(fault);
-        }
-        ActionKind::Load {
-            component,
-            property,
-            value: v,
-        } => {
-            ident(component);
-            ident(property);
-            value(v);
-        }
-    }
+    ident(&mut a.verb);
+    a.args.iter_mut().for_each(value);
 }
 
 fn timed(t: &mut Timed, file: &Arc<str>) {

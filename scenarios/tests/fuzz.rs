@@ -4,8 +4,9 @@
 //! writes parses again and formats to itself.
 //!
 //! Inputs: random bytes, random strings of `.scn` tokens, random mutations of every shipped
-//! scenario and of an example of every construct, deep nesting, and files at and past the size
-//! bound. Each test prints how many inputs it tried. `SIM_FUZZ_CASES` sets the number of random
+//! scenario and of an example of every construct, actions of random verbs (declared or not) with
+//! too few, too many or the declared arguments, alone, in groups and before blocks, deep nesting,
+//! and files at and past the size bound. Each test prints how many inputs it tried. `SIM_FUZZ_CASES` sets the number of random
 //! inputs per generator (default 20,000); `SIM_FUZZ_SEED` changes the fixed seed.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -14,6 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use models::schema::{ArgSpec, VerbSpec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use scenarios::parse::{MAX_NESTING, MAX_SOURCE_BYTES, parse};
@@ -653,6 +655,200 @@ const WORLD: &str = r#"scenario "world" {
   at 2s crash db1
 }
 "#;
+
+// ---- actions -------------------------------------------------------------------------------
+
+/// Every verb the models declare.
+fn declared() -> Vec<&'static VerbSpec> {
+    models::MODELS.iter().flat_map(|m| m.verbs).collect()
+}
+
+/// A value an action might take, good for some argument or for none.
+fn arg_value() -> BoxedStrategy<String> {
+    proptest::sample::select(
+        &[
+            "n1",
+            "n2",
+            "n9",
+            "leader",
+            "all",
+            "random-node",
+            "random(2)",
+            "random(0)",
+            "random(x)",
+            "[n1, n2]",
+            "[n1..n3]",
+            "[n3]",
+            "[]",
+            "halves",
+            "one-way",
+            "triangle",
+            "skew",
+            "drift",
+            "by",
+            "to",
+            "50ms",
+            "0.01%",
+            "-3",
+            "normal(0ms, 50ms)",
+            "exp(0s)",
+            "slow(5ms)",
+            "full",
+            "errors(1%)",
+            "corrupt(2)",
+            "kv",
+            "rate",
+            "clients",
+            "400/s",
+            "1KiB",
+            "\"s\"",
+            "true",
+            "1..2",
+            "f(g(1), [a 1])",
+            "crash",
+            "heal",
+            "load",
+        ][..],
+    )
+    .prop_map(str::to_string)
+    .boxed()
+}
+
+/// A value that suits `arg`, so an action built of them parses (and mostly checks).
+fn good_value(arg: &ArgSpec) -> BoxedStrategy<String> {
+    let pick = |words: &'static [&'static str]| {
+        proptest::sample::select(words)
+            .prop_map(str::to_string)
+            .boxed()
+    };
+    match arg {
+        ArgSpec::Target => pick(&["n1", "leader", "all", "random(2)", "[n1, n2]", "[n1..n3]"]),
+        ArgSpec::Shape(shapes) => prop_oneof![
+            proptest::sample::select(*shapes).prop_map(str::to_string),
+            Just("[n1, n2] [n3]".to_string()),
+            Just("[n1] [n2] [n3]".to_string()),
+        ]
+        .boxed(),
+        ArgSpec::Word(words) => pick(words),
+        ArgSpec::Keyword(word) => Just(word.to_string()).boxed(),
+        ArgSpec::Value(_) | ArgSpec::ValueOf(_) | ArgSpec::PropertyValue => {
+            pick(&["50ms", "0.01%", "normal(0ms, 50ms)", "400/s"])
+        }
+        ArgSpec::Form { forms, .. } => {
+            let examples: Vec<&'static str> = forms.iter().map(|f| f.example).collect();
+            proptest::sample::select(examples)
+                .prop_map(str::to_string)
+                .boxed()
+        }
+        ArgSpec::Component => Just("kv".to_string()).boxed(),
+        ArgSpec::Property => Just("rate".to_string()).boxed(),
+    }
+}
+
+/// An action of a declared verb with exactly its declared arguments.
+fn good_action() -> BoxedStrategy<String> {
+    proptest::sample::select(declared())
+        .prop_flat_map(|verb| {
+            let args: Vec<BoxedStrategy<String>> = verb.args.iter().map(good_value).collect();
+            args.prop_map(move |args| {
+                let mut s = verb.name.to_string();
+                for a in args {
+                    s.push(' ');
+                    s.push_str(&a);
+                }
+                s
+            })
+        })
+        .boxed()
+}
+
+/// A verb word: declared, nearly declared, or anything.
+fn verb_word() -> BoxedStrategy<String> {
+    let names: Vec<&'static str> = declared().iter().map(|v| v.name).collect();
+    prop_oneof![
+        3 => proptest::sample::select(names.clone()).prop_map(str::to_string),
+        1 => proptest::sample::select(names).prop_map(|n| format!("{n}s")),
+        1 => "[a-z][a-z-]{0,10}",
+    ]
+    .boxed()
+}
+
+/// An action of any verb with any number of values: too few, too many, or by chance right.
+fn any_action() -> BoxedStrategy<String> {
+    (verb_word(), prop::collection::vec(arg_value(), 0..6))
+        .prop_map(|(verb, args)| {
+            let mut s = verb;
+            for a in args {
+                s.push(' ');
+                s.push_str(&a);
+            }
+            s
+        })
+        .boxed()
+}
+
+/// Timed statements of `action`s, alone, in groups, or followed by a block, in a scenario with
+/// nodes and a load to act on.
+fn with_actions(action: BoxedStrategy<String>) -> impl Strategy<Value = (String, usize)> {
+    let timed = prop_oneof![
+        (0u32..3, action.clone()).prop_map(|(how, a)| match how {
+            0 => (format!("at 1s {a}"), 1),
+            1 => (format!("during 1s..2s {a}"), 1),
+            _ => (
+                format!("every 1s to 3s {a}\nstation s{{ service exp(1s) }}"),
+                1
+            ),
+        }),
+        prop::collection::vec(action, 0..5).prop_map(|acts| {
+            let n = acts.len();
+            (format!("at 2s {{ {} }}", acts.join("  ")), n)
+        }),
+    ];
+    prop::collection::vec(timed, 1..5).prop_map(|lines| {
+        let count = lines.iter().map(|(_, n)| n).sum();
+        let body: Vec<String> = lines.into_iter().map(|(l, _)| l).collect();
+        let text = format!(
+            "scenario \"a\" {{\n  duration 10s\n  raft c {{ nodes n1..n3 }}\n  load kv {{ rate 1/s }}\n  {}\n}}\n",
+            body.join("\n  ")
+        );
+        (text, count)
+    })
+}
+
+/// Actions of random verbs with random arguments never break the pipeline.
+#[test]
+fn random_actions() {
+    fuzz(
+        "random actions",
+        4,
+        with_actions(any_action()).prop_map(|(text, _)| text),
+    );
+}
+
+/// Actions written as their verbs declare always parse, into as many actions as were written,
+/// and the blocks after them stay blocks.
+#[test]
+fn declared_actions_parse_as_written() {
+    let started = Instant::now();
+    let tally = std::sync::Mutex::new(Tally::default());
+    let result = runner(cases() / 4, 5).run(&with_actions(good_action()), |(text, count)| {
+        let s = parse("a.scn", &text).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?;
+        let actions: usize = s.schedule.iter().map(|t| t.actions.len()).sum();
+        prop_assert_eq!(actions, count, "{}", text);
+        let stations = text.matches("station s").count();
+        prop_assert_eq!(s.blocks.len(), 2 + stations, "{}", text);
+        let seen = pipeline(&text).map_err(TestCaseError::fail)?;
+        tally.lock().expect("not poisoned").add(&text, seen);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("declared actions: {e}");
+    }
+    tally
+        .into_inner()
+        .expect("not poisoned")
+        .report("declared actions", started);
+}
 
 // ---- random inputs -------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 //! The queueing network's schema: `source` and `station` blocks, their metrics, and `load`.
 
 use crate::schema::{
-    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric,
-    prop,
+    ChartSource, ChartSpec, KindSpec, LOAD, MetricKind, ModelSpec, Need, PropType, live_prop,
+    metric, prop,
 };
 
 use super::network::MAX_SERVERS;
@@ -141,7 +141,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             "Customers that left after service.",
         ),
     ],
-    verbs: &["load"],
+    verbs: &[LOAD],
     properties: &[],
     events: &[],
     charts: &[

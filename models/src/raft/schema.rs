@@ -2,8 +2,8 @@
 //! to, and what `expect` can ask of it. (The `network` its servers talk over is the world's.)
 
 use crate::schema::{
-    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, live_prop, metric,
-    prop,
+    ArgSpec, ChartSource, ChartSpec, FormSpec, KindSpec, LOAD, MetricKind, ModelSpec, Need,
+    PropType, VerbSpec, live_prop, metric, prop,
 };
 
 use super::types::Bugs;
@@ -12,6 +12,94 @@ const COUNT: PropType = PropType::Count {
     min: 1,
     max: u64::MAX,
 };
+
+/// The partition shapes (Jepsen's nemesis shapes), as `partition` takes them.
+pub const SHAPES: &[&str] = &["halves", "one", "bridge", "majorities-ring", "one-way"];
+
+/// The faults a Raft cluster reacts to, and `load` (its clients' rate).
+pub const VERBS: &[VerbSpec] = &[
+    VerbSpec {
+        name: "partition",
+        doc: "Cuts the network between servers along a shape, or into the listed groups.",
+        args: &[ArgSpec::Shape(SHAPES)],
+    },
+    VerbSpec {
+        name: "heal",
+        doc: "Ends the partition.",
+        args: &[],
+    },
+    VerbSpec {
+        name: "crash",
+        doc: "Stops servers as a power loss would: what was not fsynced is lost.",
+        args: &[ArgSpec::Target],
+    },
+    VerbSpec {
+        name: "restart",
+        doc: "Boots crashed servers from what their disks hold.",
+        args: &[ArgSpec::Target],
+    },
+    VerbSpec {
+        name: "pause",
+        doc: "Freezes servers, as SIGSTOP would.",
+        args: &[ArgSpec::Target],
+    },
+    VerbSpec {
+        name: "resume",
+        doc: "Lets paused servers go on.",
+        args: &[ArgSpec::Target],
+    },
+    VerbSpec {
+        name: "clock",
+        doc: "Sets servers' clocks off by an offset (skew) or running fast or slow (drift).",
+        args: &[
+            ArgSpec::Word(&["skew", "drift"]),
+            ArgSpec::Target,
+            ArgSpec::Keyword("by"),
+            ArgSpec::ValueOf(&[
+                ("skew", PropType::DurationDist),
+                ("drift", PropType::Fraction),
+            ]),
+        ],
+    },
+    VerbSpec {
+        name: "disk",
+        doc: "Makes servers' disks fail or slow down (the cluster runs only slow(D) so far).",
+        args: &[
+            ArgSpec::Target,
+            ArgSpec::Form {
+                name: "disk fault",
+                forms: &[
+                    FormSpec {
+                        name: "full",
+                        arg: None,
+                        example: "full",
+                    },
+                    FormSpec {
+                        name: "fail-fsync",
+                        arg: None,
+                        example: "fail-fsync",
+                    },
+                    FormSpec {
+                        name: "slow",
+                        arg: Some(PropType::Duration),
+                        example: "slow(5ms)",
+                    },
+                    FormSpec {
+                        name: "errors",
+                        arg: Some(PropType::Probability),
+                        example: "errors(1%)",
+                    },
+                    FormSpec {
+                        name: "corrupt",
+                        arg: Some(PropType::Probability),
+                        example: "corrupt(0.1%)",
+                    },
+                ],
+            },
+        ],
+    },
+    LOAD,
+];
 
 /// `raft` and `load` blocks.
 pub const SCHEMA: ModelSpec = ModelSpec {
@@ -207,17 +295,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         },
     ],
     global_metrics: &[],
-    verbs: &[
-        "partition",
-        "heal",
-        "crash",
-        "restart",
-        "pause",
-        "resume",
-        "clock",
-        "disk",
-        "load",
-    ],
+    verbs: VERBS,
     properties: &[
         (
             "linearizable",

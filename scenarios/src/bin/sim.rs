@@ -881,10 +881,18 @@ fn print_models() {
         let verbs = if m.verbs.is_empty() {
             "none".to_string()
         } else {
-            m.verbs.join(", ")
+            m.verbs
+                .iter()
+                .map(|v| v.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         println!();
         println!("  actions: {verbs}");
+        for v in m.verbs {
+            println!("    {}", v.usage());
+            println!("      {}", v.doc);
+        }
         for (name, doc) in m.properties {
             println!("  expect {name}: {doc}");
         }
