@@ -48,12 +48,23 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     Need::Required,
                     "The station customers go to first.",
                 ),
+                // Across a network (issue 17): the client's patience.
+                prop(
+                    "timeout",
+                    PropType::Duration,
+                    Need::Default("none"),
+                    "Clients give up on a request older than this; it is still served, and counts in timeouts.",
+                ),
             ],
-            metrics: &[metric(
-                "arrivals",
-                MetricKind::Counter,
-                "Customers that arrived.",
-            )],
+            metrics: &[
+                metric("arrivals", MetricKind::Counter, "Customers that arrived."),
+                // Across a network (issue 17).
+                metric(
+                    "timeouts",
+                    MetricKind::Counter,
+                    "Requests answered later than the timeout, or unanswered past it at the end (only with a timeout).",
+                ),
+            ],
         },
         KindSpec {
             kind: "station",
@@ -109,6 +120,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
                 metric("queue_len", MetricKind::Gauge, "Customers waiting."),
                 metric("busy", MetricKind::Gauge, "Servers busy."),
+                // Across a network (issue 17).
+                metric(
+                    "in_flight",
+                    MetricKind::Gauge,
+                    "Customers on the network towards this station (only when a route crosses hosts).",
+                ),
             ],
         },
     ],
@@ -127,6 +144,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             "system.exited",
             MetricKind::Counter,
             "Customers that left after service.",
+        ),
+        // Across a network (issue 17).
+        metric(
+            "system.retransmits",
+            MetricKind::Counter,
+            "Customers' messages sent again after a loss (only when a route crosses hosts).",
         ),
     ],
     verbs: &["load"],
