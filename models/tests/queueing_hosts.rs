@@ -327,6 +327,35 @@ fn a_partition_holds_customers_until_the_heal_then_delivers_them_in_order() {
 }
 
 #[test]
+fn a_connection_hands_customers_over_in_the_order_they_were_sent() {
+    // Latencies from 1 to 50 ms, a customer sent every 10 ms: later messages often arrive
+    // first, and wait for the earlier ones, as TCP's receiver holds them. The backend (50/s
+    // against 100/s arriving) builds a queue, which must be in the order of sending.
+    let mut link = LinkConfig::constant(SimDuration::ZERO);
+    link.latency = Dist::uniform(MS, 50.0 * MS).unwrap();
+    let config = two_tiers(
+        source("users", constant(10.0 * MS), Some(200), "frontend"),
+        station(
+            "frontend",
+            1,
+            constant(MS),
+            Target::Station("backend".into()),
+        ),
+        station("backend", 1, constant(20.0 * MS), Target::Exit),
+    );
+    let run = run_on(config, link, None, &[0.5, 1.0, 1.5, 2.0], 11, None);
+    for look in &run.looks {
+        assert!(look.waiting.len() > 10, "{look:?}");
+        assert!(
+            look.waiting.windows(2).all(|w| w[0] + 1 == w[1]),
+            "out of order: {:?}",
+            look.waiting
+        );
+    }
+    assert_eq!(stat(&run.result, "system.exited", "value"), 200.0);
+}
+
+#[test]
 fn loss_with_retransmission_delivers_every_customer_exactly_once() {
     // 20% of messages lost and 10% duplicated, latencies from 1 to 5 ms (so messages overtake
     // each other): 20,000 customers, each must leave exactly once.
