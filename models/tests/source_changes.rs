@@ -27,6 +27,7 @@ fn config(changes: Vec<SourceChange>) -> QNetConfig {
             queue_limit: None,
         }],
         changes,
+        ..Default::default()
     }
 }
 

@@ -1,10 +1,12 @@
-//! Queueing networks: sources, FIFO multi-server stations and routing, checked against theory.
+//! Queueing networks: sources, FIFO multi-server stations and routing, checked against theory;
+//! placed on hosts, their customers cross a network between them.
 
 pub mod network;
 pub mod schema;
 pub mod theory;
 
 pub use network::{
-    Customer, MAX_SERVERS, QEvent, QNet, QNetConfig, QNetError, Route, SourceChange, SourceConfig,
-    StationConfig, Target,
+    Customer, DEFAULT_REQUEST_SIZE, DEFAULT_RETRANSMIT, MAX_SERVERS, Placement, QEvent, QNet,
+    QNetConfig, QNetError, RETRANSMIT_CAP_FACTOR, Route, SourceChange, SourceConfig, StationConfig,
+    Target,
 };

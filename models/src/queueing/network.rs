@@ -12,6 +12,37 @@
 //! Metrics (durations in ns): per station `wait` (time in queue), `sojourn` (queue + service),
 //! `served`, `queue_len` and `busy` (time-weighted); per source `arrivals`; for the whole network
 //! `system.response` (entry to exit), `system.in_system` (time-weighted) and `system.exited`.
+//!
+//! # On hosts, across a network
+//!
+//! Sources and stations may be placed on hosts ([`Placement`]). A customer routed from one
+//! host to a station on another crosses the network the caller passes in ([`QNet::handle_in`]):
+//! it is a message of [`Placement::request_size`] bytes through [`Links::send`], drawn from the
+//! stream `queueing.network`, and reaches the station after the network's latency. Each sending
+//! host keeps one connection per destination station, which behaves like TCP: messages are
+//! handed to the station in the order they were sent (one that arrives early waits for those
+//! before it), and a lost message (loss, a full link queue, a partition) is sent again after a
+//! retransmission timeout, [`Placement::retransmit`] (200 ms, Linux's minimum RTO, what a LAN
+//! connection settles at), doubling after each loss of the same message up to 16 times that
+//! (3.2 s: Linux lets it grow to 120 s, which would hide a healed partition for minutes in a
+//! scenario that lasts one). While a message waits to be retransmitted the messages behind it
+//! are held back, as TCP's congestion window holds them, and go out once it gets through. So a
+//! partition piles customers up on the network (`STATION.in_flight`), and after the heal they
+//! reach the station in a burst, in order, and its queue drains. Only the request path is
+//! modelled: leaving the network (`exit`) is the response reaching the client.
+//!
+//! A source may have a timeout ([`QNetConfig::timeouts`]): its clients give up on a request
+//! older than that. The request is still served (the work is wasted, as a server does not know
+//! that its client left), and when it leaves the network later than its deadline it counts in
+//! `SOURCE.timeouts` (and, being served, in `system.response` and `system.exited` too). Requests
+//! still in the network past their deadline when the run ends are counted then, so at the end
+//! `timeouts` is every request whose response did not come back in time. Customers dropped by a
+//! full queue count in `STATION.dropped`, not as timeouts.
+//!
+//! Metrics of placed networks, registered only when some route crosses hosts (and `timeouts`
+//! only for a source with a timeout), so an unplaced network reports what it always did:
+//! `STATION.in_flight` (gauge: customers on the network towards the station),
+//! `system.retransmits` (counter) and `SOURCE.timeouts` (counter).
 
 use std::collections::VecDeque;
 
@@ -19,6 +50,8 @@ use simcore::metrics::{CounterId, GaugeId, HistogramId};
 use simcore::{
     Ctx, Dist, Encoder, Model, SimDuration, SimError, SimTime, StreamId, TraceEvent, Unit,
 };
+
+use crate::network::{Fate, Host, Links};
 
 /// Where a customer goes next.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +114,49 @@ pub struct QNetConfig {
     pub stations: Vec<StationConfig>,
     /// Changes to sources during the run, in any order.
     pub changes: Vec<SourceChange>,
+    /// How long each source's clients wait for a response, by index in `sources` (a missing
+    /// entry or `None`: forever). See the module's documentation for what counts.
+    pub timeouts: Vec<Option<SimDuration>>,
+    /// Where sources and stations run (default: nowhere, every route is instant).
+    pub placement: Placement,
+}
+
+/// The size of a customer's message between hosts unless the configuration says otherwise.
+pub const DEFAULT_REQUEST_SIZE: u64 = 1024;
+
+/// The first retransmission timeout unless the configuration says otherwise (Linux's minimum RTO).
+pub const DEFAULT_RETRANSMIT: SimDuration = SimDuration::from_millis(200);
+
+/// A retransmission timeout doubles up to this many times its first value.
+pub const RETRANSMIT_CAP_FACTOR: u64 = 16;
+
+/// Where sources and stations run, and what crossing between hosts costs. Hosts are the
+/// indices of the [`Links`] the caller passes to [`QNet::handle_in`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placement {
+    /// The host of each station, by index in [`QNetConfig::stations`] (a missing entry or
+    /// `None`: unplaced).
+    pub stations: Vec<Option<Host>>,
+    /// The host of each source's clients, by index in [`QNetConfig::sources`] (a missing entry
+    /// or `None`: unplaced, outside every host, so its customers reach their first station at
+    /// once).
+    pub sources: Vec<Option<Host>>,
+    /// Bytes of the message that carries a customer between hosts.
+    pub request_size: u64,
+    /// The first retransmission timeout of a lost message; it doubles after each loss of the
+    /// same message, up to [`RETRANSMIT_CAP_FACTOR`] times this.
+    pub retransmit: SimDuration,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            stations: Vec::new(),
+            sources: Vec::new(),
+            request_size: DEFAULT_REQUEST_SIZE,
+            retransmit: DEFAULT_RETRANSMIT,
+        }
+    }
 }
 
 /// A configuration that cannot be built.
@@ -102,11 +178,25 @@ pub enum QNetError {
     TooManyServers(String),
     #[error("a change names \"{0}\", which is not a source")]
     UnknownSource(String),
+    #[error("{given} {what} given for a network of {have}")]
+    TooManyEntries {
+        what: &'static str,
+        given: usize,
+        have: usize,
+    },
+    #[error("the retransmission timeout must be positive")]
+    ZeroRetransmit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Dest {
+    /// A station on the same host, or unplaced: reached at once.
     Station(u32),
+    /// A station on another host, reached through connection `conn`.
+    Remote {
+        station: u32,
+        conn: u32,
+    },
     Exit,
 }
 
@@ -132,12 +222,14 @@ impl Router {
     }
 }
 
-/// One customer: an identity and the times needed for its metrics.
+/// One customer: an identity, the source it came from and the times needed for its metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Customer {
     pub id: u64,
     pub entered: SimTime,
     pub arrived_here: SimTime,
+    /// Index of its source (for the source's timeout).
+    pub source: u32,
 }
 
 /// The network's events.
@@ -152,6 +244,10 @@ pub enum QEvent {
     Departure { station: u32, slot: u32 },
     /// Change number `index` of the configuration takes effect.
     Change { index: u32 },
+    /// The message carrying the customer in transfer slot `slot` reaches its host.
+    Deliver { slot: u32 },
+    /// The lost message of transfer slot `slot` is sent again.
+    Resend { slot: u32 },
 }
 
 impl TraceEvent for QEvent {
@@ -162,6 +258,8 @@ impl TraceEvent for QEvent {
             QEvent::Arrival { source } => enc.u8(0).u32(source),
             QEvent::Departure { station, slot } => enc.u8(1).u32(station).u32(slot),
             QEvent::Change { index } => enc.u8(2).u32(index),
+            QEvent::Deliver { slot } => enc.u8(3).u32(slot),
+            QEvent::Resend { slot } => enc.u8(4).u32(slot),
         };
     }
 }
@@ -173,6 +271,8 @@ struct Source {
     interarrival: StreamId,
     route: StreamId,
     arrivals: CounterId,
+    /// The clients' timeout, and the counter of requests answered later than it.
+    timeout: Option<(SimDuration, CounterId)>,
 }
 
 struct Station {
@@ -200,15 +300,231 @@ struct SystemMetrics {
     exited: CounterId,
 }
 
-/// The queueing network model. Build with [`QNet::new`], run with [`simcore::Simulation`].
+/// A customer on its way between hosts. Transfers live in a slab so that an event names a slot
+/// (events stay 12 bytes) and the steady state allocates nothing.
+#[derive(Clone, Copy, Debug)]
+struct Transit {
+    customer: Customer,
+    conn: u32,
+    /// Reached the destination host. It may still wait there for a message sent before it: a
+    /// connection hands customers to its station in the order they were sent.
+    arrived: bool,
+}
+
+/// A sending host's connection to a station on another host, behaving like TCP (see the
+/// module's documentation).
+#[derive(Clone, Debug)]
+struct Conn {
+    from: Host,
+    to: Host,
+    station: u32,
+    /// Transfer slots sent or waiting to be sent, oldest first, not yet handed to the station.
+    pending: VecDeque<u32>,
+    /// How many at the back of `pending` are held back, unsent, behind a retransmission.
+    unsent: usize,
+    /// While a lost message waits to be sent again: its current retransmission timeout.
+    backoff: Option<SimDuration>,
+}
+
+/// Everything about crossing hosts; exists only when some route crosses hosts.
+struct Transfers {
+    conns: Vec<Conn>,
+    slab: Vec<Transit>,
+    /// Free slots of `slab`.
+    free: Vec<u32>,
+    request_size: u64,
+    retransmit: SimDuration,
+    stream: StreamId,
+    retransmits: CounterId,
+    /// Per station: customers on the network towards it, and their gauge.
+    in_flight: Vec<(u64, GaugeId)>,
+}
+
+impl Transfers {
+    fn alloc(&mut self, transit: Transit) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = transit;
+                slot
+            }
+            None => {
+                self.slab.push(transit);
+                (self.slab.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Moves a station's count of customers on the network by one, up or down.
+    fn count_in_flight<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        station: u32,
+        up: bool,
+        ctx: &mut Ctx<'_, W>,
+    ) {
+        let (n, gauge) = &mut self.in_flight[station as usize];
+        if up {
+            *n += 1;
+        } else {
+            *n -= 1;
+        }
+        let now = ctx.now();
+        ctx.metrics().set(*gauge, now, *n as f64);
+    }
+
+    /// Puts `customer` on connection `conn`: sent at once, unless the connection is holding
+    /// messages back behind a retransmission.
+    fn put<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        conn: u32,
+        customer: Customer,
+        ctx: &mut Ctx<'_, W>,
+        links: &mut Links,
+    ) {
+        let slot = self.alloc(Transit {
+            customer,
+            conn,
+            arrived: false,
+        });
+        let c = &mut self.conns[conn as usize];
+        c.pending.push_back(slot);
+        let (station, held) = (c.station, c.backoff.is_some());
+        if held {
+            c.unsent += 1;
+        }
+        self.count_in_flight(station, true, ctx);
+        if !held && !self.send(slot, ctx, links) {
+            self.stall(slot, self.retransmit, ctx);
+        }
+    }
+
+    /// Sends the message of `slot` once. True when it will arrive (its delivery is scheduled);
+    /// false when it was lost.
+    fn send<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        slot: u32,
+        ctx: &mut Ctx<'_, W>,
+        links: &mut Links,
+    ) -> bool {
+        let c = &self.conns[self.slab[slot as usize].conn as usize];
+        let now = ctx.now();
+        match links.send(now, c.from, c.to, self.request_size, ctx.rng(self.stream)) {
+            Fate::Delivered(at) => {
+                // The receiver discards a duplicate, as TCP does: the first copy counts.
+                let first = at.iter().copied().min().unwrap_or(now);
+                ctx.schedule_at(first, QEvent::Deliver { slot }.into());
+                true
+            }
+            Fate::Dropped(_) => false,
+        }
+    }
+
+    /// The message of `slot` was lost: it goes again after `rto`, and its connection holds the
+    /// messages put after it until it gets through.
+    fn stall<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        slot: u32,
+        rto: SimDuration,
+        ctx: &mut Ctx<'_, W>,
+    ) {
+        let conn = self.slab[slot as usize].conn;
+        self.conns[conn as usize].backoff = Some(rto);
+        ctx.schedule_in(rto, QEvent::Resend { slot }.into());
+    }
+
+    /// The retransmission timeout of `slot` expired: send it again, and when it gets through,
+    /// what was held back behind it; when lost again, wait twice as long (up to the cap).
+    fn resend<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        slot: u32,
+        ctx: &mut Ctx<'_, W>,
+        links: &mut Links,
+    ) {
+        let retransmits = self.retransmits;
+        ctx.metrics().add(retransmits, 1);
+        let conn = self.slab[slot as usize].conn as usize;
+        let backoff = self.conns[conn].backoff.unwrap_or(self.retransmit);
+        if self.send(slot, ctx, links) {
+            self.conns[conn].backoff = None;
+            self.flush(conn, ctx, links);
+        } else {
+            let cap = self
+                .retransmit
+                .as_nanos()
+                .saturating_mul(RETRANSMIT_CAP_FACTOR);
+            let rto = SimDuration::from_nanos(backoff.as_nanos().saturating_mul(2).min(cap));
+            self.stall(slot, rto, ctx);
+        }
+    }
+
+    /// Sends the messages held back behind a retransmission, oldest first, until one is lost.
+    fn flush<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        conn: usize,
+        ctx: &mut Ctx<'_, W>,
+        links: &mut Links,
+    ) {
+        while self.conns[conn].unsent > 0 {
+            let c = &mut self.conns[conn];
+            let slot = c.pending[c.pending.len() - c.unsent];
+            c.unsent -= 1;
+            if !self.send(slot, ctx, links) {
+                self.stall(slot, self.retransmit, ctx);
+                return;
+            }
+        }
+    }
+
+    /// The oldest customer of connection `conn`, when it has reached the host: taken off the
+    /// network, with the station it goes to.
+    fn take_arrived<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        conn: usize,
+        ctx: &mut Ctx<'_, W>,
+    ) -> Option<(u32, Customer)> {
+        let c = &mut self.conns[conn];
+        let slot = *c.pending.front()?;
+        let transit = self.slab[slot as usize];
+        if !transit.arrived {
+            return None;
+        }
+        c.pending.pop_front();
+        let station = c.station;
+        self.free.push(slot);
+        self.count_in_flight(station, false, ctx);
+        Some((station, transit.customer))
+    }
+
+    /// Customers on the network now (sent, held back, or waiting for an earlier one).
+    fn customers(&self) -> impl Iterator<Item = &Customer> {
+        self.conns
+            .iter()
+            .flat_map(|c| c.pending.iter())
+            .map(|&slot| &self.slab[slot as usize].customer)
+    }
+}
+
+/// The validated configuration, kept until `start` registers its streams and metrics.
+struct Unstarted {
+    config: QNetConfig,
+    source_routers: Vec<Router>,
+    station_routers: Vec<Router>,
+    conns: Vec<Conn>,
+}
+
+/// The queueing network model. Build with [`QNet::new`]; run it alone with
+/// [`simcore::Simulation`] (every route is then instant), or inside a bigger model through
+/// [`QNet::start_in`], [`QNet::handle_in`] and [`QNet::finish_in`].
 pub struct QNet {
-    /// The validated configuration, until `start` registers its streams and metrics.
-    unstarted: Option<(QNetConfig, Vec<Router>, Vec<Router>)>,
+    unstarted: Option<Unstarted>,
     /// Source changes: which source, and its new interarrival distribution.
     changes: Vec<(u32, Dist)>,
     sources: Vec<Source>,
     stations: Vec<Station>,
     system: Option<SystemMetrics>,
+    /// Transfers between hosts, when some route crosses hosts.
+    transfers: Option<Transfers>,
+    /// Whether some source has a timeout: the one branch a served customer's exit pays for them.
+    timeouts: bool,
     in_system: u64,
     next_customer: u64,
 }
@@ -241,6 +557,56 @@ fn resolve(route: &Route, from: &str, names: &[&str]) -> Result<Router, QNetErro
         return Err(QNetError::EmptyRoute(from.to_string()));
     }
     Ok(Router { cumulative })
+}
+
+/// Turns the hops of a router on host `from` to stations on other hosts into hops through a
+/// connection, one per sending host and destination station (made here when new).
+fn place(
+    router: &mut Router,
+    from: Option<Host>,
+    station_hosts: &[Option<Host>],
+    conns: &mut Vec<Conn>,
+) {
+    let Some(from) = from else {
+        return; // unplaced: outside every host, so its hops are instant
+    };
+    for (_, dest) in &mut router.cumulative {
+        let Dest::Station(station) = *dest else {
+            continue;
+        };
+        let Some(to) = station_hosts.get(station as usize).copied().flatten() else {
+            continue;
+        };
+        if to == from {
+            continue;
+        }
+        let existing = conns
+            .iter()
+            .position(|c| c.from == from && c.station == station);
+        let conn = existing.unwrap_or_else(|| {
+            conns.push(Conn {
+                from,
+                to,
+                station,
+                pending: VecDeque::new(),
+                unsent: 0,
+                backoff: None,
+            });
+            conns.len() - 1
+        });
+        *dest = Dest::Remote {
+            station,
+            conn: conn as u32,
+        };
+    }
+}
+
+/// Checks that a per-component list is no longer than the components it describes.
+fn at_most(what: &'static str, given: usize, have: usize) -> Result<(), QNetError> {
+    if given > have {
+        return Err(QNetError::TooManyEntries { what, given, have });
+    }
+    Ok(())
 }
 
 impl QNet {
@@ -289,20 +655,58 @@ impl QNet {
         if u32::try_from(changes.len()).is_err() {
             return Err(QNetError::UnknownSource("(too many changes)".into()));
         }
+        let conns = Self::connect(&config, &mut source_routers, &mut station_routers)?;
         Ok(QNet {
-            unstarted: Some((config, source_routers, station_routers)),
+            unstarted: Some(Unstarted {
+                config,
+                source_routers,
+                station_routers,
+                conns,
+            }),
             changes,
             sources: Vec::new(),
             stations: Vec::new(),
             system: None,
+            transfers: None,
+            timeouts: false,
             in_system: 0,
             next_customer: 0,
         })
     }
 
+    /// Checks the placement and the timeouts, and routes hops between hosts through
+    /// connections, which it returns.
+    fn connect(
+        config: &QNetConfig,
+        source_routers: &mut [Router],
+        station_routers: &mut [Router],
+    ) -> Result<Vec<Conn>, QNetError> {
+        let p = &config.placement;
+        at_most("station hosts", p.stations.len(), config.stations.len())?;
+        at_most("source hosts", p.sources.len(), config.sources.len())?;
+        at_most("timeouts", config.timeouts.len(), config.sources.len())?;
+        if p.retransmit == SimDuration::ZERO {
+            return Err(QNetError::ZeroRetransmit);
+        }
+        let host = |hosts: &[Option<Host>], i: usize| hosts.get(i).copied().flatten();
+        let mut conns = Vec::new();
+        for (i, router) in source_routers.iter_mut().enumerate() {
+            place(router, host(&p.sources, i), &p.stations, &mut conns);
+        }
+        for (i, router) in station_routers.iter_mut().enumerate() {
+            place(router, host(&p.stations, i), &p.stations, &mut conns);
+        }
+        Ok(conns)
+    }
+
     /// A customer enters station `s` at `now`: straight into service if a server is free.
     #[inline]
-    fn enter(&mut self, s: u32, mut customer: Customer, ctx: &mut Ctx<'_, QEvent>) {
+    fn enter<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        s: u32,
+        mut customer: Customer,
+        ctx: &mut Ctx<'_, W>,
+    ) {
         let now = ctx.now();
         customer.arrived_here = now;
         let st = &mut self.stations[s as usize];
@@ -319,7 +723,7 @@ impl QNet {
             let m = ctx.metrics();
             m.record(wait, 0);
             m.set(busy_gauge, now, busy);
-            ctx.schedule_in(d, QEvent::Departure { station: s, slot });
+            ctx.schedule_in(d, QEvent::Departure { station: s, slot }.into());
         } else if st
             .cfg
             .queue_limit
@@ -336,16 +740,32 @@ impl QNet {
         }
     }
 
-    /// Sends a customer along `dest`.
+    /// Sends a customer along `dest`: across the network when `dest` is on another host and
+    /// the caller gave one, at once otherwise.
     #[inline]
-    fn forward(&mut self, dest: Dest, customer: Customer, ctx: &mut Ctx<'_, QEvent>) {
+    fn forward<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        dest: Dest,
+        customer: Customer,
+        ctx: &mut Ctx<'_, W>,
+        net: Option<&mut Links>,
+    ) {
         match dest {
             Dest::Station(s) => self.enter(s, customer, ctx),
+            Dest::Remote { station, conn } => match (net, self.transfers.as_mut()) {
+                (Some(links), Some(t)) => t.put(conn, customer, ctx, links),
+                _ => self.enter(station, customer, ctx),
+            },
             Dest::Exit => self.leave_system(customer, true, ctx),
         }
     }
 
-    fn leave_system(&mut self, customer: Customer, served: bool, ctx: &mut Ctx<'_, QEvent>) {
+    fn leave_system<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        customer: Customer,
+        served: bool,
+        ctx: &mut Ctx<'_, W>,
+    ) {
         let now = ctx.now();
         debug_assert!(self.in_system > 0, "a customer left an empty network");
         self.in_system -= 1;
@@ -356,11 +776,29 @@ impl QNet {
         if served {
             m.record_duration(response, now.saturating_since(customer.entered));
             m.add(exited, 1);
+            if self.timeouts {
+                self.count_if_late(&customer, now, m);
+            }
         }
         m.set(gauge, now, in_system);
     }
 
-    fn arrival(&mut self, source: u32, ctx: &mut Ctx<'_, QEvent>) {
+    /// Counts `customer` in its source's `timeouts` when, at `now`, it is older than the
+    /// source's timeout.
+    fn count_if_late(&self, customer: &Customer, now: SimTime, m: &mut simcore::Metrics) {
+        if let Some((limit, counter)) = self.sources[customer.source as usize].timeout
+            && now.saturating_since(customer.entered) > limit
+        {
+            m.add(counter, 1);
+        }
+    }
+
+    fn arrival<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        source: u32,
+        ctx: &mut Ctx<'_, W>,
+        net: Option<&mut Links>,
+    ) {
         let now = ctx.now();
         let src = &mut self.sources[source as usize];
         if let Some(left) = &mut src.left {
@@ -371,7 +809,7 @@ impl QNet {
         let (ia_stream, route_stream, arrivals) = (src.interarrival, src.route, src.arrivals);
         if more {
             let gap = SimDuration::from_nanos_f64(src.cfg.interarrival.sample(ctx.rng(ia_stream)));
-            ctx.schedule_in(gap, QEvent::Arrival { source });
+            ctx.schedule_in(gap, QEvent::Arrival { source }.into());
         }
         let dest = self.sources[source as usize]
             .router
@@ -380,6 +818,7 @@ impl QNet {
             id: self.next_customer,
             entered: now,
             arrived_here: now,
+            source,
         };
         self.next_customer += 1;
         self.in_system += 1;
@@ -392,10 +831,16 @@ impl QNet {
         let m = ctx.metrics();
         m.add(arrivals, 1);
         m.set(gauge, now, in_system);
-        self.forward(dest, customer, ctx);
+        self.forward(dest, customer, ctx, net);
     }
 
-    fn departure(&mut self, s: u32, slot: u32, ctx: &mut Ctx<'_, QEvent>) {
+    fn departure<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        s: u32,
+        slot: u32,
+        ctx: &mut Ctx<'_, W>,
+        net: Option<&mut Links>,
+    ) {
         let now = ctx.now();
         let st = &mut self.stations[s as usize];
         debug_assert!(
@@ -419,7 +864,7 @@ impl QNet {
             let m = ctx.metrics();
             m.record_duration(wait, now.saturating_since(next.arrived_here));
             m.set(gauge, now, len);
-            ctx.schedule_in(d, QEvent::Departure { station: s, slot });
+            ctx.schedule_in(d, QEvent::Departure { station: s, slot }.into());
         } else {
             st.busy -= 1;
             st.idle.push(slot);
@@ -430,24 +875,67 @@ impl QNet {
         m.record_duration(sojourn, now.saturating_since(customer.arrived_here));
         m.add(served, 1);
         let dest = self.stations[s as usize].router.choose(ctx.rng(route));
-        self.forward(dest, customer, ctx);
+        self.forward(dest, customer, ctx, net);
     }
 
-    /// Customers currently in the network (waiting or in service).
+    /// The message of transfer `slot` reached its host: hand its connection's customers that
+    /// have arrived, oldest first, to their station, up to the first still on its way.
+    fn deliver<W: From<QEvent> + TraceEvent>(&mut self, slot: u32, ctx: &mut Ctx<'_, W>) {
+        let Some(t) = self.transfers.as_mut() else {
+            ctx.fail("a delivery, but no route crosses hosts");
+            return;
+        };
+        let transit = &mut t.slab[slot as usize];
+        transit.arrived = true;
+        let conn = transit.conn as usize;
+        while let Some((station, customer)) = self
+            .transfers
+            .as_mut()
+            .and_then(|t| t.take_arrived(conn, ctx))
+        {
+            self.enter(station, customer, ctx);
+        }
+    }
+
+    /// Customers currently in the network (waiting, in service, or between hosts).
     pub fn in_system(&self) -> u64 {
         self.in_system
     }
-}
 
-fn setup(e: impl std::fmt::Display) -> SimError {
-    SimError::Setup(e.to_string())
-}
+    /// Customers now between hosts.
+    pub fn in_flight(&self) -> u64 {
+        self.transfers
+            .as_ref()
+            .map_or(0, |t| t.in_flight.iter().map(|(n, _)| n).sum())
+    }
 
-impl Model for QNet {
-    type Event = QEvent;
+    /// The customers waiting (not in service) at station `station`, by index in the
+    /// configuration, oldest first.
+    pub fn waiting(&self, station: u32) -> impl Iterator<Item = &Customer> {
+        self.stations
+            .get(station as usize)
+            .into_iter()
+            .flat_map(|s| s.queue.iter())
+    }
 
-    fn start(&mut self, ctx: &mut Ctx<'_, QEvent>) -> Result<(), SimError> {
-        let (config, source_routers, station_routers) = self
+    /// Servers busy at station `station`, by index in the configuration.
+    pub fn busy(&self, station: u32) -> u32 {
+        self.stations.get(station as usize).map_or(0, |s| s.busy)
+    }
+
+    /// Registers streams and metrics and schedules the first events, inside a model whose
+    /// events `W` carry [`QEvent`]s (alone, `W` is `QEvent`). The caller hands each `QEvent`
+    /// back to [`QNet::handle_in`].
+    pub fn start_in<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+    ) -> Result<(), SimError> {
+        let Unstarted {
+            config,
+            source_routers,
+            station_routers,
+            conns,
+        } = self
             .unstarted
             .take()
             .ok_or_else(|| SimError::Setup("the network was already started".into()))?;
@@ -457,6 +945,16 @@ impl Model for QNet {
             in_system: m.gauge("system", "in_system").map_err(setup)?,
             exited: m.counter("system", "exited").map_err(setup)?,
         });
+        // Only when some route crosses hosts, so that an unplaced network registers what it
+        // always did.
+        if !conns.is_empty() {
+            self.transfers = Some(Self::start_transfers(
+                conns,
+                &config.stations,
+                &config.placement,
+                ctx,
+            )?);
+        }
         for (cfg, router) in config.stations.into_iter().zip(station_routers) {
             let n = cfg.name.as_str();
             let m = ctx.metrics();
@@ -481,11 +979,17 @@ impl Model for QNet {
         }
         for (i, (cfg, router)) in config.sources.into_iter().zip(source_routers).enumerate() {
             let n = cfg.name.as_str();
+            let timeout = match config.timeouts.get(i).copied().flatten() {
+                Some(limit) => Some((limit, ctx.metrics().counter(n, "timeouts").map_err(setup)?)),
+                None => None,
+            };
+            self.timeouts |= timeout.is_some();
             let src = Source {
                 arrivals: ctx.metrics().counter(n, "arrivals").map_err(setup)?,
                 interarrival: ctx.stream(&format!("{n}.interarrival"))?,
                 route: ctx.stream(&format!("{n}.route"))?,
                 left: cfg.customers,
+                timeout,
                 router,
                 cfg,
             };
@@ -494,7 +998,7 @@ impl Model for QNet {
                 let gap = SimDuration::from_nanos_f64(
                     src.cfg.interarrival.sample(ctx.rng(src.interarrival)),
                 );
-                ctx.schedule_in(gap, QEvent::Arrival { source: i as u32 });
+                ctx.schedule_in(gap, QEvent::Arrival { source: i as u32 }.into());
             }
             self.sources.push(src);
         }
@@ -503,22 +1007,103 @@ impl Model for QNet {
                 change.at,
                 QEvent::Change {
                     index: index as u32,
-                },
+                }
+                .into(),
             );
         }
         Ok(())
     }
 
+    /// Registers the stream and metrics of transfers between hosts.
+    fn start_transfers<W: From<QEvent> + TraceEvent>(
+        conns: Vec<Conn>,
+        stations: &[StationConfig],
+        placement: &Placement,
+        ctx: &mut Ctx<'_, W>,
+    ) -> Result<Transfers, SimError> {
+        let mut in_flight = Vec::with_capacity(stations.len());
+        for cfg in stations {
+            in_flight.push((
+                0,
+                ctx.metrics().gauge(&cfg.name, "in_flight").map_err(setup)?,
+            ));
+        }
+        Ok(Transfers {
+            conns,
+            slab: Vec::new(),
+            free: Vec::new(),
+            request_size: placement.request_size,
+            retransmit: placement.retransmit,
+            stream: ctx.stream("queueing.network")?,
+            retransmits: ctx
+                .metrics()
+                .counter("system", "retransmits")
+                .map_err(setup)?,
+            in_flight,
+        })
+    }
+
+    /// Handles one of its events inside a model whose events `W` carry [`QEvent`]s. `net` is the
+    /// network between the hosts of [`Placement`], when the caller has one: with `None`, every
+    /// route is instant, as when the network runs alone. A caller that passed a network once
+    /// passes it for every later event, since a retransmission needs it.
     #[inline]
-    fn handle(&mut self, event: QEvent, ctx: &mut Ctx<'_, QEvent>) {
+    pub fn handle_in<W: From<QEvent> + TraceEvent>(
+        &mut self,
+        event: QEvent,
+        ctx: &mut Ctx<'_, W>,
+        net: Option<&mut Links>,
+    ) {
         match event {
-            QEvent::Arrival { source } => self.arrival(source, ctx),
-            QEvent::Departure { station, slot } => self.departure(station, slot, ctx),
+            QEvent::Arrival { source } => self.arrival(source, ctx, net),
+            QEvent::Departure { station, slot } => self.departure(station, slot, ctx, net),
             QEvent::Change { index } => {
                 let (source, dist) = &self.changes[index as usize];
                 tracing::debug!(source = %self.sources[*source as usize].cfg.name, ?dist, "source changed");
                 self.sources[*source as usize].cfg.interarrival = dist.clone();
             }
+            QEvent::Deliver { slot } => self.deliver(slot, ctx),
+            QEvent::Resend { slot } => match (self.transfers.as_mut(), net) {
+                (Some(t), Some(links)) => t.resend(slot, ctx, links),
+                _ => ctx.fail("a retransmission, but no network was passed in"),
+            },
         }
+    }
+
+    /// Ends the run at `ctx.now()`: requests still in the network past their deadline count as
+    /// timed out (their clients gave up on them).
+    pub fn finish_in<W: From<QEvent> + TraceEvent>(&mut self, ctx: &mut Ctx<'_, W>) {
+        if !self.timeouts {
+            return;
+        }
+        let now = ctx.now();
+        let m = ctx.metrics();
+        let waiting = self.stations.iter().flat_map(|s| s.queue.iter());
+        let served = self.stations.iter().flat_map(|s| s.slots.iter().flatten());
+        let on_network = self.transfers.iter().flat_map(Transfers::customers);
+        for customer in waiting.chain(served).chain(on_network) {
+            self.count_if_late(customer, now, m);
+        }
+    }
+}
+
+fn setup(e: impl std::fmt::Display) -> SimError {
+    SimError::Setup(e.to_string())
+}
+
+impl Model for QNet {
+    type Event = QEvent;
+
+    fn start(&mut self, ctx: &mut Ctx<'_, QEvent>) -> Result<(), SimError> {
+        self.start_in(ctx)
+    }
+
+    #[inline]
+    fn handle(&mut self, event: QEvent, ctx: &mut Ctx<'_, QEvent>) {
+        self.handle_in(event, ctx, None);
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_, QEvent>) {
+        self.finish_in(ctx);
     }
 }

@@ -54,12 +54,21 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     Need::Default("outside every host"),
                     "The host the customers come from.",
                 ),
+                prop(
+                    "timeout",
+                    PropType::Duration,
+                    Need::Default("none"),
+                    "Clients give up on a request older than this; it is still served, and counts in timeouts.",
+                ),
             ],
-            metrics: &[metric(
-                "arrivals",
-                MetricKind::Counter,
-                "Customers that arrived.",
-            )],
+            metrics: &[
+                metric("arrivals", MetricKind::Counter, "Customers that arrived."),
+                metric(
+                    "timeouts",
+                    MetricKind::Counter,
+                    "Requests answered later than the timeout, or unanswered past it at the end (only with a timeout).",
+                ),
+            ],
         },
         KindSpec {
             kind: "station",
@@ -121,6 +130,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
                 metric("queue_len", MetricKind::Gauge, "Customers waiting."),
                 metric("busy", MetricKind::Gauge, "Servers busy."),
+                metric(
+                    "in_flight",
+                    MetricKind::Gauge,
+                    "Customers on the network towards this station (only when a route crosses hosts).",
+                ),
             ],
         },
     ],
@@ -139,6 +153,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             "system.exited",
             MetricKind::Counter,
             "Customers that left after service.",
+        ),
+        metric(
+            "system.retransmits",
+            MetricKind::Counter,
+            "Customers' messages sent again after a loss (only when a route crosses hosts).",
         ),
     ],
     verbs: &[LOAD],
