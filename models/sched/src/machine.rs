@@ -582,8 +582,8 @@ impl<P: Policy> Machine<P> {
             self.completed
                 .push((r.job, core::mem::replace(&mut p.tag, tag)));
             // `left` counts from the run's start, like the CPU time `stop` takes from it.
-            j.left += cpu_time;
-            let end = r.start + j.left;
+            j.left = j.left.saturating_add(cpu_time);
+            let end = r.start.saturating_add(j.left);
             (r.stop, r.expires) = if r.slice_end < end {
                 (r.slice_end, true)
             } else {
