@@ -526,7 +526,9 @@ impl<P: Policy> Machine<P> {
         }
         // 2. Running jobs whose burst or slice ends now.
         for cpu in 0..self.cpus.len() {
-            if self.cpus[cpu].run.is_some_and(|r| r.stop <= now) && !self.run_on(cpu, now) {
+            if self.cpus[cpu].run.is_some_and(|r| r.stop <= now)
+                && (self.procs.is_empty() || !self.run_on(cpu, now))
+            {
                 self.stop(cpu as CpuId, now, None);
             }
         }
@@ -564,6 +566,7 @@ impl<P: Policy> Machine<P> {
     /// The run on `cpu` ended its piece of work at `now`: if it is a process with more, it runs
     /// on into it (each piece that ends is reported) until its slice ends or work remains past
     /// `now`. Returns whether it still runs after `now`.
+    #[inline(never)]
     fn run_on(&mut self, cpu: usize, now: Time) -> bool {
         let Some(r) = self.cpus[cpu].run.as_mut() else {
             return false;
@@ -622,7 +625,6 @@ impl<P: Policy> Machine<P> {
                 .stopped(&spec, cpu, 0, now, forced.unwrap_or(Stop::Preempted));
             return;
         }
-        let process = (r.job as usize) >= self.batch;
         let ran = now.saturating_sub(r.start);
         c.busy += ran;
         if now > r.start {
@@ -645,7 +647,7 @@ impl<P: Policy> Machine<P> {
                 Stop::Expired
             }
             // A process's work is done: it sleeps until it is given more.
-            None if process => Stop::Blocked,
+            None if (r.job as usize) >= self.batch => Stop::Blocked,
             None => {
                 // The burst is done: on to the next one.
                 j.burst += 1;
@@ -674,7 +676,7 @@ impl<P: Policy> Machine<P> {
                 self.done += 1;
                 State::Done
             }
-            Stop::Blocked if process => {
+            Stop::Blocked if (r.job as usize) >= self.batch => {
                 let tag = self.procs[r.job as usize - self.batch].tag;
                 self.completed.push((r.job, tag));
                 self.awake -= 1;
@@ -739,11 +741,16 @@ impl<P: Policy> Machine<P> {
             j.left += self.config.migration_cost;
         }
         j.state = State::Running { cpu };
-        let (stop, expires) = match slice {
-            Some(s) if s.max(1) < j.left => (start + s.max(1), true),
-            _ => (start + j.left, false),
+        let slice_end = match slice {
+            Some(s) => start.saturating_add(s.max(1)),
+            None => Time::MAX,
         };
-        let slice_end = slice.map_or(Time::MAX, |s| start.saturating_add(s.max(1)));
+        let end = start + j.left;
+        let (stop, expires) = if slice_end < end {
+            (slice_end, true)
+        } else {
+            (end, false)
+        };
         c.run = Some(Run {
             job,
             first,
