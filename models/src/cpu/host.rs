@@ -178,6 +178,7 @@ impl HostCpu {
 
     /// Gives `proc` a piece of work costing `cost` of CPU time, tagged `token`, at `now`; it
     /// runs after the process's earlier pieces. Then a step is due at [`HostCpu::next_time`].
+    /// An unknown `proc` is [`MachineError::NotAProcess`] (with the job it would be).
     pub fn submit_at(
         &mut self,
         proc: ProcId,
@@ -185,11 +186,7 @@ impl HostCpu {
         token: u64,
         now: Time,
     ) -> Result<(), MachineError> {
-        let job = self
-            .base
-            .checked_add(proc)
-            .filter(|&j| self.machine.is_process(j))
-            .ok_or(MachineError::NotAProcess(proc))?;
+        let job = self.base.saturating_add(proc);
         self.machine.submit(job, cost, token, now)
     }
 
@@ -542,6 +539,11 @@ mod tests {
         assert_eq!(h.cpu_time(p), Some(5 * MS));
         let batch = h.machine().job_stats(0).unwrap();
         assert_eq!(batch.turnaround(), Some(50 * MS), "the job never waited");
+        assert_eq!(
+            h.submit_at(1, MS, 0, 60 * MS),
+            Err(MachineError::NotAProcess(2)),
+            "no process 1"
+        );
     }
 
     /// Round robin, 10 ms quantum, one CPU. `batch` needs 30 ms; the server is given pieces of
