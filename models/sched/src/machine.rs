@@ -4,11 +4,27 @@
 //! time; the simulator schedules those instants as events, and [`Machine::run_to_end`] does the
 //! same in a plain loop (tests, benchmarks).
 //!
+//! # Jobs and processes
+//! The jobs given to [`Machine::new`] are a batch: each arrives once, runs its bursts and
+//! finishes. A *process* ([`Machine::add_process`]) is long-lived, like a server's thread: it
+//! arrives at run time, asleep, and runs only the CPU work it is given
+//! ([`Machine::submit`]), piece by piece in the order given, each piece with a tag the driver
+//! chooses. Given work while asleep, it wakes: the policy sees it enqueued as a job whose I/O
+//! completed ([`Wake::IoDone`]; the very first time, [`Wake::Arrived`]), at the next step.
+//! When a piece ends and another is waiting, it runs on into it without leaving the CPU, as a
+//! thread that finds another request queued does not block: the policy sees one longer run,
+//! stopped by its slice, a preemption or the end of the last piece. When the last piece ends it
+//! blocks ([`Stop::Blocked`]) and sleeps until it is given more. Each piece's end is reported
+//! with its tag ([`Machine::take_completed`]). A process never finishes: [`Machine::finished`]
+//! and the batch's figures ([`Machine::summary`], [`Machine::stats`]) leave processes out.
+//!
 //! # What happens at one instant, in order
-//! 1. I/O completions (by job number), then arrivals (by job number): jobs are enqueued.
+//! 1. I/O completions and processes' wake-ups (by time, then job number), then arrivals
+//!    (likewise): jobs are enqueued.
 //! 2. Running jobs whose burst or slice ends now stop (by CPU): `Finished`, `Blocked` (their
-//!    next burst is I/O) or `Expired`. So a job arriving at the instant another's quantum
-//!    expires is queued ahead of it, the usual textbook convention for round robin.
+//!    next burst is I/O, or a process's work is done) or `Expired`; a process with more work
+//!    runs on. So a job arriving at the instant another's quantum expires is queued ahead of
+//!    it, the usual textbook convention for round robin.
 //! 3. The policy's timer, if it asked for this instant ([`Policy::wake_at`]).
 //! 4. Idle CPUs pick (by CPU number).
 //! 5. If runnable jobs remain, or the policy's timer ran, busy CPUs are asked in turn whether
@@ -27,7 +43,7 @@
 //! the makespan. Jain's fairness index is over each job's CPU rate while it was in the system
 //! (CPU time / turnaround): 1 when all got the same rate, 1/n when one got everything.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::vec::Vec;
 
 use crate::{CpuId, Dispatch, Job, JobId, Policy, Stop, Time, Wake};
@@ -136,14 +152,24 @@ pub enum MachineError {
     NoCpus,
     /// A job needs no CPU time at all.
     EmptyBurst(JobId),
+    /// Work was given to a job that is not a process ([`Machine::add_process`]).
+    NotAProcess(JobId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     NotArrived,
-    Ready { since: Time },
-    Running { cpu: CpuId },
-    Io { until: Time },
+    Ready {
+        since: Time,
+    },
+    Running {
+        cpu: CpuId,
+    },
+    Io {
+        until: Time,
+    },
+    /// A process with no work.
+    Asleep,
     Done,
 }
 
@@ -169,6 +195,9 @@ struct Run {
     /// When it stops unless preempted: the end of its burst or of its slice.
     stop: Time,
     expires: bool,
+    /// When its slice ends (`Time::MAX`: it has none): where a process that runs on into its
+    /// next piece of work stops at the latest.
+    slice_end: Time,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -182,12 +211,29 @@ struct Cpu {
     switching: Time,
 }
 
+/// A process's work beyond the piece in progress.
+#[derive(Debug, Clone, Default)]
+struct Process {
+    /// The tag of the piece in progress (or the last one, while asleep).
+    tag: u64,
+    /// The pieces after it, in the order given: CPU time and tag.
+    queue: VecDeque<(Time, u64)>,
+}
+
 /// CPUs running jobs under a policy.
 #[derive(Debug)]
 pub struct Machine<P> {
     policy: P,
     config: MachineConfig,
+    /// The batch (jobs `0..batch`), then the processes.
     jobs: Vec<JobState>,
+    batch: usize,
+    /// Process `k` is job `batch + k`.
+    procs: Vec<Process>,
+    /// Processes with work (woken or running or runnable).
+    awake: usize,
+    /// Pieces of processes' work that ended, as (job, tag), until the driver takes them.
+    completed: Vec<(JobId, u64)>,
     cpus: Vec<Cpu>,
     /// Arrivals not yet due, as (time, job), and I/O completions.
     arrivals: BTreeSet<(Time, JobId)>,
@@ -257,7 +303,11 @@ impl<P: Policy> Machine<P> {
             policy,
             cpus: alloc::vec![Cpu::default(); config.cpus as usize],
             config,
+            batch: states.len(),
             jobs: states,
+            procs: Vec::new(),
+            awake: 0,
+            completed: Vec::new(),
             arrivals,
             io: BTreeSet::new(),
             segments: Vec::new(),
@@ -265,6 +315,94 @@ impl<P: Policy> Machine<P> {
             now: 0,
             done: 0,
         })
+    }
+
+    /// Adds a process at `now` (its id, arrival and length are set here; its shares and
+    /// affinity are `job`'s), asleep until it is given work. Its id follows every job before
+    /// it.
+    pub fn add_process(&mut self, job: Job, now: Time) -> JobId {
+        let now = now.max(self.now);
+        let id = self.jobs.len() as JobId;
+        let mut job = job;
+        job.id = id;
+        job.arrival = now;
+        job.length = 0;
+        self.jobs.push(JobState {
+            spec: JobSpec {
+                job,
+                bursts: Vec::new(),
+            },
+            burst: 0,
+            left: 0,
+            state: State::NotArrived,
+            last: None,
+            stats: JobStats {
+                arrival: now,
+                ..JobStats::default()
+            },
+        });
+        self.procs.push(Process::default());
+        id
+    }
+
+    /// Gives process `job` a piece of work of `cpu` CPU time, tagged `tag`, at `now`, which
+    /// becomes the machine's time: every instant before it must have been stepped (an earlier
+    /// `now` is taken as the last step's). Asleep, the process wakes at the next step, which
+    /// [`Machine::next_time`] then says is `now`; otherwise the piece waits behind the work it
+    /// has. A piece of no CPU time still waits for a CPU and ends the instant it gets one. The
+    /// process's `length`, which SJF and STCF read when it first arrives, is the CPU time it
+    /// has been given.
+    pub fn submit(
+        &mut self,
+        job: JobId,
+        cpu: Time,
+        tag: u64,
+        now: Time,
+    ) -> Result<(), MachineError> {
+        if !self.is_process(job) {
+            return Err(MachineError::NotAProcess(job));
+        }
+        let now = now.max(self.now);
+        debug_assert!(
+            self.next_time().is_none_or(|t| t >= now),
+            "an instant before {now} was not stepped"
+        );
+        // A policy timer that came due while nothing had work runs at this step, not before.
+        self.now = now;
+        let p = &mut self.procs[job as usize - self.batch];
+        let j = &mut self.jobs[job as usize];
+        j.spec.job.length = j.spec.job.length.saturating_add(cpu);
+        let due = match j.state {
+            State::NotArrived => &mut self.arrivals,
+            State::Asleep => &mut self.io,
+            _ => {
+                p.queue.push_back((cpu, tag));
+                return Ok(());
+            }
+        };
+        due.insert((now, job));
+        j.state = State::Io { until: now };
+        j.left = cpu;
+        p.tag = tag;
+        self.awake += 1;
+        Ok(())
+    }
+
+    /// Moves the pieces of processes' work that ended, as (job, tag), in the order they ended
+    /// (by instant, then by CPU), onto `out`.
+    pub fn take_completed(&mut self, out: &mut Vec<(JobId, u64)>) {
+        out.append(&mut self.completed);
+    }
+
+    /// Whether `job` is a process.
+    pub fn is_process(&self, job: JobId) -> bool {
+        (job as usize) >= self.batch && (job as usize) < self.jobs.len()
+    }
+
+    /// Each process's figures, with its id: its CPU time and wait (runnable, not running);
+    /// `completion` stays `None`.
+    pub fn process_stats(&self) -> impl Iterator<Item = (JobId, &JobStats)> {
+        (self.batch as JobId..).zip(self.jobs[self.batch..].iter().map(|j| &j.stats))
     }
 
     pub fn policy(&self) -> &P {
@@ -294,8 +432,9 @@ impl<P: Policy> Machine<P> {
         })
     }
 
+    /// The batch's figures, by job number (processes: [`Machine::process_stats`]).
     pub fn stats(&self) -> impl Iterator<Item = &JobStats> {
-        self.jobs.iter().map(|j| &j.stats)
+        self.jobs[..self.batch].iter().map(|j| &j.stats)
     }
 
     pub fn job_stats(&self, job: JobId) -> Option<&JobStats> {
@@ -307,9 +446,14 @@ impl<P: Policy> Machine<P> {
         self.decisions
     }
 
-    /// Whether every job finished.
+    /// Whether every job of the batch finished (processes never do).
     pub fn finished(&self) -> bool {
-        self.done == self.jobs.len()
+        self.done == self.batch
+    }
+
+    /// Whether nothing is left to do: the batch finished and no process has work.
+    pub fn settled(&self) -> bool {
+        self.finished() && self.awake == 0
     }
 
     pub fn now(&self) -> Time {
@@ -334,7 +478,8 @@ impl<P: Policy> Machine<P> {
             }
         }
         if let Some(x) = self.policy.wake_at() {
-            if self.done < self.jobs.len() {
+            // With nothing left to do the timer waits: it runs at the next step there is.
+            if !self.settled() {
                 at(x.max(self.now));
             }
         }
@@ -345,7 +490,7 @@ impl<P: Policy> Machine<P> {
     pub fn run_to_end(&mut self) -> Time {
         while let Some(t) = self.next_time() {
             self.step(t);
-            if self.finished() {
+            if self.settled() {
                 break;
             }
         }
@@ -357,7 +502,7 @@ impl<P: Policy> Machine<P> {
         debug_assert!(now >= self.now, "time never goes back");
         self.now = now;
         let mut woke = false;
-        // 1. I/O completions, then arrivals.
+        // 1. I/O completions and wake-ups, then arrivals.
         while let Some(job) = pop_due(&mut self.io, now) {
             self.make_ready(job, now, Wake::IoDone);
             woke = true;
@@ -381,7 +526,9 @@ impl<P: Policy> Machine<P> {
         }
         // 2. Running jobs whose burst or slice ends now.
         for cpu in 0..self.cpus.len() {
-            if self.cpus[cpu].run.is_some_and(|r| r.stop <= now) {
+            if self.cpus[cpu].run.is_some_and(|r| r.stop <= now)
+                && (self.procs.is_empty() || !self.run_on(cpu, now))
+            {
                 self.stop(cpu as CpuId, now, None);
             }
         }
@@ -414,6 +561,39 @@ impl<P: Policy> Machine<P> {
                 }
             }
         }
+    }
+
+    /// The run on `cpu` ended its piece of work at `now`: if it is a process with more, it runs
+    /// on into it (each piece that ends is reported) until its slice ends or work remains past
+    /// `now`. Returns whether it still runs after `now`.
+    #[inline(never)]
+    fn run_on(&mut self, cpu: usize, now: Time) -> bool {
+        let Some(r) = self.cpus[cpu].run.as_mut() else {
+            return false;
+        };
+        let Some(p) = (r.job as usize)
+            .checked_sub(self.batch)
+            .and_then(|k| self.procs.get_mut(k))
+        else {
+            return false;
+        };
+        let j = &mut self.jobs[r.job as usize];
+        while r.stop <= now && !r.expires {
+            let Some((cpu_time, tag)) = p.queue.pop_front() else {
+                return false;
+            };
+            self.completed
+                .push((r.job, core::mem::replace(&mut p.tag, tag)));
+            // `left` counts from the run's start, like the CPU time `stop` takes from it.
+            j.left = j.left.saturating_add(cpu_time);
+            let end = r.start.saturating_add(j.left);
+            (r.stop, r.expires) = if r.slice_end < end {
+                (r.slice_end, true)
+            } else {
+                (end, false)
+            };
+        }
+        r.stop > now
     }
 
     fn make_ready(&mut self, job: JobId, now: Time, wake: Wake) {
@@ -466,6 +646,8 @@ impl<P: Policy> Machine<P> {
                 debug_assert!(r.expires, "a run stops early only when its slice ends");
                 Stop::Expired
             }
+            // A process's work is done: it sleeps until it is given more.
+            None if (r.job as usize) >= self.batch => Stop::Blocked,
             None => {
                 // The burst is done: on to the next one.
                 j.burst += 1;
@@ -493,6 +675,12 @@ impl<P: Policy> Machine<P> {
                 j.stats.completion = Some(now);
                 self.done += 1;
                 State::Done
+            }
+            Stop::Blocked if (r.job as usize) >= self.batch => {
+                let tag = self.procs[r.job as usize - self.batch].tag;
+                self.completed.push((r.job, tag));
+                self.awake -= 1;
+                State::Asleep
             }
             Stop::Blocked => {
                 let d = match j.spec.bursts.get(j.burst - 1) {
@@ -553,9 +741,15 @@ impl<P: Policy> Machine<P> {
             j.left += self.config.migration_cost;
         }
         j.state = State::Running { cpu };
-        let (stop, expires) = match slice {
-            Some(s) if s.max(1) < j.left => (start + s.max(1), true),
-            _ => (start + j.left, false),
+        let slice_end = match slice {
+            Some(s) => start.saturating_add(s.max(1)),
+            None => Time::MAX,
+        };
+        let end = start + j.left;
+        let (stop, expires) = if slice_end < end {
+            (slice_end, true)
+        } else {
+            (end, false)
         };
         c.run = Some(Run {
             job,
@@ -563,13 +757,16 @@ impl<P: Policy> Machine<P> {
             start,
             stop,
             expires,
+            slice_end,
         });
     }
 
-    /// Per-job and machine-wide figures so far.
+    /// The batch's figures and machine-wide ones so far. Utilisation counts processes' runs
+    /// too: with processes, it is over the time to now.
     pub fn summary(&self) -> Summary {
+        let batch = &self.jobs[..self.batch];
         let mean = |f: &dyn Fn(&JobStats) -> Option<Time>| {
-            let v: Vec<Time> = self.jobs.iter().filter_map(|j| f(&j.stats)).collect();
+            let v: Vec<Time> = batch.iter().filter_map(|j| f(&j.stats)).collect();
             if v.is_empty() {
                 0.0
             } else {
@@ -577,8 +774,8 @@ impl<P: Policy> Machine<P> {
             }
         };
         // The span the figures cover: to the last completion, or to now if jobs remain.
-        let makespan = if self.finished() {
-            self.jobs
+        let makespan = if self.finished() && self.procs.is_empty() {
+            batch
                 .iter()
                 .filter_map(|j| j.stats.completion)
                 .max()
@@ -586,8 +783,7 @@ impl<P: Policy> Machine<P> {
         } else {
             self.now
         };
-        let rates: Vec<f64> = self
-            .jobs
+        let rates: Vec<f64> = batch
             .iter()
             .filter_map(|j| {
                 j.stats
@@ -671,7 +867,7 @@ impl<T: Policy + ?Sized> Policy for alloc::boxed::Box<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Fifo, RoundRobin};
+    use crate::{Fifo, Mlfq, MlfqConfig, RoundRobin};
     use alloc::vec;
 
     #[test]
@@ -830,6 +1026,155 @@ mod tests {
             "one CPU burst of 7; the trailing I/O is dropped"
         );
         assert_eq!(schedule(&m), [(0, 0, 7)]);
+    }
+
+    /// Passes every call to `P` and logs enqueues and stops: (job, what, ran, now).
+    struct Spy<P> {
+        inner: P,
+        log: Vec<(JobId, &'static str, Time, Time)>,
+    }
+
+    impl<P: Policy> Policy for Spy<P> {
+        fn name(&self) -> &'static str {
+            self.inner.name()
+        }
+        fn enqueue(&mut self, job: &Job, now: Time, wake: Wake) {
+            let what = match wake {
+                Wake::Arrived => "arrived",
+                Wake::IoDone => "io done",
+            };
+            self.log.push((job.id, what, 0, now));
+            self.inner.enqueue(job, now, wake)
+        }
+        fn pick(&mut self, cpu: CpuId, now: Time) -> Option<Dispatch> {
+            self.inner.pick(cpu, now)
+        }
+        fn stopped(&mut self, job: &Job, cpu: CpuId, ran: Time, now: Time, stop: Stop) {
+            let what = match stop {
+                Stop::Expired => "expired",
+                Stop::Preempted => "preempted",
+                Stop::Blocked => "blocked",
+                Stop::Finished => "finished",
+            };
+            self.log.push((job.id, what, ran, now));
+            self.inner.stopped(job, cpu, ran, now, stop)
+        }
+        fn preempt(&mut self, running: &Job, cpu: CpuId, ran: Time, now: Time) -> bool {
+            self.inner.preempt(running, cpu, ran, now)
+        }
+        fn wake_at(&self) -> Option<Time> {
+            self.inner.wake_at()
+        }
+        fn timer(&mut self, now: Time) {
+            self.inner.timer(now)
+        }
+        fn runnable(&self) -> usize {
+            self.inner.runnable()
+        }
+    }
+
+    /// Steps `m` at each instant it names up to `until`; the pieces of work that ended, with
+    /// the instant.
+    fn run_until<P: Policy>(m: &mut Machine<P>, until: Time) -> Vec<(Time, JobId, u64)> {
+        let mut ended = Vec::new();
+        let mut out = Vec::new();
+        while let Some(t) = m.next_time().filter(|&t| t <= until) {
+            m.step(t);
+            m.take_completed(&mut ended);
+            out.extend(ended.drain(..).map(|(job, tag)| (t, job, tag)));
+        }
+        out
+    }
+
+    #[test]
+    fn a_process_arrives_then_wakes_as_from_io_and_runs_on_through_queued_work() {
+        let spy = Spy {
+            inner: RoundRobin::new(10),
+            log: Vec::new(),
+        };
+        let mut m = Machine::new(spy, one_cpu(), vec![]).unwrap();
+        let p = m.add_process(Job::new(0, 0, 0), 0);
+        assert_eq!(p, 0);
+        assert!(m.settled() && m.finished());
+        assert_eq!(m.next_time(), None, "asleep, it asks for nothing");
+        m.submit(p, 4, 1, 0).unwrap();
+        m.submit(p, 3, 2, 0).unwrap();
+        assert_eq!(m.next_time(), Some(0));
+        assert!(
+            !m.settled() && m.finished(),
+            "a process never holds up finished()"
+        );
+        // Piece 1 ends at 4 and the process runs on into piece 2 (one run, 0 to 7).
+        assert_eq!(run_until(&mut m, 100), [(4, p, 1), (7, p, 2)]);
+        assert!(m.settled());
+        m.submit(p, 5, 3, 20).unwrap();
+        assert_eq!(m.next_time(), Some(20));
+        assert_eq!(run_until(&mut m, 100), [(25, p, 3)]);
+        assert_eq!(schedule(&m), [(p, 0, 7), (p, 20, 25)]);
+        assert_eq!(
+            m.policy().log,
+            [
+                (p, "arrived", 0, 0),
+                (p, "blocked", 7, 7),
+                (p, "io done", 0, 20),
+                (p, "blocked", 5, 25),
+            ]
+        );
+        let (id, stats) = m.process_stats().next().unwrap();
+        assert_eq!((id, stats.cpu_time, stats.completion), (p, 12, None));
+        assert_eq!(
+            m.stats().count(),
+            0,
+            "processes are not in the batch's figures"
+        );
+    }
+
+    #[test]
+    fn work_given_between_steps_waits_behind_a_fifo_job_and_leaves_its_figures_alone() {
+        let mut m = Machine::new(Fifo::new(), one_cpu(), vec![JobSpec::cpu(0, 100)]).unwrap();
+        let p = m.add_process(Job::new(0, 0, 0), 0);
+        assert_eq!(p, 1, "processes follow the batch");
+        m.step(0);
+        assert_eq!(m.next_time(), Some(100));
+        // The driver wakes the process at 35, between the machine's steps, and steps there.
+        m.submit(p, 10, 7, 35).unwrap();
+        assert_eq!(m.next_time(), Some(35));
+        assert_eq!(run_until(&mut m, 1000), [(110, p, 7)]);
+        assert_eq!(schedule(&m), [(0, 0, 100), (p, 100, 110)]);
+        assert_eq!(m.job_stats(p).unwrap().wait, 65);
+        let s = m.summary();
+        assert_eq!((s.turnaround, s.response, s.jain), (100.0, 0.0, 1.0));
+        assert_eq!(
+            m.submit(0, 5, 0, 110),
+            Err(MachineError::NotAProcess(0)),
+            "a batch job is given no work"
+        );
+    }
+
+    #[test]
+    fn run_to_end_waits_for_processes_and_their_timer_rests_while_they_sleep() {
+        // MLFQ with a boost every 100: its timer keeps the machine going only while a job or a
+        // process has something to do.
+        let mut config = MlfqConfig::geometric(2, 10, 20, 2);
+        config.boost_period = Some(100);
+        let mut m = Machine::new(Mlfq::new(config), one_cpu(), vec![JobSpec::cpu(0, 5)]).unwrap();
+        let p = m.add_process(Job::new(0, 0, 0), 0);
+        m.submit(p, 30, 9, 0).unwrap();
+        // The batch job finishes at 5; the process's work goes on to 35.
+        assert_eq!(m.run_to_end(), 35);
+        assert!(m.settled());
+        let mut ended = Vec::new();
+        m.take_completed(&mut ended);
+        assert_eq!(ended, [(p, 9)]);
+        assert_eq!(m.policy().wake_at(), Some(100));
+        assert_eq!(m.next_time(), None, "nothing to do: no boost");
+        m.submit(p, 5, 10, 250).unwrap();
+        assert_eq!(run_until(&mut m, 1000), [(255, p, 10)]);
+        assert_eq!(
+            m.policy().wake_at(),
+            Some(300),
+            "the overdue boost ran at 250, on the grid"
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! Drives a [`Machine`] from the simulator: one event per instant at which the machine has
-//! something to do ([`Machine::next_time`]). Every stretch of a job on a CPU goes into the trace
-//! as a note, so the trace hash covers the whole schedule. At the end, per-job and machine-wide
-//! metrics are recorded.
+//! The CPU scheduling model on its own: a scenario's `cpu` block as one machine with its batch
+//! of jobs ([`CpuConfig`]), driven from the simulator's clock by a [`HostCpu`] (the same code
+//! that runs a host's CPUs inside a bigger model): one event per instant at which the machine
+//! has something to do ([`Machine::next_time`]). Every stretch of a job on a CPU goes into the
+//! trace as a note, so the trace hash covers the whole schedule. At the end, per-job and
+//! machine-wide metrics are recorded.
 
-use sched::machine::{JobSpec, Machine, MachineConfig, Segment};
+use sched::machine::{JobSpec, Machine, MachineConfig};
 use sched::{CpuId, Dispatch, Job, JobId, Policy, Stop, Time, Wake};
-use simcore::{Ctx, Encoder, Model, SimDuration, SimError, SimTime, TraceEvent, Unit};
+use simcore::{Ctx, Model, SimError};
+
+pub use super::host::Step;
+use super::host::{HostCpu, set_shares};
 
 pub use sched::spec::PolicyConfig;
 
@@ -44,9 +49,7 @@ impl JobConfig {
     /// and its shares and pin.
     pub fn spec(&self) -> JobSpec {
         let mut spec = JobSpec::periodic_io(self.arrival, self.cpu, self.io_every, self.io);
-        spec.job.tickets = self.tickets;
-        spec.job.nice = self.nice;
-        spec.job.affinity = self.pin.map_or(0, |c| 1u64 << c.min(63));
+        set_shares(&mut spec.job, self.tickets, self.nice, self.pin);
         spec
     }
 }
@@ -126,85 +129,21 @@ pub fn build_machine(config: &CpuConfig) -> Result<Machine<AnyPolicy>, String> {
         .map_err(|e| format!("the job list cannot run: {e:?}"))
 }
 
-/// The model's one event: the machine has something to do now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Step;
-
-impl TraceEvent for Step {
-    fn encode(&self, e: &mut Encoder<'_>) {
-        e.u8(0);
-    }
-}
-
-/// A stretch of a job on a CPU, as a trace note.
-#[derive(Debug)]
-struct Ran<'a>(&'a Segment);
-
-impl TraceEvent for Ran<'_> {
-    fn encode(&self, e: &mut Encoder<'_>) {
-        e.u32(self.0.cpu)
-            .u32(self.0.job)
-            .u64(self.0.start)
-            .u64(self.0.end);
-    }
-}
-
-/// The CPU scheduling model.
+/// The CPU scheduling model: one machine, host 0, with no processes.
 #[derive(Debug)]
 pub struct CpuModel {
-    config: CpuConfig,
-    machine: Machine<AnyPolicy>,
-    noted: usize,
+    host: HostCpu,
 }
 
 impl CpuModel {
     pub fn new(config: CpuConfig) -> Result<Self, String> {
-        let machine = build_machine(&config)?;
         Ok(CpuModel {
-            config,
-            machine,
-            noted: 0,
+            host: HostCpu::new(config, 0)?,
         })
     }
 
     pub fn machine(&self) -> &Machine<AnyPolicy> {
-        &self.machine
-    }
-
-    fn schedule_next(&mut self, ctx: &mut Ctx<'_, Step>) {
-        if self.machine.finished() {
-            return;
-        }
-        if let Some(t) = self.machine.next_time() {
-            let at = SimTime::from_nanos(t).max(ctx.now());
-            ctx.schedule_at(at, Step);
-        }
-    }
-
-    /// Notes the segments run since the last call in the trace and, when the run records, on
-    /// the timeline.
-    fn note_segments(&mut self, ctx: &mut Ctx<'_, Step>) {
-        let segments = self.machine.segments();
-        for s in &segments[self.noted..] {
-            ctx.note(&Ran(s));
-            self.record(s, ctx);
-        }
-        self.noted = segments.len();
-    }
-
-    /// Puts a segment on the timeline, when the run records: group `cpus`, one track per CPU
-    /// (`cpu0`, ...), a `run` span named after its job.
-    fn record(&self, s: &Segment, ctx: &mut Ctx<'_, Step>) {
-        if let Some(tl) = ctx.timeline() {
-            let track = tl.track("cpus", &format!("cpu{}", s.cpu));
-            let job = self
-                .config
-                .jobs
-                .get(s.job as usize)
-                .map_or("?", |j| j.name.as_str());
-            let (start, end) = (SimTime::from_nanos(s.start), SimTime::from_nanos(s.end));
-            tl.span(track, "run", job, start, end);
-        }
+        self.host.machine()
     }
 }
 
@@ -212,111 +151,15 @@ impl Model for CpuModel {
     type Event = Step;
 
     fn start(&mut self, ctx: &mut Ctx<'_, Step>) -> Result<(), SimError> {
-        // Register every metric up front so that a run that ends early still reports them.
-        let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
-        let name = self.config.name.clone();
-        let m = ctx.metrics();
-        for stat in ["response", "turnaround", "wait"] {
-            m.histogram(&name, stat, Unit::Ns).map_err(setup)?;
-        }
-        m.gauge(&name, "utilisation").map_err(setup)?;
-        m.gauge(&name, "fairness").map_err(setup)?;
-        m.gauge(&name, "completion_ratio").map_err(setup)?;
-        m.counter(&name, "decisions").map_err(setup)?;
-        m.counter(&name, "unfinished").map_err(setup)?;
-        for j in self.config.jobs.iter().filter(|j| j.report) {
-            for stat in ["response", "turnaround", "wait"] {
-                m.histogram(&j.name, stat, Unit::Ns).map_err(setup)?;
-            }
-        }
-        self.schedule_next(ctx);
-        Ok(())
+        self.host.start(ctx)
     }
 
-    fn handle(&mut self, _: Step, ctx: &mut Ctx<'_, Step>) {
-        let now = ctx.now().as_nanos();
-        // Several events may land on one instant (a timer and a burst end); step once.
-        if self.machine.next_time().is_some_and(|t| t <= now) {
-            self.machine.step(now);
-            self.note_segments(ctx);
-        }
-        self.schedule_next(ctx);
+    fn handle(&mut self, step: Step, ctx: &mut Ctx<'_, Step>) {
+        // No processes: no piece of work ever ends (and an empty Vec does not allocate).
+        self.host.handle(step, ctx, &mut Vec::new());
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Step>) {
-        let name = self.config.name.clone();
-        let end = ctx.now();
-        // A run stopped early (--until) still shows what was on the CPUs when it stopped.
-        if ctx.recording() {
-            let running: Vec<Segment> = self.machine.running(end.as_nanos()).collect();
-            for s in &running {
-                self.record(s, ctx);
-            }
-        }
-        let m = ctx.metrics();
-        let mut unfinished = 0;
-        for (j, s) in self.config.jobs.iter().zip(self.machine.stats()) {
-            let (Some(response), Some(turnaround)) = (s.response(), s.turnaround()) else {
-                unfinished += 1;
-                continue;
-            };
-            for (stat, v) in [
-                ("response", response),
-                ("turnaround", turnaround),
-                ("wait", s.wait),
-            ] {
-                let own = j.report.then_some(j.name.as_str());
-                for component in std::iter::once(name.as_str()).chain(own) {
-                    if let Ok(h) = m.histogram(component, stat, Unit::Ns) {
-                        m.record_duration(h, SimDuration::from_nanos(v));
-                    }
-                }
-            }
-        }
-        let summary = self.machine.summary();
-        let util = if summary.utilisation.is_empty() {
-            0.0
-        } else {
-            summary.utilisation.iter().sum::<f64>() / summary.utilisation.len() as f64
-        };
-        if let Ok(g) = m.gauge(&name, "utilisation") {
-            m.set(g, end, util);
-        }
-        // Per CPU too (not in the schema, so `expect` cannot name them; reports and --json show
-        // them): `NAME.utilisation_cpuK`.
-        for (k, u) in summary.utilisation.iter().enumerate() {
-            if let Ok(g) = m.gauge(&name, &format!("utilisation_cpu{k}")) {
-                m.set(g, end, *u);
-            }
-        }
-        if let Ok(g) = m.gauge(&name, "fairness") {
-            m.set(g, end, summary.jain);
-        }
-        let first_arrival = self.machine.stats().map(|s| s.arrival).min().unwrap_or(0);
-        let done: Vec<u64> = self
-            .machine
-            .stats()
-            .filter_map(|s| s.completion)
-            .map(|c| c - first_arrival)
-            .collect();
-        if let (Some(&first), Some(&last)) = (done.iter().min(), done.iter().max()) {
-            if let Ok(g) = m.gauge(&name, "completion_ratio") {
-                m.set(
-                    g,
-                    end,
-                    if last > 0 {
-                        first as f64 / last as f64
-                    } else {
-                        1.0
-                    },
-                );
-            }
-        }
-        if let Ok(c) = m.counter(&name, "decisions") {
-            m.add(c, self.machine.decisions());
-        }
-        if let Ok(c) = m.counter(&name, "unfinished") {
-            m.add(c, unfinished);
-        }
+        self.host.finish(ctx);
     }
 }
