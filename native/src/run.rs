@@ -299,11 +299,10 @@ pub(crate) fn load_cluster(
     let checked = scenarios::check::check(&chosen.scenario).map_err(joined)?;
     let seed = seed.or(checked.seed).unwrap_or(0);
     let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
-    let Some(mut around) = wired.raft else {
-        return Err(not_raft(path, wired.cpu.is_some()));
-    };
+    let mut around = wired.world;
+    let has_cpu = !around.cpus.is_empty();
     let Some(cluster) = around.raft.take() else {
-        return Err(not_raft(path, wired.cpu.is_some()));
+        return Err(not_raft(path, has_cpu));
     };
     let duration = checked.duration.map(|d| SimTime::from_nanos(d.as_nanos()));
     Ok(Loaded {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use models::MODELS;
 use models::schema::{
-    ArgSpec, FormSpec, KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, VerbSpec, article,
-    one_of,
+    ArgSpec, FormSpec, KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, VerbSpec,
+    article, one_of,
 };
 use models::world::schema::HOST;
 use simcore::{Dist, SimDuration};

@@ -916,9 +916,12 @@ fn job_names(file: &Path, index: usize, seed: u64) -> Result<Vec<String>, Report
     let checked = crate::check::check(&variants.get(index).scenario).map_err(joined)?;
     let wired = crate::wire::wire(&checked, seed).map_err(joined)?;
     let cpu = wired
-        .cpu
+        .world
+        .cpus
+        .into_iter()
+        .next()
         .ok_or_else(|| problem("changed while the report ran: it has no `cpu` block".into()))?;
-    Ok(cpu.jobs.into_iter().map(|j| j.name).collect())
+    Ok(cpu.1.jobs.into_iter().map(|j| j.name).collect())
 }
 
 /// The kernel-vs-simulator charts of one CPU scheduling scenario's runs (the first

@@ -7,8 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use models::cpu::CpuModel;
-use models::queueing::QNet;
 use models::world::World;
 use serde::Serialize;
 use simcore::trace::Trace;
@@ -272,28 +270,11 @@ fn run_labelled(
     let started = Instant::now();
     let mut history = None;
     let progress = opts.progress.clone();
-    let (_, mut result) = match (wired.raft, wired.cpu) {
-        (_, Some(cpu)) => {
-            let model = CpuModel::new(cpu).map_err(|e| run_err(SimError::Setup(e)))?;
-            let run = simulate(model, config, trace, stop, progress);
-            ("cpu", run.map_err(run_err)?.0)
-        }
-        (Some(world), None) => {
-            let model = World::new(world).map_err(|e| run_err(SimError::Setup(e)))?;
-            let (result, model) =
-                simulate(model, config, trace, stop, progress).map_err(run_err)?;
-            if opts.history.is_some() {
-                history = model.raft().map(|r| r.history_text());
-            }
-            ("raft", result)
-        }
-        (None, None) => {
-            let model =
-                QNet::new(wired.qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
-            let run = simulate(model, config, trace, stop, progress);
-            ("queueing", run.map_err(run_err)?.0)
-        }
-    };
+    let model = World::new(wired.world).map_err(|e| run_err(SimError::Setup(e)))?;
+    let (mut result, model) = simulate(model, config, trace, stop, progress).map_err(run_err)?;
+    if opts.history.is_some() {
+        history = model.raft().map(|r| r.history_text());
+    }
     let wall_time_s = started.elapsed().as_secs_f64();
     if let Some(path) = &opts.history {
         let text = history.as_deref().ok_or_else(|| {

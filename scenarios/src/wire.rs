@@ -9,6 +9,7 @@
 
 use models::queueing::{QNetConfig, Route, SourceChange, SourceConfig, StationConfig, Target};
 use models::world::WorldConfig;
+use models::world::host::HostConfig;
 use simcore::rng::RngStream;
 use simcore::{Dist, SimDuration, SimTime};
 
@@ -31,14 +32,10 @@ pub struct Endless {
     pub hint: &'static str,
 }
 
-/// The models of a scenario, configured.
+/// A scenario, configured.
 #[derive(Debug, Clone)]
 pub struct Wired {
-    pub qnet: QNetConfig,
-    /// The CPU scheduling model, when the scenario's blocks are the cpu model's.
-    pub cpu: Option<models::cpu::CpuConfig>,
-    /// The world, when the scenario has a Raft cluster.
-    pub raft: Option<WorldConfig>,
+    pub world: WorldConfig,
     /// What never stops, if anything (a source without `customers`, a Raft cluster's timers):
     /// the run then needs a duration, `--until` or an event limit.
     pub endless: Option<Endless>,
@@ -165,13 +162,14 @@ pub struct Window {
 /// instants (`every` jittered from the line's own stream), each `during` becomes its action and,
 /// at its end, an undo naming that action's place; sorted by time, undos before actions at one
 /// instant (so `at 30s` after a window ending at 30s wins), then as written. `convert` turns an
-/// action into the model's step and names the window it must not overlap, or says why it
-/// cannot; problems become diagnostics at their lines.
+/// action into the model's step and names the window it must not overlap, passes over an
+/// action that is another model's (`None`), or says why it cannot; problems become
+/// diagnostics at their lines.
 pub fn plan<T: Clone>(
     checked: &Checked,
     seed: u64,
     errors: &mut Vec<Diagnostic>,
-    mut convert: impl FnMut(&CheckedAction) -> Result<(T, Window), String>,
+    mut convert: impl FnMut(&CheckedAction) -> Result<Option<(T, Window)>, String>,
 ) -> Vec<(SimTime, Step<T>)> {
     let mut steps: Vec<(SimDuration, usize, Step<T>)> = Vec::new();
     let mut written = 0usize;
@@ -179,7 +177,8 @@ pub fn plan<T: Clone>(
     for (t, times) in schedule_lines(checked, seed, errors) {
         for a in &t.actions {
             let (step, window) = match convert(a) {
-                Ok(x) => x,
+                Ok(Some(x)) => x,
+                Ok(None) => continue,
                 Err(msg) => {
                     errors.push(Diagnostic::at(&t.file, t.span, msg));
                     continue;
@@ -249,64 +248,149 @@ pub fn plan<T: Clone>(
     out
 }
 
-/// Builds every model's configuration from a checked scenario, with `seed` fixing the jitter of
-/// `every`.
+/// Builds the world from a checked scenario, with `seed` fixing the jitter of `every`: its
+/// hosts (a Raft cluster's servers and clients first, then the hosts the scenario declares, or
+/// implicit ones), the network, the services placed on them, the fault plan and the checks.
 pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
-    if checked.blocks.iter().any(|b| b.model.name == "cpu") {
-        if let Some(b) = checked.blocks.iter().find(|b| b.model.name != "cpu") {
-            return Err(vec![
-                Diagnostic::at(
-                    &b.file,
-                    b.span,
-                    format!(
-                        "a `{}` block cannot run beside a CPU scheduling model",
-                        b.spec.kind
-                    ),
-                )
-                .hint("one scenario runs one model family for now: split it into two scenarios"),
-            ]);
-        }
-        return Ok(Wired {
-            qnet: QNetConfig::default(),
-            cpu: Some(crate::wire_cpu::wire_cpu(checked, seed)?),
+    let mut errors = Vec::new();
+    let has = |kind: &str| checked.blocks.iter().any(|b| b.spec.kind == kind);
+    let mut world = if has("raft") {
+        crate::wire_raft::wire_raft(checked, seed)?
+    } else {
+        WorldConfig {
+            seed,
+            hosts: Vec::new(),
+            network: crate::wire_raft::network_config(checked),
+            fault_domain: 0,
+            plan: Vec::new(),
+            liveness: Vec::new(),
             raft: None,
-            endless: None,
-        });
-    }
-    if checked.blocks.iter().any(|b| b.model.name == "raft") {
-        // The `network` is the world's (models::world::schema); the cluster runs over it.
-        let foreign = |b: &&CheckedBlock| b.model.name != "raft" && b.spec.kind != "network";
-        if let Some(b) = checked.blocks.iter().find(foreign) {
-            return Err(vec![
-                Diagnostic::at(
-                    &b.file,
-                    b.span,
-                    format!("a `{}` block cannot run beside a Raft cluster", b.spec.kind),
-                )
-                .hint("one scenario runs one model family for now: split it into two scenarios"),
-            ]);
+            qnet: None,
+            cpus: Vec::new(),
         }
-        let raft = crate::wire_raft::wire_raft(checked, seed)?;
-        let endless = checked
+    };
+    // The hosts the scenario declares, after the cluster's; without any, a `cpu` block's
+    // machine is a host of its own.
+    let fsync = |b: Option<&CheckedBlock>| match b.and_then(|b| b.get("fsync")) {
+        Some(Typed::Dist(d)) => Some(d.clone()),
+        _ => None,
+    };
+    let default_fsync = world.hosts.first().map(|h| h.fsync.clone()).unwrap_or(Dist::Constant {
+        value: 0.0,
+    });
+    for h in &checked.hosts {
+        let block = checked.blocks.get(h.block);
+        match world.hosts.iter_mut().find(|x| x.name == h.name) {
+            Some(x) => {
+                if let Some(d) = fsync(block) {
+                    x.fsync = d;
+                }
+            }
+            None => world.hosts.push(HostConfig {
+                name: h.name.clone(),
+                fsync: fsync(block).unwrap_or_else(|| default_fsync.clone()),
+            }),
+        }
+    }
+    let host_id = |world: &WorldConfig, name: &str| {
+        world
+            .hosts
+            .iter()
+            .position(|h| h.name == name)
+            .map(|i| i as u32)
+    };
+    if world.raft.is_none() {
+        // Without a cluster, faults target the declared hosts.
+        world.fault_domain = world.hosts.len() as u32;
+        let names: Vec<String> = world.hosts.iter().map(|h| h.name.clone()).collect();
+        world.plan = crate::wire_raft::schedule(checked, &names, None, seed, &mut errors);
+    }
+    // CPUs: a `cpu` block's machine (with the unplaced jobs), and each declared host that runs
+    // jobs or a service's work.
+    if let Some(cpu) = checked.blocks.iter().find(|b| b.spec.kind == "cpu") {
+        let config = crate::wire_cpu::wire_cpu(checked, seed)?;
+        let id = match host_id(&world, &cpu.name) {
+            Some(id) => id,
+            None => {
+                world.hosts.push(HostConfig {
+                    name: cpu.name.clone(),
+                    fsync: default_fsync.clone(),
+                });
+                world.hosts.len() as u32 - 1
+            }
+        };
+        world.cpus.push((id, config));
+    }
+    let computes = world
+        .raft
+        .as_ref()
+        .is_some_and(|r| r.cpu_per_message > SimDuration::ZERO);
+    for h in &checked.hosts {
+        let Some(block) = checked.blocks.get(h.block) else {
+            continue;
+        };
+        let on_it = |b: &CheckedBlock| b.placement.iter().any(|p| *p == h.name);
+        let jobs = checked
             .blocks
             .iter()
-            .find(|b| b.spec.kind == "raft")
-            .map(|b| Endless {
-                file: b.file.to_string(),
-                span: b.span,
-                message: "a Raft cluster runs forever (its timers never stop) and the scenario has no duration, so the run would never end",
-                hint: "add `duration 30s` to the scenario (or pass --until)",
-            });
-        return Ok(Wired {
-            qnet: QNetConfig::default(),
-            cpu: None,
-            raft: Some(raft),
-            endless,
+            .any(|b| matches!(b.spec.kind, "job" | "jobs") && on_it(b));
+        let serves = computes
+            && checked
+                .blocks
+                .iter()
+                .any(|b| b.spec.kind == "raft" && on_it(b));
+        if !jobs && !serves {
+            continue;
+        }
+        match crate::wire_cpu::machine(checked, block, on_it, false, seed) {
+            Ok(mut config) => {
+                config.name = h.name.clone();
+                if let Some(id) = host_id(&world, &h.name) {
+                    world.cpus.push((id, config));
+                }
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    // Queueing stations and sources, on their hosts.
+    let mut endless = None;
+    if has("station") || has("source") {
+        let (mut qnet, e) = wire_qnet(checked, seed, &mut errors);
+        endless = e;
+        for b in &checked.blocks {
+            let host = b.placement.first().and_then(|n| host_id(&world, n));
+            match b.spec.kind {
+                "station" => qnet.placement.stations.push(host),
+                "source" => qnet.placement.sources.push(host),
+                _ => {}
+            }
+        }
+        world.qnet = Some(qnet);
+    }
+    if let Some(b) = checked.blocks.iter().find(|b| b.spec.kind == "raft") {
+        endless = Some(Endless {
+            file: b.file.to_string(),
+            span: b.span,
+            message: "a Raft cluster runs forever (its timers never stop) and the scenario has no duration, so the run would never end",
+            hint: "add `duration 30s` to the scenario (or pass --until)",
         });
     }
+    if errors.is_empty() {
+        Ok(Wired { world, endless })
+    } else {
+        Err(errors)
+    }
+}
+
+/// The queueing network's stations and sources (unplaced: the caller places them), its source
+/// changes from the schedule, and the source that never stops, if any.
+fn wire_qnet(
+    checked: &Checked,
+    seed: u64,
+    errors: &mut Vec<Diagnostic>,
+) -> (QNetConfig, Option<Endless>) {
     let mut qnet = QNetConfig::default();
     let mut endless = None;
-    let mut errors = Vec::new();
     for b in &checked.blocks {
         match b.spec.kind {
             "source" => {
@@ -338,6 +422,10 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                         hint: "add `customers N` to the source or `duration 10s` to the scenario (or pass --until)",
                     });
                 }
+                qnet.timeouts.push(match b.get("timeout") {
+                    Some(Typed::Duration(d)) => Some(*d),
+                    _ => None,
+                });
                 qnet.sources.push(SourceConfig {
                     name: b.name.clone(),
                     interarrival: ia,
@@ -364,21 +452,21 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                     },
                 });
             }
-            other => {
-                errors.push(Diagnostic::at(
-                    &b.file,
-                    b.span,
-                    format!("`{other}` blocks cannot be run yet"),
-                ));
-            }
+            _ => {}
         }
     }
+    let is_source = |name: &str| {
+        checked
+            .blocks
+            .iter()
+            .any(|b| b.spec.kind == "source" && b.name == name)
+    };
     // Source changes: a `during` returns to the value in force when it began, played forward
-    // here into concrete values.
-    let steps = plan(checked, seed, &mut errors, |a| match a {
+    // here into concrete values. Other actions are other models'.
+    let steps = plan(checked, seed, errors, |a| match a {
         CheckedAction::Load {
             component, value, ..
-        } => {
+        } if is_source(component) => {
             let dist = interarrival(value).filter(advances).ok_or(
                 "this load makes interarrival times zero on average, so simulated time would stand still",
             )?;
@@ -386,12 +474,9 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
                 what: format!("on `{component}`"),
                 hint: "windows on one component must not overlap: what to return to at the end would be ambiguous",
             };
-            Ok(((component.clone(), dist), window))
+            Ok(Some(((component.clone(), dist), window)))
         }
-        CheckedAction::Fault(kind) => Err(format!(
-            "`{}` is not supported by the models that can run yet",
-            kind.verb()
-        )),
+        _ => Ok(None),
     });
     let mut current: Vec<(String, Dist)> = Vec::new();
     // Per place in `steps`: the value its action replaced, for its undo.
@@ -421,16 +506,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             interarrival: next,
         });
     }
-    if errors.is_empty() {
-        Ok(Wired {
-            qnet,
-            cpu: None,
-            raft: None,
-            endless,
-        })
-    } else {
-        Err(errors)
-    }
+    (qnet, endless)
 }
 
 fn original_interarrival(blocks: &[CheckedBlock], name: &str) -> Option<Dist> {

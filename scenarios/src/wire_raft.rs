@@ -90,7 +90,6 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
             );
         }
     }
-    let network = of("network").next();
     let load = of("load").next();
     let nodes = match raft.get("nodes") {
         Some(Typed::Nodes(n)) => n.clone(),
@@ -140,23 +139,6 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
                 .hint("the Raft paper uses 150ms..300ms"),
         );
     }
-    let link = LinkConfig {
-        latency: dist_or(
-            network,
-            "latency",
-            uniform(SimDuration::from_millis(1), SimDuration::from_millis(5)),
-        ),
-        bandwidth: size(network, "bandwidth"),
-        queue_limit: size(network, "queue_limit"),
-        loss: prob(network, "loss"),
-        duplicate: prob(network, "duplicate"),
-        reorder: prob(network, "reorder"),
-        reorder_delay: dist_or(
-            network,
-            "reorder_delay",
-            uniform(SimDuration::from_millis(200), SimDuration::from_secs(2)),
-        ),
-    };
     let load = load.map(|b| {
         let mix = match b.get("mix") {
             Some(Typed::Weighted(list)) => {
@@ -189,7 +171,13 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
             op_timeout: duration(b, "op_timeout", SimDuration::from_secs(1)),
         }
     });
-    let faults = schedule(checked, &nodes, seed, &mut errors);
+    let faults = schedule(
+        checked,
+        &nodes,
+        load.as_ref().map(|l| l.name.as_str()),
+        seed,
+        &mut errors,
+    );
     let mut liveness = Vec::new();
     let mut check_linearizable = false;
     let mut check_durable = false;
@@ -249,6 +237,7 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
             "timer_jitter",
             uniform(SimDuration::ZERO, SimDuration::from_micros(100)),
         ),
+        cpu_per_message: duration(raft, "cpu_per_message", SimDuration::ZERO),
         snapshot_every: count(raft, "snapshot_every"),
         load,
         check_linearizable,
@@ -259,30 +248,63 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
     Ok(WorldConfig {
         seed,
         hosts,
-        network: NetworkConfig {
-            name: network.map_or_else(|| "network".to_string(), |b| b.name.clone()),
-            link,
-            topology: match network.and_then(|b| b.get("topology")) {
-                Some(Typed::Choice(name)) => Topology::from_name(name).unwrap_or_default(),
-                _ => Topology::FullMesh,
-            },
-        },
+        network: network_config(checked),
         fault_domain,
         plan: faults,
         liveness,
         raft: Some(cluster),
+        qnet: None,
+        cpus: Vec::new(),
     })
 }
 
+/// The `network` block (or the default network when there is none) as the world's links.
+pub fn network_config(checked: &Checked) -> NetworkConfig {
+    let network = checked.blocks.iter().find(|b| b.spec.kind == "network");
+    let link = LinkConfig {
+        latency: dist_or(
+            network,
+            "latency",
+            uniform(SimDuration::from_millis(1), SimDuration::from_millis(5)),
+        ),
+        bandwidth: size(network, "bandwidth"),
+        queue_limit: size(network, "queue_limit"),
+        loss: prob(network, "loss"),
+        duplicate: prob(network, "duplicate"),
+        reorder: prob(network, "reorder"),
+        reorder_delay: dist_or(
+            network,
+            "reorder_delay",
+            uniform(SimDuration::from_millis(200), SimDuration::from_secs(2)),
+        ),
+    };
+    NetworkConfig {
+        name: network.map_or_else(|| "network".to_string(), |b| b.name.clone()),
+        link,
+        topology: match network.and_then(|b| b.get("topology")) {
+            Some(Typed::Choice(name)) => Topology::from_name(name).unwrap_or_default(),
+            _ => Topology::FullMesh,
+        },
+    }
+}
+
 /// The fault plan: the schedule expanded ([`crate::wire::plan`]), each action a fault and the
-/// end of a `during` window an undo of its fault.
-fn schedule(
+/// end of a `during` window an undo of its fault. Targets name `nodes` (the fault domain);
+/// `load` actions are the plan's only for the component `load` (the cluster's clients), the
+/// others are another model's.
+pub fn schedule(
     checked: &Checked,
     nodes: &[String],
+    load: Option<&str>,
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<(SimTime, Fault)> {
     let steps = plan(checked, seed, errors, |a| {
+        if let CheckedAction::Load { component, .. } = a {
+            if load != Some(component.as_str()) {
+                return Ok(None);
+            }
+        }
         let verb = match a {
             CheckedAction::Load { .. } => "load",
             CheckedAction::Fault(kind) => kind.verb(),
@@ -291,7 +313,7 @@ fn schedule(
             what: format!("`{verb}` window"),
             hint: "windows of one verb must not overlap: what their ends undo would be ambiguous",
         };
-        fault(a, nodes).map(|f| (f, window))
+        fault(a, nodes).map(|f| Some((f, window)))
     });
     steps
         .into_iter()

@@ -18,6 +18,7 @@ use simcore::{
     Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, StreamId, TraceEvent, Unit,
 };
 
+use crate::cpu::{ProcConfig, ProcId, Step};
 use crate::network::{Fate, Host, Shape};
 use crate::world::Parts;
 
@@ -61,6 +62,9 @@ pub struct ClusterConfig {
     /// How late a host's timer fires after its due time, nanoseconds (timer slack and wake-up
     /// latency): each firing is late by its own draw, from the host's own stream.
     pub timer_jitter: Dist,
+    /// CPU time each message a server receives costs on its host's CPU before the server
+    /// handles it (zero: not modelled, handled at once). Only hosts with a modelled CPU charge.
+    pub cpu_per_message: SimDuration,
     pub snapshot_every: Option<u64>,
     pub load: Option<LoadConfig>,
     pub check_linearizable: bool,
@@ -73,8 +77,8 @@ pub struct ClusterConfig {
 
 /// An event type the cluster's events can become: its own ([`Ev`]) when it runs alone, the
 /// world's when it is a part of one.
-pub trait Sink: From<Ev> + TraceEvent {}
-impl<T: From<Ev> + TraceEvent> Sink for T {}
+pub trait Sink: From<Ev> + From<Step> + TraceEvent {}
+impl<T: From<Ev> + From<Step> + TraceEvent> Sink for T {}
 
 /// The cluster's events. Messages in flight live in a slab; events carry their slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +139,8 @@ struct Envelope {
 #[derive(Debug)]
 enum Deferred {
     Deliver(Host, Body),
+    /// A message whose CPU work is done, to be handled at once.
+    Handle(Host, Body),
     Timer(Timer),
     Synced,
 }
@@ -215,6 +221,11 @@ pub struct Cluster {
     max_term: Term,
     actions: Vec<Action>,
     client_actions: Vec<ClientAction>,
+    /// Per server, its process on its host's CPU (when messages cost CPU there).
+    procs: Vec<Option<ProcId>>,
+    /// Messages whose handling waits for the CPU, by the index a token carries.
+    parked: Vec<Option<(Host, Body)>>,
+    parked_free: Vec<u32>,
     m: Option<Metrics>,
     s: Option<Streams>,
     /// The timeline and series of a recorded run (idle otherwise).
@@ -287,6 +298,9 @@ impl Cluster {
             max_term: 0,
             actions: Vec::new(),
             client_actions: Vec::new(),
+            procs: vec![None; n],
+            parked: Vec::new(),
+            parked_free: Vec::new(),
             m: None,
             s: None,
             rec: Recorder::new(&config.name, &config.nodes),
@@ -662,7 +676,8 @@ impl Cluster {
         let work = std::mem::take(&mut slot.deferred);
         for w in work {
             match w {
-                Deferred::Deliver(from, body) => self.deliver_to_server(id, from, body, ctx, p),
+                Deferred::Deliver(from, body) => self.receive(id, from, body, ctx, p),
+                Deferred::Handle(from, body) => self.deliver_to_server(id, from, body, ctx, p),
                 Deferred::Timer(t) => self.with_server(id, ctx, p, |srv, out| srv.tick(t, out)),
                 Deferred::Synced => self.synced(id, ctx, p),
             }
@@ -687,6 +702,65 @@ impl Cluster {
             self.transmit(id, to, Body::Raft(msg), ctx, p);
         }
         self.with_server(id, ctx, p, |srv, out| srv.synced(out));
+    }
+
+    /// A message reaches server `id`'s process: where messages cost CPU, it waits for its piece
+    /// of the host's CPU (behind the process's earlier ones, beside the host's other work)
+    /// before the server handles it; elsewhere it is handled at once.
+    #[inline]
+    fn receive<W: Sink>(
+        &mut self,
+        id: NodeId,
+        from: Host,
+        body: Body,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
+    ) {
+        let Some(proc) = self.procs[id as usize] else {
+            return self.deliver_to_server(id, from, body, ctx, p);
+        };
+        let index = match self.parked_free.pop() {
+            Some(i) => {
+                self.parked[i as usize] = Some((from, body));
+                i
+            }
+            None => {
+                self.parked.push(Some((from, body)));
+                (self.parked.len() - 1) as u32
+            }
+        };
+        let epoch = u64::from(self.slots[id as usize].epoch & 0xffff);
+        let token = (u64::from(id) << 48) | (epoch << 32) | u64::from(index);
+        let cost = self.config.cpu_per_message.as_nanos();
+        let submitted = p.cpu(id).map(|cpu| cpu.submit(proc, cost, token, ctx));
+        debug_assert!(
+            matches!(submitted, Some(Ok(()))),
+            "a server's process is on its host's CPU"
+        );
+    }
+
+    /// A piece of CPU work the cluster gave ended: the message it was for is handled now, if
+    /// the server that received it is still the same incarnation (a crash loses what its
+    /// process had not handled) and not paused (then it waits, as a paused process's input).
+    pub fn computed<W: Sink>(&mut self, token: u64, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
+        let id = (token >> 48) as NodeId;
+        let epoch = ((token >> 32) & 0xffff) as u32;
+        let index = token as u32;
+        let Some((from, body)) = self.parked.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        self.parked_free.push(index);
+        let Some(slot) = self.slots.get_mut(id as usize) else {
+            return;
+        };
+        if slot.server.is_none() || slot.epoch & 0xffff != epoch {
+            return;
+        }
+        if slot.paused {
+            slot.deferred.push(Deferred::Handle(from, body));
+            return;
+        }
+        self.deliver_to_server(id, from, body, ctx, p);
     }
 
     fn deliver_to_server<W: Sink>(
@@ -908,6 +982,15 @@ impl Cluster {
             load: ctx.stream("raft.load")?,
             disk: ctx.stream("raft.disk")?,
         });
+        if self.config.cpu_per_message > SimDuration::ZERO {
+            let now = ctx.now().as_nanos();
+            for id in 0..self.n {
+                if let Some(cpu) = p.cpu(id) {
+                    let proc = ProcConfig::new(self.config.name.clone());
+                    self.procs[id as usize] = Some(cpu.add_process(&proc, now));
+                }
+            }
+        }
         for id in 0..self.n {
             self.boot(id, ctx, p);
         }
@@ -952,7 +1035,7 @@ impl Cluster {
                     slot.deferred.push(Deferred::Deliver(env.from, env.body));
                     return;
                 }
-                self.deliver_to_server(id, env.from, env.body, ctx, p);
+                self.receive(id, env.from, env.body, ctx, p);
             }
             Ev::Timer {
                 node,

@@ -2,11 +2,12 @@
 //! to, and what `expect` can ask of it. (The `network` its servers talk over is the world's.)
 
 use crate::schema::{
-    ArgSpec, ChartSource, ChartSpec, FormSpec, KindSpec, LOAD, MetricKind, ModelSpec, Need,
-    PropType, VerbSpec, live_prop, metric, prop,
+    ArgSpec, ChartSource, ChartSpec, KindSpec, LOAD, MetricKind, ModelSpec, Need, PropType,
+    VerbSpec, live_prop, metric, prop,
 };
 
 use super::types::Bugs;
+use crate::world::schema::{CLOCK, DISK, HEAL, PARTITION};
 
 const COUNT: PropType = PropType::Count {
     min: 1,
@@ -16,89 +17,38 @@ const COUNT: PropType = PropType::Count {
 /// The partition shapes (Jepsen's nemesis shapes), as `partition` takes them.
 pub const SHAPES: &[&str] = &["halves", "one", "bridge", "majorities-ring", "one-way"];
 
-/// The faults a Raft cluster reacts to, and `load` (its clients' rate).
+/// `crash`: a Raft cluster's servers react.
+pub const CRASH: VerbSpec = VerbSpec {
+    name: "crash",
+    doc: "Stops servers as a power loss would: what was not fsynced is lost.",
+    args: &[ArgSpec::Target],
+};
+
+/// `restart`: a Raft cluster's servers react.
+pub const RESTART: VerbSpec = VerbSpec {
+    name: "restart",
+    doc: "Boots crashed servers from what their disks hold.",
+    args: &[ArgSpec::Target],
+};
+
+/// `pause`: a Raft cluster's servers react.
+pub const PAUSE: VerbSpec = VerbSpec {
+    name: "pause",
+    doc: "Freezes servers, as SIGSTOP would.",
+    args: &[ArgSpec::Target],
+};
+
+/// `resume`: a Raft cluster's servers react.
+pub const RESUME: VerbSpec = VerbSpec {
+    name: "resume",
+    doc: "Lets paused servers go on.",
+    args: &[ArgSpec::Target],
+};
+
+/// The faults a Raft cluster reacts to (the network's and hosts' too: a cluster's scenario needs no
+/// `host` or `network` block to use them), and `load` (its clients' rate).
 pub const VERBS: &[VerbSpec] = &[
-    VerbSpec {
-        name: "partition",
-        doc: "Cuts the network between servers along a shape, or into the listed groups.",
-        args: &[ArgSpec::Shape(SHAPES)],
-    },
-    VerbSpec {
-        name: "heal",
-        doc: "Ends the partition.",
-        args: &[],
-    },
-    VerbSpec {
-        name: "crash",
-        doc: "Stops servers as a power loss would: what was not fsynced is lost.",
-        args: &[ArgSpec::Target],
-    },
-    VerbSpec {
-        name: "restart",
-        doc: "Boots crashed servers from what their disks hold.",
-        args: &[ArgSpec::Target],
-    },
-    VerbSpec {
-        name: "pause",
-        doc: "Freezes servers, as SIGSTOP would.",
-        args: &[ArgSpec::Target],
-    },
-    VerbSpec {
-        name: "resume",
-        doc: "Lets paused servers go on.",
-        args: &[ArgSpec::Target],
-    },
-    VerbSpec {
-        name: "clock",
-        doc: "Sets servers' clocks off by an offset (skew) or running fast or slow (drift).",
-        args: &[
-            ArgSpec::Word(&["skew", "drift"]),
-            ArgSpec::Target,
-            ArgSpec::Keyword("by"),
-            ArgSpec::ValueOf(&[
-                ("skew", PropType::DurationDist),
-                ("drift", PropType::Fraction),
-            ]),
-        ],
-    },
-    VerbSpec {
-        name: "disk",
-        doc: "Makes servers' disks fail or slow down (the cluster runs only slow(D) so far).",
-        args: &[
-            ArgSpec::Target,
-            ArgSpec::Form {
-                name: "disk fault",
-                forms: &[
-                    FormSpec {
-                        name: "full",
-                        arg: None,
-                        example: "full",
-                    },
-                    FormSpec {
-                        name: "fail-fsync",
-                        arg: None,
-                        example: "fail-fsync",
-                    },
-                    FormSpec {
-                        name: "slow",
-                        arg: Some(PropType::Duration),
-                        example: "slow(5ms)",
-                    },
-                    FormSpec {
-                        name: "errors",
-                        arg: Some(PropType::Probability),
-                        example: "errors(1%)",
-                    },
-                    FormSpec {
-                        name: "corrupt",
-                        arg: Some(PropType::Probability),
-                        example: "corrupt(0.1%)",
-                    },
-                ],
-            },
-        ],
-    },
-    LOAD,
+    PARTITION, HEAL, CRASH, RESTART, PAUSE, RESUME, CLOCK, DISK, LOAD,
 ];
 
 /// `raft` and `load` blocks.

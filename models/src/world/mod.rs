@@ -23,7 +23,9 @@ pub mod schema;
 use simcore::metrics::CounterId;
 use simcore::{Ctx, Encoder, Model, RngStream, SimError, SimTime, TraceEvent};
 
+use crate::cpu::{CpuConfig, HostCpu, ProcId, Step};
 use crate::network::{LinkConfig, Links, Partition, Shape, Topology};
+use crate::queueing::network::{QEvent, QNet, QNetConfig};
 use crate::raft::cluster::{self, Cluster, ClusterConfig};
 
 use self::faults::{Fault, FaultState, Nemesis, NodeId};
@@ -56,6 +58,11 @@ pub struct WorldConfig {
     pub plan: Vec<(SimTime, Fault)>,
     pub liveness: Vec<Liveness>,
     pub raft: Option<ClusterConfig>,
+    /// Queueing stations and sources (placed on hosts in its `placement`, or not at all).
+    pub qnet: Option<QNetConfig>,
+    /// The hosts that have a modelled CPU, each with its host id: their policy, CPUs and batch
+    /// jobs. Services on those hosts run their work on them.
+    pub cpus: Vec<(u32, CpuConfig)>,
 }
 
 /// The network's counters.
@@ -75,6 +82,9 @@ pub struct Parts {
     net: Option<NetMetrics>,
     /// The liveness expectations: services that make their events happen evaluate them.
     pub live: Obligations,
+    /// The modelled CPUs, and per host id the index of its CPU in `cpus`.
+    pub cpus: Vec<HostCpu>,
+    cpu_of: Vec<Option<u32>>,
 }
 
 impl Parts {
@@ -84,12 +94,22 @@ impl Parts {
         self.net
             .expect("the world registers the network's metrics in start")
     }
+
+    /// Host `host`'s modelled CPU, if it has one.
+    #[inline]
+    pub fn cpu(&mut self, host: u32) -> Option<&mut HostCpu> {
+        let i = (*self.cpu_of.get(host as usize)?)?;
+        self.cpus.get_mut(i as usize)
+    }
 }
 
 /// The world's events: each service's own, and the world's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ev {
     Raft(cluster::Ev),
+    Queue(QEvent),
+    /// A host's CPU has something to do.
+    Cpu(Step),
     /// Step `index` of the fault plan.
     Fault {
         index: u32,
@@ -107,6 +127,20 @@ impl From<cluster::Ev> for Ev {
     }
 }
 
+impl From<QEvent> for Ev {
+    #[inline]
+    fn from(e: QEvent) -> Self {
+        Ev::Queue(e)
+    }
+}
+
+impl From<Step> for Ev {
+    #[inline]
+    fn from(e: Step) -> Self {
+        Ev::Cpu(e)
+    }
+}
+
 impl TraceEvent for Ev {
     /// A service's event encodes as that service alone encodes it, so a scenario of one family
     /// hashes as it did before the world existed; the world's own take the tags the Raft
@@ -115,6 +149,8 @@ impl TraceEvent for Ev {
     fn encode(&self, e: &mut Encoder<'_>) {
         match self {
             Ev::Raft(r) => r.encode(e),
+            Ev::Queue(q) => q.encode(e),
+            Ev::Cpu(c) => c.encode(e),
             Ev::Fault { index } => {
                 e.u8(5).u32(*index);
             }
@@ -126,11 +162,15 @@ impl TraceEvent for Ev {
 }
 
 /// The world as one simulation model.
-#[derive(Debug)]
 pub struct World {
     config: WorldConfig,
     parts: Parts,
     raft: Option<Cluster>,
+    qnet: Option<QNet>,
+    /// Whether the queueing network's routes cross hosts (then it is given the network).
+    qnet_on_network: bool,
+    /// Pieces of CPU work that ended at a step, as (process, token): reused.
+    done: Vec<(ProcId, u64)>,
     faults: FaultState,
     /// The fault plan's draws (whom a random target hits, partition shapes, clock skews).
     fault_rng: RngStream,
@@ -139,6 +179,29 @@ pub struct World {
 impl World {
     pub fn new(mut config: WorldConfig) -> Result<Self, String> {
         let raft = config.raft.take().map(Cluster::new).transpose()?;
+        let qnet_on_network = config.qnet.as_ref().is_some_and(|q| {
+            q.placement.stations.iter().any(Option::is_some)
+                || q.placement.sources.iter().any(Option::is_some)
+        });
+        let qnet = config
+            .qnet
+            .take()
+            .map(QNet::new)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let mut cpu_of = vec![None; config.hosts.len()];
+        let mut cpus = Vec::with_capacity(config.cpus.len());
+        for (host, cpu) in std::mem::take(&mut config.cpus) {
+            let slot = cpu_of
+                .get_mut(host as usize)
+                .ok_or_else(|| format!("a CPU on host {host}, which does not exist"))?;
+            *slot = Some(cpus.len() as u32);
+            let mut c = HostCpu::new(cpu, host)?;
+            if config.hosts.len() > 1 {
+                c.set_track_prefix(format!("{} ", config.hosts[host as usize].name));
+            }
+            cpus.push(c);
+        }
         let hosts = config.hosts.len() as u32;
         let (servers, edge) = match &raft {
             Some(r) => (r.nodes(), hosts - r.nodes()),
@@ -165,8 +228,13 @@ impl World {
                 links,
                 net: None,
                 live: Obligations::new(config.liveness.clone()),
+                cpus,
+                cpu_of,
             },
             raft,
+            qnet,
+            qnet_on_network,
+            done: Vec::new(),
             faults: FaultState::new(config.plan.len()),
             // The stream keeps the name it had when the Raft cluster owned the plan, so seeds
             // replay as before.
@@ -178,6 +246,21 @@ impl World {
     /// The Raft cluster, if the world has one (for its history after a run).
     pub fn raft(&self) -> Option<&Cluster> {
         self.raft.as_ref()
+    }
+
+    /// A host's CPU steps: the pieces of work that ended go back to the services that gave
+    /// them (the Raft servers' processes are the only ones so far).
+    fn cpu_step(&mut self, step: Step, ctx: &mut Ctx<'_, Ev>) {
+        let mut done = std::mem::take(&mut self.done);
+        if let Some(cpu) = self.parts.cpu(step.host) {
+            cpu.handle(step, ctx, &mut done);
+        }
+        for (_, token) in done.drain(..) {
+            if let Some(raft) = self.raft.as_mut() {
+                raft.computed(token, ctx, &mut self.parts);
+            }
+        }
+        self.done = done;
     }
 
     /// Whether there is a leader, and the committed index, as liveness sees them.
@@ -215,6 +298,17 @@ impl World {
             }
         }
         self.open_obligations(Some(applied.verb), ctx);
+    }
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("hosts", &self.config.hosts.len())
+            .field("raft", &self.raft.is_some())
+            .field("qnet", &self.qnet.is_some())
+            .field("cpus", &self.parts.cpus.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -310,18 +404,28 @@ impl Model for World {
 
     fn start(&mut self, ctx: &mut Ctx<'_, Ev>) -> Result<(), SimError> {
         let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
-        let net = self.config.network.name.clone();
-        let metrics = ctx.metrics();
-        self.parts.net = Some(NetMetrics {
-            sent: metrics.counter(&net, "sent").map_err(setup)?,
-            delivered: metrics.counter(&net, "delivered").map_err(setup)?,
-            dropped: metrics.counter(&net, "dropped").map_err(setup)?,
-        });
+        if self.raft.is_some() {
+            // The network's own counters count the Raft cluster's messages (a queueing
+            // network counts its transfers in its own metrics).
+            let net = self.config.network.name.clone();
+            let metrics = ctx.metrics();
+            self.parts.net = Some(NetMetrics {
+                sent: metrics.counter(&net, "sent").map_err(setup)?,
+                delivered: metrics.counter(&net, "delivered").map_err(setup)?,
+                dropped: metrics.counter(&net, "dropped").map_err(setup)?,
+            });
+        }
         // Registered so that no component's stream can collide with it; the draws come from
         // `fault_rng`, the same stream.
         ctx.stream("raft.faults")?;
         for (i, (at, _)) in self.config.plan.iter().enumerate() {
             ctx.schedule_at(*at, Ev::Fault { index: i as u32 });
+        }
+        for cpu in &mut self.parts.cpus {
+            cpu.start(ctx)?;
+        }
+        if let Some(q) = self.qnet.as_mut() {
+            q.start_in(ctx)?;
         }
         if let Some(raft) = self.raft.as_mut() {
             raft.start(ctx, &mut self.parts)?;
@@ -338,6 +442,13 @@ impl Model for World {
                     raft.handle(e, ctx, &mut self.parts);
                 }
             }
+            Ev::Queue(q) => {
+                if let Some(qnet) = self.qnet.as_mut() {
+                    let links = self.qnet_on_network.then_some(&mut self.parts.links);
+                    qnet.handle_in(q, ctx, links);
+                }
+            }
+            Ev::Cpu(step) => self.cpu_step(step, ctx),
             Ev::Fault { index } => self.fault(index as usize, ctx),
             Ev::Deadline { index } => {
                 if let Some(detail) = self.parts.live.deadline(index) {
@@ -348,6 +459,12 @@ impl Model for World {
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        for cpu in &mut self.parts.cpus {
+            cpu.finish(ctx);
+        }
+        if let Some(q) = self.qnet.as_mut() {
+            q.finish_in(ctx);
+        }
         if let Some(raft) = self.raft.as_mut() {
             raft.finish(ctx);
         }

@@ -4,7 +4,11 @@
 
 use crate::cpu::schema as cpu;
 use crate::network::Topology;
-use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, metric, prop};
+use crate::raft::schema::SHAPES;
+use crate::schema::{
+    ArgSpec, FormSpec, KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, VerbSpec, metric,
+    prop,
+};
 
 /// The kind of block that declares hosts: placement (`on`) names hosts of this kind, and only a
 /// block of this kind may name a range (`host db1..db5 { ... }` declares five alike).
@@ -119,7 +123,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         },
     ],
     global_metrics: &[],
-    verbs: &[],
+    verbs: &[PARTITION, HEAL, CLOCK, DISK],
     properties: &[],
     events: &[],
     charts: &[],
@@ -159,3 +163,71 @@ mod tests {
         assert_eq!(owners, ["world"]);
     }
 }
+
+/// `partition`: the network reacts.
+pub const PARTITION: VerbSpec = VerbSpec {
+    name: "partition",
+    doc: "Cuts the network between servers along a shape, or into the listed groups.",
+    args: &[ArgSpec::Shape(SHAPES)],
+};
+
+/// `heal`: the network reacts.
+pub const HEAL: VerbSpec = VerbSpec {
+    name: "heal",
+    doc: "Ends the partition.",
+    args: &[],
+};
+
+/// `clock`: hosts react (their clocks).
+pub const CLOCK: VerbSpec = VerbSpec {
+    name: "clock",
+    doc: "Sets servers' clocks off by an offset (skew) or running fast or slow (drift).",
+    args: &[
+        ArgSpec::Word(&["skew", "drift"]),
+        ArgSpec::Target,
+        ArgSpec::Keyword("by"),
+        ArgSpec::ValueOf(&[
+            ("skew", PropType::DurationDist),
+            ("drift", PropType::Fraction),
+        ]),
+    ],
+};
+
+/// `disk`: hosts react (their disks).
+pub const DISK: VerbSpec = VerbSpec {
+    name: "disk",
+    doc: "Makes servers' disks fail or slow down (the cluster runs only slow(D) so far).",
+    args: &[
+        ArgSpec::Target,
+        ArgSpec::Form {
+            name: "disk fault",
+            forms: &[
+                FormSpec {
+                    name: "full",
+                    arg: None,
+                    example: "full",
+                },
+                FormSpec {
+                    name: "fail-fsync",
+                    arg: None,
+                    example: "fail-fsync",
+                },
+                FormSpec {
+                    name: "slow",
+                    arg: Some(PropType::Duration),
+                    example: "slow(5ms)",
+                },
+                FormSpec {
+                    name: "errors",
+                    arg: Some(PropType::Probability),
+                    example: "errors(1%)",
+                },
+                FormSpec {
+                    name: "corrupt",
+                    arg: Some(PropType::Probability),
+                    example: "corrupt(0.1%)",
+                },
+            ],
+        },
+    ],
+};
