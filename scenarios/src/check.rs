@@ -213,7 +213,8 @@ pub struct Checked {
     pub seed: Option<u64>,
     pub duration: Option<SimDuration>,
     pub blocks: Vec<CheckedBlock>,
-    /// Every node named by a `Nodes` property, in order.
+    /// The fault domain, whom faults target by name: every node named by a `Nodes` property, in
+    /// order, or without any the declared hosts.
     pub nodes: Vec<String>,
     /// The hosts the scenario declares, in order; empty when it declares none (then every
     /// service runs on an implicit host of its own).
@@ -903,7 +904,8 @@ pub fn check_with(
             }
         }
     }
-    let nodes: Vec<String> = blocks
+    // Faults target the fault domain: a cluster's servers, or without one the declared hosts.
+    let mut nodes: Vec<String> = blocks
         .iter()
         .flat_map(|b| b.props.values())
         .filter_map(|(t, _)| match t {
@@ -912,6 +914,9 @@ pub fn check_with(
         })
         .flatten()
         .collect();
+    if nodes.is_empty() {
+        nodes = declared.iter().map(|h| h.name.clone()).collect();
+    }
     let duration = scenario.duration.map(|(d, _)| d);
     let known: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.as_str()).collect();
     let mut schedule = Vec::new();
