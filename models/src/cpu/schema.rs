@@ -237,9 +237,9 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
                 prop(
                     "on",
-                    PropType::Host,
+                    PropType::Hosts,
                     Need::Placed,
-                    "The host whose CPUs run the job.",
+                    "The hosts whose CPUs run the job: one copy on each (`on db1..db3`), its figures pooled under the job's name.",
                 ),
             ],
             metrics: &[
@@ -313,9 +313,9 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
                 prop(
                     "on",
-                    PropType::Host,
+                    PropType::Hosts,
                     Need::Placed,
-                    "The host whose CPUs run the jobs.",
+                    "The hosts whose CPUs run the jobs: the same draw of jobs on each.",
                 ),
             ],
             metrics: &[],
