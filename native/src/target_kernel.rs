@@ -107,9 +107,8 @@ pub fn run(
         let seed = args.seed.or(checked.seed).unwrap_or(0);
         let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
         // The kernel runs one machine: a `cpu` block's, with no other service beside it.
-        let one_machine = wired.world.cpus.len() == 1
-            && wired.world.raft.is_none()
-            && wired.world.qnet.is_none();
+        let one_machine =
+            wired.world.cpus.len() == 1 && wired.world.raft.is_none() && wired.world.qnet.is_none();
         let Some((_, cfg)) = wired.world.cpus.into_iter().next().filter(|_| one_machine) else {
             return Err(TargetError::Scenario(format!(
                 "{}: --target kernel runs CPU scheduling scenarios (a `cpu` block); this one has none",

@@ -1051,6 +1051,11 @@ pub fn families(run: &RunReport) -> Vec<&'static ModelSpec> {
         .collect()
 }
 
+/// The family of a run's services (its first besides the world's hosts and network), if any.
+pub fn family(run: &RunReport) -> Option<&'static ModelSpec> {
+    families(run).into_iter().find(|m| m.name != "world")
+}
+
 /// The charts of runs that use several families: each family's, a stem that another family's
 /// chart took first prefixed with the family's name (`cpu-sweep`).
 pub fn plan_all_charts(runs: &[RunReport]) -> Vec<PlannedChart> {

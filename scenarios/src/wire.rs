@@ -275,9 +275,11 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
         Some(Typed::Dist(d)) => Some(d.clone()),
         _ => None,
     };
-    let default_fsync = world.hosts.first().map(|h| h.fsync.clone()).unwrap_or(Dist::Constant {
-        value: 0.0,
-    });
+    let default_fsync = world
+        .hosts
+        .first()
+        .map(|h| h.fsync.clone())
+        .unwrap_or(Dist::Constant { value: 0.0 });
     for h in &checked.hosts {
         let block = checked.blocks.get(h.block);
         match world.hosts.iter_mut().find(|x| x.name == h.name) {
@@ -583,8 +585,8 @@ mod tests {
         let scenario = crate::parse::parse("w.scn", text).unwrap();
         let checked = crate::check::check(&scenario).unwrap();
         let wired = wire(&checked, 0).unwrap();
-        let got: Vec<(u64, f64)> = wired
-            .qnet
+        let qnet = wired.world.qnet.expect("the stations' network");
+        let got: Vec<(u64, f64)> = qnet
             .changes
             .iter()
             .map(|c| {

@@ -1,0 +1,235 @@
+//! Scenarios that compose families in one world: each lesson holds only because the parts
+//! interact (take the interaction away and it goes), and composed runs are as deterministic as
+//! any: the same hash in two processes and on one or four threads.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rayon::prelude::*;
+use scenarios::{RunOptions, RunReport, load, run_file, run_scenario};
+use simcore::format_hash;
+
+fn scenario_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn stat(r: &RunReport, metric: &str, stat: &str) -> f64 {
+    r.result
+        .metrics
+        .get(metric)
+        .and_then(|m| m.stat(stat))
+        .unwrap_or_else(|| panic!("no {stat}({metric})"))
+}
+
+/// The runs of `text` (a scenario, perhaps sweeping), written to a file first.
+fn run_text(name: &str, text: &str) -> Vec<RunReport> {
+    let dir = std::env::temp_dir().join(format!("sim-world-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.scn"));
+    std::fs::write(&path, text).unwrap();
+    let runs = run_file(&path, &RunOptions::default()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    runs
+}
+
+fn noisy(cpu_per_message: &str) -> String {
+    let text = std::fs::read_to_string(scenario_path("raft-noisy-neighbour.scn")).unwrap();
+    text.replace(
+        "cpu_per_message 100us",
+        &format!("cpu_per_message {cpu_per_message}"),
+    )
+}
+
+#[test]
+fn commit_latency_rises_with_the_noisy_neighbours_weight() {
+    let runs = run_file(
+        &scenario_path("raft-noisy-neighbour.scn"),
+        &RunOptions::default(),
+    )
+    .unwrap();
+    let labels: Vec<&str> = runs.iter().map(|r| r.variant.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "batch.nice=0",
+            "batch.nice=-5",
+            "batch.nice=-10",
+            "batch.nice=-15"
+        ]
+    );
+    let p99: Vec<f64> = runs
+        .iter()
+        .map(|r| stat(r, "kv.commit_latency", "p99"))
+        .collect();
+    for w in p99.windows(2) {
+        assert!(w[1] > w[0], "p99 commit latency by weight: {p99:?}");
+    }
+    // From half the CPU to 3% of it: the tail grows by more than an order of magnitude.
+    assert!(p99[3] > 10.0 * p99[0], "{p99:?}");
+    for r in &runs {
+        assert!(r.ok(), "{}: {:?}", r.variant, r.violations());
+        // The servers took CPU time from the batch job on every host.
+        assert!(stat(r, "batch.turnaround", "min") > 4e9);
+    }
+}
+
+#[test]
+fn without_cpu_cost_the_neighbour_changes_nothing_for_the_cluster() {
+    // Messages that cost no CPU do not wait for it: every variant's cluster runs alike, and the
+    // batch job has its CPU to itself (its 4s of CPU in 4s).
+    let runs = run_text("free", &noisy("0us"));
+    let hashes: std::collections::BTreeSet<String> = runs
+        .iter()
+        .map(|r| format!("{}", stat(r, "kv.commit_latency", "count")))
+        .collect();
+    assert_eq!(
+        hashes.len(),
+        1,
+        "commit counts differ by variant: {hashes:?}"
+    );
+    for r in &runs {
+        assert_eq!(stat(r, "batch.turnaround", "min"), 4e9);
+    }
+    // While with the cost, the cluster commits less as the neighbour weighs more.
+    let costly = run_text("costly", &noisy("100us"));
+    let first = stat(&costly[0], "kv.commit_latency", "count");
+    let last = stat(&costly[3], "kv.commit_latency", "count");
+    assert!(last < first, "{first} commits at nice 0, {last} at -15");
+}
+
+#[test]
+fn requests_time_out_only_while_the_network_partitions() {
+    let with = run_file(
+        &scenario_path("queue-partition.scn"),
+        &RunOptions::default(),
+    )
+    .unwrap();
+    assert!(with[0].ok(), "{:?}", with[0].violations());
+    assert!(stat(&with[0], "users.timeouts", "value") > 450.0);
+    let text = std::fs::read_to_string(scenario_path("queue-partition.scn")).unwrap();
+    let healed = text.replace("during 30s..45s partition [fe] [be]", "");
+    let without = run_text("no-partition", &healed);
+    assert_eq!(stat(&without[0], "users.timeouts", "value"), 0.0);
+    assert!(stat(&without[0], "backend.queue_len", "max") < 50.0);
+    assert_eq!(stat(&without[0], "system.retransmits", "value"), 0.0);
+}
+
+fn hash_in_new_process(file: &str, seed: u64, variant: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "run",
+            scenario_path(file).to_str().unwrap(),
+            "--seed",
+            &seed.to_string(),
+            "--variant",
+            variant,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = if v["runs"].is_array() {
+        &v["runs"][0]
+    } else {
+        &v
+    };
+    run["trace_hash"].as_str().unwrap().to_string()
+}
+
+/// The composed scenarios' chosen run (`variant`), in this process.
+fn hash(file: &str, seed: u64, variant: &str) -> u64 {
+    let opts = RunOptions {
+        seed: Some(seed),
+        variant: vec![variant.to_string()],
+        ..RunOptions::default()
+    };
+    run_file(&scenario_path(file), &opts).unwrap()[0]
+        .result
+        .trace_hash
+}
+
+#[test]
+fn composed_runs_hash_alike_in_two_processes() {
+    for (file, variant) in [
+        ("raft-noisy-neighbour.scn", "3"),
+        ("queue-partition.scn", "1"),
+    ] {
+        let a = hash_in_new_process(file, 7, variant);
+        let b = hash_in_new_process(file, 7, variant);
+        assert_eq!(a, b, "{file}");
+        assert_eq!(a, format_hash(hash(file, 7, variant)), "{file}");
+    }
+}
+
+#[test]
+fn composed_runs_agree_on_one_and_four_threads() {
+    let scenario = load(&scenario_path("raft-noisy-neighbour.scn")).unwrap();
+    let variants = scenarios::sweep::variants(&scenario).unwrap();
+    let chosen = variants.get(2).scenario;
+    let run_all = |threads: usize| -> Vec<(u64, u64)> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            (0..16u64)
+                .into_par_iter()
+                .map(|seed| {
+                    let opts = RunOptions {
+                        seed: Some(seed),
+                        until: Some("2s".parse().unwrap()),
+                        ..RunOptions::default()
+                    };
+                    let r = run_scenario(&chosen, &opts).unwrap();
+                    (seed, r.result.trace_hash)
+                })
+                .collect()
+        })
+    };
+    let one = run_all(1);
+    assert_eq!(one, run_all(4));
+    let distinct: std::collections::BTreeSet<u64> = one.iter().map(|x| x.1).collect();
+    assert_eq!(distinct.len(), 16, "each seed its own run");
+}
+
+#[test]
+fn the_trace_export_has_a_track_per_host_cpu_and_per_server() {
+    let dir = std::env::temp_dir().join(format!("sim-world-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("noisy.json");
+    let opts = RunOptions {
+        variant: vec!["1".into()],
+        until: Some("1s".parse().unwrap()),
+        export_trace: Some(path.clone()),
+        ..RunOptions::default()
+    };
+    let runs = run_file(&scenario_path("raft-noisy-neighbour.scn"), &opts).unwrap();
+    let tl = runs[0].result.timeline.as_ref().expect("recorded");
+    let tracks: Vec<(String, String)> = tl
+        .tracks()
+        .iter()
+        .map(|t| (t.group.clone(), t.name.clone()))
+        .collect();
+    for host in ["db1", "db2", "db3"] {
+        assert!(
+            tracks.contains(&("cpus".into(), format!("{host} cpu0"))),
+            "{tracks:?}"
+        );
+        assert!(
+            tracks.contains(&("hosts".into(), host.into())),
+            "{tracks:?}"
+        );
+    }
+    let json = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        json.contains("db1 cpu0") && json.contains("\"kv\""),
+        "the server's runs on the CPU"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
