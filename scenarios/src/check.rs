@@ -651,6 +651,10 @@ fn hosts(v: &Value, ty: &PropType, names: &Names<'_>) -> Result<Typed, Problem> 
         ));
     }
     let list = spanned_names(v, ty, HOST)?;
+    if list.is_empty() {
+        return Err(Problem::new(v.span, "this places on no host")
+            .hint("name a host, such as `on db1`, or several, such as `on [db1, db2]`"));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (n, span) in &list {
         names.resolve(n, *span, &[HOST], &[])?;
@@ -2463,6 +2467,14 @@ mod tests {
         assert_eq!(
             one_error("  host db1..db3 { }\n  raft kv { on [db1..db3, db2] }\n"),
             "w.scn:3:27: `on`: host `db2` is listed twice (hint: each server runs on a host of its own: list each host once)"
+        );
+    }
+
+    #[test]
+    fn an_empty_placement_is_refused() {
+        assert_eq!(
+            one_error("  host db1 { }\n  raft kv { on [] }\n"),
+            "w.scn:3:16: `on`: this places on no host (hint: name a host, such as `on db1`, or several, such as `on [db1, db2]`)"
         );
     }
 

@@ -1123,3 +1123,39 @@ fn regressions() {
     }
     tally.report("regressions", started);
 }
+
+/// Malformed hosts, placements and references: each parses, is refused by the checker with a
+/// diagnostic (never a panic), and formats back to itself.
+#[test]
+fn world_edge_cases_are_clean_errors() {
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    for text in [
+        "host a..b { }",
+        "host db1..db99999 { }",
+        "host db3..db1 { }",
+        "host db1..web3 { }",
+        "host db1..db2 { }\nhost db2..db3 { }",
+        "station s1..s3 { service exp(1s) }",
+        "raft kv { on db1..db3 }",
+        "host db1 { }\nraft kv { on [db1 50%] }",
+        "host db1 { }\nraft kv { on 5 }",
+        "host db1 { }\nraft kv { on [] }",
+        "host db1 { }\nraft kv { on [db1..db3] }",
+        "host db1 { }\nraft kv { nodes n1  on db1 }",
+        "host db1..db2 { }\njob j { on [db1, db1]  cpu 1s }",
+        "host db1..db2 { }\njob j { on db1..db2  cpu 1s }",
+        "raft kv { nodes n1..n3 }\nload c { rate 1/s  to [kv] }",
+        "raft kv { nodes n1..n3 }\nload c { rate 1/s  to kv..kw }",
+        "load c { rate 1/s }",
+        "host kv { }\nraft kv { on kv }",
+        "host db1 { }\nsource a { rate 1/s  to db1 }",
+    ] {
+        let s = parse("fuzz.scn", text).unwrap_or_else(|e| panic!("{text:?} parses: {e:?}"));
+        let diags = scenarios::check::check(&s).expect_err(text);
+        show(&diags, text);
+        let seen = pipeline(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        tally.add(text, seen);
+    }
+    tally.report("world edge cases", started);
+}
