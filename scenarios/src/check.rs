@@ -98,6 +98,53 @@ impl CheckedBlock {
     pub fn get(&self, prop: &str) -> Option<&Typed> {
         self.props.get(prop).map(|p| &p.0)
     }
+
+    // Typed getters, one set for every model's wiring: each is `None` (or false) when the
+    // property is absent, which the checker allows only where the schema gives a default.
+
+    pub fn count(&self, prop: &str) -> Option<u64> {
+        match self.get(prop) {
+            Some(Typed::Count(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn flag(&self, prop: &str) -> bool {
+        matches!(self.get(prop), Some(Typed::Bool(true)))
+    }
+
+    pub fn duration(&self, prop: &str) -> Option<SimDuration> {
+        match self.get(prop) {
+            Some(Typed::Duration(d)) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// A duration in nanoseconds.
+    pub fn nanos(&self, prop: &str) -> Option<u64> {
+        self.duration(prop).map(|d| d.as_nanos())
+    }
+
+    pub fn dist(&self, prop: &str) -> Option<&Dist> {
+        match self.get(prop) {
+            Some(Typed::Dist(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn probability(&self, prop: &str) -> Option<f64> {
+        match self.get(prop) {
+            Some(Typed::Probability(p)) => Some(*p),
+            _ => None,
+        }
+    }
+
+    pub fn size(&self, prop: &str) -> Option<u64> {
+        match self.get(prop) {
+            Some(Typed::Size(n)) => Some(*n),
+            _ => None,
+        }
+    }
 }
 
 /// A checked action.

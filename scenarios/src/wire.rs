@@ -271,10 +271,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     };
     // The hosts the scenario declares, after the cluster's; without any, a `cpu` block's
     // machine is a host of its own.
-    let fsync = |b: Option<&CheckedBlock>| match b.and_then(|b| b.get("fsync")) {
-        Some(Typed::Dist(d)) => Some(d.clone()),
-        _ => None,
-    };
+    let fsync = |b: Option<&CheckedBlock>| b.and_then(|b| b.dist("fsync")).cloned();
     let default_fsync = world
         .hosts
         .first()
@@ -424,10 +421,7 @@ fn wire_qnet(
                         hint: "add `customers N` to the source or `duration 10s` to the scenario (or pass --until)",
                     });
                 }
-                qnet.timeouts.push(match b.get("timeout") {
-                    Some(Typed::Duration(d)) => Some(*d),
-                    _ => None,
-                });
+                qnet.timeouts.push(b.duration("timeout"));
                 qnet.sources.push(SourceConfig {
                     name: b.name.clone(),
                     interarrival: ia,

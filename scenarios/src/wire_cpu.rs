@@ -9,24 +9,6 @@ use simcore::rng::RngStream;
 use crate::check::{Checked, CheckedBlock, Typed};
 use crate::diag::Diagnostic;
 
-fn ns(b: &CheckedBlock, prop: &str) -> Option<u64> {
-    match b.get(prop) {
-        Some(Typed::Duration(d)) => Some(d.as_nanos()),
-        _ => None,
-    }
-}
-
-fn count(b: &CheckedBlock, prop: &str) -> Option<u64> {
-    match b.get(prop) {
-        Some(Typed::Count(n)) => Some(*n),
-        _ => None,
-    }
-}
-
-fn flag(b: &CheckedBlock, prop: &str) -> bool {
-    matches!(b.get(prop), Some(Typed::Bool(true)))
-}
-
 const MS: u64 = 1_000_000;
 
 /// The most CPU and I/O bursts one job, and all jobs together, may have (each is stored).
@@ -36,29 +18,22 @@ const MAX_TOTAL_BURSTS: u64 = 20_000_000;
 /// The longest duration (and mean of a distribution) the CPU model takes: 100 days.
 const MAX_NS: u64 = 100 * 86_400 * 1_000_000_000;
 
-fn dist<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a Dist> {
-    match b.get(prop) {
-        Some(Typed::Dist(d)) => Some(d),
-        _ => None,
-    }
-}
-
 /// The jobs a `jobs` block draws, from the stream `cpu.jobs.NAME` of the run's seed: arrivals
 /// one interarrival apart from 0, and per job its CPU time, I/O period and I/O length.
 fn drawn(b: &CheckedBlock, seed: u64, jobs: &mut Vec<JobConfig>) {
     let mut rng = RngStream::derive(seed, &format!("cpu.jobs.{}", b.name));
-    let n = count(b, "count").unwrap_or(1);
+    let n = b.count("count").unwrap_or(1);
     let mut at = 0u64;
     let draw = |d: Option<&Dist>, rng: &mut RngStream| -> Option<u64> {
         d.map(|d| d.sample(rng).clamp(0.0, MAX_NS as f64).round() as u64)
     };
     for k in 0..n {
         if k > 0 {
-            at = at.saturating_add(draw(dist(b, "interarrival"), &mut rng).unwrap_or(0));
+            at = at.saturating_add(draw(b.dist("interarrival"), &mut rng).unwrap_or(0));
         }
-        let cpu = draw(dist(b, "cpu"), &mut rng).unwrap_or(1).max(1);
-        let io_every = draw(dist(b, "io_every"), &mut rng).filter(|&e| e > 0);
-        let io = draw(dist(b, "io"), &mut rng).unwrap_or(0);
+        let cpu = draw(b.dist("cpu"), &mut rng).unwrap_or(1).max(1);
+        let io_every = draw(b.dist("io_every"), &mut rng).filter(|&e| e > 0);
+        let io = draw(b.dist("io"), &mut rng).unwrap_or(0);
         jobs.push(JobConfig {
             name: format!("{}-{}", b.name, k + 1),
             report: false,
@@ -66,7 +41,7 @@ fn drawn(b: &CheckedBlock, seed: u64, jobs: &mut Vec<JobConfig>) {
             cpu,
             io_every,
             io,
-            tickets: count(b, "tickets").unwrap_or(100) as u32,
+            tickets: b.count("tickets").unwrap_or(100) as u32,
             nice: match b.get("nice") {
                 Some(Typed::Float(f)) => f.round() as i8,
                 _ => 0,
@@ -114,7 +89,7 @@ pub fn machine(
     seed: u64,
 ) -> Result<CpuConfig, Vec<Diagnostic>> {
     let mut errors = Vec::new();
-    let quantum = ns(cpu, "quantum").unwrap_or(10 * MS);
+    let quantum = cpu.nanos("quantum").unwrap_or(10 * MS);
     if quantum == 0 {
         let span = cpu.props.get("quantum").map_or(cpu.span, |p| p.1);
         errors.push(
@@ -142,32 +117,32 @@ pub fn machine(
         "stcf" => PolicyConfig::Stcf,
         "rr" => PolicyConfig::RoundRobin { quantum },
         "mlfq" => {
-            let factor = count(cpu, "quantum_factor").unwrap_or(2);
+            let factor = cpu.count("quantum_factor").unwrap_or(2);
             PolicyConfig::Mlfq {
-                levels: count(cpu, "levels").unwrap_or(3) as u32,
+                levels: cpu.count("levels").unwrap_or(3) as u32,
                 quantum,
-                allotment: ns(cpu, "allotment").unwrap_or(quantum.saturating_mul(2)),
+                allotment: cpu.nanos("allotment").unwrap_or(quantum.saturating_mul(2)),
                 factor,
-                boost: ns(cpu, "boost").filter(|&b| b > 0),
-                io_resets_allotment: flag(cpu, "io_resets_allotment"),
+                boost: cpu.nanos("boost").filter(|&b| b > 0),
+                io_resets_allotment: cpu.flag("io_resets_allotment"),
             }
         }
         "lottery" => PolicyConfig::Lottery { quantum, seed },
         "stride" => PolicyConfig::Stride { quantum },
         "cfs" => PolicyConfig::Cfs {
-            target_latency: ns(cpu, "target_latency").unwrap_or(48 * MS),
-            min_granularity: ns(cpu, "min_granularity").unwrap_or(6 * MS),
+            target_latency: cpu.nanos("target_latency").unwrap_or(48 * MS),
+            min_granularity: cpu.nanos("min_granularity").unwrap_or(6 * MS),
         },
         _ => PolicyConfig::Fifo,
     };
-    if ns(cpu, "allotment") == Some(0) {
+    if cpu.nanos("allotment") == Some(0) {
         let span = cpu.props.get("allotment").map_or(cpu.span, |p| p.1);
         errors.push(
             Diagnostic::at(&cpu.file, span, "an MLFQ allotment must be positive")
                 .hint("the CPU time a job may use in the top queue, such as 20ms"),
         );
     }
-    if flag(cpu, "steal") && !flag(cpu, "per_cpu_queues") {
+    if cpu.flag("steal") && !cpu.flag("per_cpu_queues") {
         let span = cpu.props.get("steal").map_or(cpu.span, |p| p.1);
         errors.push(
             Diagnostic::at(&cpu.file, span, "stealing needs per-CPU run queues")
@@ -193,14 +168,14 @@ pub fn machine(
             }
         }
     }
-    let n = count(cpu, "cpus").unwrap_or(1) as u32;
+    let n = cpu.count("cpus").unwrap_or(1) as u32;
     let mut jobs = Vec::new();
     for b in checked
         .blocks
         .iter()
         .filter(|b| b.spec.kind == "job" && on(b))
     {
-        let pin = count(b, "pin").map(|c| c as u32);
+        let pin = b.count("pin").map(|c| c as u32);
         if let Some(p) = pin.filter(|&p| p >= n) {
             let span = b.props.get("pin").map_or(b.span, |p| p.1);
             errors.push(
@@ -211,18 +186,18 @@ pub fn machine(
         jobs.push(JobConfig {
             name: b.name.clone(),
             report: true,
-            arrival: ns(b, "arrival").unwrap_or(0),
-            cpu: ns(b, "cpu").unwrap_or(0),
-            io_every: ns(b, "io_every"),
-            io: ns(b, "io").unwrap_or(0),
-            tickets: count(b, "tickets").unwrap_or(100) as u32,
+            arrival: b.nanos("arrival").unwrap_or(0),
+            cpu: b.nanos("cpu").unwrap_or(0),
+            io_every: b.nanos("io_every"),
+            io: b.nanos("io").unwrap_or(0),
+            tickets: b.count("tickets").unwrap_or(100) as u32,
             nice: match b.get("nice") {
                 Some(Typed::Float(f)) => f.round() as i8,
                 _ => 0,
             },
             pin,
         });
-        if ns(b, "cpu") == Some(0) {
+        if b.nanos("cpu") == Some(0) {
             let span = b.props.get("cpu").map_or(b.span, |p| p.1);
             errors.push(Diagnostic::at(&b.file, span, "a job needs some CPU time"));
         }
@@ -285,13 +260,13 @@ pub fn machine(
         name: cpu.name.clone(),
         policy,
         cpus: n,
-        per_cpu_queues: flag(cpu, "per_cpu_queues"),
-        steal: flag(cpu, "steal"),
+        per_cpu_queues: cpu.flag("per_cpu_queues"),
+        steal: cpu.flag("steal"),
         machine: MachineConfig {
             cpus: n,
-            context_switch: ns(cpu, "context_switch").unwrap_or(0),
-            migration_cost: ns(cpu, "migration_cost").unwrap_or(0),
-            warm_window: ns(cpu, "warm_window").unwrap_or(10 * MS),
+            context_switch: cpu.nanos("context_switch").unwrap_or(0),
+            migration_cost: cpu.nanos("migration_cost").unwrap_or(0),
+            warm_window: cpu.nanos("warm_window").unwrap_or(10 * MS),
         },
         jobs,
     })

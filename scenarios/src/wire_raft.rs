@@ -11,8 +11,7 @@ use simcore::{Dist, SimDuration, SimTime};
 
 use crate::ast::{Check, ValueKind};
 use crate::check::{
-    ActionKind, Checked, CheckedAction, CheckedBlock, Partition, Target, Typed, duration_dist,
-    node_names,
+    ActionKind, Checked, CheckedAction, Partition, Target, Typed, duration_dist, node_names,
 };
 use crate::diag::Diagnostic;
 use crate::wire::{Step, Window, plan};
@@ -20,49 +19,15 @@ use crate::wire::{Step, Window, plan};
 /// Search steps per key the end-of-run linearizability check may take.
 pub const LINCHECK_BUDGET: u64 = 20_000_000;
 
+/// The value of a distribution property, or `default` where it is absent.
+fn dist_or(d: Option<&Dist>, default: Dist) -> Dist {
+    d.cloned().unwrap_or(default)
+}
+
 fn uniform(lo: SimDuration, hi: SimDuration) -> Dist {
     Dist::Uniform {
         low: lo.as_nanos() as f64,
         high: hi.as_nanos() as f64,
-    }
-}
-
-fn dist_or(b: Option<&CheckedBlock>, prop: &str, default: Dist) -> Dist {
-    match b.and_then(|b| b.get(prop)) {
-        Some(Typed::Dist(d)) => d.clone(),
-        _ => default,
-    }
-}
-
-fn prob(b: Option<&CheckedBlock>, prop: &str) -> f64 {
-    match b.and_then(|b| b.get(prop)) {
-        Some(Typed::Probability(p)) => *p,
-        _ => 0.0,
-    }
-}
-
-fn size(b: Option<&CheckedBlock>, prop: &str) -> Option<u64> {
-    match b.and_then(|b| b.get(prop)) {
-        Some(Typed::Size(s)) => Some(*s),
-        _ => None,
-    }
-}
-
-fn duration(b: &CheckedBlock, prop: &str, default: SimDuration) -> SimDuration {
-    match b.get(prop) {
-        Some(Typed::Duration(d)) => *d,
-        _ => default,
-    }
-}
-
-fn flag(b: &CheckedBlock, prop: &str) -> bool {
-    matches!(b.get(prop), Some(Typed::Bool(true)))
-}
-
-fn count(b: &CheckedBlock, prop: &str) -> Option<u64> {
-    match b.get(prop) {
-        Some(Typed::Count(n)) => Some(*n),
-        _ => None,
     }
 }
 
@@ -116,10 +81,12 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
     }
     let config = Config {
         election_timeout: (lo, hi),
-        heartbeat: duration(raft, "heartbeat", SimDuration::from_millis(50)),
-        pre_vote: flag(raft, "pre_vote"),
-        check_quorum: flag(raft, "check_quorum"),
-        max_entries_per_message: count(raft, "max_entries").map_or(64, |n| n as usize),
+        heartbeat: raft
+            .duration("heartbeat")
+            .unwrap_or(SimDuration::from_millis(50)),
+        pre_vote: raft.flag("pre_vote"),
+        check_quorum: raft.flag("check_quorum"),
+        max_entries_per_message: raft.count("max_entries").map_or(64, |n| n as usize),
         bugs,
     };
     if config.heartbeat.as_nanos() == 0 {
@@ -154,7 +121,7 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
         };
         LoadConfig {
             name: b.name.clone(),
-            clients: count(b, "clients").map_or(1, |n| n as u32),
+            clients: b.count("clients").map_or(1, |n| n as u32),
             rate: match b.get("rate") {
                 Some(Typed::Rate(r)) => *r,
                 _ => 0.0,
@@ -167,8 +134,12 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
                 },
             },
             mix,
-            attempt_timeout: duration(b, "timeout", SimDuration::from_millis(100)),
-            op_timeout: duration(b, "op_timeout", SimDuration::from_secs(1)),
+            attempt_timeout: b
+                .duration("timeout")
+                .unwrap_or(SimDuration::from_millis(100)),
+            op_timeout: b
+                .duration("op_timeout")
+                .unwrap_or(SimDuration::from_secs(1)),
         }
     });
     let faults = schedule(
@@ -214,8 +185,7 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
     // Hosts: the servers, then one per client (named as its track on the timeline).
     let clients = load.as_ref().map_or(0, |l| l.clients);
     let fsync = dist_or(
-        Some(raft),
-        "fsync",
+        raft.dist("fsync"),
         uniform(SimDuration::from_micros(100), SimDuration::from_micros(500)),
     );
     let hosts = nodes
@@ -233,12 +203,13 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
         nodes,
         raft: config,
         timer_jitter: dist_or(
-            Some(raft),
-            "timer_jitter",
+            raft.dist("timer_jitter"),
             uniform(SimDuration::ZERO, SimDuration::from_micros(100)),
         ),
-        cpu_per_message: duration(raft, "cpu_per_message", SimDuration::ZERO),
-        snapshot_every: count(raft, "snapshot_every"),
+        cpu_per_message: raft
+            .duration("cpu_per_message")
+            .unwrap_or(SimDuration::ZERO),
+        snapshot_every: raft.count("snapshot_every"),
         load,
         check_linearizable,
         check_durable,
@@ -263,18 +234,20 @@ pub fn network_config(checked: &Checked) -> NetworkConfig {
     let network = checked.blocks.iter().find(|b| b.spec.kind == "network");
     let link = LinkConfig {
         latency: dist_or(
-            network,
-            "latency",
+            network.and_then(|b| b.dist("latency")),
             uniform(SimDuration::from_millis(1), SimDuration::from_millis(5)),
         ),
-        bandwidth: size(network, "bandwidth"),
-        queue_limit: size(network, "queue_limit"),
-        loss: prob(network, "loss"),
-        duplicate: prob(network, "duplicate"),
-        reorder: prob(network, "reorder"),
+        bandwidth: network.and_then(|b| b.size("bandwidth")),
+        queue_limit: network.and_then(|b| b.size("queue_limit")),
+        loss: network.and_then(|b| b.probability("loss")).unwrap_or(0.0),
+        duplicate: network
+            .and_then(|b| b.probability("duplicate"))
+            .unwrap_or(0.0),
+        reorder: network
+            .and_then(|b| b.probability("reorder"))
+            .unwrap_or(0.0),
         reorder_delay: dist_or(
-            network,
-            "reorder_delay",
+            network.and_then(|b| b.dist("reorder_delay")),
             uniform(SimDuration::from_millis(200), SimDuration::from_secs(2)),
         ),
     };
