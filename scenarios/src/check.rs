@@ -2370,7 +2370,7 @@ mod tests {
         let errs = crate::parse::parse("z.scn", good).unwrap_err();
         assert_eq!(
             errs[0].to_string(),
-            "z.scn:4:11: unknown action `zone-outage` (hint: actions: load, partition, heal, crash, restart, pause, resume, clock, disk (`sim models` says which model reacts to which))"
+            "z.scn:4:11: unknown action `zone-outage` (hint: actions: partition, heal, clock, disk, load, crash, restart, pause, resume (`sim models` says which model reacts to which))"
         );
     }
 
@@ -2528,8 +2528,8 @@ mod tests {
     #[test]
     fn a_one_host_service_given_several_is_refused() {
         assert_eq!(
-            one_error("  host db1..db2 { }\n  job b { on db1..db2  cpu 1s }\n"),
-            "w.scn:3:14: `on`: this runs on one host; found 2: db1, db2 (hint: write one host, such as `on db1`)"
+            one_error("  host db1..db2 { }\n  station s { on db1..db2  service exp(1s) }\n"),
+            "w.scn:3:18: `on`: this runs on one host; found 2: db1, db2 (hint: write one host, such as `on db1`)"
         );
     }
 

@@ -1286,8 +1286,8 @@ scenario "all" {
         );
         assert_eq!(
             one("at 1s { 5 }"),
-            "v.scn:1:9: expected an action, found an integer (hint: actions: load, partition, \
-             heal, crash, restart, pause, resume, clock, disk)"
+            "v.scn:1:9: expected an action, found an integer (hint: actions: partition, heal, \
+             clock, disk, load, crash, restart, pause, resume)"
         );
         assert_eq!(
             one("at 1s heal a b c { }"),

@@ -1144,7 +1144,7 @@ fn world_edge_cases_are_clean_errors() {
         "host db1 { }\nraft kv { on [db1..db3] }",
         "host db1 { }\nraft kv { nodes n1  on db1 }",
         "host db1..db2 { }\njob j { on [db1, db1]  cpu 1s }",
-        "host db1..db2 { }\njob j { on db1..db2  cpu 1s }",
+        "host db1..db2 { }\nstation s { on db1..db2  service exp(1s) }",
         "raft kv { nodes n1..n3 }\nload c { rate 1/s  to [kv] }",
         "raft kv { nodes n1..n3 }\nload c { rate 1/s  to kv..kw }",
         "load c { rate 1/s }",
