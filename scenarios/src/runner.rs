@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use models::queueing::QNet;
 use models::world::World;
 use serde::Serialize;
 use simcore::trace::Trace;
@@ -270,11 +271,26 @@ fn run_labelled(
     let started = Instant::now();
     let mut history = None;
     let progress = opts.progress.clone();
-    let model = World::new(wired.world).map_err(|e| run_err(SimError::Setup(e)))?;
-    let (mut result, model) = simulate(model, config, trace, stop, progress).map_err(run_err)?;
-    if opts.history.is_some() {
-        history = model.raft().map(|r| r.history_text());
-    }
+    let world = wired.world;
+    let mut result = match world.qnet {
+        // A queueing network alone is its own model: the same run, without the world's
+        // dispatch in the event loop (see `WorldConfig::is_lone_queueing_network`).
+        Some(qnet) if world.is_lone_queueing_network() => {
+            let model = QNet::new(qnet).map_err(|e| run_err(SimError::Setup(e.to_string())))?;
+            simulate(model, config, trace, stop, progress)
+                .map_err(run_err)?
+                .0
+        }
+        _ => {
+            let model = World::new(world).map_err(|e| run_err(SimError::Setup(e)))?;
+            let (result, model) =
+                simulate(model, config, trace, stop, progress).map_err(run_err)?;
+            if opts.history.is_some() {
+                history = model.raft().map(|r| r.history_text());
+            }
+            result
+        }
+    };
     let wall_time_s = started.elapsed().as_secs_f64();
     if let Some(path) = &opts.history {
         let text = history.as_deref().ok_or_else(|| {

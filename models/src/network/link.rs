@@ -141,6 +141,7 @@ impl Links {
     }
 
     /// Sends `bytes` from `from` to `to` at `now`.
+    #[inline]
     pub fn send(
         &mut self,
         now: SimTime,

@@ -106,6 +106,9 @@ pub enum Ev {
 }
 
 impl TraceEvent for Ev {
+    /// Inlined into the event loop (through the world's event, which is one more match), as the
+    /// cluster's own model had it: a call per event cost 1.2% of raft-bench's instructions.
+    #[inline(always)]
     fn encode(&self, e: &mut Encoder<'_>) {
         match *self {
             Ev::Deliver { slot } => e.u8(0).u32(slot),

@@ -65,6 +65,24 @@ pub struct WorldConfig {
     pub cpus: Vec<(u32, CpuConfig)>,
 }
 
+impl WorldConfig {
+    /// Whether the world is a queueing network alone: no cluster, no CPU, no fault, no
+    /// liveness check, no station placed on a host. Such a world is exactly the network's own
+    /// model (the same events, draws and trace), which the runner then runs directly: through
+    /// the world's dispatch an M/M/1 run took 36% longer in wall time (the event loop's body
+    /// grew: 19% of samples in `run_loop` against 5%) for only 3.6% more instructions.
+    pub fn is_lone_queueing_network(&self) -> bool {
+        self.raft.is_none()
+            && self.cpus.is_empty()
+            && self.plan.is_empty()
+            && self.liveness.is_empty()
+            && self.qnet.as_ref().is_some_and(|q| {
+                q.placement.stations.iter().all(Option::is_none)
+                    && q.placement.sources.iter().all(Option::is_none)
+            })
+    }
+}
+
 /// The network's counters.
 #[derive(Debug, Clone, Copy)]
 pub struct NetMetrics {
@@ -248,8 +266,24 @@ impl World {
         self.raft.as_ref()
     }
 
+    #[inline(never)]
+    fn queue_event(&mut self, q: QEvent, ctx: &mut Ctx<'_, Ev>) {
+        if let Some(qnet) = self.qnet.as_mut() {
+            let links = self.qnet_on_network.then_some(&mut self.parts.links);
+            qnet.handle_in(q, ctx, links);
+        }
+    }
+
+    #[inline(never)]
+    fn raft_event(&mut self, e: cluster::Ev, ctx: &mut Ctx<'_, Ev>) {
+        if let Some(raft) = self.raft.as_mut() {
+            raft.handle(e, ctx, &mut self.parts);
+        }
+    }
+
     /// A host's CPU steps: the pieces of work that ended go back to the services that gave
     /// them (the Raft servers' processes are the only ones so far).
+    #[inline(never)]
     fn cpu_step(&mut self, step: Step, ctx: &mut Ctx<'_, Ev>) {
         let mut done = std::mem::take(&mut self.done);
         if let Some(cpu) = self.parts.cpu(step.host) {
@@ -434,20 +468,15 @@ impl Model for World {
         Ok(())
     }
 
+    /// Dispatches to the service whose event it is. Each service's handling is a function of
+    /// its own (not inlined here), so the compiler lays out and optimises each family's hot
+    /// path as it did when that family was the whole model: inlining them all into one body
+    /// made an M/M/1 run 36% slower in wall time for 3.6% more instructions.
     #[inline]
     fn handle(&mut self, ev: Ev, ctx: &mut Ctx<'_, Ev>) {
         match ev {
-            Ev::Raft(e) => {
-                if let Some(raft) = self.raft.as_mut() {
-                    raft.handle(e, ctx, &mut self.parts);
-                }
-            }
-            Ev::Queue(q) => {
-                if let Some(qnet) = self.qnet.as_mut() {
-                    let links = self.qnet_on_network.then_some(&mut self.parts.links);
-                    qnet.handle_in(q, ctx, links);
-                }
-            }
+            Ev::Queue(q) => self.queue_event(q, ctx),
+            Ev::Raft(e) => self.raft_event(e, ctx),
             Ev::Cpu(step) => self.cpu_step(step, ctx),
             Ev::Fault { index } => self.fault(index as usize, ctx),
             Ev::Deadline { index } => {
