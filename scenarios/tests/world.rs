@@ -235,3 +235,19 @@ fn the_trace_export_has_a_track_per_host_cpu_and_per_server() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn faults_without_a_cluster_are_on_the_timeline() {
+    let opts = RunOptions {
+        record: true,
+        ..RunOptions::default()
+    };
+    let runs = run_file(&scenario_path("queue-partition.scn"), &opts).unwrap();
+    let tl = runs[0].result.timeline.as_ref().expect("recorded");
+    let tracks: Vec<(&str, &str)> = tl
+        .tracks()
+        .iter()
+        .map(|t| (t.group.as_str(), t.name.as_str()))
+        .collect();
+    assert!(tracks.contains(&("faults", "faults")), "{tracks:?}");
+}

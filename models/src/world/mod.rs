@@ -8,8 +8,8 @@
 //! hands it to each service with every event, so a service reaches the network and the host
 //! resources it runs on without owning them. Services are not boxed: each family's component is
 //! a field and its events a variant of [`Ev`], written generically over the world's event type
-//! (a family's code schedules `E::X.into()`), so a scenario that uses one family runs the same
-//! instructions as that family alone.
+//! (a family's code schedules `E::X.into()`), so a scenario that uses one family runs nearly the
+//! same instructions as that family alone did (BENCHMARKS.md, issue 17).
 //!
 //! Parts of the world that `native run` drives on the machine as well live here too: the fault
 //! plan ([`faults`]), the liveness book ([`liveness`]) and the clients' pace ([`load`]).
@@ -325,10 +325,27 @@ impl World {
             self.faults
                 .apply(&self.config.plan, index, &mut nemesis, &mut self.fault_rng);
         if ctx.recording() {
-            if let (Some(raft), Some((_, fault))) =
-                (self.raft.as_mut(), self.config.plan.get(index))
-            {
-                raft.record_fault(&self.config.plan, fault, &applied.hit, ctx, &self.parts);
+            match (self.raft.as_mut(), self.config.plan.get(index)) {
+                (Some(raft), Some((_, fault))) => {
+                    raft.record_fault(&self.config.plan, fault, &applied.hit, ctx, &self.parts);
+                }
+                (None, Some((_, fault))) => {
+                    // Without a cluster (whose recorder names nodes and partition sides), the
+                    // step as an instant on the same faults track.
+                    let what = match fault {
+                        Fault::Undo(j) => {
+                            let verb = self.config.plan.get(*j).map_or("", |(_, f)| f.verb());
+                            format!("end of {verb} window")
+                        }
+                        f => f.verb().to_string(),
+                    };
+                    let now = ctx.now();
+                    if let Some(tl) = ctx.timeline() {
+                        let track = tl.track("faults", "faults");
+                        tl.instant(track, "fault", what, now);
+                    }
+                }
+                _ => {}
             }
         }
         self.open_obligations(Some(applied.verb), ctx);
