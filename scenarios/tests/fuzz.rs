@@ -985,11 +985,20 @@ fn one_line(n: usize) -> String {
         .join(" ")
 }
 
-/// Seconds to parse `text`, which must parse.
+/// The fastest of three timings of `f`, in seconds: the tests share two cores with each other,
+/// and a neighbour only ever makes a run slower, so the least is the one that measures the code.
+/// (The linearity checks below compare two sizes; one slow sample used to fail them.)
+fn fastest(mut f: impl FnMut() -> f64) -> f64 {
+    (0..3).map(|_| f()).fold(f64::INFINITY, f64::min)
+}
+
+/// Seconds to parse `text`, which must parse (the fastest of three).
 fn parse_secs(text: &str) -> f64 {
-    let t = Instant::now();
-    parse("big.scn", text).expect("a long file parses");
-    t.elapsed().as_secs_f64()
+    fastest(|| {
+        let t = Instant::now();
+        parse("big.scn", text).expect("a long file parses");
+        t.elapsed().as_secs_f64()
+    })
 }
 
 /// Parsing is linear: 20,000 blocks parse in bounded time, and twice the blocks take about
@@ -1019,13 +1028,15 @@ fn parsing_a_long_line_is_linear() {
 fn checking_is_linear_in_the_input() {
     let time = |n: usize| {
         let s = parse("big.scn", &many_blocks(n)).expect("parses");
-        let t = Instant::now();
-        scenarios::check::check(&s).expect("checks");
-        t.elapsed()
+        fastest(|| {
+            let t = Instant::now();
+            scenarios::check::check(&s).expect("checks");
+            t.elapsed().as_secs_f64()
+        })
     };
     let (small, big) = (time(10_000), time(20_000));
-    eprintln!("check: 10,000 blocks {small:?}, 20,000 {big:?}");
-    assert!(big.as_secs_f64() < 3.0 * small.as_secs_f64() + 0.05);
+    eprintln!("check: 10,000 blocks {small:.3}s, 20,000 {big:.3}s");
+    assert!(big < 3.0 * small + 0.05, "{small:.3}s then {big:.3}s");
 }
 
 /// Drawing diagnostics is linear: a file with thousands of problems is reported in bounded
@@ -1041,9 +1052,11 @@ fn drawing_many_diagnostics_is_linear() {
         let diags = scenarios::check::check(&parse("s.scn", &text).expect("parses"))
             .expect_err("unknown kinds");
         assert_eq!(diags.len(), n);
-        let t = Instant::now();
-        render(&diags, &mut MemorySources(vec![("s.scn", &text)]), false);
-        t.elapsed().as_secs_f64()
+        fastest(|| {
+            let t = Instant::now();
+            render(&diags, &mut MemorySources(vec![("s.scn", &text)]), false);
+            t.elapsed().as_secs_f64()
+        })
     };
     let (small, big) = (time(2_000), time(4_000));
     eprintln!("render: 2,000 diagnostics {small:.3}s, 4,000 {big:.3}s");
