@@ -1,0 +1,5 @@
+//! Disk models as sans-IO timing machines: given a request and the time it starts, when it
+//! completes, and what the device's state (head position, platter angle) is afterwards. The
+//! world's hosts will hold them as their disk resource; `hdd` is the first.
+
+pub mod hdd;
