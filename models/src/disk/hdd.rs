@@ -199,6 +199,14 @@ impl Hdd {
     /// for the first sector, the transfer; the head is left on the cylinder of the last sector.
     /// `None` when the request runs past the end of the drive or is empty.
     pub fn access(&mut self, now: u64, lba: u64, count: u64) -> Option<Access> {
+        let (access, end_cylinder) = self.estimate(now, lba, count)?;
+        self.head_cylinder = end_cylinder;
+        Some(access)
+    }
+
+    /// What [`Hdd::access`] would take, and the cylinder it would leave the head on, without
+    /// moving the head (for schedulers that compare requests).
+    pub fn estimate(&self, now: u64, lba: u64, count: u64) -> Option<(Access, u32)> {
         let last = lba.checked_add(count.checked_sub(1)?)?;
         let (cylinder, sector, spt) = self.locate(lba)?;
         let (end_cylinder, _, _) = self.locate(last)?;
@@ -211,13 +219,12 @@ impl Hdd {
         let at = (now + seek) % period;
         let target = u64::from(sector) * period / u64::from(spt);
         let rotation = (target + period - at) % period;
-        let transfer = self.transfer_ns(lba, count);
-        self.head_cylinder = end_cylinder;
-        Some(Access {
+        let access = Access {
             seek,
             rotation,
-            transfer,
-        })
+            transfer: self.transfer_ns(lba, count),
+        };
+        Some((access, end_cylinder))
     }
 
     /// Reading `count` sectors from `lba` as they pass under the head, zone by zone.

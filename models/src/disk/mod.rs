@@ -3,3 +3,4 @@
 //! world's hosts will hold them as their disk resource; `hdd` is the first.
 
 pub mod hdd;
+pub mod sched;
