@@ -3,4 +3,5 @@
 //! world's hosts will hold them as their disk resource; `hdd` is the first.
 
 pub mod hdd;
+pub mod raid;
 pub mod sched;
