@@ -129,41 +129,6 @@ pub const SCHEMA: ModelSpec = ModelSpec {
     charts: &[],
 };
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A host's CPUs take every property the `cpu` block takes, typed alike: a policy parameter
-    /// added to one and not the other would make hosts and the `cpu` block drift apart.
-    #[test]
-    fn a_host_takes_every_property_of_the_cpu_block() {
-        let host = SCHEMA.kind(HOST).expect("world has hosts");
-        let machine = cpu::SCHEMA.kind("cpu").expect("cpu has a machine");
-        for p in machine.props {
-            let h = host
-                .prop(p.name)
-                .unwrap_or_else(|| panic!("host lacks `{}`", p.name));
-            assert_eq!((h.ty, h.doc), (p.ty, p.doc), "`{}`", p.name);
-        }
-        assert_eq!(
-            host.prop("policy").map(|p| p.need),
-            Some(Need::Default("cfs"))
-        );
-    }
-
-    /// The network moved here from the raft family: it is the world's, for any service that
-    /// sends; no other family declares it.
-    #[test]
-    fn the_network_is_the_worlds_alone() {
-        let owners: Vec<&str> = crate::MODELS
-            .iter()
-            .filter(|m| m.kind("network").is_some())
-            .map(|m| m.name)
-            .collect();
-        assert_eq!(owners, ["world"]);
-    }
-}
-
 /// `partition`: the network reacts.
 pub const PARTITION: VerbSpec = VerbSpec {
     name: "partition",
@@ -231,3 +196,38 @@ pub const DISK: VerbSpec = VerbSpec {
         },
     ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host's CPUs take every property the `cpu` block takes, typed alike: a policy parameter
+    /// added to one and not the other would make hosts and the `cpu` block drift apart.
+    #[test]
+    fn a_host_takes_every_property_of_the_cpu_block() {
+        let host = SCHEMA.kind(HOST).expect("world has hosts");
+        let machine = cpu::SCHEMA.kind("cpu").expect("cpu has a machine");
+        for p in machine.props {
+            let h = host
+                .prop(p.name)
+                .unwrap_or_else(|| panic!("host lacks `{}`", p.name));
+            assert_eq!((h.ty, h.doc), (p.ty, p.doc), "`{}`", p.name);
+        }
+        assert_eq!(
+            host.prop("policy").map(|p| p.need),
+            Some(Need::Default("cfs"))
+        );
+    }
+
+    /// The network moved here from the raft family: it is the world's, for any service that
+    /// sends; no other family declares it.
+    #[test]
+    fn the_network_is_the_worlds_alone() {
+        let owners: Vec<&str> = crate::MODELS
+            .iter()
+            .filter(|m| m.kind("network").is_some())
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(owners, ["world"]);
+    }
+}
