@@ -29,10 +29,9 @@ use std::time::{Duration, Instant};
 
 use models::network::{Partition, Shape};
 use models::raft::client::{
-    Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text,
-    linearizability_problems,
+    Answer, Client, ClientAction, HistoryEvent, history_text, linearizability_problems,
 };
-use models::raft::cluster::ClusterConfig;
+use models::raft::cluster::{ClusterConfig, LoadConfig};
 use models::raft::workload::Workload;
 use models::raft::{Entry, NodeId, Payload, Role, Term};
 use models::world::WorldConfig;
@@ -377,17 +376,7 @@ impl<'a> Runner<'a> {
         let sock = UdpSocket::bind(SocketAddr::from((runner_ip, 0)))
             .map_err(|e| RunError::Setup(format!("binding the runner's UDP socket: {e}")))?;
         let clients = cfg.load.as_ref().map_or(0, |l| l.clients as usize);
-        let client_config = ClientConfig {
-            nodes: n as u32,
-            attempt_timeout: cfg
-                .load
-                .as_ref()
-                .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
-            op_timeout: cfg
-                .load
-                .as_ref()
-                .map_or(SimDuration::ZERO, |l| l.op_timeout),
-        };
+        let client_config = LoadConfig::client_config(cfg.load.as_ref(), n as u32);
         let r = Runner {
             args,
             plan: Some(Plan {

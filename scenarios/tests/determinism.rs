@@ -2,11 +2,17 @@
 //! under any number of threads. Another seed gives another hash.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rayon::prelude::*;
 use scenarios::{RunOptions, load, run_scenario};
 use simcore::{SimTime, format_hash};
+
+#[path = "common/sim_hash.rs"]
+mod sim_hash;
+
+fn hash_in_new_process(file: &str, seed: u64) -> String {
+    sim_hash::hash_in_new_process(&scenario_path(file), seed, None)
+}
 
 fn scenario_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
@@ -20,27 +26,6 @@ fn hash(file: &str, seed: u64, until: Option<SimTime>) -> u64 {
         ..RunOptions::default()
     };
     run_scenario(&scenario, &opts).unwrap().result.trace_hash
-}
-
-fn hash_in_new_process(file: &str, seed: u64) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args([
-            "run",
-            scenario_path(file).to_str().unwrap(),
-            "--seed",
-            &seed.to_string(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["trace_hash"].as_str().unwrap().to_string()
 }
 
 #[test]

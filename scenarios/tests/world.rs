@@ -3,11 +3,14 @@
 //! any: the same hash in two processes and on one or four threads.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rayon::prelude::*;
 use scenarios::{RunOptions, RunReport, load, run_file, run_scenario};
 use simcore::format_hash;
+
+#[path = "common/sim_hash.rs"]
+mod sim_hash;
+use sim_hash::hash_in_new_process;
 
 fn scenario_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
@@ -114,35 +117,6 @@ fn requests_time_out_only_while_the_network_partitions() {
     assert_eq!(stat(&without[0], "system.retransmits", "value"), 0.0);
 }
 
-/// `variant`: a sweep's run to choose, or none for a scenario that does not sweep.
-fn hash_in_new_process(file: &str, seed: u64, variant: Option<&str>) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sim"));
-    cmd.args([
-        "run",
-        scenario_path(file).to_str().unwrap(),
-        "--seed",
-        &seed.to_string(),
-        "--json",
-    ]);
-    if let Some(v) = variant {
-        cmd.args(["--variant", v]);
-    }
-    let out = cmd.output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let run = if v["runs"].is_array() {
-        &v["runs"][0]
-    } else {
-        &v
-    };
-    run["trace_hash"].as_str().unwrap().to_string()
-}
-
 /// The composed scenarios' chosen run (`variant`), in this process.
 fn hash(file: &str, seed: u64, variant: Option<&str>) -> u64 {
     let opts = RunOptions {
@@ -161,8 +135,8 @@ fn composed_runs_hash_alike_in_two_processes() {
         ("raft-noisy-neighbour.scn", Some("3")),
         ("queue-partition.scn", None),
     ] {
-        let a = hash_in_new_process(file, 7, variant);
-        let b = hash_in_new_process(file, 7, variant);
+        let a = hash_in_new_process(&scenario_path(file), 7, variant);
+        let b = hash_in_new_process(&scenario_path(file), 7, variant);
         assert_eq!(a, b, "{file}");
         assert_eq!(a, format_hash(hash(file, 7, variant)), "{file}");
     }

@@ -52,6 +52,18 @@ pub struct LoadConfig {
     pub op_timeout: SimDuration,
 }
 
+impl LoadConfig {
+    /// How each client of `load` (if any) behaves towards a cluster of `nodes`: the one
+    /// translation for the simulated cluster and `native run`.
+    pub fn client_config(load: Option<&LoadConfig>, nodes: u32) -> ClientConfig {
+        ClientConfig {
+            nodes,
+            attempt_timeout: load.map_or(SimDuration::ZERO, |l| l.attempt_timeout),
+            op_timeout: load.map_or(SimDuration::ZERO, |l| l.op_timeout),
+        }
+    }
+}
+
 /// Everything the cluster model needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
@@ -248,17 +260,7 @@ impl Cluster {
             return Err(format!("a cluster needs 1 to {MAX_NODES} nodes, not {n}"));
         }
         let clients = config.load.as_ref().map_or(0, |l| l.clients);
-        let client_config = ClientConfig {
-            nodes: n as u32,
-            attempt_timeout: config
-                .load
-                .as_ref()
-                .map_or(SimDuration::ZERO, |l| l.attempt_timeout),
-            op_timeout: config
-                .load
-                .as_ref()
-                .map_or(SimDuration::ZERO, |l| l.op_timeout),
-        };
+        let client_config = LoadConfig::client_config(config.load.as_ref(), n as u32);
         let slots = (0..n)
             .map(|_| Slot {
                 server: None,
