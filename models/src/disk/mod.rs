@@ -5,3 +5,4 @@
 pub mod hdd;
 pub mod raid;
 pub mod sched;
+pub mod ssd;
