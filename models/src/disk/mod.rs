@@ -8,4 +8,5 @@ pub mod queue;
 pub mod raid;
 pub mod schema;
 pub mod sched;
+pub mod ssd;
 pub mod workload;
