@@ -335,7 +335,8 @@ impl HostDisk {
         let Some(owner) = c.token.and_then(Owner::of) else {
             return; // a rebuild stripe, or a request whose owner crashed
         };
-        let mut ok = c.result.is_ok();
+        // A request in service when the disk died dies with it.
+        let mut ok = c.result.is_ok() && !self.faults.failed;
         if let (Ok(s), Some(m)) = (&c.result, self.metrics) {
             let metrics = ctx.metrics();
             metrics.add(m.requests, 1);
