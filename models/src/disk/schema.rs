@@ -136,6 +136,16 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "Requests waiting or in service.",
                 ),
                 metric(
+                    "seek_distance",
+                    MetricKind::Gauge,
+                    "A hard drive's (or array's) cylinders moved by the last request, set with `seek`.",
+                ),
+                metric(
+                    "seek",
+                    MetricKind::Gauge,
+                    "A hard drive's (or array's) last seek time in nanoseconds, set with `seek_distance`.",
+                ),
+                metric(
                     "write_amplification",
                     MetricKind::Gauge,
                     "An SSD's flash pages programmed per page the host wrote.",

@@ -170,6 +170,10 @@ struct DiskMetrics {
     queue_depth: GaugeId,
     /// An SSD's only.
     write_amplification: Option<GaugeId>,
+    /// A drive with an arm's: the last request's seek distance (cylinders) and seek time (ns),
+    /// set together, so their histories pair up into seek time against distance.
+    seek_distance: Option<GaugeId>,
+    seek: Option<GaugeId>,
 }
 
 /// The faults in force on one disk.
@@ -233,6 +237,7 @@ impl HostDisk {
     /// Registers the disk's metrics (pooled under its block's name) and its fault stream.
     pub fn start<E: TraceEvent>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<(), SimError> {
         let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
+        let armed = self.queue.device().write_amplification().is_none();
         let m = ctx.metrics();
         self.metrics = Some(DiskMetrics {
             requests: m.counter(&self.name, "requests").map_err(setup)?,
@@ -246,6 +251,14 @@ impl HostDisk {
             write_amplification: match self.queue.device().write_amplification() {
                 Some(_) => Some(m.gauge(&self.name, "write_amplification").map_err(setup)?),
                 None => None,
+            },
+            seek_distance: match armed {
+                true => Some(m.gauge(&self.name, "seek_distance").map_err(setup)?),
+                false => None,
+            },
+            seek: match armed {
+                true => Some(m.gauge(&self.name, "seek").map_err(setup)?),
+                false => None,
             },
         });
         self.rng = Some(ctx.stream(&format!("{}.host.{}.faults", self.name, self.host))?);
@@ -343,6 +356,11 @@ impl HostDisk {
             metrics.record(m.service, s.total);
             if s.seek > 0 {
                 metrics.record(m.seek_time, s.seek);
+            }
+            if let (Some(d), Some(t)) = (m.seek_distance, m.seek) {
+                let at = SimTime::from_nanos(c.started);
+                metrics.set(d, at, f64::from(s.seek_distance));
+                metrics.set(t, at, s.seek as f64);
             }
             if let (Some(g), Some(wa)) = (
                 m.write_amplification,
