@@ -18,6 +18,8 @@
 //! choice is drawn from a [`simcore::RngStream`] the caller hands in.
 
 pub mod block;
+pub mod cache;
+pub mod fs;
 
 /// Bytes per sector (the unit the device writes atomically).
 pub const SECTOR_BYTES: usize = crate::disk::hdd::SECTOR_BYTES as usize;
