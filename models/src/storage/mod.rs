@@ -20,6 +20,7 @@
 pub mod block;
 pub mod cache;
 pub mod fs;
+pub mod wal;
 
 /// Bytes per sector (the unit the device writes atomically).
 pub const SECTOR_BYTES: usize = crate::disk::hdd::SECTOR_BYTES as usize;
