@@ -20,6 +20,7 @@
 pub mod block;
 pub mod cache;
 pub mod fs;
+pub mod kv;
 pub mod wal;
 
 /// Bytes per sector (the unit the device writes atomically).
