@@ -9,8 +9,9 @@
 //!   directory fsynced; only then are the logs it covers deleted. A run records the number of
 //!   the newest log it covers, so recovery never replays a log whose records a run holds.
 //! - **Compaction**, when there are more than `max_runs` runs: all of them are merged into one
-//!   (tombstones dropped: it is the bottom level), written the same way, then the inputs are
-//!   unlinked and the directory fsynced.
+//!   (tombstones dropped: it is the bottom level), written the same way and marked as a base,
+//!   then the inputs are unlinked and the directory fsynced. Recovery deletes every run older
+//!   than a base, so inputs whose unlinks a crash undid never resurface.
 //! - **Reads** check the memtable, then the runs newest first (an in-memory index per run,
 //!   the value read from the file and its frame checked).
 //! - **Files**: the live runs are the directory listing of `sst` (no manifest); runs and logs
@@ -95,6 +96,8 @@ struct Run {
     path: String,
     /// The newest log whose records this run holds.
     covers: u64,
+    /// A merge of every run before it: those are obsolete (recovery deletes them).
+    base: bool,
     /// Key to the offset and length of its frame in the file.
     index: BTreeMap<Vec<u8>, (u64, usize)>,
 }
@@ -143,7 +146,15 @@ impl Kv {
             }
         }
         for &(no, ref path) in &runs {
-            kv.runs.push(load_run(fs, path, io)?);
+            let run = load_run(fs, path, io)?;
+            if run.base {
+                // A compaction's output: the runs it merged may linger if the crash came
+                // before their unlinks were durable.
+                for old in kv.runs.drain(..) {
+                    fs.unlink(&old.path)?;
+                }
+            }
+            kv.runs.push(run);
             kv.next_no = kv.next_no.max(no + 1);
         }
         let covered = kv.runs.iter().map(|r| r.covers).max().unwrap_or(0);
@@ -320,7 +331,7 @@ impl Kv {
         self.start_wal(fs, io)?;
         if !self.memtable.is_empty() {
             let entries = std::mem::take(&mut self.memtable);
-            match self.write_run(fs, covers, &entries, io) {
+            match self.write_run(fs, covers, false, &entries, io) {
                 Ok(run) => self.runs.push(run),
                 Err(e) => {
                     self.memtable = entries;
@@ -350,7 +361,7 @@ impl Kv {
         }
         merged.retain(|_, v| v.is_some());
         let covers = self.runs.iter().map(|r| r.covers).max().unwrap_or(0);
-        let run = self.write_run(fs, covers, &merged, io)?;
+        let run = self.write_run(fs, covers, true, &merged, io)?;
         for old in std::mem::replace(&mut self.runs, vec![run]) {
             fs.unlink(&old.path)?;
         }
@@ -364,6 +375,7 @@ impl Kv {
         &mut self,
         fs: &mut Fs,
         covers: u64,
+        base: bool,
         entries: &BTreeMap<Vec<u8>, Value>,
         io: &mut Vec<BlockIo>,
     ) -> Result<Run, KvError> {
@@ -373,6 +385,7 @@ impl Kv {
         let mut header = RUN_MAGIC.to_vec();
         header.extend_from_slice(&covers.to_le_bytes());
         header.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        header.extend_from_slice(&u64::from(base).to_le_bytes());
         let mut bytes = Vec::new();
         encode_frame(&header, true, &mut bytes)?;
         let mut index = BTreeMap::new();
@@ -393,6 +406,7 @@ impl Kv {
         Ok(Run {
             path,
             covers,
+            base,
             index,
         })
     }
@@ -440,7 +454,7 @@ fn numbered(fs: &Fs, dir: &str, prefix: &str, suffix: &str) -> Result<Vec<(u64, 
 /// A run file's header and entries, each frame checked; the index of its entries.
 fn parse_run(path: &str, bytes: &[u8]) -> Result<(Run, Vec<(Vec<u8>, Value)>), KvError> {
     let (header, mut at) = match decode_frame(bytes, true) {
-        Frame::Record(h, n) if h.len() == 20 && h.starts_with(RUN_MAGIC) => (h, n),
+        Frame::Record(h, n) if h.len() == 28 && h.starts_with(RUN_MAGIC) => (h, n),
         _ => return Err(corrupt(path, "a bad header")),
     };
     let word = |i: usize| {
@@ -448,10 +462,11 @@ fn parse_run(path: &str, bytes: &[u8]) -> Result<(Run, Vec<(Vec<u8>, Value)>), K
         w.copy_from_slice(&header[i..i + 8]);
         u64::from_le_bytes(w)
     };
-    let (covers, count) = (word(4), word(12));
+    let (covers, count, base) = (word(4), word(12), word(20) == 1);
     let mut run = Run {
         path: path.to_string(),
         covers,
+        base,
         index: BTreeMap::new(),
     };
     let mut entries = Vec::new();

@@ -19,6 +19,7 @@
 
 pub mod block;
 pub mod cache;
+pub mod check;
 pub mod fs;
 pub mod kv;
 pub mod wal;
