@@ -639,6 +639,33 @@ mod tests {
         }
     }
 
+    /// A run merged by a compaction that resurfaces (its unlink undone) is deleted at
+    /// recovery rather than resurrecting a key deleted since.
+    #[test]
+    fn runs_older_than_a_compaction_are_obsolete() {
+        let mut f = fs(1);
+        let mut io = Vec::new();
+        let mut kv = Kv::open(&mut f, SMALL, &mut io).unwrap();
+        kv.put(&mut f, b"k", &[1; 600], &mut io).unwrap();
+        let first = format!("{RUN_DIR}/{}", f.list(RUN_DIR).unwrap()[0]);
+        let size = f.size(&first).unwrap() as usize;
+        let bytes = f.read(&first, 0, size, &mut io).unwrap();
+        kv.delete(&mut f, b"k", &mut io).unwrap();
+        kv.put(&mut f, b"filler", &[2; 600], &mut io).unwrap();
+        kv.put(&mut f, b"more", &[3; 600], &mut io).unwrap();
+        assert_eq!(kv.runs(), 1, "compacted");
+        assert!(!f.exists(&first));
+        f.create(&first).unwrap();
+        f.write(&first, 0, &bytes, &mut io).unwrap();
+        f.fsync(&first, &mut io).unwrap();
+        f.fsync_dir(RUN_DIR, &mut io).unwrap();
+        f.crash();
+        f.recover(&mut io).unwrap();
+        let mut kv = Kv::open(&mut f, SMALL, &mut io).unwrap();
+        assert_eq!(kv.get(&mut f, b"k", &mut io).unwrap(), None);
+        assert!(!f.exists(&first));
+    }
+
     /// The rename of a flushed run without an fsync of `sst`, while the log it replaced is
     /// durably deleted: some crash loses the run, and with it acknowledged writes. The correct
     /// engine keeps them after every crash.
