@@ -19,6 +19,7 @@ pub const MODELS: &[&schema::ModelSpec] = &[
     &raft::schema::SCHEMA,
     &cpu::schema::SCHEMA,
     &disk::schema::SCHEMA,
+    &storage::schema::SCHEMA,
 ];
 
 #[cfg(test)]

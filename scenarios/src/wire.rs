@@ -303,6 +303,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             cpus: Vec::new(),
             disks: Vec::new(),
             io: Vec::new(),
+            stores: Vec::new(),
         }
     };
     // The hosts the scenario declares, after the cluster's; without any, a `cpu` block's

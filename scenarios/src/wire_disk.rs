@@ -9,11 +9,14 @@ use models::disk::raid::Level;
 use models::disk::sched::IoPolicy;
 use models::disk::ssd::{Cell, GcPolicy, SsdSpec};
 use models::disk::workload::{IoWorkload, Pattern};
+use models::storage::kv::{Bugs, KvOptions};
 use models::world::WorldConfig;
 use models::world::disk::{DeviceSpec, DiskConfig, IoConfig};
 use models::world::host::HostConfig;
+use models::world::store::StoreConfig;
 use simcore::Dist;
 
+use crate::ast::Check;
 use crate::check::{Checked, CheckedBlock};
 use crate::diag::Diagnostic;
 
@@ -97,6 +100,67 @@ fn workload(b: &CheckedBlock, disk_bytes: u64) -> IoWorkload {
     }
 }
 
+/// The hosts a service placed with `on` runs on: its placement, or without declared hosts the
+/// scenario's one disk's host (`kind` names the block kind in the error).
+fn hosts_of(
+    b: &CheckedBlock,
+    world: &WorldConfig,
+    sizes: &[(u32, u64)],
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<(u32, u64)> {
+    let ids: Vec<u32> = if b.placement.is_empty() {
+        if sizes.len() == 1 {
+            vec![sizes[0].0]
+        } else {
+            errors.push(
+                Diagnostic::at(
+                    &b.file,
+                    b.span,
+                    format!(
+                        "{} `{}` is not placed and the scenario has {} disks",
+                        b.spec.kind,
+                        b.name,
+                        sizes.len()
+                    ),
+                )
+                .hint(if sizes.is_empty() {
+                    "add a disk: `disk d { model hdd }`"
+                } else {
+                    "declare hosts, place the disks on them and this block with `on`"
+                }),
+            );
+            return Vec::new();
+        }
+    } else {
+        b.placement
+            .iter()
+            .filter_map(|n| world.hosts.iter().position(|h| h.name == *n))
+            .map(|i| i as u32)
+            .collect()
+    };
+    let mut out = Vec::new();
+    for host in ids {
+        match sizes.iter().find(|(h, _)| *h == host) {
+            Some(&(_, bytes)) => out.push((host, bytes)),
+            None => {
+                let name = &world.hosts[host as usize].name;
+                errors.push(
+                    Diagnostic::at(
+                        &b.file,
+                        b.span,
+                        format!(
+                            "{} `{}` runs on host `{name}`, which has no disk",
+                            b.spec.kind, b.name
+                        ),
+                    )
+                    .hint("place a `disk` block on it: `disk d { on HOST }`"),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Adds the scenario's disks and `io` loads to `world`, with hosts for disks that are not
 /// placed on declared ones.
 pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<Diagnostic>) {
@@ -164,42 +228,7 @@ pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<D
         }
     }
     for b in checked.blocks.iter().filter(|b| b.spec.kind == "io") {
-        let hosts: Vec<u32> = if b.placement.is_empty() {
-            if sizes.len() == 1 {
-                vec![sizes[0].0]
-            } else {
-                errors.push(at(
-                    b,
-                    format!(
-                        "io `{}` is not placed and the scenario has {} disks",
-                        b.name,
-                        sizes.len()
-                    ),
-                    if sizes.is_empty() {
-                        "add a disk: `disk d { model hdd }`"
-                    } else {
-                        "declare hosts, place the disks on them and the io with `on`"
-                    },
-                ));
-                continue;
-            }
-        } else {
-            b.placement
-                .iter()
-                .filter_map(|n| world.hosts.iter().position(|h| h.name == *n))
-                .map(|i| i as u32)
-                .collect()
-        };
-        for host in hosts {
-            let Some(&(_, bytes)) = sizes.iter().find(|(h, _)| *h == host) else {
-                let name = &world.hosts[host as usize].name;
-                errors.push(at(
-                    b,
-                    format!("io `{}` runs on host `{name}`, which has no disk", b.name),
-                    "place a `disk` block on it: `disk d { on HOST }`",
-                ));
-                continue;
-            };
+        for (host, bytes) in hosts_of(b, world, &sizes, errors) {
             let w = workload(b, bytes);
             if let Err(e) = w.validate() {
                 errors.push(at(
@@ -225,6 +254,42 @@ pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<D
                 name: b.name.clone(),
                 host,
                 workload: w,
+            });
+        }
+    }
+    let durable = checked
+        .expects
+        .iter()
+        .any(|e| matches!(&e.check, Check::Property(p) if p.text == "durable"));
+    for b in checked.blocks.iter().filter(|b| b.spec.kind == "kvstore") {
+        let bug = b.choice("bug").unwrap_or("none");
+        let bugs = Bugs {
+            ignore_fsync_error: bug == "ignore-fsync-error",
+            wal_without_checksum: bug == "no-checksum",
+            rename_without_dir_fsync: bug == "rename-without-dir-fsync",
+        };
+        let kv = KvOptions {
+            memtable_bytes: b.size("memtable").unwrap_or(32 << 10) as usize,
+            bugs,
+            ..KvOptions::default()
+        };
+        for (host, _) in hosts_of(b, world, &sizes, errors) {
+            world.stores.push(StoreConfig {
+                name: b.name.clone(),
+                host,
+                ops: b.count("ops").unwrap_or(1000),
+                keys: b.count("keys").unwrap_or(100),
+                reads: b.probability("reads").unwrap_or(0.2),
+                think: b
+                    .duration("think")
+                    .unwrap_or(simcore::SimDuration::from_millis(1)),
+                value_size: b.size("value_size").unwrap_or(100).clamp(12, 1 << 20) as usize,
+                restart_after: b
+                    .duration("restart_after")
+                    .unwrap_or(simcore::SimDuration::from_millis(100)),
+                kv,
+                check_at_end: durable,
+                crash_times: Vec::new(),
             });
         }
     }

@@ -229,6 +229,7 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
         cpus: Vec::new(),
         disks: Vec::new(),
         io: Vec::new(),
+        stores: Vec::new(),
     })
 }
 

@@ -22,6 +22,7 @@ pub mod cache;
 pub mod check;
 pub mod fs;
 pub mod kv;
+pub mod schema;
 pub mod wal;
 
 /// Bytes per sector (the unit the device writes atomically).

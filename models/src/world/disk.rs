@@ -130,6 +130,8 @@ pub enum Owner {
     Io { load: u32, seq: u32 },
     /// An fsync of a Raft server's log, in its server's `epoch`.
     Raft { node: u32, epoch: u32 },
+    /// A request of key-value store `store`'s operation, in the store's `epoch`.
+    Store { store: u32, epoch: u32 },
 }
 
 impl Owner {
@@ -137,6 +139,7 @@ impl Owner {
         match self {
             Owner::Io { load, seq } => 1 << 56 | u64::from(load) << 32 | u64::from(seq),
             Owner::Raft { node, epoch } => 2 << 56 | u64::from(node) << 32 | u64::from(epoch),
+            Owner::Store { store, epoch } => 3 << 56 | u64::from(store) << 32 | u64::from(epoch),
         }
     }
 
@@ -146,6 +149,7 @@ impl Owner {
         match token >> 56 {
             1 => Some(Owner::Io { load: a, seq: b }),
             2 => Some(Owner::Raft { node: a, epoch: b }),
+            3 => Some(Owner::Store { store: a, epoch: b }),
             _ => None,
         }
     }
@@ -232,6 +236,11 @@ impl HostDisk {
     /// The device's capacity in bytes.
     pub fn bytes(&self) -> u64 {
         self.queue.device().sectors() * SECTOR_BYTES
+    }
+
+    /// The device's capacity in sectors.
+    pub fn sectors(&self) -> u64 {
+        self.queue.device().sectors()
     }
 
     /// Registers the disk's metrics (pooled under its block's name) and its fault stream.

@@ -20,6 +20,7 @@ pub mod host;
 pub mod liveness;
 pub mod load;
 pub mod schema;
+pub mod store;
 
 use simcore::metrics::CounterId;
 use simcore::{Ctx, Encoder, Model, RngStream, SimError, SimTime, TraceEvent};
@@ -33,6 +34,7 @@ use self::disk::{DiskConfig, DiskFault, DiskStep, Done, HostDisk, IoConfig, IoLo
 use self::faults::{Fault, FaultState, Nemesis, NodeId};
 use self::host::{Host, HostConfig};
 use self::liveness::{Liveness, Obligations};
+use self::store::{Store, StoreConfig, StoreEv};
 
 /// The network between the hosts.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +71,8 @@ pub struct WorldConfig {
     pub disks: Vec<(u32, DiskConfig)>,
     /// Block workloads on the hosts' disks.
     pub io: Vec<IoConfig>,
+    /// Key-value storage engines on the hosts' disks.
+    pub stores: Vec<StoreConfig>,
 }
 
 impl WorldConfig {
@@ -82,6 +86,7 @@ impl WorldConfig {
             && self.cpus.is_empty()
             && self.disks.is_empty()
             && self.io.is_empty()
+            && self.stores.is_empty()
             && self.plan.is_empty()
             && self.liveness.is_empty()
             && self.qnet.as_ref().is_some_and(|q| {
@@ -149,6 +154,8 @@ pub enum Ev {
     Cpu(Step),
     /// A host's disk completes a request.
     Disk(DiskStep),
+    /// A key-value store's client or restart.
+    Store(StoreEv),
     /// Step `index` of the fault plan.
     Fault {
         index: u32,
@@ -187,6 +194,13 @@ impl From<DiskStep> for Ev {
     }
 }
 
+impl From<StoreEv> for Ev {
+    #[inline]
+    fn from(e: StoreEv) -> Self {
+        Ev::Store(e)
+    }
+}
+
 impl TraceEvent for Ev {
     /// A service's event encodes as that service alone encodes it, so a scenario of one family
     /// hashes as it did before the world existed; the world's own take the tags the Raft
@@ -198,6 +212,7 @@ impl TraceEvent for Ev {
             Ev::Queue(q) => q.encode(e),
             Ev::Cpu(c) => c.encode(e),
             Ev::Disk(d) => d.encode(e),
+            Ev::Store(d) => d.encode(e),
             Ev::Fault { index } => {
                 e.u8(5).u32(*index);
             }
@@ -222,6 +237,8 @@ pub struct World {
     io: Vec<IoLoad>,
     /// Disk requests that ended at a step: reused.
     disk_done: Vec<Done>,
+    /// Key-value stores, in the order of `WorldConfig::stores`.
+    stores: Vec<Store>,
     faults: FaultState,
     /// The fault plan's draws (whom a random target hits, partition shapes, clock skews).
     fault_rng: RngStream,
@@ -284,6 +301,24 @@ impl World {
                 ));
             }
         }
+        let mut stores = Vec::with_capacity(config.stores.len());
+        let crash_times: Vec<SimTime> = config
+            .plan
+            .iter()
+            .filter(|(_, f)| matches!(f, Fault::Crash(_)))
+            .map(|(t, _)| *t)
+            .collect();
+        for (i, mut c) in std::mem::take(&mut config.stores).into_iter().enumerate() {
+            c.crash_times.clone_from(&crash_times);
+            let disk = disk_of
+                .get(c.host as usize)
+                .copied()
+                .flatten()
+                .and_then(|d| disks.get(d as usize))
+                .ok_or_else(|| format!("kvstore `{}` is on a host without a disk", c.name))?;
+            let sectors = disk.sectors();
+            stores.push(Store::new(c, i as u32, sectors, config.seed));
+        }
         let hosts = config.hosts.len() as u32;
         let (servers, edge) = match &raft {
             Some(r) => (r.nodes(), hosts - r.nodes()),
@@ -321,6 +356,7 @@ impl World {
             done: Vec::new(),
             io,
             disk_done: Vec::new(),
+            stores,
             faults: FaultState::new(config.plan.len()),
             // The stream keeps the name it had when the Raft cluster owned the plan, so seeds
             // replay as before.
@@ -386,9 +422,25 @@ impl World {
                         raft.disk_synced(node, epoch, d.ok, ctx, &mut self.parts);
                     }
                 }
+                Owner::Store { store, epoch } => {
+                    if let Some(s) = self.stores.get_mut(store as usize)
+                        && let Some(disk) = self.parts.disk(s.host())
+                    {
+                        s.io_done(epoch, ctx, disk);
+                    }
+                }
             }
         }
         self.disk_done = done;
+    }
+
+    #[inline(never)]
+    fn store_event(&mut self, e: StoreEv, ctx: &mut Ctx<'_, Ev>) {
+        if let Some(s) = self.stores.get_mut(e.store as usize)
+            && let Some(disk) = self.parts.disk(s.host())
+        {
+            s.handle(e, ctx, disk);
+        }
     }
 
     /// Whether there is a leader, and the committed index, as liveness sees them.
@@ -411,6 +463,7 @@ impl World {
     fn fault(&mut self, index: usize, ctx: &mut Ctx<'_, Ev>) {
         let mut nemesis = WorldNemesis {
             raft: self.raft.as_mut(),
+            stores: &mut self.stores,
             parts: &mut self.parts,
             domain: self.config.fault_domain,
             ctx,
@@ -461,6 +514,7 @@ impl std::fmt::Debug for World {
 /// cluster's servers.
 struct WorldNemesis<'a, 'c, 'b> {
     raft: Option<&'a mut Cluster>,
+    stores: &'a mut [Store],
     parts: &'a mut Parts,
     domain: u32,
     ctx: &'c mut Ctx<'b, Ev>,
@@ -477,6 +531,7 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
     }
     fn is_up(&self, id: NodeId) -> bool {
         self.raft.as_ref().is_some_and(|r| r.is_up(id))
+            || self.stores.iter().any(|s| s.host() == id && s.is_up())
     }
     fn is_paused(&self, id: NodeId) -> bool {
         self.raft.as_ref().is_some_and(|r| r.is_paused(id))
@@ -498,11 +553,19 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
         if let Some(d) = self.parts.disk(id) {
             d.forget_queue();
         }
+        for s in self.stores.iter_mut().filter(|s| s.host() == id) {
+            s.crash(self.ctx);
+        }
         Ok(())
     }
     fn restart(&mut self, id: NodeId) -> Result<(), Self::Error> {
         if let Some(r) = self.raft.as_mut() {
             r.restart_node(id, self.ctx, self.parts);
+        }
+        for s in self.stores.iter_mut().filter(|s| s.host() == id) {
+            if let Some(disk) = self.parts.disk(id) {
+                s.recover(self.ctx, disk);
+            }
         }
         Ok(())
     }
@@ -543,6 +606,9 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
     fn disk_fault(&mut self, id: NodeId, fault: Option<&DiskFault>) -> Result<(), Self::Error> {
         if let Some(d) = self.parts.disk(id) {
             d.fault(fault, self.ctx);
+        }
+        for s in self.stores.iter_mut().filter(|s| s.host() == id) {
+            s.fault(fault);
         }
         Ok(())
     }
@@ -590,6 +656,9 @@ impl Model for World {
                 load.start(ctx, disk)?;
             }
         }
+        for s in &mut self.stores {
+            s.start(ctx)?;
+        }
         if let Some(q) = self.qnet.as_mut() {
             q.start_in(ctx)?;
         }
@@ -611,6 +680,7 @@ impl Model for World {
             Ev::Raft(e) => self.raft_event(e, ctx),
             Ev::Cpu(step) => self.cpu_step(step, ctx),
             Ev::Disk(step) => self.disk_step(step, ctx),
+            Ev::Store(e) => self.store_event(e, ctx),
             Ev::Fault { index } => self.fault(index as usize, ctx),
             Ev::Deadline { index } => {
                 if let Some(detail) = self.parts.live.deadline(index) {
@@ -621,6 +691,11 @@ impl Model for World {
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        for s in &mut self.stores {
+            if let Some(disk) = self.parts.disk(s.host()) {
+                s.finish(ctx, disk);
+            }
+        }
         for cpu in &mut self.parts.cpus {
             cpu.finish(ctx);
         }
