@@ -110,7 +110,7 @@ mod tests {
     /// and a short transfer. The seek curve is scaled so that a seek between two uniformly
     /// random cylinders averages 9 ms; requests are uniform over sectors, not cylinders, and the
     /// outer cylinders hold more, which shortens the seeks a little (8.9 ms measured). Half a turn
-    /// at 7,200 rpm is 4.167 ms; eight sectors of a track of 1,075 to 1,792 take 0.04 ms.
+    /// at 7,200 rpm is 4.167 ms; eight sectors of a track of 1,792 to 1,075 take 0.04 to 0.06 ms.
     /// 13.1 ms in all; 2% allows the drive's approximations and the sample (10^5 requests, a
     /// standard error of about 0.01 ms; the seed is fixed, so it never flakes).
     #[test]
