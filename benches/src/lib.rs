@@ -7,11 +7,14 @@
 //!   against: what an M/M/1 costs when nothing but the M/M/1 is computed.
 //! - [`breakdown`]: the steps between the floor and the engine (engine queue, engine loop with a
 //!   lean model, the general model), so the M/M/1 bench can say where the engine's time goes.
+//! - [`disk_floor`]: `disk-bench.scn`'s random reads served straight on the HDD model, one after
+//!   another: the floor the disk bench compares `sim run` against.
 //!
 //! The benches themselves live in `benches/benches/`; what they measure and the numbers measured
 //! are in `BENCHMARKS.md` at the repository root.
 
 pub mod breakdown;
+pub mod disk_floor;
 pub mod hold;
 pub mod mm1_floor;
 
