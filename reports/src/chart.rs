@@ -106,7 +106,7 @@ pub struct Series {
 ///
 /// What a pair means depends on the histories. A recorded gauge's history is time-weighted
 /// means over equal buckets ([`simcore::history`]); two gauges set together at every change (a
-/// drive's seek distance and seek time, set as each request starts) grow their buckets at the
+/// drive's seek distance and seek time, set as each request completes) grow their buckets at the
 /// same instants and so share every bucket, and the two means of a bucket weight the same
 /// changes by the same holding times: the pair is each value of that stretch, averaged with the
 /// same weights. A bucket that one change spans is that change's exact pair; one over several
@@ -862,6 +862,8 @@ fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static
     Some((legend, axes, Marks::Lines(lines)))
 }
 
+/// A scatter's finite points, on linear axes from zero (for quantities that cannot be negative,
+/// as for time series), legend entries showing a dot.
 fn prepare_scatter(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static> {
     let dots: Vec<Vec<(f64, f64)>> = series
         .iter()
