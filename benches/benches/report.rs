@@ -619,7 +619,7 @@ fn chart_json(chart: &Chart) -> Value {
             "series": series.iter().map(|s| json!({ "name": s.name, "values": s.values }))
                 .collect::<Vec<_>>(),
         }),
-        Chart::Histogram { .. } => Value::Null,
+        Chart::Histogram { .. } | Chart::Scatter { .. } => Value::Null,
     }
 }
 

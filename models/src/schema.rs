@@ -482,6 +482,24 @@ pub enum ChartSource {
         x_name: &'static str,
         bins: usize,
     },
+    /// One gauge against another as dots: for each pair of gauges matching `x` and `y` that
+    /// name the same thing (what each pattern's last wildcard matched, or its `{KIND}` block:
+    /// `spinning` for `{disk}.seek_distance` and `{disk}.seek`), their recorded histories
+    /// paired at equal times (`reports::chart::paired`); in a sweep, a set of dots per variant.
+    /// The two gauges must be set together, at the same instants, every time: a history keeps
+    /// time-weighted means over buckets that widen as the run grows (`simcore::history`), and
+    /// only gauges set together share every bucket and weight each change alike, so that a
+    /// point pairs values of the same moments (a bucket spanning several changes gives their
+    /// weighted mean). A unit of `ns` marks a duration, drawn in s, ms, us or ns as the values
+    /// need.
+    Scatter {
+        x: &'static str,
+        y: &'static str,
+        x_name: &'static str,
+        x_unit: &'static str,
+        y_name: &'static str,
+        y_unit: &'static str,
+    },
     /// Spans of `category` on the tracks of `group`: rows are tracks, colours are span names
     /// (a job on a CPU). One chart per run.
     Gantt {

@@ -98,6 +98,36 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// The points of a scatter of one history against another: for each time at which both `x` and
+/// `y` have a point, the pair `(x value, y value)`, in time order. Both histories are sorted by
+/// time, as [`simcore::Metrics::gauge_histories`] gives them; a time only one of them has gives
+/// no point, so two histories that do not share their times give few points or none, never
+/// points whose halves belong to different moments.
+///
+/// What a pair means depends on the histories. A recorded gauge's history is time-weighted
+/// means over equal buckets ([`simcore::history`]); two gauges set together at every change (a
+/// drive's seek distance and seek time, set as each request completes) grow their buckets at the
+/// same instants and so share every bucket, and the two means of a bucket weight the same
+/// changes by the same holding times: the pair is each value of that stretch, averaged with the
+/// same weights. A bucket that one change spans is that change's exact pair; one over several
+/// changes is their weighted mean (on the chord between them).
+pub fn paired(x: &[(u64, f64)], y: &[(u64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(x.len().min(y.len()));
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&(tx, vx)), Some(&(ty, vy))) = (x.get(i), y.get(j)) {
+        match tx.cmp(&ty) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push((vx, vy));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 /// A named set of values (for CDFs and histograms), each with how many times it occurred: a
 /// histogram metric's buckets give a million values in a few thousand pairs, and a chart of them
 /// counts all million ([`simcore::LogHistogram::counted`]).
@@ -236,6 +266,17 @@ pub enum Chart {
         bands: Vec<Band>,
         markers: Vec<Marker>,
     },
+    /// One quantity against another, as dots (not joined): each series' points are pairs
+    /// measured together (a drive's seek time against its seek distance, [`paired`]). Both
+    /// axes are linear, from zero when no value is negative, so a curve's shape (a square root
+    /// turning linear) is not bent by the axes. A point on the pixel of an earlier point of its
+    /// series is drawn once, which keeps the SVG small when many points coincide.
+    Scatter {
+        title: String,
+        x: Axis,
+        y: Axis,
+        series: Vec<Series>,
+    },
     /// Grouped bars: for each category, one bar per series. `notes` (one per category, "" for
     /// none) are written in their category's slot, for a category whose bars are missing for a
     /// reason a reader must see ("never" is not zero).
@@ -255,6 +296,7 @@ impl Chart {
             Chart::TimeSeries { title, .. }
             | Chart::Cdf { title, .. }
             | Chart::Histogram { title, .. }
+            | Chart::Scatter { title, .. }
             | Chart::Gantt { title, .. }
             | Chart::Timeline { title, .. }
             | Chart::Bars { title, .. } => title,
@@ -267,6 +309,7 @@ impl Chart {
             Chart::TimeSeries { .. } => "time series",
             Chart::Cdf { .. } => "cdf",
             Chart::Histogram { .. } => "histogram",
+            Chart::Scatter { .. } => "scatter",
             Chart::Gantt { .. } => "gantt",
             Chart::Timeline { .. } => "timeline",
             Chart::Bars { .. } => "bars",
@@ -615,6 +658,7 @@ fn first_seen<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Swatch {
     Line,
+    Dot,
     Square,
     Shade,
 }
@@ -683,6 +727,8 @@ struct Note<'a> {
 enum Marks<'a> {
     /// One line per series, coloured by position.
     Lines(Vec<Line>),
+    /// One set of dots per series, coloured by position.
+    Dots(Vec<Vec<(f64, f64)>>),
     /// Filled boxes (corner, corner) per series, coloured by position, and notes.
     Boxes(Vec<Vec<[(f64, f64); 2]>>, Vec<Note<'a>>),
     /// Spans on rows, tints behind them, and markers at instants (sorted by time), whose x axis
@@ -707,6 +753,7 @@ fn prepare(chart: &Chart) -> Prepared<'_> {
     let prepared = match chart {
         Chart::TimeSeries { x, y, series, .. } => prepare_series(x, y, series),
         Chart::Cdf { x, samples, .. } => prepare_cdf(x, samples),
+        Chart::Scatter { x, y, series, .. } => prepare_scatter(x, y, series),
         Chart::Histogram {
             x, samples, bins, ..
         } => prepare_histogram(x, samples, *bins),
@@ -813,6 +860,27 @@ fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static
     };
     let legend = entries(series.iter().map(|s| s.name.as_str()), Swatch::Line);
     Some((legend, axes, Marks::Lines(lines)))
+}
+
+/// A scatter's finite points, on linear axes from zero (for quantities that cannot be negative,
+/// as for time series), legend entries showing a dot.
+fn prepare_scatter(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static> {
+    let dots: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            let finite_pair = |&(a, b): &(f64, f64)| Some((finite(a)?, finite(b)?));
+            s.points.iter().filter_map(finite_pair).collect()
+        })
+        .collect();
+    let all = || dots.iter().flatten();
+    let axes = Axes {
+        x: AxisSpec::Linear(from_zero(span(all().map(|p| p.0))?)),
+        y: AxisSpec::Linear(from_zero(span(all().map(|p| p.1))?)),
+        x_desc: x.label(),
+        y_desc: y.label(),
+    };
+    let legend = entries(series.iter().map(|s| s.name.as_str()), Swatch::Dot);
+    Some((legend, axes, Marks::Dots(dots)))
 }
 
 /// The stretches of `points` between points with a non-finite value, each of finite points.
@@ -1719,6 +1787,7 @@ fn draw_plot<DB: DrawingBackend>(
     mesh.draw()?;
     match marks {
         Marks::Lines(lines) => draw_lines(&mut ctx, lines),
+        Marks::Dots(dots) => draw_dots(&mut ctx, dots),
         Marks::Boxes(boxes, notes) => {
             draw_boxes(&mut ctx, boxes)?;
             draw_notes(&ctx, area, rect, notes)
@@ -1765,6 +1834,25 @@ fn draw_lines<DB: DrawingBackend>(ctx: &mut Ctx<DB>, lines: &[Line]) -> Drawn<DB
                 ctx.draw_series(std::iter::once(dot))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The radius of a scatter's dots, px.
+const DOT_RADIUS: u32 = 2;
+
+/// Each series' dots in its colour, later series over earlier ones; a dot on the pixel of an
+/// earlier dot of its series is not drawn again.
+fn draw_dots<DB: DrawingBackend>(ctx: &mut Ctx<DB>, dots: &[Vec<(f64, f64)>]) -> Drawn<DB> {
+    for (k, set) in dots.iter().enumerate() {
+        let style = colour(k).filled();
+        let mut drawn = BTreeSet::new();
+        let fresh: Vec<(f64, f64)> = set
+            .iter()
+            .copied()
+            .filter(|p| drawn.insert(ctx.backend_coord(p)))
+            .collect();
+        ctx.draw_series(fresh.into_iter().map(|p| Circle::new(p, DOT_RADIUS, style)))?;
     }
     Ok(())
 }
@@ -2093,6 +2181,11 @@ fn draw_swatch<DB: DrawingBackend>(
         Swatch::Line => area.draw(&PathElement::new(
             vec![(x, y), (x + SWATCH_W as i32, y)],
             e.colour.stroke_width(3),
+        )),
+        Swatch::Dot => area.draw(&Circle::new(
+            (x + SWATCH_W as i32 / 2, y),
+            DOT_RADIUS + 3,
+            e.colour.filled(),
         )),
         Swatch::Square => area.draw(&Rectangle::new(square, e.colour.filled())),
         Swatch::Shade => {

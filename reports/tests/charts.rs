@@ -9,7 +9,7 @@
 use image::{Rgb, RgbImage};
 use reports::chart::{
     Axis, Band, BarSeries, Chart, GanttBar, Layout, Marker, Rect, Samples, Series, TimelineSpan,
-    histogram_bins, layout,
+    histogram_bins, layout, paired,
 };
 use reports::{render_png, render_svg};
 
@@ -118,6 +118,30 @@ fn timeline() -> Chart {
     }
 }
 
+/// Seek time against distance on a square-root-then-linear curve, two drives.
+fn scatter() -> Chart {
+    let dots = |name: &str, k: f64| Series {
+        name: name.to_string(),
+        points: (0..60)
+            .map(|i| {
+                let d = i as f64 * 50.0;
+                let t = if d < 1000.0 {
+                    1.0 + 0.1 * d.sqrt()
+                } else {
+                    3.2 + 0.001 * d
+                };
+                (d, k * t)
+            })
+            .collect(),
+    };
+    Chart::Scatter {
+        title: "Seek time against seek distance".into(),
+        x: Axis::new("seek distance", "cylinders"),
+        y: Axis::new("seek time", "ms"),
+        series: vec![dots("fifo", 1.0), dots("sstf", 1.3)],
+    }
+}
+
 fn bars() -> Chart {
     Chart::Bars {
         notes: Vec::new(),
@@ -188,6 +212,16 @@ fn every_kind_draws_title_axes_and_legend() {
                 "job A",
                 "job B",
                 "job C",
+            ],
+        ),
+        (
+            scatter(),
+            vec![
+                "Seek time against seek distance",
+                "seek distance (cylinders)",
+                "seek time (ms)",
+                "\nfifo\n",
+                "\nsstf\n",
             ],
         ),
         (
@@ -284,6 +318,24 @@ fn empty_and_nan_charts() -> Vec<Chart> {
             title: "one".into(),
             x: Axis::new("latency", "us"),
             samples: vec![Samples::new("a", [5.0])],
+        },
+        Chart::Scatter {
+            title: "nan".into(),
+            x: Axis::new("distance", "cylinders"),
+            y: Axis::new("time", "ms"),
+            series: vec![Series {
+                name: "a".into(),
+                points: vec![(f64::NAN, 1.0), (1.0, f64::INFINITY)],
+            }],
+        },
+        Chart::Scatter {
+            title: "one point".into(),
+            x: Axis::new("distance", "cylinders"),
+            y: Axis::new("time", "ms"),
+            series: vec![Series {
+                name: "a".into(),
+                points: vec![(3.0, 4.0)],
+            }],
         },
         Chart::Histogram {
             title: "zero bins".into(),
@@ -385,6 +437,7 @@ fn kinds() -> Vec<Chart> {
         time_series(),
         cdf(),
         histogram(),
+        scatter(),
         gantt(),
         bars(),
         timeline(),
@@ -515,6 +568,19 @@ fn many_series() -> Vec<Chart> {
             x: Axis::new("latency", "us"),
             samples: ks().map(|k| Samples::new(&name(k), spread(k))).collect(),
             bins: 2 * MANY,
+        },
+        Chart::Scatter {
+            title: "scatter".into(),
+            x: Axis::new("distance", "cylinders"),
+            y: Axis::new("time", "ms"),
+            series: ks()
+                .map(|k| Series {
+                    name: name(k),
+                    points: (0..40)
+                        .map(|i| (i as f64, 10.0 * k as f64 + (i % 5) as f64))
+                        .collect(),
+                })
+                .collect(),
         },
         Chart::Gantt {
             title: "gantt".into(),
@@ -1239,6 +1305,7 @@ fn kind_names() {
             "time series",
             "cdf",
             "histogram",
+            "scatter",
             "gantt",
             "bars",
             "timeline"
@@ -1619,4 +1686,98 @@ fn time_series_break_at_gaps_start_at_zero_and_show_every_coinciding_line() {
         let n = pixels_of(&img, plot, *c).len();
         assert!(n > 200, "line {k} hidden: {n} px");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scatter plots
+
+#[test]
+fn paired_takes_the_two_values_of_each_time_both_histories_have() {
+    let distance = [(0, 0.0), (10, 400.0), (20, 9.0), (30, 100.0), (50, 1.0)];
+    // The same times but 20 and 50, and one (40) the other lacks.
+    let time = [(0, 0.0), (10, 5.0), (30, 2.0), (40, 7.0)];
+    assert_eq!(
+        paired(&distance, &time),
+        [(0.0, 0.0), (400.0, 5.0), (100.0, 2.0)]
+    );
+    assert_eq!(
+        paired(&time, &distance),
+        [(0.0, 0.0), (5.0, 400.0), (2.0, 100.0)]
+    );
+    assert!(paired(&distance, &[]).is_empty());
+    assert!(paired(&[(1, 1.0)], &[(2, 1.0)]).is_empty());
+}
+
+/// Two gauges set together at the same instants keep histories of bucket means that pair up
+/// point by point, through every doubling of the buckets: when the second is a linear function
+/// of the first (y = 3x + 1), every paired point is on that line, since both means of a bucket
+/// weight the same values by the same times. Pairing the wrong buckets, or gauges whose buckets
+/// differ, would put points off it.
+#[test]
+fn histories_of_gauges_set_together_pair_up_point_by_point() {
+    use simcore::history::StepHistory;
+    let (mut x, mut y) = (StepHistory::new(), StepHistory::new());
+    let mut t = 0u64;
+    for i in 0..20_000u64 {
+        // Irregular instants and values, over a run long enough for many doublings.
+        t += 1 + (i * 7919) % 5003;
+        let d = ((i * 104_729) % 997) as f64;
+        x.set(t, d);
+        y.set(t, 3.0 * d + 1.0);
+    }
+    let end = t + 1000;
+    let (xs, ys) = (x.points(end), y.points(end));
+    let pts = paired(&xs, &ys);
+    assert_eq!(pts.len(), xs.len(), "every bucket pairs");
+    assert!(pts.len() > 1000, "{} points", pts.len());
+    // The first bucket holds the 0 from before the first change (y = 0 there, not 1).
+    for &(d, s) in &pts[1..] {
+        assert!(
+            (s - (3.0 * d + 1.0)).abs() < 1e-6 * s.max(1.0),
+            "({d}, {s})"
+        );
+    }
+    // Shifting one history by a bucket breaks it: the pairing is what keeps points aligned.
+    let shifted: Vec<(u64, f64)> = xs.windows(2).map(|w| (w[0].0, w[1].1)).collect();
+    let off = paired(&shifted, &ys)
+        .iter()
+        .skip(1)
+        .filter(|(d, s)| (s - (3.0 * d + 1.0)).abs() > 1.0)
+        .count();
+    assert!(off > pts.len() / 2, "{off} of {} off the line", pts.len());
+}
+
+#[test]
+fn a_scatter_draws_dots_not_lines_and_each_pixel_once() {
+    let chart = scatter();
+    let svg = render_svg(&chart, 800, 500).unwrap();
+    // 60 points per series, apart: one circle each (the legend's two swatches are circles too).
+    assert_eq!(svg.matches("<circle").count(), 2 * 60 + 2, "circles");
+    // No line in a series' colour joins them (the axes' lines are black or grey).
+    for colour in ["#1F77B4", "#FF7F0E"] {
+        let lines = svg
+            .split("<polyline")
+            .skip(1)
+            .filter(|l| l.contains(&format!("stroke=\"{colour}\"")))
+            .count();
+        assert_eq!(lines, 0, "a line in {colour}");
+    }
+    // The same point a thousand times is one dot.
+    let Chart::Scatter { title, x, y, .. } = chart else {
+        unreachable!()
+    };
+    let repeated = Chart::Scatter {
+        title,
+        x,
+        y,
+        series: vec![Series {
+            name: "a".into(),
+            points: vec![(1.0, 2.0); 1000]
+                .into_iter()
+                .chain([(5.0, 6.0)])
+                .collect(),
+        }],
+    };
+    let svg = render_svg(&repeated, 800, 500).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 2, "one series, no legend");
 }

@@ -212,7 +212,8 @@ pub fn plan_charts(spec: &ModelSpec, runs: &[RunReport]) -> Vec<PlannedChart> {
             ChartSource::Series { .. }
             | ChartSource::Cdf { .. }
             | ChartSource::Histogram { .. }
-            | ChartSource::Rate { .. } => {
+            | ChartSource::Rate { .. }
+            | ChartSource::Scatter { .. } => {
                 if let Some(chart) = overlay_chart(c, runs, many) {
                     out.push(planned(c.id.to_string(), c, chart));
                 }
@@ -452,6 +453,51 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                 _ => Chart::Cdf { title, x, samples },
             })
         }
+        ChartSource::Scatter {
+            x,
+            y,
+            x_name,
+            x_unit,
+            y_name,
+            y_unit,
+        } => {
+            let found: Vec<_> = runs.iter().map(|r| matching_series(r, x)).collect();
+            let one = found.iter().all(|f| f.len() <= 1);
+            let mut series = Vec::new();
+            for (r, xs) in runs.iter().zip(found) {
+                let ys = matching_series(r, y);
+                for (name, points) in xs {
+                    let label = metric_label(x, name, r);
+                    let Some((_, against)) =
+                        ys.iter().find(|(n, _)| metric_label(y, n, r) == label)
+                    else {
+                        continue;
+                    };
+                    let pairs = reports::chart::paired(points, against);
+                    if !pairs.is_empty() {
+                        series.push(Series {
+                            name: line_name(&label, &variant_tag(r, many), one),
+                            points: pairs,
+                        });
+                    }
+                }
+            }
+            let title = at_most(&mut series, c.title);
+            let all = || series.iter().flat_map(|s| s.points.iter());
+            let (x_axis, x_per) = value_axis(x_name, x_unit, all().map(|p| p.0));
+            let (y_axis, y_per) = value_axis(y_name, y_unit, all().map(|p| p.1));
+            for s in &mut series {
+                for p in &mut s.points {
+                    *p = (p.0 / x_per, p.1 / y_per);
+                }
+            }
+            (!series.is_empty()).then(|| Chart::Scatter {
+                title,
+                x: x_axis,
+                y: y_axis,
+                series,
+            })
+        }
         ChartSource::Rate {
             group,
             category,
@@ -504,6 +550,18 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
         }
         _ => None,
     }
+}
+
+/// The axis of a quantity with these `values`, and what to divide each value by: a unit of `ns`
+/// is a duration, shown in the largest unit in which the largest value is at least 1
+/// ([`unit_for`]); any other unit is shown as it is.
+fn value_axis(name: &str, unit: &str, values: impl Iterator<Item = f64>) -> (Axis, f64) {
+    if unit != "ns" {
+        return (Axis::new(name, unit), 1.0);
+    }
+    let max = values.filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let t = unit_for(max);
+    (Axis::new(name, t.name), t.ns)
 }
 
 /// A chart of one run: a Gantt chart, a timeline, or bars per component.

@@ -1006,3 +1006,83 @@ fn sweep_variants_are_named_by_their_parameter() {
         "{titles:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The disk family's charts (issue 18)
+
+/// The chart `stem` of `runs`, among every family's ([`scenarios::report::plan_all_charts`]), or
+/// None when the runs have no data for it.
+fn any_chart_of(runs: &[scenarios::runner::RunReport], stem: &str) -> Option<Chart> {
+    scenarios::report::plan_all_charts(runs)
+        .into_iter()
+        .find(|c| c.stem == stem)
+        .map(|c| c.chart)
+}
+
+/// The highest seek time among points within each of `bins` equal stretches of distance up to
+/// `max`: where no dot averages several requests, the drive's own curve (an average of points
+/// on a concave curve lies below it).
+fn upper_envelope(points: &[(f64, f64)], max: f64, bins: usize) -> Vec<Option<f64>> {
+    let mut top = vec![None; bins];
+    for &(d, t) in points {
+        let b = ((d / max * bins as f64) as usize).min(bins - 1);
+        top[b] = Some(top[b].map_or(t, |v: f64| v.max(t)));
+    }
+    top
+}
+
+#[test]
+fn the_disk_scheduling_report_draws_a_latency_cdf_per_scheduler_and_the_seek_curve() {
+    let runs = recorded("disk-scheduling.scn");
+    let schedulers = [
+        "scheduler = fifo",
+        "scheduler = sstf",
+        "scheduler = satf",
+        "scheduler = deadline",
+    ];
+    let Some(Chart::Cdf { samples, x, .. }) = any_chart_of(&runs, "read-latency-cdf") else {
+        panic!("no read latency CDF")
+    };
+    let names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, schedulers);
+    assert!(samples.iter().all(|s| s.n() == 5000), "every read counted");
+    assert_eq!(x.name, "read latency");
+    // Charts without data are left out: no writes, and a hard drive has no write amplification.
+    assert!(any_chart_of(&runs, "write-latency-cdf").is_none());
+    assert!(any_chart_of(&runs, "write-amplification").is_none());
+    assert!(any_chart_of(&runs, "queue-depth").is_some());
+
+    let Some(chart @ Chart::Scatter { .. }) = any_chart_of(&runs, "seek-curve") else {
+        panic!("no seek chart")
+    };
+    let Chart::Scatter { series, x, y, .. } = &chart else {
+        unreachable!()
+    };
+    assert_eq!((x.unit.as_str(), y.unit.as_str()), ("cylinders", "ms"));
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, schedulers);
+    for s in series {
+        assert!(
+            s.points.len() >= 2048,
+            "{}: {} dots",
+            s.name,
+            s.points.len()
+        );
+    }
+    // FIFO's random seeks cover the stroke. Along the top of its dots, seek time rises with
+    // distance, steeply at first (the square root) and then at a slope that stays put (linear).
+    let fifo = &series[0].points;
+    let max = fifo.iter().map(|p| p.0).fold(0.0, f64::max);
+    let top = upper_envelope(fifo, max, 40);
+    let at = |b: usize| top[b].unwrap_or_else(|| panic!("no dot in bin {b}: {top:?}"));
+    let slope = |a: usize, b: usize| (at(b) - at(a)) / (b - a) as f64;
+    let (start, middle, end) = (slope(0, 2), slope(10, 20), slope(20, 30));
+    assert!(start > 2.0 * middle, "no square-root start: {top:?}");
+    assert!(
+        (middle - end).abs() < 0.25 * middle,
+        "not linear past the bend: {top:?}"
+    );
+    // Drawn as dots: many circles in the SVG.
+    let circles = svg_of(&chart).matches("<circle").count();
+    assert!(circles > 1000, "{circles} dots");
+}

@@ -2,7 +2,9 @@
 //! scheduler in front of it) and `io` blocks (a block workload run against a host's disk, as
 //! fio would describe it).
 
-use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop};
+use crate::schema::{
+    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop,
+};
 
 use super::sched::IoPolicy;
 use super::workload::Pattern;
@@ -232,5 +234,61 @@ pub const SCHEMA: ModelSpec = ModelSpec {
     verbs: &[],
     properties: &[],
     events: &[],
-    charts: &[],
+    charts: &[
+        ChartSpec {
+            id: "read-latency-cdf",
+            title: "Read latency (CDF)",
+            doc: "The distribution of a read's time from issue to completion, queueing included; in a sweep of schedulers, one line each (FIFO's random seeks against SSTF's and SATF's short ones, and SATF's tail of starved requests).",
+            source: ChartSource::Cdf {
+                metrics: "{io}.read_latency",
+                x_name: "read latency",
+                none: "none",
+            },
+        },
+        ChartSpec {
+            id: "write-latency-cdf",
+            title: "Write latency (CDF)",
+            doc: "The distribution of a write's time from issue to completion, queueing included: on a filling SSD, the tail of writes that waited for garbage collection.",
+            source: ChartSource::Cdf {
+                metrics: "{io}.write_latency",
+                x_name: "write latency",
+                none: "none",
+            },
+        },
+        ChartSpec {
+            id: "seek-curve",
+            title: "Seek time against seek distance",
+            doc: "Each request's seek time against the cylinders its arm moved (means over stretches of at most 1/2048 of the run, so a dot may average a few requests): Ruemmler and Wilkes' curve, a square root for short seeks turning linear for long ones.",
+            source: ChartSource::Scatter {
+                x: "{disk}.seek_distance",
+                y: "{disk}.seek",
+                x_name: "seek distance",
+                x_unit: "cylinders",
+                y_name: "seek time",
+                y_unit: "ns",
+            },
+        },
+        ChartSpec {
+            id: "write-amplification",
+            title: "Write amplification over time",
+            doc: "An SSD's flash pages programmed per page the host wrote, so far: 1 while erased blocks last, climbing once garbage collection copies live pages.",
+            source: ChartSource::Series {
+                metrics: "{disk}.write_amplification",
+                y_name: "write amplification",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+        ChartSpec {
+            id: "queue-depth",
+            title: "Queue depth",
+            doc: "Requests waiting or in service at each disk over simulated time (means over at most 4096 stretches).",
+            source: ChartSource::Series {
+                metrics: "{disk}.queue_depth",
+                y_name: "requests",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+    ],
 };

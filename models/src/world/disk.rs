@@ -367,7 +367,9 @@ impl HostDisk {
                 metrics.record(m.seek_time, s.seek);
             }
             if let (Some(d), Some(t)) = (m.seek_distance, m.seek) {
-                let at = SimTime::from_nanos(c.started);
+                // At the completion, which is now: a disk on several hosts pools its gauges,
+                // and one host's request may have started before another's last set.
+                let at = SimTime::from_nanos(c.done);
                 metrics.set(d, at, f64::from(s.seek_distance));
                 metrics.set(t, at, s.seek as f64);
             }
