@@ -55,8 +55,9 @@ pub struct StoreConfig {
     pub crash_times: Vec<SimTime>,
 }
 
-/// How long before a planned crash an operation keeps a copy of the stack (far longer than an
-/// operation's I/O takes on any modelled disk).
+/// How long before a planned crash an operation keeps a copy of the stack, until operations
+/// have been timed: then twice the longest so far (an operation still on the disk at a crash
+/// started less than its own length before it).
 pub const SNAPSHOT_WINDOW: SimDuration = SimDuration::from_millis(50);
 
 /// A store's own events.
@@ -131,6 +132,8 @@ pub struct Store {
     io: Vec<BlockIo>,
     rng: Option<StreamId>,
     metrics: Option<Metrics>,
+    /// The longest an operation has taken so far.
+    longest: Option<SimDuration>,
 }
 
 /// What a store needs from the world for an event: its host's disk.
@@ -156,6 +159,7 @@ impl Store {
             io: Vec::new(),
             rng: None,
             metrics: None,
+            longest: None,
             index,
             config,
         }
@@ -235,7 +239,10 @@ impl Store {
             Op::Put(key, v)
         };
         let now = ctx.now();
-        let soon = now.saturating_add(SNAPSHOT_WINDOW);
+        let window = self.longest.map_or(SNAPSHOT_WINDOW, |l| {
+            SimDuration::from_nanos(l.as_nanos().saturating_mul(2))
+        });
+        let soon = now.saturating_add(window);
         let first = self.config.crash_times.partition_point(|&t| t < now);
         let before = self
             .config
@@ -287,7 +294,9 @@ impl Store {
         let Some(f) = self.inflight.take() else {
             return;
         };
-        let latency = ctx.now().saturating_since(f.started).as_nanos();
+        let took = ctx.now().saturating_since(f.started);
+        self.longest = Some(self.longest.map_or(took, |l| l.max(took)));
+        let latency = took.as_nanos();
         if let Some(m) = self.metrics {
             let metrics = ctx.metrics();
             match (&f.write, f.ok) {
