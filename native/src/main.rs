@@ -9,7 +9,9 @@
 //! features the native targets need are present here (block devices, cgroups and FUSE follow
 //! with their issues); native tests use the same checks to skip with a printed reason.
 
+mod blockdev;
 mod calibrate;
+mod child;
 mod compare;
 mod control;
 #[cfg_attr(not(test), allow(dead_code))]
