@@ -2,7 +2,9 @@
 //! completes, and what the device's state (head position, platter angle) is afterwards. The
 //! world's hosts will hold them as their disk resource; `hdd` is the first.
 
+pub mod device;
 pub mod hdd;
+pub mod queue;
 pub mod raid;
 pub mod sched;
 pub mod workload;

@@ -6,14 +6,64 @@
 //! edge (the LOOK and C-LOOK forms real elevators use). Ties go to the request that came first,
 //! so every choice is deterministic. The tests check the textbook queue's head travel (FIFO 640
 //! cylinders, SSTF 236).
+//!
+//! Deadline is Linux's `mq-deadline` in its essentials: requests are served in C-SCAN order
+//! (sorted by position, one direction), except that a request waiting past its deadline
+//! (reads 500 ms, writes 5 s: the kernel's `read_expire` and `write_expire`) is served first,
+//! the one that expired earliest. It bounds the starvation that SSTF and SATF allow.
+//!
+//! The policies see a drive through [`Positioned`]: where its head is, and what positioning a
+//! request would cost. A drive with no head (an SSD) is at cylinder 0 for every block, so every
+//! policy but deadline serves it in arrival order.
 
 use super::hdd::Hdd;
+use super::workload::IoKind;
 
 /// A request waiting for the drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
+    pub kind: IoKind,
     pub lba: u64,
     pub sectors: u64,
+    /// When it arrived (nanoseconds): the deadline policy's clock starts here.
+    pub arrived: u64,
+}
+
+impl Request {
+    /// When the deadline policy serves it ahead of the sweep.
+    fn deadline(&self) -> u64 {
+        self.arrived.saturating_add(match self.kind {
+            IoKind::Read => READ_EXPIRE_NS,
+            IoKind::Write => WRITE_EXPIRE_NS,
+        })
+    }
+}
+
+/// Linux mq-deadline's `read_expire` (500 ms) and `write_expire` (5 s).
+pub const READ_EXPIRE_NS: u64 = 500_000_000;
+pub const WRITE_EXPIRE_NS: u64 = 5_000_000_000;
+
+/// What a scheduler needs to know of a drive.
+pub trait Positioned {
+    /// The cylinder the head is on.
+    fn head_cylinder(&self) -> u32;
+    /// The cylinder holding `lba` (`u32::MAX` past the end).
+    fn cylinder(&self, lba: u64) -> u32;
+    /// The seek and rotation a request at `lba` would wait for if started at `now`.
+    fn positioning(&self, now: u64, lba: u64) -> u64;
+}
+
+impl Positioned for Hdd {
+    fn head_cylinder(&self) -> u32 {
+        Hdd::head_cylinder(self)
+    }
+    fn cylinder(&self, lba: u64) -> u32 {
+        self.locate(lba).map_or(u32::MAX, |c| c.0)
+    }
+    fn positioning(&self, now: u64, lba: u64) -> u64 {
+        self.estimate(now, lba, 1)
+            .map_or(u64::MAX, |(a, _)| a.seek + a.rotation)
+    }
 }
 
 /// The policies.
@@ -24,10 +74,12 @@ pub enum IoPolicy {
     Scan,
     CScan,
     Satf,
+    Deadline,
 }
 
 impl IoPolicy {
-    pub const NAMES: &'static [&'static str] = &["fifo", "sstf", "scan", "c-scan", "satf"];
+    pub const NAMES: &'static [&'static str] =
+        &["fifo", "sstf", "scan", "c-scan", "satf", "deadline"];
 
     pub fn from_name(name: &str) -> Option<IoPolicy> {
         Some(match name {
@@ -36,6 +88,7 @@ impl IoPolicy {
             "scan" => IoPolicy::Scan,
             "c-scan" => IoPolicy::CScan,
             "satf" => IoPolicy::Satf,
+            "deadline" => IoPolicy::Deadline,
             _ => return None,
         })
     }
@@ -59,12 +112,26 @@ impl IoScheduler {
 
     /// The index in `pending` (in arrival order) of the request to serve next on `disk` at
     /// `now`, or `None` when nothing is pending.
-    pub fn pick(&mut self, pending: &[Request], disk: &Hdd, now: u64) -> Option<usize> {
+    pub fn pick<D: Positioned + ?Sized>(
+        &mut self,
+        pending: &[Request],
+        disk: &D,
+        now: u64,
+    ) -> Option<usize> {
         if pending.is_empty() {
             return None;
         }
         let head = disk.head_cylinder();
-        let cyl = |r: &Request| disk.locate(r.lba).map_or(u32::MAX, |c| c.0);
+        let cyl = |r: &Request| disk.cylinder(r.lba);
+        // C-SCAN's order: upward from the head; past the last, from the lowest cylinder again.
+        let cscan = |r: &Request| {
+            let c = cyl(r);
+            if c >= head {
+                u64::from(c - head)
+            } else {
+                (1u64 << 32) + u64::from(c)
+            }
+        };
         // The first index with the least key: arrival order breaks ties.
         let least = |key: &dyn Fn(&Request) -> u64| {
             (0..pending.len()).min_by_key(|&i| (key(&pending[i]), i))
@@ -89,21 +156,14 @@ impl IoScheduler {
                     }
                 })
             }
-            IoPolicy::CScan => {
-                // Upward from the head; past the last, from the lowest cylinder again.
-                least(&|r| {
-                    let c = cyl(r);
-                    if c >= head {
-                        u64::from(c - head)
-                    } else {
-                        (1u64 << 32) + u64::from(c)
-                    }
-                })
+            IoPolicy::CScan => least(&cscan),
+            IoPolicy::Satf => least(&|r| disk.positioning(now, r.lba)),
+            IoPolicy::Deadline => {
+                let expired = (0..pending.len())
+                    .filter(|&i| pending[i].deadline() <= now)
+                    .min_by_key(|&i| (pending[i].deadline(), i));
+                expired.or_else(|| least(&cscan))
             }
-            IoPolicy::Satf => least(&|r| {
-                disk.estimate(now, r.lba, 1)
-                    .map_or(u64::MAX, |(a, _)| a.seek + a.rotation)
-            }),
         }
     }
 }
@@ -128,6 +188,16 @@ mod tests {
         .unwrap()
     }
 
+    /// A one-sector read of `lba` that arrived at `arrived`.
+    fn req(lba: u64, arrived: u64) -> Request {
+        Request {
+            kind: IoKind::Read,
+            lba,
+            sectors: 1,
+            arrived,
+        }
+    }
+
     /// Serves every request of `cylinders` under `policy`, the head starting on `start`: the
     /// order of cylinders visited.
     fn order(policy: IoPolicy, start: u32, cylinders: &[u32]) -> Vec<u32> {
@@ -135,10 +205,7 @@ mod tests {
         d.access(0, u64::from(start) * 100, 1).unwrap();
         let mut pending: Vec<Request> = cylinders
             .iter()
-            .map(|&c| Request {
-                lba: u64::from(c) * 100,
-                sectors: 1,
-            })
+            .map(|&c| req(u64::from(c) * 100, 0))
             .collect();
         let mut s = IoScheduler::new(policy);
         let mut now = 0;
@@ -202,16 +269,7 @@ mod tests {
         let mut d = disk();
         d.access(0, 0, 1).unwrap();
         let now = 10_000_000; // a whole turn later: the head is over sector 0 again
-        let pending = [
-            Request {
-                lba: 90,
-                sectors: 1,
-            },
-            Request {
-                lba: 10 * 100 + 30,
-                sectors: 1,
-            },
-        ];
+        let pending = [req(90, 0), req(10 * 100 + 30, 0)];
         let mut sstf = IoScheduler::new(IoPolicy::Sstf);
         assert_eq!(sstf.pick(&pending, &d, now), Some(0));
         let mut satf = IoScheduler::new(IoPolicy::Satf);
@@ -221,5 +279,29 @@ mod tests {
                 .iter()
                 .all(|n| IoPolicy::from_name(n).is_some())
         );
+    }
+
+    #[test]
+    fn deadline_sweeps_like_c_scan_until_a_request_expires() {
+        let o = order(IoPolicy::Deadline, 53, QUEUE);
+        assert_eq!(o, order(IoPolicy::CScan, 53, QUEUE), "nothing expires");
+        // The head on cylinder 100 with a stream of requests just above it: under SSTF the
+        // read at cylinder 10 waits for ever; deadline serves it once it has waited 500 ms.
+        let d = {
+            let mut d = disk();
+            d.access(0, 100 * 100, 1).unwrap();
+            d
+        };
+        let pending = [req(10 * 100, 0), req(101 * 100, 400_000_000)];
+        let mut sstf = IoScheduler::new(IoPolicy::Sstf);
+        let mut deadline = IoScheduler::new(IoPolicy::Deadline);
+        let before = READ_EXPIRE_NS - 1;
+        assert_eq!(sstf.pick(&pending, &d, before), Some(1));
+        assert_eq!(deadline.pick(&pending, &d, before), Some(1));
+        assert_eq!(sstf.pick(&pending, &d, READ_EXPIRE_NS), Some(1));
+        assert_eq!(deadline.pick(&pending, &d, READ_EXPIRE_NS), Some(0));
+        let mut w = req(10 * 100, 0);
+        w.kind = IoKind::Write;
+        assert_eq!(w.deadline(), WRITE_EXPIRE_NS, "writes wait longer");
     }
 }
