@@ -389,7 +389,7 @@ impl Drop for AlignedBuf {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::os::unix::fs::FileExt;
 
     use super::*;

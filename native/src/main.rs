@@ -16,6 +16,7 @@ mod compare;
 mod control;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
+mod diskrun;
 mod kernel;
 mod netns;
 mod node;
