@@ -17,6 +17,7 @@ mod control;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
 mod diskrun;
+mod fio;
 mod kernel;
 mod netns;
 mod node;
