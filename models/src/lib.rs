@@ -17,6 +17,7 @@ pub const MODELS: &[&schema::ModelSpec] = &[
     &queueing::schema::SCHEMA,
     &raft::schema::SCHEMA,
     &cpu::schema::SCHEMA,
+    &disk::schema::SCHEMA,
 ];
 
 #[cfg(test)]

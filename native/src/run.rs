@@ -1001,6 +1001,17 @@ impl Nemesis for Runner<'_> {
         Ok(())
     }
 
+    fn disk_fault(
+        &mut self,
+        _: NodeId,
+        fault: Option<&models::world::disk::DiskFault>,
+    ) -> Result<(), RunError> {
+        if let Some(f) = fault {
+            self.skip(f.name());
+        }
+        Ok(())
+    }
+
     fn rate(&self) -> f64 {
         self.pacer.rate()
     }

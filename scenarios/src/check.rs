@@ -145,6 +145,14 @@ impl CheckedBlock {
             _ => None,
         }
     }
+
+    /// A choice's word.
+    pub fn choice(&self, prop: &str) -> Option<&str> {
+        match self.get(prop) {
+            Some(Typed::Choice(w)) => Some(w),
+            _ => None,
+        }
+    }
 }
 
 /// A checked action.

@@ -248,6 +248,37 @@ pub fn plan<T: Clone>(
     out
 }
 
+/// A disk fault other than `slow` acts on a modelled disk: every host it can hit must have one
+/// (a `disk` block placed on it), or the fault would silently do nothing.
+fn refuse_disk_faults_without_disks(
+    checked: &Checked,
+    world: &WorldConfig,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let bare = (0..world.fault_domain).find(|h| !world.disks.iter().any(|(d, _)| d == h));
+    let Some(bare) = bare else { return };
+    let uses = world
+        .plan
+        .iter()
+        .any(|(_, f)| matches!(f, models::world::faults::Fault::Disk(..)));
+    if !uses {
+        return;
+    }
+    let line = checked.schedule.iter().find(|t| {
+        t.actions.iter().any(|a| {
+            matches!(a, CheckedAction::Fault(crate::check::ActionKind::Disk { fault, .. })
+                if !matches!(&fault.kind, crate::ast::ValueKind::Call { name, .. } if name == "slow"))
+        })
+    });
+    let name = world.hosts.get(bare as usize).map_or("?", |h| h.name.as_str());
+    let message = format!("this disk fault needs a modelled disk, and host `{name}` has none");
+    let hint = "place a `disk` block on every host the fault can hit (`disk d { on HOSTS }`); only `slow` works on a bare fsync latency";
+    errors.push(match line {
+        Some(t) => Diagnostic::at(&t.file, t.span, message).hint(hint),
+        None => Diagnostic::at(&checked.blocks[0].file, checked.blocks[0].span, message).hint(hint),
+    });
+}
+
 /// Builds the world from a checked scenario, with `seed` fixing the jitter of `every`: its
 /// hosts (a Raft cluster's servers and clients first, then the hosts the scenario declares, or
 /// implicit ones), the network, the services placed on them, the fault plan and the checks.
@@ -267,6 +298,8 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             raft: None,
             qnet: None,
             cpus: Vec::new(),
+            disks: Vec::new(),
+            io: Vec::new(),
         }
     };
     // The hosts the scenario declares, after the cluster's; without any, a `cpu` block's
@@ -298,12 +331,14 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             .position(|h| h.name == name)
             .map(|i| i as u32)
     };
+    crate::wire_disk::wire_disks(checked, &mut world, &mut errors);
     if world.raft.is_none() {
         // Without a cluster, faults target the declared hosts.
         world.fault_domain = world.hosts.len() as u32;
         let names: Vec<String> = world.hosts.iter().map(|h| h.name.clone()).collect();
         world.plan = crate::wire_raft::schedule(checked, &names, None, seed, &mut errors);
     }
+    refuse_disk_faults_without_disks(checked, &world, &mut errors);
     // CPUs: a `cpu` block's machine (with the unplaced jobs), and each declared host that runs
     // jobs or a service's work.
     if let Some(cpu) = checked.blocks.iter().find(|b| b.spec.kind == "cpu") {

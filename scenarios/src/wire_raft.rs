@@ -5,6 +5,7 @@
 use models::network::{LinkConfig, Shape, Topology};
 use models::raft::cluster::{ClusterConfig, Fault, LiveEvent, Liveness, LoadConfig, Targets};
 use models::raft::{Bugs, Config};
+use models::world::disk::DiskFault;
 use models::world::host::HostConfig;
 use models::world::{NetworkConfig, WorldConfig};
 use simcore::{Dist, SimDuration, SimTime};
@@ -226,6 +227,8 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
         raft: Some(cluster),
         qnet: None,
         cpus: Vec::new(),
+        disks: Vec::new(),
+        io: Vec::new(),
     })
 }
 
@@ -394,26 +397,58 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
             }
             Fault::ClockDrift(targets(target, nodes)?, d)
         }
-        ActionKind::Disk { target, fault } => match &fault.kind {
-            ValueKind::Call { name, args } if name == "slow" => {
-                let d = args.first().and_then(|v| match v.kind {
-                    ValueKind::Duration(d) => Some(d),
-                    _ => None,
-                });
-                let d = d.ok_or("slow takes a duration, such as slow(5ms)")?;
-                Fault::DiskSlow(
-                    targets(target, nodes)?,
-                    Some(Dist::Constant {
-                        value: d.as_nanos() as f64,
+        ActionKind::Disk { target, fault } => {
+            let t = targets(target, nodes)?;
+            let ValueKind::Call { name, args } = &fault.kind else {
+                return match &fault.kind {
+                    ValueKind::Ident(w) => Ok(match w.as_str() {
+                        "full" => Fault::Disk(t, DiskFault::Full),
+                        "fail-fsync" => Fault::Disk(t, DiskFault::FailFsync),
+                        "fail" => Fault::Disk(t, DiskFault::Fail),
+                        "rebuild" => Fault::Disk(t, DiskFault::Rebuild),
+                        other => return Err(format!("unknown disk fault `{other}`")),
                     }),
-                )
+                    _ => Err("not a disk fault".into()),
+                };
+            };
+            let arg = args.first().map(|v| &v.kind);
+            let p = || match arg {
+                Some(ValueKind::Percent(p)) => Some(p / 100.0),
+                Some(ValueKind::Float(f)) => Some(*f),
+                _ => None,
+            };
+            match name.as_str() {
+                "slow" => {
+                    let d = match arg {
+                        Some(ValueKind::Duration(d)) => *d,
+                        _ => return Err("slow takes a duration, such as slow(5ms)".into()),
+                    };
+                    Fault::DiskSlow(
+                        t,
+                        Some(Dist::Constant {
+                            value: d.as_nanos() as f64,
+                        }),
+                    )
+                }
+                "errors" => Fault::Disk(
+                    t,
+                    DiskFault::Errors(p().ok_or("errors takes a probability, such as errors(1%)")?),
+                ),
+                "corrupt" => Fault::Disk(
+                    t,
+                    DiskFault::Corrupt(
+                        p().ok_or("corrupt takes a probability, such as corrupt(0.1%)")?,
+                    ),
+                ),
+                "fail-member" => match arg {
+                    Some(ValueKind::Integer(i)) if *i >= 0 => {
+                        Fault::Disk(t, DiskFault::FailMember(*i as u32))
+                    }
+                    _ => return Err("fail-member takes a member's number, such as fail-member(1)".into()),
+                },
+                other => return Err(format!("unknown disk fault `{other}`")),
             }
-            _ => {
-                return Err(
-                    "the raft model supports only the disk fault slow(DURATION) so far".into(),
-                );
-            }
-        },
+        }
         ActionKind::Other { verb, .. } => {
             return Err(format!("the raft model does not run `{verb}` yet"));
         }

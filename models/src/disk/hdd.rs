@@ -57,6 +57,45 @@ impl SeekCurve {
         }
     }
 
+    /// This curve's shape stretched over a drive of `cylinders` and scaled so that its average
+    /// over random seeks (two uniformly random cylinders) is `average_ns`: a drive known by
+    /// its datasheet's average seek, with the square-root start and linear coast that
+    /// Ruemmler and Wilkes measured. `from` is the number of cylinders the curve was fitted on.
+    pub fn scaled(&self, from: u32, cylinders: u32, average_ns: u64) -> SeekCurve {
+        let stretch = f64::from(from) / f64::from(cylinders.max(1));
+        let shaped = SeekCurve {
+            short_a: self.short_a,
+            short_b: self.short_b * stretch.sqrt(),
+            boundary: ((f64::from(self.boundary) / stretch).round() as u32).max(1),
+            long_a: self.long_a,
+            long_b: self.long_b * stretch,
+        };
+        // The mean over distances: d has density 2(C − d)/C² for two uniform cylinders.
+        let c = u64::from(cylinders.max(2));
+        let step = (c / 4096).max(1);
+        let (mut sum, mut weight) = (0.0, 0.0);
+        let mut d = 1;
+        while d < c {
+            let w = (c - d) as f64;
+            sum += w * shaped.time_ns(d as u32) as f64;
+            weight += w;
+            d += step;
+        }
+        let mean = if weight > 0.0 { sum / weight } else { 1.0 };
+        // Zero-distance seeks (probability 1/C) cost nothing and are left out of the mean.
+        let k = average_ns as f64 / mean.max(1.0);
+        SeekCurve {
+            short_a: shaped.short_a * k,
+            short_b: shaped.short_b * k,
+            long_a: shaped.long_a * k,
+            long_b: shaped.long_b * k,
+            ..shaped
+        }
+    }
+
+    /// The HP 97560's cylinders, over which [`SeekCurve::HP_97560`] was fitted.
+    pub const HP_97560_CYLINDERS: u32 = 1962;
+
     /// The time to move `distance` cylinders, in nanoseconds.
     pub fn time_ns(&self, distance: u32) -> u64 {
         if distance == 0 {
@@ -91,6 +130,63 @@ pub struct HddSpec {
     /// At least one; the first starts at cylinder 0.
     pub zones: Vec<Zone>,
     pub seek: SeekCurve,
+}
+
+impl HddSpec {
+    /// Heads of a drive built from a datasheet.
+    pub const DATASHEET_HEADS: u32 = 4;
+    /// Zones of a drive built from a datasheet, outer to inner.
+    pub const DATASHEET_ZONES: u32 = 4;
+    /// The inner zone's transfer rate as a share of the outer's (about 60% on real drives:
+    /// the inner tracks are shorter at the same bit density).
+    pub const INNER_SHARE: f64 = 0.6;
+
+    /// A drive from its datasheet: spindle speed, average seek, the outer zone's transfer rate
+    /// (bytes per second) and capacity (bytes). Four zones step the sectors per track down to
+    /// 60% of the outer's, the cylinders fill the capacity, and the seek curve has Ruemmler and
+    /// Wilkes' HP 97560 shape scaled to the average seek.
+    pub fn from_datasheet(
+        rpm: u32,
+        average_seek_ns: u64,
+        transfer: u64,
+        capacity: u64,
+    ) -> Result<HddSpec, HddError> {
+        if rpm == 0 || transfer == 0 || capacity == 0 {
+            return Err(HddError::Empty);
+        }
+        let period_s = 60.0 / f64::from(rpm);
+        let outer = (transfer as f64 * period_s / SECTOR_BYTES as f64)
+            .round()
+            .max(1.0);
+        let zones_n = Self::DATASHEET_ZONES;
+        let spts: Vec<u32> = (0..zones_n)
+            .map(|z| {
+                let share = 1.0 - (1.0 - Self::INNER_SHARE) * f64::from(z) / f64::from(zones_n - 1);
+                (outer * share).round().max(1.0) as u32
+            })
+            .collect();
+        let mean_spt = spts.iter().map(|&s| f64::from(s)).sum::<f64>() / f64::from(zones_n);
+        let per_cylinder = mean_spt * f64::from(Self::DATASHEET_HEADS) * SECTOR_BYTES as f64;
+        let cylinders = ((capacity as f64 / per_cylinder).ceil() as u64)
+            .clamp(u64::from(zones_n), u64::from(u32::MAX / 2)) as u32;
+        let zones = spts
+            .iter()
+            .enumerate()
+            .map(|(z, &spt)| Zone {
+                first_cylinder: (u64::from(cylinders) * z as u64 / u64::from(zones_n)) as u32,
+                sectors_per_track: spt,
+            })
+            .collect();
+        let seek =
+            SeekCurve::HP_97560.scaled(SeekCurve::HP_97560_CYLINDERS, cylinders, average_seek_ns);
+        Ok(HddSpec {
+            rpm,
+            cylinders,
+            heads: Self::DATASHEET_HEADS,
+            zones,
+            seek,
+        })
+    }
 }
 
 /// What a drive cannot be.
@@ -411,5 +507,45 @@ mod tests {
                 sectors * d.period_ns() / u64::from(d.spec.zones[0].sectors_per_track)
             );
         }
+    }
+
+    /// A datasheet drive: the capacity it was asked for, the outer zone's rate, the average
+    /// seek over random pairs of cylinders, and the square-root start of the curve.
+    #[test]
+    fn a_drive_from_its_datasheet_keeps_its_figures() {
+        let spec = HddSpec::from_datasheet(7200, 9_000_000, 105 << 20, 1 << 40).unwrap();
+        let d = Hdd::new(spec.clone()).unwrap();
+        let bytes = d.sectors() * SECTOR_BYTES;
+        assert!(
+            bytes >= 1 << 40 && bytes < (1u64 << 40) + (1 << 30),
+            "{bytes}"
+        );
+        // Outer zone: a track per turn of 8.33 ms.
+        let outer = f64::from(spec.zones[0].sectors_per_track) * 512.0 / (60.0 / 7200.0);
+        assert!(
+            (outer / f64::from(105u32 << 20) - 1.0).abs() < 0.001,
+            "{outer}"
+        );
+        // The average over random seeks, by sampling pairs of cylinders.
+        let mut rng = simcore::RngStream::derive(1, "seek");
+        let c = u64::from(spec.cylinders);
+        let n = 200_000;
+        let mean = (0..n)
+            .map(|_| {
+                let (a, b) = (rng.below(c), rng.below(c));
+                spec.seek.time_ns(a.abs_diff(b) as u32) as f64
+            })
+            .sum::<f64>()
+            / f64::from(n);
+        assert!((mean / 9e6 - 1.0).abs() < 0.01, "mean seek {mean} ns");
+        // Short seeks grow like a square root: beyond the settle time, 4x the distance takes
+        // 2x the time; long ones linearly.
+        let settle = spec.seek.short_a * 1e6;
+        let t = |d| spec.seek.time_ns(d) as f64 - settle;
+        assert!((t(400) / t(100) - 2.0).abs() < 0.01, "{} {}", t(400), t(100));
+        let long = |d| spec.seek.time_ns(d) as f64 - spec.seek.long_a * 1e6;
+        let b = spec.seek.boundary;
+        assert!((long(4 * b) / long(2 * b) - 2.0).abs() < 0.01);
+        assert!(HddSpec::from_datasheet(0, 1, 1, 1).is_err());
     }
 }

@@ -140,30 +140,40 @@ impl IoWorkload {
     /// for a random pattern, its block (one draw). Both sides of a comparison call this with
     /// the same stream, so they issue the same requests.
     pub fn ops<'a>(&'a self, rng: &'a mut RngStream) -> impl Iterator<Item = IoOp> + 'a {
-        let sectors = self.block / SECTOR_BYTES;
-        let first = self.start / SECTOR_BYTES;
-        let blocks = self.blocks().max(1);
-        (0..self.requests).map(move |i| {
-            let kind = if self.read_fraction >= 1.0 {
-                IoKind::Read
-            } else if self.read_fraction <= 0.0 {
-                IoKind::Write
-            } else if rng.next_f64() < self.read_fraction {
-                IoKind::Read
-            } else {
-                IoKind::Write
-            };
-            let block = match self.pattern {
-                Pattern::Random => rng.below(blocks),
-                Pattern::Sequential => i % blocks,
-            };
-            IoOp {
-                kind,
-                lba: first + block * sectors,
-                sectors,
-            }
-        })
+        (0..self.requests).map(move |i| self.op(i, rng))
     }
+
+    /// Request number `i` (from 0), drawn from `rng` as [`IoWorkload::ops`] draws it when the
+    /// requests before it have been drawn from the same stream: for services that issue one
+    /// at a time.
+    pub fn op(&self, i: u64, rng: &mut RngStream) -> IoOp {
+        let sectors = self.block / SECTOR_BYTES;
+        let kind = if self.read_fraction >= 1.0 {
+            IoKind::Read
+        } else if self.read_fraction <= 0.0 {
+            IoKind::Write
+        } else if rng.next_f64() < self.read_fraction {
+            IoKind::Read
+        } else {
+            IoKind::Write
+        };
+        let blocks = self.blocks().max(1);
+        let block = match self.pattern {
+            Pattern::Random => rng.below(blocks),
+            Pattern::Sequential => i % blocks,
+        };
+        IoOp {
+            kind,
+            lba: self.start / SECTOR_BYTES + block * sectors,
+            sectors,
+        }
+    }
+}
+
+/// The random stream an `io` load named `name` draws its requests from: the simulator's and
+/// `native run`'s, so both issue the same requests for a seed.
+pub fn stream_name(name: &str) -> String {
+    format!("{name}.requests")
 }
 
 #[cfg(test)]

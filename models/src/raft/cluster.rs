@@ -20,7 +20,9 @@ use simcore::{
 
 use crate::cpu::{ProcConfig, ProcId, Step};
 use crate::network::{Fate, Host, Shape};
+use crate::disk::workload::{IoKind, IoOp};
 use crate::world::Parts;
+use crate::world::disk::{DiskStep, Owner};
 
 use super::client::{Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text};
 use super::kv::KvOp;
@@ -89,8 +91,8 @@ pub struct ClusterConfig {
 
 /// An event type the cluster's events can become: its own ([`Ev`]) when it runs alone, the
 /// world's when it is a part of one.
-pub trait Sink: From<Ev> + From<Step> + TraceEvent {}
-impl<T: From<Ev> + From<Step> + TraceEvent> Sink for T {}
+pub trait Sink: From<Ev> + From<Step> + From<DiskStep> + TraceEvent {}
+impl<T: From<Ev> + From<Step> + From<DiskStep> + TraceEvent> Sink for T {}
 
 /// The cluster's events. Messages in flight live in a slab; events carry their slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +191,27 @@ struct Slot {
     term: Term,
     /// Times this node's appends to their commit while it leads.
     commit_clock: CommitClock,
+    /// Where the log's next append lands on a modelled disk (bytes from the disk's start).
+    log_end: u64,
+}
+
+impl Slot {
+    /// The bytes one fsync of the log writes: a page (an append of a few entries and the hard
+    /// state, as a real log's group commit writes them).
+    const SYNC_BYTES: u64 = 4096;
+
+    /// The write an fsync of the log makes on a disk of `disk_bytes`: the next page of a log
+    /// that fills the disk sequentially and wraps (an append-only file's blocks, recycled).
+    fn log_write(&mut self, disk_bytes: u64) -> IoOp {
+        let pages = (disk_bytes / Self::SYNC_BYTES).max(1);
+        let page = (self.log_end / Self::SYNC_BYTES) % pages;
+        self.log_end = (page + 1) * Self::SYNC_BYTES;
+        IoOp {
+            kind: IoKind::Write,
+            lba: page * Self::SYNC_BYTES / crate::disk::hdd::SECTOR_BYTES,
+            sectors: Self::SYNC_BYTES / crate::disk::hdd::SECTOR_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -279,6 +302,7 @@ impl Cluster {
                 role: Role::Follower,
                 term: 0,
                 commit_clock: CommitClock::new(),
+                log_end: 0,
             })
             .collect();
         Ok(Cluster {
@@ -480,16 +504,22 @@ impl Cluster {
                     slot.writes_since_sync = true;
                 }
                 Action::Raft(Output::Sync) => {
-                    let s = self.s();
-                    let now = ctx.now();
-                    // One fsync at a time: each starts when the disk is free.
-                    let done = p.hosts[id as usize].disk.sync(now, ctx.rng(s.disk));
                     let slot = &mut self.slots[id as usize];
                     slot.storage.begin_sync();
                     slot.syncs_requested += 1;
                     slot.writes_since_sync = false;
                     let epoch = slot.epoch;
-                    ctx.schedule_at(done, Ev::Synced { node: id, epoch }.into());
+                    if let Some(disk) = p.disk(id) {
+                        // A modelled disk: the log's append is a write at the log's end,
+                        // durable when the device completes it (no volatile drive cache).
+                        let op = slot.log_write(disk.bytes());
+                        disk.submit(op, Owner::Raft { node: id, epoch }, ctx);
+                    } else {
+                        // One fsync at a time: each starts when the disk is free.
+                        let s = self.s();
+                        let done = p.hosts[id as usize].disk.sync(ctx.now(), ctx.rng(s.disk));
+                        ctx.schedule_at(done, Ev::Synced { node: id, epoch }.into());
+                    }
                 }
                 Action::Raft(Output::SetTimer { timer, after }) => {
                     let due =
@@ -658,6 +688,7 @@ impl Cluster {
             Fault::ClockSkew(..) => format!("clock skew {}", names(hit)),
             Fault::ClockDrift(..) => format!("clock drift {}", names(hit)),
             Fault::DiskSlow(..) => format!("disk slow {}", names(hit)),
+            Fault::Disk(_, f) => format!("disk {} {}", names(hit), f.name()),
             Fault::Rate(r) => format!("load rate {r}/s"),
             Fault::Undo(j) => {
                 if matches!(plan.get(*j), Some((_, Fault::Partition(_)))) {
@@ -1075,18 +1106,7 @@ impl Cluster {
                 }
                 self.with_server(node, ctx, p, |srv, out| srv.tick(timer, out));
             }
-            Ev::Synced { node, epoch } => {
-                let slot = &mut self.slots[node as usize];
-                if slot.epoch != epoch || slot.server.is_none() {
-                    return;
-                }
-                slot.storage.complete_sync();
-                if slot.paused {
-                    slot.deferred.push(Deferred::Synced);
-                    return;
-                }
-                self.synced(node, ctx, p);
-            }
+            Ev::Synced { node, epoch } => self.sync_done(node, epoch, ctx, p),
             Ev::ClientWake { client, generation } => {
                 if self.client_gen[client as usize] != generation {
                     return;
@@ -1141,6 +1161,42 @@ impl Cluster {
     }
 
     /// Crashes node `id`: its process and what its disk had not synced are gone.
+    /// Node `node`'s fsync on a modelled disk ended. A failed one stops the node as a power
+    /// loss would: after a failed fsync, Linux may have dropped the dirty pages and a later
+    /// fsync may succeed without them (the "fsyncgate" behaviour), so the one safe answer is to
+    /// crash and recover from what is durable, as PostgreSQL and etcd do.
+    pub fn disk_synced<W: Sink>(
+        &mut self,
+        node: NodeId,
+        epoch: u32,
+        ok: bool,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
+    ) {
+        if ok {
+            self.sync_done(node, epoch, ctx, p);
+        } else if self
+            .slots
+            .get(node as usize)
+            .is_some_and(|s| s.epoch == epoch && s.server.is_some())
+        {
+            self.crash(node, ctx);
+        }
+    }
+
+    fn sync_done<W: Sink>(&mut self, node: NodeId, epoch: u32, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
+        let slot = &mut self.slots[node as usize];
+        if slot.epoch != epoch || slot.server.is_none() {
+            return;
+        }
+        slot.storage.complete_sync();
+        if slot.paused {
+            slot.deferred.push(Deferred::Synced);
+            return;
+        }
+        self.synced(node, ctx, p);
+    }
+
     pub fn crash_node<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>) {
         self.crash(id, ctx);
     }

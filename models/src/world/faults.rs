@@ -14,6 +14,8 @@ use simcore::{Dist, RngStream, SimTime};
 
 use crate::network::Shape;
 
+use super::disk::DiskFault;
+
 /// A node (a server of the cluster the faults apply to), by index.
 pub type NodeId = u32;
 
@@ -48,6 +50,8 @@ pub enum Fault {
     ClockDrift(Targets, f64),
     /// Set the targets' fsync latency (nanoseconds); `None` returns to the configured one.
     DiskSlow(Targets, Option<Dist>),
+    /// A fault of the targets' modelled disks (`disk n1 full`, `disk n1 errors(1%)`).
+    Disk(Targets, DiskFault),
     /// Set the clients' total offered load, in operations per second.
     Rate(f64),
     /// The end of a `during` window: undo the fault at this index of the schedule (heal a
@@ -67,7 +71,7 @@ impl Fault {
             Fault::Pause(_) => "pause",
             Fault::Resume(_) => "resume",
             Fault::ClockSkew(..) | Fault::ClockDrift(..) => "clock",
-            Fault::DiskSlow(..) => "disk",
+            Fault::DiskSlow(..) | Fault::Disk(..) => "disk",
             Fault::Rate(_) => "load",
             Fault::Undo(_) => "undo",
         }
@@ -140,6 +144,8 @@ pub trait Nemesis {
     fn clock_drift(&mut self, id: NodeId, drift: f64) -> Result<(), Self::Error>;
     /// Set a node's fsync latency (`None`: back to the configured one).
     fn disk_slow(&mut self, id: NodeId, fsync: Option<&Dist>) -> Result<(), Self::Error>;
+    /// Apply a fault to a node's modelled disk (`None`: its faults end).
+    fn disk_fault(&mut self, id: NodeId, fault: Option<&DiskFault>) -> Result<(), Self::Error>;
     /// The clients' total offered load (operations per second).
     fn rate(&self) -> f64;
     fn set_rate(&mut self, rate: f64) -> Result<(), Self::Error>;
@@ -241,6 +247,12 @@ impl FaultState {
                     n.disk_slow(id, d.as_ref())?;
                 }
             }
+            Fault::Disk(t, f) => {
+                hit = resolve(n, t, &|_, _| true, rng);
+                for &id in &hit {
+                    n.disk_fault(id, Some(f))?;
+                }
+            }
             Fault::Rate(r) => {
                 self.saved_rate[index] = n.rate();
                 n.set_rate(*r)?;
@@ -297,6 +309,12 @@ impl FaultState {
             Some(Fault::DiskSlow(..)) => {
                 for &id in &hit {
                     n.disk_slow(id, None)?;
+                }
+                "disk"
+            }
+            Some(Fault::Disk(..)) => {
+                for &id in &hit {
+                    n.disk_fault(id, None)?;
                 }
                 "disk"
             }

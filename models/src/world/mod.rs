@@ -14,6 +14,7 @@
 //! Parts of the world that `native run` drives on the machine as well live here too: the fault
 //! plan ([`faults`]), the liveness book ([`liveness`]) and the clients' pace ([`load`]).
 
+pub mod disk;
 pub mod faults;
 pub mod host;
 pub mod liveness;
@@ -28,6 +29,7 @@ use crate::network::{LinkConfig, Links, Partition, Shape, Topology};
 use crate::queueing::network::{QEvent, QNet, QNetConfig};
 use crate::raft::cluster::{self, Cluster, ClusterConfig};
 
+use self::disk::{DiskConfig, DiskFault, DiskStep, Done, HostDisk, IoConfig, IoLoad, Owner};
 use self::faults::{Fault, FaultState, Nemesis, NodeId};
 use self::host::{Host, HostConfig};
 use self::liveness::{Liveness, Obligations};
@@ -63,6 +65,10 @@ pub struct WorldConfig {
     /// The hosts that have a modelled CPU, each with its host id: their policy, CPUs and batch
     /// jobs. Services on those hosts run their work on them.
     pub cpus: Vec<(u32, CpuConfig)>,
+    /// The hosts that have a modelled disk, each with its host id.
+    pub disks: Vec<(u32, DiskConfig)>,
+    /// Block workloads on the hosts' disks.
+    pub io: Vec<IoConfig>,
 }
 
 impl WorldConfig {
@@ -74,6 +80,8 @@ impl WorldConfig {
     pub fn is_lone_queueing_network(&self) -> bool {
         self.raft.is_none()
             && self.cpus.is_empty()
+            && self.disks.is_empty()
+            && self.io.is_empty()
             && self.plan.is_empty()
             && self.liveness.is_empty()
             && self.qnet.as_ref().is_some_and(|q| {
@@ -103,6 +111,9 @@ pub struct Parts {
     /// The modelled CPUs, and per host id the index of its CPU in `cpus`.
     pub cpus: Vec<HostCpu>,
     cpu_of: Vec<Option<u32>>,
+    /// The modelled disks, and per host id the index of its disk in `disks`.
+    pub disks: Vec<HostDisk>,
+    disk_of: Vec<Option<u32>>,
 }
 
 impl Parts {
@@ -119,6 +130,14 @@ impl Parts {
         let i = (*self.cpu_of.get(host as usize)?)?;
         self.cpus.get_mut(i as usize)
     }
+
+    /// Host `host`'s modelled disk, if it has one (else its disk is the fsync latency of
+    /// [`host::Disk`]).
+    #[inline]
+    pub fn disk(&mut self, host: u32) -> Option<&mut HostDisk> {
+        let i = (*self.disk_of.get(host as usize)?)?;
+        self.disks.get_mut(i as usize)
+    }
 }
 
 /// The world's events: each service's own, and the world's.
@@ -128,6 +147,8 @@ pub enum Ev {
     Queue(QEvent),
     /// A host's CPU has something to do.
     Cpu(Step),
+    /// A host's disk completes a request.
+    Disk(DiskStep),
     /// Step `index` of the fault plan.
     Fault {
         index: u32,
@@ -159,6 +180,13 @@ impl From<Step> for Ev {
     }
 }
 
+impl From<DiskStep> for Ev {
+    #[inline]
+    fn from(e: DiskStep) -> Self {
+        Ev::Disk(e)
+    }
+}
+
 impl TraceEvent for Ev {
     /// A service's event encodes as that service alone encodes it, so a scenario of one family
     /// hashes as it did before the world existed; the world's own take the tags the Raft
@@ -169,6 +197,7 @@ impl TraceEvent for Ev {
             Ev::Raft(r) => r.encode(e),
             Ev::Queue(q) => q.encode(e),
             Ev::Cpu(c) => c.encode(e),
+            Ev::Disk(d) => d.encode(e),
             Ev::Fault { index } => {
                 e.u8(5).u32(*index);
             }
@@ -189,6 +218,10 @@ pub struct World {
     qnet_on_network: bool,
     /// Pieces of CPU work that ended at a step, as (process, token): reused.
     done: Vec<(ProcId, u64)>,
+    /// Block workloads, in the order of `WorldConfig::io`.
+    io: Vec<IoLoad>,
+    /// Disk requests that ended at a step: reused.
+    disk_done: Vec<Done>,
     faults: FaultState,
     /// The fault plan's draws (whom a random target hits, partition shapes, clock skews).
     fault_rng: RngStream,
@@ -220,6 +253,37 @@ impl World {
             }
             cpus.push(c);
         }
+        let mut disk_of = vec![None; config.hosts.len()];
+        let mut disks = Vec::with_capacity(config.disks.len());
+        for (host, disk) in std::mem::take(&mut config.disks) {
+            let slot = disk_of
+                .get_mut(host as usize)
+                .ok_or_else(|| format!("a disk on host {host}, which does not exist"))?;
+            *slot = Some(disks.len() as u32);
+            disks.push(HostDisk::new(&disk, host)?);
+        }
+        let io: Vec<IoLoad> = std::mem::take(&mut config.io)
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| IoLoad::new(c, i as u32))
+            .collect();
+        for load in &io {
+            let disk = disk_of
+                .get(load.host() as usize)
+                .copied()
+                .flatten()
+                .and_then(|i| disks.get(i as usize))
+                .ok_or_else(|| format!("io `{}` is on a host without a disk", load.name()))?;
+            let extent = load.workload().extent();
+            if extent > disk.bytes() {
+                return Err(format!(
+                    "io `{}` reaches byte {extent}, past the end of disk `{}` ({} bytes)",
+                    load.name(),
+                    disk.name(),
+                    disk.bytes()
+                ));
+            }
+        }
         let hosts = config.hosts.len() as u32;
         let (servers, edge) = match &raft {
             Some(r) => (r.nodes(), hosts - r.nodes()),
@@ -248,11 +312,15 @@ impl World {
                 live: Obligations::new(config.liveness.clone()),
                 cpus,
                 cpu_of,
+                disks,
+                disk_of,
             },
             raft,
             qnet,
             qnet_on_network,
             done: Vec::new(),
+            io,
+            disk_done: Vec::new(),
             faults: FaultState::new(config.plan.len()),
             // The stream keeps the name it had when the Raft cluster owned the plan, so seeds
             // replay as before.
@@ -295,6 +363,32 @@ impl World {
             }
         }
         self.done = done;
+    }
+
+    /// A host's disk steps: the requests that ended go back to the services that made them.
+    #[inline(never)]
+    fn disk_step(&mut self, step: DiskStep, ctx: &mut Ctx<'_, Ev>) {
+        let mut done = std::mem::take(&mut self.disk_done);
+        if let Some(disk) = self.parts.disk(step.host) {
+            disk.step(ctx, &mut done);
+        }
+        for d in done.drain(..) {
+            match d.owner {
+                Owner::Io { load, .. } => {
+                    if let Some(l) = self.io.get_mut(load as usize)
+                        && let Some(disk) = self.parts.disk(l.host())
+                    {
+                        l.done(&d, ctx, disk);
+                    }
+                }
+                Owner::Raft { node, epoch } => {
+                    if let Some(raft) = self.raft.as_mut() {
+                        raft.disk_synced(node, epoch, d.ok, ctx, &mut self.parts);
+                    }
+                }
+            }
+        }
+        self.disk_done = done;
     }
 
     /// Whether there is a leader, and the committed index, as liveness sees them.
@@ -401,6 +495,9 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
         if let Some(h) = self.parts.hosts.get_mut(id as usize) {
             h.disk.forget_queue(self.ctx.now());
         }
+        if let Some(d) = self.parts.disk(id) {
+            d.forget_queue();
+        }
         Ok(())
     }
     fn restart(&mut self, id: NodeId) -> Result<(), Self::Error> {
@@ -436,6 +533,16 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
     fn disk_slow(&mut self, id: NodeId, fsync: Option<&simcore::Dist>) -> Result<(), Self::Error> {
         if let Some(h) = self.parts.hosts.get_mut(id as usize) {
             h.disk.set_slow(fsync);
+        }
+        if let Some(d) = self.parts.disk(id) {
+            let slow = fsync.map(|f| DiskFault::Slow(f.clone()));
+            d.fault(slow.as_ref(), self.ctx);
+        }
+        Ok(())
+    }
+    fn disk_fault(&mut self, id: NodeId, fault: Option<&DiskFault>) -> Result<(), Self::Error> {
+        if let Some(d) = self.parts.disk(id) {
+            d.fault(fault, self.ctx);
         }
         Ok(())
     }
@@ -475,6 +582,14 @@ impl Model for World {
         for cpu in &mut self.parts.cpus {
             cpu.start(ctx)?;
         }
+        for disk in &mut self.parts.disks {
+            disk.start(ctx)?;
+        }
+        for load in &mut self.io {
+            if let Some(disk) = self.parts.disk(load.host()) {
+                load.start(ctx, disk)?;
+            }
+        }
         if let Some(q) = self.qnet.as_mut() {
             q.start_in(ctx)?;
         }
@@ -495,6 +610,7 @@ impl Model for World {
             Ev::Queue(q) => self.queue_event(q, ctx),
             Ev::Raft(e) => self.raft_event(e, ctx),
             Ev::Cpu(step) => self.cpu_step(step, ctx),
+            Ev::Disk(step) => self.disk_step(step, ctx),
             Ev::Fault { index } => self.fault(index as usize, ctx),
             Ev::Deadline { index } => {
                 if let Some(detail) = self.parts.live.deadline(index) {

@@ -161,7 +161,7 @@ pub const CLOCK: VerbSpec = VerbSpec {
 /// `disk`: hosts react (their disks).
 pub const DISK: VerbSpec = VerbSpec {
     name: "disk",
-    doc: "Makes servers' disks fail or slow down (the cluster runs only slow(D) so far).",
+    doc: "Makes hosts' disks slow, full, failing (errors, corruption, failed fsyncs) or dead; fails and rebuilds an array's member.",
     args: &[
         ArgSpec::Target,
         ArgSpec::Form {
@@ -191,6 +191,21 @@ pub const DISK: VerbSpec = VerbSpec {
                     name: "corrupt",
                     arg: Some(PropType::Probability),
                     example: "corrupt(0.1%)",
+                },
+                FormSpec {
+                    name: "fail",
+                    arg: None,
+                    example: "fail",
+                },
+                FormSpec {
+                    name: "fail-member",
+                    arg: Some(PropType::Count { min: 0, max: 63 }),
+                    example: "fail-member(1)",
+                },
+                FormSpec {
+                    name: "rebuild",
+                    arg: None,
+                    example: "rebuild",
                 },
             ],
         },

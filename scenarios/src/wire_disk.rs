@@ -1,0 +1,191 @@
+//! A checked scenario's `disk` and `io` blocks to the world's disks and block workloads.
+//!
+//! A `disk` block gives each host it is placed on a disk of its own; without declared hosts it
+//! is a host of its own, named after the block. An `io` block runs on the hosts it is placed
+//! on, or, without declared hosts, on the scenario's one disk.
+
+use models::disk::hdd::{HddSpec, SECTOR_BYTES};
+use models::disk::raid::Level;
+use models::disk::sched::IoPolicy;
+use models::disk::workload::{IoWorkload, Pattern};
+use models::world::WorldConfig;
+use models::world::disk::{DeviceSpec, DiskConfig, IoConfig};
+use models::world::host::HostConfig;
+use simcore::Dist;
+
+use crate::check::{Checked, CheckedBlock};
+use crate::diag::Diagnostic;
+
+const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
+
+/// The device a `disk` block describes.
+fn device(b: &CheckedBlock) -> Result<DeviceSpec, String> {
+    let drive = match b.choice("model").unwrap_or("hdd") {
+        "hdd" => {
+            let spec = HddSpec::from_datasheet(
+                b.count("rpm").unwrap_or(7200) as u32,
+                b.nanos("seek").unwrap_or(9_000_000),
+                b.size("transfer").unwrap_or(105 * MIB),
+                b.size("capacity").unwrap_or(1024 * GIB),
+            )
+            .map_err(|e| e.to_string())?;
+            DeviceSpec::Hdd(spec)
+        }
+        other => return Err(format!("the `{other}` disk model is not available yet")),
+    };
+    let level = match b.choice("raid").unwrap_or("none") {
+        "raid0" => Level::Raid0,
+        "raid1" => Level::Raid1,
+        "raid4" => Level::Raid4,
+        "raid5" => Level::Raid5,
+        _ => return Ok(drive),
+    };
+    let chunk = b.size("chunk").unwrap_or(64 << 10);
+    if chunk == 0 || !chunk.is_multiple_of(SECTOR_BYTES) {
+        return Err(format!(
+            "the chunk of {chunk} bytes is not a positive multiple of {SECTOR_BYTES}"
+        ));
+    }
+    Ok(DeviceSpec::Array {
+        level,
+        chunk: chunk / SECTOR_BYTES,
+        members: b.count("members").unwrap_or(4) as u32,
+        member: Box::new(drive),
+    })
+}
+
+fn workload(b: &CheckedBlock, disk_bytes: u64) -> IoWorkload {
+    let start = b.size("start").unwrap_or(0);
+    IoWorkload {
+        block: b.size("block").unwrap_or(4096),
+        pattern: b
+            .choice("pattern")
+            .and_then(Pattern::from_name)
+            .unwrap_or(Pattern::Random),
+        read_fraction: b.probability("reads").unwrap_or(1.0),
+        queue_depth: b.count("queue_depth").unwrap_or(1) as u32,
+        requests: b.count("requests").unwrap_or(10_000),
+        span: b
+            .size("span")
+            .unwrap_or_else(|| disk_bytes.saturating_sub(start)),
+        start,
+    }
+}
+
+/// Adds the scenario's disks and `io` loads to `world`, with hosts for disks that are not
+/// placed on declared ones.
+pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<Diagnostic>) {
+    let at = |b: &CheckedBlock, message: String, hint: &str| {
+        Diagnostic::at(&b.file, b.span, message).hint(hint.to_string())
+    };
+    // Each disk's host ids and size, by block.
+    let mut sizes: Vec<(u32, u64)> = Vec::new();
+    for b in checked.blocks.iter().filter(|b| b.spec.kind == "disk") {
+        let spec = match device(b) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(at(b, format!("disk `{}`: {e}", b.name), "check the disk's properties"));
+                continue;
+            }
+        };
+        let bytes = match spec.build() {
+            Ok(d) => d.sectors() * SECTOR_BYTES,
+            Err(e) => {
+                errors.push(at(b, format!("disk `{}`: {e}", b.name), "an array needs members its level allows (RAID 1 an even number, RAID 4 and 5 three or more) and a chunk smaller than a drive"));
+                continue;
+            }
+        };
+        let policy = b
+            .choice("scheduler")
+            .and_then(IoPolicy::from_name)
+            .unwrap_or(IoPolicy::Fifo);
+        let hosts: Vec<String> = if b.placement.is_empty() {
+            vec![b.name.clone()]
+        } else {
+            b.placement.clone()
+        };
+        for name in hosts {
+            let id = match world.hosts.iter().position(|h| h.name == name) {
+                Some(i) => i as u32,
+                None => {
+                    world.hosts.push(HostConfig {
+                        name: name.clone(),
+                        fsync: Dist::Constant { value: 0.0 },
+                    });
+                    world.hosts.len() as u32 - 1
+                }
+            };
+            if world.disks.iter().any(|(h, _)| *h == id) {
+                errors.push(at(
+                    b,
+                    format!("host `{name}` is given a second disk"),
+                    "a host has one disk: make it an array (`raid raid5`) or place the disks on different hosts",
+                ));
+                continue;
+            }
+            world.disks.push((
+                id,
+                DiskConfig {
+                    name: b.name.clone(),
+                    device: spec.clone(),
+                    policy,
+                },
+            ));
+            sizes.push((id, bytes));
+        }
+    }
+    for b in checked.blocks.iter().filter(|b| b.spec.kind == "io") {
+        let hosts: Vec<u32> = if b.placement.is_empty() {
+            if sizes.len() == 1 {
+                vec![sizes[0].0]
+            } else {
+                errors.push(at(
+                    b,
+                    format!("io `{}` is not placed and the scenario has {} disks", b.name, sizes.len()),
+                    if sizes.is_empty() {
+                        "add a disk: `disk d { model hdd }`"
+                    } else {
+                        "declare hosts, place the disks on them and the io with `on`"
+                    },
+                ));
+                continue;
+            }
+        } else {
+            b.placement
+                .iter()
+                .filter_map(|n| world.hosts.iter().position(|h| h.name == *n))
+                .map(|i| i as u32)
+                .collect()
+        };
+        for host in hosts {
+            let Some(&(_, bytes)) = sizes.iter().find(|(h, _)| *h == host) else {
+                let name = &world.hosts[host as usize].name;
+                errors.push(at(
+                    b,
+                    format!("io `{}` runs on host `{name}`, which has no disk", b.name),
+                    "place a `disk` block on it: `disk d { on HOST }`",
+                ));
+                continue;
+            };
+            let w = workload(b, bytes);
+            if let Err(e) = w.validate() {
+                errors.push(at(b, format!("io `{}`: {e}", b.name), "check block, span and start"));
+                continue;
+            }
+            if w.extent() > bytes {
+                errors.push(at(
+                    b,
+                    format!("io `{}` reaches byte {}, past the end of its disk ({bytes} bytes)", b.name, w.extent()),
+                    "make the span or start smaller, or the disk larger",
+                ));
+                continue;
+            }
+            world.io.push(IoConfig {
+                name: b.name.clone(),
+                host,
+                workload: w,
+            });
+        }
+    }
+}
