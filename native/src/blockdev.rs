@@ -26,6 +26,9 @@ pub const ALIGN: usize = 4096;
 /// Why a disk run could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DiskError {
+    /// The scenario cannot run natively; the message names its file.
+    #[error("{0}")]
+    Scenario(String),
     #[error("{0}")]
     Setup(String),
     #[error("interrupted: the loop device was detached and its file removed")]

@@ -9,23 +9,28 @@
 //! summed up by the same code ([`Figures`]) and compared by the same measure ([`demerit`]).
 
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use models::disk::queue::IoRun;
-use models::disk::workload::{IoKind, IoOp, IoWorkload};
+use models::disk::queue::{IoRun, simulate};
+use models::disk::workload::{IoKind, IoOp, IoWorkload, Pattern, stream_name};
+use models::world::disk::{DeviceSpec, DiskConfig, IoConfig};
 use simcore::RngStream;
 
 use crate::blockdev::{AlignedBuf, DiskError, LoopDevice};
+use crate::fio::Fio;
+use crate::run::RunError;
 
-/// The stream a workload's requests are drawn from, for a seed: the same on both sides.
-pub fn ops_stream(seed: u64) -> RngStream {
-    RngStream::derive(seed, "io.ops")
+/// The stream the `io` load `name` draws its requests from for a seed: the simulator's own
+/// ([`stream_name`]), so both sides issue the same requests.
+pub fn ops_stream(seed: u64, name: &str) -> RngStream {
+    RngStream::derive(seed, &stream_name(name))
 }
 
-/// The workload's requests for `seed`, in the order they are issued.
-pub fn ops(workload: &IoWorkload, seed: u64) -> Vec<IoOp> {
-    workload.ops(&mut ops_stream(seed)).collect()
+/// The requests of the `io` load `name` for `seed`, in the order they are issued.
+pub fn ops(workload: &IoWorkload, seed: u64, name: &str) -> Vec<IoOp> {
+    workload.ops(&mut ops_stream(seed, name)).collect()
 }
 
 /// One thread's share: (class, latency in ns) per request it completed, and its first error.
@@ -197,6 +202,274 @@ pub fn demerit(simulated: &[u64], measured: &[u64]) -> Option<f64> {
     (mean > 0.0).then(|| rms / mean)
 }
 
+/// The largest loop device `native run` makes: its file is written through before the run.
+pub const MAX_DEVICE_BYTES: u64 = 4 << 30;
+
+/// A disk scenario: `io` loads, each on its host's modelled disk, and no Raft cluster.
+#[derive(Debug)]
+pub struct DiskScenario {
+    pub name: String,
+    /// The swept values of the variant chosen (empty without a sweep).
+    pub variant: String,
+    pub seed: u64,
+    /// Each `io` load with its host's disk. A load placed on several hosts runs once, as its
+    /// first copy (whose requests `native run` draws as the simulator's first copy does).
+    pub loads: Vec<(IoConfig, DiskConfig)>,
+}
+
+/// The scenario at `path` as a disk scenario, or None when it is not one (it has a `raft`
+/// block, or no `io` block): `native run` then runs it as before.
+pub fn load(
+    path: &Path,
+    seed: Option<u64>,
+    variant: &[String],
+) -> Result<Option<DiskScenario>, DiskError> {
+    let scenario = scenarios::load(path).map_err(|e| DiskError::Scenario(e.to_string()))?;
+    let Ok(checked) = scenarios::check::check(&scenario) else {
+        return Ok(None); // The Raft runner reports the scenario's errors, as it always has.
+    };
+    let has = |kind: &str| checked.blocks.iter().any(|b| b.spec.kind == kind);
+    if has("raft") || !has("io") {
+        return Ok(None);
+    }
+    let chosen = crate::run::choose(&scenario, seed, variant).map_err(|e| match e {
+        RunError::Scenario(m) | RunError::Setup(m) => DiskError::Scenario(m),
+        RunError::Interrupted => DiskError::Interrupted,
+    })?;
+    let world = chosen.world;
+    let mut loads: Vec<(IoConfig, DiskConfig)> = Vec::new();
+    for io in &world.io {
+        if loads.iter().any(|(l, _)| l.name == io.name) {
+            continue;
+        }
+        let disk = world
+            .disks
+            .iter()
+            .find(|(h, _)| *h == io.host)
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| DiskError::Scenario(format!("io `{}` has no disk", io.name)))?;
+        if io.workload.extent() > MAX_DEVICE_BYTES {
+            return Err(DiskError::Scenario(format!(
+                "{}: io `{}` reaches byte {} ({}), and native run makes a loop device as large as \
+                 that, at most {}; give the io block a smaller `span` (and `start`)",
+                path.display(),
+                io.name,
+                io.workload.extent(),
+                size(io.workload.extent()),
+                size(MAX_DEVICE_BYTES)
+            )));
+        }
+        loads.push((io.clone(), disk));
+    }
+    Ok(Some(DiskScenario {
+        name: chosen.name,
+        variant: chosen.label,
+        seed: chosen.seed,
+        loads,
+    }))
+}
+
+/// One load's three sides.
+#[derive(Debug)]
+pub struct LoadReport {
+    pub io: IoConfig,
+    pub disk: DiskConfig,
+    /// The loop device it ran on, its size, and whether the loop driver used direct I/O.
+    pub device: String,
+    pub device_bytes: u64,
+    pub direct_io: bool,
+    pub sim: IoRun,
+    pub real: IoRun,
+    pub fio: Fio,
+}
+
+/// Runs each load of `scenario` in the simulator ([`simulate`] on its disk's model, the requests
+/// from the load's stream) and on a loop device of its extent (the same requests), then fio on
+/// that device; `progress` hears of each step, with a word for what it is: `cleaned` (what a
+/// killed run had left), `running`.
+pub fn run(
+    scenario: &DiskScenario,
+    stop: &AtomicBool,
+    fio: bool,
+    progress: &mut dyn FnMut(&str, &str),
+) -> Result<Vec<LoadReport>, DiskError> {
+    let mut out = Vec::new();
+    for (io, disk) in &scenario.loads {
+        let w = &io.workload;
+        let device = disk
+            .device
+            .build()
+            .map_err(|e| DiskError::Scenario(format!("disk `{}`: {e}", disk.name)))?;
+        let sim = simulate(
+            w,
+            device,
+            disk.policy,
+            &mut ops_stream(scenario.seed, &io.name),
+        );
+        let dev = LoopDevice::create(&crate::blockdev::state_dir(), w.extent(), stop)?;
+        for line in dev.cleaned() {
+            progress("cleaned", line);
+        }
+        progress(
+            "running",
+            &format!("io `{}` on {}", io.name, dev.path().display()),
+        );
+        if stop.load(Ordering::Relaxed) {
+            return Err(DiskError::Interrupted);
+        }
+        let issued = ops(w, scenario.seed, &io.name);
+        let real = measure(&dev, &issued, w.queue_depth, stop)?;
+        let fio = if fio {
+            crate::fio::run(w, dev.path(), scenario.seed, stop)?
+        } else {
+            Fio::Skipped("--no-fio".into())
+        };
+        out.push(LoadReport {
+            io: io.clone(),
+            disk: disk.clone(),
+            device: dev.path().display().to_string(),
+            device_bytes: dev.bytes(),
+            direct_io: dev.direct_io(),
+            sim,
+            real,
+            fio,
+        });
+    }
+    Ok(out)
+}
+
+/// A modelled device in words: `hdd 7200 rpm, 100 GiB`, `raid5 of 4 x (hdd ...)`.
+pub fn device_words(d: &DeviceSpec) -> String {
+    match d {
+        DeviceSpec::Hdd(spec) => format!("hdd {} rpm, {} cylinders", spec.rpm, spec.cylinders),
+        DeviceSpec::Array {
+            level,
+            members,
+            member,
+            ..
+        } => format!(
+            "{} of {members} x ({})",
+            format!("{level:?}").to_lowercase(),
+            device_words(member)
+        ),
+    }
+}
+
+/// Bytes for people: `4 KiB`, `64 MiB`, `1.5 GiB`.
+pub fn size(bytes: u64) -> String {
+    let units = [
+        (1u64 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
+    for (unit, name) in units {
+        if bytes >= unit {
+            let v = bytes as f64 / unit as f64;
+            return if v.fract() == 0.0 {
+                format!("{v} {name}")
+            } else {
+                format!("{v:.1} {name}")
+            };
+        }
+    }
+    format!("{bytes} B")
+}
+
+/// A workload in words: `4 KiB random, 70% reads, queue depth 4, 10000 requests over 64 MiB
+/// from 0`.
+pub fn describe(w: &IoWorkload) -> String {
+    let pattern = match w.pattern {
+        Pattern::Random => "random",
+        Pattern::Sequential => "sequential",
+    };
+    format!(
+        "{} {pattern}, {}% reads, queue depth {}, {} requests over {} from byte {}",
+        size(w.block),
+        (w.read_fraction * 100.0).round(),
+        w.queue_depth,
+        w.requests,
+        size(w.blocks() * w.block),
+        w.start
+    )
+}
+
+/// One row of a comparison table: a class on one side, and that side's demerit against the
+/// measurement when it has samples to compare.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub class: IoKind,
+    pub side: String,
+    pub figures: Option<Figures>,
+    pub demerit: Option<f64>,
+}
+
+/// The rows of a load: per class, the simulator, the measurement and fio (when it ran).
+pub fn rows(sim: &IoRun, real: &IoRun, fio: &Fio) -> Vec<Row> {
+    let mut out = Vec::new();
+    for kind in IoKind::ALL {
+        if sim.of(kind).is_empty() && real.of(kind).is_empty() {
+            continue;
+        }
+        out.push(Row {
+            class: kind,
+            side: "sim".into(),
+            figures: Figures::of(sim.of(kind), sim.makespan),
+            demerit: demerit(sim.of(kind), real.of(kind)),
+        });
+        out.push(Row {
+            class: kind,
+            side: "real".into(),
+            figures: Figures::of(real.of(kind), real.makespan),
+            demerit: None,
+        });
+        if let Fio::Ran(classes) = fio {
+            out.push(Row {
+                class: kind,
+                side: "fio".into(),
+                figures: classes.iter().find(|(k, _)| *k == kind).and_then(|c| c.1),
+                demerit: None,
+            });
+        }
+    }
+    out
+}
+
+/// Rows as a table for people: latencies in time units, IOPS, and the demerit as a percentage.
+pub fn table(rows: &[Row]) -> Vec<String> {
+    let mut out = vec![format!(
+        "{:<6} {:<5} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "class", "side", "n", "p50", "p90", "p99", "max", "IOPS", "demerit"
+    )];
+    let t = |v: f64| reports::text::show(v, true);
+    for r in rows {
+        let figures = match r.figures {
+            Some(f) => format!(
+                "{:>7} {:>9} {:>9} {:>9} {:>9} {:>9.0}",
+                f.n,
+                t(f.p50),
+                t(f.p90),
+                t(f.p99),
+                t(f.max),
+                f.iops
+            ),
+            None => format!(
+                "{:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                0, "-", "-", "-", "-", "-"
+            ),
+        };
+        let demerit = r
+            .demerit
+            .map_or(String::new(), |d| format!("{:>7.1}%", d * 100.0));
+        out.push(
+            format!("{:<6} {:<5} {figures} {demerit:>8}", r.class.name(), r.side)
+                .trim_end()
+                .to_string(),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,7 +531,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let stop = AtomicBool::new(false);
         let dev = LoopDevice::create(dir.path(), w.extent(), &stop).unwrap();
-        let issued = ops(&w, 9);
+        let issued = ops(&w, 9, "t");
         let real = measure(&dev, &issued, w.queue_depth, &stop).unwrap();
         let hdd = Hdd::new(HddSpec {
             rpm: 7200,
@@ -271,8 +544,12 @@ mod tests {
             seek: SeekCurve::HP_97560,
         })
         .unwrap();
-        let sim =
-            models::disk::queue::simulate(&w, Device::Hdd(hdd), IoPolicy::Fifo, &mut ops_stream(9));
+        let sim = models::disk::queue::simulate(
+            &w,
+            Device::Hdd(hdd),
+            IoPolicy::Fifo,
+            &mut ops_stream(9, "t"),
+        );
         let reads = issued.iter().filter(|o| o.kind == IoKind::Read).count();
         assert_eq!(real.read.len(), reads);
         assert_eq!(real.write.len(), 600 - reads);

@@ -58,8 +58,10 @@ enum Command {
     },
     /// Run a scenario on this machine. A Raft scenario (the default target, `processes`): a
     /// process per node, UDP on loopback, logs fsynced on disk, the scenario's load and faults,
-    /// then the simulator's checks on what happened. A CPU scheduling scenario with `--target
-    /// kernel`: its job mix in the bare-metal kernel under QEMU, beside the simulator's schedule.
+    /// then the simulator's checks on what happened. A disk scenario (an `io` block): its
+    /// workload on a loop device with O_DIRECT, beside the simulator's disk model and fio. A
+    /// CPU scheduling scenario with `--target kernel`: its job mix in the bare-metal kernel
+    /// under QEMU, beside the simulator's schedule.
     /// Exits 0 when every check held (the kernel passed), 1 when one did not (the kernel failed
     /// or hung), 2 when the run could not run or was interrupted (Ctrl-C, SIGTERM, SIGHUP).
     Run {
@@ -299,6 +301,31 @@ fn main() -> ExitCode {
                     variant,
                 });
             }
+            match diskrun::load(&file, seed, &variant) {
+                Ok(Some(disk)) => {
+                    let raft_only = [
+                        ("--until", until.is_some()),
+                        ("--keep", keep),
+                        ("--emulate-latency", emulate_latency),
+                        ("--netns", netns),
+                        ("--history", history.is_some()),
+                        ("--compare", compare.is_some()),
+                    ];
+                    if let Some((flag, _)) = raft_only.iter().find(|(_, set)| *set) {
+                        eprintln!(
+                            "error: {flag} is for Raft scenarios; {} is a disk scenario (see `native run --help`)",
+                            file.display()
+                        );
+                        return ExitCode::from(2);
+                    }
+                    return native_disk(&file, &disk);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             let args = run::RunArgs {
                 scenario: file,
                 seed,
@@ -515,6 +542,58 @@ fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `native run` on a disk scenario: each `io` load simulated, measured on a loop device and run
+/// by fio, as a table per load; exit 0 when it ran, 2 when it could not or was interrupted
+/// (the loop device is removed either way).
+fn native_disk(file: &std::path::Path, disk: &diskrun::DiskScenario) -> ExitCode {
+    let stop = interrupt_flag();
+    println!("scenario   {} ({})", disk.name, file.display());
+    if !disk.variant.is_empty() {
+        println!("variant    {}", disk.variant);
+    }
+    println!("seed       {}", disk.seed);
+    let mut progress = |what: &str, line: &str| println!("{what:<10} {line}");
+    let loads = match diskrun::run(disk, &stop, true, &mut progress) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    for l in &loads {
+        println!();
+        println!(
+            "io         {}: {}",
+            l.io.name,
+            diskrun::describe(&l.io.workload)
+        );
+        println!(
+            "simulated  disk `{}`: {}, scheduler {}",
+            l.disk.name,
+            diskrun::device_words(&l.disk.device),
+            format!("{:?}", l.disk.policy).to_lowercase()
+        );
+        println!(
+            "measured   {} over a {} file, O_DIRECT{}",
+            l.device,
+            diskrun::size(l.device_bytes),
+            if l.direct_io {
+                ", the loop driver's direct I/O on"
+            } else {
+                "; the loop driver could not use direct I/O on its file (its page cache serves it)"
+            }
+        );
+        if let fio::Fio::Skipped(why) = &l.fio {
+            println!("fio        skipped: {why}");
+        }
+        println!();
+        for line in diskrun::table(&diskrun::rows(&l.sim, &l.real, &l.fio)) {
+            println!("{line}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `native run`: the run, its summary, and the exit code.
