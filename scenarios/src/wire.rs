@@ -270,7 +270,10 @@ fn refuse_disk_faults_without_disks(
                 if !matches!(&fault.kind, crate::ast::ValueKind::Call { name, .. } if name == "slow"))
         })
     });
-    let name = world.hosts.get(bare as usize).map_or("?", |h| h.name.as_str());
+    let name = world
+        .hosts
+        .get(bare as usize)
+        .map_or("?", |h| h.name.as_str());
     let message = format!("this disk fault needs a modelled disk, and host `{name}` has none");
     let hint = "place a `disk` block on every host the fault can hit (`disk d { on HOSTS }`); only `slow` works on a bare fsync latency";
     errors.push(match line {

@@ -7,6 +7,7 @@
 use models::disk::hdd::{HddSpec, SECTOR_BYTES};
 use models::disk::raid::Level;
 use models::disk::sched::IoPolicy;
+use models::disk::ssd::{Cell, GcPolicy, SsdSpec};
 use models::disk::workload::{IoWorkload, Pattern};
 use models::world::WorldConfig;
 use models::world::disk::{DeviceSpec, DiskConfig, IoConfig};
@@ -32,7 +33,30 @@ fn device(b: &CheckedBlock) -> Result<DeviceSpec, String> {
             .map_err(|e| e.to_string())?;
             DeviceSpec::Hdd(spec)
         }
-        other => return Err(format!("the `{other}` disk model is not available yet")),
+        _ => {
+            let capacity = b.size("capacity").unwrap_or(4 * GIB);
+            let mut spec = SsdSpec::typical(Cell::Mlc, 1);
+            let block_bytes = spec.page_bytes * u64::from(spec.pages_per_block);
+            let logical = capacity.div_ceil(block_bytes);
+            let logical = u32::try_from(logical).map_err(|_| {
+                format!("a capacity of {capacity} bytes is too large for the SSD model")
+            })?;
+            let op = b.probability("over_provisioning").unwrap_or(0.07);
+            let spare = ((f64::from(logical) * op).ceil() as u32).max(spec.gc_high + spec.dies + 1);
+            spec.blocks = logical.saturating_add(spare);
+            spec.spare_blocks = spare;
+            spec.read_ns = b.nanos("read_latency").unwrap_or(spec.read_ns);
+            spec.program_ns = b.nanos("write_latency").unwrap_or(spec.program_ns);
+            spec.erase_ns = b.nanos("erase_latency").unwrap_or(spec.erase_ns);
+            if let Some(t) = b.size("transfer") {
+                spec.bus_bytes_per_s = t;
+            }
+            spec.gc = match b.choice("gc") {
+                Some("cost-benefit") => GcPolicy::CostBenefit,
+                _ => GcPolicy::Greedy,
+            };
+            DeviceSpec::Ssd(spec)
+        }
     };
     let level = match b.choice("raid").unwrap_or("none") {
         "raid0" => Level::Raid0,
@@ -85,7 +109,11 @@ pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<D
         let spec = match device(b) {
             Ok(s) => s,
             Err(e) => {
-                errors.push(at(b, format!("disk `{}`: {e}", b.name), "check the disk's properties"));
+                errors.push(at(
+                    b,
+                    format!("disk `{}`: {e}", b.name),
+                    "check the disk's properties",
+                ));
                 continue;
             }
         };
@@ -142,7 +170,11 @@ pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<D
             } else {
                 errors.push(at(
                     b,
-                    format!("io `{}` is not placed and the scenario has {} disks", b.name, sizes.len()),
+                    format!(
+                        "io `{}` is not placed and the scenario has {} disks",
+                        b.name,
+                        sizes.len()
+                    ),
                     if sizes.is_empty() {
                         "add a disk: `disk d { model hdd }`"
                     } else {
@@ -170,13 +202,21 @@ pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<D
             };
             let w = workload(b, bytes);
             if let Err(e) = w.validate() {
-                errors.push(at(b, format!("io `{}`: {e}", b.name), "check block, span and start"));
+                errors.push(at(
+                    b,
+                    format!("io `{}`: {e}", b.name),
+                    "check block, span and start",
+                ));
                 continue;
             }
             if w.extent() > bytes {
                 errors.push(at(
                     b,
-                    format!("io `{}` reaches byte {}, past the end of its disk ({bytes} bytes)", b.name, w.extent()),
+                    format!(
+                        "io `{}` reaches byte {}, past the end of its disk ({bytes} bytes)",
+                        b.name,
+                        w.extent()
+                    ),
                     "make the span or start smaller, or the disk larger",
                 ));
                 continue;

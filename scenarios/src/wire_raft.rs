@@ -444,7 +444,11 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
                     Some(ValueKind::Integer(i)) if *i >= 0 => {
                         Fault::Disk(t, DiskFault::FailMember(*i as u32))
                     }
-                    _ => return Err("fail-member takes a member's number, such as fail-member(1)".into()),
+                    _ => {
+                        return Err(
+                            "fail-member takes a member's number, such as fail-member(1)".into(),
+                        );
+                    }
                 },
                 other => return Err(format!("unknown disk fault `{other}`")),
             }

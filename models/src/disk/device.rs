@@ -14,6 +14,7 @@
 use super::hdd::Hdd;
 use super::raid::{DiskOp, Level, Raid, RaidError};
 use super::sched::Positioned;
+use super::ssd::{Ssd, SsdError};
 use super::workload::{IoKind, IoOp};
 
 /// What a device cannot do.
@@ -27,6 +28,8 @@ pub enum DeviceError {
     Raid(#[from] RaidError),
     #[error("an array needs members of one size, at least one sector each")]
     Members,
+    #[error(transparent)]
+    Ssd(#[from] SsdError),
 }
 
 /// How one request went.
@@ -44,6 +47,7 @@ pub struct Service {
 #[derive(Debug, Clone)]
 pub enum Device {
     Hdd(Hdd),
+    Ssd(Box<Ssd>),
     Array(Box<Array>),
 }
 
@@ -83,7 +87,26 @@ impl Device {
     pub fn sectors(&self) -> u64 {
         match self {
             Device::Hdd(h) => h.sectors(),
+            Device::Ssd(s) => s.sectors(),
             Device::Array(a) => a.raid.capacity() * a.chunk,
+        }
+    }
+
+    /// Requests the device works on at once. A drive's arm serves one at a time (an array's
+    /// members overlap inside one request); an SSD takes a native command queue's 32 and
+    /// overlaps them on its dies, each request waiting only for the dies it needs.
+    pub fn slots(&self) -> usize {
+        match self {
+            Device::Ssd(_) => 32,
+            Device::Hdd(_) | Device::Array(_) => 1,
+        }
+    }
+
+    /// An SSD's write amplification so far (flash pages programmed per host page written).
+    pub fn write_amplification(&self) -> Option<f64> {
+        match self {
+            Device::Ssd(s) => Some(s.stats().write_amplification()),
+            _ => None,
         }
     }
 
@@ -113,6 +136,17 @@ impl Device {
                     total: a.total(),
                     seek: a.seek,
                     seek_distance: from.abs_diff(to),
+                })
+            }
+            Device::Ssd(s) => {
+                let a = match op.kind {
+                    IoKind::Read => s.read(now, op.lba, op.sectors)?,
+                    IoKind::Write => s.write(now, op.lba, op.sectors)?,
+                };
+                Ok(Service {
+                    total: a.total(),
+                    seek: 0,
+                    seek_distance: 0,
                 })
             }
             Device::Array(a) => a.serve(now, op),
@@ -277,12 +311,13 @@ impl Positioned for Device {
     fn head_cylinder(&self) -> u32 {
         match self {
             Device::Hdd(h) => h.head_cylinder(),
-            Device::Array(_) => 0,
+            Device::Ssd(_) | Device::Array(_) => 0,
         }
     }
     fn cylinder(&self, lba: u64) -> u32 {
         match self {
             Device::Hdd(h) => Positioned::cylinder(h, lba),
+            Device::Ssd(_) => 0,
             // An array's members each have their own arm: by position in the array, a sweep
             // over logical blocks is a sweep over each member.
             Device::Array(a) => {
@@ -293,7 +328,7 @@ impl Positioned for Device {
     fn positioning(&self, now: u64, lba: u64) -> u64 {
         match self {
             Device::Hdd(h) => h.positioning(now, lba),
-            Device::Array(_) => 0,
+            Device::Ssd(_) | Device::Array(_) => 0,
         }
     }
 }

@@ -542,7 +542,12 @@ mod tests {
         // 2x the time; long ones linearly.
         let settle = spec.seek.short_a * 1e6;
         let t = |d| spec.seek.time_ns(d) as f64 - settle;
-        assert!((t(400) / t(100) - 2.0).abs() < 0.01, "{} {}", t(400), t(100));
+        assert!(
+            (t(400) / t(100) - 2.0).abs() < 0.01,
+            "{} {}",
+            t(400),
+            t(100)
+        );
         let long = |d| spec.seek.time_ns(d) as f64 - spec.seek.long_a * 1e6;
         let b = spec.seek.boundary;
         assert!((long(4 * b) / long(2 * b) - 2.0).abs() < 0.01);

@@ -6,7 +6,7 @@ pub mod device;
 pub mod hdd;
 pub mod queue;
 pub mod raid;
-pub mod schema;
 pub mod sched;
+pub mod schema;
 pub mod ssd;
 pub mod workload;

@@ -1,8 +1,9 @@
 //! A disk with its I/O scheduler in front: requests wait in arrival order, and whenever the
 //! device is free the scheduler picks the next. Sans-IO: [`DiskQueue::start`] says when the
 //! request it starts completes, and the caller calls [`DiskQueue::complete`] then (the world
-//! schedules an event; [`simulate`] just advances its clock). One device serves one request at
-//! a time (an array's members overlap inside [`Device::serve`]).
+//! schedules an event; [`simulate`] just advances its clock). A drive serves one request at a
+//! time (an array's members overlap inside [`Device::serve`]); an SSD takes up to
+//! [`Device::slots`] at once, its dies queueing them.
 //!
 //! When nothing is waiting and an array is rebuilding, the device does a stripe of the rebuild:
 //! rebuilds run in the foreground's idle time, as md's does at its minimum speed.
@@ -38,7 +39,8 @@ pub struct DiskQueue {
     sched: IoScheduler,
     pending: Vec<Request>,
     tokens: Vec<u64>,
-    serving: Option<Completion>,
+    /// Requests in service, in the order they started (at most [`Device::slots`]).
+    serving: Vec<Completion>,
     /// A `disk slow` fault: each request takes a draw of this longer.
     slow: Option<Dist>,
 }
@@ -50,7 +52,7 @@ impl DiskQueue {
             sched: IoScheduler::new(policy),
             pending: Vec::new(),
             tokens: Vec::new(),
-            serving: None,
+            serving: Vec::new(),
             slow: None,
         }
     }
@@ -65,12 +67,12 @@ impl DiskQueue {
 
     /// Requests waiting or in service.
     pub fn depth(&self) -> usize {
-        self.pending.len() + usize::from(self.serving.as_ref().is_some_and(|c| c.token.is_some()))
+        self.pending.len() + self.serving.iter().filter(|c| c.token.is_some()).count()
     }
 
     /// Whether the device is working.
     pub fn busy(&self) -> bool {
-        self.serving.is_some()
+        !self.serving.is_empty()
     }
 
     /// Sets the extra time a `disk slow` fault adds to every request (`None`: none).
@@ -89,16 +91,20 @@ impl DiskQueue {
         self.tokens.push(token);
     }
 
-    /// If the device is free, starts the request the scheduler picks (or a rebuild stripe when
-    /// nothing waits): when it completes. `rng` draws a `disk slow` fault's extra time.
+    /// If the device has a free slot, starts the request the scheduler picks (or a rebuild
+    /// stripe when nothing waits): when it completes. `rng` draws a `disk slow` fault's extra
+    /// time. Call it again until it returns `None` to fill every slot.
     pub fn start(&mut self, now: u64, rng: &mut RngStream) -> Option<u64> {
-        if self.serving.is_some() {
+        if self.serving.len() >= self.device.slots() {
             return None;
         }
         let Some(i) = self.sched.pick(&self.pending, &self.device, now) else {
+            if self.busy() {
+                return None;
+            }
             let t = self.device.rebuild_step(now)?;
             let done = now + t;
-            self.serving = Some(Completion {
+            self.serving.push(Completion {
                 token: None,
                 op: IoOp {
                     kind: IoKind::Write,
@@ -127,7 +133,7 @@ impl DiskQueue {
             s.total += slow.sample(rng).max(0.0) as u64;
         }
         let done = now + result.as_ref().map_or(0, |s| s.total);
-        self.serving = Some(Completion {
+        self.serving.push(Completion {
             token: Some(token),
             op,
             arrived: r.arrived,
@@ -138,9 +144,11 @@ impl DiskQueue {
         Some(done)
     }
 
-    /// The request in service completed: what it was.
+    /// The request in service that completes first (the earliest started of those that end at
+    /// the same instant): what it was. Call it at that instant.
     pub fn complete(&mut self) -> Option<Completion> {
-        self.serving.take()
+        let i = (0..self.serving.len()).min_by_key(|&i| (self.serving[i].done, i))?;
+        Some(self.serving.remove(i))
     }
 
     /// The host crashed: what was queued is gone (the request in service finishes on the
@@ -148,7 +156,7 @@ impl DiskQueue {
     pub fn forget_queue(&mut self) {
         self.pending.clear();
         self.tokens.clear();
-        if let Some(c) = self.serving.as_mut() {
+        for c in &mut self.serving {
             c.token = None;
         }
     }
@@ -198,9 +206,18 @@ pub fn simulate(
         q.submit(now, *op, i as u64);
     }
     let mut issued = workload.queue_depth as u64;
-    while let Some(done) = q.start(now, &mut unused) {
-        now = done;
+    // Completion times of the requests in service; the device's slots filled at each instant.
+    let mut due: Vec<u64> = Vec::new();
+    loop {
+        while let Some(done) = q.start(now, &mut unused) {
+            due.push(done);
+        }
+        let Some(i) = (0..due.len()).min_by_key(|&i| (due[i], i)) else {
+            break;
+        };
+        now = due.swap_remove(i);
         let Some(c) = q.complete() else { break };
+        debug_assert_eq!(c.done, now, "the first to complete is the one due");
         if c.token.is_none() {
             continue;
         }

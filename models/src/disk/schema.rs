@@ -39,7 +39,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "capacity",
                     PropType::Size,
-                    Need::Default("hdd 1TiB, ssd 64GiB"),
+                    Need::Default("hdd 1TiB, ssd 4GiB"),
                     "Bytes one drive holds.",
                 ),
                 prop(
@@ -60,8 +60,8 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "transfer",
                     PropType::Size,
-                    Need::Default("hdd 105MiB, ssd 500MiB"),
-                    "Bytes per second at the outer edge (a hard drive's inner zone gives 60% of it) or over an SSD's bus.",
+                    Need::Default("hdd 105MiB, ssd 400MB"),
+                    "Bytes per second at the outer edge (a hard drive's inner zone gives 60% of it) or over each of an SSD's 8 dies' channels.",
                 ),
                 prop(
                     "read_latency",
@@ -72,7 +72,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "write_latency",
                     PropType::Duration,
-                    Need::Default("600us"),
+                    Need::Default("750us"),
                     "An SSD's flash page program.",
                 ),
                 prop(
@@ -134,6 +134,16 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "queue_depth",
                     MetricKind::Gauge,
                     "Requests waiting or in service.",
+                ),
+                metric(
+                    "seek_distance",
+                    MetricKind::Gauge,
+                    "A hard drive's (or array's) cylinders moved by the last request, set with `seek`.",
+                ),
+                metric(
+                    "seek",
+                    MetricKind::Gauge,
+                    "A hard drive's (or array's) last seek time in nanoseconds, set with `seek_distance`.",
                 ),
                 metric(
                     "write_amplification",

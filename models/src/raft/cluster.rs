@@ -19,8 +19,8 @@ use simcore::{
 };
 
 use crate::cpu::{ProcConfig, ProcId, Step};
-use crate::network::{Fate, Host, Shape};
 use crate::disk::workload::{IoKind, IoOp};
+use crate::network::{Fate, Host, Shape};
 use crate::world::Parts;
 use crate::world::disk::{DiskStep, Owner};
 
@@ -1184,7 +1184,13 @@ impl Cluster {
         }
     }
 
-    fn sync_done<W: Sink>(&mut self, node: NodeId, epoch: u32, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
+    fn sync_done<W: Sink>(
+        &mut self,
+        node: NodeId,
+        epoch: u32,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
+    ) {
         let slot = &mut self.slots[node as usize];
         if slot.epoch != epoch || slot.server.is_none() {
             return;

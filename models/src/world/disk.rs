@@ -19,12 +19,14 @@ use crate::disk::hdd::{Hdd, HddSpec, SECTOR_BYTES};
 use crate::disk::queue::{Completion, DiskQueue};
 use crate::disk::raid::Level;
 use crate::disk::sched::IoPolicy;
+use crate::disk::ssd::{Ssd, SsdSpec};
 use crate::disk::workload::{IoKind, IoOp, IoWorkload, stream_name};
 
 /// A device as a scenario describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeviceSpec {
     Hdd(HddSpec),
+    Ssd(SsdSpec),
     /// `members` drives alike at `level`, striped in chunks of `chunk` sectors.
     Array {
         level: Level,
@@ -39,6 +41,9 @@ impl DeviceSpec {
         match self {
             DeviceSpec::Hdd(spec) => Hdd::new(spec.clone())
                 .map(Device::Hdd)
+                .map_err(|e| e.to_string()),
+            DeviceSpec::Ssd(spec) => Ssd::new(spec.clone())
+                .map(|s| Device::Ssd(Box::new(s)))
                 .map_err(|e| e.to_string()),
             DeviceSpec::Array {
                 level,
@@ -163,6 +168,12 @@ struct DiskMetrics {
     service: HistogramId,
     seek_time: HistogramId,
     queue_depth: GaugeId,
+    /// An SSD's only.
+    write_amplification: Option<GaugeId>,
+    /// A drive with an arm's: the last request's seek distance (cylinders) and seek time (ns),
+    /// set together, so their histories pair up into seek time against distance.
+    seek_distance: Option<GaugeId>,
+    seek: Option<GaugeId>,
 }
 
 /// The faults in force on one disk.
@@ -183,8 +194,10 @@ pub struct HostDisk {
     queue: DiskQueue,
     /// Requests refused at once (a failed disk, a full one): completed at the next step.
     refused: VecDeque<(u64, IoOp, SimTime)>,
-    /// Whether a [`DiskStep`] is queued for this disk.
-    stepping: bool,
+    /// [`DiskStep`]s queued for this disk: one per request in service, and one for the refused.
+    steps: usize,
+    /// Whether a step for the refused requests is queued.
+    refusing: bool,
     faults: Faults,
     /// Writes that landed damaged (`corrupt`).
     pub corrupted: u64,
@@ -203,7 +216,8 @@ impl HostDisk {
             host,
             queue: DiskQueue::new(device, config.policy),
             refused: VecDeque::new(),
-            stepping: false,
+            steps: 0,
+            refusing: false,
             faults: Faults::default(),
             corrupted: 0,
             rng: None,
@@ -223,21 +237,41 @@ impl HostDisk {
     /// Registers the disk's metrics (pooled under its block's name) and its fault stream.
     pub fn start<E: TraceEvent>(&mut self, ctx: &mut Ctx<'_, E>) -> Result<(), SimError> {
         let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
+        let armed = self.queue.device().write_amplification().is_none();
         let m = ctx.metrics();
         self.metrics = Some(DiskMetrics {
             requests: m.counter(&self.name, "requests").map_err(setup)?,
-            service: m.histogram(&self.name, "service", Unit::Ns).map_err(setup)?,
+            service: m
+                .histogram(&self.name, "service", Unit::Ns)
+                .map_err(setup)?,
             seek_time: m
                 .histogram(&self.name, "seek_time", Unit::Ns)
                 .map_err(setup)?,
             queue_depth: m.gauge(&self.name, "queue_depth").map_err(setup)?,
+            write_amplification: match self.queue.device().write_amplification() {
+                Some(_) => Some(m.gauge(&self.name, "write_amplification").map_err(setup)?),
+                None => None,
+            },
+            seek_distance: match armed {
+                true => Some(m.gauge(&self.name, "seek_distance").map_err(setup)?),
+                false => None,
+            },
+            seek: match armed {
+                true => Some(m.gauge(&self.name, "seek").map_err(setup)?),
+                false => None,
+            },
         });
         self.rng = Some(ctx.stream(&format!("{}.host.{}.faults", self.name, self.host))?);
         Ok(())
     }
 
     /// Queues `op` for `owner`.
-    pub fn submit<E: From<DiskStep> + TraceEvent>(&mut self, op: IoOp, owner: Owner, ctx: &mut Ctx<'_, E>) {
+    pub fn submit<E: From<DiskStep> + TraceEvent>(
+        &mut self,
+        op: IoOp,
+        owner: Owner,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         let now = ctx.now();
         if self.faults.failed || (self.faults.full && op.kind == IoKind::Write) {
             self.refused.push_back((owner.token(), op, now));
@@ -260,54 +294,62 @@ impl HostDisk {
         }
     }
 
-    /// Makes sure a step is queued when there is something to do.
+    /// Queues a step for each request the device can start now, and one for refused ones.
     fn kick<E: From<DiskStep> + TraceEvent>(&mut self, ctx: &mut Ctx<'_, E>) {
-        if self.stepping {
-            return;
-        }
         let now = ctx.now();
-        let at = if !self.refused.is_empty() {
-            Some(now)
-        } else {
-            let rng = match self.rng {
-                Some(id) => ctx.rng(id),
-                None => return,
-            };
-            self.queue
-                .start(now.as_nanos(), rng)
-                .map(SimTime::from_nanos)
-        };
-        if let Some(at) = at {
-            self.stepping = true;
-            ctx.schedule_at(at, DiskStep { host: self.host }.into());
+        let step = DiskStep { host: self.host };
+        if !self.refused.is_empty() && !self.refusing {
+            self.refusing = true;
+            ctx.schedule_at(now, step.into());
+        }
+        let Some(id) = self.rng else { return };
+        while let Some(done) = self.queue.start(now.as_nanos(), ctx.rng(id)) {
+            self.steps += 1;
+            ctx.schedule_at(SimTime::from_nanos(done), step.into());
         }
     }
 
-    /// The step: what completed goes to `done`, and the next request starts.
-    pub fn step<E: From<DiskStep> + TraceEvent>(&mut self, ctx: &mut Ctx<'_, E>, done: &mut Vec<Done>) {
-        self.stepping = false;
+    /// The step: what completed goes to `done`, and the next requests start.
+    pub fn step<E: From<DiskStep> + TraceEvent>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+        done: &mut Vec<Done>,
+    ) {
         let now = ctx.now();
-        if let Some((token, op, at)) = self.refused.pop_front() {
-            if let Some(owner) = Owner::of(token) {
-                done.push(Done {
-                    owner,
-                    kind: op.kind,
-                    latency: now.saturating_since(at),
-                    ok: false,
-                });
+        if self.refusing {
+            self.refusing = false;
+            for (token, op, at) in self.refused.drain(..) {
+                if let Some(owner) = Owner::of(token) {
+                    done.push(Done {
+                        owner,
+                        kind: op.kind,
+                        latency: now.saturating_since(at),
+                        ok: false,
+                    });
+                }
             }
-        } else if let Some(c) = self.queue.complete() {
-            self.completed(c, ctx, done);
+        } else if self.steps > 0 {
+            self.steps -= 1;
+            if let Some(c) = self.queue.complete() {
+                debug_assert_eq!(c.done, now.as_nanos(), "steps come in completion order");
+                self.completed(c, ctx, done);
+            }
         }
         self.gauge(now, ctx);
         self.kick(ctx);
     }
 
-    fn completed<E: TraceEvent>(&mut self, c: Completion, ctx: &mut Ctx<'_, E>, done: &mut Vec<Done>) {
+    fn completed<E: TraceEvent>(
+        &mut self,
+        c: Completion,
+        ctx: &mut Ctx<'_, E>,
+        done: &mut Vec<Done>,
+    ) {
         let Some(owner) = c.token.and_then(Owner::of) else {
             return; // a rebuild stripe, or a request whose owner crashed
         };
-        let mut ok = c.result.is_ok();
+        // A request in service when the disk died dies with it.
+        let mut ok = c.result.is_ok() && !self.faults.failed;
         if let (Ok(s), Some(m)) = (&c.result, self.metrics) {
             let metrics = ctx.metrics();
             metrics.add(m.requests, 1);
@@ -315,18 +357,38 @@ impl HostDisk {
             if s.seek > 0 {
                 metrics.record(m.seek_time, s.seek);
             }
+            if let (Some(d), Some(t)) = (m.seek_distance, m.seek) {
+                let at = SimTime::from_nanos(c.started);
+                metrics.set(d, at, f64::from(s.seek_distance));
+                metrics.set(t, at, s.seek as f64);
+            }
+            if let (Some(g), Some(wa)) = (
+                m.write_amplification,
+                self.queue.device().write_amplification(),
+            ) && c.op.kind == IoKind::Write
+            {
+                metrics.set(g, SimTime::from_nanos(c.done), wa);
+            }
         }
         if let Some(id) = self.rng {
             let rng = ctx.rng(id);
             if ok && self.faults.errors > 0.0 && rng.chance(self.faults.errors) {
                 ok = false;
             }
-            if ok && c.op.kind == IoKind::Write && self.faults.corrupt > 0.0 && rng.chance(self.faults.corrupt) {
+            if ok
+                && c.op.kind == IoKind::Write
+                && self.faults.corrupt > 0.0
+                && rng.chance(self.faults.corrupt)
+            {
                 self.corrupted += 1;
             }
         }
         if let Err(DeviceError::OutOfRange { .. }) = c.result {
-            debug_assert!(false, "services keep their requests on the disk: {:?}", c.op);
+            debug_assert!(
+                false,
+                "services keep their requests on the disk: {:?}",
+                c.op
+            );
         }
         done.push(Done {
             owner,
@@ -338,7 +400,11 @@ impl HostDisk {
 
     /// Applies a fault (`None`: every fault of this disk ends, as at the end of a `during`
     /// window; an array's failed member stays failed until it is rebuilt).
-    pub fn fault<E: From<DiskStep> + TraceEvent>(&mut self, fault: Option<&DiskFault>, ctx: &mut Ctx<'_, E>) {
+    pub fn fault<E: From<DiskStep> + TraceEvent>(
+        &mut self,
+        fault: Option<&DiskFault>,
+        ctx: &mut Ctx<'_, E>,
+    ) {
         match fault {
             None => {
                 self.faults = Faults::default();
@@ -418,8 +484,12 @@ impl IoLoad {
         let name = self.config.name.clone();
         let m = ctx.metrics();
         self.metrics = Some(IoMetrics {
-            read: m.histogram(&name, "read_latency", Unit::Ns).map_err(setup)?,
-            write: m.histogram(&name, "write_latency", Unit::Ns).map_err(setup)?,
+            read: m
+                .histogram(&name, "read_latency", Unit::Ns)
+                .map_err(setup)?,
+            write: m
+                .histogram(&name, "write_latency", Unit::Ns)
+                .map_err(setup)?,
             completed: m.counter(&name, "completed").map_err(setup)?,
             errors: m.counter(&name, "errors").map_err(setup)?,
         });
@@ -452,7 +522,12 @@ impl IoLoad {
     }
 
     /// One of its requests ended: count it and issue the next.
-    pub fn done<E: From<DiskStep> + TraceEvent>(&mut self, d: &Done, ctx: &mut Ctx<'_, E>, disk: &mut HostDisk) {
+    pub fn done<E: From<DiskStep> + TraceEvent>(
+        &mut self,
+        d: &Done,
+        ctx: &mut Ctx<'_, E>,
+        disk: &mut HostDisk,
+    ) {
         if let Some(m) = self.metrics {
             let metrics = ctx.metrics();
             if d.ok {

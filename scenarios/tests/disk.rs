@@ -1,0 +1,179 @@
+//! Disk scenarios: each lesson holds because the model captures the effect (the schedulers'
+//! order, the SSD's garbage collection, the disk under a Raft log, an array's degraded mode),
+//! the disk verbs act on modelled disks, and disk runs are deterministic across processes.
+
+use std::path::{Path, PathBuf};
+
+use scenarios::{RunOptions, RunReport, run_file};
+
+#[path = "common/sim_hash.rs"]
+mod sim_hash;
+use sim_hash::hash_in_new_process;
+
+fn scenario_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn stat(r: &RunReport, metric: &str, stat: &str) -> f64 {
+    r.result
+        .metrics
+        .get(metric)
+        .and_then(|m| m.stat(stat))
+        .unwrap_or_else(|| panic!("no {stat}({metric})"))
+}
+
+fn run_text(name: &str, text: &str) -> Result<Vec<RunReport>, String> {
+    let dir = std::env::temp_dir().join(format!("sim-disk-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.scn"));
+    std::fs::write(&path, text).unwrap();
+    let runs = run_file(&path, &RunOptions::default()).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    runs
+}
+
+/// OSTEP's scheduling lesson on the same requests: SSTF beats FIFO, SATF (which also counts
+/// rotation) beats SSTF on the mean, and pays for it in starvation that deadline bounds.
+#[test]
+fn schedulers_order_as_ostep_says() {
+    let runs = run_file(
+        &scenario_path("disk-scheduling.scn"),
+        &RunOptions::default(),
+    )
+    .unwrap();
+    let by = |v: &str| {
+        runs.iter()
+            .find(|r| r.variant == format!("spinning.scheduler={v}"))
+            .unwrap_or_else(|| panic!("no variant {v}"))
+    };
+    let mean = |v| stat(by(v), "reads.read_latency", "mean");
+    let max = |v| stat(by(v), "reads.read_latency", "max");
+    assert!(
+        mean("sstf") < 0.8 * mean("fifo"),
+        "{} {}",
+        mean("sstf"),
+        mean("fifo")
+    );
+    assert!(
+        mean("satf") < mean("sstf"),
+        "{} {}",
+        mean("satf"),
+        mean("sstf")
+    );
+    assert!(max("satf") > 2.0 * max("fifo"), "SATF starves far requests");
+    assert!(max("deadline") < max("satf") && max("deadline") < max("sstf"));
+    for r in &runs {
+        assert_eq!(stat(r, "reads.completed", "value"), 5000.0);
+        assert!(r.result.violations.is_empty(), "{:?}", r.result.violations);
+    }
+}
+
+/// The same Raft cluster commits several times faster on SSDs than on hard drives, because a
+/// commit waits for a majority's log writes.
+#[test]
+fn raft_commits_faster_on_ssds_than_on_hdds() {
+    let runs = run_file(&scenario_path("raft-disks.scn"), &RunOptions::default()).unwrap();
+    let p50 = |v: &str| {
+        let r = runs
+            .iter()
+            .find(|r| r.variant == format!("wal.model={v}"))
+            .unwrap();
+        assert!(r.result.violations.is_empty(), "{:?}", r.result.violations);
+        stat(r, "kv.commit_latency", "p50")
+    };
+    let (hdd, ssd) = (p50("hdd"), p50("ssd"));
+    assert!(hdd > 3.0 * ssd, "hdd {hdd} ssd {ssd}");
+}
+
+/// Filling an SSD: write amplification rises above 1 only once GC must copy, and the tail
+/// latency of writes then far exceeds a page program.
+#[test]
+fn an_ssd_filling_up_hits_the_gc_cliff() {
+    let fresh = run_text(
+        "fresh",
+        "scenario \"fresh\" {\n  disk flash { model ssd  capacity 256MiB }\n  io w { reads 0%  queue_depth 32  requests 20000 }\n}\n",
+    )
+    .unwrap();
+    let wa_fresh = stat(&fresh[0], "flash.write_amplification", "max");
+    assert_eq!(wa_fresh, 1.0, "20,000 pages of 65,536: no GC yet");
+    let full = run_file(&scenario_path("ssd-filling.scn"), &RunOptions::default()).unwrap();
+    let r = &full[0];
+    assert!(r.result.violations.is_empty(), "{:?}", r.result.violations);
+    assert!(stat(r, "flash.write_amplification", "last") > 2.0);
+    assert!(
+        stat(r, "fill.write_latency", "p99") > 10.0 * stat(&fresh[0], "w.write_latency", "p99")
+    );
+}
+
+/// Disk faults on a modelled disk: a failed disk errors every request, `errors(p)` about a
+/// share p, a full disk refuses writes but serves reads; and a RAID 5 array keeps serving with a
+/// member failed.
+#[test]
+fn disk_verbs_act_on_modelled_disks() {
+    let with = |fault: &str, reads: &str| {
+        let text = format!(
+            "scenario \"f\" {{\n  host h {{ }}\n  disk d {{ on h  capacity 1GiB }}\n  io x {{ on h  reads {reads}  requests 2000 }}\n  at 0s disk h {fault}\n}}\n"
+        );
+        let r = run_text("f", &text).unwrap().remove(0);
+        (
+            stat(&r, "x.completed", "value"),
+            stat(&r, "x.errors", "value"),
+        )
+    };
+    assert_eq!(with("fail", "50%"), (0.0, 2000.0));
+    let (ok, err) = with("errors(10%)", "100%");
+    assert_eq!(ok + err, 2000.0);
+    assert!((150.0..250.0).contains(&err), "{err} errors at 10% of 2000");
+    let (ok, err) = with("full", "50%");
+    assert_eq!(ok + err, 2000.0);
+    assert!(
+        err > 800.0 && ok > 800.0,
+        "writes refused ({err}), reads served ({ok})"
+    );
+    assert_eq!(with("slow(1ms)", "100%"), (2000.0, 0.0));
+    let raid = run_file(&scenario_path("raid5-rebuild.scn"), &RunOptions::default()).unwrap();
+    assert!(raid[0].result.violations.is_empty());
+}
+
+/// A disk fault that needs a modelled disk is refused, with its line, where a host has none.
+#[test]
+fn disk_faults_need_a_modelled_disk() {
+    let text = "scenario \"bare\" {\n  duration 1s\n  host h { }\n  job j { on h  cpu 10ms }\n  at 0s disk h full\n}\n";
+    let err = run_text("bare", text).unwrap_err();
+    assert!(err.contains("bare.scn:5:3"), "{err}");
+    assert!(err.contains("needs a modelled disk"), "{err}");
+}
+
+/// Bad disk and io blocks are errors with a place and a hint, never panics.
+#[test]
+fn bad_disk_blocks_are_clear_errors() {
+    for (text, want) in [
+        ("disk d { raid raid5  members 2 }\n  io x { }", "disk `d`"),
+        (
+            "disk d { capacity 1GiB }\n  io x { span 2GiB }",
+            "past the end",
+        ),
+        ("disk d { }\n  io x { block 1000B }", "multiple of 512"),
+        ("disk d { }\n  disk e { }\n  io x { }", "not placed"),
+    ] {
+        let scenario = format!("scenario \"b\" {{\n  {text}\n}}\n");
+        let err = run_text("b", &scenario).expect_err(text);
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(err.contains("b.scn:"), "{err}");
+    }
+}
+
+/// Disk runs replay bit for bit in separate processes (the SSD's FTL, an array's rebuild).
+#[test]
+fn disk_runs_are_deterministic() {
+    for (file, variant) in [
+        ("raid5-rebuild.scn", None),
+        ("raft-disks.scn", Some("wal.model=ssd")),
+        ("disk-scheduling.scn", Some("spinning.scheduler=satf")),
+    ] {
+        let path = scenario_path(file);
+        let a = hash_in_new_process(&path, 3, variant);
+        let b = hash_in_new_process(&path, 3, variant);
+        assert_eq!(a, b, "{file}");
+    }
+}
