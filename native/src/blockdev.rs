@@ -306,11 +306,6 @@ impl LoopDevice {
         self.record.device.as_deref().unwrap_or(Path::new(""))
     }
 
-    /// The file under the device.
-    pub fn backing(&self) -> &Path {
-        &self.record.backing
-    }
-
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -429,7 +424,7 @@ pub(crate) mod tests {
             dev.path()
         );
         assert_eq!(dev.bytes(), 1 << 20);
-        let backing = dev.backing().to_path_buf();
+        let backing = dev.record.backing.clone();
         assert!(associated(&backing).contains(&dev.path().display().to_string()));
         // An aligned write and read back through O_DIRECT; the file's filler elsewhere.
         let mut buf = AlignedBuf::new(ALIGN);

@@ -13,6 +13,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use models::disk::device::Device;
+use models::disk::hdd::SECTOR_BYTES;
 use models::disk::queue::{IoRun, simulate};
 use models::disk::workload::{IoKind, IoOp, IoWorkload, Pattern, stream_name};
 use models::world::disk::{DeviceSpec, DiskConfig, IoConfig};
@@ -157,11 +159,6 @@ impl Figures {
             },
         })
     }
-
-    /// Each class's figures of a run.
-    pub fn of_run(run: &IoRun) -> [(IoKind, Option<Figures>); 2] {
-        IoKind::ALL.map(|k| (k, Figures::of(run.of(k), run.makespan)))
-    }
 }
 
 /// The demerit figure of Ruemmler and Wilkes ("An introduction to disk drive modeling", 1994),
@@ -296,9 +293,7 @@ pub fn run(
     let mut out = Vec::new();
     for (io, disk) in &scenario.loads {
         let w = &io.workload;
-        let device = disk
-            .device
-            .build()
+        let device = modelled(&disk.device, w.extent())
             .map_err(|e| DiskError::Scenario(format!("disk `{}`: {e}", disk.name)))?;
         let sim = simulate(
             w,
@@ -338,10 +333,28 @@ pub fn run(
     Ok(out)
 }
 
-/// A modelled device in words: `hdd 7200 rpm, 100 GiB`, `raid5 of 4 x (hdd ...)`.
+/// The device `spec` describes, as a loop device of `extent` bytes is when the workload starts:
+/// its contents written (an SSD's pages mapped, at no time; see `Ssd::precondition`).
+pub fn modelled(spec: &DeviceSpec, extent: u64) -> Result<Device, String> {
+    let mut device = spec.build()?;
+    if let Device::Ssd(ssd) = &mut device {
+        let sectors = extent.div_ceil(SECTOR_BYTES).min(ssd.sectors());
+        ssd.precondition(0, sectors).map_err(|e| e.to_string())?;
+    }
+    Ok(device)
+}
+
+/// A modelled device in words: `hdd 7200 rpm, 2000 cylinders`, `raid5 of 4 x (hdd ...)`.
 pub fn device_words(d: &DeviceSpec) -> String {
     match d {
         DeviceSpec::Hdd(spec) => format!("hdd {} rpm, {} cylinders", spec.rpm, spec.cylinders),
+        DeviceSpec::Ssd(spec) => format!(
+            "ssd, flash read {}, program {}, {} dies on {} MB/s channels",
+            reports::text::show(spec.read_ns as f64, true),
+            reports::text::show(spec.program_ns as f64, true),
+            spec.dies,
+            spec.bus_bytes_per_s / 1_000_000
+        ),
         DeviceSpec::Array {
             level,
             members,
@@ -508,7 +521,6 @@ mod tests {
     /// same count of each class on both sides, every one timed.
     #[test]
     fn both_sides_issue_the_same_requests_per_class() {
-        use models::disk::device::Device;
         use models::disk::hdd::{Hdd, HddSpec, SeekCurve, Zone};
         use models::disk::sched::IoPolicy;
         use models::disk::workload::Pattern;
@@ -558,8 +570,8 @@ mod tests {
             (real.read.len(), real.write.len())
         );
         assert!(real.makespan > 0 && real.read.iter().all(|&ns| ns > 0));
-        let [(_, r), (_, wr)] = Figures::of_run(&real);
-        let (r, wr) = (r.unwrap(), wr.unwrap());
+        let r = Figures::of(&real.read, real.makespan).unwrap();
+        let wr = Figures::of(&real.write, real.makespan).unwrap();
         assert!(r.p50 <= r.p90 && r.p90 <= r.p99 && r.p99 <= r.max && r.iops > 0.0);
         assert_eq!(r.n + wr.n, 600);
         // Interrupted before it starts: no request is issued, and the run says so.

@@ -11,6 +11,7 @@
 
 mod blockdev;
 mod calibrate;
+mod calibrate_disk;
 mod child;
 mod compare;
 mod control;
@@ -159,6 +160,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CalibrateCommand {
+    /// A block device: a loop device over a file, measured with O_DIRECT by six workloads (random
+    /// reads and writes of 4 KiB and 64 KiB, sequential ones of 256 KiB, one request at a time);
+    /// the SSD model's read latency, write latency and transfer rate fitted to them. Writes a
+    /// scenario fragment (a `disk` block, to `include`) and the measurements in RON beside it,
+    /// and reports the demerit figure before and after calibration. Needs root.
+    Disk {
+        /// Requests per workload.
+        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+        requests: u64,
+        /// The fragment to write (the RON goes beside it, with the extension .ron).
+        #[arg(long, default_value = "calibration/disk.scn")]
+        out: PathBuf,
+    },
     /// Loopback UDP latency and the cost of handling a message: writes a scenario fragment
     /// (`network { latency lognormal(..) }`, to `include`) and the measurements in RON beside it.
     Net {
@@ -386,6 +400,40 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("error: calibrate net: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Calibrate(CalibrateCommand::Disk { requests, out }) => {
+            let stop = interrupt_flag();
+            let (cal, cleaned) = match calibrate_disk::run(requests, &stop) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: calibrate disk: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            for line in cleaned {
+                println!("cleaned    {line}");
+            }
+            println!("device     {}", cal.device);
+            println!();
+            for line in cal.table() {
+                println!("{line}");
+            }
+            println!();
+            print!("{}", cal.fragment());
+            match calibrate_disk::write(&cal, &out) {
+                Ok(()) => {
+                    println!(
+                        "wrote {} and {}",
+                        out.display(),
+                        out.with_extension("ron").display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: calibrate disk: {e}");
                     ExitCode::from(2)
                 }
             }
