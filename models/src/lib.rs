@@ -8,6 +8,7 @@ pub mod network;
 pub mod queueing;
 pub mod raft;
 pub mod schema;
+pub mod storage;
 pub mod world;
 
 /// Every model family a scenario can use. The world comes first: its hosts and network are what
