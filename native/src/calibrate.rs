@@ -200,10 +200,19 @@ pub fn read(path: &Path) -> Result<NetCalibration, String> {
 /// Writes the fragment to `path` and the measurements in RON beside it (`path` with `.ron`),
 /// each through a temporary file and a rename.
 pub fn write(cal: &NetCalibration, path: &Path) -> Result<(), String> {
+    write_pair(&cal.fragment(), cal, path)
+}
+
+/// Writes a calibration's `fragment` to `path` and `cal` in RON beside it (`path` with
+/// `.ron`), each through a temporary file and a rename: what every `native calibrate` writes.
+pub fn write_pair<T: Serialize>(fragment: &str, cal: &T, path: &Path) -> Result<(), String> {
     let ron = ron::ser::to_string_pretty(cal, ron::ser::PrettyConfig::default())
         .map_err(|e| e.to_string())?;
     let ron_path = path.with_extension("ron");
-    for (p, text) in [(path, cal.fragment()), (ron_path.as_path(), ron + "\n")] {
+    for (p, text) in [
+        (path, fragment.to_string()),
+        (ron_path.as_path(), ron + "\n"),
+    ] {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }

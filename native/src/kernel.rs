@@ -8,13 +8,14 @@
 //! nor fails is killed at the timeout: each is a failure with its own message.
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use sched::Time;
+
+use crate::child::ChildError;
 use sched::ktrace::{self, Record};
 pub use sched::ktrace::{JobFigures, Run};
 
@@ -232,58 +233,6 @@ pub enum BootError {
     Interrupted,
 }
 
-/// QEMU, owned: dropping it kills QEMU's whole process group and reaps it, whatever way the
-/// boot ends (an outcome, an error, an interruption, a panic).
-struct Qemu(Child);
-
-impl Qemu {
-    /// Starts `cmd` as QEMU: in a process group of its own (a Ctrl-C at the terminal reaches the
-    /// runner, which stops it, not QEMU behind its back), and killed by the kernel if the runner
-    /// dies first (a parent-death signal), so no QEMU outlives its runner, even a SIGKILLed one.
-    fn spawn(mut cmd: Command) -> Result<Qemu, String> {
-        let runner = std::process::id();
-        cmd.process_group(0);
-        // SAFETY: between fork and exec, only async-signal-safe calls (prctl, getppid) and no
-        // allocation.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The runner died before the signal was set: do not start at all.
-                if libc::getppid() as u32 != runner {
-                    return Err(std::io::Error::other("the runner is gone"));
-                }
-                Ok(())
-            });
-        }
-        cmd.spawn().map(Qemu).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                "no qemu-system-x86_64 (apt-get install qemu-system-x86)".to_string()
-            }
-            _ => format!("starting qemu-system-x86_64: {e}"),
-        })
-    }
-
-    fn kill(&mut self) {
-        // SAFETY: kill(2) with QEMU's process group (its pid, from process_group(0)) and a
-        // signal number touches no memory.
-        unsafe {
-            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            self.kill();
-        }
-    }
-}
-
 /// Boots `image` with `cmdline`, waits at most `timeout`, and judges the outcome. `stop` (set by
 /// Ctrl-C, SIGTERM or SIGHUP) kills QEMU and ends the boot as interrupted.
 pub fn boot(
@@ -293,54 +242,18 @@ pub fn boot(
     timeout: Duration,
     stop: &AtomicBool,
 ) -> Result<Boot, BootError> {
-    let mut cmd = qemu_command(image, cmdline, clock);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut qemu = Qemu::spawn(cmd).map_err(BootError::Setup)?;
-    let started = Instant::now();
-    let reader = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = reader(
-        qemu.0
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let err = reader(
-        qemu.0
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let status = loop {
-        match qemu.0.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if stop.load(Ordering::Relaxed) => {
-                qemu.kill();
-                return Err(BootError::Interrupted);
-            }
-            Ok(None) if started.elapsed() >= timeout => {
-                qemu.kill();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => {
-                qemu.kill();
-                return Err(BootError::Setup(format!("waiting for QEMU: {e}")));
-            }
+    let cmd = qemu_command(image, cmdline, clock);
+    // QEMU runs as every helper program does: in its own process group, dying with the runner.
+    let finished = crate::child::run(cmd, timeout, stop).map_err(|e| match e {
+        ChildError::Interrupted => BootError::Interrupted,
+        ChildError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            BootError::Setup("no qemu-system-x86_64 (apt-get install qemu-system-x86)".into())
         }
-    };
-    let wall = started.elapsed();
-    let serial = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+        ChildError::Spawn(e) => BootError::Setup(format!("starting qemu-system-x86_64: {e}")),
+        ChildError::Wait(e) => BootError::Setup(format!("waiting for QEMU: {e}")),
+    })?;
+    let (status, wall) = (finished.status, finished.wall);
+    let (serial, stderr) = (finished.stdout, finished.stderr);
     let outcome = match status.map(|s| s.code()) {
         None => Outcome::Hang { timeout },
         Some(Some(PASS_STATUS)) => match parse(&serial) {

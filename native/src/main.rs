@@ -9,11 +9,16 @@
 //! features the native targets need are present here (block devices, cgroups and FUSE follow
 //! with their issues); native tests use the same checks to skip with a printed reason.
 
+mod blockdev;
 mod calibrate;
+mod calibrate_disk;
+mod child;
 mod compare;
 mod control;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
+mod diskrun;
+mod fio;
 mod kernel;
 mod netns;
 mod node;
@@ -54,8 +59,10 @@ enum Command {
     },
     /// Run a scenario on this machine. A Raft scenario (the default target, `processes`): a
     /// process per node, UDP on loopback, logs fsynced on disk, the scenario's load and faults,
-    /// then the simulator's checks on what happened. A CPU scheduling scenario with `--target
-    /// kernel`: its job mix in the bare-metal kernel under QEMU, beside the simulator's schedule.
+    /// then the simulator's checks on what happened. A disk scenario (an `io` block): its
+    /// workload on a loop device with O_DIRECT, beside the simulator's disk model and fio. A
+    /// CPU scheduling scenario with `--target kernel`: its job mix in the bare-metal kernel
+    /// under QEMU, beside the simulator's schedule.
     /// Exits 0 when every check held (the kernel passed), 1 when one did not (the kernel failed
     /// or hung), 2 when the run could not run or was interrupted (Ctrl-C, SIGTERM, SIGHUP).
     Run {
@@ -153,6 +160,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CalibrateCommand {
+    /// A block device: a loop device over a file, measured with O_DIRECT by six workloads (random
+    /// reads and writes of 4 KiB and 64 KiB, sequential ones of 256 KiB, one request at a time);
+    /// the SSD model's read latency, write latency and transfer rate fitted to them. Writes a
+    /// scenario fragment (a `disk` block, to `include`) and the measurements in RON beside it,
+    /// and reports the demerit figure before and after calibration. Needs root.
+    Disk {
+        /// Requests per workload.
+        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+        requests: u64,
+        /// The fragment to write (the RON goes beside it, with the extension .ron).
+        #[arg(long, default_value = "calibration/disk.scn")]
+        out: PathBuf,
+    },
     /// Loopback UDP latency and the cost of handling a message: writes a scenario fragment
     /// (`network { latency lognormal(..) }`, to `include`) and the measurements in RON beside it.
     Net {
@@ -295,6 +315,31 @@ fn main() -> ExitCode {
                     variant,
                 });
             }
+            match diskrun::load(&file, seed, &variant) {
+                Ok(Some(disk)) => {
+                    let raft_only = [
+                        ("--until", until.is_some()),
+                        ("--keep", keep),
+                        ("--emulate-latency", emulate_latency),
+                        ("--netns", netns),
+                        ("--history", history.is_some()),
+                        ("--compare", compare.is_some()),
+                    ];
+                    if let Some((flag, _)) = raft_only.iter().find(|(_, set)| *set) {
+                        eprintln!(
+                            "error: {flag} is for Raft scenarios; {} is a disk scenario (see `native run --help`)",
+                            file.display()
+                        );
+                        return ExitCode::from(2);
+                    }
+                    return native_disk(&file, &disk);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             let args = run::RunArgs {
                 scenario: file,
                 seed,
@@ -355,6 +400,40 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("error: calibrate net: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Calibrate(CalibrateCommand::Disk { requests, out }) => {
+            let stop = interrupt_flag();
+            let (cal, cleaned) = match calibrate_disk::run(requests, &stop) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: calibrate disk: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            for line in cleaned {
+                println!("cleaned    {line}");
+            }
+            println!("device     {}", cal.device);
+            println!();
+            for line in cal.table() {
+                println!("{line}");
+            }
+            println!();
+            print!("{}", cal.fragment());
+            match calibrate_disk::write(&cal, &out) {
+                Ok(()) => {
+                    println!(
+                        "wrote {} and {}",
+                        out.display(),
+                        out.with_extension("ron").display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: calibrate disk: {e}");
                     ExitCode::from(2)
                 }
             }
@@ -511,6 +590,58 @@ fn native_kernel(args: &target_kernel::KernelArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `native run` on a disk scenario: each `io` load simulated, measured on a loop device and run
+/// by fio, as a table per load; exit 0 when it ran, 2 when it could not or was interrupted
+/// (the loop device is removed either way).
+fn native_disk(file: &std::path::Path, disk: &diskrun::DiskScenario) -> ExitCode {
+    let stop = interrupt_flag();
+    println!("scenario   {} ({})", disk.name, file.display());
+    if !disk.variant.is_empty() {
+        println!("variant    {}", disk.variant);
+    }
+    println!("seed       {}", disk.seed);
+    let mut progress = |what: &str, line: &str| println!("{what:<10} {line}");
+    let loads = match diskrun::run(disk, &stop, true, &mut progress) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    for l in &loads {
+        println!();
+        println!(
+            "io         {}: {}",
+            l.io.name,
+            diskrun::describe(&l.io.workload)
+        );
+        println!(
+            "simulated  disk `{}`: {}, scheduler {}",
+            l.disk.name,
+            diskrun::device_words(&l.disk.device),
+            format!("{:?}", l.disk.policy).to_lowercase()
+        );
+        println!(
+            "measured   {} over a {} file, O_DIRECT{}",
+            l.device,
+            diskrun::size(l.device_bytes),
+            if l.direct_io {
+                ", the loop driver's direct I/O on"
+            } else {
+                "; the loop driver could not use direct I/O on its file (its page cache serves it)"
+            }
+        );
+        if let fio::Fio::Skipped(why) = &l.fio {
+            println!("fio        skipped: {why}");
+        }
+        println!();
+        for line in diskrun::table(&diskrun::rows(&l.sim, &l.real, &l.fio)) {
+            println!("{line}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `native run`: the run, its summary, and the exit code.

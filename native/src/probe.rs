@@ -18,6 +18,8 @@ fn on_path(program: &str) -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
+const NOT_ROOT: &str = "needs root (run as root or with CAP_SYS_ADMIN)";
+
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -44,10 +46,28 @@ fn feature(name: &'static str, checks: &[(bool, String)], ok: String) -> Feature
     }
 }
 
+/// Loop block devices: what `native run` on a disk scenario and `native calibrate disk` need.
+pub fn loop_device() -> Feature {
+    feature(
+        "loop-device",
+        &[
+            (
+                Path::new("/dev/loop-control").exists(),
+                "no /dev/loop-control (loop module not loaded)".into(),
+            ),
+            (
+                on_path("losetup").is_some(),
+                "no `losetup` command (apt-get install mount)".into(),
+            ),
+            (is_root(), NOT_ROOT.into()),
+        ],
+        "loop block devices via losetup (O_DIRECT capable)".into(),
+    )
+}
+
 /// Every feature, in a fixed order.
 pub fn all() -> Vec<Feature> {
     let root = is_root();
-    let not_root = "needs root (run as root or with CAP_SYS_ADMIN)".to_string();
     vec![
         feature(
             "netns",
@@ -56,7 +76,7 @@ pub fn all() -> Vec<Feature> {
                     on_path("ip").is_some(),
                     "no `ip` command (apt-get install iproute2)".into(),
                 ),
-                (root, not_root.clone()),
+                (root, NOT_ROOT.into()),
             ],
             "ip netns and veth pairs (iproute2)".into(),
         ),
@@ -67,25 +87,11 @@ pub fn all() -> Vec<Feature> {
                     Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists(),
                     "no cgroup v1 cpu controller at /sys/fs/cgroup/cpu".into(),
                 ),
-                (root, not_root.clone()),
+                (root, NOT_ROOT.into()),
             ],
             "cgroup v1 cpu controller with CFS quota at /sys/fs/cgroup/cpu".into(),
         ),
-        feature(
-            "loop-device",
-            &[
-                (
-                    Path::new("/dev/loop-control").exists(),
-                    "no /dev/loop-control (loop module not loaded)".into(),
-                ),
-                (
-                    on_path("losetup").is_some(),
-                    "no `losetup` command (apt-get install mount)".into(),
-                ),
-                (root, not_root.clone()),
-            ],
-            "loop block devices via losetup (O_DIRECT capable)".into(),
-        ),
+        loop_device(),
         feature(
             "fuse",
             &[

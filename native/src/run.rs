@@ -244,7 +244,7 @@ fn joined(d: Vec<scenarios::Diagnostic>) -> RunError {
     RunError::Scenario(scenarios::ScenarioError::Invalid(d).to_string())
 }
 
-/// The error for a scenario without a `raft` block, pointing a CPU scheduling one (`cpu`) to
+/// The error for a scenario without a `raft` or an `io` block, pointing a CPU scheduling one (`cpu`) to
 /// the kernel target.
 fn not_raft(path: &Path, cpu: bool) -> RunError {
     let hint = if cpu {
@@ -253,7 +253,7 @@ fn not_raft(path: &Path, cpu: bool) -> RunError {
         ""
     };
     RunError::Scenario(format!(
-        "{}: native run runs Raft scenarios (a `raft` block); this one has none{hint}",
+        "{}: native run runs Raft scenarios (a `raft` block) and disk scenarios (an `io` block); this one has neither{hint}",
         path.display()
     ))
 }
@@ -290,7 +290,46 @@ pub(crate) fn load_cluster(
     if !has("raft") {
         return Err(not_raft(path, has("cpu")));
     }
-    let variants = scenarios::sweep::variants(&scenario).map_err(joined)?;
+    let chosen = choose(&scenario, seed, variant)?;
+    let mut around = chosen.world;
+    let has_cpu = !around.cpus.is_empty();
+    let Some(cluster) = around.raft.take() else {
+        return Err(not_raft(path, has_cpu));
+    };
+    Ok(Loaded {
+        around,
+        cluster,
+        seed: chosen.seed,
+        name: chosen.name,
+        duration: chosen.duration,
+        variant: chosen.label,
+        variant_flags: chosen.flags,
+        scenario: chosen.scenario,
+    })
+}
+
+/// A scenario's variant, chosen, checked and wired.
+pub(crate) struct Chosen {
+    pub world: WorldConfig,
+    pub seed: u64,
+    pub name: String,
+    pub duration: Option<SimTime>,
+    /// The swept values of the variant chosen (empty without a sweep).
+    pub label: String,
+    /// The `--variant` flags that choose it again (empty without a sweep).
+    pub flags: String,
+    pub scenario: scenarios::ast::Scenario,
+}
+
+/// Chooses `scenario`'s variant (`--variant`, required when it sweeps), checks it and wires
+/// it for `seed` (the scenario's own seed when None, else 0): what every kind of native run
+/// starts from.
+pub(crate) fn choose(
+    scenario: &scenarios::ast::Scenario,
+    seed: Option<u64>,
+    variant: &[String],
+) -> Result<Chosen, RunError> {
+    let variants = scenarios::sweep::variants(scenario).map_err(joined)?;
     let chosen = variants
         .select_one(variant)
         .map_err(|e| RunError::Scenario(format!("native run: {e}")))?;
@@ -298,20 +337,13 @@ pub(crate) fn load_cluster(
     let checked = scenarios::check::check(&chosen.scenario).map_err(joined)?;
     let seed = seed.or(checked.seed).unwrap_or(0);
     let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
-    let mut around = wired.world;
-    let has_cpu = !around.cpus.is_empty();
-    let Some(cluster) = around.raft.take() else {
-        return Err(not_raft(path, has_cpu));
-    };
-    let duration = checked.duration.map(|d| SimTime::from_nanos(d.as_nanos()));
-    Ok(Loaded {
-        around,
-        cluster,
+    Ok(Chosen {
+        world: wired.world,
         seed,
         name: checked.name,
-        duration,
-        variant: chosen.label.clone(),
-        variant_flags: chosen.flags.clone(),
+        duration: checked.duration.map(|d| SimTime::from_nanos(d.as_nanos())),
+        label: chosen.label.clone(),
+        flags: chosen.flags.clone(),
         scenario: chosen.scenario.clone(),
     })
 }

@@ -72,9 +72,44 @@ struct NetworkCalibration {
     model_sigma: f64,
 }
 
-/// A network calibration's RON as the fragment it stands for:
-/// `network { latency lognormal(MEDIANns, SIGMA) }`.
+/// The fields of a disk calibration (`native calibrate disk`) that make a disk model.
+#[derive(serde::Deserialize)]
+struct DiskCalibration {
+    read_latency_ns: u64,
+    write_latency_ns: u64,
+    transfer_bytes_per_s: u64,
+}
+
+/// The `disk` block of an SSD with these timings: what `native calibrate disk` writes and what
+/// its RON stands for.
+pub fn disk_block(
+    read_latency_ns: u64,
+    write_latency_ns: u64,
+    transfer_bytes_per_s: u64,
+) -> String {
+    format!(
+        "disk {{ model ssd  read_latency {read_latency_ns}ns  write_latency {write_latency_ns}ns  transfer {transfer_bytes_per_s}B }}\n"
+    )
+}
+
+/// The `disk` block of an SSD with the model's defaults: calibration's starting point.
+pub fn disk_block_default() -> String {
+    "disk { model ssd }\n".to_string()
+}
+
+/// A calibration's RON as the fragment it stands for: a disk calibration's `disk` block, or a
+/// network calibration's `network { latency lognormal(MEDIANns, SIGMA) }`.
 fn ron_fragment(text: &str) -> Result<String, String> {
+    if let Ok(d) = ron::from_str::<DiskCalibration>(text) {
+        if d.read_latency_ns == 0 || d.write_latency_ns == 0 || d.transfer_bytes_per_s == 0 {
+            return Err("a disk calibration's latencies and transfer rate must be positive".into());
+        }
+        return Ok(disk_block(
+            d.read_latency_ns,
+            d.write_latency_ns,
+            d.transfer_bytes_per_s,
+        ));
+    }
     let c: NetworkCalibration = ron::from_str(text).map_err(|e| e.to_string())?;
     if !(c.model_median_ns.is_finite() && c.model_median_ns >= 1.0) {
         return Err(format!(
@@ -164,14 +199,15 @@ fn resolve(
             Err(other) => return Err(other),
         };
         let shown = target.display().to_string();
-        // A network calibration in RON (`native calibrate net`) stands for its `network` block.
+        // A calibration in RON stands for its block: `native calibrate net`'s for a `network`
+        // block, `native calibrate disk`'s for a `disk` block.
         let text = if target.extension().is_some_and(|e| e == "ron") {
             match ron_fragment(&text) {
                 Ok(t) => t,
                 Err(e) => {
                     errors.push(err(
                         format!("cannot include `{}`: {e}", target.display()),
-                        Some("a .ron include is a network calibration, as `native calibrate net` writes it"),
+                        Some("a .ron include is a calibration, as `native calibrate net` or `native calibrate disk` writes it"),
                     ));
                     continue;
                 }

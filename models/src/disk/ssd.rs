@@ -464,6 +464,19 @@ impl Ssd {
         Ok(access)
     }
 
+    /// Writes `sectors` sectors at `lba` as the drive's history before time 0, and forgets the
+    /// time it took and what it counted (the dies are idle at 0, the counters as they were): a
+    /// drive whose pages hold data, as a real device does once its contents are written (`native
+    /// run` and `native calibrate disk` compare against a loop device whose file was written
+    /// through first; without this a read of a never-written page would take no time).
+    pub fn precondition(&mut self, lba: u64, sectors: u64) -> Result<(), SsdError> {
+        let stats = self.stats;
+        self.write(0, lba, sectors)?;
+        self.busy_until.fill(0);
+        self.stats = stats;
+        Ok(())
+    }
+
     /// Drops the mappings of the whole pages within `sectors` sectors from `lba` (a page only
     /// partly covered keeps its data), so GC no longer copies them; how many were mapped.
     pub fn trim(&mut self, lba: u64, sectors: u64) -> Result<u64, SsdError> {
