@@ -34,7 +34,11 @@ fn device(b: &CheckedBlock) -> Result<DeviceSpec, String> {
                 b.size("capacity").unwrap_or(1024 * GIB),
             )
             .map_err(|e| e.to_string())?;
-            DeviceSpec::Hdd(spec)
+            let read_ahead = !matches!(b.get("read_ahead"), Some(crate::check::Typed::Bool(false)));
+            DeviceSpec::Hdd(HddSpec {
+                track_buffer: spec.track_buffer.filter(|_| read_ahead),
+                ..spec
+            })
         }
         _ => {
             let capacity = b.size("capacity").unwrap_or(4 * GIB);

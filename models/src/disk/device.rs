@@ -125,7 +125,7 @@ impl Device {
             Device::Hdd(h) => {
                 let from = h.head_cylinder();
                 let a = h
-                    .access(now, op.lba, op.sectors)
+                    .serve(now, op.lba, op.sectors, op.kind == IoKind::Write)
                     .ok_or(DeviceError::OutOfRange {
                         lba: op.lba,
                         end,
@@ -350,6 +350,7 @@ mod tests {
                     sectors_per_track: 100,
                 }],
                 seek: SeekCurve::linear(1.0, 0.1),
+                track_buffer: None,
             })
             .unwrap(),
         )

@@ -13,8 +13,15 @@
 //!   sectors per track, so they transfer faster ([`Zone`]). A request that runs past the end of a
 //!   track continues on the next one without a head-switch or skew delay (not modelled yet).
 //!
-//! Not modelled yet: the on-drive cache and track buffer, command queueing, head and track
-//! switch times.
+//! - **Track buffer**: a drive that has read sectors goes on reading the rest of the track into
+//!   its buffer as it passes under the head, until the next command arrives (read-ahead; Ruemmler
+//!   and Wilkes' "read-ahead" caching). A read wholly within what is buffered, or arriving under
+//!   the head, is served from the buffer over the interface at `track_buffer` bytes a second,
+//!   without a seek or a turn; a write, or a read the buffer does not hold, ends the read-ahead.
+//!
+//! Not modelled yet: a volatile write-back cache (writes complete when the media has them),
+//! head and track switch times. Command queueing is the scheduler's business: SATF in front of a
+//! drive is what a drive's own queue reordering (NCQ) does.
 
 /// Bytes per sector.
 pub const SECTOR_BYTES: u64 = 512;
@@ -130,9 +137,16 @@ pub struct HddSpec {
     /// At least one; the first starts at cylinder 0.
     pub zones: Vec<Zone>,
     pub seek: SeekCurve,
+    /// The interface's bytes per second for reads served from the track buffer; `None`: no
+    /// read-ahead into a track buffer.
+    pub track_buffer: Option<u64>,
 }
 
 impl HddSpec {
+    /// A SATA 3 interface's payload rate (6 Gb/s with 8b/10b coding): what a read from the
+    /// track buffer moves at.
+    pub const SATA_BYTES_PER_S: u64 = 600_000_000;
+
     /// Heads of a drive built from a datasheet.
     pub const DATASHEET_HEADS: u32 = 4;
     /// Zones of a drive built from a datasheet, outer to inner.
@@ -185,6 +199,7 @@ impl HddSpec {
             heads: Self::DATASHEET_HEADS,
             zones,
             seek,
+            track_buffer: Some(Self::SATA_BYTES_PER_S),
         })
     }
 }
@@ -220,6 +235,20 @@ pub struct Hdd {
     zone_start: Vec<u64>,
     sectors: u64,
     head_cylinder: u32,
+    /// The read-ahead after the last read: sectors `start..track_end` of one track, of which
+    /// `start..read_end` (the read itself) were buffered at `at`, and each sector after them
+    /// arrives a sector's time after the one before.
+    buffer: Option<ReadAhead>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReadAhead {
+    start: u64,
+    read_end: u64,
+    track_end: u64,
+    at: u64,
+    /// Nanoseconds per sector on this track, times 2^16 (fixed point).
+    sector_ns_x65536: u64,
 }
 
 impl Hdd {
@@ -256,6 +285,7 @@ impl Hdd {
             zone_start,
             sectors: total,
             head_cylinder: 0,
+            buffer: None,
         })
     }
 
@@ -295,9 +325,55 @@ impl Hdd {
     /// for the first sector, the transfer; the head is left on the cylinder of the last sector.
     /// `None` when the request runs past the end of the drive or is empty.
     pub fn access(&mut self, now: u64, lba: u64, count: u64) -> Option<Access> {
+        self.serve(now, lba, count, false)
+    }
+
+    /// [`Hdd::access`] for a read (`write` false) or a write: a read may come from the track
+    /// buffer and starts a read-ahead; a write drops buffered sectors it overwrites.
+    pub fn serve(&mut self, now: u64, lba: u64, count: u64, write: bool) -> Option<Access> {
+        if !write && let Some(a) = self.buffered(now, lba, count) {
+            return Some(a);
+        }
         let (access, end_cylinder) = self.estimate(now, lba, count)?;
         self.head_cylinder = end_cylinder;
+        self.buffer = None;
+        if !write && self.spec.track_buffer.is_some() {
+            // Read on to the end of the last sector's track as it passes under the head.
+            let last = lba + count - 1;
+            if let Some((_, sector, spt)) = self.locate(last) {
+                let period = u128::from(self.period_ns());
+                self.buffer = Some(ReadAhead {
+                    start: lba,
+                    read_end: last + 1,
+                    track_end: last - u64::from(sector) + u64::from(spt),
+                    at: now + access.total(),
+                    sector_ns_x65536: (period * 65_536 / u128::from(spt)) as u64,
+                });
+            }
+        }
         Some(access)
+    }
+
+    /// A read served from the track buffer: its sectors, once buffered (or as they arrive
+    /// under the head), cross the interface; `None` when they are not all in the read-ahead's
+    /// range.
+    fn buffered(&self, now: u64, lba: u64, count: u64) -> Option<Access> {
+        let b = self.buffer?;
+        let bus = self.spec.track_buffer?;
+        let end = lba.checked_add(count)?;
+        if count == 0 || lba < b.start || end > b.track_end {
+            return None;
+        }
+        let ready = if end <= b.read_end {
+            b.at
+        } else {
+            b.at + (end - b.read_end) * b.sector_ns_x65536 / 65_536
+        };
+        Some(Access {
+            seek: 0,
+            rotation: ready.saturating_sub(now),
+            transfer: count * SECTOR_BYTES * 1_000_000_000 / bus.max(1),
+        })
     }
 
     /// What [`Hdd::access`] would take, and the cylinder it would leave the head on, without
@@ -376,6 +452,7 @@ mod tests {
                 sectors_per_track: spt,
             }],
             seek,
+            track_buffer: None,
         })
         .unwrap()
     }
@@ -416,6 +493,7 @@ mod tests {
                 },
             ],
             seek: SeekCurve::linear(1.0, 0.0),
+            track_buffer: None,
         })
         .unwrap();
         assert_eq!(d.sectors(), 5 * 2 * 200 + 5 * 2 * 100);
@@ -465,6 +543,7 @@ mod tests {
                     sectors_per_track: spt,
                 }],
                 seek: SeekCurve::linear(1.0, b),
+                track_buffer: None,
             })
             .unwrap()
         };
@@ -552,5 +631,43 @@ mod tests {
         let b = spec.seek.boundary;
         assert!((long(4 * b) / long(2 * b) - 2.0).abs() < 0.01);
         assert!(HddSpec::from_datasheet(0, 1, 1, 1).is_err());
+    }
+
+    /// The track buffer: after a read, the rest of its track arrives in the buffer a sector's
+    /// time apart; a read of buffered sectors crosses only the interface, one of sectors still
+    /// arriving waits for them (a sequential reader runs at the media rate, never above it); a
+    /// read elsewhere or a write ends the read-ahead.
+    #[test]
+    fn reads_ahead_into_the_track_buffer() {
+        // 6000 rpm, 100 sectors a track: a turn is 10 ms, a sector 100 us.
+        let spec = |buffer| HddSpec {
+            track_buffer: buffer,
+            ..drive(6000, 100, SeekCurve::linear(1.0, 0.1)).spec.clone()
+        };
+        let mut d = Hdd::new(spec(Some(500_000_000))).unwrap();
+        let first = d.serve(0, 0, 8, false).unwrap();
+        let done = first.total();
+        assert_eq!(first.transfer, 800_000, "8 sectors from the platter");
+        // The next 8 sectors are still arriving: they are ready 8 sectors' time later.
+        let next = d.serve(done, 8, 8, false).unwrap();
+        assert_eq!(next.seek, 0);
+        assert_eq!(next.rotation, 800_000, "waits for the platter, not a turn");
+        assert_eq!(next.transfer, 4096 * 1_000_000_000 / 500_000_000);
+        // Much later the whole track is buffered: only the interface.
+        let later = d.serve(done + 20_000_000, 50, 8, false).unwrap();
+        assert_eq!((later.seek, later.rotation), (0, 0));
+        // Past the track's end: the platter again.
+        let miss = d.serve(done + 30_000_000, 100, 8, false).unwrap();
+        assert_eq!(miss.transfer, 800_000);
+        // A write ends the read-ahead: the read after it goes to the platter.
+        let t = done + 40_000_000;
+        d.serve(t, 120, 8, true).unwrap();
+        let after = d.serve(t + 20_000_000, 130, 8, false).unwrap();
+        assert_eq!(after.transfer, 800_000);
+        // Without a buffer every read comes from the platter.
+        let mut plain = Hdd::new(spec(None)).unwrap();
+        let f = plain.serve(0, 0, 8, false).unwrap().total();
+        let n = plain.serve(f, 8, 8, false).unwrap();
+        assert_eq!(n.transfer, 800_000);
     }
 }

@@ -254,6 +254,7 @@ mod tests {
                     sectors_per_track: 500,
                 }],
                 seek: SeekCurve::HP_97560,
+                track_buffer: None,
             })
             .unwrap(),
         )

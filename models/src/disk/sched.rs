@@ -184,6 +184,7 @@ mod tests {
                 sectors_per_track: 100,
             }],
             seek: SeekCurve::linear(1.0, 0.1),
+            track_buffer: None,
         })
         .unwrap()
     }

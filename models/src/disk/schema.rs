@@ -66,6 +66,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "Bytes per second at the outer edge (a hard drive's inner zone gives 60% of it) or over each of an SSD's 8 dies' channels.",
                 ),
                 prop(
+                    "read_ahead",
+                    PropType::Bool,
+                    Need::Default("true"),
+                    "A hard drive reads on to the end of the track into its buffer after a read; reads from the buffer cross only the interface (SATA's 600 MB/s).",
+                ),
+                prop(
                     "read_latency",
                     PropType::Duration,
                     Need::Default("50us"),
