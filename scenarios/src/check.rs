@@ -2411,7 +2411,7 @@ mod tests {
             "t.scn:5:23: `clock`: expected `by`, found a name",
             "t.scn:6:27: `clock drift`: expected a fraction such as 0.01% or -0.0001, found a duration",
             "t.scn:7:26: `clock skew`: exp(0s): the mean must be above zero",
-            "t.scn:8:17: unknown disk fault `slw(5ms)` (hint: write full, fail-fsync, slow(5ms), errors(1%), corrupt(0.1%), fail, fail-member(1) or rebuild)",
+            "t.scn:8:17: unknown disk fault `slw(5ms)` (hint: write full, fail-fsync, slow(5ms), errors(1%), corrupt(0.1%), misdirect(0.1%), latent(1%), fail, fail-member(1) or rebuild)",
             "t.scn:9:22: `slow`: expected a duration such as 150ms, found a name",
             "t.scn:10:24: `errors`: a probability is from 0% to 100% (or 0 to 1)",
             "t.scn:11:19: a partition into groups needs two or more",

@@ -441,6 +441,16 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
                         p().ok_or("corrupt takes a probability, such as corrupt(0.1%)")?,
                     ),
                 ),
+                "misdirect" => Fault::Disk(
+                    t,
+                    DiskFault::Misdirect(
+                        p().ok_or("misdirect takes a probability, such as misdirect(0.1%)")?,
+                    ),
+                ),
+                "latent" => Fault::Disk(
+                    t,
+                    DiskFault::Latent(p().ok_or("latent takes a probability, such as latent(1%)")?),
+                ),
                 "fail-member" => match arg {
                     Some(ValueKind::Integer(i)) if *i >= 0 => {
                         Fault::Disk(t, DiskFault::FailMember(*i as u32))

@@ -251,3 +251,20 @@ fn planted_storage_bugs_are_caught_within_a_few_seeds() {
         assert!(found.contains(what), "{bug} at seed {seed}: {found}");
     }
 }
+
+/// Faults that change what a disk holds reach the storage engine's device: with a tenth of its
+/// sectors unreadable, the next recovery cannot bring back what was acknowledged, and the check
+/// says so; the same run without the fault recovers everything.
+#[test]
+fn latent_sector_errors_lose_acknowledged_data() {
+    let text = std::fs::read_to_string(scenario_path("kv-crash.scn")).unwrap();
+    let healthy = text.replace("during 1s..1.3s disk db fail-fsync", "at 2s crash db");
+    let latent = text.replace(
+        "during 1s..1.3s disk db fail-fsync",
+        "at 1.99s disk db latent(10%)\n  at 2s crash db",
+    );
+    assert_ne!(latent, text);
+    assert_eq!(first_failing(&healthy, 1..=5), None);
+    let (seed, found) = first_failing(&latent, 1..=5).expect("latent errors caught");
+    assert!(found.contains("recovered"), "seed {seed}: {found}");
+}

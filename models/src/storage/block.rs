@@ -162,6 +162,20 @@ impl BlockDevice {
         self.latent.insert(lba);
     }
 
+    /// Makes each sector that holds durable data unreadable with probability `p` (latent
+    /// sector errors: found only when the sector is read); returns how many.
+    pub fn add_latent_share(&mut self, p: f64) -> usize {
+        let hit: Vec<u64> = self
+            .durable
+            .keys()
+            .copied()
+            .filter(|_| self.rng.chance(p))
+            .collect();
+        let n = hit.len();
+        self.latent.extend(hit);
+        n
+    }
+
     /// The unreadable sectors.
     pub fn latent(&self) -> &BTreeSet<u64> {
         &self.latent

@@ -4,10 +4,10 @@
 //! service submits requests to, each with a token; when the device completes one, the world
 //! hands the token back to the service that owns it ([`Owner`]). The disk's faults live here
 //! too, because they belong to the machine: a failed disk refuses every request, a full one
-//! every write, `errors(p)` fails each request with probability `p` after its service (a latent
-//! sector error found on the way), `corrupt(p)` lands a write silently damaged, `fail-fsync`
-//! fails a service's next syncs. The content a write carries is the storage stack's business
-//! (`crate::storage`); here a request is its time and its outcome.
+//! every write, `errors(p)` fails each request with probability `p` after its service (the drive
+//! reports an I/O error), `fail-fsync` fails a service's next syncs. What a write
+//! carries is the storage stack's business (`crate::storage`), so `corrupt`, `misdirect` and
+//! `latent` act on a stack's device, not here; here a request is its time and its outcome.
 
 use std::collections::VecDeque;
 
@@ -86,6 +86,10 @@ pub enum DiskFault {
     FailFsync,
     Errors(f64),
     Corrupt(f64),
+    /// Each write lands at another address with this probability, silently.
+    Misdirect(f64),
+    /// This share of the sectors holding data become unreadable (latent sector errors).
+    Latent(f64),
     /// The whole disk fails.
     Fail,
     /// One member of an array fails.
@@ -103,6 +107,8 @@ impl DiskFault {
             DiskFault::FailFsync => "fail-fsync",
             DiskFault::Errors(_) => "errors",
             DiskFault::Corrupt(_) => "corrupt",
+            DiskFault::Misdirect(_) => "misdirect",
+            DiskFault::Latent(_) => "latent",
             DiskFault::Fail => "fail",
             DiskFault::FailMember(_) => "fail-member",
             DiskFault::Rebuild => "rebuild",
@@ -187,7 +193,6 @@ struct Faults {
     full: bool,
     fail_fsync: bool,
     errors: f64,
-    corrupt: f64,
 }
 
 /// A host's modelled disk.
@@ -203,8 +208,6 @@ pub struct HostDisk {
     /// Whether a step for the refused requests is queued.
     refusing: bool,
     faults: Faults,
-    /// Writes that landed damaged (`corrupt`).
-    pub corrupted: u64,
     rng: Option<StreamId>,
     metrics: Option<DiskMetrics>,
 }
@@ -223,7 +226,6 @@ impl HostDisk {
             steps: 0,
             refusing: false,
             faults: Faults::default(),
-            corrupted: 0,
             rng: None,
             metrics: None,
         })
@@ -386,13 +388,6 @@ impl HostDisk {
             if ok && self.faults.errors > 0.0 && rng.chance(self.faults.errors) {
                 ok = false;
             }
-            if ok
-                && c.op.kind == IoKind::Write
-                && self.faults.corrupt > 0.0
-                && rng.chance(self.faults.corrupt)
-            {
-                self.corrupted += 1;
-            }
         }
         if let Err(DeviceError::OutOfRange { .. }) = c.result {
             debug_assert!(
@@ -425,8 +420,9 @@ impl HostDisk {
             Some(DiskFault::Full) => self.faults.full = true,
             Some(DiskFault::FailFsync) => self.faults.fail_fsync = true,
             Some(DiskFault::Errors(p)) => self.faults.errors = *p,
-            Some(DiskFault::Corrupt(p)) => self.faults.corrupt = *p,
             Some(DiskFault::Fail) => self.faults.failed = true,
+            // What a request carries is the storage stack's: these act on its device only.
+            Some(DiskFault::Corrupt(_) | DiskFault::Misdirect(_) | DiskFault::Latent(_)) => {}
             Some(DiskFault::FailMember(m)) => {
                 self.queue.device_mut().fail_member(*m);
             }

@@ -193,6 +193,16 @@ pub const DISK: VerbSpec = VerbSpec {
                     example: "corrupt(0.1%)",
                 },
                 FormSpec {
+                    name: "misdirect",
+                    arg: Some(PropType::Probability),
+                    example: "misdirect(0.1%)",
+                },
+                FormSpec {
+                    name: "latent",
+                    arg: Some(PropType::Probability),
+                    example: "latent(1%)",
+                },
+                FormSpec {
                     name: "fail",
                     arg: None,
                     example: "fail",

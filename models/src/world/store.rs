@@ -437,12 +437,17 @@ impl Store {
             None => {
                 f.error_rate = 0.0;
                 f.corrupt_rate = 0.0;
+                f.misdirect_rate = 0.0;
                 f.fail_writes = false;
                 f.failed = false;
                 self.fs.set_full(false);
             }
             Some(DiskFault::Errors(p)) => f.error_rate = *p,
             Some(DiskFault::Corrupt(p)) => f.corrupt_rate = *p,
+            Some(DiskFault::Misdirect(p)) => f.misdirect_rate = *p,
+            Some(DiskFault::Latent(p)) => {
+                self.fs.device_mut().add_latent_share(*p);
+            }
             Some(DiskFault::FailFsync) => f.fail_writes = true,
             Some(DiskFault::Fail) => f.failed = true,
             Some(DiskFault::Full) => self.fs.set_full(true),
