@@ -32,8 +32,8 @@ use super::record::{NodeState, Recorder};
 use super::safety::{Broken, SafetyChecker};
 use super::server::{Action, Reply, Request, Server};
 use super::storage::SimStorage;
-use super::wal_log::{BASE_CAPACITY, WalLog};
 use super::types::{Config, Message, NodeId, Output, Role, Term, Timer};
+use super::wal_log::{BASE_CAPACITY, WalLog};
 use super::workload::Workload;
 use crate::world::load::Pacer;
 
@@ -196,9 +196,8 @@ struct Slot {
     /// On a modelled disk: the log as a write-ahead log on the host's storage stack
     /// ([`WalLog`]), whose content `storage` is the reference for.
     wal: Option<WalLog>,
-    /// On a modelled disk, the syncs started and not completed, oldest first: each the block
-    /// requests it and the writes before it made, timed one after another, and whether the
-    /// stack said it succeeded.
+    /// On a modelled disk, the node's syncs not completed, oldest first, grouped as the log's
+    /// fsyncs serve them (see [`Chain`]).
     chains: VecDeque<Chain>,
     /// Whether one of the log's requests is on the disk (or a chain without any is waiting
     /// for its event).
@@ -227,9 +226,14 @@ impl Slot {
     }
 }
 
-/// One sync of a log on a modelled disk.
+/// One fsync of a log on a modelled disk, serving `syncs` of the node's syncs: the log is
+/// fsynced (on the stack) when the fsync before it has completed, covering every write made
+/// by then, so syncs requested meanwhile wait for it together (a group commit). Its block
+/// requests, and those of the writes before it, go to the disk one after another; it
+/// completes when the last does, failed if the stack said so.
 #[derive(Debug)]
 struct Chain {
+    syncs: u32,
     ios: VecDeque<IoOp>,
     ok: bool,
     started: bool,
@@ -243,6 +247,9 @@ struct Metrics {
     commits: CounterId,
     term: GaugeId,
     crashes: CounterId,
+    /// On modelled disks: restarts whose log replayed fewer entries than the node had
+    /// synced, and the entries so lost.
+    short_logs: Option<(CounterId, CounterId)>,
     ok: Option<CounterId>,
     fail: Option<CounterId>,
     info: Option<CounterId>,
@@ -408,6 +415,7 @@ impl Cluster {
     fn boot<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let rng = self.node_rng(id);
         let slot = &mut self.slots[id as usize];
+        let synced = slot.storage.durable_last_index();
         let Some(restored) = slot.recover() else {
             // The disk refuses the log's reads: the node cannot start, and stays down until
             // it is restarted again.
@@ -423,6 +431,13 @@ impl Cluster {
         );
         slot.server = Some(server);
         slot.role = Role::Follower;
+        let recovered = slot.storage.durable_last_index();
+        if let Some((short, lost)) = self.m.and_then(|m| m.short_logs)
+            && recovered < synced
+        {
+            ctx.metrics().add(short, 1);
+            ctx.metrics().add(lost, synced - recovered);
+        }
         self.checker.restarted(id);
         let mut actions = std::mem::take(&mut self.actions);
         if let Some(srv) = self.slots[id as usize].server.as_mut() {
@@ -545,17 +560,17 @@ impl Cluster {
                     slot.syncs_requested += 1;
                     slot.writes_since_sync = false;
                     let epoch = slot.epoch;
-                    if let Some(wal) = slot.wal.as_mut() {
-                        // A modelled disk: the stack syncs the log now; its requests (and
-                        // those of the writes before) are timed on the disk after the
-                        // syncs before this one.
-                        let ok = wal.sync().is_ok();
-                        let ios = wal.take_io().iter().filter_map(timed).collect();
-                        slot.chains.push_back(Chain {
-                            ios,
-                            ok,
-                            started: false,
-                        });
+                    if slot.wal.is_some() {
+                        // A modelled disk: the log's next fsync serves this sync.
+                        match slot.chains.back_mut() {
+                            Some(c) if !c.started => c.syncs += 1,
+                            _ => slot.chains.push_back(Chain {
+                                syncs: 1,
+                                ios: VecDeque::new(),
+                                ok: true,
+                                started: false,
+                            }),
+                        }
                         self.pump_log(id, ctx, p);
                     } else {
                         // One fsync at a time: each starts when the disk is free.
@@ -1039,6 +1054,7 @@ impl Cluster {
             commits: metrics.counter(&raft, "commits").map_err(setup)?,
             term: metrics.gauge(&raft, "term").map_err(setup)?,
             crashes: metrics.counter(&raft, "crashes").map_err(setup)?,
+            short_logs: None,
             ok: None,
             fail: None,
             info: None,
@@ -1082,6 +1098,14 @@ impl Cluster {
                     ))
                 })?;
                 self.slots[id as usize].wal = Some(wal);
+            }
+        }
+        if self.slots.iter().any(|s| s.wal.is_some()) {
+            let metrics = ctx.metrics();
+            let short = metrics.counter(&raft, "short_logs").map_err(setup)?;
+            let lost = metrics.counter(&raft, "entries_lost").map_err(setup)?;
+            if let Some(m) = self.m.as_mut() {
+                m.short_logs = Some((short, lost));
             }
         }
         for id in 0..self.n {
@@ -1269,13 +1293,20 @@ impl Cluster {
             let Some(chain) = slot.chains.front_mut() else {
                 return;
             };
-            let next = chain.ios.pop_front();
-            if next.is_some() || !chain.started {
+            let first = !chain.started;
+            if first {
                 chain.started = true;
+                if let Some(wal) = slot.wal.as_mut() {
+                    chain.ok = wal.sync().is_ok();
+                    chain.ios = wal.take_io().iter().filter_map(timed).collect();
+                }
+            }
+            let next = chain.ios.pop_front();
+            if next.is_some() || first {
                 slot.log_busy = true;
                 match (next, p.disk(id)) {
                     (Some(op), Some(disk)) => disk.submit(op, Owner::Raft { node: id, epoch }, ctx),
-                    // No request to time: the sync ends at once, in an event of its own.
+                    // No request to time: the fsync ends at once, in an event of its own.
                     _ => {
                         let now = ctx.now();
                         ctx.schedule_at(now, Ev::Synced { node: id, epoch }.into());
@@ -1283,13 +1314,15 @@ impl Cluster {
                 }
                 return;
             }
-            let ok = chain.ok;
+            let (ok, syncs) = (chain.ok, chain.syncs);
             slot.chains.pop_front();
             if !ok {
                 self.crash(id, ctx);
                 return;
             }
-            self.sync_done(id, epoch, ctx, p);
+            for _ in 0..syncs {
+                self.sync_done(id, epoch, ctx, p);
+            }
         }
     }
 
