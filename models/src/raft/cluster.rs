@@ -19,10 +19,11 @@ use simcore::{
 };
 
 use crate::cpu::{ProcConfig, ProcId, Step};
-use crate::disk::workload::{IoKind, IoOp};
+use crate::disk::workload::IoOp;
 use crate::network::{Fate, Host, Shape};
 use crate::world::Parts;
-use crate::world::disk::{DiskStep, Owner};
+use crate::world::disk::{DiskFault, DiskStep, Owner};
+use crate::world::store::{stack_fault, timed};
 
 use super::client::{Answer, Client, ClientAction, ClientConfig, HistoryEvent, history_text};
 use super::kv::KvOp;
@@ -32,6 +33,7 @@ use super::safety::{Broken, SafetyChecker};
 use super::server::{Action, Reply, Request, Server};
 use super::storage::SimStorage;
 use super::types::{Config, Message, NodeId, Output, Role, Term, Timer};
+use super::wal_log::{BASE_CAPACITY, WalLog};
 use super::workload::Workload;
 use crate::world::load::Pacer;
 
@@ -191,27 +193,50 @@ struct Slot {
     term: Term,
     /// Times this node's appends to their commit while it leads.
     commit_clock: CommitClock,
-    /// Where the log's next append lands on a modelled disk (bytes from the disk's start).
-    log_end: u64,
+    /// On a modelled disk: the log as a write-ahead log on the host's storage stack
+    /// ([`WalLog`]), whose content `storage` is the reference for.
+    wal: Option<WalLog>,
+    /// On a modelled disk, the node's syncs not completed, oldest first, grouped as the log's
+    /// fsyncs serve them (see [`Chain`]).
+    chains: VecDeque<Chain>,
+    /// Whether one of the log's requests is on the disk (or a chain without any is waiting
+    /// for its event).
+    log_busy: bool,
+    /// Whether a content fault (`corrupt`, `errors`, `fail-fsync`, `full`, `fail`) ever hit
+    /// the disk: then the log may recover less than `storage` holds.
+    faulted: bool,
 }
 
 impl Slot {
-    /// The bytes one fsync of the log writes: a page (an append of a few entries and the hard
-    /// state, as a real log's group commit writes them).
-    const SYNC_BYTES: u64 = 4096;
-
-    /// The write an fsync of the log makes on a disk of `disk_bytes`: the next page of a log
-    /// that fills the disk sequentially and wraps (an append-only file's blocks, recycled).
-    fn log_write(&mut self, disk_bytes: u64) -> IoOp {
-        let pages = (disk_bytes / Self::SYNC_BYTES).max(1);
-        let page = (self.log_end / Self::SYNC_BYTES) % pages;
-        self.log_end = (page + 1) * Self::SYNC_BYTES;
-        IoOp {
-            kind: IoKind::Write,
-            lba: page * Self::SYNC_BYTES / crate::disk::hdd::SECTOR_BYTES,
-            sectors: Self::SYNC_BYTES / crate::disk::hdd::SECTOR_BYTES,
+    /// What a restart recovers: on a modelled disk, what the log's records on the device
+    /// replay to (None when the disk refuses the reads); else what `storage` holds.
+    fn recover(&mut self) -> Option<super::types::Restored> {
+        let Some(wal) = self.wal.as_mut() else {
+            return Some(self.storage.restore());
+        };
+        let got = wal.recover().ok()?;
+        debug_assert!(
+            self.faulted || self.storage.admits(&got.image),
+            "without content faults the log replays what SimStorage holds"
+        );
+        if got.image != *self.storage.durable() {
+            self.storage.reset_to(got.image.clone());
         }
+        Some(got.image.restored())
     }
+}
+
+/// One fsync of a log on a modelled disk, serving `syncs` of the node's syncs: the log is
+/// fsynced (on the stack) when the fsync before it has completed, covering every write made
+/// by then, so syncs requested meanwhile wait for it together (a group commit). Its block
+/// requests, and those of the writes before it, go to the disk one after another; it
+/// completes when the last does, failed if the stack said so.
+#[derive(Debug)]
+struct Chain {
+    syncs: u32,
+    ios: VecDeque<IoOp>,
+    ok: bool,
+    started: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -222,6 +247,9 @@ struct Metrics {
     commits: CounterId,
     term: GaugeId,
     crashes: CounterId,
+    /// On modelled disks: restarts whose log replayed fewer entries than the node had
+    /// synced, and the entries so lost.
+    short_logs: Option<(CounterId, CounterId)>,
     ok: Option<CounterId>,
     fail: Option<CounterId>,
     info: Option<CounterId>,
@@ -302,7 +330,10 @@ impl Cluster {
                 role: Role::Follower,
                 term: 0,
                 commit_clock: CommitClock::new(),
-                log_end: 0,
+                wal: None,
+                chains: VecDeque::new(),
+                log_busy: false,
+                faulted: false,
             })
             .collect();
         Ok(Cluster {
@@ -384,7 +415,12 @@ impl Cluster {
     fn boot<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
         let rng = self.node_rng(id);
         let slot = &mut self.slots[id as usize];
-        let restored = slot.storage.restore();
+        let synced = slot.storage.durable_last_index();
+        let Some(restored) = slot.recover() else {
+            // The disk refuses the log's reads: the node cannot start, and stays down until
+            // it is restarted again.
+            return;
+        };
         let server = Server::new(
             id,
             self.n,
@@ -395,6 +431,13 @@ impl Cluster {
         );
         slot.server = Some(server);
         slot.role = Role::Follower;
+        let recovered = slot.storage.durable_last_index();
+        if let Some((short, lost)) = self.m.and_then(|m| m.short_logs)
+            && recovered < synced
+        {
+            ctx.metrics().add(short, 1);
+            ctx.metrics().add(lost, synced - recovered);
+        }
         self.checker.restarted(id);
         let mut actions = std::mem::take(&mut self.actions);
         if let Some(srv) = self.slots[id as usize].server.as_mut() {
@@ -415,6 +458,11 @@ impl Cluster {
             self.leaderless = Some((ctx.now(), srv.node().term()));
         }
         slot.storage.crash();
+        if let Some(wal) = slot.wal.as_mut() {
+            wal.crash();
+        }
+        slot.chains.clear();
+        slot.log_busy = false;
         slot.epoch += 1;
         slot.timer_gen = [
             slot.timer_gen[0].wrapping_add(1),
@@ -500,6 +548,9 @@ impl Cluster {
                 }
                 Action::Raft(Output::Write(w)) => {
                     let slot = &mut self.slots[id as usize];
+                    if let Some(wal) = slot.wal.as_mut() {
+                        wal.write(&w);
+                    }
                     slot.storage.write(w);
                     slot.writes_since_sync = true;
                 }
@@ -509,11 +560,18 @@ impl Cluster {
                     slot.syncs_requested += 1;
                     slot.writes_since_sync = false;
                     let epoch = slot.epoch;
-                    if let Some(disk) = p.disk(id) {
-                        // A modelled disk: the log's append is a write at the log's end,
-                        // durable when the device completes it (no volatile drive cache).
-                        let op = slot.log_write(disk.bytes());
-                        disk.submit(op, Owner::Raft { node: id, epoch }, ctx);
+                    if slot.wal.is_some() {
+                        // A modelled disk: the log's next fsync serves this sync.
+                        match slot.chains.back_mut() {
+                            Some(c) if !c.started => c.syncs += 1,
+                            _ => slot.chains.push_back(Chain {
+                                syncs: 1,
+                                ios: VecDeque::new(),
+                                ok: true,
+                                started: false,
+                            }),
+                        }
+                        self.pump_log(id, ctx, p);
                     } else {
                         // One fsync at a time: each starts when the disk is free.
                         let s = self.s();
@@ -996,6 +1054,7 @@ impl Cluster {
             commits: metrics.counter(&raft, "commits").map_err(setup)?,
             term: metrics.gauge(&raft, "term").map_err(setup)?,
             crashes: metrics.counter(&raft, "crashes").map_err(setup)?,
+            short_logs: None,
             ok: None,
             fail: None,
             info: None,
@@ -1025,6 +1084,28 @@ impl Cluster {
                     let proc = ProcConfig::new(self.config.name.clone());
                     self.procs[id as usize] = Some(cpu.add_process(&proc, now));
                 }
+            }
+        }
+        for id in 0..self.n {
+            if let Some(disk) = p.disk(id) {
+                let rng = RngStream::derive(self.config.seed, &format!("raft.node.{id}.device"));
+                let wal = WalLog::format(disk.sectors(), rng, BASE_CAPACITY).map_err(|e| {
+                    SimError::Setup(format!(
+                        "raft `{}`: the log does not fit on disk `{}` of node {}: {e}",
+                        self.config.name,
+                        disk.name(),
+                        self.config.nodes[id as usize]
+                    ))
+                })?;
+                self.slots[id as usize].wal = Some(wal);
+            }
+        }
+        if self.slots.iter().any(|s| s.wal.is_some()) {
+            let metrics = ctx.metrics();
+            let short = metrics.counter(&raft, "short_logs").map_err(setup)?;
+            let lost = metrics.counter(&raft, "entries_lost").map_err(setup)?;
+            if let Some(m) = self.m.as_mut() {
+                m.short_logs = Some((short, lost));
             }
         }
         for id in 0..self.n {
@@ -1106,7 +1187,13 @@ impl Cluster {
                 }
                 self.with_server(node, ctx, p, |srv, out| srv.tick(timer, out));
             }
-            Ev::Synced { node, epoch } => self.sync_done(node, epoch, ctx, p),
+            Ev::Synced { node, epoch } => {
+                if self.slots[node as usize].wal.is_some() {
+                    self.log_io_done(node, epoch, ctx, p);
+                } else {
+                    self.sync_done(node, epoch, ctx, p);
+                }
+            }
             Ev::ClientWake { client, generation } => {
                 if self.client_gen[client as usize] != generation {
                     return;
@@ -1160,28 +1247,100 @@ impl Cluster {
         self.n
     }
 
-    /// Crashes node `id`: its process and what its disk had not synced are gone.
-    /// Node `node`'s fsync on a modelled disk ended. A failed one stops the node as a power
-    /// loss would: after a failed fsync, Linux may have dropped the dirty pages and a later
-    /// fsync may succeed without them (the "fsyncgate" behaviour), so the one safe answer is to
-    /// crash and recover from what is durable, as PostgreSQL and etcd do.
+    /// One of node `node`'s log requests ended on its modelled disk (in the node's life
+    /// `epoch`). Whether it failed is the storage stack's to say (the disk's faults reach the
+    /// stack's device): the sync it belongs to completes when its last request does.
     pub fn disk_synced<W: Sink>(
         &mut self,
         node: NodeId,
         epoch: u32,
-        ok: bool,
+        _ok: bool,
         ctx: &mut Ctx<'_, W>,
         p: &mut Parts,
     ) {
-        if ok {
-            self.sync_done(node, epoch, ctx, p);
-        } else if self
-            .slots
-            .get(node as usize)
-            .is_some_and(|s| s.epoch == epoch && s.server.is_some())
-        {
-            self.crash(node, ctx);
+        self.log_io_done(node, epoch, ctx, p);
+    }
+
+    fn log_io_done<W: Sink>(
+        &mut self,
+        node: NodeId,
+        epoch: u32,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Parts,
+    ) {
+        let Some(slot) = self.slots.get_mut(node as usize) else {
+            return;
+        };
+        if slot.epoch != epoch {
+            return;
         }
+        slot.log_busy = false;
+        self.pump_log(node, ctx, p);
+    }
+
+    /// Sends the log's next request to the disk; completes each sync whose requests are all
+    /// done, in order. A failed sync stops the node as a power loss would: after a failed
+    /// fsync, Linux may have dropped the dirty pages and a later fsync may succeed without
+    /// them (the "fsyncgate" behaviour), so the one safe answer is to crash and recover from
+    /// what is durable, as PostgreSQL and etcd do.
+    fn pump_log<W: Sink>(&mut self, id: NodeId, ctx: &mut Ctx<'_, W>, p: &mut Parts) {
+        loop {
+            let slot = &mut self.slots[id as usize];
+            let epoch = slot.epoch;
+            if slot.log_busy || slot.server.is_none() {
+                return;
+            }
+            let Some(chain) = slot.chains.front_mut() else {
+                return;
+            };
+            let first = !chain.started;
+            if first {
+                chain.started = true;
+                if let Some(wal) = slot.wal.as_mut() {
+                    chain.ok = wal.sync().is_ok();
+                    chain.ios = wal.take_io().iter().filter_map(timed).collect();
+                }
+            }
+            let next = chain.ios.pop_front();
+            if next.is_some() || first {
+                slot.log_busy = true;
+                match (next, p.disk(id)) {
+                    (Some(op), Some(disk)) => disk.submit(op, Owner::Raft { node: id, epoch }, ctx),
+                    // No request to time: the fsync ends at once, in an event of its own.
+                    _ => {
+                        let now = ctx.now();
+                        ctx.schedule_at(now, Ev::Synced { node: id, epoch }.into());
+                    }
+                }
+                return;
+            }
+            let (ok, syncs) = (chain.ok, chain.syncs);
+            slot.chains.pop_front();
+            if !ok {
+                self.crash(id, ctx);
+                return;
+            }
+            for _ in 0..syncs {
+                self.sync_done(id, epoch, ctx, p);
+            }
+        }
+    }
+
+    /// A disk fault reaches node `id`'s log on a modelled disk (`None`: the faults end).
+    pub fn disk_fault(&mut self, id: NodeId, fault: Option<&DiskFault>) {
+        let Some(slot) = self.slots.get_mut(id as usize) else {
+            return;
+        };
+        let Some(wal) = slot.wal.as_mut() else {
+            return;
+        };
+        stack_fault(wal.fs_mut(), fault);
+        slot.faulted |= fault.is_some_and(|f| {
+            !matches!(
+                f,
+                DiskFault::Slow(_) | DiskFault::FailMember(_) | DiskFault::Rebuild
+            )
+        });
     }
 
     fn sync_done<W: Sink>(

@@ -6,6 +6,8 @@
 //! - [`node`]: one Raft node: elections (with PreVote and CheckQuorum as options), replication
 //!   with fast backtracking, commitment, snapshots;
 //! - [`kv`]: the replicated key-value state machine with client sessions;
+//! - [`wire`]: the binary codec of messages and storage writes (native nodes, log records);
+//! - [`wal_log`]: a server's log as records of a write-ahead log on a modelled disk;
 //! - `record`: what a recorded run's timeline and series hold (for `sim report`).
 
 pub mod client;
@@ -20,6 +22,8 @@ pub mod schema;
 pub mod server;
 pub mod storage;
 pub mod types;
+pub mod wal_log;
+pub mod wire;
 pub mod workload;
 
 pub use types::*;

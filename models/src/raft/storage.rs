@@ -167,6 +167,9 @@ pub struct SimStorage {
     written: u64,
     /// For each fsync in flight, oldest first: the number of writes it covers.
     syncs: std::collections::VecDeque<u64>,
+    /// The writes the last crash found not durable, oldest first: a real disk may have kept a
+    /// prefix of them (see [`SimStorage::admits`]).
+    lost: Vec<Write>,
 }
 
 impl SimStorage {
@@ -210,8 +213,43 @@ impl SimStorage {
 
     /// The machine lost power: everything not durable is gone, and no fsync will complete.
     pub fn crash(&mut self) {
+        self.lost = self.pending.drain(..).map(|(_, w)| w).collect();
+        self.syncs.clear();
+    }
+
+    /// Whether a real disk's log may recover `image` after the last crash: the durable image,
+    /// or it with a prefix of the writes the crash found not durable (the writes of an fsync
+    /// that had reached the disk but not completed, or unsynced ones a torn write kept whole:
+    /// a log replays its records in order and stops at the first one missing).
+    pub fn admits(&self, image: &DurableImage) -> bool {
+        if self.durable == *image {
+            return true;
+        }
+        let mut candidate = self.durable.clone();
+        for w in &self.lost {
+            if candidate.apply(w).is_err() {
+                return false;
+            }
+            if candidate == *image {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The durable image (what a restart now recovers, as an image).
+    pub fn durable(&self) -> &DurableImage {
+        &self.durable
+    }
+
+    /// A node restarted from `image` rather than from this storage's (its real log lost
+    /// records to a damaged disk): from now on this storage follows the node's writes from
+    /// there.
+    pub fn reset_to(&mut self, image: DurableImage) {
+        self.durable = image;
         self.pending.clear();
         self.syncs.clear();
+        self.lost.clear();
     }
 
     /// What a node restarting now recovers. Only meaningful after [`SimStorage::crash`] (before

@@ -193,6 +193,15 @@ impl Wal {
         &self.path
     }
 
+    /// Renames the log's file within its directory, replacing any file of that name (atomic,
+    /// and durable with an fsync of the directory): how a compacted log written beside the old
+    /// one takes its place.
+    pub fn rename(&mut self, fs: &mut Fs, to: &str) -> Result<(), WalError> {
+        fs.rename(&self.path, to)?;
+        self.path = to.to_string();
+        Ok(())
+    }
+
     /// Bytes used by frames.
     pub fn tail(&self) -> u64 {
         self.tail

@@ -607,6 +607,9 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
         if let Some(d) = self.parts.disk(id) {
             d.fault(fault, self.ctx);
         }
+        if let Some(r) = self.raft.as_mut() {
+            r.disk_fault(id, fault);
+        }
         for s in self.stores.iter_mut().filter(|s| s.host() == id) {
             s.fault(fault);
         }

@@ -432,27 +432,34 @@ impl Store {
 
     /// A disk fault reaches the stack's device (`None`: they end).
     pub fn fault(&mut self, fault: Option<&DiskFault>) {
-        let f = self.fs.device_mut().faults_mut();
-        match fault {
-            None => {
-                f.error_rate = 0.0;
-                f.corrupt_rate = 0.0;
-                f.misdirect_rate = 0.0;
-                f.fail_writes = false;
-                f.failed = false;
-                self.fs.set_full(false);
-            }
-            Some(DiskFault::Errors(p)) => f.error_rate = *p,
-            Some(DiskFault::Corrupt(p)) => f.corrupt_rate = *p,
-            Some(DiskFault::Misdirect(p)) => f.misdirect_rate = *p,
-            Some(DiskFault::Latent(p)) => {
-                self.fs.device_mut().add_latent_share(*p);
-            }
-            Some(DiskFault::FailFsync) => f.fail_writes = true,
-            Some(DiskFault::Fail) => f.failed = true,
-            Some(DiskFault::Full) => self.fs.set_full(true),
-            Some(DiskFault::Slow(_) | DiskFault::FailMember(_) | DiskFault::Rebuild) => {}
+        stack_fault(&mut self.fs, fault);
+    }
+}
+
+/// A disk fault reaches a storage stack's device (`None`: they end): the content faults set
+/// the device's, `full` the file system's; time faults are the host disk's alone. Every
+/// service that keeps a stack on a host's disk (a store, a Raft server's log) applies them so.
+pub fn stack_fault(fs: &mut Fs, fault: Option<&DiskFault>) {
+    let f = fs.device_mut().faults_mut();
+    match fault {
+        None => {
+            f.error_rate = 0.0;
+            f.corrupt_rate = 0.0;
+            f.misdirect_rate = 0.0;
+            f.fail_writes = false;
+            f.failed = false;
+            fs.set_full(false);
         }
+        Some(DiskFault::Errors(p)) => f.error_rate = *p,
+        Some(DiskFault::Corrupt(p)) => f.corrupt_rate = *p,
+        Some(DiskFault::Misdirect(p)) => f.misdirect_rate = *p,
+        Some(DiskFault::Latent(p)) => {
+            fs.device_mut().add_latent_share(*p);
+        }
+        Some(DiskFault::FailFsync) => f.fail_writes = true,
+        Some(DiskFault::Fail) => f.failed = true,
+        Some(DiskFault::Full) => fs.set_full(true),
+        Some(DiskFault::Slow(_) | DiskFault::FailMember(_) | DiskFault::Rebuild) => {}
     }
 }
 
@@ -467,7 +474,7 @@ fn run(kv: &mut Kv, fs: &mut Fs, op: &Op, io: &mut Vec<BlockIo>) -> bool {
 
 /// A stack request as a timed disk request (a flush of a drive without a volatile cache costs
 /// nothing more: every write is on the media when it completes).
-fn timed(b: &BlockIo) -> Option<IoOp> {
+pub fn timed(b: &BlockIo) -> Option<IoOp> {
     let kind = match b.kind {
         StoreIo::Read => IoKind::Read,
         StoreIo::Write => IoKind::Write,
