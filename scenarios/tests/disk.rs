@@ -276,7 +276,7 @@ fn latent_sector_errors_lose_acknowledged_data() {
 /// the same crashes break nothing.
 #[test]
 fn a_corrupted_raft_log_loses_committed_entries() {
-    let text = std::fs::read_to_string(scenario_path("raft-corrupt-log.scn")).unwrap();
+    let text = std::fs::read_to_string(scenario_path("failing/raft-corrupt-log.scn")).unwrap();
     let r = run_text("corrupt", &text).unwrap().remove(0);
     assert_eq!(stat(&r, "kv.short_logs", "value"), 1.0);
     assert!(stat(&r, "kv.entries_lost", "value") > 0.0);
