@@ -5,8 +5,8 @@
 //! hands the token back to the service that owns it ([`Owner`]). The disk's faults live here
 //! too, because they belong to the machine: a failed disk refuses every request, a full one
 //! every write, `errors(p)` fails each request with probability `p` after its service (the drive
-//! reports an I/O error), `fail-fsync` fails a service's next syncs. What a write
-//! carries is the storage stack's business (`crate::storage`), so `corrupt`, `misdirect` and
+//! reports an I/O error). What a write carries, and whether a sync makes it durable, is the
+//! storage stack's business (`crate::storage`), so `fail-fsync`, `corrupt`, `misdirect` and
 //! `latent` act on a stack's device, not here; here a request is its time and its outcome.
 
 use std::collections::VecDeque;
@@ -191,7 +191,6 @@ struct DiskMetrics {
 struct Faults {
     failed: bool,
     full: bool,
-    fail_fsync: bool,
     errors: f64,
 }
 
@@ -291,11 +290,6 @@ impl HostDisk {
         }
         self.gauge(now, ctx);
         self.kick(ctx);
-    }
-
-    /// Whether syncs fail now (`fail-fsync`).
-    pub fn fsync_fails(&self) -> bool {
-        self.faults.fail_fsync || self.faults.failed
     }
 
     fn gauge<E: TraceEvent>(&self, now: SimTime, ctx: &mut Ctx<'_, E>) {
@@ -418,11 +412,15 @@ impl HostDisk {
             }
             Some(DiskFault::Slow(d)) => self.queue.set_slow(Some(d)),
             Some(DiskFault::Full) => self.faults.full = true,
-            Some(DiskFault::FailFsync) => self.faults.fail_fsync = true,
             Some(DiskFault::Errors(p)) => self.faults.errors = *p,
             Some(DiskFault::Fail) => self.faults.failed = true,
             // What a request carries is the storage stack's: these act on its device only.
-            Some(DiskFault::Corrupt(_) | DiskFault::Misdirect(_) | DiskFault::Latent(_)) => {}
+            Some(
+                DiskFault::FailFsync
+                | DiskFault::Corrupt(_)
+                | DiskFault::Misdirect(_)
+                | DiskFault::Latent(_),
+            ) => {}
             Some(DiskFault::FailMember(m)) => {
                 self.queue.device_mut().fail_member(*m);
             }
