@@ -2,9 +2,10 @@
 //! them, run as one simulation model.
 //!
 //! A scenario is wired into a [`WorldConfig`]: hosts by dense id, the network's links over
-//! them, the services (a Raft cluster and its clients, queueing stations, CPU jobs), the fault
-//! plan and the liveness expectations. [`World`] is the one [`Model`] the runner runs. It owns
-//! what services share ([`Parts`]: the network's links and counters, the liveness book) and
+//! them, the services (a Raft cluster and its clients, queueing stations, CPU jobs, `io` loads
+//! and key-value stores on the hosts' disks), the fault plan and the liveness expectations.
+//! [`World`] is the one [`Model`] the runner runs. It owns what services share ([`Parts`]: the
+//! network's links and counters, the hosts' CPUs and disks, the liveness book) and
 //! hands it to each service with every event, so a service reaches the network and the host
 //! resources it runs on without owning them. Services are not boxed: each family's component is
 //! a field and its events a variant of [`Ev`], written generically over the world's event type
