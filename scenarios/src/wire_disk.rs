@@ -25,6 +25,9 @@ const MIB: u64 = 1 << 20;
 
 /// The device a `disk` block describes.
 fn device(b: &CheckedBlock) -> Result<DeviceSpec, String> {
+    if b.size("capacity") == Some(0) {
+        return Err("a capacity of 0 bytes holds nothing".into());
+    }
     let drive = match b.choice("model").unwrap_or("hdd") {
         "hdd" => {
             let spec = HddSpec::from_datasheet(
@@ -115,6 +118,9 @@ fn hosts_of(
     let ids: Vec<u32> = if b.placement.is_empty() {
         if sizes.len() == 1 {
             vec![sizes[0].0]
+        } else if sizes.is_empty() && !errors.is_empty() {
+            // The scenario's disk was refused already: that error is the one to fix.
+            return Vec::new();
         } else {
             errors.push(
                 Diagnostic::at(
@@ -180,7 +186,7 @@ pub fn wire_disks(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<D
                 errors.push(at(
                     b,
                     format!("disk `{}`: {e}", b.name),
-                    "check the disk's properties",
+                    "`sim models` lists the disk block's properties and their ranges",
                 ));
                 continue;
             }

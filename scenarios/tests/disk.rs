@@ -155,11 +155,22 @@ fn bad_disk_blocks_are_clear_errors() {
         ),
         ("disk d { }\n  io x { block 1000B }", "multiple of 512"),
         ("disk d { }\n  disk e { }\n  io x { }", "not placed"),
+        ("disk d { capacity 0B }\n  io x { }", "capacity of 0 bytes"),
+        (
+            "disk d { model ssd  capacity 100TiB }\n  io x { }",
+            "32-bit page numbers",
+        ),
     ] {
         let scenario = format!("scenario \"b\" {{\n  {text}\n}}\n");
         let err = run_text("b", &scenario).expect_err(text);
         assert!(err.contains(want), "{text}: {err}");
         assert!(err.contains("b.scn:"), "{err}");
+        if !want.contains("not placed") {
+            assert!(
+                !err.contains("not placed"),
+                "one error, not its echo: {err}"
+            );
+        }
     }
 }
 
