@@ -284,6 +284,7 @@ impl Store {
             return;
         };
         if let Some(op) = f.ios.pop_front() {
+            f.sent += 1;
             let owner = Owner::Store {
                 store: self.index,
                 epoch: self.epoch,
