@@ -1,6 +1,7 @@
 //! sim's models: sans-IO state machines driven by `simcore`, one module per family, each with a
 //! schema ([`schema`]) that tells the scenario checker what its blocks look like.
 
+pub mod cache;
 pub mod cpu;
 pub mod disk;
 pub mod lincheck;

@@ -1,0 +1,178 @@
+//! The online policies, each over one [`List`] (head: newest, tail: oldest).
+
+use super::Policy;
+use super::list::List;
+
+/// Evicts from the tail until `size` more bytes fit in `capacity`, choosing each victim with
+/// `victim` (which may also reorder the list, as CLOCK's second chance does).
+fn make_room(list: &mut List, capacity: u64, size: u64, mut victim: impl FnMut(&mut List) -> u32) {
+    while list.bytes() + size > capacity && !list.is_empty() {
+        let slot = victim(list);
+        list.remove(slot);
+    }
+}
+
+macro_rules! common {
+    () => {
+        fn bytes(&self) -> u64 {
+            self.list.bytes()
+        }
+        fn len(&self) -> usize {
+            self.list.len()
+        }
+    };
+}
+
+/// First in, first out.
+#[derive(Debug, Clone)]
+pub struct Fifo {
+    list: List,
+    capacity: u64,
+}
+
+impl Fifo {
+    pub fn new(capacity: u64) -> Self {
+        Fifo {
+            list: List::new(),
+            capacity,
+        }
+    }
+}
+
+impl Policy for Fifo {
+    fn access(&mut self, key: u64, size: u64) -> bool {
+        if self.list.find(key).is_some() {
+            return true;
+        }
+        if size <= self.capacity {
+            make_room(&mut self.list, self.capacity, size, |l| {
+                l.tail().expect("a non-empty list has a tail")
+            });
+            self.list.push_head(key, size);
+        }
+        false
+    }
+    common!();
+}
+
+/// Least recently used.
+#[derive(Debug, Clone)]
+pub struct Lru {
+    list: List,
+    capacity: u64,
+}
+
+impl Lru {
+    pub fn new(capacity: u64) -> Self {
+        Lru {
+            list: List::new(),
+            capacity,
+        }
+    }
+}
+
+impl Policy for Lru {
+    fn access(&mut self, key: u64, size: u64) -> bool {
+        if let Some(slot) = self.list.find(key) {
+            self.list.to_head(slot);
+            return true;
+        }
+        if size <= self.capacity {
+            make_room(&mut self.list, self.capacity, size, |l| {
+                l.tail().expect("a non-empty list has a tail")
+            });
+            self.list.push_head(key, size);
+        }
+        false
+    }
+    common!();
+}
+
+/// CLOCK, as FIFO with a second chance.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    list: List,
+    capacity: u64,
+}
+
+impl Clock {
+    pub fn new(capacity: u64) -> Self {
+        Clock {
+            list: List::new(),
+            capacity,
+        }
+    }
+}
+
+impl Policy for Clock {
+    fn access(&mut self, key: u64, size: u64) -> bool {
+        if let Some(slot) = self.list.find(key) {
+            self.list.node_mut(slot).flag = true;
+            return true;
+        }
+        if size <= self.capacity {
+            make_room(&mut self.list, self.capacity, size, |l| {
+                loop {
+                    let t = l.tail().expect("a non-empty list has a tail");
+                    if !l.node(t).flag {
+                        break t;
+                    }
+                    l.node_mut(t).flag = false;
+                    l.to_head(t);
+                }
+            });
+            self.list.push_head(key, size);
+        }
+        false
+    }
+    common!();
+}
+
+/// SIEVE: a FIFO queue, visited bits, and a hand that remembers where it stopped.
+#[derive(Debug, Clone)]
+pub struct Sieve {
+    list: List,
+    capacity: u64,
+    /// The next object the hand looks at (`None`: start again from the tail).
+    hand: Option<u32>,
+}
+
+impl Sieve {
+    pub fn new(capacity: u64) -> Self {
+        Sieve {
+            list: List::new(),
+            capacity,
+            hand: None,
+        }
+    }
+}
+
+impl Policy for Sieve {
+    fn access(&mut self, key: u64, size: u64) -> bool {
+        if let Some(slot) = self.list.find(key) {
+            self.list.node_mut(slot).flag = true;
+            return true;
+        }
+        if size <= self.capacity {
+            let hand = &mut self.hand;
+            make_room(&mut self.list, self.capacity, size, |l| {
+                let mut at = hand
+                    .or_else(|| l.tail())
+                    .expect("a non-empty list has a tail");
+                while l.node(at).flag {
+                    l.node_mut(at).flag = false;
+                    at = l
+                        .prev(at)
+                        .or_else(|| l.tail())
+                        .expect("a non-empty list has a tail");
+                }
+                // The hand moves on towards the head past the victim.
+                *hand = l.prev(at);
+                at
+            });
+            self.list.push_head(key, size);
+        }
+        false
+    }
+    common!();
+}
