@@ -23,58 +23,34 @@ macro_rules! common {
     };
 }
 
+/// A queue policy that evicts from the tail: FIFO (a hit changes nothing) or LRU (a hit moves
+/// the object to the head). One body for both, as they differ only there.
+#[derive(Debug, Clone)]
+pub struct Queue<const RECENCY: bool> {
+    list: List,
+    capacity: u64,
+}
+
 /// First in, first out.
-#[derive(Debug, Clone)]
-pub struct Fifo {
-    list: List,
-    capacity: u64,
-}
-
-impl Fifo {
-    pub fn new(capacity: u64) -> Self {
-        Fifo {
-            list: List::new(),
-            capacity,
-        }
-    }
-}
-
-impl Policy for Fifo {
-    fn access(&mut self, key: u64, size: u64) -> bool {
-        if self.list.find(key).is_some() {
-            return true;
-        }
-        if size <= self.capacity {
-            make_room(&mut self.list, self.capacity, size, |l| {
-                l.tail().expect("a non-empty list has a tail")
-            });
-            self.list.push_head(key, size);
-        }
-        false
-    }
-    common!();
-}
-
+pub type Fifo = Queue<false>;
 /// Least recently used.
-#[derive(Debug, Clone)]
-pub struct Lru {
-    list: List,
-    capacity: u64,
-}
+pub type Lru = Queue<true>;
 
-impl Lru {
+impl<const RECENCY: bool> Queue<RECENCY> {
     pub fn new(capacity: u64) -> Self {
-        Lru {
+        Queue {
             list: List::new(),
             capacity,
         }
     }
 }
 
-impl Policy for Lru {
+impl<const RECENCY: bool> Policy for Queue<RECENCY> {
     fn access(&mut self, key: u64, size: u64) -> bool {
         if let Some(slot) = self.list.find(key) {
-            self.list.to_head(slot);
+            if RECENCY {
+                self.list.to_head(slot);
+            }
             return true;
         }
         if size <= self.capacity {
