@@ -301,7 +301,7 @@ pub fn run_seed(seed: u64, cfg: &SweepConfig) -> SeedOutcome {
         if roll >= 8 {
             let _ = kv.get(&mut fs, &key, &mut io);
         } else {
-            let value = (roll < 7).then(|| value(seed, i, &mut wl, cfg.max_value));
+            let value = (roll < 7).then(|| value(seed, i as u64, &mut wl, cfg.max_value));
             let id = model.attempt(&key, value.as_deref());
             outcome.attempted += 1;
             let done = match &value {
@@ -333,13 +333,14 @@ pub fn run_seed(seed: u64, cfg: &SweepConfig) -> SeedOutcome {
     outcome
 }
 
-/// A value no other write has: the seed and operation, padded to a random length.
-fn value(seed: u64, op: usize, wl: &mut RngStream, max: usize) -> Vec<u8> {
-    let mut v = format!("{seed}/{op}/").into_bytes();
-    let len = 12 + wl.below(max.saturating_sub(11) as u64) as usize;
+/// A value no other write has: `tag` (a seed, a host) and the operation's number, padded to 12
+/// to `max` bytes (a random length from `rng`). The sweep's and the world's stores write these.
+pub fn value(tag: u64, op: u64, rng: &mut RngStream, max: usize) -> Vec<u8> {
+    let mut v = format!("{tag}/{op}/").into_bytes();
+    let len = 12 + rng.below(max.saturating_sub(11).max(1) as u64) as usize;
     let fill = b"abcdefghijklmnopqrstuvwxyz";
     while v.len() < len {
-        v.push(fill[(v.len() + op) % fill.len()]);
+        v.push(fill[(v.len() + op as usize) % fill.len()]);
     }
     v
 }

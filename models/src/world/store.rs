@@ -29,7 +29,7 @@ use simcore::{Ctx, Encoder, RngStream, SimDuration, SimError, SimTime, StreamId,
 
 use crate::disk::workload::{IoKind, IoOp};
 use crate::storage::block::BlockDevice;
-use crate::storage::check::Model;
+use crate::storage::check::{Model, value};
 use crate::storage::fs::{Fs, FsConfig};
 use crate::storage::kv::{Kv, KvOptions};
 use crate::storage::{BlockIo, IoKind as StoreIo};
@@ -235,7 +235,7 @@ impl Store {
         } else if rng.below(8) == 0 {
             Op::Delete(key)
         } else {
-            let v = value(self.config.host, i, rng, self.config.value_size);
+            let v = value(u64::from(self.config.host), i, rng, self.config.value_size);
             Op::Put(key, v)
         };
         let now = ctx.now();
@@ -486,15 +486,4 @@ pub fn timed(b: &BlockIo) -> Option<IoOp> {
         lba: b.lba,
         sectors: u64::from(b.sectors),
     })
-}
-
-/// A value no other write has: the host and operation, padded to a random length.
-fn value(host: u32, op: u64, rng: &mut RngStream, max: usize) -> Vec<u8> {
-    let mut v = format!("{host}/{op}/").into_bytes();
-    let len = 12 + rng.below(max.saturating_sub(11).max(1) as u64) as usize;
-    let fill = b"abcdefghijklmnopqrstuvwxyz";
-    while v.len() < len {
-        v.push(fill[(v.len() + op as usize) % fill.len()]);
-    }
-    v
 }
