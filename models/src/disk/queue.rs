@@ -194,8 +194,8 @@ pub fn simulate(
 ) -> IoRun {
     let mut q = DiskQueue::new(device, policy);
     let mut unused = RngStream::derive(0, "disk.slow");
-    let ops: Vec<IoOp> = workload.ops(rng).collect();
-    let mut next = ops.iter();
+    // Drawn one at a time as they are issued: a workload of 10^8 requests needs no list of them.
+    let mut next = workload.ops(rng);
     let mut run = IoRun::default();
     let mut now = 0;
     for (i, op) in next
@@ -203,7 +203,7 @@ pub fn simulate(
         .take(workload.queue_depth as usize)
         .enumerate()
     {
-        q.submit(now, *op, i as u64);
+        q.submit(now, op, i as u64);
     }
     let mut issued = workload.queue_depth as u64;
     // Completion times of the requests in service; the device's slots filled at each instant.
@@ -229,7 +229,7 @@ pub fn simulate(
             Err(_) => run.errors += 1,
         }
         if let Some(op) = next.next() {
-            q.submit(now, *op, issued);
+            q.submit(now, op, issued);
             issued += 1;
         }
     }
