@@ -335,25 +335,11 @@ impl Positioned for Device {
 
 #[cfg(test)]
 mod tests {
-    use super::super::hdd::{HddSpec, SeekCurve, Zone};
     use super::*;
 
-    /// 100 sectors a track, 1 head, 200 cylinders, 6000 rpm (10 ms a turn), seek 1 + 0.1·d ms.
+    /// The scheduler tests' drive: 6000 rpm, 200 cylinders of one 100-sector track.
     pub(crate) fn small_hdd() -> Device {
-        Device::Hdd(
-            Hdd::new(HddSpec {
-                rpm: 6000,
-                cylinders: 200,
-                heads: 1,
-                zones: vec![Zone {
-                    first_cylinder: 0,
-                    sectors_per_track: 100,
-                }],
-                seek: SeekCurve::linear(1.0, 0.1),
-                track_buffer: None,
-            })
-            .unwrap(),
-        )
+        Device::Hdd(super::super::sched::tests::disk())
     }
 
     fn op(kind: IoKind, lba: u64, sectors: u64) -> IoOp {

@@ -169,12 +169,13 @@ impl IoScheduler {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::hdd::{HddSpec, SeekCurve, Zone};
     use super::*;
 
-    /// 100 sectors a track, 1 head: a request for cylinder c is lba 100·c (+ sector).
-    fn disk() -> Hdd {
+    /// 100 sectors a track, 1 head, 200 cylinders, 6000 rpm (10 ms a turn), seek 1 + 0.1·d ms:
+    /// a request for cylinder c is lba 100·c (+ sector). The disk module's tests share it.
+    pub(crate) fn disk() -> Hdd {
         Hdd::new(HddSpec {
             rpm: 6000,
             cylinders: 200,
