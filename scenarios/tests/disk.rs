@@ -2,35 +2,15 @@
 //! order, the SSD's garbage collection, the disk under a Raft log, an array's degraded mode),
 //! the disk verbs act on modelled disks, and disk runs are deterministic across processes.
 
-use std::path::{Path, PathBuf};
-
-use scenarios::{RunOptions, RunReport, run_file};
+use scenarios::{RunOptions, run_file};
 
 #[path = "common/sim_hash.rs"]
 mod sim_hash;
 use sim_hash::hash_in_new_process;
 
-fn scenario_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
-}
-
-fn stat(r: &RunReport, metric: &str, stat: &str) -> f64 {
-    r.result
-        .metrics
-        .get(metric)
-        .and_then(|m| m.stat(stat))
-        .unwrap_or_else(|| panic!("no {stat}({metric})"))
-}
-
-fn run_text(name: &str, text: &str) -> Result<Vec<RunReport>, String> {
-    let dir = std::env::temp_dir().join(format!("sim-disk-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.scn"));
-    std::fs::write(&path, text).unwrap();
-    let runs = run_file(&path, &RunOptions::default()).map_err(|e| e.to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-    runs
-}
+#[path = "common/runs.rs"]
+mod runs;
+use runs::{run_text, scenario_path, stat};
 
 /// OSTEP's scheduling lesson on the same requests: SSTF beats FIFO, SATF (which also counts
 /// rotation) beats SSTF on the mean, and pays for it in starvation that deadline bounds.

@@ -2,8 +2,6 @@
 //! interact (take the interaction away and it goes), and composed runs are as deterministic as
 //! any: the same hash in two processes and on one or four threads.
 
-use std::path::{Path, PathBuf};
-
 use rayon::prelude::*;
 use scenarios::{RunOptions, RunReport, load, run_file, run_scenario};
 use simcore::format_hash;
@@ -12,27 +10,13 @@ use simcore::format_hash;
 mod sim_hash;
 use sim_hash::hash_in_new_process;
 
-fn scenario_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
-}
+#[path = "common/runs.rs"]
+mod runs;
+use runs::{scenario_path, stat};
 
-fn stat(r: &RunReport, metric: &str, stat: &str) -> f64 {
-    r.result
-        .metrics
-        .get(metric)
-        .and_then(|m| m.stat(stat))
-        .unwrap_or_else(|| panic!("no {stat}({metric})"))
-}
-
-/// The runs of `text` (a scenario, perhaps sweeping), written to a file first.
+/// The runs of `text` (a scenario, perhaps sweeping).
 fn run_text(name: &str, text: &str) -> Vec<RunReport> {
-    let dir = std::env::temp_dir().join(format!("sim-world-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.scn"));
-    std::fs::write(&path, text).unwrap();
-    let runs = run_file(&path, &RunOptions::default()).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    runs
+    runs::run_text(name, text).expect("the scenario runs")
 }
 
 fn noisy(cpu_per_message: &str) -> String {
