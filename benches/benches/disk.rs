@@ -21,8 +21,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use scenarios::RunOptions;
+use sim_benches::figures::{median, metric_stat, rate_spread, si};
 use sim_benches::{disk_floor, env_number};
-use simcore::MetricsSnapshot;
 
 /// Requests in `scenarios/disk-bench.scn`.
 const SCENARIO_REQUESTS: u64 = 3_000_000;
@@ -76,9 +76,7 @@ struct Measured {
 
 impl Measured {
     fn median_wall(&self) -> f64 {
-        let mut w: Vec<f64> = self.runs.iter().map(|r| r.wall_s).collect();
-        w.sort_by(f64::total_cmp);
-        w[w.len() / 2]
+        median(self.runs.iter().map(|r| r.wall_s).collect())
     }
     fn requests(&self) -> u64 {
         self.runs[0].requests
@@ -87,22 +85,8 @@ impl Measured {
         self.requests() as f64 / self.median_wall()
     }
     fn spread(&self) -> String {
-        if self.runs.len() < 2 {
-            return "1 run".into();
-        }
-        let rates = self.runs.iter().map(|r| r.requests as f64 / r.wall_s);
-        let (lo, hi) = rates.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
-            (lo.min(r), hi.max(r))
-        });
-        format!("{} runs, {}..{}", self.runs.len(), si(lo), si(hi))
+        rate_spread(self.runs.iter().map(|r| (r.requests, r.wall_s)))
     }
-}
-
-fn stat(metrics: &MetricsSnapshot, name: &str, stat: &str) -> Result<f64, String> {
-    metrics
-        .get(name)
-        .and_then(|m| m.stat(stat))
-        .ok_or_else(|| format!("the run has no {stat}({name})"))
 }
 
 /// The whole `sim run` path. Returns the run timed from outside and, separately, the event loop
@@ -121,8 +105,8 @@ fn sim_run(path: &Path, requests: u64) -> Result<(Run, Run), String> {
     };
     let m = &report.result.metrics;
     let whole = Run {
-        requests: stat(m, "reads.completed", "value")? as u64,
-        mean_latency_s: stat(m, "reads.read_latency", "mean")? / 1e9,
+        requests: metric_stat(m, "reads.completed", "value")? as u64,
+        mean_latency_s: metric_stat(m, "reads.read_latency", "mean")? / 1e9,
         wall_s,
     };
     let loop_only = Run {
@@ -140,16 +124,6 @@ fn floor_run(requests: u64) -> Result<Run, String> {
         mean_latency_s: r.mean_latency_s(),
         wall_s: started.elapsed().as_secs_f64(),
     })
-}
-
-/// 12345678.9 -> "12.35M".
-fn si(x: f64) -> String {
-    match x {
-        x if x >= 1e9 => format!("{:.2}G", x / 1e9),
-        x if x >= 1e6 => format!("{:.2}M", x / 1e6),
-        x if x >= 1e3 => format!("{:.1}k", x / 1e3),
-        x => format!("{x:.1}"),
-    }
 }
 
 fn print_header() {

@@ -26,8 +26,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use scenarios::RunOptions;
+use sim_benches::figures::{median, metric_stat, rate_spread, si};
 use sim_benches::{breakdown, env_number, mm1_floor};
-use simcore::MetricsSnapshot;
 
 /// Customers in `scenarios/mm1-bench.scn`.
 const SCENARIO_CUSTOMERS: u64 = 10_000_000;
@@ -106,9 +106,7 @@ struct Measured {
 
 impl Measured {
     fn median_wall(&self) -> f64 {
-        let mut w: Vec<f64> = self.runs.iter().map(|r| r.wall_s).collect();
-        w.sort_by(f64::total_cmp);
-        w[w.len() / 2]
+        median(self.runs.iter().map(|r| r.wall_s).collect())
     }
     fn customers(&self) -> u64 {
         self.runs[0].customers
@@ -117,14 +115,7 @@ impl Measured {
         self.customers() as f64 / self.median_wall()
     }
     fn spread(&self) -> String {
-        if self.runs.len() < 2 {
-            return "1 run".into();
-        }
-        let rates = self.runs.iter().map(|r| r.customers as f64 / r.wall_s);
-        let (lo, hi) = rates.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
-            (lo.min(r), hi.max(r))
-        });
-        format!("{} runs, {}..{}", self.runs.len(), si(lo), si(hi))
+        rate_spread(self.runs.iter().map(|r| (r.customers, r.wall_s)))
     }
 }
 
@@ -153,13 +144,6 @@ fn timed(f: impl FnOnce() -> Result<mm1_floor::Mm1Floor, String>) -> Result<Run,
     })
 }
 
-fn stat(metrics: &MetricsSnapshot, name: &str, stat: &str) -> Result<f64, String> {
-    metrics
-        .get(name)
-        .and_then(|m| m.stat(stat))
-        .ok_or_else(|| format!("the run has no {stat}({name})"))
-}
-
 /// The whole `sim run` path. Returns the run timed from outside and, separately, the event loop
 /// alone as `RunReport::wall_time_s` measures it.
 fn sim_run(path: &Path, customers: u64) -> Result<(Run, Run), String> {
@@ -175,8 +159,8 @@ fn sim_run(path: &Path, customers: u64) -> Result<(Run, Run), String> {
         return Err(format!("{}: expected one run, not a sweep", path.display()));
     };
     let m = &report.result.metrics;
-    let served = stat(m, "system.exited", "value")? as u64;
-    let mean_wait_s = stat(m, "server.wait", "mean")? / 1e9;
+    let served = metric_stat(m, "system.exited", "value")? as u64;
+    let mean_wait_s = metric_stat(m, "server.wait", "mean")? / 1e9;
     let whole = Run {
         customers: served,
         mean_wait_s,
@@ -232,16 +216,6 @@ fn simpy(python: &str, customers: u64) -> Result<(Run, String), String> {
         },
         version,
     ))
-}
-
-/// 12345678.9 -> "12.35M".
-fn si(x: f64) -> String {
-    match x {
-        x if x >= 1e9 => format!("{:.2}G", x / 1e9),
-        x if x >= 1e6 => format!("{:.2}M", x / 1e6),
-        x if x >= 1e3 => format!("{:.1}k", x / 1e3),
-        x => format!("{x:.1}"),
-    }
 }
 
 fn print_header() {

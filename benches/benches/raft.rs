@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use scenarios::{RunOptions, RunReport, load, run_file, run_scenario};
+use sim_benches::figures::{median, si};
 use sim_benches::{cpu_seconds, env_number};
 use simcore::SimTime;
 
@@ -122,11 +123,6 @@ struct Measured {
     runs: Vec<Run>,
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
 impl Measured {
     fn wall(&self) -> f64 {
         median(self.runs.iter().map(|r| r.wall_s).collect())
@@ -155,16 +151,6 @@ impl Measured {
                 (lo.min(x), hi.max(x))
             });
         format!("{} runs, {lo:.0}x..{hi:.0}x", self.runs.len())
-    }
-}
-
-/// 12345678.9 -> "12.35M".
-fn si(x: f64) -> String {
-    match x {
-        x if x >= 1e9 => format!("{:.2}G", x / 1e9),
-        x if x >= 1e6 => format!("{:.2}M", x / 1e6),
-        x if x >= 1e3 => format!("{:.1}k", x / 1e3),
-        x => format!("{x:.1}"),
     }
 }
 

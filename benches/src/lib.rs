@@ -10,11 +10,14 @@
 //! - [`disk_floor`]: `disk-bench.scn`'s random reads served straight on the HDD model, one after
 //!   another: the floor the disk bench compares `sim run` against.
 //!
+//! - [`figures`]: how the benches summarise and print runs (medians, rate spreads, `12.35M`).
+//!
 //! The benches themselves live in `benches/benches/`; what they measure and the numbers measured
 //! are in `BENCHMARKS.md` at the repository root.
 
 pub mod breakdown;
 pub mod disk_floor;
+pub mod figures;
 pub mod hold;
 pub mod mm1_floor;
 
