@@ -26,6 +26,9 @@ pub use policies::{Clock, Fifo, Lru, Sieve};
 pub trait Policy {
     /// A request for `key` of `size` bytes: whether it hit. A miss admits the object.
     fn access(&mut self, key: u64, size: u64) -> bool;
+    /// Drops `key` if held (an invalidation, or an expired TTL): whether it was held. The policy
+    /// forgets it as if evicted.
+    fn remove(&mut self, key: u64) -> bool;
     /// Bytes held.
     fn bytes(&self) -> u64;
     /// Objects held.
@@ -67,6 +70,16 @@ impl Kind {
             Kind::Sieve => Box::new(Sieve::new(capacity)),
         }
     }
+}
+
+/// One request of a cache trace or workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Request {
+    /// When it is made, in nanoseconds from the trace's start.
+    pub time: u64,
+    pub key: u64,
+    /// The object's size in bytes (1 for a page of memory).
+    pub size: u64,
 }
 
 /// Hits of `policy` over `trace` (keys and sizes), in order.

@@ -14,6 +14,12 @@ fn make_room(list: &mut List, capacity: u64, size: u64, mut victim: impl FnMut(&
 
 macro_rules! common {
     () => {
+        fn remove(&mut self, key: u64) -> bool {
+            self.list
+                .find(key)
+                .map(|slot| self.list.remove(slot))
+                .is_some()
+        }
         fn bytes(&self) -> u64 {
             self.list.bytes()
         }
@@ -150,5 +156,20 @@ impl Policy for Sieve {
         }
         false
     }
-    common!();
+    fn remove(&mut self, key: u64) -> bool {
+        let Some(slot) = self.list.find(key) else {
+            return false;
+        };
+        if self.hand == Some(slot) {
+            self.hand = self.list.prev(slot);
+        }
+        self.list.remove(slot);
+        true
+    }
+    fn bytes(&self) -> u64 {
+        self.list.bytes()
+    }
+    fn len(&self) -> usize {
+        self.list.len()
+    }
 }

@@ -157,3 +157,33 @@ fn objects_have_sizes() {
     assert!(!lru.access(4, 101));
     assert_eq!(lru.bytes(), 50);
 }
+
+/// An object removed (invalidated) is gone: the next request for it misses, bytes fall by its
+/// size, and removing what is not held changes nothing. SIEVE's hand may rest on the removed
+/// object; removals mixed into a long random trace must leave every policy consistent.
+#[test]
+fn remove_forgets_an_object() {
+    for &name in Kind::NAMES {
+        let kind = Kind::from_name(name).unwrap();
+        let mut c = kind.build(10);
+        for k in 0..5 {
+            c.access(k, 2);
+        }
+        assert!(c.access(3, 2), "{name}: 3 is held");
+        assert!(c.remove(3), "{name}");
+        assert!(!c.remove(3), "{name}: removed twice");
+        assert_eq!((c.len(), c.bytes()), (4, 8), "{name}");
+        assert!(!c.access(3, 2), "{name}: a removed object misses");
+        let mut rng = RngStream::derive(3, name);
+        let mut c = kind.build(20);
+        for _ in 0..20_000 {
+            let key = rng.below(40);
+            if rng.below(5) == 0 {
+                c.remove(key);
+            } else {
+                c.access(key, 1 + key % 3);
+            }
+            assert!(c.bytes() <= 20, "{name}: over capacity");
+        }
+    }
+}
