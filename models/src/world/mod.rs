@@ -15,6 +15,7 @@
 //! Parts of the world that `native run` drives on the machine as well live here too: the fault
 //! plan ([`faults`]), the liveness book ([`liveness`]) and the clients' pace ([`load`]).
 
+pub mod cache;
 pub mod disk;
 pub mod faults;
 pub mod host;
