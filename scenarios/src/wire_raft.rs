@@ -212,6 +212,8 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
             .unwrap_or(SimDuration::ZERO),
         snapshot_every: raft.count("snapshot_every"),
         load,
+        caches: Vec::new(),
+        via: None,
         check_linearizable,
         check_durable,
         lincheck_budget: LINCHECK_BUDGET,

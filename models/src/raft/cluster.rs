@@ -22,6 +22,7 @@ use crate::cpu::{ProcConfig, ProcId, Step};
 use crate::disk::workload::IoOp;
 use crate::network::{Fate, Host, Shape};
 use crate::world::Parts;
+use crate::world::cache::CacheConfig;
 use crate::world::disk::{DiskFault, DiskStep, Owner};
 use crate::world::store::{stack_fault, timed};
 
@@ -36,6 +37,8 @@ use super::types::{Config, Message, NodeId, Output, Role, Term, Timer};
 use super::wal_log::{BASE_CAPACITY, WalLog};
 use super::workload::Workload;
 use crate::world::load::Pacer;
+
+mod tiers;
 
 pub use crate::world::faults::{Fault, Targets};
 pub use crate::world::liveness::{LiveEvent, Liveness};
@@ -83,6 +86,10 @@ pub struct ClusterConfig {
     pub cpu_per_message: SimDuration,
     pub snapshot_every: Option<u64>,
     pub load: Option<LoadConfig>,
+    /// Cache tiers in front of the cluster, on hosts of their own.
+    pub caches: Vec<CacheConfig>,
+    /// The tier the clients' requests go through (an index into `caches`), if any.
+    pub via: Option<usize>,
     pub check_linearizable: bool,
     pub check_durable: bool,
     /// Search steps per key for the linearizability check.
@@ -145,6 +152,11 @@ enum Body {
     Raft(Message),
     Request(Request),
     Reply(Reply),
+    /// A request on its way through a cache tier, for the server its client chose.
+    Via {
+        server: NodeId,
+        req: Request,
+    },
 }
 
 #[derive(Debug)]
@@ -296,6 +308,8 @@ pub struct Cluster {
     s: Option<Streams>,
     /// The timeline and series of a recorded run (idle otherwise).
     rec: Recorder,
+    /// Cache tiers between the clients and the servers.
+    tiers: tiers::Tiers,
 }
 
 /// The most messages a paused server holds (its socket buffer); later ones are dropped.
@@ -364,6 +378,7 @@ impl Cluster {
             m: None,
             s: None,
             rec: Recorder::new(&config.name, &config.nodes),
+            tiers: tiers::Tiers::new(&config.caches, config.via, clients)?,
             config,
         })
     }
@@ -535,7 +550,8 @@ impl Cluster {
         for a in actions.drain(..) {
             match a {
                 Action::Reply { to, reply } => {
-                    self.transmit(id, self.n + to, Body::Reply(reply), ctx, p)
+                    let host = self.tiers.answer_to(to).unwrap_or(self.n + to);
+                    self.transmit(id, host, Body::Reply(reply), ctx, p)
                 }
                 Action::Raft(Output::Send { to, msg }) => {
                     let slot = &mut self.slots[id as usize];
@@ -868,7 +884,12 @@ impl Cluster {
         match body {
             Body::Raft(msg) => self.with_server(id, ctx, p, |srv, out| srv.receive(from, msg, out)),
             Body::Request(req) => self.with_server(id, ctx, p, |srv, out| srv.request(req, out)),
-            Body::Reply(_) => debug_assert!(false, "servers get no replies"),
+            Body::Reply(_) | Body::Via { .. } => {
+                debug_assert!(
+                    false,
+                    "servers get no replies, nor requests meant for a cache"
+                )
+            }
         }
     }
 
@@ -876,9 +897,12 @@ impl Cluster {
         let mut acts = std::mem::take(&mut self.client_actions);
         for a in acts.drain(..) {
             match a {
-                ClientAction::Send { to, req } => {
-                    self.transmit(self.n + c, to, Body::Request(req), ctx, p)
-                }
+                ClientAction::Send { to, req } => match self.tiers.entry(c) {
+                    Some(cache) => {
+                        self.transmit(self.n + c, cache, Body::Via { server: to, req }, ctx, p)
+                    }
+                    None => self.transmit(self.n + c, to, Body::Request(req), ctx, p),
+                },
                 ClientAction::WakeAt(at) => {
                     let g = &mut self.client_gen[c as usize];
                     *g = g.wrapping_add(1);
@@ -1108,6 +1132,7 @@ impl Cluster {
                 m.short_logs = Some((short, lost));
             }
         }
+        self.tiers.start(ctx)?;
         for id in 0..self.n {
             self.boot(id, ctx, p);
         }
@@ -1128,8 +1153,11 @@ impl Cluster {
                 self.free.push(slot);
                 ctx.metrics().add(p.net_metrics().delivered, 1);
                 if env.to >= self.n {
+                    let c = env.to - self.n;
+                    if c as usize >= self.clients.len() {
+                        return self.cache_deliver(env, ctx, p);
+                    }
                     if let Body::Reply(r) = env.body {
-                        let c = env.to - self.n;
                         let now = ctx.now();
                         let mut acts = std::mem::take(&mut self.client_actions);
                         self.clients[c as usize].reply(r, now, &mut acts);
@@ -1217,6 +1245,7 @@ impl Cluster {
     /// The run ended: closes what the timeline still has open.
     pub fn finish<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
         self.rec.finish(ctx);
+        self.tiers.finish(ctx);
     }
 
     /// The end-of-run checks the scenario asked for: the history is linearizable, no

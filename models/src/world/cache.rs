@@ -481,7 +481,11 @@ mod tests {
             out.clear();
             let hit = n.request(&c, t(4), 10, 0, req(1, 2, KvOp::Get { key: 5 }), &mut out);
             if lease {
-                assert_eq!(hit, Some((5, Some(9))), "the late fill was dropped: 9 stays");
+                assert_eq!(
+                    hit,
+                    Some((5, Some(9))),
+                    "the late fill was dropped: 9 stays"
+                );
                 assert_eq!(n.counts.fills_dropped, 1);
             } else {
                 assert_eq!(
