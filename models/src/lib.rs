@@ -21,6 +21,7 @@ pub const MODELS: &[&schema::ModelSpec] = &[
     &cpu::schema::SCHEMA,
     &disk::schema::SCHEMA,
     &storage::schema::SCHEMA,
+    &cache::schema::SCHEMA,
 ];
 
 #[cfg(test)]

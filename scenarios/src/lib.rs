@@ -21,6 +21,7 @@ pub mod seeds;
 pub mod source;
 pub mod sweep;
 pub mod wire;
+pub mod wire_cache;
 pub mod wire_cpu;
 pub mod wire_disk;
 pub mod wire_raft;

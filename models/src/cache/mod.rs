@@ -19,6 +19,7 @@
 pub mod list;
 pub mod opt;
 mod policies;
+pub mod schema;
 
 pub use policies::{Clock, Fifo, Lru, Sieve};
 

@@ -207,11 +207,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "to",
                     PropType::Ref {
-                        kinds: &["raft"],
+                        kinds: &["raft", "cache"],
                         also: &[],
                     },
                     Need::Sole,
-                    "The cluster the clients talk to.",
+                    "The cluster the clients talk to, or the cache they reach it through.",
                 ),
                 prop(
                     "on",

@@ -16,7 +16,11 @@
 //!   races a write (a read's reply that was overtaken by a later write's installs the old value,
 //!   which then stays: the stale-cache anomaly that `expect linearizable` reports); `fill lease`
 //!   installs it only if no write to the key passed through since the miss left (the leases of
-//!   Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013).
+//!   Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013). A lease ends when a write
+//!   to the key is forwarded and again when it is acknowledged (a read that left between the
+//!   two may have been ordered before the write). The same guard applies to a write-through
+//!   write's own value: two writes whose acknowledgements cross would otherwise leave the
+//!   older value cached.
 //! - **Coalescing**: with `coalesce true`, reads of a key whose miss is already on its way wait
 //!   for that one instead of each going to the cluster (a stampede on an expired hot key sends
 //!   one request, not hundreds).
@@ -77,6 +81,9 @@ pub struct CacheConfig {
     /// How long a miss on its way may gather reads before a new read sends its own (a miss
     /// whose reply was lost must not hold reads forever): the clients' attempt timeout.
     pub fetch_timeout: SimDuration,
+    /// How long a write sent up without a reply counts as on its way (the clients' operation
+    /// timeout: by then its client has given up on it).
+    pub write_timeout: SimDuration,
 }
 
 /// What an instance asks the cluster to do.
@@ -136,6 +143,8 @@ pub struct CacheNode {
     epochs: BTreeMap<Key, u64>,
     pending: BTreeMap<(u64, u64), Pending>,
     fetches: BTreeMap<Key, Fetch>,
+    /// Per key, the writes sent up and not answered, with when each first left.
+    writing: BTreeMap<Key, Vec<((u64, u64), SimTime)>>,
     pub counts: CacheCounts,
 }
 
@@ -162,6 +171,7 @@ impl CacheNode {
             epochs: BTreeMap::new(),
             pending: BTreeMap::new(),
             fetches: BTreeMap::new(),
+            writing: BTreeMap::new(),
             counts: CacheCounts::default(),
         }
     }
@@ -207,11 +217,50 @@ impl CacheNode {
         self.entries.insert(key, Entry { value, expires });
     }
 
-    /// Drops `key` and revokes the leases of reads of it on their way.
-    fn invalidate(&mut self, key: Key) {
+    /// Drops `key` and revokes the leases of requests for it on their way: the key's new
+    /// epoch.
+    fn invalidate(&mut self, key: Key) -> u64 {
         self.policy.remove(u64::from(key));
         self.entries.remove(&key);
-        *self.epochs.entry(key).or_insert(0) += 1;
+        self.bump(key)
+    }
+
+    /// Ends the leases of requests for `key` on their way: the key's new epoch.
+    fn bump(&mut self, key: Key) -> u64 {
+        let epoch = self.epochs.entry(key).or_insert(0);
+        *epoch += 1;
+        *epoch
+    }
+
+    /// Whether a reply to a request that left at `epoch` may be installed: always with `fill
+    /// always`, else only if no write to the key passed through since and none is on its way
+    /// (the backend may order that write either side of the reply's value, and a read that
+    /// missed may already have seen it).
+    fn may_install(&self, c: &CacheConfig, key: Key, epoch: u64, now: SimTime) -> bool {
+        !c.lease
+            || (self.epochs.get(&key).copied().unwrap_or(0) == epoch
+                && self.writing.get(&key).is_none_or(|w| {
+                    w.iter()
+                        .all(|(_, sent)| now.saturating_since(*sent) >= c.write_timeout)
+                }))
+    }
+
+    /// A write sent up: on its way until answered (or its client has given up on it).
+    fn writing(&mut self, key: Key, id: (u64, u64), now: SimTime) {
+        let w = self.writing.entry(key).or_default();
+        if !w.iter().any(|(i, _)| *i == id) {
+            w.push((id, now));
+        }
+    }
+
+    /// A write was answered: no longer on its way.
+    fn written(&mut self, key: Key, id: (u64, u64)) {
+        if let Some(w) = self.writing.get_mut(&key) {
+            w.retain(|(i, _)| *i != id);
+            if w.is_empty() {
+                self.writing.remove(&key);
+            }
+        }
     }
 
     /// A request from the host `from` below, meant for server `server`. A hit's value is
@@ -292,8 +341,9 @@ impl CacheNode {
                 out.push(CacheAction::Forward { req, server });
             }
             KvOp::Put { key, .. } | KvOp::Cas { key, .. } => {
-                self.invalidate(key);
-                self.send_up(from, req, server, 0, out);
+                self.writing(key, (session, seq), now);
+                let epoch = self.invalidate(key);
+                self.send_up(from, req, server, epoch, out);
             }
         }
         None
@@ -308,8 +358,12 @@ impl CacheNode {
         out: &mut Vec<CacheAction>,
     ) {
         self.counts.upstream += 1;
+        let id = (req.cmd.session, req.cmd.seq);
+        // A retry keeps the lease of the request it repeats: the reply to the first may be the
+        // one that arrives, carrying what the key held back then.
+        let epoch = self.pending.get(&id).map_or(epoch, |p| p.epoch.min(epoch));
         self.pending.insert(
-            (req.cmd.session, req.cmd.seq),
+            id,
             Pending {
                 from: Some(from),
                 req,
@@ -362,8 +416,7 @@ impl CacheNode {
                 },
                 KvOp::Get { .. },
             ) => {
-                let current = self.epochs.get(&key).copied().unwrap_or(0);
-                if !c.lease || current == p.epoch {
+                if self.may_install(c, key, p.epoch, now) {
                     self.install(c, key, v, now);
                 } else {
                     self.counts.fills_dropped += 1;
@@ -379,17 +432,26 @@ impl CacheNode {
                     });
                 }
             }
-            (Reply::Done { .. }, KvOp::Put { key, value }) if c.write == WriteMode::Through => {
-                self.install(c, key, Some(value), now);
-            }
-            (
-                Reply::Done {
-                    result: KvResult::Swapped(true),
-                    ..
-                },
-                KvOp::Cas { key, new, .. },
-            ) if c.write == WriteMode::Through => {
-                self.install(c, key, Some(new), now);
+            (Reply::Done { result, .. }, KvOp::Put { .. } | KvOp::Cas { .. }) => {
+                let written = match (result, p.req.cmd.op) {
+                    (KvResult::Done, KvOp::Put { value, .. }) => Some(value),
+                    (KvResult::Swapped(true), KvOp::Cas { new, .. }) => Some(new),
+                    _ => None,
+                };
+                self.written(key, id);
+                let fresh = self.may_install(c, key, p.epoch, now);
+                // A read that left before this acknowledgement may have been ordered before the
+                // write: what it installed is dropped and the leases of those on their way end.
+                self.invalidate(key);
+                if let Some(value) = written
+                    && c.write == WriteMode::Through
+                {
+                    if fresh {
+                        self.install(c, key, Some(value), now);
+                    } else {
+                        self.counts.fills_dropped += 1;
+                    }
+                }
             }
             (Reply::NotLeader { leader, .. }, KvOp::Get { .. }) => {
                 // The reads that waited try where their leader is, as their clients would.
@@ -428,6 +490,7 @@ mod tests {
             coalesce,
             lease,
             fetch_timeout: SimDuration::from_millis(100),
+            write_timeout: SimDuration::from_secs(1),
         }
     }
 
