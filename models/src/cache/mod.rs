@@ -16,11 +16,27 @@
 //!
 //! An object larger than the whole cache is never admitted (a miss each time).
 
+mod arc;
+mod lfu;
+mod lirs;
 pub mod list;
 pub mod opt;
+pub mod options;
 mod policies;
+mod s3fifo;
+mod tinylfu;
+mod twoq;
+mod working_set;
 
+pub use arc::Arc;
+pub use lfu::Lfu;
+pub use lirs::Lirs;
+pub use options::{Admission, Cache, Outcome};
 pub use policies::{Clock, Fifo, Lru, Sieve};
+pub use s3fifo::S3Fifo;
+pub use tinylfu::TinyLfu;
+pub use twoq::TwoQ;
+pub use working_set::WorkingSet;
 
 /// A cache eviction policy.
 pub trait Policy {
@@ -29,6 +45,8 @@ pub trait Policy {
     /// Drops `key` if held (an invalidation, or an expired TTL): whether it was held. The policy
     /// forgets it as if evicted.
     fn remove(&mut self, key: u64) -> bool;
+    /// Whether `key` is held (ghost entries are not).
+    fn contains(&self, key: u64) -> bool;
     /// Bytes held.
     fn bytes(&self) -> u64;
     /// Objects held.
@@ -46,10 +64,18 @@ pub enum Kind {
     Lru,
     Clock,
     Sieve,
+    Lfu,
+    TwoQ,
+    Arc,
+    Lirs,
+    TinyLfu,
+    S3Fifo,
 }
 
 impl Kind {
-    pub const NAMES: &'static [&'static str] = &["fifo", "lru", "clock", "sieve"];
+    pub const NAMES: &'static [&'static str] = &[
+        "fifo", "lru", "clock", "sieve", "lfu", "2q", "arc", "lirs", "tinylfu", "s3fifo",
+    ];
 
     pub fn from_name(name: &str) -> Option<Kind> {
         Some(match name {
@@ -57,6 +83,12 @@ impl Kind {
             "lru" => Kind::Lru,
             "clock" => Kind::Clock,
             "sieve" => Kind::Sieve,
+            "lfu" => Kind::Lfu,
+            "2q" => Kind::TwoQ,
+            "arc" => Kind::Arc,
+            "lirs" => Kind::Lirs,
+            "tinylfu" => Kind::TinyLfu,
+            "s3fifo" => Kind::S3Fifo,
             _ => return None,
         })
     }
@@ -68,6 +100,12 @@ impl Kind {
             Kind::Lru => Box::new(Lru::new(capacity)),
             Kind::Clock => Box::new(Clock::new(capacity)),
             Kind::Sieve => Box::new(Sieve::new(capacity)),
+            Kind::Lfu => Box::new(Lfu::new(capacity)),
+            Kind::TwoQ => Box::new(TwoQ::new(capacity)),
+            Kind::Arc => Box::new(Arc::new(capacity)),
+            Kind::Lirs => Box::new(Lirs::new(capacity)),
+            Kind::TinyLfu => Box::new(TinyLfu::new(capacity)),
+            Kind::S3Fifo => Box::new(S3Fifo::new(capacity)),
         }
     }
 }
