@@ -159,6 +159,8 @@ impl Lirs {
             self.make_lir(s);
             self.make_room(0);
         } else if self.lir_bytes + size <= self.lir_share {
+            // Removals or demotions may have left Q over its share: room first.
+            self.make_room(size);
             let s = self.stack.push_head(key, size);
             self.make_lir(s);
         } else {

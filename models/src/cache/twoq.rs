@@ -11,6 +11,9 @@
 //! frames admits nothing); room is made by evicting from A1in while it is over its share, else
 //! from Am; an object promoted from A1out also evicts from Am while Am is over its share. An
 //! object that does not fit in A1out is not remembered.
+//!
+//! Hit for hit equal to libCacheSim 0.3.5's `TwoQ` on Zipf and scan traces, with pages and with
+//! sizes.
 
 use super::Policy;
 use super::list::Queues;
