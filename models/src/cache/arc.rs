@@ -47,6 +47,12 @@ impl Arc {
         self.p
     }
 
+    /// Which list holds `key`: "T1", "T2", "B1", "B2" (ghosts) or none.
+    pub fn list_of(&self, key: u64) -> Option<&'static str> {
+        let s = self.queues.find(key)?;
+        Some(["T1", "T2", "B1", "B2"][self.queues.node(s).queue()])
+    }
+
     fn resident(&self) -> u64 {
         self.queues.bytes(T1) + self.queues.bytes(T2)
     }

@@ -127,3 +127,5 @@ pub fn replay(policy: &mut dyn Policy, trace: &[(u64, u64)]) -> Vec<bool> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_policies;

@@ -55,6 +55,13 @@ impl S3Fifo {
         }
     }
 
+    /// Whether `key` is in the main queue M.
+    pub fn in_main(&self, key: u64) -> bool {
+        self.queues
+            .find(key)
+            .is_some_and(|s| self.queues.node(s).queue() == MAIN)
+    }
+
     fn resident(&self) -> u64 {
         self.queues.bytes(SMALL) + self.queues.bytes(MAIN)
     }

@@ -7,11 +7,13 @@
 //! when probation is empty), which is then evicted; otherwise the candidate is. A hit in
 //! probation promotes to protected, whose oldest are demoted back to probation's head. Every
 //! request is counted in the sketch: 4 rows of 4-bit counters (saturating at 15), each row
-//! indexed by its own hash; every counter is halved once `10 n` requests were counted, `n` the
-//! most objects the cache has held (Caffeine's sample of ten times its maximum size), so old
-//! popularity fades. The sketch's rows have a power of two at least `n` (at least 16) counters
-//! and grow, starting empty, when `n` outgrows them. No doorkeeper. O(1) per request (a sized
-//! candidate may evict several victims).
+//! indexed by its own hash; every counter is halved once `10 n` requests were counted (Caffeine's
+//! sample of ten times its maximum size), so old popularity fades. `n` is the objects the cache
+//! can hold: its capacity (exact for pages of size 1) up to 2^16, or the most objects it has held
+//! if more. Each row has 4 times a power of two at least `n` counters (16 n in all, as Caffeine's
+//! table of n 64-bit words); when the cache comes to hold more objects than that, the sketch grows
+//! and starts empty. No doorkeeper. O(1) per request (a sized candidate may evict several
+//! victims).
 //!
 //! libCacheSim's `WTinyLFU` differs in ways no implementation outside it can match exactly: its
 //! hashes, a conservative-update counting Bloom filter, counting only inserts, hits in the main
@@ -46,7 +48,7 @@ const SEEDS: [u64; ROWS] = [
 
 impl Sketch {
     fn new(objects: usize) -> Self {
-        let width = objects.max(16).next_power_of_two();
+        let width = 4 * objects.max(16).next_power_of_two();
         Sketch {
             counters: vec![0; ROWS * width],
             width,
@@ -84,6 +86,10 @@ impl Sketch {
     }
 }
 
+/// The most objects the sketch is first sized for: the capacity (objects of size 1 at most), but
+/// no more than this.
+const EXPECTED_MAX: u64 = 1 << 16;
+
 #[derive(Debug, Clone)]
 pub struct TinyLfu {
     queues: Queues,
@@ -94,20 +100,24 @@ pub struct TinyLfu {
     sketch: Sketch,
     /// The most objects held so far.
     most: usize,
+    /// The objects the sketch was first sized for.
+    expected: usize,
 }
 
 impl TinyLfu {
     pub fn new(capacity: u64) -> Self {
         let window = (capacity as f64 * 0.01) as u64;
         let main = capacity - window;
+        let expected = capacity.min(EXPECTED_MAX) as usize;
         TinyLfu {
             queues: Queues::new(3),
             capacity,
             window,
             main,
             protected: (main as f64 * 0.8) as u64,
-            sketch: Sketch::new(0),
+            sketch: Sketch::new(expected),
             most: 0,
+            expected,
         }
     }
 
@@ -170,9 +180,9 @@ impl TinyLfu {
         let n = self.len();
         if n > self.most {
             self.most = n;
-            if n > self.sketch.width {
+            if 4 * n > self.sketch.width {
                 self.sketch = Sketch::new(n);
-            } else {
+            } else if n > self.expected {
                 self.sketch.period = 10 * n as u64;
             }
         }

@@ -43,6 +43,13 @@ impl TwoQ {
         }
     }
 
+    /// Whether `key` is in Am.
+    pub fn in_am(&self, key: u64) -> bool {
+        self.queues
+            .find(key)
+            .is_some_and(|s| self.queues.node(s).queue() == AM)
+    }
+
     fn resident(&self) -> u64 {
         self.queues.bytes(IN) + self.queues.bytes(AM)
     }
