@@ -11,10 +11,31 @@
 //! - [`Kind::Sieve`]: Zhang et al., "SIEVE is Simpler than LRU" (NSDI 2024): a FIFO queue with a
 //!   visited bit and a hand that moves from the tail towards the head, clearing visited bits and
 //!   evicting the first unvisited object; the hand stays where it stopped.
+//! - [`Kind::Lfu`]: least frequently used, LRU among equal frequencies, in O(1) frequency
+//!   buckets (Shah, Mitra and Matani 2010); as libCacheSim's `LFU`.
+//! - [`Kind::TwoQ`]: Johnson and Shasha, "2Q" (VLDB 1994), the full version: A1in FIFO (25%),
+//!   A1out ghost (50%), Am LRU; as libCacheSim's `TwoQ`.
+//! - [`Kind::Arc`]: Megiddo and Modha, "ARC" (FAST 2003): T1, T2, ghosts B1, B2 and the adaptive
+//!   target `p`, in bytes as libCacheSim's `ARC`.
+//! - [`Kind::Lirs`]: Jiang and Zhang, "LIRS" (SIGMETRICS 2002): LIR and HIR objects, stack S with
+//!   pruning and queue Q; HIR share 1% (at least one page).
+//! - [`Kind::TinyLfu`]: Einziger, Friedman and Manes, "TinyLFU" (ACM ToS 2017), W-TinyLFU as
+//!   Caffeine: 1% window LRU, SLRU main cache (20% probation, 80% protected), admission by a
+//!   count-min sketch of 4-bit counters with periodic halving.
+//! - [`Kind::S3Fifo`]: Yang et al., "FIFO queues are all you need for cache eviction" (SOSP
+//!   2023): small FIFO (10%), main FIFO with reinsertion (90%), ghost FIFO; as libCacheSim's
+//!   `S3FIFO` (move to main after 2 requests in the small queue).
 //! - [`opt`]: Belady's OPT, evicting the object whose next request is furthest away: the fewest
 //!   misses possible for objects of equal size, the floor every online policy is measured from.
+//! - [`WorkingSet`]: Denning's working-set policy (CACM 1968) for the page-replacement lesson:
+//!   the resident set is the pages of the last τ references; no fixed capacity, so not a `Kind`.
+//! - [`options`]: TTLs and admission policies ([`Admission`]) around any policy, in [`Cache`].
 //!
-//! An object larger than the whole cache is never admitted (a miss each time).
+//! Each policy's doc says where it follows libCacheSim's choices where the paper leaves them
+//! open, and where it differs. An object larger than the whole cache is never admitted (a miss
+//! each time); some policies admit only smaller objects, as libCacheSim's do (2Q: A1in's share;
+//! S3-FIFO: the small queue's). Multi-queue policies keep their queues in one
+//! [`list::Queues`]: one hash look-up per request whichever queue holds the key.
 
 mod arc;
 mod lfu;

@@ -17,8 +17,11 @@
 //!
 //! libCacheSim's `WTinyLFU` differs in ways no implementation outside it can match exactly: its
 //! hashes, a conservative-update counting Bloom filter, counting only inserts, hits in the main
-//! cache and candidates, and halving after 32 times the main cache's size. Expect miss ratios
-//! near, not equal to, libCacheSim's.
+//! cache and candidates, and halving after 32 times the main cache's size. Above all, it admits
+//! no object larger than its window (1% of the cache), so with pages of size 1 a cache of fewer
+//! than 100 frames admits nothing there; Caffeine, and this one, pass any object up to the
+//! capacity through the window. Expect miss ratios near libCacheSim's only for caches of
+//! thousands of objects or more.
 
 use super::Policy;
 use super::list::Queues;
