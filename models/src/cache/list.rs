@@ -1,7 +1,10 @@
-//! A doubly linked list of cached objects in a slab, with an index from key to slot: the one
-//! structure FIFO, LRU, CLOCK and SIEVE keep their queue in, so each request costs O(1). Slots
-//! freed by evictions are reused. The index is a `HashMap` with a fixed hasher: only looked up,
-//! never iterated, so runs are deterministic.
+//! Doubly linked queues of cached objects in one slab, with one index from key to slot: the
+//! structure every policy keeps its queues in, so each request costs O(1). [`Queues`] holds
+//! several queues (ARC's T1, T2, B1 and B2; 2Q's A1in, A1out and Am; ...) over one index, so a
+//! request is one hash look-up whichever queue holds the key, and moving an object between
+//! queues touches links only. [`List`] is the one-queue case FIFO, LRU, CLOCK and SIEVE use.
+//! Slots freed by evictions are reused. The index is a `HashMap` with a fixed hasher: only looked
+//! up, never iterated, so runs are deterministic.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -11,51 +14,91 @@ pub type FixedState = BuildHasherDefault<std::collections::hash_map::DefaultHash
 
 const NIL: u32 = u32::MAX;
 
-/// One cached object.
+/// One cached (or ghost) object.
 #[derive(Debug, Clone, Copy)]
 pub struct Node {
     pub key: u64,
     pub size: u64,
-    /// A policy's bit: CLOCK's reference bit, SIEVE's visited bit.
+    /// A policy's bit: CLOCK's reference bit, SIEVE's visited bit, LIRS's LIR status.
     pub flag: bool,
+    /// A policy's small counter: S3-FIFO's frequency.
+    pub count: u8,
+    /// The queue holding it.
+    queue: u32,
     prev: u32,
     next: u32,
 }
 
-/// Objects from the head (newest) to the tail (oldest).
-#[derive(Debug, Clone, Default)]
-pub struct List {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+impl Node {
+    /// The queue holding this object.
+    pub fn queue(&self) -> usize {
+        self.queue as usize
+    }
+}
+
+/// One queue's ends and totals.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
     head: u32,
     tail: u32,
-    index: HashMap<u64, u32, FixedState>,
+    len: usize,
     bytes: u64,
 }
 
-impl List {
-    pub fn new() -> Self {
-        List {
-            head: NIL,
-            tail: NIL,
+const EMPTY: Ends = Ends {
+    head: NIL,
+    tail: NIL,
+    len: 0,
+    bytes: 0,
+};
+
+/// Several queues, each from its head (newest) to its tail (oldest), over one slab and index: a
+/// key is in at most one queue.
+#[derive(Debug, Clone, Default)]
+pub struct Queues {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    ends: Vec<Ends>,
+    index: HashMap<u64, u32, FixedState>,
+}
+
+impl Queues {
+    /// `n` empty queues.
+    pub fn new(n: usize) -> Self {
+        Queues {
+            ends: vec![EMPTY; n],
             ..Self::default()
         }
     }
 
-    pub fn len(&self) -> usize {
+    /// Adds an empty queue; returns its number.
+    pub fn add_queue(&mut self) -> usize {
+        self.ends.push(EMPTY);
+        self.ends.len() - 1
+    }
+
+    /// The newest object's slot in queue `q`.
+    pub fn head(&self, q: usize) -> Option<u32> {
+        let h = self.ends[q].head;
+        (h != NIL).then_some(h)
+    }
+
+    /// Objects in every queue.
+    pub fn total_len(&self) -> usize {
         self.index.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+    /// Objects in queue `q`.
+    pub fn len(&self, q: usize) -> usize {
+        self.ends[q].len
     }
 
-    /// Bytes of the objects held.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
+    /// Bytes of the objects in queue `q`.
+    pub fn bytes(&self, q: usize) -> u64 {
+        self.ends[q].bytes
     }
 
-    /// The slot of `key`, if held.
+    /// The slot of `key`, if in any queue.
     pub fn find(&self, key: u64) -> Option<u32> {
         self.index.get(&key).copied()
     }
@@ -68,26 +111,29 @@ impl List {
         &mut self.nodes[slot as usize]
     }
 
-    /// The oldest object's slot.
-    pub fn tail(&self) -> Option<u32> {
-        (self.tail != NIL).then_some(self.tail)
+    /// The oldest object's slot in queue `q`.
+    pub fn tail(&self, q: usize) -> Option<u32> {
+        let t = self.ends[q].tail;
+        (t != NIL).then_some(t)
     }
 
-    /// The slot before `slot` (towards the head), if any.
+    /// The slot before `slot` (towards its queue's head), if any.
     pub fn prev(&self, slot: u32) -> Option<u32> {
         let p = self.nodes[slot as usize].prev;
         (p != NIL).then_some(p)
     }
 
-    /// Adds `key` at the head; it must not be held.
-    pub fn push_head(&mut self, key: u64, size: u64) -> u32 {
+    /// Adds `key` at the head of queue `q`; it must not be held.
+    pub fn push_head(&mut self, q: usize, key: u64, size: u64) -> u32 {
         debug_assert!(!self.index.contains_key(&key), "{key} is held already");
         let node = Node {
             key,
             size,
             flag: false,
+            count: 0,
+            queue: q as u32,
             prev: NIL,
-            next: self.head,
+            next: NIL,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -99,53 +145,134 @@ impl List {
                 (self.nodes.len() - 1) as u32
             }
         };
-        if self.head != NIL {
-            self.nodes[self.head as usize].prev = slot;
-        } else {
-            self.tail = slot;
-        }
-        self.head = slot;
+        self.link_head(q, slot);
         self.index.insert(key, slot);
-        self.bytes += size;
         slot
     }
 
-    /// Removes the object in `slot`; returns its key and size.
+    /// Removes the object in `slot` from its queue and the index; returns its key and size.
     pub fn remove(&mut self, slot: u32) -> (u64, u64) {
+        self.unlink(slot);
+        let Node { key, size, .. } = self.nodes[slot as usize];
+        self.index.remove(&key);
+        self.free.push(slot);
+        (key, size)
+    }
+
+    /// Moves the object in `slot` to the head of queue `q` (its own or another), keeping its
+    /// flag and counter.
+    pub fn move_to_head(&mut self, slot: u32, q: usize) {
+        if self.ends[q].head == slot {
+            return;
+        }
+        self.unlink(slot);
+        self.link_head(q, slot);
+    }
+
+    fn link_head(&mut self, q: usize, slot: u32) {
+        let ends = &mut self.ends[q];
+        let node = &mut self.nodes[slot as usize];
+        node.queue = q as u32;
+        node.prev = NIL;
+        node.next = ends.head;
+        ends.len += 1;
+        ends.bytes += node.size;
+        let old = ends.head;
+        ends.head = slot;
+        if old != NIL {
+            self.nodes[old as usize].prev = slot;
+        } else {
+            ends.tail = slot;
+        }
+    }
+
+    fn unlink(&mut self, slot: u32) {
         let Node {
-            key,
             size,
+            queue,
             prev,
             next,
             ..
         } = self.nodes[slot as usize];
+        let ends = &mut self.ends[queue as usize];
+        ends.len -= 1;
+        ends.bytes -= size;
         if prev != NIL {
             self.nodes[prev as usize].next = next;
         } else {
-            self.head = next;
+            ends.head = next;
         }
         if next != NIL {
             self.nodes[next as usize].prev = prev;
         } else {
-            self.tail = prev;
+            self.ends[queue as usize].tail = prev;
         }
-        self.index.remove(&key);
-        self.free.push(slot);
-        self.bytes -= size;
-        (key, size)
+    }
+}
+
+/// One queue: objects from the head (newest) to the tail (oldest).
+#[derive(Debug, Clone)]
+pub struct List(Queues);
+
+impl Default for List {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl List {
+    pub fn new() -> Self {
+        List(Queues::new(1))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.total_len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of the objects held.
+    pub fn bytes(&self) -> u64 {
+        self.0.bytes(0)
+    }
+
+    /// The slot of `key`, if held.
+    pub fn find(&self, key: u64) -> Option<u32> {
+        self.0.find(key)
+    }
+
+    pub fn node(&self, slot: u32) -> &Node {
+        self.0.node(slot)
+    }
+
+    pub fn node_mut(&mut self, slot: u32) -> &mut Node {
+        self.0.node_mut(slot)
+    }
+
+    /// The oldest object's slot.
+    pub fn tail(&self) -> Option<u32> {
+        self.0.tail(0)
+    }
+
+    /// The slot before `slot` (towards the head), if any.
+    pub fn prev(&self, slot: u32) -> Option<u32> {
+        self.0.prev(slot)
+    }
+
+    /// Adds `key` at the head; it must not be held.
+    pub fn push_head(&mut self, key: u64, size: u64) -> u32 {
+        self.0.push_head(0, key, size)
+    }
+
+    /// Removes the object in `slot`; returns its key and size.
+    pub fn remove(&mut self, slot: u32) -> (u64, u64) {
+        self.0.remove(slot)
     }
 
     /// Moves the object in `slot` to the head (most recent).
     pub fn to_head(&mut self, slot: u32) {
-        if self.head == slot {
-            return;
-        }
-        let (key, size, flag) = {
-            let n = &self.nodes[slot as usize];
-            (n.key, n.size, n.flag)
-        };
-        self.remove(slot);
-        let s = self.push_head(key, size);
-        self.nodes[s as usize].flag = flag;
+        self.0.move_to_head(slot, 0)
     }
 }

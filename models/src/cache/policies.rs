@@ -20,6 +20,9 @@ macro_rules! common {
                 .map(|slot| self.list.remove(slot))
                 .is_some()
         }
+        fn contains(&self, key: u64) -> bool {
+            self.list.find(key).is_some()
+        }
         fn bytes(&self) -> u64 {
             self.list.bytes()
         }
@@ -165,6 +168,9 @@ impl Policy for Sieve {
         }
         self.list.remove(slot);
         true
+    }
+    fn contains(&self, key: u64) -> bool {
+        self.list.find(key).is_some()
     }
     fn bytes(&self) -> u64 {
         self.list.bytes()

@@ -165,12 +165,15 @@ fn objects_have_sizes() {
 fn remove_forgets_an_object() {
     for &name in Kind::NAMES {
         let kind = Kind::from_name(name).unwrap();
-        let mut c = kind.build(10);
+        // Room for all 5 (S3-FIFO admits only objects smaller than its 10% small queue).
+        let mut c = kind.build(1000);
         for k in 0..5 {
             c.access(k, 2);
         }
         assert!(c.access(3, 2), "{name}: 3 is held");
+        assert!(c.contains(3), "{name}");
         assert!(c.remove(3), "{name}");
+        assert!(!c.contains(3), "{name}");
         assert!(!c.remove(3), "{name}: removed twice");
         assert_eq!((c.len(), c.bytes()), (4, 8), "{name}");
         assert!(!c.access(3, 2), "{name}: a removed object misses");
