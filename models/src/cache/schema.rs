@@ -111,7 +111,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             metric(
                 "hit_ratio",
                 MetricKind::Gauge,
-                "Hits over reads, at the end of the run.",
+                "Hits over reads so far (its last value is the run's hit ratio).",
             ),
         ],
     }],

@@ -35,6 +35,9 @@ struct Tier {
     config: CacheConfig,
     nodes: Vec<CacheNode>,
     stale_reads: u64,
+    /// Hits and reads over all instances so far, for the hit ratio as the run goes.
+    hits: u64,
+    reads: u64,
     metrics: Option<TierMetrics>,
 }
 
@@ -104,6 +107,8 @@ impl Tiers {
                     nodes: c.hosts.iter().map(|_| CacheNode::new(c)).collect(),
                     config: c.clone(),
                     stale_reads: 0,
+                    hits: 0,
+                    reads: 0,
                     metrics: None,
                 })
                 .collect(),
@@ -147,7 +152,6 @@ impl Tiers {
 
     /// The run ended: each tier's counts, summed over its instances, into its metrics.
     pub(super) fn finish<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
-        let now = ctx.now();
         for t in &self.tiers {
             let Some(m) = t.metrics else { continue };
             let sum = t.nodes.iter().fold(CacheCounts::default(), |a, n| {
@@ -169,10 +173,6 @@ impl Tiers {
             metrics.add(m.upstream, sum.upstream);
             metrics.add(m.fills_dropped, sum.fills_dropped);
             metrics.add(m.stale_reads, t.stale_reads);
-            let reads = sum.hits + sum.misses;
-            if reads > 0 {
-                metrics.set(m.hit_ratio, now, sum.hits as f64 / reads as f64);
-            }
         }
     }
 }
@@ -194,8 +194,19 @@ impl Cluster {
         let node = &mut tier.nodes[i as usize];
         match env.body {
             Body::Via { server, req } => {
-                if let Some((key, value)) =
-                    node.request(&tier.config, now, env.from, server, req, &mut out)
+                let before = node.counts;
+                let hit = node.request(&tier.config, now, env.from, server, req, &mut out);
+                let after = node.counts;
+                let reads = (after.hits + after.misses) - (before.hits + before.misses);
+                if reads > 0 {
+                    tier.hits += after.hits - before.hits;
+                    tier.reads += reads;
+                    if let Some(m) = tier.metrics {
+                        let ratio = tier.hits as f64 / tier.reads as f64;
+                        ctx.metrics().set(m.hit_ratio, now, ratio);
+                    }
+                }
+                if let Some((key, value)) = hit
                     && self.is_stale(key, value)
                 {
                     self.tiers.tiers[t as usize].stale_reads += 1;
