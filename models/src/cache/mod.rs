@@ -17,8 +17,11 @@
 //! An object larger than the whole cache is never admitted (a miss each time).
 
 pub mod list;
+pub mod mrc;
 pub mod opt;
 mod policies;
+pub mod trace;
+pub mod workload;
 
 pub use policies::{Clock, Fifo, Lru, Sieve};
 
