@@ -41,14 +41,17 @@ mod arc;
 mod lfu;
 mod lirs;
 pub mod list;
+pub mod mrc;
 pub mod opt;
 pub mod options;
 mod policies;
 mod s3fifo;
 pub mod schema;
 mod tinylfu;
+pub mod trace;
 mod twoq;
 mod working_set;
+pub mod workload;
 
 pub use arc::Arc;
 pub use lfu::Lfu;

@@ -23,6 +23,9 @@ use scenarios::seeds::{Batch, BatchError, Json, Outcome, SeedRange, Table};
 use simcore::tracefile::read_trace;
 use simcore::{SimTime, format_hash};
 
+#[path = "sim/cache_trace.rs"]
+mod cache_trace;
+
 #[derive(Parser)]
 #[command(name = "sim", version, about = "A deterministic discrete-event simulator.", long_about = None)]
 struct Cli {
@@ -39,7 +42,7 @@ struct Cli {
 enum Command {
     /// Run a scenario file and print a summary; exits 1 if a check fails.
     Run(RunArgs),
-    /// Read trace files written by `sim run --trace`.
+    /// Read trace files written by `sim run --trace`; generate cache request traces.
     #[command(subcommand)]
     Trace(TraceCommand),
     /// Check scenario files without running them; exits 1 if any is invalid.
@@ -157,6 +160,9 @@ enum TraceCommand {
         #[arg(long)]
         limit: Option<u64>,
     },
+    /// Write a cache request trace from a synthetic workload, in libCacheSim's CSV or
+    /// oracleGeneral format or Twitter's cache-trace format.
+    Generate(cache_trace::GenerateArgs),
 }
 
 fn parse_time(s: &str) -> Result<SimTime, String> {
@@ -208,6 +214,7 @@ fn main() -> ExitCode {
             write,
         } => fmt_files(&files, check, write),
         Command::Trace(TraceCommand::Show { file, limit }) => trace_show(file, limit),
+        Command::Trace(TraceCommand::Generate(args)) => cache_trace::generate(args),
         Command::Lincheck { file, json, budget } => lincheck(&file, json, budget),
         Command::Report {
             files,
