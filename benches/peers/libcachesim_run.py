@@ -4,7 +4,7 @@ wheel ships the C library) and prints one JSON line per policy and cache size.
 
 Usage: libcachesim_run.py TRACE FORMAT POLICIES SIZES
   FORMAT    oracle (oracleGeneral binary) or csv (header time,obj_id,obj_size)
-  POLICIES  comma-separated, sim's names: fifo,lru,clock,sieve,lfu,2q,arc,lirs,tinylfu,s3fifo,opt
+  POLICIES  comma-separated, sim's names: fifo,lru,clock,sieve,lfu,twoq,arc,lirs,tinylfu,s3fifo,opt
   SIZES     comma-separated cache sizes in bytes (with size-1 objects: objects)
 
 Each line: policy, libcachesim_name, size, requests, misses, miss_ratio, byte_miss_ratio,
@@ -34,7 +34,7 @@ POLICIES = {
     "clock": lambda n: lcs.Clock(n, init_freq=0, n_bit_counter=1),
     "sieve": lambda n: lcs.Sieve(n),
     "lfu": lambda n: lcs.LFU(n),
-    "2q": lambda n: lcs.TwoQ(n),
+    "twoq": lambda n: lcs.TwoQ(n),
     "arc": lambda n: lcs.ARC(n),
     "lirs": lambda n: lcs.LIRS(n),
     "tinylfu": lambda n: lcs.WTinyLFU(n),

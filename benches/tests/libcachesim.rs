@@ -42,7 +42,7 @@ const POLICIES: &[(&str, Agree)] = &[
     ("sieve", Agree::Exact),
     ("opt", Agree::Exact),
     ("lfu", Agree::Exact),
-    ("2q", Agree::Exact),
+    ("twoq", Agree::Exact),
     ("arc", Agree::Exact),
     ("lirs", Agree::Report),
     ("tinylfu", Agree::Report),

@@ -2594,7 +2594,7 @@ mod tests {
     fn a_reference_to_the_wrong_kind_says_what_it_names() {
         assert_eq!(
             one_error("  host db1 { }\n  raft kv { on db1 }\n  load c { rate 1/s  to db1 }\n"),
-            "w.scn:4:25: `to`: `db1` is a host, not a raft (hint: this scenario has: kv)"
+            "w.scn:4:25: `to`: `db1` is a host, not a raft or a cache (hint: this scenario has: kv)"
         );
         assert_eq!(
             one_error("  raft kv { nodes n1..n3 }\n  load c { rate 1/s  to kvv }\n"),
@@ -2623,7 +2623,7 @@ mod tests {
         );
         assert_eq!(
             one_error("  load c { rate 1/s }\n"),
-            "w.scn:2:8: load c needs a raft for `to`, and the scenario has none (hint: add a raft block)"
+            "w.scn:2:8: load c needs a raft or a cache for `to`, and the scenario has none (hint: add a raft or a cache block)"
         );
     }
 

@@ -304,6 +304,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             disks: Vec::new(),
             io: Vec::new(),
             stores: Vec::new(),
+            replays: Vec::new(),
         }
     };
     // The hosts the scenario declares, after the cluster's; without any, a `cpu` block's
@@ -336,7 +337,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             .map(|i| i as u32)
     };
     crate::wire_disk::wire_disks(checked, &mut world, &mut errors);
-    crate::wire_cache::wire_caches(checked, &mut world, &mut errors);
+    crate::wire_cache::wire_caches(checked, &mut world, seed, &mut errors);
     if world.raft.is_none() {
         // Without a cluster, faults target the declared hosts.
         world.fault_domain = world.hosts.len() as u32;

@@ -1,9 +1,15 @@
 //! Wiring for the cache family: `cache` blocks as tiers in front of the Raft cluster, and which
 //! tier the clients' load goes through.
 
+use std::path::{Path, PathBuf};
+
 use models::cache::Kind;
+use models::cache::options::Admission;
+use models::cache::trace::Format;
+use models::cache::workload::{Arrivals, Sizes, Spec, Workload};
 use models::world::WorldConfig;
 use models::world::cache::{CacheConfig, WriteMode};
+use models::world::replay::{ReplayConfig, ReplayPolicy, Source};
 use simcore::SimDuration;
 
 use crate::check::{Checked, CheckedBlock, Typed};
@@ -16,12 +22,200 @@ fn reference<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a str> {
     }
 }
 
-/// Adds the scenario's caches to the world's Raft cluster (the only backend so far).
-pub fn wire_caches(checked: &Checked, world: &mut WorldConfig, errors: &mut Vec<Diagnostic>) {
+/// A property's value as text, where the block gives it as a string.
+fn text<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a str> {
+    match b.get(prop) {
+        Some(Typed::Str(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// A diagnostic at `prop`'s value in `b` (or at the block when it is not given).
+fn at_prop(b: &CheckedBlock, prop: &str, message: String, hint: &str) -> Diagnostic {
+    let span = b.props.get(prop).map_or(b.span, |p| p.1);
+    Diagnostic::at(&b.file, span, message).hint(hint.to_string())
+}
+
+/// A trace file's format from its name, when the block does not say.
+fn format_of(path: &Path) -> Format {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".twitter.csv") {
+        Format::Twitter
+    } else if name.ends_with(".csv") {
+        Format::Csv
+    } else {
+        Format::Oracle
+    }
+}
+
+/// Where a `trace` block's requests come from; a file is read through once here, so a bad
+/// record is refused before the run, named by its line or record.
+fn source(t: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Source> {
+    let requests = t.count("requests");
+    if let Some(w) = text(t, "workload") {
+        let workload: Workload = match w.parse() {
+            Ok(w) => w,
+            Err(e) => {
+                errors.push(at_prop(
+                    t,
+                    "workload",
+                    format!("trace `{}`: {e}", t.name),
+                    "for example \"zipf(100000, 1.0)\"",
+                ));
+                return None;
+            }
+        };
+        let sizes: Sizes = match text(t, "sizes").unwrap_or("fixed(1)").parse() {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(at_prop(
+                    t,
+                    "sizes",
+                    format!("trace `{}`: {e}", t.name),
+                    "for example \"loguniform(100, 100000)\"",
+                ));
+                return None;
+            }
+        };
+        let rate = match t.get("rate") {
+            Some(Typed::Rate(r)) => *r,
+            _ => 1_000_000.0,
+        };
+        let spec = Spec {
+            workload,
+            sizes,
+            arrivals: Arrivals {
+                rate,
+                poisson: false,
+            },
+        };
+        return Some(Source::Generated {
+            spec,
+            requests: requests.unwrap_or(1_000_000),
+        });
+    }
+    let file = text(t, "file")?;
+    let dir = Path::new(&*t.file).parent().unwrap_or(Path::new("."));
+    let path: PathBuf = dir.join(file);
+    let format = t
+        .choice("format")
+        .and_then(Format::from_name)
+        .unwrap_or_else(|| format_of(&path));
+    let source = Source::File {
+        path: path.clone(),
+        format,
+        requests,
+    };
+    match models::world::replay::open(&source, 0) {
+        Ok(records) => {
+            for r in records {
+                if let Err(e) = r {
+                    errors.push(at_prop(
+                        t,
+                        "file",
+                        format!("trace `{}`: {e}", t.name),
+                        "check the file and its format (csv, oracle or twitter)",
+                    ));
+                    return None;
+                }
+            }
+        }
+        Err(e) => {
+            errors.push(at_prop(
+                t,
+                "file",
+                format!("trace `{}`: {e}", t.name),
+                "the path is relative to the scenario's directory",
+            ));
+            return None;
+        }
+    }
+    Some(source)
+}
+
+/// The caches that replay a trace.
+fn wire_replays(
+    checked: &Checked,
+    world: &mut WorldConfig,
+    seed: u64,
+    errors: &mut Vec<Diagnostic>,
+) {
+    for b in checked.blocks.iter().filter(|b| b.spec.kind == "cache") {
+        let Some(trace) = reference(b, "replay") else {
+            continue;
+        };
+        let Some(t) = checked
+            .blocks
+            .iter()
+            .find(|t| t.spec.kind == "trace" && t.name == trace)
+        else {
+            continue;
+        };
+        if !b.placement.is_empty() || b.get("backend").is_some() {
+            errors.push(at_prop(
+                b,
+                "replay",
+                format!("cache `{}` replays a trace and is also placed as a service", b.name),
+                "a replaying cache has no hosts and no backend: drop `on` and `backend`, or `replay`",
+            ));
+            continue;
+        }
+        let Some(source) = source(t, errors) else {
+            continue;
+        };
+        let policy = match b.choice("policy").unwrap_or("lru") {
+            "opt" => ReplayPolicy::Opt,
+            name => ReplayPolicy::Online(Kind::from_name(name).unwrap_or(Kind::Lru)),
+        };
+        let capacity = b.size("capacity").unwrap_or(0);
+        let admission = match b.choice("admission") {
+            Some("second-hit") => Admission::SecondHit(
+                usize::try_from(capacity)
+                    .unwrap_or(usize::MAX)
+                    .clamp(1, 1 << 24),
+            ),
+            _ => Admission::All,
+        };
+        if policy == ReplayPolicy::Opt && (admission != Admission::All || b.get("ttl").is_some()) {
+            errors.push(at_prop(
+                b,
+                "policy",
+                format!("cache `{}`: OPT takes no TTL or admission policy", b.name),
+                "OPT is the floor for plain caching: drop `ttl` and `admission`",
+            ));
+            continue;
+        }
+        world.replays.push(ReplayConfig {
+            name: b.name.clone(),
+            trace: t.name.clone(),
+            source,
+            policy,
+            capacity,
+            ttl: b
+                .duration("ttl")
+                .filter(|d| *d > SimDuration::ZERO)
+                .map(|d| d.as_nanos()),
+            admission,
+            mrc_points: b.count("mrc").unwrap_or(0) as u32,
+            mrc_sample: b.probability("mrc_sample").unwrap_or(0.1),
+            seed,
+        });
+    }
+}
+
+/// Adds the scenario's caches: those that replay a trace, and the others as tiers in front of
+/// the world's Raft cluster (the only backend so far).
+pub fn wire_caches(
+    checked: &Checked,
+    world: &mut WorldConfig,
+    seed: u64,
+    errors: &mut Vec<Diagnostic>,
+) {
+    wire_replays(checked, world, seed, errors);
     let caches: Vec<&CheckedBlock> = checked
         .blocks
         .iter()
-        .filter(|b| b.spec.kind == "cache")
+        .filter(|b| b.spec.kind == "cache" && b.get("replay").is_none())
         .collect();
     if caches.is_empty() {
         return;

@@ -232,6 +232,7 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
         disks: Vec::new(),
         io: Vec::new(),
         stores: Vec::new(),
+        replays: Vec::new(),
     })
 }
 

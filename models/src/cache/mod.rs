@@ -99,7 +99,7 @@ pub enum Kind {
 
 impl Kind {
     pub const NAMES: &'static [&'static str] = &[
-        "fifo", "lru", "clock", "sieve", "lfu", "2q", "arc", "lirs", "tinylfu", "s3fifo",
+        "fifo", "lru", "clock", "sieve", "lfu", "twoq", "arc", "lirs", "tinylfu", "s3fifo",
     ];
 
     pub fn from_name(name: &str) -> Option<Kind> {
@@ -109,7 +109,7 @@ impl Kind {
             "clock" => Kind::Clock,
             "sieve" => Kind::Sieve,
             "lfu" => Kind::Lfu,
-            "2q" => Kind::TwoQ,
+            "twoq" => Kind::TwoQ,
             "arc" => Kind::Arc,
             "lirs" => Kind::Lirs,
             "tinylfu" => Kind::TinyLfu,

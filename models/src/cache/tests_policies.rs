@@ -181,7 +181,7 @@ fn scan_resistant_policies_beat_lru() {
         hits(p.as_mut(), &trace).iter().filter(|&&h| h).count()
     };
     let lru = count("lru");
-    for name in ["arc", "lirs", "2q", "s3fifo", "tinylfu"] {
+    for name in ["arc", "lirs", "twoq", "s3fifo", "tinylfu"] {
         let h = count(name);
         assert!(h > lru, "{name}: {h} hits, LRU {lru}");
     }

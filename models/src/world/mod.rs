@@ -21,6 +21,7 @@ pub mod faults;
 pub mod host;
 pub mod liveness;
 pub mod load;
+pub mod replay;
 pub mod schema;
 pub mod store;
 
@@ -36,6 +37,7 @@ use self::disk::{DiskConfig, DiskFault, DiskStep, Done, HostDisk, IoConfig, IoLo
 use self::faults::{Fault, FaultState, Nemesis, NodeId};
 use self::host::{Host, HostConfig};
 use self::liveness::{Liveness, Obligations};
+use self::replay::{Replay, ReplayConfig, ReplayEv};
 use self::store::{Store, StoreConfig, StoreEv};
 
 /// The network between the hosts.
@@ -75,6 +77,8 @@ pub struct WorldConfig {
     pub io: Vec<IoConfig>,
     /// Key-value storage engines on the hosts' disks.
     pub stores: Vec<StoreConfig>,
+    /// Caches replaying traces.
+    pub replays: Vec<ReplayConfig>,
 }
 
 impl WorldConfig {
@@ -89,6 +93,7 @@ impl WorldConfig {
             && self.disks.is_empty()
             && self.io.is_empty()
             && self.stores.is_empty()
+            && self.replays.is_empty()
             && self.plan.is_empty()
             && self.liveness.is_empty()
             && self.qnet.as_ref().is_some_and(|q| {
@@ -158,6 +163,8 @@ pub enum Ev {
     Disk(DiskStep),
     /// A key-value store's client or restart.
     Store(StoreEv),
+    /// A replaying cache's next batch of requests.
+    Replay(ReplayEv),
     /// Step `index` of the fault plan.
     Fault {
         index: u32,
@@ -203,6 +210,13 @@ impl From<StoreEv> for Ev {
     }
 }
 
+impl From<ReplayEv> for Ev {
+    #[inline]
+    fn from(e: ReplayEv) -> Self {
+        Ev::Replay(e)
+    }
+}
+
 impl TraceEvent for Ev {
     /// A service's event encodes as that service alone encodes it, so a scenario of one family
     /// hashes as it did before the world existed; the world's own take the tags the Raft
@@ -215,6 +229,7 @@ impl TraceEvent for Ev {
             Ev::Cpu(c) => c.encode(e),
             Ev::Disk(d) => d.encode(e),
             Ev::Store(d) => d.encode(e),
+            Ev::Replay(r) => r.encode(e),
             Ev::Fault { index } => {
                 e.u8(5).u32(*index);
             }
@@ -241,6 +256,8 @@ pub struct World {
     disk_done: Vec<Done>,
     /// Key-value stores, in the order of `WorldConfig::stores`.
     stores: Vec<Store>,
+    /// Replaying caches, in the order of `WorldConfig::replays`.
+    replays: Vec<Replay>,
     faults: FaultState,
     /// The fault plan's draws (whom a random target hits, partition shapes, clock skews).
     fault_rng: RngStream,
@@ -321,6 +338,11 @@ impl World {
             let sectors = disk.sectors();
             stores.push(Store::new(c, i as u32, sectors, config.seed));
         }
+        let replays = std::mem::take(&mut config.replays)
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| Replay::new(c, i as u32))
+            .collect();
         let hosts = config.hosts.len() as u32;
         let (servers, edge) = match &raft {
             Some(r) => (r.nodes(), hosts - r.nodes()),
@@ -359,6 +381,7 @@ impl World {
             io,
             disk_done: Vec::new(),
             stores,
+            replays,
             faults: FaultState::new(config.plan.len()),
             // The stream keeps the name it had when the Raft cluster owned the plan, so seeds
             // replay as before.
@@ -434,6 +457,13 @@ impl World {
             }
         }
         self.disk_done = done;
+    }
+
+    #[inline(never)]
+    fn replay_event(&mut self, e: ReplayEv, ctx: &mut Ctx<'_, Ev>) {
+        if let Some(r) = self.replays.get_mut(e.replay as usize) {
+            r.handle(ctx);
+        }
     }
 
     #[inline(never)]
@@ -664,6 +694,9 @@ impl Model for World {
         for s in &mut self.stores {
             s.start(ctx)?;
         }
+        for r in &mut self.replays {
+            r.start(ctx)?;
+        }
         if let Some(q) = self.qnet.as_mut() {
             q.start_in(ctx)?;
         }
@@ -686,6 +719,7 @@ impl Model for World {
             Ev::Cpu(step) => self.cpu_step(step, ctx),
             Ev::Disk(step) => self.disk_step(step, ctx),
             Ev::Store(e) => self.store_event(e, ctx),
+            Ev::Replay(e) => self.replay_event(e, ctx),
             Ev::Fault { index } => self.fault(index as usize, ctx),
             Ev::Deadline { index } => {
                 if let Some(detail) = self.parts.live.deadline(index) {
