@@ -2598,7 +2598,7 @@ mod tests {
         );
         assert_eq!(
             one_error("  raft kv { nodes n1..n3 }\n  load c { rate 1/s  to kvv }\n"),
-            "w.scn:3:25: `to`: there is no raft named `kvv` (hint: did you mean \"kv\"?)"
+            "w.scn:3:25: `to`: there is no raft or cache named `kvv` (hint: did you mean \"kv\"?)"
         );
         assert_eq!(
             one_error("  host db1 { }\n  raft kv { on kv }\n"),
