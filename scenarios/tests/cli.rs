@@ -330,9 +330,9 @@ fn models_lists_the_world_first_and_what_references_take() {
         "host NAME { ... }",
         "network NAME { ... }",
         "    references: on: host names\n",
-        "    references: to: a raft; on: a host\n",
+        "    references: to: a raft or a cache; on: a host\n",
         "    references: to: a station or exit, or a weighted list of them; on: a host\n",
-        "[default: the scenario's only raft]",
+        "[default: the scenario's only raft or cache]",
         "[required when the scenario declares hosts; else a host of its own]",
     ] {
         assert!(out.contains(s), "{s:?} not in {out}");

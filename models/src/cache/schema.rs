@@ -1,7 +1,9 @@
 //! The cache family's schema: `cache` blocks, a memory-bounded cache on hosts in front of the
 //! Raft key-value store or of another cache tier.
 
-use crate::schema::{KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop};
+use crate::schema::{
+    ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropType, metric, prop,
+};
 use crate::world::cache::WriteMode;
 
 use super::trace::Format;
@@ -232,5 +234,28 @@ pub const SCHEMA: ModelSpec = ModelSpec {
     verbs: &[],
     properties: &[],
     events: &[],
-    charts: &[],
+    charts: &[
+        ChartSpec {
+            id: "miss-ratio",
+            title: "Miss ratio over the trace",
+            doc: "A replaying cache's misses over requests so far: the cold start, then where each policy settles (in a sweep, a line per policy).",
+            source: ChartSource::Series {
+                metrics: "{cache}.miss_ratio",
+                y_name: "miss ratio",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+        ChartSpec {
+            id: "hit-ratio",
+            title: "Hit ratio of each cache tier",
+            doc: "A cache service's hits over reads so far, per tier: the edges of a CDN against its regional cache, or one cache with and without coalescing.",
+            source: ChartSource::Series {
+                metrics: "{cache}.hit_ratio",
+                y_name: "hit ratio",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+    ],
 };
