@@ -145,6 +145,11 @@ pub struct CacheNode {
     fetches: BTreeMap<Key, Fetch>,
     /// Per key, the writes sent up and not answered, with when each first left.
     writing: BTreeMap<Key, Vec<((u64, u64), SimTime)>>,
+    /// Per request sent up and not yet applied (answered `Done`), the key's epoch when it first
+    /// left: its lease, whatever its retries. A retry's answer may report an application of an
+    /// earlier attempt (the server answers a repeated request from its session table), so the
+    /// lease runs from the first attempt, even after a "not the leader" answer to one of them.
+    first: BTreeMap<(u64, u64), u64>,
     pub counts: CacheCounts,
 }
 
@@ -172,6 +177,7 @@ impl CacheNode {
             pending: BTreeMap::new(),
             fetches: BTreeMap::new(),
             writing: BTreeMap::new(),
+            first: BTreeMap::new(),
             counts: CacheCounts::default(),
         }
     }
@@ -359,9 +365,7 @@ impl CacheNode {
     ) {
         self.counts.upstream += 1;
         let id = (req.cmd.session, req.cmd.seq);
-        // A retry keeps the lease of the request it repeats: the reply to the first may be the
-        // one that arrives, carrying what the key held back then.
-        let epoch = self.pending.get(&id).map_or(epoch, |p| p.epoch.min(epoch));
+        let epoch = *self.first.entry(id).or_insert(epoch);
         self.pending.insert(
             id,
             Pending {
@@ -388,6 +392,9 @@ impl CacheNode {
         let Some(p) = self.pending.remove(&id) else {
             return;
         };
+        if let Reply::Done { .. } = reply {
+            self.first.remove(&id);
+        }
         let key = key_of(&p.req.cmd.op);
         let Some(from) = p.from else {
             // A write-back flush: done, or sent again where the leader may be.
@@ -558,6 +565,41 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A retried write keeps the lease of its first attempt. Here the first attempt of put 1000
+    /// is told "not the leader" by one server but was applied by another; put 1003 goes through
+    /// and is acknowledged; then the retry of put 1000 is answered from the server's session
+    /// table. That answer reports the application before 1003's, so 1000 must not be cached.
+    #[test]
+    fn a_retried_write_keeps_its_first_lease() {
+        let c = config(WriteMode::Through, true, false);
+        let mut n = CacheNode::new(&c);
+        let mut out = Vec::new();
+        let w1000 = KvOp::Put {
+            key: 3,
+            value: 1000,
+        };
+        let w1003 = KvOp::Put {
+            key: 3,
+            value: 1003,
+        };
+        let not_leader = |session, seq| Reply::NotLeader {
+            session,
+            seq,
+            leader: None,
+        };
+        n.request(&c, t(0), 10, 0, req(1, 1, w1000), &mut out);
+        n.reply(&c, t(1), not_leader(1, 1), 0, 3, &mut out);
+        n.request(&c, t(2), 11, 0, req(2, 1, w1003), &mut out);
+        n.reply(&c, t(3), done(2, 1, KvResult::Done), 0, 3, &mut out);
+        n.request(&c, t(4), 10, 1, req(1, 1, w1000), &mut out);
+        n.reply(&c, t(5), done(1, 1, KvResult::Done), 1, 3, &mut out);
+        assert_eq!(
+            n.request(&c, t(6), 12, 0, req(3, 1, KvOp::Get { key: 3 }), &mut out),
+            None,
+            "1000 was not cached over 1003"
+        );
     }
 
     /// Write-through installs an acknowledged put; write-around drops the key; write-back
