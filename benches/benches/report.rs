@@ -536,7 +536,14 @@ fn chart_json(chart: &Chart) -> Value {
         })
     }
     match chart {
+        // A curve is lines as a time series is (the bench draws none).
         Chart::TimeSeries {
+            title,
+            x,
+            y,
+            series,
+        }
+        | Chart::Curve {
             title,
             x,
             y,

@@ -200,6 +200,9 @@ pub enum MetricKind {
     Counter,
     /// A time-weighted value.
     Gauge,
+    /// Points y against x, set once when known (a miss ratio against cache size); checks take
+    /// its number of points (`count`) and its y values' `min`, `max` and `last`.
+    Curve,
 }
 
 /// A metric a component produces, named `component.name` in a run.
@@ -481,6 +484,19 @@ pub enum ChartSource {
         metrics: &'static str,
         x_name: &'static str,
         bins: usize,
+    },
+    /// A line per curve metric matching `metrics` (y against x in the order the model gave the
+    /// points: a miss ratio against cache size), named by what the pattern's last wildcard
+    /// matched or its `{KIND}` block; in a sweep, a line per metric and variant. The x axis is
+    /// logarithmic where the x values span more than two decades (as a CDF's), the y axis starts
+    /// at zero when no value is negative. A unit of `ns` marks a duration and one of `B` a size,
+    /// drawn in the unit (s, ms, us, ns; B, KiB, MiB, GiB, TiB) the largest value needs.
+    Curve {
+        metrics: &'static str,
+        x_name: &'static str,
+        x_unit: &'static str,
+        y_name: &'static str,
+        y_unit: &'static str,
     },
     /// One gauge against another as dots: for each pair of gauges matching `x` and `y` that
     /// name the same thing (what each pattern's last wildcard matched, or its `{KIND}` block:

@@ -277,6 +277,17 @@ pub enum Chart {
         y: Axis,
         series: Vec<Series>,
     },
+    /// Lines of one quantity against another that is not time (a miss ratio against cache
+    /// size), each through its points in the order given. The x axis is logarithmic where the x
+    /// values span more than [`LOG_AXIS_RATIO`] (cache sizes over decades), else linear; both
+    /// axes start at zero when no value is negative. Breaks, widths and legend as for
+    /// [`Chart::TimeSeries`].
+    Curve {
+        title: String,
+        x: Axis,
+        y: Axis,
+        series: Vec<Series>,
+    },
     /// Grouped bars: for each category, one bar per series. `notes` (one per category, "" for
     /// none) are written in their category's slot, for a category whose bars are missing for a
     /// reason a reader must see ("never" is not zero).
@@ -297,6 +308,7 @@ impl Chart {
             | Chart::Cdf { title, .. }
             | Chart::Histogram { title, .. }
             | Chart::Scatter { title, .. }
+            | Chart::Curve { title, .. }
             | Chart::Gantt { title, .. }
             | Chart::Timeline { title, .. }
             | Chart::Bars { title, .. } => title,
@@ -310,6 +322,7 @@ impl Chart {
             Chart::Cdf { .. } => "cdf",
             Chart::Histogram { .. } => "histogram",
             Chart::Scatter { .. } => "scatter",
+            Chart::Curve { .. } => "curve",
             Chart::Gantt { .. } => "gantt",
             Chart::Timeline { .. } => "timeline",
             Chart::Bars { .. } => "bars",
@@ -751,7 +764,8 @@ struct Prepared<'a> {
 
 fn prepare(chart: &Chart) -> Prepared<'_> {
     let prepared = match chart {
-        Chart::TimeSeries { x, y, series, .. } => prepare_series(x, y, series),
+        Chart::TimeSeries { x, y, series, .. } => prepare_series(x, y, series, false),
+        Chart::Curve { x, y, series, .. } => prepare_series(x, y, series, true),
         Chart::Cdf { x, samples, .. } => prepare_cdf(x, samples),
         Chart::Scatter { x, y, series, .. } => prepare_scatter(x, y, series),
         Chart::Histogram {
@@ -833,10 +847,17 @@ fn entries<'a>(names: impl Iterator<Item = &'a str>, swatch: Swatch) -> Vec<Entr
         .collect()
 }
 
-fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static> {
+/// Lines through each series' points: over time (`curve` false: a linear x axis across the
+/// data), or a [`Chart::Curve`] (an x axis from zero, or logarithmic over decades).
+fn prepare_series(x: &Axis, y: &Axis, series: &[Series], curve: bool) -> PreparedPlot<'static> {
     let pieces: Vec<Vec<Vec<(f64, f64)>>> = series.iter().map(|s| segments(&s.points)).collect();
     let all = || pieces.iter().flatten().flatten();
     let xr = span(all().map(|p| p.0))?;
+    let x_axis = match log_range(all().map(|p| p.0)).filter(|_| curve) {
+        Some(r) => AxisSpec::Log(log_padded(r)),
+        None if curve => AxisSpec::Linear(from_zero(xr.clone())),
+        None => AxisSpec::Linear(xr.clone()),
+    };
     let yr = span(all().map(|p| p.1))?;
     let n = if coincide(&pieces, &xr, &yr) {
         series.len()
@@ -853,7 +874,7 @@ fn prepare_series(x: &Axis, y: &Axis, series: &[Series]) -> PreparedPlot<'static
         })
         .collect();
     let axes = Axes {
-        x: AxisSpec::Linear(xr),
+        x: x_axis,
         y: AxisSpec::Linear(from_zero(yr)),
         x_desc: x.label(),
         y_desc: y.label(),
@@ -966,21 +987,27 @@ fn from_zero(range: Range<f64>) -> Range<f64> {
     }
 }
 
+/// The most a logarithmic axis spans, largest over smallest (60 decades): smaller values are
+/// drawn at its start, as [`VALUE_ABS_MAX`] holds the largest, so that its ticks stay few.
+const LOG_SPAN_MAX: f64 = 1e60;
+
 /// The range of `values` if they are all positive and span more than [`LOG_AXIS_RATIO`]: the
-/// range of a logarithmic axis; None for a linear one.
+/// range of a logarithmic axis (at most [`LOG_SPAN_MAX`] wide); None for a linear one.
 fn log_range(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter_map(finite) {
         lo = lo.min(v);
         hi = hi.max(v);
     }
-    (lo > 0.0 && hi / lo > LOG_AXIS_RATIO).then_some(lo..hi)
+    (lo > 0.0 && hi / lo > LOG_AXIS_RATIO).then_some(lo.max(hi / LOG_SPAN_MAX)..hi)
 }
 
-/// `range` with a margin of 5% of its decades each side (a positive range).
+/// `range` with a margin of 5% of its decades each side (a positive range; no margin below a
+/// start so small that one would round it to zero, which has no logarithm).
 fn log_padded(range: Range<f64>) -> Range<f64> {
     let k = 10f64.powf((range.end / range.start).log10() * 0.05);
-    range.start / k..range.end * k
+    let start = range.start / k;
+    (if start > 0.0 { start } else { range.start })..range.end * k
 }
 
 fn prepare_cdf(x: &Axis, samples: &[Samples]) -> PreparedPlot<'static> {
@@ -2275,5 +2302,21 @@ mod tests {
         assert_eq!(r, -VALUE_ABS_MAX..VALUE_ABS_MAX);
         let r = span([1e-12, 2e-12].into_iter()).unwrap();
         assert_eq!(r, 1e-12..2e-12, "small but real widths stay");
+    }
+
+    /// Positive data down to the smallest float once made a log axis start at zero (its padding
+    /// rounded the start away), whose -inf decades made tick finding run out of memory.
+    #[test]
+    fn log_ranges_stay_positive_and_bounded() {
+        for lo in [f64::MIN_POSITIVE, 5e-324, 1e-40] {
+            let r = log_padded(log_range([lo, 1e300].into_iter()).unwrap());
+            assert!(r.start > 0.0, "{lo}: {r:?}");
+            let decades = (r.end / r.start).log10();
+            assert!(decades <= 66.0, "{lo}: {decades} decades");
+            assert!(log_ticks(&r).len() <= 70 && log_light_points(&r).len() <= 70);
+        }
+        let r = log_padded(log_range([5e-324, 1e-300].into_iter()).unwrap());
+        assert!(r.start > 0.0 && r.end >= 1e-300, "{r:?}");
+        assert_eq!(log_range([1.0, 50.0].into_iter()), None);
     }
 }

@@ -34,6 +34,33 @@ pub fn show(v: f64, is_duration: bool) -> String {
     format!("{text}{unit}")
 }
 
+/// A value for people in at most about five characters: [`show`]'s digits with a k, M, G or T
+/// suffix from a thousand up (`1k`, `1.049M`), for an axis of sizes or counts.
+pub fn show_si(v: f64) -> String {
+    let (scale, suffix) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        .into_iter()
+        .find(|(s, _)| v.abs() >= *s && v.is_finite())
+        .unwrap_or((1.0, ""));
+    format!("{}{suffix}", show(v / scale, false))
+}
+
+/// A curve's extent: its number of points and where x and y go from the first point to the
+/// last (`n 20  x 1k..100k  y 0.91..0.12`), which for a miss-ratio curve is its whole shape in
+/// brief.
+fn curve_line(points: &[(f64, f64)]) -> String {
+    let n = points.len();
+    match (points.first(), points.last()) {
+        (Some(a), Some(b)) => format!(
+            "n {n}  x {}..{}  y {}..{}",
+            show_si(a.0),
+            show_si(b.0),
+            show(a.1, false),
+            show(b.1, false)
+        ),
+        _ => format!("n {n}"),
+    }
+}
+
 /// 1234567 as "1,234,567": counts are long and compared by eye.
 pub fn group_digits(n: u64) -> String {
     let digits = n.to_string();
@@ -71,6 +98,7 @@ pub fn metrics_table(metrics: &MetricsSnapshot) -> Vec<String> {
                     let last = points.last().map_or("-".into(), |p| show(p.1, false));
                     format!("series     {offered} samples  last {last}")
                 }
+                MetricValue::Curve { points } => format!("curve      {}", curve_line(points)),
                 MetricValue::Histogram {
                     count,
                     mean,
@@ -114,6 +142,36 @@ mod tests {
         assert_eq!(show(0.0, true), "0ns");
         assert_eq!(show(0.89861, false), "0.8986");
         assert_eq!(show(1_000_000.0, false), "1000000");
+    }
+
+    #[test]
+    fn si_suffixes_keep_sizes_short() {
+        assert_eq!(show_si(1000.0), "1k");
+        assert_eq!(show_si(100_000.0), "100k");
+        assert_eq!(show_si(1_048_576.0), "1.049M");
+        assert_eq!(show_si(0.5), "0.5");
+        assert_eq!(show_si(2.5e12), "2.5T");
+    }
+
+    #[test]
+    fn a_curve_prints_its_points_and_extent() {
+        let mut m = Metrics::new();
+        let c = m.curve("cache", "mrc").unwrap();
+        m.curve("cache", "none").unwrap();
+        m.set_curve(
+            c,
+            (1..=20)
+                .map(|i| (i as f64 * 5000.0 - 4000.0, 0.96 - 0.04237 * i as f64))
+                .collect(),
+        );
+        let lines = metrics_table(&m.snapshot(SimTime::from_nanos(1)));
+        assert_eq!(
+            lines,
+            [
+                "cache.mrc   curve      n 20  x 1k..96k  y 0.9176..0.1126",
+                "cache.none  curve      n 0",
+            ]
+        );
     }
 
     #[test]

@@ -142,6 +142,22 @@ fn scatter() -> Chart {
     }
 }
 
+/// Miss ratio against cache size for two policies, sizes 1 KiB to 1 GiB (six decades).
+fn curve() -> Chart {
+    let mrc = |name: &str, k: f64| Series {
+        name: name.to_string(),
+        points: (0..=20)
+            .map(|i| (2f64.powi(i), (1.0 - k * i as f64 / 20.0).max(0.0)))
+            .collect(),
+    };
+    Chart::Curve {
+        title: "Miss ratio against cache size".into(),
+        x: Axis::new("cache size", "KiB"),
+        y: Axis::new("miss ratio", ""),
+        series: vec![mrc("lru", 0.8), mrc("s3-fifo", 0.9)],
+    }
+}
+
 fn bars() -> Chart {
     Chart::Bars {
         notes: Vec::new(),
@@ -222,6 +238,16 @@ fn every_kind_draws_title_axes_and_legend() {
                 "seek time (ms)",
                 "\nfifo\n",
                 "\nsstf\n",
+            ],
+        ),
+        (
+            curve(),
+            vec![
+                "Miss ratio against cache size",
+                "cache size (KiB)",
+                "\nmiss ratio\n",
+                "\nlru\n",
+                "\ns3-fifo\n",
             ],
         ),
         (
@@ -326,6 +352,29 @@ fn empty_and_nan_charts() -> Vec<Chart> {
             series: vec![Series {
                 name: "a".into(),
                 points: vec![(f64::NAN, 1.0), (1.0, f64::INFINITY)],
+            }],
+        },
+        Chart::Curve {
+            title: "nan".into(),
+            x: Axis::new("cache size", "B"),
+            y: Axis::new("miss ratio", ""),
+            series: vec![Series {
+                name: "a".into(),
+                points: vec![
+                    (f64::NAN, 1.0),
+                    (0.0, 0.5),
+                    (1e9, f64::INFINITY),
+                    (1e6, 0.2),
+                ],
+            }],
+        },
+        Chart::Curve {
+            title: "one point".into(),
+            x: Axis::new("cache size", "B"),
+            y: Axis::new("miss ratio", ""),
+            series: vec![Series {
+                name: "a".into(),
+                points: vec![(4096.0, 0.5)],
             }],
         },
         Chart::Scatter {
@@ -441,6 +490,7 @@ fn kinds() -> Vec<Chart> {
         gantt(),
         bars(),
         timeline(),
+        curve(),
     ]
 }
 
@@ -568,6 +618,19 @@ fn many_series() -> Vec<Chart> {
             x: Axis::new("latency", "us"),
             samples: ks().map(|k| Samples::new(&name(k), spread(k))).collect(),
             bins: 2 * MANY,
+        },
+        Chart::Curve {
+            title: "curves".into(),
+            x: Axis::new("cache size", "B"),
+            y: Axis::new("miss ratio", ""),
+            series: ks()
+                .map(|k| Series {
+                    name: name(k),
+                    points: (0..40)
+                        .map(|i| (1e3 * 1.2f64.powi(i), 10.0 * k as f64 + 5.0 - i as f64 * 0.1))
+                        .collect(),
+                })
+                .collect(),
         },
         Chart::Scatter {
             title: "scatter".into(),
@@ -1251,6 +1314,26 @@ fn every_kind_survives_extreme_values_and_many_series() {
                 })
                 .collect(),
         },
+        Chart::Curve {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            y: Axis::new("y", ""),
+            series: (0..1000)
+                .map(|k| Series {
+                    name: format!("s{k}"),
+                    points: pts.clone(),
+                })
+                .collect(),
+        },
+        Chart::Curve {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            y: Axis::new("y", ""),
+            series: vec![Series {
+                name: "decades".into(),
+                points: vec![(f64::MIN_POSITIVE, 1.0), (1e300, 0.0), (f64::MAX, 0.5)],
+            }],
+        },
         Chart::Cdf {
             title: "extreme".into(),
             x: Axis::new("x", ""),
@@ -1308,7 +1391,8 @@ fn kind_names() {
             "scatter",
             "gantt",
             "bars",
-            "timeline"
+            "timeline",
+            "curve"
         ]
     );
 }
@@ -1577,6 +1661,39 @@ fn data_spanning_decades_gets_a_log_axis() {
     let svg = render_svg(&cdf(fast, 30.0), 960, 480).unwrap();
     let texts = svg_texts(&svg);
     assert!(texts.iter().any(|t| t == "3"), "linear: {texts:?}");
+}
+
+/// A miss-ratio curve over cache sizes of six decades has its x axis in decades (on a linear
+/// one, everything below the largest tenth would be squeezed against the y axis); one over less
+/// than two decades keeps a linear x axis, from zero.
+#[test]
+fn curves_spanning_decades_get_a_log_x_axis() {
+    let chart = |top: f64| Chart::Curve {
+        title: "mrc".into(),
+        x: Axis::new("cache size", "KiB"),
+        y: Axis::new("miss ratio", ""),
+        series: vec![Series {
+            name: "lru".into(),
+            points: (0..=30)
+                .map(|i| {
+                    let x = top.powf(i as f64 / 30.0);
+                    (x, 1.0 / (1.0 + x.ln()))
+                })
+                .collect(),
+        }],
+    };
+    let texts = svg_texts(&render_svg(&chart(1e6), 960, 480).unwrap());
+    for decade in ["10", "1k", "100k"] {
+        assert!(texts.iter().any(|t| t == decade), "{decade}: {texts:?}");
+    }
+    assert!(
+        !texts.iter().any(|t| t == "200k" || t == "400k"),
+        "linear ticks: {texts:?}"
+    );
+    let texts = svg_texts(&render_svg(&chart(50.0), 960, 480).unwrap());
+    for linear in ["0", "20", "40"] {
+        assert!(texts.iter().any(|t| t == linear), "{linear}: {texts:?}");
+    }
 }
 
 #[test]

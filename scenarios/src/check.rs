@@ -29,6 +29,7 @@ pub fn stats_of(kind: MetricKind) -> &'static [&'static str] {
         MetricKind::Latency => &["mean", "min", "max", "count", "p50", "p90", "p99", "p999"],
         MetricKind::Counter => &["value", "count"],
         MetricKind::Gauge => &["mean", "min", "max", "value", "last"],
+        MetricKind::Curve => &["count", "min", "max", "last"],
     }
 }
 

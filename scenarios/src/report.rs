@@ -213,7 +213,8 @@ pub fn plan_charts(spec: &ModelSpec, runs: &[RunReport]) -> Vec<PlannedChart> {
             | ChartSource::Cdf { .. }
             | ChartSource::Histogram { .. }
             | ChartSource::Rate { .. }
-            | ChartSource::Scatter { .. } => {
+            | ChartSource::Scatter { .. }
+            | ChartSource::Curve { .. } => {
                 if let Some(chart) = overlay_chart(c, runs, many) {
                     out.push(planned(c.id.to_string(), c, chart));
                 }
@@ -288,6 +289,22 @@ fn matching_series<'a>(r: &'a RunReport, pattern: &str) -> Vec<(&'a str, &'a [(u
     }
     found.sort_by(|a, b| a.0.cmp(b.0));
     found
+}
+
+/// The curve metrics of a run whose names match `pattern`, with their points, in name order.
+fn matching_curves<'a>(r: &'a RunReport, pattern: &str) -> Vec<(&'a str, &'a [(f64, f64)])> {
+    r.result
+        .metrics
+        .0
+        .iter()
+        .filter_map(|(n, v)| match v {
+            MetricValue::Curve { points } if !points.is_empty() => {
+                Some((n.as_str(), points.as_slice()))
+            }
+            _ => None,
+        })
+        .filter(|(n, _)| metric_matches(pattern, n, r))
+        .collect()
 }
 
 /// The stretches of simulated time (in `unit`) during which run `r`'s timeline has a span of
@@ -483,18 +500,39 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
                 }
             }
             let title = at_most(&mut series, c.title);
-            let all = || series.iter().flat_map(|s| s.points.iter());
-            let (x_axis, x_per) = value_axis(x_name, x_unit, all().map(|p| p.0));
-            let (y_axis, y_per) = value_axis(y_name, y_unit, all().map(|p| p.1));
-            for s in &mut series {
-                for p in &mut s.points {
-                    *p = (p.0 / x_per, p.1 / y_per);
-                }
-            }
+            let (x_axis, y_axis) = scaled_axes(&mut series, (x_name, x_unit), (y_name, y_unit));
             (!series.is_empty()).then(|| Chart::Scatter {
                 title,
                 x: x_axis,
                 y: y_axis,
+                series,
+            })
+        }
+        ChartSource::Curve {
+            metrics,
+            x_name,
+            x_unit,
+            y_name,
+            y_unit,
+        } => {
+            let found: Vec<_> = runs.iter().map(|r| matching_curves(r, metrics)).collect();
+            let one = found.iter().all(|f| f.len() <= 1);
+            let mut series = Vec::new();
+            for (r, f) in runs.iter().zip(&found) {
+                let tag = variant_tag(r, many);
+                for (name, points) in f {
+                    series.push(Series {
+                        name: line_name(&metric_label(metrics, name, r), &tag, one),
+                        points: points.to_vec(),
+                    });
+                }
+            }
+            let title = at_most(&mut series, c.title);
+            let (x, y) = scaled_axes(&mut series, (x_name, x_unit), (y_name, y_unit));
+            (!series.is_empty()).then(|| Chart::Curve {
+                title,
+                x,
+                y,
                 series,
             })
         }
@@ -552,16 +590,49 @@ fn overlay_chart(c: &ChartSpec, runs: &[RunReport], many: bool) -> Option<Chart>
     }
 }
 
+/// The axes of `series`' x and y (each a name and a unit, as [`value_axis`] takes them), with
+/// every point divided into the axes' units.
+fn scaled_axes(series: &mut [Series], x: (&str, &str), y: (&str, &str)) -> (Axis, Axis) {
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let (x_axis, x_per) = value_axis(x.0, x.1, all().map(|p| p.0));
+    let (y_axis, y_per) = value_axis(y.0, y.1, all().map(|p| p.1));
+    for s in series.iter_mut() {
+        for p in &mut s.points {
+            *p = (p.0 / x_per, p.1 / y_per);
+        }
+    }
+    (x_axis, y_axis)
+}
+
+/// Binary size units, largest first, for an axis of bytes.
+const SIZE_UNITS: [(&str, f64); 4] = [
+    ("TiB", (1u64 << 40) as f64),
+    ("GiB", (1u64 << 30) as f64),
+    ("MiB", (1u64 << 20) as f64),
+    ("KiB", 1024.0),
+];
+
 /// The axis of a quantity with these `values`, and what to divide each value by: a unit of `ns`
 /// is a duration, shown in the largest unit in which the largest value is at least 1
-/// ([`unit_for`]); any other unit is shown as it is.
+/// ([`unit_for`]); one of `B` a size, shown likewise in B, KiB, MiB, GiB or TiB (a cache of
+/// 64 MiB reads `64`, not `67.1M`); any other unit is shown as it is.
 fn value_axis(name: &str, unit: &str, values: impl Iterator<Item = f64>) -> (Axis, f64) {
-    if unit != "ns" {
-        return (Axis::new(name, unit), 1.0);
+    let max = || values.filter(|v| v.is_finite()).fold(0.0, f64::max);
+    match unit {
+        "ns" => {
+            let t = unit_for(max());
+            (Axis::new(name, t.name), t.ns)
+        }
+        "B" => {
+            let max = max();
+            let (unit, per) = SIZE_UNITS
+                .into_iter()
+                .find(|(_, per)| max >= *per)
+                .unwrap_or(("B", 1.0));
+            (Axis::new(name, unit), per)
+        }
+        _ => (Axis::new(name, unit), 1.0),
     }
-    let max = values.filter(|v| v.is_finite()).fold(0.0, f64::max);
-    let t = unit_for(max);
-    (Axis::new(name, t.name), t.ns)
 }
 
 /// A chart of one run: a Gantt chart, a timeline, or bars per component.
@@ -1510,6 +1581,22 @@ mod tests {
         assert_eq!(unit_for(5e6).name, "ms");
         assert_eq!(unit_for(5e3).name, "us");
         assert_eq!(unit_for(500.0).name, "ns");
+    }
+
+    #[test]
+    fn sizes_are_drawn_in_binary_units() {
+        let axis = |unit: &str, values: &[f64]| {
+            let (a, per) = value_axis("cache size", unit, values.iter().copied());
+            (a.unit, per)
+        };
+        assert_eq!(axis("B", &[512.0, 1000.0]), ("B".to_string(), 1.0));
+        assert_eq!(axis("B", &[1024.0, 4096.0]), ("KiB".to_string(), 1024.0));
+        let mib = (1u64 << 20) as f64;
+        assert_eq!(axis("B", &[4096.0, 64.0 * mib]), ("MiB".to_string(), mib));
+        assert_eq!(axis("B", &[3.0 * 1024.0 * mib]).0, "GiB");
+        assert_eq!(axis("ns", &[5e6]), ("ms".to_string(), 1e6));
+        assert_eq!(axis("", &[5e6]), (String::new(), 1.0));
+        assert_eq!(axis("objects", &[5e6]), ("objects".to_string(), 1.0));
     }
 
     #[test]

@@ -275,7 +275,9 @@ fn example(known: &BTreeSet<String>) -> String {
 
 /// A metric's summary, bounded whatever the run's length: a counter's value, a gauge's last,
 /// time-weighted mean, min and max, a histogram's count, mean, min, quantiles and max (as
-/// `sim run --json` prints them); a series' count, last, min and max instead of its points.
+/// `sim run --json` prints them), a curve's points (which its model sets once, at most
+/// `simcore::metrics::CURVE_LIMIT` of them); a series' count, last, min and max instead of its
+/// points.
 pub fn summary(m: &MetricValue) -> serde_json::Value {
     match m {
         MetricValue::Series { offered, points } => serde_json::json!({
@@ -1137,6 +1139,17 @@ mod tests {
         assert_eq!(
             summary(&c),
             serde_json::json!({"kind": "counter", "value": 9})
+        );
+    }
+
+    #[test]
+    fn a_curve_is_summarised_with_its_points() {
+        let m = MetricValue::Curve {
+            points: vec![(1024.0, 0.9), (65536.0, 0.25)],
+        };
+        assert_eq!(
+            summary(&m),
+            serde_json::json!({"kind": "curve", "points": [[1024.0, 0.9], [65536.0, 0.25]]})
         );
     }
 

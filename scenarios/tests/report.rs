@@ -1086,3 +1086,158 @@ fn the_disk_scheduling_report_draws_a_latency_cdf_per_scheduler_and_the_seek_cur
     let circles = svg_of(&chart).matches("<circle").count();
     assert!(circles > 1000, "{circles} dots");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Curves: miss-ratio curves (issue 19)
+
+/// A family with nothing but a curve chart of `metrics` (sizes in bytes against a miss ratio),
+/// for runs whose metrics a test adds curves to: no model sets a curve here.
+fn curve_family(metrics: &'static str) -> models::schema::ModelSpec {
+    use models::schema::{ChartSource, ChartSpec, ModelSpec};
+    let chart: &'static [ChartSpec] = Box::leak(Box::new([ChartSpec {
+        id: "miss-ratio-curve",
+        title: "Miss ratio against cache size",
+        doc: "",
+        source: ChartSource::Curve {
+            metrics,
+            x_name: "cache size",
+            x_unit: "B",
+            y_name: "miss ratio",
+            y_unit: "",
+        },
+    }]));
+    ModelSpec {
+        name: "curves",
+        doc: "",
+        kinds: &[],
+        global_metrics: &[],
+        verbs: &[],
+        properties: &[],
+        events: &[],
+        charts: chart,
+    }
+}
+
+/// A short sweep of the queueing family (three runs, `servers = 1..3`), recorded.
+fn small_sweep(dir: &Path) -> Vec<scenarios::runner::RunReport> {
+    let file = dir.join("curves.scn");
+    std::fs::write(
+        &file,
+        "scenario \"curves\" {\n  seed 1\n  source arrivals { rate 0.9/s  customers 50  to server }\n  station server { servers 1  service exp(1s) }\n  sweep server.servers in [1, 2, 3]\n}\n",
+    )
+    .unwrap();
+    let opts = RunOptions {
+        record: true,
+        ..RunOptions::default()
+    };
+    run_file(&file, &opts).unwrap()
+}
+
+/// An MRC of 1 KiB to 64 MiB whose miss ratio falls from `top`.
+fn mrc(top: f64) -> Vec<(f64, f64)> {
+    (0..=16)
+        .map(|i| (1024.0 * 2f64.powi(i), top * (1.0 - i as f64 / 20.0)))
+        .collect()
+}
+
+fn set_curve(r: &mut scenarios::runner::RunReport, name: &str, points: Vec<(f64, f64)>) {
+    r.result
+        .metrics
+        .0
+        .insert(name.to_string(), simcore::MetricValue::Curve { points });
+}
+
+fn curve_chart(spec: &models::schema::ModelSpec, runs: &[scenarios::runner::RunReport]) -> Chart {
+    let charts = scenarios::report::plan_charts(spec, runs);
+    assert_eq!(
+        charts.len(),
+        1,
+        "{:?}",
+        charts.iter().map(|c| &c.stem).collect::<Vec<_>>()
+    );
+    assert_eq!(charts[0].stem, "miss-ratio-curve");
+    charts[0].chart.clone()
+}
+
+#[test]
+fn a_curve_chart_draws_a_line_per_curve_named_by_its_block_in_binary_sizes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = small_sweep(tmp.path());
+    runs.truncate(1);
+    let spec = curve_family("{station}.mrc");
+    // No curve at all: no chart (and an empty one draws no line).
+    assert!(scenarios::report::plan_charts(&spec, &runs).is_empty());
+    set_curve(&mut runs[0], "server.mrc", mrc(0.9));
+    // Not a station's: `{station}` leaves it out, `*` takes it.
+    set_curve(&mut runs[0], "arrivals.mrc", mrc(0.5));
+    set_curve(&mut runs[0], "server.empty", Vec::new());
+
+    let Chart::Curve { x, y, series, .. } = curve_chart(&spec, &runs) else {
+        panic!("not a curve chart")
+    };
+    assert_eq!(
+        (x.label(), y.label()),
+        ("cache size (MiB)".into(), "miss ratio".into())
+    );
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].name, "server");
+    // The model's points, in its order, x in MiB.
+    let want: Vec<(f64, f64)> = mrc(0.9).iter().map(|p| (p.0 / 1048576.0, p.1)).collect();
+    assert_eq!(series[0].points, want);
+
+    let all = curve_family("*.mrc");
+    let chart = curve_chart(&all, &runs);
+    let Chart::Curve { series, .. } = &chart else {
+        unreachable!()
+    };
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["arrivals", "server"]);
+    let texts = svg_texts(&svg_of(&chart));
+    for t in ["cache size (MiB)", "miss ratio", "arrivals", "server"] {
+        assert!(texts.iter().any(|x| x == t), "{t}: {texts:?}");
+    }
+    // 1 KiB to 64 MiB spans more than two decades: ticks at powers of ten of MiB.
+    assert!(texts.iter().any(|x| x == "0.01"), "{texts:?}");
+
+    // The report's JSON keeps every point; the metrics table sums the curve up.
+    let json = scenarios::report::summary_json(&runs, &[]);
+    let points = &json["runs"][0]["metrics"]["server.mrc"];
+    assert_eq!(points["kind"], "curve");
+    assert_eq!(points["points"].as_array().unwrap().len(), 17);
+    assert_eq!(
+        points["points"][16],
+        serde_json::json!([67108864.0, mrc(0.9)[16].1])
+    );
+    let table = reports::text::metrics_table(&runs[0].result.metrics);
+    let row = table.iter().find(|l| l.starts_with("server.mrc")).unwrap();
+    assert!(
+        row.ends_with("curve      n 17  x 1.024k..67.11M  y 0.9..0.18"),
+        "{row}"
+    );
+}
+
+#[test]
+fn a_sweep_draws_a_curve_per_variant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = small_sweep(tmp.path());
+    assert_eq!(runs.len(), 3);
+    for (k, r) in runs.iter_mut().enumerate() {
+        set_curve(r, "server.mrc", mrc(0.9 - 0.1 * k as f64));
+    }
+    let Chart::Curve { series, .. } = curve_chart(&curve_family("{station}.mrc"), &runs) else {
+        panic!("not a curve chart")
+    };
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["servers = 1", "servers = 2", "servers = 3"]);
+    assert_eq!(series[2].points[0], (1024.0 / 1048576.0, 0.7));
+    // Two curves a run: each line says its curve and its variant.
+    for r in runs.iter_mut() {
+        set_curve(r, "arrivals.mrc", mrc(0.3));
+    }
+    let Chart::Curve { series, .. } = curve_chart(&curve_family("*.mrc"), &runs) else {
+        panic!("not a curve chart")
+    };
+    assert_eq!(series.len(), 6);
+    assert_eq!(series[0].name, "arrivals [servers = 1]");
+    assert_eq!(series[5].name, "server [servers = 3]");
+}

@@ -1,5 +1,6 @@
-//! Metrics named per component: counters, time-weighted gauges, time series and HDR-style
-//! histograms ([`crate::histogram`]).
+//! Metrics named per component: counters, time-weighted gauges, time series, HDR-style
+//! histograms ([`crate::histogram`]) and curves (y against x, such as a miss-ratio curve: miss
+//! ratio against cache size, which a model computes once, at the end of a run).
 //!
 //! A model registers each metric once (at start) under `component.name` and gets a small handle;
 //! recording through a handle is an index into a vector, with no string work on the hot path.
@@ -26,6 +27,9 @@ pub struct SeriesId(u32);
 /// Handle to a histogram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HistogramId(u32);
+/// Handle to a curve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CurveId(u32);
 
 /// What a histogram's values measure; durations are recorded in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -42,6 +46,7 @@ enum Slot {
     Gauge(u32),
     Series(u32),
     Histogram(u32),
+    Curve(u32),
 }
 
 impl Slot {
@@ -51,6 +56,7 @@ impl Slot {
             Slot::Gauge(_) => "gauge",
             Slot::Series(_) => "series",
             Slot::Histogram(_) => "histogram",
+            Slot::Curve(_) => "curve",
         }
     }
 }
@@ -135,6 +141,21 @@ struct Histories {
 /// The most points a time series keeps (see [`Series`]).
 pub const SERIES_LIMIT: usize = 4096;
 
+/// The most points a curve keeps: [`Metrics::set_curve`] thins a longer one to this many, evenly
+/// spaced in the order given (the first and the last kept), so a snapshot stays bounded.
+pub const CURVE_LIMIT: usize = 4096;
+
+/// `points`, or [`CURVE_LIMIT`] of them evenly spaced by position when there are more.
+fn thinned(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let n = points.len();
+    if n <= CURVE_LIMIT {
+        return points;
+    }
+    (0..CURVE_LIMIT)
+        .map(|i| points[i * (n - 1) / (CURVE_LIMIT - 1)])
+        .collect()
+}
+
 /// All metrics of one run.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -143,6 +164,7 @@ pub struct Metrics {
     gauges: Vec<Gauge>,
     series: Vec<Series>,
     hists: Vec<Hist>,
+    curves: Vec<Vec<(f64, f64)>>,
     /// When set, every gauge's history over time is kept, bounded (for charts), and so are
     /// the histories models add by name ([`Metrics::history_point`]).
     gauge_history: Option<Histories>,
@@ -261,6 +283,27 @@ impl Metrics {
             }
             _ => unreachable!("register returns the requested kind"),
         }
+    }
+
+    /// A curve named `component.name` (the same handle if it exists), with no points until
+    /// [`Metrics::set_curve`].
+    pub fn curve(&mut self, component: &str, name: &str) -> Result<CurveId, MetricError> {
+        match self.register(component, name, Slot::Curve(self.curves.len() as u32))? {
+            Slot::Curve(i) => {
+                if i as usize == self.curves.len() {
+                    self.curves.push(Vec::new());
+                }
+                Ok(CurveId(i))
+            }
+            _ => unreachable!("register returns the requested kind"),
+        }
+    }
+
+    /// Replaces a curve's points `(x, y)`, kept in the order given (thinned past
+    /// [`CURVE_LIMIT`]). A curve is a result, set once when it is known (a miss-ratio curve at
+    /// the end of a run), not a value that changes with time.
+    pub fn set_curve(&mut self, id: CurveId, points: Vec<(f64, f64)>) {
+        self.curves[id.0 as usize] = thinned(points);
     }
 
     #[inline]
@@ -394,6 +437,9 @@ impl Metrics {
                         max: h.max(),
                     }
                 }
+                Slot::Curve(i) => MetricValue::Curve {
+                    points: self.curves[i as usize].clone(),
+                },
             };
             out.insert(name.clone(), v);
         }
@@ -431,11 +477,16 @@ pub enum MetricValue {
         p999: u64,
         max: u64,
     },
+    /// Points `(x, y)` in the order the model gave them (a miss ratio against cache size).
+    Curve {
+        points: Vec<(f64, f64)>,
+    },
 }
 
 impl MetricValue {
     /// A named statistic (`mean`, `min`, `max`, `count`, `p50`, `p90`, `p99`, `p999`, `value`,
-    /// `last`), where this kind of metric has it.
+    /// `last`), where this kind of metric has it. A curve's `count` is its number of points,
+    /// its `min`, `max` and `last` those of its y values (`last`: the last point's).
     pub fn stat(&self, stat: &str) -> Option<f64> {
         match (self, stat) {
             (MetricValue::Counter { value }, "value" | "count") => Some(*value as f64),
@@ -451,6 +502,10 @@ impl MetricValue {
             (MetricValue::Series { points, .. }, "min") => {
                 points.iter().map(|p| p.1).reduce(f64::min)
             }
+            (MetricValue::Curve { points }, "count") => Some(points.len() as f64),
+            (MetricValue::Curve { points }, "last") => points.last().map(|p| p.1),
+            (MetricValue::Curve { points }, "max") => points.iter().map(|p| p.1).reduce(f64::max),
+            (MetricValue::Curve { points }, "min") => points.iter().map(|p| p.1).reduce(f64::min),
             (MetricValue::Histogram { count, .. }, "count") => Some(*count as f64),
             (MetricValue::Histogram { mean, .. }, "mean") => Some(*mean),
             (MetricValue::Histogram { min, .. }, "min") => Some(*min as f64),
@@ -612,5 +667,61 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+    #[test]
+    fn a_curve_keeps_its_points_in_order_and_is_replaced_when_set_again() {
+        let mut m = Metrics::new();
+        let c = m.curve("lru", "mrc").unwrap();
+        assert_eq!(m.curve("lru", "mrc").unwrap(), c);
+        assert!(matches!(
+            m.counter("lru", "mrc"),
+            Err(MetricError::KindClash {
+                existing: "curve",
+                ..
+            })
+        ));
+        let empty = m.snapshot(t(1));
+        let v = empty.get("lru.mrc").unwrap();
+        assert_eq!(v, &MetricValue::Curve { points: vec![] });
+        assert_eq!(
+            (v.stat("count"), v.stat("last"), v.stat("max")),
+            (Some(0.0), None, None)
+        );
+        m.set_curve(c, vec![(1.0, 0.5), (2.0, 0.9)]);
+        // Not sorted: the model's order is the curve's (a miss ratio falls as x grows; this one
+        // is given backwards on purpose).
+        let pts = vec![(4096.0, 0.2), (1024.0, 0.7), (2048.0, 0.4)];
+        m.set_curve(c, pts.clone());
+        let s = m.snapshot(t(1));
+        let v = s.get("lru.mrc").unwrap();
+        assert_eq!(v, &MetricValue::Curve { points: pts });
+        assert_eq!(v.stat("count"), Some(3.0));
+        assert_eq!(v.stat("min"), Some(0.2));
+        assert_eq!(v.stat("max"), Some(0.7));
+        assert_eq!(v.stat("last"), Some(0.4));
+        assert_eq!(v.stat("mean"), None);
+        assert!(!v.is_duration());
+    }
+
+    #[test]
+    fn a_long_curve_is_thinned_evenly_keeping_both_ends() {
+        let mut m = Metrics::new();
+        let c = m.curve("c", "mrc").unwrap();
+        let n = CURVE_LIMIT * 3 + 7;
+        m.set_curve(
+            c,
+            (0..n).map(|i| (i as f64, 1.0 / (i + 1) as f64)).collect(),
+        );
+        let MetricValue::Curve { points } = m.snapshot(t(1)).get("c.mrc").unwrap().clone() else {
+            panic!("not a curve")
+        };
+        assert_eq!(points.len(), CURVE_LIMIT);
+        assert_eq!(points[0], (0.0, 1.0));
+        assert_eq!(points.last().unwrap().0, (n - 1) as f64);
+        let gaps: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        assert!(
+            gaps.iter().all(|g| (3.0..=4.0).contains(g)),
+            "uneven: {gaps:?}"
+        );
     }
 }
