@@ -3,7 +3,7 @@
 //! policy (Belady, "A study of replacement algorithms for a virtual-storage computer", IBM
 //! Systems Journal, 1966), so it is the floor online policies are measured from. With unequal
 //! sizes furthest-next-use is a heuristic (optimal caching with sizes is NP-hard). Offline: it
-//! reads the whole trace first. O(log n) per request.
+//! reads the whole trace first. O(log n) amortized per request.
 
 use std::collections::{BinaryHeap, HashMap};
 
