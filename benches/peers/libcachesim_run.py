@@ -2,13 +2,14 @@
 """Replays a cache trace through libCacheSim's policies (its PyPI package, `libcachesim`, whose
 wheel ships the C library) and prints one JSON line per policy and cache size.
 
-Usage: libcachesim_run.py TRACE FORMAT POLICIES SIZES
+Usage: libcachesim_run.py TRACE FORMAT POLICIES SIZES [REPS]
   FORMAT    oracle (oracleGeneral binary) or csv (header time,obj_id,obj_size)
   POLICIES  comma-separated, sim's names: fifo,lru,clock,sieve,lfu,twoq,arc,lirs,tinylfu,s3fifo,opt
   SIZES     comma-separated cache sizes in bytes (with size-1 objects: objects)
+  REPS      runs per policy and size (default 1): wall_s is their median, walls lists them all
 
 Each line: policy, libcachesim_name, size, requests, misses, miss_ratio, byte_miss_ratio,
-wall_s, requests_per_s, version. The wall clock covers the C simulation loop only
+wall_s, walls, requests_per_s, version. The wall clock covers the C simulation loop only
 (`process_trace` with the C reader: no Python per request), not interpreter start-up, imports
 or reader set-up. A policy name libCacheSim lacks prints {"policy": NAME, "missing": true}.
 
@@ -58,10 +59,11 @@ def reader(path, fmt):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 6):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    path, fmt, policies, sizes = sys.argv[1:]
+    path, fmt, policies, sizes = sys.argv[1:5]
+    reps = max(1, int(sys.argv[5])) if len(sys.argv) == 6 else 1
     r = reader(path, fmt)
     n = r.get_num_of_req()
     for name in policies.split(","):
@@ -70,10 +72,13 @@ def main():
             if make is None:
                 print(json.dumps({"policy": name, "missing": True}))
                 break
-            cache = make(size)
-            start = time.perf_counter()
-            miss_ratio, byte_miss_ratio = cache.process_trace(r)
-            wall = time.perf_counter() - start
+            walls = []
+            for _ in range(reps):
+                cache = make(size)
+                start = time.perf_counter()
+                miss_ratio, byte_miss_ratio = cache.process_trace(r)
+                walls.append(time.perf_counter() - start)
+            wall = sorted(walls)[len(walls) // 2]
             print(json.dumps({
                 "policy": name,
                 "libcachesim_name": cache.cache_name,
@@ -83,6 +88,7 @@ def main():
                 "miss_ratio": miss_ratio,
                 "byte_miss_ratio": byte_miss_ratio,
                 "wall_s": wall,
+                "walls": walls,
                 "requests_per_s": n / wall if wall > 0 else None,
                 "version": lcs.__version__,
             }), flush=True)

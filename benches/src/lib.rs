@@ -10,12 +10,14 @@
 //! - [`disk_floor`]: `disk-bench.scn`'s random reads served straight on the HDD model, one after
 //!   another: the floor the disk bench compares `sim run` against.
 //!
+//! - [`cache_peer`]: libCacheSim as the cache policies' peer (what must agree, and the call).
 //! - [`figures`]: how the benches summarise and print runs (medians, rate spreads, `12.35M`).
 //!
 //! The benches themselves live in `benches/benches/`; what they measure and the numbers measured
 //! are in `BENCHMARKS.md` at the repository root.
 
 pub mod breakdown;
+pub mod cache_peer;
 pub mod disk_floor;
 pub mod figures;
 pub mod hold;

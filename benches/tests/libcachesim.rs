@@ -15,39 +15,17 @@
 //!   only oracleGeneral carries: a CSV trace is converted to oracleGeneral (by sim's writer) for
 //!   OPT, so agreement also checks that the writer's next_access_vtime is right.
 //!
-//! The table is by sim's policy name; a policy not built on this branch is skipped with a
+//! The table (`sim_benches::cache_peer::POLICIES`, shared with the cache bench) is by sim's
+//! policy name; a policy not built on this branch is skipped with a
 //! line saying so, and a `Report` row prints both counts without requiring agreement (for
 //! policies whose parameters are still being matched).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use models::cache::Request;
 use models::cache::trace::{Format, reader, write_oracle};
 use models::cache::{Kind, opt, replay};
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Agree {
-    /// Equal miss counts at every size.
-    Exact,
-    /// Print both; no requirement yet.
-    Report,
-}
-
-/// sim's policy, and what is required of it against libCacheSim.
-const POLICIES: &[(&str, Agree)] = &[
-    ("fifo", Agree::Exact),
-    ("lru", Agree::Exact),
-    ("clock", Agree::Exact),
-    ("sieve", Agree::Exact),
-    ("opt", Agree::Exact),
-    ("lfu", Agree::Exact),
-    ("twoq", Agree::Exact),
-    ("arc", Agree::Exact),
-    ("lirs", Agree::Report),
-    ("tinylfu", Agree::Report),
-    ("s3fifo", Agree::Exact),
-];
+use sim_benches::cache_peer::{self, Agree, POLICIES};
 
 /// The shipped traces, their format, and cache sizes (bytes).
 const TRACES: &[(&str, Format, &str, &[u64])] = &[
@@ -72,32 +50,6 @@ fn workspace() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-/// libCacheSim's misses per (policy, size), or why it cannot run.
-fn peer(
-    trace: &Path,
-    format: &str,
-    names: &[&str],
-    sizes: &[u64],
-) -> Result<Vec<serde_json::Value>, String> {
-    let python = std::env::var("SIM_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
-    let sizes: Vec<String> = sizes.iter().map(u64::to_string).collect();
-    let out = Command::new(&python)
-        .arg(workspace().join("benches/peers/libcachesim_run.py"))
-        .arg(trace)
-        .arg(format)
-        .arg(names.join(","))
-        .arg(sizes.join(","))
-        .output()
-        .map_err(|e| format!("{python} cannot run: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("the peer prints JSON lines"))
-        .collect())
 }
 
 /// sim's misses for `name` at `size`, or `None` when the policy is not built here.
@@ -141,7 +93,7 @@ fn miss_counts_agree_with_libcachesim() {
         };
         let mut rows = Vec::new();
         for (p, f, names) in runs {
-            match peer(p, f, &names, sizes) {
+            match cache_peer::run(p, f, &names, sizes, 1) {
                 Ok(r) => rows.extend(r),
                 Err(why) => {
                     println!("skipped: libCacheSim is not available: {why}");
@@ -152,7 +104,7 @@ fn miss_counts_agree_with_libcachesim() {
         let _ = std::fs::remove_file(&oracle_copy);
         for row in &rows {
             let name = row["policy"].as_str().unwrap();
-            let agree = POLICIES.iter().find(|p| p.0 == name).unwrap().1;
+            let agree = cache_peer::agreement(name).unwrap();
             if row["missing"] == true {
                 println!("{file}: libCacheSim has no {name}");
                 continue;

@@ -108,7 +108,6 @@ impl Arc {
 
 impl Policy for Arc {
     fn access(&mut self, key: u64, size: u64) -> bool {
-        let mut ghost = None;
         if let Some(slot) = self.queues.find(key) {
             let q = self.queues.node(slot).queue();
             if q == T1 || q == T2 {
@@ -116,20 +115,25 @@ impl Policy for Arc {
                 return true;
             }
             self.adapt(q);
-            self.queues.remove(slot);
-            ghost = Some(q);
+            if size > self.capacity {
+                self.queues.remove(slot);
+                return false;
+            }
+            // The ghost leaves its list and comes back as T2's newest, keeping its index entry.
+            self.queues.detach(slot);
+            while self.resident() + size > self.capacity {
+                self.replace(q == B2);
+            }
+            self.queues.attach_head(slot, T2, size);
+            return false;
         }
         if size > self.capacity {
             return false;
         }
         while self.resident() + size > self.capacity {
-            match ghost {
-                Some(q) => self.replace(q == B2),
-                None => self.evict_new(size),
-            }
+            self.evict_new(size);
         }
-        self.queues
-            .push_head(if ghost.is_some() { T2 } else { T1 }, key, size);
+        self.queues.push_head(T1, key, size);
         false
     }
 

@@ -60,6 +60,8 @@ impl Hasher for FoldHasher {
 }
 
 const NIL: u32 = u32::MAX;
+/// The queue number of a [`Queues::detach`]ed object.
+const DETACHED: u32 = u32::MAX;
 
 /// One cached (or ghost) object.
 #[derive(Debug, Clone, Copy)]
@@ -199,11 +201,38 @@ impl Queues {
 
     /// Removes the object in `slot` from its queue and the index; returns its key and size.
     pub fn remove(&mut self, slot: u32) -> (u64, u64) {
+        debug_assert_ne!(
+            self.nodes[slot as usize].queue, DETACHED,
+            "{slot} is detached"
+        );
         self.unlink(slot);
         let Node { key, size, .. } = self.nodes[slot as usize];
         self.index.remove(&key);
         self.free.push(slot);
         (key, size)
+    }
+
+    /// Takes the object in `slot` out of its queue but keeps it in the index, so a policy can
+    /// make room (evicting others) and then [`attach_head`](Self::attach_head) it to another
+    /// queue: a ghost that becomes a cached object again, without the hash table's removal and
+    /// insertion. Until it is attached again it is in no queue's length or bytes, but in
+    /// [`total_len`](Self::total_len); it must be attached again before the policy's request
+    /// returns (so detach only an object that will be admitted).
+    pub fn detach(&mut self, slot: u32) {
+        self.unlink(slot);
+        self.nodes[slot as usize].queue = DETACHED;
+    }
+
+    /// Links the [`detach`](Self::detach)ed object in `slot` at the head of queue `q` as
+    /// [`push_head`](Self::push_head) would a new one: with `size` bytes, its flag and counter
+    /// clear.
+    pub fn attach_head(&mut self, slot: u32, q: usize, size: u64) {
+        let node = &mut self.nodes[slot as usize];
+        debug_assert_eq!(node.queue, DETACHED, "{slot} is queued");
+        node.size = size;
+        node.flag = false;
+        node.count = 0;
+        self.link_head(q, slot);
     }
 
     /// Moves the object in `slot` to the head of queue `q` (its own or another), keeping its
@@ -321,5 +350,52 @@ impl List {
     /// Moves the object in `slot` to the head (most recent).
     pub fn to_head(&mut self, slot: u32) {
         self.0.move_to_head(slot, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys of queue `q` from head to tail.
+    fn keys(qs: &Queues, q: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut at = qs.tail(q);
+        while let Some(s) = at {
+            out.push(qs.node(s).key);
+            at = qs.prev(s);
+        }
+        out.reverse();
+        out
+    }
+
+    /// A detached object is found by its key but counted in no queue; attached again it is as
+    /// `remove` then `push_head` would leave it (new size, flag and counter clear), in the same
+    /// slot.
+    #[test]
+    fn detach_then_attach_is_remove_then_push() {
+        let mut qs = Queues::new(2);
+        for k in 1..=3 {
+            qs.push_head(0, k, 10);
+        }
+        let s = qs.find(2).unwrap();
+        qs.node_mut(s).flag = true;
+        qs.node_mut(s).count = 3;
+        qs.detach(s);
+        assert_eq!(qs.find(2), Some(s));
+        assert_eq!((qs.len(0), qs.bytes(0), qs.total_len()), (2, 20, 3));
+        assert_eq!(keys(&qs, 0), [3, 1]);
+        // Room made while it is out: the others move and go as usual.
+        let t = qs.tail(0).unwrap();
+        qs.remove(t);
+        qs.attach_head(s, 1, 7);
+        assert_eq!(keys(&qs, 1), [2]);
+        assert_eq!((qs.len(1), qs.bytes(1), qs.total_len()), (1, 7, 2));
+        let n = *qs.node(s);
+        assert_eq!(
+            (n.key, n.size, n.flag, n.count, n.queue()),
+            (2, 7, false, 0, 1)
+        );
+        assert_eq!(qs.find(2), Some(s));
     }
 }

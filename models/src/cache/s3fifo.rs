@@ -119,15 +119,21 @@ impl S3Fifo {
 
 impl Policy for S3Fifo {
     fn access(&mut self, key: u64, size: u64) -> bool {
-        let mut remembered = false;
+        // A key found in G: its ghost, which leaves G (keeping its index entry when the object
+        // is admitted, to come back as M's newest).
+        let mut ghost = None;
         if let Some(slot) = self.queues.find(key) {
             let n = self.queues.node_mut(slot);
             if n.queue() != GHOST {
                 n.count = (n.count + 1).min(MAX_FREQ);
                 return true;
             }
-            self.queues.remove(slot);
-            remembered = true;
+            if size > self.small {
+                self.queues.remove(slot);
+                return false;
+            }
+            self.queues.detach(slot);
+            ghost = Some(slot);
         }
         if size > self.small {
             return false;
@@ -136,7 +142,9 @@ impl Policy for S3Fifo {
             self.evict();
         }
         let warming = !self.evicted && self.queues.bytes(SMALL) >= self.small;
-        if remembered || (warming && size < self.small) {
+        if let Some(slot) = ghost {
+            self.queues.attach_head(slot, MAIN, size);
+        } else if warming && size < self.small {
             self.queues.push_head(MAIN, key, size);
         } else if size < self.small {
             self.queues.push_head(SMALL, key, size);

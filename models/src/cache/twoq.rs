@@ -83,7 +83,9 @@ impl TwoQ {
 
 impl Policy for TwoQ {
     fn access(&mut self, key: u64, size: u64) -> bool {
-        let mut remembered = false;
+        // A key found in A1out: its ghost, which leaves A1out (keeping its index entry when the
+        // object is admitted, to come back as Am's newest).
+        let mut ghost = None;
         if let Some(slot) = self.queues.find(key) {
             match self.queues.node(slot).queue() {
                 IN => return true,
@@ -91,9 +93,13 @@ impl Policy for TwoQ {
                     self.queues.move_to_head(slot, AM);
                     return true;
                 }
-                _ => {
+                _ if size > self.kin => {
                     self.queues.remove(slot);
-                    remembered = true;
+                    return false;
+                }
+                _ => {
+                    self.queues.detach(slot);
+                    ghost = Some(slot);
                 }
             }
         }
@@ -103,14 +109,17 @@ impl Policy for TwoQ {
         while self.resident() + size > self.capacity {
             self.evict();
         }
-        if remembered {
-            while self.queues.bytes(AM) + size > self.am {
-                let t = self.queues.tail(AM).expect("Am holds bytes");
-                self.queues.remove(t);
+        match ghost {
+            Some(slot) => {
+                while self.queues.bytes(AM) + size > self.am {
+                    let t = self.queues.tail(AM).expect("Am holds bytes");
+                    self.queues.remove(t);
+                }
+                self.queues.attach_head(slot, AM, size);
             }
-            self.queues.push_head(AM, key, size);
-        } else {
-            self.queues.push_head(IN, key, size);
+            None => {
+                self.queues.push_head(IN, key, size);
+            }
         }
         false
     }
