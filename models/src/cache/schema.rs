@@ -247,6 +247,18 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             },
         },
         ChartSpec {
+            id: "miss-ratio-curve",
+            title: "Miss-ratio curve",
+            doc: "A replaying cache's miss ratio against its size (`mrc`): exact for LRU and OPT, sampled miniature simulations for the other policies; in a sweep, a curve per policy, OPT the floor under them all.",
+            source: ChartSource::Curve {
+                metrics: "{cache}.mrc",
+                x_name: "cache size",
+                x_unit: "B",
+                y_name: "miss ratio",
+                y_unit: "",
+            },
+        },
+        ChartSpec {
             id: "hit-ratio",
             title: "Hit ratio of each cache tier",
             doc: "A cache service's hits over reads so far, per tier: the edges of a CDN against its regional cache, or one cache with and without coalescing.",

@@ -730,6 +730,9 @@ impl Model for World {
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Ev>) {
+        for r in &mut self.replays {
+            r.finish(ctx);
+        }
         for s in &mut self.stores {
             if let Some(disk) = self.parts.disk(s.host()) {
                 s.finish(ctx, disk);

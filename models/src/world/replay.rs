@@ -12,7 +12,7 @@
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use simcore::metrics::{CounterId, GaugeId};
+use simcore::metrics::{CounterId, CurveId, GaugeId};
 use simcore::{Ctx, Encoder, SimError, SimTime, TraceEvent};
 
 use crate::cache::mrc::{Mattson, MiniSim};
@@ -121,6 +121,8 @@ struct ReplayMetrics {
     bytes_missed: CounterId,
     miss_ratio: GaugeId,
     byte_miss_ratio: GaugeId,
+    /// The miss-ratio curve, when asked for.
+    mrc: Option<CurveId>,
 }
 
 /// How the miss-ratio curve is gathered.
@@ -204,6 +206,11 @@ impl Replay {
             bytes_missed: metrics.counter(&name, "bytes_missed").map_err(setup)?,
             miss_ratio: metrics.gauge(&name, "miss_ratio").map_err(setup)?,
             byte_miss_ratio: metrics.gauge(&name, "byte_miss_ratio").map_err(setup)?,
+            mrc: if self.config.mrc_points > 0 {
+                Some(metrics.curve(&name, "mrc").map_err(setup)?)
+            } else {
+                None
+            },
         });
         let mut requests = match open(&self.config.source, self.config.seed) {
             Ok(r) => r,
@@ -361,6 +368,18 @@ impl Replay {
         if let Some((r, _)) = self.next {
             let at = SimTime::from_nanos(r.time).max(now);
             ctx.schedule_at(at, ReplayEv { replay: self.index }.into());
+        }
+    }
+
+    /// The run ended: the miss-ratio curve of the requests replayed, as the `mrc` metric.
+    pub fn finish<E: From<ReplayEv> + TraceEvent>(&mut self, ctx: &mut Ctx<'_, E>) {
+        if let Some(id) = self.m.and_then(|m| m.mrc) {
+            let points = self
+                .curve()
+                .into_iter()
+                .map(|(size, ratio)| (size as f64, ratio))
+                .collect();
+            ctx.metrics().set_curve(id, points);
         }
     }
 
