@@ -552,7 +552,8 @@ pub enum ChartSource {
         y_name: &'static str,
     },
     /// Only in a sweep: for each metric matching one of `metrics`, statistic `stat` per variant
-    /// as grouped bars (a group per variant, a bar per metric). A variant with no sample at all
+    /// as grouped bars (a group per variant, a bar per metric); durations in time units, other
+    /// values (a gauge's last value) as they are. A variant with no sample at all
     /// says `none` ("never") in its slot, unless `none` is empty.
     SweepBars {
         metrics: &'static [&'static str],

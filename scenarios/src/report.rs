@@ -827,12 +827,10 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
         for s in stats.iter() {
             let values: Vec<f64> = runs
                 .iter()
-                .map(|r| {
-                    if hist_count(&r.result.metrics, n) > 0 {
-                        stat_of(&r.result.metrics, n, s)
-                    } else {
-                        f64::NAN
-                    }
+                .map(|r| match r.result.metrics.get(n) {
+                    // A histogram without a sample has no statistic to show ("never").
+                    Some(MetricValue::Histogram { count: 0, .. }) | None => f64::NAN,
+                    Some(_) => stat_of(&r.result.metrics, n, s),
                 })
                 .collect();
             if values.iter().any(|v| v.is_finite()) {
@@ -855,7 +853,17 @@ fn sweep_bars(c: &ChartSpec, runs: &[RunReport]) -> Option<Chart> {
         .flat_map(|(_, v)| v.iter().copied())
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
-    let unit = unit_for(max);
+    // Durations in the unit their largest value needs; other values (a gauge's ratio) as they are.
+    let durations = names.iter().all(|n| {
+        runs.iter()
+            .filter_map(|r| r.result.metrics.get(n))
+            .all(MetricValue::is_duration)
+    });
+    let unit = if durations {
+        unit_for(max)
+    } else {
+        TimeUnit { name: "", ns: 1.0 }
+    };
     // A variant with no sample at all says so in its slot: "never" is not zero.
     let mut notes = vec![String::new(); runs.len()];
     for p in metrics.iter() {

@@ -247,6 +247,17 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             },
         },
         ChartSpec {
+            id: "miss-ratio-by-policy",
+            title: "Miss ratio by policy",
+            doc: "In a sweep over a replaying cache's policy: each policy's miss ratio at the end of the trace, OPT the floor.",
+            source: ChartSource::SweepBars {
+                metrics: &["{cache}.miss_ratio"],
+                stats: &["last"],
+                y_name: "miss ratio",
+                none: "",
+            },
+        },
+        ChartSpec {
             id: "miss-ratio-curve",
             title: "Miss-ratio curve",
             doc: "A replaying cache's miss ratio against its size (`mrc`): exact for LRU and OPT, sampled miniature simulations for the other policies; in a sweep, a curve per policy, OPT the floor under them all.",
