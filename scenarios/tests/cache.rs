@@ -2,6 +2,10 @@
 //! history linearizable where naive fills do not, coalescing stops a stampede, a CDN's edges
 //! serve stale reads the regional cache does not, and bad placements are located errors.
 
+#[path = "common/sim_hash.rs"]
+mod sim_hash;
+use sim_hash::hash_in_new_process;
+
 #[path = "common/runs.rs"]
 mod runs;
 use runs::{run_text, scenario_path, stat};
@@ -80,12 +84,74 @@ fn cdn_edges_serve_stale_reads_and_the_regional_cache_does_not() {
     assert!(stat(r, "edge.stale_reads", "value") > stale);
 }
 
-/// A run through caches replays bit for bit.
+/// Runs through caches, and replays of traces, repeat bit for bit across processes; two
+/// policies on the same requests hash apart (the hash carries what the cache did).
 #[test]
-fn runs_through_caches_replay() {
-    let a = run("cache-cdn.scn");
-    let b = run("cache-cdn.scn");
-    assert_eq!(a[0].result.trace_hash, b[0].result.trace_hash);
+fn cache_runs_replay_across_processes() {
+    for (file, variant) in [
+        ("cache-cdn.scn", None),
+        ("page-replacement.scn", Some("frames.policy=arc")),
+        ("page-replacement.scn", Some("frames.policy=opt")),
+    ] {
+        let path = scenario_path(file);
+        let a = hash_in_new_process(&path, 2, variant);
+        assert_eq!(a, hash_in_new_process(&path, 2, variant), "{file}");
+    }
+    let path = scenario_path("page-replacement.scn");
+    assert_ne!(
+        hash_in_new_process(&path, 1, Some("frames.policy=lru")),
+        hash_in_new_process(&path, 1, Some("frames.policy=fifo"))
+    );
+}
+
+/// A replaying cache counts what the policy itself does on the same requests: the scenario's
+/// LRU against `models::cache::Lru` fed the generator's requests directly.
+#[test]
+fn a_replay_counts_what_the_policy_does() {
+    use models::cache::workload::{Arrivals, Generator, Spec};
+    use models::cache::{Lru, Policy};
+    let r = &run("page-replacement.scn")
+        .into_iter()
+        .find(|r| r.variant.contains("lru"))
+        .expect("an lru variant");
+    let mut spec = Spec::new("shifting(1000, 1.0, 5000)".parse().unwrap());
+    spec.arrivals = Arrivals {
+        rate: 10_000.0,
+        poisson: false,
+    };
+    let mut lru = Lru::new(100);
+    let misses = Generator::new(spec, 1)
+        .unwrap()
+        .take(100_000)
+        .filter(|q| !lru.access(q.key, q.size))
+        .count();
+    assert_eq!(stat(r, "frames.misses", "value"), misses as f64);
+    assert_eq!(stat(r, "frames.requests", "value"), 100_000.0);
+}
+
+/// A trace file with a bad record is refused before the run, naming the scenario's line and
+/// the record.
+#[test]
+fn a_bad_trace_file_is_refused_at_its_record() {
+    let dir = std::env::temp_dir().join(format!("sim-cache-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One whole 24-byte record, then 6 bytes of a second.
+    std::fs::write(dir.join("t.oracleGeneral"), [0u8; 30]).unwrap();
+    let scn = dir.join("t.scn");
+    std::fs::write(
+        &scn,
+        "scenario \"t\" {\n  trace t { file \"t.oracleGeneral\" }\n  cache c { capacity 10B  replay t }\n}\n",
+    )
+    .unwrap();
+    let err = scenarios::run_file(&scn, &RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.contains("t.scn:2:"), "{err}");
+    assert!(
+        err.contains("record 1 (byte 24): truncated, 6 of 24 bytes"),
+        "{err}"
+    );
 }
 
 /// Placements and backends that cannot work are refused at the cache's line.

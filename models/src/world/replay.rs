@@ -63,16 +63,19 @@ pub struct ReplayConfig {
     pub seed: u64,
 }
 
-/// A replay's batch is due.
+/// A replay's batch is due. It carries the misses so far, so that the trace hash tells runs
+/// apart by what the cache did, not only by when its batches fell (the same requests through
+/// two policies make the same events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplayEv {
     pub replay: u32,
+    pub misses: u64,
 }
 
 impl TraceEvent for ReplayEv {
     #[inline]
     fn encode(&self, e: &mut Encoder<'_>) {
-        e.u8(9).u32(self.replay);
+        e.u8(9).u32(self.replay).u64(self.misses);
     }
 }
 
@@ -278,7 +281,14 @@ impl Replay {
         };
         if let Some((r, _)) = self.next {
             let at = SimTime::from_nanos(r.time).max(ctx.now());
-            ctx.schedule_at(at, ReplayEv { replay: self.index }.into());
+            ctx.schedule_at(
+                at,
+                ReplayEv {
+                    replay: self.index,
+                    misses: self.counts[1],
+                }
+                .into(),
+            );
         }
         Ok(())
     }
@@ -367,7 +377,14 @@ impl Replay {
         }
         if let Some((r, _)) = self.next {
             let at = SimTime::from_nanos(r.time).max(now);
-            ctx.schedule_at(at, ReplayEv { replay: self.index }.into());
+            ctx.schedule_at(
+                at,
+                ReplayEv {
+                    replay: self.index,
+                    misses: self.counts[1],
+                }
+                .into(),
+            );
         }
     }
 
