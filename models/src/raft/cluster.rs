@@ -1,8 +1,9 @@
 //! The Raft cluster as one simulation model: servers, their disks, the network between them,
 //! the clients and their load, the scenario's faults, and the checkers.
 //!
-//! Hosts `0..n` are the servers and `n..n+c` the clients; every message between them goes
-//! through the network model ([`Links`]), which decides if and when it arrives. Partitions
+//! Hosts `0..n` are the servers and `n..n+c` the clients, and any cache tiers the clients go
+//! through ([`tiers`]) are on hosts past those; every message between them goes through the
+//! network model ([`Links`]), which decides if and when it arrives. Partitions
 //! apply between servers only (clients stand for Jepsen's control node). A server's writes
 //! reach its [`SimStorage`]; an fsync completes after the disk's latency, disks working one
 //! fsync at a time; a server's messages wait until the writes made before them are durable.
