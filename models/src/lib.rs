@@ -2,6 +2,7 @@
 //! schema ([`schema`]) that tells the scenario checker what its blocks look like.
 
 pub mod cache;
+pub mod cloud;
 pub mod cpu;
 pub mod disk;
 pub mod lincheck;

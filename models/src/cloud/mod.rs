@@ -1,0 +1,7 @@
+//! Cloud services (issue 20, under way): the pieces built so far.
+//!
+//! - [`balance`]: how a load balancer picks a backend: round robin, least outstanding requests,
+//!   and the power of two choices (Mitzenmacher), checked against the supermarket model's closed
+//!   form.
+
+pub mod balance;
