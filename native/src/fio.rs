@@ -248,7 +248,12 @@ mod tests {
             Fio::Ran([(_, r), (_, wr)]) => {
                 let (r, wr) = (r.unwrap(), wr.unwrap());
                 assert_eq!(r.n + wr.n, 300);
-                assert!(r.p50 > 0.0 && r.p50 <= r.p99 && r.p99 <= r.max);
+                // fio's percentiles are its latency histogram's bucket values (64 buckets per
+                // power of two: each up to 1/64 above the latencies it holds), while its max is
+                // exact, so with 150 reads the p99 (the slowest read's bucket) may exceed the max
+                // by that much.
+                assert!(r.p50 > 0.0 && r.p50 <= r.p99, "{r:?}");
+                assert!(r.p99 <= r.max * (1.0 + 1.0 / 64.0), "{r:?}");
             }
         }
     }
