@@ -224,11 +224,10 @@ pub fn wire_caches(
         Diagnostic::at(&b.file, b.span, message).hint(hint.to_string())
     };
     let servers = world.raft.as_ref().map_or(0, |r| r.nodes.len() as u32);
-    let clients = world
-        .raft
-        .as_ref()
-        .and_then(|r| r.load.as_ref())
-        .map_or(0, |l| l.clients);
+    // The clients' load: its size, and the timeouts a cache's misses and writes go by.
+    let load = world.raft.as_ref().and_then(|r| r.load.clone());
+    let load = load.as_ref();
+    let clients = load.map_or(0, |l| l.clients);
     let index = |name: &str| caches.iter().position(|c| c.name == name);
     let mut tiers = Vec::new();
     for b in &caches {
@@ -288,16 +287,8 @@ pub fn wire_caches(
             ttl: b.duration("ttl").filter(|d| *d > SimDuration::ZERO),
             coalesce: b.flag("coalesce"),
             lease: b.choice("fill") != Some("always"),
-            fetch_timeout: world
-                .raft
-                .as_ref()
-                .and_then(|r| r.load.as_ref())
-                .map_or(SimDuration::from_millis(100), |l| l.attempt_timeout),
-            write_timeout: world
-                .raft
-                .as_ref()
-                .and_then(|r| r.load.as_ref())
-                .map_or(SimDuration::from_secs(1), |l| l.op_timeout),
+            fetch_timeout: load.map_or(SimDuration::from_millis(100), |l| l.attempt_timeout),
+            write_timeout: load.map_or(SimDuration::from_secs(1), |l| l.op_timeout),
         });
     }
     // A chain of backends must end at the cluster.

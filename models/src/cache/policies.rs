@@ -12,14 +12,9 @@ fn make_room(list: &mut List, capacity: u64, size: u64, mut victim: impl FnMut(&
     }
 }
 
-macro_rules! common {
+/// `contains`, `bytes` and `len` of a policy over one `list`.
+macro_rules! sizes {
     () => {
-        fn remove(&mut self, key: u64) -> bool {
-            self.list
-                .find(key)
-                .map(|slot| self.list.remove(slot))
-                .is_some()
-        }
         fn contains(&self, key: u64) -> bool {
             self.list.find(key).is_some()
         }
@@ -29,6 +24,19 @@ macro_rules! common {
         fn len(&self) -> usize {
             self.list.len()
         }
+    };
+}
+
+/// [`sizes!`], and `remove` for a policy that keeps nothing about an object but its node.
+macro_rules! common {
+    () => {
+        fn remove(&mut self, key: u64) -> bool {
+            self.list
+                .find(key)
+                .map(|slot| self.list.remove(slot))
+                .is_some()
+        }
+        sizes!();
     };
 }
 
@@ -169,13 +177,5 @@ impl Policy for Sieve {
         self.list.remove(slot);
         true
     }
-    fn contains(&self, key: u64) -> bool {
-        self.list.find(key).is_some()
-    }
-    fn bytes(&self) -> u64 {
-        self.list.bytes()
-    }
-    fn len(&self) -> usize {
-        self.list.len()
-    }
+    sizes!();
 }

@@ -110,6 +110,22 @@ pub struct CacheCounts {
     pub fills_dropped: u64,
 }
 
+impl std::ops::Add for CacheCounts {
+    type Output = CacheCounts;
+
+    /// Two instances' counts together (a tier's metrics sum its instances').
+    fn add(self, b: CacheCounts) -> CacheCounts {
+        CacheCounts {
+            hits: self.hits + b.hits,
+            misses: self.misses + b.misses,
+            expired: self.expired + b.expired,
+            coalesced: self.coalesced + b.coalesced,
+            upstream: self.upstream + b.upstream,
+            fills_dropped: self.fills_dropped + b.fills_dropped,
+        }
+    }
+}
+
 /// One cached value.
 #[derive(Debug, Clone, Copy)]
 struct Entry {

@@ -279,17 +279,7 @@ impl Replay {
             Some(Ok(r)) => Some(r),
             Some(Err(e)) => return self.fail(e),
         };
-        if let Some((r, _)) = self.next {
-            let at = SimTime::from_nanos(r.time).max(ctx.now());
-            ctx.schedule_at(
-                at,
-                ReplayEv {
-                    replay: self.index,
-                    misses: self.counts[1],
-                }
-                .into(),
-            );
-        }
+        self.schedule_next(ctx);
         Ok(())
     }
 
@@ -375,16 +365,19 @@ impl Replay {
             metrics.set(m.miss_ratio, now, c[1] as f64 / requests as f64);
             metrics.set(m.byte_miss_ratio, now, c[4] as f64 / c[3].max(1) as f64);
         }
+        self.schedule_next(ctx);
+    }
+
+    /// Schedules the batch that starts with the request taken next, at its time (or now, for
+    /// a trace whose times go back).
+    fn schedule_next<E: From<ReplayEv> + TraceEvent>(&self, ctx: &mut Ctx<'_, E>) {
         if let Some((r, _)) = self.next {
-            let at = SimTime::from_nanos(r.time).max(now);
-            ctx.schedule_at(
-                at,
-                ReplayEv {
-                    replay: self.index,
-                    misses: self.counts[1],
-                }
-                .into(),
-            );
+            let at = SimTime::from_nanos(r.time).max(ctx.now());
+            let ev = ReplayEv {
+                replay: self.index,
+                misses: self.counts[1],
+            };
+            ctx.schedule_at(at, ev.into());
         }
     }
 

@@ -154,17 +154,10 @@ impl Tiers {
     pub(super) fn finish<W: Sink>(&mut self, ctx: &mut Ctx<'_, W>) {
         for t in &self.tiers {
             let Some(m) = t.metrics else { continue };
-            let sum = t.nodes.iter().fold(CacheCounts::default(), |a, n| {
-                let b = n.counts;
-                CacheCounts {
-                    hits: a.hits + b.hits,
-                    misses: a.misses + b.misses,
-                    expired: a.expired + b.expired,
-                    coalesced: a.coalesced + b.coalesced,
-                    upstream: a.upstream + b.upstream,
-                    fills_dropped: a.fills_dropped + b.fills_dropped,
-                }
-            });
+            let sum = t
+                .nodes
+                .iter()
+                .fold(CacheCounts::default(), |a, n| a + n.counts);
             let metrics = ctx.metrics();
             metrics.add(m.hits, sum.hits);
             metrics.add(m.misses, sum.misses);
