@@ -23,6 +23,7 @@ pub const MODELS: &[&schema::ModelSpec] = &[
     &disk::schema::SCHEMA,
     &storage::schema::SCHEMA,
     &cache::schema::SCHEMA,
+    &cloud::schema::SCHEMA,
 ];
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod source;
 pub mod sweep;
 pub mod wire;
 pub mod wire_cache;
+pub mod wire_cloud;
 pub mod wire_cpu;
 pub mod wire_disk;
 pub mod wire_raft;

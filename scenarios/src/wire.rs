@@ -305,6 +305,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             io: Vec::new(),
             stores: Vec::new(),
             replays: Vec::new(),
+            cloud: None,
         }
     };
     // The hosts the scenario declares, after the cluster's; without any, a `cpu` block's
@@ -338,6 +339,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     };
     crate::wire_disk::wire_disks(checked, &mut world, &mut errors);
     crate::wire_cache::wire_caches(checked, &mut world, seed, &mut errors);
+    let cloud_endless = crate::wire_cloud::wire_cloud(checked, &mut world, seed, &mut errors);
     if world.raft.is_none() {
         // Without a cluster, faults target the declared hosts.
         world.fault_domain = world.hosts.len() as u32;
@@ -393,10 +395,10 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
         }
     }
     // Queueing stations and sources, on their hosts.
-    let mut endless = None;
+    let mut endless = cloud_endless;
     if has("station") || has("source") {
         let (mut qnet, e) = wire_qnet(checked, seed, &mut errors);
-        endless = e;
+        endless = endless.or(e);
         for b in &checked.blocks {
             let host = b.placement.first().and_then(|n| host_id(&world, n));
             match b.spec.kind {
@@ -420,6 +422,41 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
     } else {
         Err(errors)
     }
+}
+
+/// A plan of changes to components' values played forward into the value each change sets:
+/// a `during`'s end returns its component to the value in force when it began (the one
+/// `original` gives for a component not changed before). Returns (time, component, value).
+pub fn play_forward<V: Clone>(
+    steps: Vec<(SimTime, Step<(String, V)>)>,
+    original: impl Fn(&str) -> Option<V>,
+) -> Vec<(SimTime, String, V)> {
+    let mut current: Vec<(String, V)> = Vec::new();
+    // Per place in `steps`: the value its action replaced, for its undo.
+    let mut saved: Vec<Option<(String, V)>> = vec![None; steps.len()];
+    let mut out = Vec::new();
+    for (i, (at, step)) in steps.into_iter().enumerate() {
+        let (component, next) = match step {
+            Step::Do((component, v)) => {
+                let before = match current.iter().find(|(c, _)| *c == component) {
+                    Some((_, v)) => Some(v.clone()),
+                    None => original(&component),
+                };
+                saved[i] = before.map(|b| (component.clone(), b));
+                (component, v)
+            }
+            Step::Undo(j) => match saved.get_mut(j).and_then(Option::take) {
+                Some(s) => s,
+                None => continue,
+            },
+        };
+        match current.iter_mut().find(|(c, _)| *c == component) {
+            Some(slot) => slot.1 = next.clone(),
+            None => current.push((component.clone(), next.clone())),
+        }
+        out.push((at, component, next));
+    }
+    out
 }
 
 /// The queueing network's stations and sources (unplaced: the caller places them), its source
@@ -515,32 +552,13 @@ fn wire_qnet(
         }
         _ => Ok(None),
     });
-    let mut current: Vec<(String, Dist)> = Vec::new();
-    // Per place in `steps`: the value its action replaced, for its undo.
-    let mut saved: Vec<Option<(String, Dist)>> = vec![None; steps.len()];
-    for (i, (at, step)) in steps.into_iter().enumerate() {
-        let (source, next) = match step {
-            Step::Do((source, d)) => {
-                let before = match current.iter().find(|(s, _)| *s == source) {
-                    Some((_, d)) => Some(d.clone()),
-                    None => original_interarrival(&checked.blocks, &source),
-                };
-                saved[i] = before.map(|b| (source.clone(), b));
-                (source, d)
-            }
-            Step::Undo(j) => match saved.get_mut(j).and_then(Option::take) {
-                Some(s) => s,
-                None => continue,
-            },
-        };
-        match current.iter_mut().find(|(s, _)| *s == source) {
-            Some(slot) => slot.1 = next.clone(),
-            None => current.push((source.clone(), next.clone())),
-        }
+    for (at, source, interarrival) in
+        play_forward(steps, |s| original_interarrival(&checked.blocks, s))
+    {
         qnet.changes.push(SourceChange {
             at,
             source,
-            interarrival: next,
+            interarrival,
         });
     }
     (qnet, endless)

@@ -233,6 +233,7 @@ pub fn wire_raft(checked: &Checked, seed: u64) -> Result<WorldConfig, Vec<Diagno
         io: Vec::new(),
         stores: Vec::new(),
         replays: Vec::new(),
+        cloud: None,
     })
 }
 

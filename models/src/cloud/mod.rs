@@ -5,3 +5,5 @@
 //!   form.
 
 pub mod balance;
+pub mod call;
+pub mod schema;

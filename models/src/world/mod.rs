@@ -16,6 +16,7 @@
 //! plan ([`faults`]), the liveness book ([`liveness`]) and the clients' pace ([`load`]).
 
 pub mod cache;
+pub mod cloud;
 pub mod disk;
 pub mod faults;
 pub mod host;
@@ -33,6 +34,7 @@ use crate::network::{LinkConfig, Links, Partition, Shape, Topology};
 use crate::queueing::network::{QEvent, QNet, QNetConfig};
 use crate::raft::cluster::{self, Cluster, ClusterConfig};
 
+use self::cloud::{Cloud, CloudConfig, CloudEv};
 use self::disk::{DiskConfig, DiskFault, DiskStep, Done, HostDisk, IoConfig, IoLoad, Owner};
 use self::faults::{Fault, FaultState, Nemesis, NodeId};
 use self::host::{Host, HostConfig};
@@ -79,6 +81,8 @@ pub struct WorldConfig {
     pub stores: Vec<StoreConfig>,
     /// Caches replaying traces.
     pub replays: Vec<ReplayConfig>,
+    /// Request/response services and their clients.
+    pub cloud: Option<CloudConfig>,
 }
 
 impl WorldConfig {
@@ -94,6 +98,7 @@ impl WorldConfig {
             && self.io.is_empty()
             && self.stores.is_empty()
             && self.replays.is_empty()
+            && self.cloud.is_none()
             && self.plan.is_empty()
             && self.liveness.is_empty()
             && self.qnet.as_ref().is_some_and(|q| {
@@ -165,6 +170,8 @@ pub enum Ev {
     Store(StoreEv),
     /// A replaying cache's next batch of requests.
     Replay(ReplayEv),
+    /// A request/response service's or client's event.
+    Cloud(CloudEv),
     /// Step `index` of the fault plan.
     Fault {
         index: u32,
@@ -217,6 +224,13 @@ impl From<ReplayEv> for Ev {
     }
 }
 
+impl From<CloudEv> for Ev {
+    #[inline]
+    fn from(e: CloudEv) -> Self {
+        Ev::Cloud(e)
+    }
+}
+
 impl TraceEvent for Ev {
     /// A service's event encodes as that service alone encodes it, so a scenario of one family
     /// hashes as it did before the world existed; the world's own take the tags the Raft
@@ -230,6 +244,7 @@ impl TraceEvent for Ev {
             Ev::Disk(d) => d.encode(e),
             Ev::Store(d) => d.encode(e),
             Ev::Replay(r) => r.encode(e),
+            Ev::Cloud(c) => c.encode(e),
             Ev::Fault { index } => {
                 e.u8(5).u32(*index);
             }
@@ -258,6 +273,7 @@ pub struct World {
     stores: Vec<Store>,
     /// Replaying caches, in the order of `WorldConfig::replays`.
     replays: Vec<Replay>,
+    cloud: Option<Cloud>,
     faults: FaultState,
     /// The fault plan's draws (whom a random target hits, partition shapes, clock skews).
     fault_rng: RngStream,
@@ -343,6 +359,11 @@ impl World {
             .enumerate()
             .map(|(i, c)| Replay::new(c, i as u32))
             .collect();
+        let cloud = config
+            .cloud
+            .take()
+            .map(|c| Cloud::new(c, config.seed))
+            .transpose()?;
         let hosts = config.hosts.len() as u32;
         let (servers, edge) = match &raft {
             Some(r) => (r.nodes(), hosts - r.nodes()),
@@ -382,6 +403,7 @@ impl World {
             disk_done: Vec::new(),
             stores,
             replays,
+            cloud,
             faults: FaultState::new(config.plan.len()),
             // The stream keeps the name it had when the Raft cluster owned the plan, so seeds
             // replay as before.
@@ -467,6 +489,13 @@ impl World {
     }
 
     #[inline(never)]
+    fn cloud_event(&mut self, e: CloudEv, ctx: &mut Ctx<'_, Ev>) {
+        if let Some(c) = self.cloud.as_mut() {
+            c.handle(e, ctx, &mut self.parts.links);
+        }
+    }
+
+    #[inline(never)]
     fn store_event(&mut self, e: StoreEv, ctx: &mut Ctx<'_, Ev>) {
         if let Some(s) = self.stores.get_mut(e.store as usize)
             && let Some(disk) = self.parts.disk(s.host())
@@ -495,6 +524,7 @@ impl World {
     fn fault(&mut self, index: usize, ctx: &mut Ctx<'_, Ev>) {
         let mut nemesis = WorldNemesis {
             raft: self.raft.as_mut(),
+            cloud: self.cloud.as_mut(),
             stores: &mut self.stores,
             parts: &mut self.parts,
             domain: self.config.fault_domain,
@@ -546,6 +576,7 @@ impl std::fmt::Debug for World {
 /// cluster's servers.
 struct WorldNemesis<'a, 'c, 'b> {
     raft: Option<&'a mut Cluster>,
+    cloud: Option<&'a mut Cloud>,
     stores: &'a mut [Store],
     parts: &'a mut Parts,
     domain: u32,
@@ -564,6 +595,7 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
     fn is_up(&self, id: NodeId) -> bool {
         self.raft.as_ref().is_some_and(|r| r.is_up(id))
             || self.stores.iter().any(|s| s.host() == id && s.is_up())
+            || self.cloud.as_ref().is_some_and(|c| c.host_is_up(id))
     }
     fn is_paused(&self, id: NodeId) -> bool {
         self.raft.as_ref().is_some_and(|r| r.is_paused(id))
@@ -588,6 +620,9 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
         for s in self.stores.iter_mut().filter(|s| s.host() == id) {
             s.crash(self.ctx);
         }
+        if let Some(c) = self.cloud.as_mut() {
+            c.crash(id, self.ctx);
+        }
         Ok(())
     }
     fn restart(&mut self, id: NodeId) -> Result<(), Self::Error> {
@@ -598,6 +633,9 @@ impl Nemesis for WorldNemesis<'_, '_, '_> {
             if let Some(disk) = self.parts.disk(id) {
                 s.recover(self.ctx, disk);
             }
+        }
+        if let Some(c) = self.cloud.as_mut() {
+            c.restart(id, self.ctx);
         }
         Ok(())
     }
@@ -697,6 +735,9 @@ impl Model for World {
         for r in &mut self.replays {
             r.start(ctx)?;
         }
+        if let Some(c) = self.cloud.as_mut() {
+            c.start(ctx)?;
+        }
         if let Some(q) = self.qnet.as_mut() {
             q.start_in(ctx)?;
         }
@@ -720,6 +761,7 @@ impl Model for World {
             Ev::Disk(step) => self.disk_step(step, ctx),
             Ev::Store(e) => self.store_event(e, ctx),
             Ev::Replay(e) => self.replay_event(e, ctx),
+            Ev::Cloud(e) => self.cloud_event(e, ctx),
             Ev::Fault { index } => self.fault(index as usize, ctx),
             Ev::Deadline { index } => {
                 if let Some(detail) = self.parts.live.deadline(index) {

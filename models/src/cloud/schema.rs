@@ -1,0 +1,356 @@
+//! The cloud family's schema: `service` blocks (instances behind a load balancer, calling other
+//! services) and `client` loads calling them, with what callers do about slow and failed
+//! requests. The model is [`crate::world::cloud`].
+
+use crate::schema::{
+    ChartSource, ChartSpec, KindSpec, LOAD, MetricKind, MetricSpec, ModelSpec, Need, PropSpec,
+    PropType, live_prop, metric, prop,
+};
+
+use super::balance::Balance;
+use super::call::Jitter;
+
+const SERVICE_REF: PropType = PropType::Ref {
+    kinds: &["service"],
+    also: &[],
+};
+
+const TIMEOUT: PropSpec = prop(
+    "timeout",
+    PropType::Duration,
+    Need::Default("none: wait forever"),
+    "How long one attempt may take before the caller gives up on it (the server may go on serving it).",
+);
+const RETRIES: PropSpec = prop(
+    "retries",
+    PropType::Count { min: 0, max: 100 },
+    Need::Default("0"),
+    "Attempts after the first for a request that timed out or failed.",
+);
+const BACKOFF: PropSpec = prop(
+    "backoff",
+    PropType::Duration,
+    Need::Default("10ms"),
+    "The wait before the first retry; it doubles for each retry after.",
+);
+const BACKOFF_MAX: PropSpec = prop(
+    "backoff_max",
+    PropType::Duration,
+    Need::Default("1s"),
+    "The longest wait between retries.",
+);
+const JITTER: PropSpec = prop(
+    "jitter",
+    PropType::Choice(Jitter::NAMES),
+    Need::Default("full"),
+    "How the wait is randomised: none, full (uniform up to it), equal (half, plus uniform up to half), decorrelated (uniform from backoff to three times the last wait).",
+);
+const RETRY_BUDGET: PropSpec = prop(
+    "retry_budget",
+    PropType::Probability,
+    Need::Default("none: every failure may be retried"),
+    "Retries at most this fraction of requests over the last 10 s (plus 10 a second).",
+);
+const BREAKER: PropSpec = prop(
+    "breaker",
+    PropType::Probability,
+    Need::Default("none"),
+    "A circuit breaker that opens when this fraction of the calls ending in its window failed (at least 20 calls); open, it fails calls at once.",
+);
+const BREAKER_WINDOW: PropSpec = prop(
+    "breaker_window",
+    PropType::Duration,
+    Need::Default("10s"),
+    "The rolling window over which the breaker counts outcomes.",
+);
+const BREAKER_COOLDOWN: PropSpec = prop(
+    "breaker_cooldown",
+    PropType::Duration,
+    Need::Default("5s"),
+    "How long the breaker stays open before one trial call goes out.",
+);
+const HEDGE: PropSpec = prop(
+    "hedge",
+    PropType::Duration,
+    Need::Default("none"),
+    "After this long without an answer, one copy of the request goes to another instance; the first answer wins.",
+);
+
+/// A caller's metrics: a client's, and a service's for its calls to another.
+const CALLER_METRICS: &[MetricSpec] = &[
+    metric("requests", MetricKind::Counter, "Calls made."),
+    metric("ok", MetricKind::Counter, "Calls that succeeded."),
+    metric(
+        "failed",
+        MetricKind::Counter,
+        "Calls that failed after their retries (or were refused by the breaker or the budget).",
+    ),
+    metric(
+        "latency",
+        MetricKind::Latency,
+        "Time from a call to its success, retries included.",
+    ),
+    metric(
+        "attempts",
+        MetricKind::Counter,
+        "Requests sent: first attempts, retries and hedges.",
+    ),
+    metric("retries", MetricKind::Counter, "Retries sent."),
+    metric("hedges", MetricKind::Counter, "Hedged copies sent."),
+    metric("timeouts", MetricKind::Counter, "Attempts given up on."),
+    metric(
+        "short_circuited",
+        MetricKind::Counter,
+        "Attempts the open breaker refused.",
+    ),
+    metric(
+        "budget_denied",
+        MetricKind::Counter,
+        "Retries the retry budget refused.",
+    ),
+    metric(
+        "goodput",
+        MetricKind::Gauge,
+        "Successful calls per second, over the last whole second.",
+    ),
+    metric(
+        "slo_attainment",
+        MetricKind::Gauge,
+        "Calls that succeeded within the slo, over calls ended so far (only with `slo`).",
+    ),
+];
+
+/// A service's own metrics.
+const SERVER_METRICS: &[MetricSpec] = &[
+    metric(
+        "served",
+        MetricKind::Counter,
+        "Requests served (whether or not their caller still waited).",
+    ),
+    metric(
+        "rejected",
+        MetricKind::Counter,
+        "Requests refused by a full queue.",
+    ),
+    metric(
+        "wasted",
+        MetricKind::Counter,
+        "Requests served after their caller had given up on them.",
+    ),
+    metric(
+        "sojourn",
+        MetricKind::Latency,
+        "Time from a request reaching an instance to its answer.",
+    ),
+    metric(
+        "queue_len",
+        MetricKind::Gauge,
+        "Requests waiting, over all instances.",
+    ),
+    metric(
+        "busy",
+        MetricKind::Gauge,
+        "Requests being served, over all instances.",
+    ),
+    metric("instances", MetricKind::Gauge, "Instances up."),
+];
+
+/// A service's metrics: its own, and a caller's for its calls to another.
+const SERVICE_METRICS: [MetricSpec; SERVER_METRICS.len() + CALLER_METRICS.len()] = {
+    let mut all = [SERVER_METRICS[0]; SERVER_METRICS.len() + CALLER_METRICS.len()];
+    let mut i = 0;
+    while i < all.len() {
+        all[i] = if i < SERVER_METRICS.len() {
+            SERVER_METRICS[i]
+        } else {
+            CALLER_METRICS[i - SERVER_METRICS.len()]
+        };
+        i += 1;
+    }
+    all
+};
+
+pub const SCHEMA: ModelSpec = ModelSpec {
+    name: "cloud",
+    doc: "Request/response services: instances behind a load balancer, clients with timeouts, retries, backoff, retry budgets, circuit breakers and hedging, and services calling services.",
+    kinds: &[
+        KindSpec {
+            kind: "service",
+            doc: "A service: an instance on each host it is placed on (or `instances` unplaced), each serving `concurrency` requests at once and queueing the rest. Its callers pick an instance by `balance`. With `calls`, each request then makes `fanout` calls to another service and answers when they have all ended.",
+            props: &[
+                prop(
+                    "on",
+                    PropType::Hosts,
+                    Need::Default("unplaced: `instances` of them, reached at once"),
+                    "The hosts with an instance, one each.",
+                ),
+                prop(
+                    "instances",
+                    PropType::Count {
+                        min: 1,
+                        max: 100_000,
+                    },
+                    Need::Default("1"),
+                    "Instances of an unplaced service.",
+                ),
+                prop(
+                    "concurrency",
+                    PropType::Count {
+                        min: 1,
+                        max: 100_000,
+                    },
+                    Need::Default("1"),
+                    "Requests one instance serves at once.",
+                ),
+                prop(
+                    "service",
+                    PropType::DurationDist,
+                    Need::Required,
+                    "Time to serve one request.",
+                ),
+                prop(
+                    "slow",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "The chance that a request is served in `slow_service` instead (a pause, a noisy neighbour).",
+                ),
+                prop(
+                    "slow_service",
+                    PropType::DurationDist,
+                    Need::Default("1s"),
+                    "Time to serve a slow request.",
+                ),
+                prop(
+                    "queue_limit",
+                    PropType::Count {
+                        min: 0,
+                        max: u64::MAX,
+                    },
+                    Need::Default("unlimited"),
+                    "Requests that may wait at one instance; more are rejected at once with an error.",
+                ),
+                prop(
+                    "balance",
+                    PropType::Choice(Balance::NAMES),
+                    Need::Default("round-robin"),
+                    "How callers pick an instance: round-robin, least-outstanding (fewest of the caller's requests in flight) or p2c (the less loaded of two drawn at random).",
+                ),
+                prop(
+                    "health_check",
+                    PropType::Duration,
+                    Need::Default("none: crashed instances keep getting requests"),
+                    "How often the balancers learn which instances are up; they offer only those.",
+                ),
+                prop(
+                    "calls",
+                    SERVICE_REF,
+                    Need::Default("none"),
+                    "A service each request calls after its own work.",
+                ),
+                prop(
+                    "fanout",
+                    PropType::Count {
+                        min: 1,
+                        max: 10_000,
+                    },
+                    Need::Default("1"),
+                    "Calls each request makes to `calls` (a search's shards); it answers when all have ended.",
+                ),
+                TIMEOUT,
+                RETRIES,
+                BACKOFF,
+                BACKOFF_MAX,
+                JITTER,
+                RETRY_BUDGET,
+                BREAKER,
+                BREAKER_WINDOW,
+                BREAKER_COOLDOWN,
+                HEDGE,
+            ],
+            metrics: &SERVICE_METRICS,
+        },
+        KindSpec {
+            kind: "client",
+            doc: "Clients calling a service: requests as a Poisson process at `rate` (an open loop: new requests do not wait for earlier ones), with the caller's policies for slow and failed requests. Its metrics are the caller's (a service that `calls` another has them too).",
+            props: &[
+                live_prop(
+                    "rate",
+                    PropType::Rate,
+                    Need::Required,
+                    "Requests per second.",
+                ),
+                prop("to", SERVICE_REF, Need::Sole, "The service called."),
+                prop(
+                    "on",
+                    PropType::Host,
+                    Need::Default("outside every host: reaches instances at once"),
+                    "The host the requests come from.",
+                ),
+                prop(
+                    "requests",
+                    PropType::Count {
+                        min: 1,
+                        max: u64::MAX,
+                    },
+                    Need::Default("unlimited"),
+                    "Stop after this many requests.",
+                ),
+                prop(
+                    "slo",
+                    PropType::Duration,
+                    Need::Default("none"),
+                    "A latency objective: `slo_attainment` is the share of calls that succeed within it.",
+                ),
+                TIMEOUT,
+                RETRIES,
+                BACKOFF,
+                BACKOFF_MAX,
+                JITTER,
+                RETRY_BUDGET,
+                BREAKER,
+                BREAKER_WINDOW,
+                BREAKER_COOLDOWN,
+                HEDGE,
+            ],
+            metrics: CALLER_METRICS,
+        },
+    ],
+    global_metrics: &[],
+    verbs: &[LOAD],
+    properties: &[],
+    events: &[],
+    charts: &[
+        ChartSpec {
+            id: "goodput",
+            title: "Goodput per caller",
+            doc: "Successful calls per second over simulated time: in a metastable failure it stays down after its trigger is gone.",
+            source: ChartSource::Series {
+                metrics: "{client}.goodput",
+                y_name: "successful calls per second",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+        ChartSpec {
+            id: "service-queue",
+            title: "Requests waiting per service",
+            doc: "Requests queued over all of a service's instances, over simulated time.",
+            source: ChartSource::Series {
+                metrics: "{service}.queue_len",
+                y_name: "requests waiting",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+        ChartSpec {
+            id: "client-latency",
+            title: "Call latency (CDF)",
+            doc: "The distribution of successful calls' latency, retries included: the tail at scale, and what hedging does to it.",
+            source: ChartSource::Cdf {
+                metrics: "{client}.latency",
+                x_name: "latency",
+                none: "none",
+            },
+        },
+    ],
+};

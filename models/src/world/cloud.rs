@@ -1,0 +1,1279 @@
+//! Request/response services on the world's hosts: `service` instances behind a load balancer,
+//! `client` loads calling them, and services calling services, with what callers do about slow
+//! and failed requests (timeouts, retries with backoff and jitter, a retry budget, a circuit
+//! breaker, hedged requests).
+//!
+//! A **service** is a set of instances, one per host it is placed on (or `instances` of them,
+//! unplaced). Each instance serves up to `concurrency` requests at once for a time drawn from
+//! the service's distribution (or, with probability `slow`, from `slow_service`: a garbage
+//! collection, a noisy neighbour) and queues the rest in FIFO order; beyond `queue_limit`
+//! waiting it rejects a request at once (an error response, as an HTTP 503). A service may call
+//! another (`calls`): after its own work each request makes `fanout` calls to that service, and
+//! answers when all have ended (an error if any failed). While it waits it holds no worker (an
+//! asynchronous server). A server does not know that its caller gave up: it serves a request
+//! whose caller timed out all the same, and that work counts as `wasted`.
+//!
+//! The **load balancer** is the caller's (a sidecar, as Envoy's or gRPC's client-side
+//! balancing): each caller keeps how many requests it has outstanding at each instance of the
+//! service it calls and picks by the service's `balance` policy ([`crate::cloud::balance`]).
+//! With `health_check`, the balancers of a service learn at each check which of its instances
+//! are up and offer only those; without it, a crashed instance still gets requests, and its
+//! callers find out by their timeouts.
+//!
+//! A **client** sends requests as a Poisson process at its rate, an open loop: clients do not
+//! wait for earlier requests before sending more, which is why retries can add load that
+//! outlives its cause (a metastable failure, Bronson et al., HotOS 2021). Each logical request
+//! (a *call*) is one or more *attempts*:
+//! - an attempt not answered within `timeout` is given up (the server may still be serving it);
+//! - a failed attempt (timed out or an error) is retried up to `retries` times after a backoff
+//!   ([`crate::cloud::call::Backoff`]), if the retry budget allows;
+//! - with `hedge D`, an attempt unanswered after D gets one copy sent to another instance, and
+//!   the first answer wins (Dean and Barroso, "The Tail at Scale", CACM 2013);
+//! - an open circuit breaker fails a call at once.
+//!
+//! Messages between hosts cross the world's [`Links`] (latency, loss, partitions), drawn from
+//! the stream `cloud.network`; a lost request or response is found out only by the caller's
+//! timeout (no retransmission: an RPC over a connection that broke). Unplaced callers and
+//! instances reach each other at once. A crashed host's instances lose what they queued and
+//! were serving and refuse requests until the host restarts.
+//!
+//! Random streams: `NAME.interarrival` per client, `NAME.service` per service (service times),
+//! `NAME.balance` per service (the balancers' draws), `NAME.backoff` per caller,
+//! `cloud.network`.
+
+use std::collections::VecDeque;
+
+use simcore::metrics::{CounterId, GaugeId, HistogramId};
+use simcore::{Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, TraceEvent, Unit};
+
+use crate::cloud::balance::{Balance, Balancer};
+use crate::cloud::call::{Breaker, CallPolicy, RetryBudget};
+use crate::network::{Fate, Links};
+
+/// A service's downstream calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Downstream {
+    /// The service called, by index in [`CloudConfig::services`].
+    pub service: u32,
+    /// Calls per request.
+    pub fanout: u32,
+    pub policy: CallPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    pub name: String,
+    /// The host of each instance (`None`: unplaced, reached at once).
+    pub instances: Vec<Option<u32>>,
+    /// Requests one instance serves at once.
+    pub concurrency: u32,
+    /// Time to serve one request, in nanoseconds.
+    pub service: Dist,
+    /// With this probability a request takes a draw from the second distribution instead.
+    pub slow: Option<(f64, Dist)>,
+    /// Requests that may wait at one instance; more are rejected.
+    pub queue_limit: Option<u64>,
+    /// How callers pick an instance.
+    pub balance: Balance,
+    /// How often the balancers learn which instances are up.
+    pub health_check: Option<SimDuration>,
+    pub calls: Option<Downstream>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    pub name: String,
+    pub host: Option<u32>,
+    /// Requests per second (Poisson).
+    pub rate: f64,
+    /// Stop after this many requests.
+    pub requests: Option<u64>,
+    /// The service called, by index in [`CloudConfig::services`].
+    pub service: u32,
+    pub policy: CallPolicy,
+    /// A response later than this misses the objective (`NAME.slo_attainment`).
+    pub slo: Option<SimDuration>,
+}
+
+/// A client's rate from `at` on (what `load NAME rate R` does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateChange {
+    pub at: SimTime,
+    pub client: u32,
+    pub rate: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CloudConfig {
+    pub services: Vec<ServiceConfig>,
+    pub clients: Vec<ClientConfig>,
+    pub changes: Vec<RateChange>,
+}
+
+/// Bytes of a request or response message between hosts.
+pub const MESSAGE_SIZE: u64 = 1024;
+
+/// The services' events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudEv {
+    /// A client's next request.
+    Arrive { client: u32 },
+    /// A request reaches its instance.
+    Deliver { rpc: u32, epoch: u32 },
+    /// An instance finished serving a request.
+    Done { rpc: u32, epoch: u32 },
+    /// A response reaches its caller.
+    Reply { rpc: u32, epoch: u32, ok: bool },
+    /// An attempt's timeout.
+    Timeout { rpc: u32, epoch: u32 },
+    /// A call's backoff ended: its next attempt goes.
+    Retry { call: u32, epoch: u32 },
+    /// A call's hedge delay ended.
+    Hedge { call: u32, epoch: u32 },
+    /// A service's balancers check its instances.
+    Health { service: u32 },
+    /// Rate change `index` takes effect.
+    Change { index: u32 },
+}
+
+impl TraceEvent for CloudEv {
+    fn encode(&self, e: &mut Encoder<'_>) {
+        match *self {
+            CloudEv::Arrive { client } => {
+                e.u8(20).u32(client);
+            }
+            CloudEv::Deliver { rpc, epoch } => {
+                e.u8(21).u32(rpc).u32(epoch);
+            }
+            CloudEv::Done { rpc, epoch } => {
+                e.u8(22).u32(rpc).u32(epoch);
+            }
+            CloudEv::Reply { rpc, epoch, ok } => {
+                e.u8(23).u32(rpc).u32(epoch).u8(u8::from(ok));
+            }
+            CloudEv::Timeout { rpc, epoch } => {
+                e.u8(24).u32(rpc).u32(epoch);
+            }
+            CloudEv::Retry { call, epoch } => {
+                e.u8(25).u32(call).u32(epoch);
+            }
+            CloudEv::Hedge { call, epoch } => {
+                e.u8(26).u32(call).u32(epoch);
+            }
+            CloudEv::Health { service } => {
+                e.u8(27).u32(service);
+            }
+            CloudEv::Change { index } => {
+                e.u8(28).u32(index);
+            }
+        }
+    }
+}
+
+/// Items with generations: an event names an item by (index, generation), so an event for an
+/// item that ended and whose slot was reused finds a different generation and does nothing.
+#[derive(Debug)]
+struct Slab<T> {
+    items: Vec<(u32, Option<T>)>,
+    free: Vec<u32>,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, item: T) -> (u32, u32) {
+        match self.free.pop() {
+            Some(i) => {
+                let slot = &mut self.items[i as usize];
+                slot.0 = slot.0.wrapping_add(1);
+                slot.1 = Some(item);
+                (i, slot.0)
+            }
+            None => {
+                self.items.push((0, Some(item)));
+                (self.items.len() as u32 - 1, 0)
+            }
+        }
+    }
+
+    fn get(&mut self, i: u32, epoch: u32) -> Option<&mut T> {
+        match self.items.get_mut(i as usize) {
+            Some((g, Some(item))) if *g == epoch => Some(item),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, i: u32) {
+        if let Some(slot) = self.items.get_mut(i as usize)
+            && slot.1.take().is_some()
+        {
+            self.free.push(i);
+        }
+    }
+
+    fn live(&self) -> usize {
+        self.items.len() - self.free.len()
+    }
+}
+
+/// Who is waiting for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Client(u32),
+    /// A request of a service (rpc, generation) making its downstream calls.
+    Parent(u32, u32),
+}
+
+#[derive(Debug)]
+struct Call {
+    /// Index in `callers`.
+    caller: u32,
+    origin: Origin,
+    /// The host it is sent from.
+    from: Option<u32>,
+    started: SimTime,
+    retries: u32,
+    last_backoff: SimDuration,
+    /// Attempts the caller is waiting for (an attempt and its hedge at most).
+    live: [Option<(u32, u32)>; 2],
+    hedged: bool,
+}
+
+impl Call {
+    fn live_count(&self) -> usize {
+        self.live.iter().flatten().count()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RpcState {
+    OnWire,
+    Queued,
+    Serving,
+    /// Waiting for its downstream calls.
+    Children {
+        pending: u32,
+        failed: bool,
+    },
+    /// Answered, or lost with its instance.
+    Over,
+}
+
+/// One attempt: a request to one instance.
+#[derive(Debug)]
+struct Rpc {
+    call: (u32, u32),
+    /// Global index in `instances`.
+    instance: u32,
+    /// Reached its instance at (for `sojourn`).
+    arrived: SimTime,
+    state: RpcState,
+    /// The caller still waits for it.
+    waiting: bool,
+}
+
+#[derive(Debug)]
+struct Instance {
+    service: u32,
+    host: Option<u32>,
+    up: bool,
+    /// As the balancers see it (the last health check's finding).
+    healthy: bool,
+    /// Requests being served.
+    serving: Vec<(u32, u32)>,
+    queue: VecDeque<(u32, u32)>,
+}
+
+#[derive(Debug)]
+struct ServiceMetrics {
+    served: CounterId,
+    rejected: CounterId,
+    wasted: CounterId,
+    sojourn: HistogramId,
+    queue_len: GaugeId,
+    busy: GaugeId,
+    instances: GaugeId,
+}
+
+#[derive(Debug)]
+struct Service {
+    config: ServiceConfig,
+    /// Its instances: `first..first + n` in `instances`.
+    first: u32,
+    stream: RngStream,
+    balance_stream: RngStream,
+    queued: u64,
+    busy: u64,
+    metrics: Option<ServiceMetrics>,
+}
+
+#[derive(Debug)]
+struct CallerMetrics {
+    requests: CounterId,
+    ok: CounterId,
+    failed: CounterId,
+    latency: HistogramId,
+    attempts: CounterId,
+    retries: CounterId,
+    hedges: CounterId,
+    timeouts: CounterId,
+    short_circuited: CounterId,
+    budget_denied: CounterId,
+    goodput: GaugeId,
+    slo: Option<GaugeId>,
+}
+
+/// A client or a service calling another: its policy, balancer and the state they keep.
+#[derive(Debug)]
+struct Caller {
+    name: String,
+    /// The service it calls.
+    target: u32,
+    policy: CallPolicy,
+    balancer: Balancer,
+    /// Its requests outstanding at each instance of the target.
+    outstanding: Vec<u32>,
+    budget: Option<RetryBudget>,
+    breaker: Option<Breaker>,
+    backoff_stream: RngStream,
+    slo: Option<SimDuration>,
+    /// Calls ended, and those that ended well within the objective.
+    ended: u64,
+    met: u64,
+    /// Successes in the current second, and that second.
+    second: u64,
+    in_second: u64,
+    metrics: Option<CallerMetrics>,
+}
+
+#[derive(Debug)]
+struct Client {
+    config: ClientConfig,
+    caller: u32,
+    rate: f64,
+    sent: u64,
+    /// An arrival is scheduled.
+    pending: bool,
+    stream: RngStream,
+}
+
+/// The services, their clients and everything in flight between them.
+#[derive(Debug)]
+pub struct Cloud {
+    services: Vec<Service>,
+    instances: Vec<Instance>,
+    clients: Vec<Client>,
+    callers: Vec<Caller>,
+    changes: Vec<RateChange>,
+    calls: Slab<Call>,
+    rpcs: Slab<Rpc>,
+    net_stream: RngStream,
+    /// Reused for the balancer's view of the healthy instances.
+    view: Vec<u32>,
+    view_index: Vec<u32>,
+}
+
+fn ns(d: &Dist, rng: &mut RngStream) -> SimDuration {
+    SimDuration::from_nanos_f64(d.sample(rng).max(0.0))
+}
+
+impl Cloud {
+    pub fn new(config: CloudConfig, seed: u64) -> Result<Self, String> {
+        let n = config.services.len() as u32;
+        let mut instances = Vec::new();
+        let mut services = Vec::new();
+        let mut callers = Vec::new();
+        for (s, sc) in config.services.into_iter().enumerate() {
+            if sc.instances.is_empty() {
+                return Err(format!("service `{}` has no instances", sc.name));
+            }
+            let first = instances.len() as u32;
+            for host in &sc.instances {
+                instances.push(Instance {
+                    service: s as u32,
+                    host: *host,
+                    up: true,
+                    healthy: true,
+                    serving: Vec::with_capacity(sc.concurrency.min(1024) as usize),
+                    queue: VecDeque::new(),
+                });
+            }
+            services.push(Service {
+                stream: RngStream::derive(seed, &format!("{}.service", sc.name)),
+                balance_stream: RngStream::derive(seed, &format!("{}.balance", sc.name)),
+                config: sc,
+                first,
+                queued: 0,
+                busy: 0,
+                metrics: None,
+            });
+        }
+        let caller = |name: &str, target: u32, policy: &CallPolicy, slo, services: &[Service]| {
+            let t = &services[target as usize];
+            Caller {
+                name: name.to_string(),
+                target,
+                policy: policy.clone(),
+                balancer: Balancer::new(t.config.balance),
+                outstanding: vec![0; t.config.instances.len()],
+                budget: policy.budget.map(RetryBudget::new),
+                breaker: policy.breaker.map(Breaker::new),
+                backoff_stream: RngStream::derive(seed, &format!("{name}.backoff")),
+                slo,
+                ended: 0,
+                met: 0,
+                second: 0,
+                in_second: 0,
+                metrics: None,
+            }
+        };
+        let mut clients = Vec::new();
+        for c in config.clients {
+            if c.service >= n {
+                return Err(format!(
+                    "client `{}` calls a service that does not exist",
+                    c.name
+                ));
+            }
+            callers.push(caller(&c.name, c.service, &c.policy, c.slo, &services));
+            clients.push(Client {
+                caller: callers.len() as u32 - 1,
+                rate: c.rate,
+                sent: 0,
+                pending: false,
+                stream: RngStream::derive(seed, &format!("{}.interarrival", c.name)),
+                config: c,
+            });
+        }
+        for s in 0..services.len() {
+            if let Some(d) = services[s].config.calls.clone() {
+                if d.service >= n {
+                    return Err(format!(
+                        "service `{}` calls a service that does not exist",
+                        services[s].config.name
+                    ));
+                }
+                let name = services[s].config.name.clone();
+                callers.push(caller(&name, d.service, &d.policy, None, &services));
+            }
+        }
+        Ok(Cloud {
+            services,
+            instances,
+            clients,
+            callers,
+            changes: config.changes,
+            calls: Slab::new(),
+            rpcs: Slab::new(),
+            net_stream: RngStream::derive(seed, "cloud.network"),
+            view: Vec::new(),
+            view_index: Vec::new(),
+        })
+    }
+
+    /// The caller index of service `s`'s downstream calls.
+    fn downstream_caller(&self, s: u32) -> Option<u32> {
+        let name = &self.services[s as usize].config.name;
+        self.callers
+            .iter()
+            .enumerate()
+            .skip(self.clients.len())
+            .find(|(_, c)| c.name == *name)
+            .map(|(i, _)| i as u32)
+    }
+
+    pub fn start<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        ctx: &mut Ctx<'_, E>,
+    ) -> Result<(), SimError> {
+        let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
+        // The streams are the components' own (drawn from without borrowing the context);
+        // their names are registered so that no other component's can collide with them.
+        ctx.stream("cloud.network")?;
+        for s in &mut self.services {
+            let n = s.config.name.clone();
+            ctx.stream(&format!("{n}.service"))?;
+            ctx.stream(&format!("{n}.balance"))?;
+            let m = ctx.metrics();
+            let metrics = ServiceMetrics {
+                served: m.counter(&n, "served").map_err(setup)?,
+                rejected: m.counter(&n, "rejected").map_err(setup)?,
+                wasted: m.counter(&n, "wasted").map_err(setup)?,
+                sojourn: m.histogram(&n, "sojourn", Unit::Ns).map_err(setup)?,
+                queue_len: m.gauge(&n, "queue_len").map_err(setup)?,
+                busy: m.gauge(&n, "busy").map_err(setup)?,
+                instances: m.gauge(&n, "instances").map_err(setup)?,
+            };
+            m.set(
+                metrics.instances,
+                SimTime::ZERO,
+                s.config.instances.len() as f64,
+            );
+            s.metrics = Some(metrics);
+        }
+        for c in &mut self.callers {
+            let n = c.name.clone();
+            ctx.stream(&format!("{n}.backoff"))?;
+            let m = ctx.metrics();
+            c.metrics = Some(CallerMetrics {
+                requests: m.counter(&n, "requests").map_err(setup)?,
+                ok: m.counter(&n, "ok").map_err(setup)?,
+                failed: m.counter(&n, "failed").map_err(setup)?,
+                latency: m.histogram(&n, "latency", Unit::Ns).map_err(setup)?,
+                attempts: m.counter(&n, "attempts").map_err(setup)?,
+                retries: m.counter(&n, "retries").map_err(setup)?,
+                hedges: m.counter(&n, "hedges").map_err(setup)?,
+                timeouts: m.counter(&n, "timeouts").map_err(setup)?,
+                short_circuited: m.counter(&n, "short_circuited").map_err(setup)?,
+                budget_denied: m.counter(&n, "budget_denied").map_err(setup)?,
+                goodput: m.gauge(&n, "goodput").map_err(setup)?,
+                slo: match c.slo {
+                    Some(_) => Some(m.gauge(&n, "slo_attainment").map_err(setup)?),
+                    None => None,
+                },
+            });
+        }
+        for i in 0..self.clients.len() {
+            let n = self.clients[i].config.name.clone();
+            ctx.stream(&format!("{n}.interarrival"))?;
+            self.schedule_arrival(i as u32, ctx);
+        }
+        for (s, svc) in self.services.iter().enumerate() {
+            if let Some(every) = svc.config.health_check {
+                ctx.schedule_in(every, CloudEv::Health { service: s as u32 }.into());
+            }
+        }
+        for (i, c) in self.changes.iter().enumerate() {
+            ctx.schedule_at(c.at, CloudEv::Change { index: i as u32 }.into());
+        }
+        Ok(())
+    }
+
+    fn schedule_arrival<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        client: u32,
+        ctx: &mut Ctx<'_, E>,
+    ) {
+        let c = &mut self.clients[client as usize];
+        if c.rate <= 0.0 || c.config.requests.is_some_and(|n| c.sent >= n) {
+            c.pending = false;
+            return;
+        }
+        let gap = -c.stream.next_f64_open0().ln() / c.rate;
+        c.pending = true;
+        ctx.schedule_in(
+            SimDuration::from_nanos_f64(gap * 1e9),
+            CloudEv::Arrive { client }.into(),
+        );
+    }
+
+    pub fn handle<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        ev: CloudEv,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        match ev {
+            CloudEv::Arrive { client } => {
+                let c = &mut self.clients[client as usize];
+                c.sent += 1;
+                let (caller, from) = (c.caller, c.config.host);
+                self.schedule_arrival(client, ctx);
+                self.new_call(caller, Origin::Client(client), from, ctx, links);
+            }
+            CloudEv::Deliver { rpc, epoch } => self.deliver(rpc, epoch, ctx, links),
+            CloudEv::Done { rpc, epoch } => self.done(rpc, epoch, ctx, links),
+            CloudEv::Reply { rpc, epoch, ok } => self.reply(rpc, epoch, ok, ctx, links),
+            CloudEv::Timeout { rpc, epoch } => self.timeout(rpc, epoch, ctx, links),
+            CloudEv::Retry { call, epoch } => {
+                if self.calls.get(call, epoch).is_some() {
+                    self.attempt((call, epoch), None, ctx, links);
+                }
+            }
+            CloudEv::Hedge { call, epoch } => {
+                let Some(c) = self.calls.get(call, epoch) else {
+                    return;
+                };
+                // Only while the first attempt is the one outstanding.
+                if c.hedged || c.live_count() != 1 {
+                    return;
+                }
+                c.hedged = true;
+                let avoid = c.live.iter().flatten().next().copied();
+                let avoid = avoid.and_then(|(r, g)| self.rpcs.get(r, g).map(|r| r.instance));
+                let caller = c.caller as usize;
+                let sent = self.attempt((call, epoch), avoid, ctx, links);
+                if sent && let Some(m) = &self.callers[caller].metrics {
+                    ctx.metrics().add(m.hedges, 1);
+                }
+            }
+            CloudEv::Health { service } => {
+                let s = &self.services[service as usize];
+                let (first, n) = (s.first as usize, s.config.instances.len());
+                let every = s.config.health_check;
+                for inst in &mut self.instances[first..first + n] {
+                    inst.healthy = inst.up;
+                }
+                if let Some(every) = every {
+                    ctx.schedule_in(every, CloudEv::Health { service }.into());
+                }
+            }
+            CloudEv::Change { index } => {
+                let Some(change) = self.changes.get(index as usize) else {
+                    return;
+                };
+                let client = change.client;
+                let c = &mut self.clients[client as usize];
+                c.rate = change.rate;
+                if !c.pending {
+                    self.schedule_arrival(client, ctx);
+                }
+            }
+        }
+    }
+
+    /// A new call from `caller` to its target service.
+    fn new_call<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        caller: u32,
+        origin: Origin,
+        from: Option<u32>,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let c = &mut self.callers[caller as usize];
+        if let Some(m) = &c.metrics {
+            ctx.metrics().add(m.requests, 1);
+        }
+        if let Some(b) = c.budget.as_mut() {
+            b.request(now);
+        }
+        let call = self.calls.insert(Call {
+            caller,
+            origin,
+            from,
+            started: now,
+            retries: 0,
+            last_backoff: SimDuration::ZERO,
+            live: [None, None],
+            hedged: false,
+        });
+        if self.attempt(call, None, ctx, links)
+            && let Some(h) = self.callers[caller as usize].policy.hedge
+        {
+            ctx.schedule_in(
+                h,
+                CloudEv::Hedge {
+                    call: call.0,
+                    epoch: call.1,
+                }
+                .into(),
+            );
+        }
+    }
+
+    /// Sends one attempt of `call` (avoiding instance `avoid` where there is another); false
+    /// when the breaker refused it or no instance is offered, in which case a call with no
+    /// other attempt outstanding has failed.
+    fn attempt<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        call: (u32, u32),
+        avoid: Option<u32>,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) -> bool {
+        let now = ctx.now();
+        let Some(c) = self.calls.get(call.0, call.1) else {
+            return false;
+        };
+        let (ci, from) = (c.caller as usize, c.from);
+        let caller = &mut self.callers[ci];
+        if let Some(b) = caller.breaker.as_mut()
+            && !b.allow(now)
+        {
+            if let Some(m) = &caller.metrics {
+                ctx.metrics().add(m.short_circuited, 1);
+            }
+            self.end_if_idle(call, false, ctx, links);
+            return false;
+        }
+        let target = caller.target as usize;
+        let Some(offset) = self.pick(ci, target, avoid) else {
+            self.end_if_idle(call, false, ctx, links);
+            return false;
+        };
+        let instance = self.services[target].first + offset;
+        let caller = &mut self.callers[ci];
+        caller.outstanding[offset as usize] += 1;
+        if let Some(m) = &caller.metrics {
+            ctx.metrics().add(m.attempts, 1);
+        }
+        let timeout = caller.policy.timeout;
+        let rpc = self.rpcs.insert(Rpc {
+            call,
+            instance,
+            arrived: now,
+            state: RpcState::OnWire,
+            waiting: true,
+        });
+        if let Some(c) = self.calls.get(call.0, call.1)
+            && let Some(slot) = c.live.iter_mut().find(|s| s.is_none())
+        {
+            *slot = Some(rpc);
+        }
+        let to = self.instances[instance as usize].host;
+        let ev = CloudEv::Deliver {
+            rpc: rpc.0,
+            epoch: rpc.1,
+        };
+        self.send(from, to, ev, ctx, links);
+        if let Some(t) = timeout {
+            ctx.schedule_in(
+                t,
+                CloudEv::Timeout {
+                    rpc: rpc.0,
+                    epoch: rpc.1,
+                }
+                .into(),
+            );
+        }
+        true
+    }
+
+    /// The instance (an offset into the target's) that caller `ci` sends to, among those its
+    /// balancer is offered: the healthy ones, without `avoid` where another is healthy.
+    fn pick(&mut self, ci: usize, target: usize, avoid: Option<u32>) -> Option<u32> {
+        let s = &mut self.services[target];
+        let first = s.first as usize;
+        let n = s.config.instances.len();
+        let caller = &mut self.callers[ci];
+        let rng = &mut s.balance_stream;
+        let all = self.instances[first..first + n].iter().all(|i| i.healthy);
+        if all && avoid.is_none() {
+            return caller
+                .balancer
+                .pick(&caller.outstanding, rng)
+                .map(|i| i as u32);
+        }
+        self.view.clear();
+        self.view_index.clear();
+        for (k, inst) in self.instances[first..first + n].iter().enumerate() {
+            if inst.healthy && Some((first + k) as u32) != avoid {
+                self.view.push(caller.outstanding[k]);
+                self.view_index.push(k as u32);
+            }
+        }
+        if self.view.is_empty()
+            && let Some(a) = avoid
+            && self.instances[a as usize].healthy
+        {
+            return Some(a - first as u32); // the only healthy one
+        }
+        let i = caller.balancer.pick(&self.view, rng)?;
+        self.view_index.get(i).copied()
+    }
+
+    /// Sends `ev` from host `from` to host `to` over the network (at once when either is
+    /// unplaced or both are the same); a lost message is simply not delivered.
+    fn send<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        from: Option<u32>,
+        to: Option<u32>,
+        ev: CloudEv,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        match (from, to) {
+            (Some(a), Some(b)) if a != b => {
+                let rng = &mut self.net_stream;
+                if let Fate::Delivered(at) = links.send(now, a, b, MESSAGE_SIZE, rng) {
+                    for t in at.iter() {
+                        ctx.schedule_at(*t, ev.into());
+                    }
+                }
+            }
+            _ => {
+                ctx.schedule_at(now, ev.into());
+            }
+        }
+    }
+
+    fn deliver<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        rpc: u32,
+        epoch: u32,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let Some(r) = self.rpcs.get(rpc, epoch) else {
+            return;
+        };
+        if r.state != RpcState::OnWire {
+            return; // a duplicate
+        }
+        let inst = &mut self.instances[r.instance as usize];
+        if !inst.up {
+            r.state = RpcState::Over;
+            if !r.waiting {
+                self.rpcs.remove(rpc);
+            }
+            return;
+        }
+        r.arrived = now;
+        let (i, s) = (r.instance, inst.service as usize);
+        let svc = &self.services[s];
+        if (inst.serving.len() as u32) < svc.config.concurrency {
+            self.serve(i, (rpc, epoch), ctx);
+        } else if svc
+            .config
+            .queue_limit
+            .is_some_and(|l| inst.queue.len() as u64 >= l)
+        {
+            // Rejected at once: an error response.
+            if let Some(m) = &svc.metrics {
+                ctx.metrics().add(m.rejected, 1);
+            }
+            self.respond((rpc, epoch), false, ctx, links);
+        } else {
+            r.state = RpcState::Queued;
+            inst.queue.push_back((rpc, epoch));
+            let svc = &mut self.services[s];
+            svc.queued += 1;
+            if let Some(m) = &svc.metrics {
+                ctx.metrics().set(m.queue_len, now, svc.queued as f64);
+            }
+        }
+    }
+
+    /// Instance `i` starts serving `rpc`.
+    fn serve<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        i: u32,
+        rpc: (u32, u32),
+        ctx: &mut Ctx<'_, E>,
+    ) {
+        let now = ctx.now();
+        let inst = &mut self.instances[i as usize];
+        inst.serving.push(rpc);
+        let svc = &mut self.services[inst.service as usize];
+        svc.busy += 1;
+        let rng = &mut svc.stream;
+        let d = match &svc.config.slow {
+            Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
+            _ => ns(&svc.config.service, rng),
+        };
+        if let Some(m) = &svc.metrics {
+            ctx.metrics().set(m.busy, now, svc.busy as f64);
+        }
+        if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
+            r.state = RpcState::Serving;
+        }
+        ctx.schedule_in(
+            d,
+            CloudEv::Done {
+                rpc: rpc.0,
+                epoch: rpc.1,
+            }
+            .into(),
+        );
+    }
+
+    fn done<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        rpc: u32,
+        epoch: u32,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let Some(r) = self.rpcs.get(rpc, epoch) else {
+            return;
+        };
+        if r.state != RpcState::Serving {
+            return; // lost with its instance
+        }
+        let (i, waiting) = (r.instance, r.waiting);
+        let inst = &mut self.instances[i as usize];
+        inst.serving.retain(|x| *x != (rpc, epoch));
+        let s = inst.service;
+        let next = inst.queue.pop_front();
+        let svc = &mut self.services[s as usize];
+        svc.busy -= 1;
+        if let Some(m) = &svc.metrics {
+            let metrics = ctx.metrics();
+            metrics.add(m.served, 1);
+            if !waiting {
+                metrics.add(m.wasted, 1);
+            }
+            metrics.set(m.busy, now, svc.busy as f64);
+        }
+        if let Some(n) = next {
+            svc.queued -= 1;
+            if let Some(m) = &svc.metrics {
+                ctx.metrics().set(m.queue_len, now, svc.queued as f64);
+            }
+            self.serve(i, n, ctx);
+        }
+        let svc = &self.services[s as usize];
+        match svc.config.calls.as_ref().map(|d| d.fanout) {
+            Some(fanout) if fanout > 0 => {
+                if let Some(r) = self.rpcs.get(rpc, epoch) {
+                    r.state = RpcState::Children {
+                        pending: fanout,
+                        failed: false,
+                    };
+                }
+                let Some(caller) = self.downstream_caller(s) else {
+                    return;
+                };
+                let from = self.instances[i as usize].host;
+                for _ in 0..fanout {
+                    self.new_call(caller, Origin::Parent(rpc, epoch), from, ctx, links);
+                }
+            }
+            _ => self.respond((rpc, epoch), true, ctx, links),
+        }
+    }
+
+    /// The instance answers `rpc`: its response goes back to the caller (if it still waits),
+    /// and the instance is done with it.
+    fn respond<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        rpc: (u32, u32),
+        ok: bool,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let Some(r) = self.rpcs.get(rpc.0, rpc.1) else {
+            return;
+        };
+        r.state = RpcState::Over;
+        let (i, call, waiting, arrived) = (r.instance, r.call, r.waiting, r.arrived);
+        let inst = &self.instances[i as usize];
+        let (host, s) = (inst.host, inst.service as usize);
+        if ok && let Some(m) = &self.services[s].metrics {
+            ctx.metrics()
+                .record_duration(m.sojourn, now.saturating_since(arrived));
+        }
+        if !waiting {
+            self.rpcs.remove(rpc.0);
+            return;
+        }
+        let to = self.calls.get(call.0, call.1).and_then(|c| c.from);
+        let ev = CloudEv::Reply {
+            rpc: rpc.0,
+            epoch: rpc.1,
+            ok,
+        };
+        self.send(host, to, ev, ctx, links);
+    }
+
+    /// The caller stops waiting for `rpc` (answered, timed out, or its call ended): the
+    /// balancer's count goes down, and the call no longer lists it. Returns the call.
+    fn stop_waiting(&mut self, rpc: (u32, u32)) -> Option<(u32, u32)> {
+        let r = self.rpcs.get(rpc.0, rpc.1)?;
+        if !r.waiting {
+            return None;
+        }
+        r.waiting = false;
+        let (call, instance, over) = (r.call, r.instance, r.state == RpcState::Over);
+        if over {
+            self.rpcs.remove(rpc.0);
+        }
+        let s = self.instances[instance as usize].service as usize;
+        let offset = (instance - self.services[s].first) as usize;
+        let c = self.calls.get(call.0, call.1)?;
+        if let Some(slot) = c.live.iter_mut().find(|x| **x == Some(rpc)) {
+            *slot = None;
+        }
+        let caller = &mut self.callers[c.caller as usize];
+        debug_assert!(
+            caller.outstanding[offset] > 0,
+            "an outstanding count went below 0"
+        );
+        caller.outstanding[offset] = caller.outstanding[offset].saturating_sub(1);
+        Some(call)
+    }
+
+    fn reply<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        rpc: u32,
+        epoch: u32,
+        ok: bool,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let Some(call) = self.stop_waiting((rpc, epoch)) else {
+            // Given up on already (its record went with the caller's interest), or a copy.
+            return;
+        };
+        self.attempt_ended(call, ok, ctx, links);
+    }
+
+    fn timeout<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        rpc: u32,
+        epoch: u32,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let Some(call) = self.stop_waiting((rpc, epoch)) else {
+            return;
+        };
+        if let Some(c) = self.calls.get(call.0, call.1)
+            && let Some(m) = &self.callers[c.caller as usize].metrics
+        {
+            ctx.metrics().add(m.timeouts, 1);
+        }
+        self.attempt_ended(call, false, ctx, links);
+    }
+
+    /// One attempt of `call` ended well or not: the breaker learns it; a success ends the
+    /// call; a failure with no other attempt outstanding is retried if the policy and the
+    /// budget allow, else ends the call.
+    fn attempt_ended<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        call: (u32, u32),
+        ok: bool,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let Some(c) = self.calls.get(call.0, call.1) else {
+            return;
+        };
+        let caller = &mut self.callers[c.caller as usize];
+        if let Some(b) = caller.breaker.as_mut() {
+            b.outcome(now, ok);
+        }
+        if ok {
+            self.end(call, true, ctx, links);
+            return;
+        }
+        if c.live_count() > 0 {
+            return; // its hedge may still answer
+        }
+        let retry = c.retries + 1;
+        if retry > caller.policy.retries {
+            self.end(call, false, ctx, links);
+            return;
+        }
+        if let Some(b) = caller.budget.as_mut()
+            && !b.try_retry(now)
+        {
+            if let Some(m) = &caller.metrics {
+                ctx.metrics().add(m.budget_denied, 1);
+            }
+            self.end(call, false, ctx, links);
+            return;
+        }
+        let wait = caller
+            .policy
+            .backoff
+            .delay(retry, c.last_backoff, &mut caller.backoff_stream);
+        c.retries = retry;
+        c.last_backoff = wait;
+        if let Some(m) = &caller.metrics {
+            ctx.metrics().add(m.retries, 1);
+        }
+        ctx.schedule_in(
+            wait,
+            CloudEv::Retry {
+                call: call.0,
+                epoch: call.1,
+            }
+            .into(),
+        );
+    }
+
+    /// Ends `call` if no attempt of it is outstanding (a refused attempt).
+    fn end_if_idle<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        call: (u32, u32),
+        ok: bool,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        if self
+            .calls
+            .get(call.0, call.1)
+            .is_some_and(|c| c.live_count() == 0)
+        {
+            self.end(call, ok, ctx, links);
+        }
+    }
+
+    /// `call` ended: its outstanding attempts are abandoned, its caller counts the outcome, and
+    /// whoever waits for it learns it.
+    fn end<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        call: (u32, u32),
+        ok: bool,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let Some(c) = self.calls.get(call.0, call.1) else {
+            return;
+        };
+        let live = c.live;
+        let (ci, origin, started) = (c.caller as usize, c.origin, c.started);
+        for rpc in live.into_iter().flatten() {
+            self.stop_waiting(rpc);
+        }
+        self.calls.remove(call.0);
+        let caller = &mut self.callers[ci];
+        let latency = now.saturating_since(started);
+        caller.ended += 1;
+        if ok && caller.slo.is_none_or(|slo| latency <= slo) {
+            caller.met += 1;
+        }
+        // Goodput: successes per second, over the last whole second.
+        let second = now.as_nanos() / 1_000_000_000;
+        let mut goodput = None;
+        if second != caller.second {
+            goodput = Some(if second == caller.second + 1 {
+                caller.in_second
+            } else {
+                0
+            });
+            caller.second = second;
+            caller.in_second = 0;
+        }
+        if ok {
+            caller.in_second += 1;
+        }
+        if let Some(m) = &caller.metrics {
+            let metrics = ctx.metrics();
+            if ok {
+                metrics.add(m.ok, 1);
+                metrics.record_duration(m.latency, latency);
+            } else {
+                metrics.add(m.failed, 1);
+            }
+            if let Some(g) = goodput {
+                metrics.set(m.goodput, now, g as f64);
+            }
+            if let Some(slo) = m.slo {
+                metrics.set(slo, now, caller.met as f64 / caller.ended as f64);
+            }
+        }
+        if let Origin::Parent(rpc, epoch) = origin {
+            let Some(r) = self.rpcs.get(rpc, epoch) else {
+                return;
+            };
+            if let RpcState::Children { pending, failed } = r.state {
+                let failed = failed || !ok;
+                if pending <= 1 {
+                    self.respond((rpc, epoch), !failed, ctx, links);
+                } else {
+                    r.state = RpcState::Children {
+                        pending: pending - 1,
+                        failed,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Host `host` crashed: its instances lose what they queued and were serving, and refuse
+    /// requests until it restarts.
+    pub fn crash<E: From<CloudEv> + TraceEvent>(&mut self, host: u32, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        for i in 0..self.instances.len() {
+            let inst = &mut self.instances[i];
+            if inst.host != Some(host) || !inst.up {
+                continue;
+            }
+            inst.up = false;
+            let lost: Vec<(u32, u32)> =
+                inst.serving.drain(..).chain(inst.queue.drain(..)).collect();
+            let s = inst.service as usize;
+            let mut queued = 0;
+            let mut serving = 0;
+            for rpc in lost {
+                if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
+                    match r.state {
+                        RpcState::Queued => queued += 1,
+                        RpcState::Serving => serving += 1,
+                        _ => {}
+                    }
+                    r.state = RpcState::Over;
+                    if !r.waiting {
+                        self.rpcs.remove(rpc.0);
+                    }
+                }
+            }
+            let svc = &mut self.services[s];
+            svc.queued -= queued;
+            svc.busy -= serving;
+            if let Some(m) = &svc.metrics {
+                let metrics = ctx.metrics();
+                metrics.set(m.queue_len, now, svc.queued as f64);
+                metrics.set(m.busy, now, svc.busy as f64);
+            }
+        }
+        // Requests waiting for downstream calls on the host are lost too: their calls' answers
+        // find them over.
+        let mut gone = Vec::new();
+        for (i, (_, item)) in self.rpcs.items.iter_mut().enumerate() {
+            if let Some(r) = item
+                && matches!(r.state, RpcState::Children { .. })
+                && self.instances[r.instance as usize].host == Some(host)
+            {
+                r.state = RpcState::Over;
+                if !r.waiting {
+                    gone.push(i as u32);
+                }
+            }
+        }
+        for i in gone {
+            self.rpcs.remove(i);
+        }
+        self.count_up(now, ctx);
+    }
+
+    /// Host `host` restarted: its instances serve again, empty.
+    pub fn restart<E: From<CloudEv> + TraceEvent>(&mut self, host: u32, ctx: &mut Ctx<'_, E>) {
+        for inst in &mut self.instances {
+            if inst.host == Some(host) {
+                inst.up = true;
+            }
+        }
+        self.count_up(ctx.now(), ctx);
+    }
+
+    fn count_up<E: TraceEvent>(&mut self, now: SimTime, ctx: &mut Ctx<'_, E>) {
+        for s in &self.services {
+            let first = s.first as usize;
+            let n = s.config.instances.len();
+            let up = self.instances[first..first + n]
+                .iter()
+                .filter(|i| i.up)
+                .count();
+            if let Some(m) = &s.metrics {
+                ctx.metrics().set(m.instances, now, up as f64);
+            }
+        }
+    }
+
+    /// Whether host `host` has an instance that is up (a host without instances is not this
+    /// family's to say).
+    pub fn host_is_up(&self, host: u32) -> bool {
+        self.instances.iter().any(|i| i.host == Some(host) && i.up)
+    }
+
+    /// Calls and attempts in flight (for tests of what is kept).
+    pub fn in_flight(&self) -> (usize, usize) {
+        (self.calls.live(), self.rpcs.live())
+    }
+}

@@ -1,0 +1,244 @@
+//! Wiring for the cloud family: `service` blocks on hosts (or unplaced), `client` loads, and the
+//! `load` changes of the clients' rates.
+
+use models::cloud::balance::Balance;
+use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
+use models::world::WorldConfig;
+use models::world::cloud::{ClientConfig, CloudConfig, Downstream, RateChange, ServiceConfig};
+use simcore::{Dist, SimDuration};
+
+use crate::check::{Checked, CheckedAction, CheckedBlock, Typed};
+use crate::diag::Diagnostic;
+use crate::wire::{Endless, Window, plan, play_forward};
+
+fn reference<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a str> {
+    match b.get(prop) {
+        Some(Typed::Ref(name)) => Some(name.as_str()),
+        _ => None,
+    }
+}
+
+fn rate(b: &CheckedBlock) -> f64 {
+    match b.get("rate") {
+        Some(Typed::Rate(r)) => *r,
+        _ => 0.0,
+    }
+}
+
+/// A caller's policy from the properties a client and a service share.
+fn policy(b: &CheckedBlock) -> CallPolicy {
+    let d = CallPolicy::default();
+    CallPolicy {
+        timeout: b.duration("timeout"),
+        retries: b.count("retries").map_or(0, |n| n as u32),
+        backoff: Backoff {
+            base: b.duration("backoff").unwrap_or(d.backoff.base),
+            max: b.duration("backoff_max").unwrap_or(d.backoff.max),
+            jitter: b
+                .choice("jitter")
+                .and_then(Jitter::from_name)
+                .unwrap_or(d.backoff.jitter),
+        },
+        budget: b.probability("retry_budget"),
+        breaker: b.probability("breaker").map(|threshold| BreakerConfig {
+            threshold,
+            window: b
+                .duration("breaker_window")
+                .unwrap_or(SimDuration::from_secs(10)),
+            cooldown: b
+                .duration("breaker_cooldown")
+                .unwrap_or(SimDuration::from_secs(5)),
+        }),
+        hedge: b.duration("hedge"),
+    }
+}
+
+/// A diagnostic at `prop`'s value in `b` (or at the block when it is not given).
+fn at_prop(b: &CheckedBlock, prop: &str, message: String, hint: &str) -> Diagnostic {
+    let span = b.props.get(prop).map_or(b.span, |p| p.1);
+    Diagnostic::at(&b.file, span, message).hint(hint.to_string())
+}
+
+/// Adds the scenario's services and clients to `world` (hosts are already there), and returns
+/// the client that never stops, if any.
+pub fn wire_cloud(
+    checked: &Checked,
+    world: &mut WorldConfig,
+    seed: u64,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Endless> {
+    let services: Vec<&CheckedBlock> = checked
+        .blocks
+        .iter()
+        .filter(|b| b.spec.kind == "service")
+        .collect();
+    let clients: Vec<&CheckedBlock> = checked
+        .blocks
+        .iter()
+        .filter(|b| b.spec.kind == "client")
+        .collect();
+    if services.is_empty() && clients.is_empty() {
+        return None;
+    }
+    let host_id = |name: &str| {
+        world
+            .hosts
+            .iter()
+            .position(|h| h.name == name)
+            .map(|i| i as u32)
+    };
+    let service_index = |name: &str| {
+        services
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| i as u32)
+    };
+    let mut cloud = CloudConfig::default();
+    for b in &services {
+        let instances: Vec<Option<u32>> = if b.placement.is_empty() {
+            vec![None; b.count("instances").unwrap_or(1) as usize]
+        } else {
+            if b.get("instances").is_some() {
+                errors.push(at_prop(
+                    b,
+                    "instances",
+                    format!("service `{}` is placed on hosts, one instance each, and also says how many instances it has", b.name),
+                    "leave out `instances`, or `on`",
+                ));
+            }
+            b.placement.iter().map(|h| host_id(h)).collect()
+        };
+        let fanout = b.count("fanout").map(|n| n as u32);
+        // A service calling itself, or a cycle, is refused below.
+        let calls = match reference(b, "calls") {
+            Some(name) => service_index(name).map(|service| Downstream {
+                service,
+                fanout: fanout.unwrap_or(1),
+                policy: policy(b),
+            }),
+            None => {
+                if fanout.is_some() {
+                    errors.push(at_prop(
+                        b,
+                        "fanout",
+                        format!("service `{}` has a fanout but calls no service", b.name),
+                        "add `calls OTHER` to say which service the requests fan out to",
+                    ));
+                }
+                None
+            }
+        };
+        let Some(Typed::Dist(service)) = b.get("service") else {
+            unreachable!("service is required and typed by the checker");
+        };
+        let slow = b.probability("slow").filter(|p| *p > 0.0).map(|p| {
+            let d = b.dist("slow_service").cloned().unwrap_or(Dist::Constant {
+                value: SimDuration::from_secs(1).as_nanos() as f64,
+            });
+            (p, d)
+        });
+        cloud.services.push(ServiceConfig {
+            name: b.name.clone(),
+            instances,
+            concurrency: b.count("concurrency").map_or(1, |n| n as u32),
+            service: service.clone(),
+            slow,
+            queue_limit: b.count("queue_limit"),
+            balance: b
+                .choice("balance")
+                .and_then(Balance::from_name)
+                .unwrap_or(Balance::RoundRobin),
+            health_check: b.duration("health_check"),
+            calls,
+        });
+    }
+    refuse_call_cycles(&services, &cloud, errors);
+    let mut endless = None;
+    for b in &clients {
+        let Some(service) = reference(b, "to").and_then(service_index) else {
+            errors.push(at_prop(
+                b,
+                "to",
+                format!("client `{}` calls no service", b.name),
+                "add `to SERVICE`",
+            ));
+            continue;
+        };
+        let requests = b.count("requests");
+        if requests.is_none() && endless.is_none() {
+            endless = Some(Endless {
+                file: b.file.to_string(),
+                span: b.span,
+                message: "this client never stops and the scenario has no duration, so the run would never end",
+                hint: "add `requests N` to the client or `duration 10s` to the scenario (or pass --until)",
+            });
+        }
+        cloud.clients.push(ClientConfig {
+            name: b.name.clone(),
+            host: b.placement.first().and_then(|h| host_id(h)),
+            rate: rate(b),
+            requests,
+            service,
+            policy: policy(b),
+            slo: b.duration("slo"),
+        });
+    }
+    let is_client = |name: &str| clients.iter().any(|c| c.name == name);
+    let steps = plan(checked, seed, errors, |a| match a {
+        CheckedAction::Load {
+            component, value, ..
+        } if is_client(component) => {
+            let Typed::Rate(r) = value else {
+                return Err("a client's `load` sets its rate, such as `rate 200/s`".to_string());
+            };
+            let window = Window {
+                what: format!("on `{component}`"),
+                hint: "windows on one component must not overlap: what to return to at the end would be ambiguous",
+            };
+            Ok(Some(((component.clone(), *r), window)))
+        }
+        _ => Ok(None),
+    });
+    let original = |name: &str| clients.iter().find(|c| c.name == name).map(|c| rate(c));
+    for (at, client, rate) in play_forward(steps, original) {
+        if let Some(i) = clients.iter().position(|c| c.name == client) {
+            cloud.changes.push(RateChange {
+                at,
+                client: i as u32,
+                rate,
+            });
+        }
+    }
+    world.cloud = Some(cloud);
+    endless
+}
+
+/// Services calling each other in a cycle would fan out forever: refused, at the first `calls`
+/// of the cycle.
+fn refuse_call_cycles(
+    services: &[&CheckedBlock],
+    cloud: &CloudConfig,
+    errors: &mut Vec<Diagnostic>,
+) {
+    for (start, b) in services.iter().enumerate() {
+        let mut at = start;
+        for _ in 0..services.len() {
+            match cloud.services.get(at).and_then(|s| s.calls.as_ref()) {
+                Some(d) if d.service as usize == start => {
+                    errors.push(at_prop(
+                        b,
+                        "calls",
+                        format!(
+                            "service `{}` calls itself through others: a request would never end",
+                            b.name
+                        ),
+                        "services must call each other without a cycle",
+                    ));
+                    return;
+                }
+                Some(d) => at = d.service as usize,
+                None => break,
+            }
+        }
+    }
+}
