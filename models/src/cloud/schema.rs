@@ -7,6 +7,8 @@ use crate::schema::{
     PropType, live_prop, metric, prop,
 };
 
+use crate::raft::schema::{CRASH, RESTART};
+
 use super::balance::Balance;
 use super::call::Jitter;
 
@@ -316,7 +318,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         },
     ],
     global_metrics: &[],
-    verbs: &[LOAD],
+    verbs: &[LOAD, CRASH, RESTART],
     properties: &[],
     events: &[],
     charts: &[

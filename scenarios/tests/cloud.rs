@@ -1,0 +1,242 @@
+//! Request/response services and their clients: the retry storm persists only because of the
+//! retries and a budget or a breaker ends it, the tail at scale follows 1 - (1 - p)^n, a pool's
+//! balancers against the closed forms of M/M/c and GI/M/1, health checks, and bad wiring as
+//! located errors.
+
+#[path = "common/sim_hash.rs"]
+mod sim_hash;
+use sim_hash::hash_in_new_process;
+
+#[path = "common/runs.rs"]
+mod runs;
+use runs::{run_text, scenario_path, stat};
+
+fn storm(client_extra: &str) -> String {
+    format!(
+        r#"scenario "storm" {{
+  seed 1
+  duration 60s
+  service api {{ instances 2  concurrency 4  service exp(20ms) }}
+  client users {{ rate 280/s  to api  timeout 100ms  backoff 10ms  {client_extra} }}
+  during 10s..15s load users rate 600/s
+}}"#
+    )
+}
+
+fn only(text: &str) -> scenarios::RunReport {
+    let mut runs = run_text("cloud", text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(runs.len(), 1);
+    runs.remove(0)
+}
+
+/// The spike is the same in every run; what differs is what the clients do about failures.
+/// Without retries the service recovers on its own once the spike is over; with three retries
+/// it does not (the metastable state); a retry budget or a circuit breaker brings it back.
+#[test]
+fn a_retry_storm_outlives_its_trigger_and_a_budget_or_breaker_ends_it() {
+    let no_retries = only(&storm(""));
+    let retries = only(&storm("retries 3"));
+    let budget = only(&storm("retries 3  retry_budget 10%"));
+    let breaker = only(&storm("retries 3  breaker 50%"));
+    let end_queue = |r| stat(r, "api.queue_len", "last");
+    let end_goodput = |r| stat(r, "users.goodput", "last");
+    assert!(end_queue(&no_retries) < 50.0, "{}", end_queue(&no_retries));
+    assert!(end_goodput(&no_retries) > 200.0);
+    assert!(end_queue(&retries) > 10_000.0, "{}", end_queue(&retries));
+    assert!(end_goodput(&retries) < 50.0);
+    // Every logical request becomes four attempts: the load is 4 x 280 = 1,120 a second.
+    let attempts = stat(&retries, "users.attempts", "value");
+    let requests = stat(&retries, "users.requests", "value");
+    assert!(attempts / requests > 3.3, "{attempts} / {requests}");
+    for (name, r) in [("budget", &budget), ("breaker", &breaker)] {
+        assert!(end_queue(r) < 50.0, "{name}: {}", end_queue(r));
+        assert!(end_goodput(r) > 200.0, "{name}: {}", end_goodput(r));
+    }
+    assert!(stat(&budget, "users.budget_denied", "value") > 1_000.0);
+    assert!(stat(&breaker, "users.short_circuited", "value") > 100.0);
+    // Work whose client had given up: nearly all of it in the storm.
+    assert!(stat(&retries, "api.wasted", "value") > 0.8 * stat(&retries, "api.served", "value"));
+}
+
+/// A request fanning out to n leaves, each slow with probability p, is fast only when all are:
+/// the share meeting the objective is (1 - p)^n.
+#[test]
+fn the_tail_at_scale_follows_the_fanout_formula() {
+    for fanout in [10u32, 50, 100] {
+        let text = format!(
+            r#"scenario "tail" {{
+  seed 3
+  duration 100s
+  service root {{ instances 4  concurrency 64  service 100us  calls leaf  fanout {fanout} }}
+  service leaf {{ instances 100  concurrency 64  service exp(1ms)  slow 1%  slow_service 1s }}
+  client users {{ rate 30/s  to root  slo 500ms }}
+}}"#
+        );
+        let r = only(&text);
+        let met = stat(&r, "users.slo_attainment", "last");
+        let expected = 0.99f64.powi(fanout as i32);
+        // About 3,000 requests: a standard error of at most 0.009.
+        assert!(
+            (met - expected).abs() < 0.035,
+            "fanout {fanout}: {met} against {expected}"
+        );
+    }
+}
+
+/// Hedging after 10ms: a call is slow only if both copies are, so a request of 100 calls is
+/// slow about 1 - (1 - 0.0001)^100 = 1% of the time, for about 1% more leaf calls.
+#[test]
+fn hedged_requests_cut_the_tail_for_few_extra_calls() {
+    let runs = run_text(
+        "hedged",
+        &std::fs::read_to_string(scenario_path("hedged-requests.scn")).unwrap(),
+    )
+    .unwrap();
+    let tail = only(&std::fs::read_to_string(scenario_path("tail-at-scale.scn")).unwrap());
+    assert!(stat(&tail, "users.latency", "p99") >= 0.99e9);
+    let r = &runs[1]; // hedge 10ms
+    assert!(r.variant.contains("10ms"), "{}", r.variant);
+    assert!(stat(r, "users.latency", "p99") < 50e6);
+    let hedges = stat(r, "root.hedges", "value");
+    let calls = stat(r, "root.requests", "value");
+    assert!(
+        hedges / calls > 0.005 && hedges / calls < 0.02,
+        "{hedges} / {calls}"
+    );
+}
+
+fn pool(balance: &str) -> f64 {
+    let text = format!(
+        r#"scenario "pool" {{
+  seed 5
+  duration 100000s
+  service pool {{ instances 4  service exp(1s)  balance {balance} }}
+  client users {{ rate 3.6/s  to pool }}
+}}"#
+    );
+    stat(&only(&text), "pool.sojourn", "mean") / 1e9
+}
+
+/// Four single-worker instances at 90% load, Poisson arrivals, exponential service. Round
+/// robin makes each instance's arrivals Erlang-4 at 0.9 a second: a GI/M/1 queue, whose mean
+/// sojourn is 1 / (mu (1 - sigma)) with sigma the root of sigma = A*(mu (1 - sigma)),
+/// A*(s) = (4 lambda / (4 lambda + s))^4. No dispatching to separate queues beats M/M/4's one
+/// shared queue (Erlang C); least outstanding (here join the shortest queue, as the one caller
+/// sees every request) comes within a few percent of it at high load, and the power of two
+/// choices lies between.
+#[test]
+fn balancers_against_m_m_c_and_gi_m_1() {
+    let (lambda, mu, k) = (3.6, 1.0, 4u32);
+    let mmc = models::queueing::theory::mmk_mean_wait(lambda, mu, k).unwrap() + 1.0 / mu;
+    let mut sigma: f64 = 0.5;
+    for _ in 0..10_000 {
+        sigma = (lambda / (lambda + mu * (1.0 - sigma))).powi(4);
+    }
+    let gim1 = 1.0 / (mu * (1.0 - sigma));
+    let (lor, p2c, rr) = (pool("least-outstanding"), pool("p2c"), pool("round-robin"));
+    assert!(
+        (rr - gim1).abs() / gim1 < 0.05,
+        "round robin {rr} against {gim1}"
+    );
+    assert!(
+        lor >= mmc * 0.97 && lor < mmc * 1.12,
+        "least outstanding {lor} against {mmc}"
+    );
+    assert!(lor < p2c && p2c < rr, "{lor} < {p2c} < {rr}");
+}
+
+fn health(check: &str) -> scenarios::RunReport {
+    only(&format!(
+        r#"scenario "health" {{
+  seed 2
+  duration 30s
+  network lan {{ latency uniform(100us, 300us) }}
+  host web1..web4 {{ }}
+  host front {{ }}
+  service api {{ on web1..web4  concurrency 4  service exp(10ms)  {check} }}
+  client users {{ on front  rate 200/s  to api  timeout 200ms  retries 2  backoff 10ms }}
+  at 10500ms crash web1
+  at 20500ms restart web1
+}}"#
+    ))
+}
+
+/// A crashed instance keeps getting a quarter of the requests until a health check takes it
+/// out of the balancers' pool; after its restart a check puts it back.
+#[test]
+fn health_checks_take_a_crashed_instance_out_of_the_pool() {
+    let without = health("");
+    let with = health("health_check 1s");
+    let timeouts = |r| stat(r, "users.timeouts", "value");
+    // 10s of a quarter of 200/s (and of their retries) without checks; half a second with
+    // (the crash falls halfway between two checks).
+    assert!(timeouts(&without) > 450.0, "{}", timeouts(&without));
+    assert!(timeouts(&with) < 60.0, "{}", timeouts(&with));
+    assert!(timeouts(&with) > 5.0, "the crash is seen before the check");
+    for r in [&without, &with] {
+        // Three instances up for 10s of the 30s.
+        let mean = stat(r, "api.instances", "mean");
+        assert!((mean - (4.0 - 10.0 / 30.0)).abs() < 0.01, "{mean}");
+        assert_eq!(stat(r, "api.instances", "last"), 4.0);
+        // Retries go elsewhere: hardly a request fails.
+        let failed = stat(r, "users.failed", "value");
+        assert!(failed < 0.01 * stat(r, "users.requests", "value"), "{failed}");
+    }
+}
+
+#[test]
+fn cloud_runs_repeat_bit_for_bit_across_processes() {
+    for file in ["retry-storm.scn", "tail-at-scale.scn"] {
+        let path = scenario_path(file);
+        assert_eq!(
+            hash_in_new_process(&path, 7, None),
+            hash_in_new_process(&path, 7, None),
+            "{file}"
+        );
+    }
+    let path = scenario_path("retry-storm.scn");
+    assert_ne!(
+        hash_in_new_process(&path, 1, None),
+        hash_in_new_process(&path, 2, None)
+    );
+}
+
+#[test]
+fn bad_wiring_is_a_located_error() {
+    let cases = [
+        (
+            r#"scenario "x" { duration 1s
+  service a { service 1ms  calls b }
+  service b { service 1ms  calls a }
+  client c { rate 1/s  to a } }"#,
+            "calls itself through others",
+        ),
+        (
+            r#"scenario "x" { duration 1s
+  service a { service 1ms  fanout 3 }
+  client c { rate 1/s  to a } }"#,
+            "has a fanout but calls no service",
+        ),
+        (
+            r#"scenario "x" { duration 1s
+  host h1 { }
+  service a { on h1  instances 3  service 1ms }
+  client c { rate 1/s  to a } }"#,
+            "also says how many instances",
+        ),
+        (
+            r#"scenario "x" {
+  service a { service 1ms }
+  client c { rate 1/s  to a } }"#,
+            "never stops",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = match run_text("bad", text) {
+            Ok(_) => panic!("ran: {text}"),
+            Err(e) => e,
+        };
+        assert!(e.contains(expected), "{e}");
+        assert!(e.contains("bad.scn:"), "located: {e}");
+    }
+}
