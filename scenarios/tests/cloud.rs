@@ -180,7 +180,10 @@ fn health_checks_take_a_crashed_instance_out_of_the_pool() {
         assert_eq!(stat(r, "api.instances", "last"), 4.0);
         // Retries go elsewhere: hardly a request fails.
         let failed = stat(r, "users.failed", "value");
-        assert!(failed < 0.01 * stat(r, "users.requests", "value"), "{failed}");
+        assert!(
+            failed < 0.01 * stat(r, "users.requests", "value"),
+            "{failed}"
+        );
     }
 }
 
