@@ -282,6 +282,40 @@ fn refuse_disk_faults_without_disks(
     });
 }
 
+/// Each host's zone and region, by host id, for the network's links across zones.
+fn place_in_zones(checked: &Checked, world: &mut WorldConfig) {
+    let zones = crate::wire_raft::zone_hosts(checked);
+    if zones.is_empty() {
+        return;
+    }
+    let mut regions: Vec<&str> = Vec::new();
+    let mut place = vec![None; world.hosts.len()];
+    for (z, (zone, hosts)) in zones.iter().enumerate() {
+        let region = checked
+            .blocks
+            .iter()
+            .find(|b| b.spec.kind == models::world::schema::ZONE && b.name == *zone)
+            .and_then(|b| match b.get("region") {
+                Some(Typed::Str(r)) => Some(r.as_str()),
+                _ => None,
+            })
+            .unwrap_or("");
+        let r = match regions.iter().position(|x| *x == region) {
+            Some(r) => r,
+            None => {
+                regions.push(region);
+                regions.len() - 1
+            }
+        };
+        for h in hosts {
+            if let Some(i) = world.hosts.iter().position(|x| x.name == *h) {
+                place[i] = Some((z as u32, r as u32));
+            }
+        }
+    }
+    world.network.zones = place;
+}
+
 /// Builds the world from a checked scenario, with `seed` fixing the jitter of `every`: its
 /// hosts (a Raft cluster's servers and clients first, then the hosts the scenario declares, or
 /// implicit ones), the network, the services placed on them, the fault plan and the checks.
@@ -417,6 +451,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
             hint: "add `duration 30s` to the scenario (or pass --until)",
         });
     }
+    place_in_zones(checked, &mut world);
     if errors.is_empty() {
         Ok(Wired { world, endless })
     } else {

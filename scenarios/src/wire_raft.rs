@@ -12,7 +12,8 @@ use simcore::{Dist, SimDuration, SimTime};
 
 use crate::ast::{Check, ValueKind};
 use crate::check::{
-    ActionKind, Checked, CheckedAction, Partition, Target, Typed, duration_dist, node_names,
+    ActionKind, Checked, CheckedAction, CheckedArg, Partition, Target, Typed, duration_dist,
+    node_names,
 };
 use crate::diag::Diagnostic;
 use crate::wire::{Step, Window, plan};
@@ -266,6 +267,10 @@ pub fn network_config(checked: &Checked) -> NetworkConfig {
             Some(Typed::Choice(name)) => Topology::from_name(name).unwrap_or_default(),
             _ => Topology::FullMesh,
         },
+        // Filled in once every host is known (`crate::wire::place_in_zones`).
+        zones: Vec::new(),
+        cross_zone: network.and_then(|b| b.dist("cross_zone")).cloned(),
+        cross_region: network.and_then(|b| b.dist("cross_region")).cloned(),
     }
 }
 
@@ -280,6 +285,7 @@ pub fn schedule(
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<(SimTime, Fault)> {
+    let zones = zone_hosts(checked);
     let steps = plan(checked, seed, errors, |a| {
         if let CheckedAction::Load { component, .. } = a {
             if load != Some(component.as_str()) {
@@ -294,7 +300,7 @@ pub fn schedule(
             what: format!("`{verb}` window"),
             hint: "windows of one verb must not overlap: what their ends undo would be ambiguous",
         };
-        fault(a, nodes).map(|f| Some((f, window)))
+        fault(a, nodes, &zones).map(|f| Some((f, window)))
     });
     steps
         .into_iter()
@@ -337,7 +343,33 @@ fn targets(t: &Target, nodes: &[String]) -> Result<Targets, String> {
 }
 
 /// One checked action as a cluster fault.
-fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
+/// Each zone's name and the names of the hosts in it.
+pub fn zone_hosts(checked: &Checked) -> Vec<(String, Vec<String>)> {
+    checked
+        .blocks
+        .iter()
+        .filter(|b| b.spec.kind == models::world::schema::ZONE)
+        .map(|z| {
+            let hosts = checked
+                .hosts
+                .iter()
+                .filter(|h| {
+                    checked.blocks.get(h.block).is_some_and(
+                        |b| matches!(b.get("zone"), Some(Typed::Ref(name)) if *name == z.name),
+                    )
+                })
+                .map(|h| h.name.clone())
+                .collect();
+            (z.name.clone(), hosts)
+        })
+        .collect()
+}
+
+fn fault(
+    a: &CheckedAction,
+    nodes: &[String],
+    zones: &[(String, Vec<String>)],
+) -> Result<Fault, String> {
     let kind = match a {
         CheckedAction::Load {
             property, value, ..
@@ -467,6 +499,31 @@ fn fault(a: &CheckedAction, nodes: &[String]) -> Result<Fault, String> {
                 },
                 other => return Err(format!("unknown disk fault `{other}`")),
             }
+        }
+        ActionKind::Other {
+            verb: "outage",
+            args,
+        } => {
+            let zone = match args.first() {
+                Some(CheckedArg::Component(name)) => name,
+                _ => return Err("`outage` names a zone, such as `outage a`".into()),
+            };
+            let Some((_, hosts)) = zones.iter().find(|(z, _)| z == zone) else {
+                return Err(format!(
+                    "`{zone}` is not a zone (hint: declare `zone {zone} {{ }}`)"
+                ));
+            };
+            // The hosts of the zone that faults can reach (a cluster's servers, or every host).
+            let hit: Vec<u32> = hosts
+                .iter()
+                .filter_map(|h| index_of(nodes, h).ok())
+                .collect();
+            if hit.is_empty() {
+                return Err(format!(
+                    "zone `{zone}` has no host this scenario's faults can reach"
+                ));
+            }
+            Fault::Crash(Targets::Nodes(hit))
         }
         ActionKind::Other { verb, .. } => {
             return Err(format!("the raft model does not run `{verb}` yet"));

@@ -243,3 +243,20 @@ fn bad_wiring_is_a_located_error() {
         assert!(e.contains("bad.scn:"), "located: {e}");
     }
 }
+
+/// A zone outage that the other zones absorb, and the same outage at a load they cannot: the
+/// overload, fed by the retries, outlives the outage.
+#[test]
+fn a_zone_outage_is_absorbed_with_headroom_and_is_metastable_without() {
+    let text = std::fs::read_to_string(scenario_path("zone-outage.scn")).unwrap();
+    let fits = only(&text);
+    assert!(fits.ok(), "{:?}", fits.violations());
+    assert!(
+        stat(&fits, "users.timeouts", "value") > 0.0,
+        "the outage is felt"
+    );
+    let over = only(&text.replace("rate 700/s", "rate 900/s"));
+    assert!(stat(&over, "api.queue_len", "last") > 10_000.0);
+    assert!(stat(&over, "users.failed", "value") > 10_000.0);
+    assert_eq!(stat(&over, "api.instances", "last"), 6.0, "zone b is back");
+}

@@ -52,6 +52,35 @@ pub struct NetworkConfig {
     /// How the fault domain's hosts (a Raft cluster's servers) are wired; every other host
     /// reaches every host in one hop.
     pub topology: Topology,
+    /// Each host's (zone, region), by host id (a missing entry or `None`: in no zone, every
+    /// link to it behaves as `link`).
+    pub zones: Vec<Option<(u32, u32)>>,
+    /// One-way latency between hosts in different zones of one region, and in different
+    /// regions (nanoseconds; `None`: `link`'s).
+    pub cross_zone: Option<simcore::Dist>,
+    pub cross_region: Option<simcore::Dist>,
+}
+
+impl NetworkConfig {
+    /// The link between hosts `a` and `b` where it differs from `link`: across zones or
+    /// regions.
+    fn link_between(&self, a: usize, b: usize) -> Option<LinkConfig> {
+        let (Some(Some((za, ra))), Some(Some((zb, rb)))) = (self.zones.get(a), self.zones.get(b))
+        else {
+            return None;
+        };
+        let latency = if ra != rb {
+            self.cross_region.as_ref().or(self.cross_zone.as_ref())
+        } else if za != zb {
+            self.cross_zone.as_ref()
+        } else {
+            None
+        }?;
+        Some(LinkConfig {
+            latency: latency.clone(),
+            ..self.link.clone()
+        })
+    }
 }
 
 /// A scenario, wired: everything the world needs to run it.
@@ -370,6 +399,13 @@ impl World {
             None => (0, hosts),
         };
         let mut links = Links::full_mesh(hosts, config.network.link.clone());
+        for a in 0..hosts as usize {
+            for b in 0..hosts as usize {
+                if let Some(link) = config.network.link_between(a, b) {
+                    links.set(a as u32, b as u32, link);
+                }
+            }
+        }
         if servers > 0 {
             let mut hops = config.network.topology.hops(servers, edge);
             // Hosts outside the fault domain reach each other directly.

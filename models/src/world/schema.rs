@@ -14,6 +14,9 @@ use crate::schema::{
 /// block of this kind may name a range (`host db1..db5 { ... }` declares five alike).
 pub const HOST: &str = "host";
 
+/// The kind of block that declares an availability zone, which hosts name with `zone`.
+pub const ZONE: &str = "zone";
+
 /// A host's scheduling policy: as the `cpu` block's, but optional (Linux's default, CFS), so a
 /// host needs no properties at all (`host db1 { }`).
 const HOST_POLICY: PropSpec = PropSpec {
@@ -51,7 +54,27 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     Need::Default("the raft block's fsync, or its default"),
                     "Time for the host's disk to make writes durable.",
                 ),
+                prop(
+                    "zone",
+                    PropType::Ref {
+                        kinds: &[ZONE],
+                        also: &[],
+                    },
+                    Need::Default("none"),
+                    "The availability zone the host is in: messages to hosts in other zones take the network's cross_zone or cross_region latency, and `outage ZONE` crashes its hosts.",
+                ),
             ],
+            metrics: &[],
+        },
+        KindSpec {
+            kind: ZONE,
+            doc: "An availability zone: a failure domain of hosts (`host web1 { zone a }`), in a region.",
+            props: &[prop(
+                "region",
+                PropType::Str,
+                Need::Default("\"\": every zone without one is in one region"),
+                "The region the zone is in; zones of different regions are farther apart.",
+            )],
             metrics: &[],
         },
         KindSpec {
@@ -69,6 +92,18 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     PropType::DurationDist,
                     Need::Default("uniform(1ms, 5ms)"),
                     "One-way latency of a message.",
+                ),
+                prop(
+                    "cross_zone",
+                    PropType::DurationDist,
+                    Need::Default("latency"),
+                    "One-way latency between hosts in different zones of one region.",
+                ),
+                prop(
+                    "cross_region",
+                    PropType::DurationDist,
+                    Need::Default("cross_zone"),
+                    "One-way latency between hosts in different regions.",
                 ),
                 prop(
                     "bandwidth",
@@ -123,10 +158,17 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         },
     ],
     global_metrics: &[],
-    verbs: &[PARTITION, HEAL, CLOCK, DISK],
+    verbs: &[PARTITION, HEAL, CLOCK, DISK, OUTAGE],
     properties: &[],
     events: &[],
     charts: &[],
+};
+
+/// `outage`: the hosts of a zone react, all at once.
+pub const OUTAGE: VerbSpec = VerbSpec {
+    name: "outage",
+    doc: "Crashes every host in a zone (its end, in a `during`, restarts them): a zone outage.",
+    args: &[ArgSpec::Component],
 };
 
 /// `partition`: the network reacts.
