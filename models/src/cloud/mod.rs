@@ -3,5 +3,8 @@
 //! - [`balance`]: how a load balancer picks a backend: round robin, least outstanding requests,
 //!   and the power of two choices (Mitzenmacher), checked against the supermarket model's closed
 //!   form.
+//! - [`autoscale`]: an autoscaling group's decisions: target tracking with cooldowns, boot time
+//!   and draining.
 
+pub mod autoscale;
 pub mod balance;
