@@ -5,6 +5,9 @@
 //!   form.
 //! - [`autoscale`]: an autoscaling group's decisions: target tracking with cooldowns, boot time
 //!   and draining.
+//! - [`queue`]: a durable queue with SQS's semantics: visibility timeouts, receipt handles,
+//!   redrive to a dead-letter queue, retention, delay, FIFO message groups.
 
 pub mod autoscale;
 pub mod balance;
+pub mod queue;
