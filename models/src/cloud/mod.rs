@@ -7,7 +7,10 @@
 //!   and draining.
 //! - [`queue`]: a durable queue with SQS's semantics: visibility timeouts, receipt handles,
 //!   redrive to a dead-letter queue, retention, delay, FIFO message groups.
+//! - [`functions`]: functions as a service: warm and cold execution environments, keep-alive,
+//!   provisioned and reserved concurrency, throttling; the cold fraction checked against e^(-λK).
 
 pub mod autoscale;
 pub mod balance;
+pub mod functions;
 pub mod queue;
