@@ -9,8 +9,11 @@
 //!   redrive to a dead-letter queue, retention, delay, FIFO message groups.
 //! - [`functions`]: functions as a service: warm and cold execution environments, keep-alive,
 //!   provisioned and reserved concurrency, throttling; the cold fraction checked against e^(-λK).
+//! - [`objstore`]: an object store with S3's semantics: strong consistency, versions, listing,
+//!   multipart upload and its errors, deterministic ETags, latency per request kind.
 
 pub mod autoscale;
 pub mod balance;
 pub mod functions;
+pub mod objstore;
 pub mod queue;
