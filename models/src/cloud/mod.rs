@@ -11,9 +11,13 @@
 //!   provisioned and reserved concurrency, throttling; the cold fraction checked against e^(-λK).
 //! - [`objstore`]: an object store with S3's semantics: strong consistency, versions, listing,
 //!   multipart upload and its errors, deterministic ETags, latency per request kind.
+//! - [`shardkv`]: a sharded key-value store's routing and load: a consistent-hash ring with
+//!   virtual nodes, and DynamoDB-like range partitions with per-partition token buckets, split
+//!   for heat, and a request heatmap.
 
 pub mod autoscale;
 pub mod balance;
 pub mod functions;
 pub mod objstore;
 pub mod queue;
+pub mod shardkv;
