@@ -14,10 +14,14 @@
 //! - [`shardkv`]: a sharded key-value store's routing and load: a consistent-hash ring with
 //!   virtual nodes, and DynamoDB-like range partitions with per-partition token buckets, split
 //!   for heat, and a request heatmap.
+//! - [`placement`]: container placement onto hosts by bin packing over CPU and memory (first,
+//!   best, worst fit; first fit decreasing), checked against first fit's 1.7 and FFD's 11/9
+//!   bounds on their tight instances.
 
 pub mod autoscale;
 pub mod balance;
 pub mod functions;
 pub mod objstore;
+pub mod placement;
 pub mod queue;
 pub mod shardkv;
