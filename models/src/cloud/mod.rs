@@ -17,11 +17,14 @@
 //! - [`placement`]: container placement onto hosts by bin packing over CPU and memory (first,
 //!   best, worst fit; first fit decreasing), checked against first fit's 1.7 and FFD's 11/9
 //!   bounds on their tight instances.
+//! - [`pubsub`]: a topic fanning each message out to subscribed queues (SNS to SQS), with SNS's
+//!   filter policies.
 
 pub mod autoscale;
 pub mod balance;
 pub mod functions;
 pub mod objstore;
 pub mod placement;
+pub mod pubsub;
 pub mod queue;
 pub mod shardkv;
