@@ -22,8 +22,10 @@
 //! - **Scale-in is more conservative**: it needs the metric below the target for `in_periods`
 //!   consecutive evaluations (AWS's scale-in alarm: 15 one-minute data points), and none is
 //!   made within `in_cooldown` of any scaling action, so a scale-out is not undone by the
-//!   next quiet minute. An evaluation at or above target resets the scale-in streak (and one at
-//!   or below target the scale-out streak).
+//!   next quiet minute, nor while any instance is still booting (as AWS does not scale in
+//!   during warm-up; it also keeps the in-service count, which the desired capacity is computed
+//!   from, at the desired capacity or above). An evaluation at or above target resets the
+//!   scale-in streak (and one at or below target the scale-out streak).
 //! - **Draining**: a scaled-in instance stops receiving new requests at once ([`Action::Drain`])
 //!   and is removed when the caller reports it idle ([`AutoScaler::drained`]) or when the drain
 //!   timeout passes (AWS ELB's deregistration delay), whichever comes first. The newest
@@ -298,6 +300,7 @@ impl AutoScaler {
 
     fn may_scale_in(&self, now: SimTime) -> bool {
         self.below_streak >= self.config.in_periods
+            && self.booting().next().is_none()
             && self
                 .last_action
                 .is_none_or(|t| now >= t.saturating_add(self.config.in_cooldown))
@@ -585,6 +588,30 @@ mod tests {
         // Straight after the scale-in a spike scales out (out cooldown from 60 s has passed).
         let e = g.evaluate(secs(420), 1.0);
         assert_eq!(launched(&e.actions).len(), 2);
+    }
+
+    /// While instances boot the group does not scale in, even past the cooldown: draining the
+    /// in-service ones would leave nothing serving until the boot ends.
+    #[test]
+    fn no_scale_in_while_booting() {
+        let mut g = AutoScaler::new(AutoscaleConfig {
+            min: 1,
+            initial: 1,
+            in_periods: 1,
+            in_cooldown: SimDuration::ZERO,
+            boot: SimDuration::from_secs(600),
+            ..config()
+        })
+        .unwrap();
+        assert_eq!(launched(&g.evaluate(secs(60), 1.5).actions).len(), 2);
+        // The load falls at once: desired ceil(1 * 0.1 / 0.5) = 1 against a capacity of 3.
+        for t in [120, 180, 600] {
+            assert!(g.evaluate(secs(t), 0.1).actions.is_empty(), "at {t}");
+        }
+        g.advance(secs(660));
+        let e = g.evaluate(secs(660), 0.1);
+        assert_eq!(e.actions.len(), 2, "{e:?}");
+        assert_eq!(g.in_service().collect::<Vec<_>>(), [0]);
     }
 
     /// No sample (NaN) changes nothing; exact target holds steady; ceil does not round float

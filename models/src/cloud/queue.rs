@@ -218,6 +218,12 @@ impl<T: Clone> Queue<T> {
         if group.is_some() != self.config.fifo {
             return Err(QueueError::GroupMismatch);
         }
+        debug_assert!(
+            self.messages
+                .last_key_value()
+                .is_none_or(|(_, m)| m.sent_at <= now),
+            "sends must come in time order (retention expires by id)"
+        );
         self.expire(now);
         let id = self.next_id;
         self.next_id += 1;
