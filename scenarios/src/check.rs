@@ -133,6 +133,15 @@ impl CheckedBlock {
         }
     }
 
+    /// A float property's value (an integer written for a float reads as one).
+    pub fn float(&self, prop: &str) -> Option<f64> {
+        match self.get(prop) {
+            Some(Typed::Float(x)) => Some(*x),
+            Some(Typed::Count(n)) => Some(*n as f64),
+            _ => None,
+        }
+    }
+
     pub fn probability(&self, prop: &str) -> Option<f64> {
         match self.get(prop) {
             Some(Typed::Probability(p)) => Some(*p),

@@ -1,10 +1,13 @@
 //! Wiring for the cloud family: `service` blocks on hosts (or unplaced), `client` loads, and the
 //! `load` changes of the clients' rates.
 
+use models::cloud::autoscale::AutoscaleConfig;
 use models::cloud::balance::Balance;
 use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
 use models::world::WorldConfig;
-use models::world::cloud::{ClientConfig, CloudConfig, Downstream, RateChange, ServiceConfig};
+use models::world::cloud::{
+    Autoscale, ClientConfig, CloudConfig, Downstream, Prices, RateChange, ScaleOn, ServiceConfig,
+};
 use simcore::{Dist, SimDuration};
 
 use crate::check::{Checked, CheckedAction, CheckedBlock, Typed};
@@ -53,6 +56,48 @@ fn policy(b: &CheckedBlock) -> CallPolicy {
     }
 }
 
+/// A service's autoscaling group, if it has one; an impossible one is a located error.
+fn autoscale(b: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Autoscale> {
+    let on = ScaleOn::from_name(b.choice("autoscale")?)?;
+    let min = b.count("min_instances").unwrap_or(1) as u32;
+    let max = b
+        .count("max_instances")
+        .map_or(min.saturating_mul(10), |n| n as u32);
+    let initial = b.count("instances").map_or(min, |n| n as u32);
+    let d = AutoscaleConfig::aws_like(min, max, 0.6, SimDuration::from_secs(60));
+    let config = AutoscaleConfig {
+        min,
+        max,
+        initial,
+        target: b.float("target").unwrap_or(match on {
+            ScaleOn::Cpu => 0.6,
+            ScaleOn::Queue => 10.0,
+        }),
+        period: b.duration("scale_period").unwrap_or(d.period),
+        out_periods: b
+            .count("scale_out_periods")
+            .map_or(d.out_periods, |n| n as u32),
+        in_periods: b
+            .count("scale_in_periods")
+            .map_or(d.in_periods, |n| n as u32),
+        out_cooldown: b.duration("cooldown").unwrap_or(d.out_cooldown),
+        in_cooldown: b.duration("cooldown").unwrap_or(d.in_cooldown),
+        boot: b.duration("boot").unwrap_or(d.boot),
+        drain_timeout: b.duration("drain_timeout").unwrap_or(d.drain_timeout),
+    };
+    // The group checks itself; its message names what is wrong.
+    if let Err(e) = models::cloud::autoscale::AutoScaler::new(config.clone()) {
+        errors.push(at_prop(
+            b,
+            "autoscale",
+            format!("service `{}`: {e}", b.name),
+            "min_instances <= instances <= max_instances, and a positive target",
+        ));
+        return None;
+    }
+    Some(Autoscale { on, config })
+}
+
 /// A diagnostic at `prop`'s value in `b` (or at the block when it is not given).
 fn at_prop(b: &CheckedBlock, prop: &str, message: String, hint: &str) -> Diagnostic {
     let span = b.props.get(prop).map_or(b.span, |p| p.1);
@@ -95,7 +140,17 @@ pub fn wire_cloud(
     };
     let mut cloud = CloudConfig::default();
     for b in &services {
-        let instances: Vec<Option<u32>> = if b.placement.is_empty() {
+        let autoscale = autoscale(b, errors);
+        let instances: Vec<Option<u32>> = if let Some(a) = &autoscale {
+            // Room for the largest group: instance k on the k-th host, cycling.
+            let hosts: Vec<Option<u32>> = b.placement.iter().map(|h| host_id(h)).collect();
+            (0..a.config.max as usize)
+                .map(|k| match hosts.as_slice() {
+                    [] => None,
+                    hs => hs[k % hs.len()],
+                })
+                .collect()
+        } else if b.placement.is_empty() {
             vec![None; b.count("instances").unwrap_or(1) as usize]
         } else {
             if b.get("instances").is_some() {
@@ -150,6 +205,11 @@ pub fn wire_cloud(
                 .unwrap_or(Balance::RoundRobin),
             health_check: b.duration("health_check"),
             calls,
+            autoscale,
+            prices: Prices {
+                instance_hour: b.float("instance_price").unwrap_or(0.0),
+                million_requests: b.float("request_price").unwrap_or(0.0),
+            },
         });
     }
     refuse_call_cycles(&services, &cloud, errors);

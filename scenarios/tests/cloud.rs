@@ -260,3 +260,65 @@ fn a_zone_outage_is_absorbed_with_headroom_and_is_metastable_without() {
     assert!(stat(&over, "users.failed", "value") > 10_000.0);
     assert_eq!(stat(&over, "api.instances", "last"), 6.0, "zone b is back");
 }
+
+/// autoscaling-lag.scn without its sweep, with `change` applied to its text.
+fn lag_with(change: impl Fn(String) -> String) -> scenarios::RunReport {
+    let text = std::fs::read_to_string(scenario_path("autoscaling-lag.scn"))
+        .unwrap()
+        .replace("\n  sweep api.boot in [10s, 90s]\n", "");
+    let changed = change(text.clone());
+    assert_ne!(changed, text, "the change must apply");
+    only(&changed)
+}
+
+/// autoscaling-lag.scn with a boot time of `boot` (90s is the file's own).
+fn lag(boot: &str) -> scenarios::RunReport {
+    if boot == "90s" {
+        let text = std::fs::read_to_string(scenario_path("autoscaling-lag.scn")).unwrap();
+        return only(&text.replace("\n  sweep api.boot in [10s, 90s]\n", ""));
+    }
+    lag_with(|t| t.replace("boot 90s", &format!("boot {boot}")))
+}
+
+/// The group's capacity comes late: a faster boot loses fewer calls, tracking the queue (which
+/// does not saturate as CPU does) grows the group further, and a group left alone long enough
+/// scales back in. Cost is the instance-hours at their price.
+#[test]
+fn autoscaling_lags_by_evaluation_and_boot_and_costs_its_instance_hours() {
+    let vm = lag("90s");
+    let container = lag("10s");
+    let failed = |r| stat(r, "users.failed", "value");
+    assert!(
+        failed(&container) < 0.8 * failed(&vm),
+        "{} {}",
+        failed(&container),
+        failed(&vm)
+    );
+    for r in [&vm, &container] {
+        let (hours, cost) = (
+            stat(r, "api.instance_hours", "last"),
+            stat(r, "api.cost", "last"),
+        );
+        assert!((cost - 0.10 * hours).abs() < 1e-9, "{cost} {hours}");
+        // At least two instances for 20 minutes; more once it scaled.
+        assert!(hours > 2.0 * 20.0 / 60.0 + 0.1, "{hours}");
+    }
+    let by_queue = lag_with(|t| {
+        t.replace(
+            "autoscale cpu\n    target 0.6",
+            "autoscale queue\n    target 20",
+        )
+    });
+    assert!(stat(&by_queue, "api.instances", "max") > stat(&vm, "api.instances", "max"));
+    // Without a group: two instances for the whole run, exactly 2 x 20 minutes.
+    let fixed = lag_with(|t| {
+        let from = t.find("    autoscale cpu").unwrap();
+        let to = t.find("    instance_price").unwrap();
+        format!("{}    instances 2\n{}", &t[..from], &t[to..])
+    });
+    assert!((stat(&fixed, "api.instance_hours", "last") - 2.0 / 3.0).abs() < 1e-9);
+    assert!(failed(&fixed) > failed(&vm));
+    // Fifteen quiet minutes after the spike, the group scales in.
+    let long = lag_with(|t| t.replace("duration 20m", "duration 45m"));
+    assert!(stat(&long, "api.instances", "last") < stat(&long, "api.instances", "max"));
+}

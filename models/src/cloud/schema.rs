@@ -11,6 +11,7 @@ use crate::raft::schema::{CRASH, RESTART};
 
 use super::balance::Balance;
 use super::call::Jitter;
+use crate::world::cloud::ScaleOn;
 
 const SERVICE_REF: PropType = PropType::Ref {
     kinds: &["service"],
@@ -154,7 +155,21 @@ const SERVER_METRICS: &[MetricSpec] = &[
         MetricKind::Gauge,
         "Requests being served, over all instances.",
     ),
-    metric("instances", MetricKind::Gauge, "Instances up."),
+    metric(
+        "instances",
+        MetricKind::Gauge,
+        "Instances in service and up.",
+    ),
+    metric(
+        "instance_hours",
+        MetricKind::Gauge,
+        "Instance-hours so far (launched instances, booting and draining included).",
+    ),
+    metric(
+        "cost",
+        MetricKind::Gauge,
+        "Dollars so far: instance-hours at instance_price and requests at request_price.",
+    ),
 ];
 
 /// A service's metrics: its own, and a caller's for its calls to another.
@@ -268,6 +283,84 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 BREAKER_WINDOW,
                 BREAKER_COOLDOWN,
                 HEDGE,
+                prop(
+                    "autoscale",
+                    PropType::Choice(ScaleOn::NAMES),
+                    Need::Default("none: a fixed number of instances"),
+                    "An autoscaling group tracking cpu (busy workers over workers, averaged over the period) or queue (requests waiting per instance) at `target`.",
+                ),
+                prop(
+                    "target",
+                    PropType::Float { min: 0.0, max: 1e9 },
+                    Need::Default("0.6 for cpu, 10 for queue"),
+                    "The tracked metric's target: the group sizes itself to hold it there (desired = ceil(in service x metric / target)).",
+                ),
+                prop(
+                    "min_instances",
+                    PropType::Count {
+                        min: 1,
+                        max: 100_000,
+                    },
+                    Need::Default("1"),
+                    "The fewest instances the group keeps.",
+                ),
+                prop(
+                    "max_instances",
+                    PropType::Count {
+                        min: 1,
+                        max: 100_000,
+                    },
+                    Need::Default("10 times min_instances"),
+                    "The most instances the group launches.",
+                ),
+                prop(
+                    "scale_period",
+                    PropType::Duration,
+                    Need::Default("60s"),
+                    "How often the group is evaluated.",
+                ),
+                prop(
+                    "scale_out_periods",
+                    PropType::Count { min: 1, max: 1000 },
+                    Need::Default("3"),
+                    "Evaluations in a row above target before the group scales out (AWS's alarm: 3).",
+                ),
+                prop(
+                    "scale_in_periods",
+                    PropType::Count { min: 1, max: 1000 },
+                    Need::Default("15"),
+                    "Evaluations in a row below target before the group scales in (AWS's alarm: 15).",
+                ),
+                prop(
+                    "cooldown",
+                    PropType::Duration,
+                    Need::Default("300s"),
+                    "No scale-out within this of the last, and no scale-in within this of any scaling.",
+                ),
+                prop(
+                    "boot",
+                    PropType::Duration,
+                    Need::Default("60s"),
+                    "Time from launching an instance to its serving requests.",
+                ),
+                prop(
+                    "drain_timeout",
+                    PropType::Duration,
+                    Need::Default("300s"),
+                    "A scaled-in instance gets no new requests and leaves when idle, or after this (what it still holds is lost).",
+                ),
+                prop(
+                    "instance_price",
+                    PropType::Float { min: 0.0, max: 1e9 },
+                    Need::Default("0"),
+                    "Dollars per instance-hour (launched instances, booting and draining included).",
+                ),
+                prop(
+                    "request_price",
+                    PropType::Float { min: 0.0, max: 1e9 },
+                    Need::Default("0"),
+                    "Dollars per million requests served.",
+                ),
             ],
             metrics: &SERVICE_METRICS,
         },

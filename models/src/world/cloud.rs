@@ -46,6 +46,7 @@ use std::collections::VecDeque;
 use simcore::metrics::{CounterId, GaugeId, HistogramId};
 use simcore::{Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, TraceEvent, Unit};
 
+use crate::cloud::autoscale::{Action, AutoScaler, AutoscaleConfig, InstanceId};
 use crate::cloud::balance::{Balance, Balancer};
 use crate::cloud::call::{Breaker, CallPolicy, RetryBudget};
 use crate::network::{Fate, Links};
@@ -78,6 +79,45 @@ pub struct ServiceConfig {
     /// How often the balancers learn which instances are up.
     pub health_check: Option<SimDuration>,
     pub calls: Option<Downstream>,
+    /// An autoscaling group: `instances` holds room for its largest size (an instance `k` on
+    /// the host `k` mod the hosts placed on), of which the first `initial` start in service.
+    pub autoscale: Option<Autoscale>,
+    /// Dollars per instance-hour and per million requests served (`NAME.cost`).
+    pub prices: Prices,
+}
+
+/// What an autoscaling group tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleOn {
+    /// The in-service instances' busy workers over their workers, averaged over the period.
+    Cpu,
+    /// Requests waiting per in-service instance, when the group is evaluated.
+    Queue,
+}
+
+impl ScaleOn {
+    pub const NAMES: &'static [&'static str] = &["cpu", "queue"];
+
+    pub fn from_name(name: &str) -> Option<ScaleOn> {
+        match name {
+            "cpu" => Some(ScaleOn::Cpu),
+            "queue" => Some(ScaleOn::Queue),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Autoscale {
+    pub on: ScaleOn,
+    pub config: AutoscaleConfig,
+}
+
+/// What running a service costs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Prices {
+    pub instance_hour: f64,
+    pub million_requests: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +174,10 @@ pub enum CloudEv {
     Health { service: u32 },
     /// Rate change `index` takes effect.
     Change { index: u32 },
+    /// A service's autoscaling group is evaluated.
+    Scale { service: u32 },
+    /// A service's autoscaling group has an instance to bring into service or to remove.
+    ScaleDue { service: u32 },
 }
 
 impl TraceEvent for CloudEv {
@@ -165,6 +209,12 @@ impl TraceEvent for CloudEv {
             }
             CloudEv::Change { index } => {
                 e.u8(28).u32(index);
+            }
+            CloudEv::Scale { service } => {
+                e.u8(29).u32(service);
+            }
+            CloudEv::ScaleDue { service } => {
+                e.u8(30).u32(service);
             }
         }
     }
@@ -281,9 +331,17 @@ struct Rpc {
 struct Instance {
     service: u32,
     host: Option<u32>,
+    /// Its host is up.
     up: bool,
     /// As the balancers see it (the last health check's finding).
     healthy: bool,
+    /// In service: launched, booted, not draining. The balancers offer an instance that is
+    /// active and healthy.
+    active: bool,
+    /// Launched (booting, in service or draining): it costs.
+    launched: bool,
+    /// Its identity in the service's autoscaling group.
+    scaled: Option<InstanceId>,
     /// Requests being served.
     serving: Vec<(u32, u32)>,
     queue: VecDeque<(u32, u32)>,
@@ -298,6 +356,8 @@ struct ServiceMetrics {
     queue_len: GaugeId,
     busy: GaugeId,
     instances: GaugeId,
+    instance_hours: GaugeId,
+    cost: GaugeId,
 }
 
 #[derive(Debug)]
@@ -309,7 +369,52 @@ struct Service {
     balance_stream: RngStream,
     queued: u64,
     busy: u64,
+    /// Instances not offered to balancers (inactive or unhealthy): picks take the fast path
+    /// when there are none.
+    unoffered: u32,
+    scaler: Option<AutoScaler>,
+    /// Busy workers integrated over time since the last evaluation (worker-nanoseconds).
+    busy_area: f64,
+    busy_since: SimTime,
+    /// Launched instances integrated over time (instance-nanoseconds), up to `launched_since`.
+    instance_ns: f64,
+    launched_since: SimTime,
+    launched: u32,
+    /// The group's boot completion or drain deadline an event is scheduled for.
+    due: Option<SimTime>,
+    /// Requests served (for the cost).
+    served: u64,
     metrics: Option<ServiceMetrics>,
+}
+
+impl Service {
+    /// The busy count changes at `now`: the time at the old count goes into the area.
+    fn set_busy(&mut self, now: SimTime, busy: u64) {
+        self.busy_area +=
+            self.busy as f64 * now.saturating_since(self.busy_since).as_nanos() as f64;
+        self.busy_since = now;
+        self.busy = busy;
+    }
+
+    /// The launched count changes at `now`.
+    fn set_launched(&mut self, now: SimTime, launched: u32) {
+        self.instance_ns +=
+            self.launched as f64 * now.saturating_since(self.launched_since).as_nanos() as f64;
+        self.launched_since = now;
+        self.launched = launched;
+    }
+
+    /// Instance-hours so far, and their cost with the requests served.
+    fn cost(&self, now: SimTime, served: u64) -> (f64, f64) {
+        let ns = self.instance_ns
+            + self.launched as f64 * now.saturating_since(self.launched_since).as_nanos() as f64;
+        let hours = ns / 3.6e12;
+        let p = self.config.prices;
+        (
+            hours,
+            hours * p.instance_hour + served as f64 / 1e6 * p.million_requests,
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -393,12 +498,27 @@ impl Cloud {
                 return Err(format!("service `{}` has no instances", sc.name));
             }
             let first = instances.len() as u32;
-            for host in &sc.instances {
+            let scaler = match &sc.autoscale {
+                Some(a) => Some(
+                    AutoScaler::new(a.config.clone())
+                        .map_err(|e| format!("service `{}`: {e}", sc.name))?,
+                ),
+                None => None,
+            };
+            let initial = match &sc.autoscale {
+                Some(a) => a.config.initial as usize,
+                None => sc.instances.len(),
+            };
+            for (k, host) in sc.instances.iter().enumerate() {
+                let on = k < initial;
                 instances.push(Instance {
                     service: s as u32,
                     host: *host,
                     up: true,
                     healthy: true,
+                    active: on,
+                    launched: on,
+                    scaled: (on && scaler.is_some()).then_some(k as InstanceId),
                     serving: Vec::with_capacity(sc.concurrency.min(1024) as usize),
                     queue: VecDeque::new(),
                 });
@@ -406,6 +526,15 @@ impl Cloud {
             services.push(Service {
                 stream: RngStream::derive(seed, &format!("{}.service", sc.name)),
                 balance_stream: RngStream::derive(seed, &format!("{}.balance", sc.name)),
+                unoffered: (sc.instances.len() - initial) as u32,
+                scaler,
+                busy_area: 0.0,
+                busy_since: SimTime::ZERO,
+                instance_ns: 0.0,
+                launched_since: SimTime::ZERO,
+                launched: initial as u32,
+                due: None,
+                served: 0,
                 config: sc,
                 first,
                 queued: 0,
@@ -508,12 +637,10 @@ impl Cloud {
                 queue_len: m.gauge(&n, "queue_len").map_err(setup)?,
                 busy: m.gauge(&n, "busy").map_err(setup)?,
                 instances: m.gauge(&n, "instances").map_err(setup)?,
+                instance_hours: m.gauge(&n, "instance_hours").map_err(setup)?,
+                cost: m.gauge(&n, "cost").map_err(setup)?,
             };
-            m.set(
-                metrics.instances,
-                SimTime::ZERO,
-                s.config.instances.len() as f64,
-            );
+            m.set(metrics.instances, SimTime::ZERO, s.launched as f64);
             s.metrics = Some(metrics);
         }
         for c in &mut self.callers {
@@ -551,7 +678,30 @@ impl Cloud {
         for (i, c) in self.changes.iter().enumerate() {
             ctx.schedule_at(c.at, CloudEv::Change { index: i as u32 }.into());
         }
+        for (s, svc) in self.services.iter().enumerate() {
+            if let Some(a) = &svc.config.autoscale {
+                ctx.schedule_in(a.config.period, CloudEv::Scale { service: s as u32 }.into());
+            }
+        }
         Ok(())
+    }
+
+    /// The run ends: each service's instance-hours and cost so far.
+    pub fn finish<E: From<CloudEv> + TraceEvent>(&mut self, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        for s in 0..self.services.len() {
+            self.report_cost(s, now, ctx);
+        }
+    }
+
+    fn report_cost<E: TraceEvent>(&self, s: usize, now: SimTime, ctx: &mut Ctx<'_, E>) {
+        let svc = &self.services[s];
+        if let Some(m) = &svc.metrics {
+            let (hours, cost) = svc.cost(now, svc.served);
+            let metrics = ctx.metrics();
+            metrics.set(m.instance_hours, now, hours);
+            metrics.set(m.cost, now, cost);
+        }
     }
 
     fn schedule_arrival<E: From<CloudEv> + TraceEvent>(
@@ -619,9 +769,24 @@ impl Cloud {
                 for inst in &mut self.instances[first..first + n] {
                     inst.healthy = inst.up;
                 }
+                self.refresh_offered(service as usize);
                 if let Some(every) = every {
                     ctx.schedule_in(every, CloudEv::Health { service }.into());
                 }
+            }
+            CloudEv::Scale { service } => self.scale(service as usize, ctx, links),
+            CloudEv::ScaleDue { service } => {
+                let s = service as usize;
+                let now = ctx.now();
+                self.services[s].due = None;
+                let actions = match self.services[s].scaler.as_mut() {
+                    Some(sc) => sc.advance(now),
+                    None => return,
+                };
+                for a in actions {
+                    self.apply(s, a, ctx);
+                }
+                self.schedule_due(s, ctx);
             }
             CloudEv::Change { index } => {
                 let Some(change) = self.changes.get(index as usize) else {
@@ -754,8 +919,7 @@ impl Cloud {
         let n = s.config.instances.len();
         let caller = &mut self.callers[ci];
         let rng = &mut s.balance_stream;
-        let all = self.instances[first..first + n].iter().all(|i| i.healthy);
-        if all && avoid.is_none() {
+        if s.unoffered == 0 && avoid.is_none() {
             return caller
                 .balancer
                 .pick(&caller.outstanding, rng)
@@ -764,16 +928,17 @@ impl Cloud {
         self.view.clear();
         self.view_index.clear();
         for (k, inst) in self.instances[first..first + n].iter().enumerate() {
-            if inst.healthy && Some((first + k) as u32) != avoid {
+            if inst.active && inst.healthy && Some((first + k) as u32) != avoid {
                 self.view.push(caller.outstanding[k]);
                 self.view_index.push(k as u32);
             }
         }
         if self.view.is_empty()
             && let Some(a) = avoid
+            && self.instances[a as usize].active
             && self.instances[a as usize].healthy
         {
-            return Some(a - first as u32); // the only healthy one
+            return Some(a - first as u32); // the only one offered
         }
         let i = caller.balancer.pick(&self.view, rng)?;
         self.view_index.get(i).copied()
@@ -820,7 +985,7 @@ impl Cloud {
             return; // a duplicate
         }
         let inst = &mut self.instances[r.instance as usize];
-        if !inst.up {
+        if !inst.up || !inst.launched {
             r.state = RpcState::Over;
             if !r.waiting {
                 self.rpcs.remove(rpc);
@@ -864,7 +1029,7 @@ impl Cloud {
         let inst = &mut self.instances[i as usize];
         inst.serving.push(rpc);
         let svc = &mut self.services[inst.service as usize];
-        svc.busy += 1;
+        svc.set_busy(now, svc.busy + 1);
         let rng = &mut svc.stream;
         let d = match &svc.config.slow {
             Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
@@ -905,8 +1070,11 @@ impl Cloud {
         inst.serving.retain(|x| *x != (rpc, epoch));
         let s = inst.service;
         let next = inst.queue.pop_front();
+        let idle = next.is_none() && inst.serving.is_empty() && !inst.active;
+        let scaled = inst.scaled;
         let svc = &mut self.services[s as usize];
-        svc.busy -= 1;
+        svc.set_busy(now, svc.busy - 1);
+        svc.served += 1;
         if let Some(m) = &svc.metrics {
             let metrics = ctx.metrics();
             metrics.add(m.served, 1);
@@ -921,6 +1089,16 @@ impl Cloud {
                 ctx.metrics().set(m.queue_len, now, svc.queued as f64);
             }
             self.serve(i, n, ctx);
+        }
+        // A draining instance with nothing left leaves the group.
+        if idle
+            && let Some(id) = scaled
+            && let Some(a) = self.services[s as usize]
+                .scaler
+                .as_mut()
+                .and_then(|sc| sc.drained(id, now))
+        {
+            self.apply(s as usize, a, ctx);
         }
         let svc = &self.services[s as usize];
         match svc.config.calls.as_ref().map(|d| d.fanout) {
@@ -1195,32 +1373,7 @@ impl Cloud {
                 continue;
             }
             inst.up = false;
-            let lost: Vec<(u32, u32)> =
-                inst.serving.drain(..).chain(inst.queue.drain(..)).collect();
-            let s = inst.service as usize;
-            let mut queued = 0;
-            let mut serving = 0;
-            for rpc in lost {
-                if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
-                    match r.state {
-                        RpcState::Queued => queued += 1,
-                        RpcState::Serving => serving += 1,
-                        _ => {}
-                    }
-                    r.state = RpcState::Over;
-                    if !r.waiting {
-                        self.rpcs.remove(rpc.0);
-                    }
-                }
-            }
-            let svc = &mut self.services[s];
-            svc.queued -= queued;
-            svc.busy -= serving;
-            if let Some(m) = &svc.metrics {
-                let metrics = ctx.metrics();
-                metrics.set(m.queue_len, now, svc.queued as f64);
-                metrics.set(m.busy, now, svc.busy as f64);
-            }
+            self.lose_work(i, now, ctx);
         }
         // Requests waiting for downstream calls on the host are lost too: their calls' answers
         // find them over.
@@ -1242,6 +1395,167 @@ impl Cloud {
         self.count_up(now, ctx);
     }
 
+    /// Instance `i` loses what it queued and was serving (a crash, or its removal).
+    fn lose_work<E: TraceEvent>(&mut self, i: usize, now: SimTime, ctx: &mut Ctx<'_, E>) {
+        let inst = &mut self.instances[i];
+        let lost: Vec<(u32, u32)> = inst.serving.drain(..).chain(inst.queue.drain(..)).collect();
+        let s = inst.service as usize;
+        let mut queued = 0;
+        let mut serving = 0;
+        for rpc in lost {
+            if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
+                match r.state {
+                    RpcState::Queued => queued += 1,
+                    RpcState::Serving => serving += 1,
+                    _ => {}
+                }
+                r.state = RpcState::Over;
+                if !r.waiting {
+                    self.rpcs.remove(rpc.0);
+                }
+            }
+        }
+        let svc = &mut self.services[s];
+        svc.queued -= queued;
+        svc.set_busy(now, svc.busy - serving);
+        if let Some(m) = &svc.metrics {
+            let metrics = ctx.metrics();
+            metrics.set(m.queue_len, now, svc.queued as f64);
+            metrics.set(m.busy, now, svc.busy as f64);
+        }
+    }
+
+    /// The instances of service `s` the balancers do not offer, counted again after a change.
+    fn refresh_offered(&mut self, s: usize) {
+        let svc = &mut self.services[s];
+        let first = svc.first as usize;
+        let n = svc.config.instances.len();
+        svc.unoffered = self.instances[first..first + n]
+            .iter()
+            .filter(|i| !(i.active && i.healthy))
+            .count() as u32;
+    }
+
+    /// Service `s`'s autoscaling group is evaluated on the metric it tracks over the period
+    /// just ended.
+    fn scale<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        s: usize,
+        ctx: &mut Ctx<'_, E>,
+        _links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let svc = &mut self.services[s];
+        let Some(a) = svc.config.autoscale.as_ref() else {
+            return;
+        };
+        let (on, period) = (a.on, a.config.period);
+        let first = svc.first as usize;
+        let n = svc.config.instances.len();
+        let active = self.instances[first..first + n]
+            .iter()
+            .filter(|i| i.active)
+            .count() as f64;
+        svc.set_busy(now, svc.busy);
+        let metric = match on {
+            ScaleOn::Cpu => {
+                let workers = active * svc.config.concurrency as f64;
+                svc.busy_area / (workers * period.as_nanos() as f64)
+            }
+            ScaleOn::Queue => svc.queued as f64 / active,
+        };
+        svc.busy_area = 0.0;
+        let Some(scaler) = svc.scaler.as_mut() else {
+            return;
+        };
+        let evaluation = scaler.evaluate(now, metric);
+        ctx.schedule_at(
+            evaluation.next_at,
+            CloudEv::Scale { service: s as u32 }.into(),
+        );
+        for action in evaluation.actions {
+            self.apply(s, action, ctx);
+        }
+        self.schedule_due(s, ctx);
+    }
+
+    /// Schedules the group's next boot completion or drain deadline, if any.
+    fn schedule_due<E: From<CloudEv> + TraceEvent>(&mut self, s: usize, ctx: &mut Ctx<'_, E>) {
+        let svc = &mut self.services[s];
+        let Some(at) = svc.scaler.as_ref().and_then(|sc| sc.next_deadline()) else {
+            return;
+        };
+        if svc.due.is_none_or(|d| at < d || d < ctx.now()) {
+            svc.due = Some(at);
+            ctx.schedule_at(at, CloudEv::ScaleDue { service: s as u32 }.into());
+        }
+    }
+
+    /// Carries out one of an autoscaling group's actions on service `s`'s instances.
+    fn apply<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        s: usize,
+        action: Action,
+        ctx: &mut Ctx<'_, E>,
+    ) {
+        let now = ctx.now();
+        let svc = &self.services[s];
+        let first = svc.first as usize;
+        let n = svc.config.instances.len();
+        let slot_of = |instances: &[Instance], id: InstanceId| {
+            (first..first + n).find(|&i| instances[i].scaled == Some(id))
+        };
+        match action {
+            Action::Launch { id, .. } => {
+                let Some(i) = (first..first + n).find(|&i| !self.instances[i].launched) else {
+                    debug_assert!(false, "a group launches at most its max");
+                    return;
+                };
+                let inst = &mut self.instances[i];
+                inst.launched = true;
+                inst.scaled = Some(id);
+                let svc = &mut self.services[s];
+                svc.set_launched(now, svc.launched + 1);
+            }
+            Action::InService { id, .. } => {
+                if let Some(i) = slot_of(&self.instances, id) {
+                    let inst = &mut self.instances[i];
+                    inst.active = true;
+                    inst.healthy = inst.up;
+                }
+            }
+            Action::Drain { id, .. } => {
+                if let Some(i) = slot_of(&self.instances, id) {
+                    let inst = &mut self.instances[i];
+                    inst.active = false;
+                    if inst.serving.is_empty()
+                        && inst.queue.is_empty()
+                        && let Some(a) = self.services[s]
+                            .scaler
+                            .as_mut()
+                            .and_then(|sc| sc.drained(id, now))
+                    {
+                        self.apply(s, a, ctx);
+                    }
+                }
+            }
+            Action::Remove { id, .. } => {
+                if let Some(i) = slot_of(&self.instances, id) {
+                    self.lose_work(i, now, ctx);
+                    let inst = &mut self.instances[i];
+                    inst.launched = false;
+                    inst.active = false;
+                    inst.scaled = None;
+                    let svc = &mut self.services[s];
+                    svc.set_launched(now, svc.launched - 1);
+                }
+            }
+        }
+        self.refresh_offered(s);
+        self.count_up(now, ctx);
+        self.report_cost(s, now, ctx);
+    }
+
     /// Host `host` restarted: its instances serve again, empty.
     pub fn restart<E: From<CloudEv> + TraceEvent>(&mut self, host: u32, ctx: &mut Ctx<'_, E>) {
         for inst in &mut self.instances {
@@ -1258,7 +1572,7 @@ impl Cloud {
             let n = s.config.instances.len();
             let up = self.instances[first..first + n]
                 .iter()
-                .filter(|i| i.up)
+                .filter(|i| i.up && i.active)
                 .count();
             if let Some(m) = &s.metrics {
                 ctx.metrics().set(m.instances, now, up as f64);

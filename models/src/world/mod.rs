@@ -819,6 +819,9 @@ impl Model for World {
         for cpu in &mut self.parts.cpus {
             cpu.finish(ctx);
         }
+        if let Some(c) = self.cloud.as_mut() {
+            c.finish(ctx);
+        }
         if let Some(q) = self.qnet.as_mut() {
             q.finish_in(ctx);
         }
