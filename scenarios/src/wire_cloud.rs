@@ -4,6 +4,7 @@
 use models::cloud::autoscale::AutoscaleConfig;
 use models::cloud::balance::Balance;
 use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
+use models::cloud::queue::QueueConfig;
 use models::world::WorldConfig;
 use models::world::cloud::{
     Autoscale, ClientConfig, CloudConfig, Downstream, Prices, RateChange, ScaleOn, ServiceConfig,
@@ -112,10 +113,12 @@ pub fn wire_cloud(
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Endless> {
+    // Queues first, as services of their own kind: a send is a call answered when stored.
     let services: Vec<&CheckedBlock> = checked
         .blocks
         .iter()
-        .filter(|b| b.spec.kind == "service")
+        .filter(|b| b.spec.kind == "queue")
+        .chain(checked.blocks.iter().filter(|b| b.spec.kind == "service"))
         .collect();
     let clients: Vec<&CheckedBlock> = checked
         .blocks
@@ -139,7 +142,41 @@ pub fn wire_cloud(
             .map(|i| i as u32)
     };
     let mut cloud = CloudConfig::default();
-    for b in &services {
+    for b in services.iter().filter(|b| b.spec.kind == "queue") {
+        let d = QueueConfig::default();
+        let config = QueueConfig {
+            visibility_timeout: b.duration("visibility").unwrap_or(d.visibility_timeout),
+            retention: b.duration("retention").unwrap_or(d.retention),
+            max_receive_count: b.count("max_receives").map(|n| n as u32),
+            ..d
+        };
+        // The queue checks SQS's limits itself; its message names the one broken.
+        if let Err(e) = models::cloud::queue::Queue::<()>::new(config.clone()) {
+            errors.push(at_prop(
+                b,
+                "visibility",
+                format!("queue `{}`: {e}", b.name),
+                "keep to SQS's limits: visibility at most 12h, retention 60s to 14d",
+            ));
+        }
+        cloud.services.push(ServiceConfig {
+            name: b.name.clone(),
+            instances: vec![b.placement.first().and_then(|h| host_id(h))],
+            concurrency: 1,
+            service: Dist::Constant { value: 0.0 },
+            slow: None,
+            queue_limit: None,
+            balance: Balance::RoundRobin,
+            health_check: None,
+            calls: None,
+            autoscale: None,
+            prices: Prices::default(),
+            errors: 0.0,
+            durable: Some(config),
+            consumes: None,
+        });
+    }
+    for b in services.iter().filter(|b| b.spec.kind == "service") {
         let autoscale = autoscale(b, errors);
         let instances: Vec<Option<u32>> = if let Some(a) = &autoscale {
             // Room for the largest group: instance k on the k-th host, cycling.
@@ -210,7 +247,18 @@ pub fn wire_cloud(
                 instance_hour: b.float("instance_price").unwrap_or(0.0),
                 million_requests: b.float("request_price").unwrap_or(0.0),
             },
+            errors: b.probability("errors").unwrap_or(0.0),
+            durable: None,
+            consumes: reference(b, "consumes").and_then(service_index),
         });
+        if b.get("consumes").is_some() && b.get("calls").is_some() {
+            errors.push(at_prop(
+                b,
+                "calls",
+                format!("service `{}` consumes a queue and calls a service", b.name),
+                "a consumer processes each message by itself; put the calls in a service it does not consume for",
+            ));
+        }
     }
     refuse_call_cycles(&services, &cloud, errors);
     let mut endless = None;

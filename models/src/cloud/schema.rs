@@ -189,7 +189,7 @@ const SERVICE_METRICS: [MetricSpec; SERVER_METRICS.len() + CALLER_METRICS.len()]
 
 pub const SCHEMA: ModelSpec = ModelSpec {
     name: "cloud",
-    doc: "Request/response services: instances behind a load balancer, clients with timeouts, retries, backoff, retry budgets, circuit breakers and hedging, and services calling services.",
+    doc: "Request/response services and durable queues: instances behind a load balancer, autoscaling groups, clients with timeouts, retries, backoff, retry budgets, circuit breakers and hedging, and services calling services.",
     kinds: &[
         KindSpec {
             kind: "service",
@@ -284,6 +284,21 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 BREAKER_COOLDOWN,
                 HEDGE,
                 prop(
+                    "consumes",
+                    PropType::Ref {
+                        kinds: &["queue"],
+                        also: &[],
+                    },
+                    Need::Default("none"),
+                    "A queue whose messages each worker (`concurrency` per instance) receives, processes for a service time and deletes, one at a time; with `autoscale queue`, the group tracks that queue's backlog per instance.",
+                ),
+                prop(
+                    "errors",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "The chance that serving a request ends in an error: its caller sees a failure; a consumer does not delete the message, which comes back after its visibility timeout.",
+                ),
+                prop(
                     "autoscale",
                     PropType::Choice(ScaleOn::NAMES),
                     Need::Default("none: a fixed number of instances"),
@@ -365,8 +380,71 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             metrics: &SERVICE_METRICS,
         },
         KindSpec {
+            kind: "queue",
+            doc: "A durable queue with SQS's semantics: clients send to it (`to`), consumers (`consumes`) receive a message, which stays invisible for the visibility timeout, and delete it when processed; a message not deleted in time is delivered again (at least once), and after `max_receives` deliveries it goes to the dead-letter count.",
+            props: &[
+                prop(
+                    "on",
+                    PropType::Host,
+                    Need::Default("unplaced: a managed queue, reached at once"),
+                    "The host the queue runs on (senders cross the network to it).",
+                ),
+                prop(
+                    "visibility",
+                    PropType::Duration,
+                    Need::Default("30s"),
+                    "How long a received message stays invisible before it is delivered again if not deleted (at most 12h).",
+                ),
+                prop(
+                    "max_receives",
+                    PropType::Count { min: 1, max: 1000 },
+                    Need::Default("none: delivered until deleted"),
+                    "Deliveries after which a message moves to the dead-letter queue (SQS's maxReceiveCount).",
+                ),
+                prop(
+                    "retention",
+                    PropType::Duration,
+                    Need::Default("4d"),
+                    "How long a message is kept (60s to 14d).",
+                ),
+            ],
+            metrics: &[
+                metric("sent", MetricKind::Counter, "Messages stored."),
+                metric(
+                    "received",
+                    MetricKind::Counter,
+                    "Deliveries to consumers (redeliveries included).",
+                ),
+                metric(
+                    "redelivered",
+                    MetricKind::Counter,
+                    "Deliveries of a message delivered before (its consumer crashed, failed or was too slow).",
+                ),
+                metric(
+                    "deleted",
+                    MetricKind::Counter,
+                    "Messages processed and deleted.",
+                ),
+                metric(
+                    "dead_lettered",
+                    MetricKind::Counter,
+                    "Messages moved to the dead-letter queue after max_receives deliveries.",
+                ),
+                metric(
+                    "depth",
+                    MetricKind::Gauge,
+                    "Messages in the queue, visible or in flight.",
+                ),
+                metric(
+                    "age",
+                    MetricKind::Latency,
+                    "Time from a message's send to its deletion: how far behind the consumers are.",
+                ),
+            ],
+        },
+        KindSpec {
             kind: "client",
-            doc: "Clients calling a service: requests as a Poisson process at `rate` (an open loop: new requests do not wait for earlier ones), with the caller's policies for slow and failed requests. Its metrics are the caller's (a service that `calls` another has them too).",
+            doc: "Clients calling a service or sending to a queue: requests as a Poisson process at `rate` (an open loop: new requests do not wait for earlier ones), with the caller's policies for slow and failed requests. Its metrics are the caller's (a service that `calls` another has them too).",
             props: &[
                 live_prop(
                     "rate",
@@ -374,7 +452,15 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     Need::Required,
                     "Requests per second.",
                 ),
-                prop("to", SERVICE_REF, Need::Sole, "The service called."),
+                prop(
+                    "to",
+                    PropType::Ref {
+                        kinds: &["service", "queue"],
+                        also: &[],
+                    },
+                    Need::Sole,
+                    "The service called, or the queue sent to (a send is answered once the message is stored).",
+                ),
                 prop(
                     "on",
                     PropType::Host,
@@ -433,6 +519,28 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             source: ChartSource::Series {
                 metrics: "{service}.queue_len",
                 y_name: "requests waiting",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+        ChartSpec {
+            id: "queue-depth",
+            title: "Messages in each durable queue",
+            doc: "A queue's messages over simulated time: a spike absorbed, then drained by its consumers at their own pace.",
+            source: ChartSource::Series {
+                metrics: "{queue}.depth",
+                y_name: "messages",
+                y_unit: "",
+                breaks: &[],
+            },
+        },
+        ChartSpec {
+            id: "instances",
+            title: "Instances in service per service",
+            doc: "Each service's instances in service and up over simulated time: an autoscaling group's steps, a zone's outage.",
+            source: ChartSource::Series {
+                metrics: "{service}.instances",
+                y_name: "instances",
                 y_unit: "",
                 breaks: &[],
             },

@@ -49,6 +49,7 @@ use simcore::{Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, Tra
 use crate::cloud::autoscale::{Action, AutoScaler, AutoscaleConfig, InstanceId};
 use crate::cloud::balance::{Balance, Balancer};
 use crate::cloud::call::{Breaker, CallPolicy, RetryBudget};
+use crate::cloud::queue::{Delete, Queue, QueueConfig, Receipt};
 use crate::network::{Fate, Links};
 
 /// A service's downstream calls.
@@ -84,6 +85,15 @@ pub struct ServiceConfig {
     pub autoscale: Option<Autoscale>,
     /// Dollars per instance-hour and per million requests served (`NAME.cost`).
     pub prices: Prices,
+    /// The chance that serving a request ends in an error (the caller sees a failure; a
+    /// consumer does not delete the message, so it is delivered again).
+    pub errors: f64,
+    /// Not a service but a durable queue (a `queue` block): a request is a send, answered
+    /// when the message is stored; its one instance is where the queue runs.
+    pub durable: Option<QueueConfig>,
+    /// The durable queue (an index in [`CloudConfig::services`]) whose messages each worker
+    /// of each instance receives, processes for a service time and deletes, one at a time.
+    pub consumes: Option<u32>,
 }
 
 /// What an autoscaling group tracks.
@@ -178,6 +188,15 @@ pub enum CloudEv {
     Scale { service: u32 },
     /// A service's autoscaling group has an instance to bring into service or to remove.
     ScaleDue { service: u32 },
+    /// Worker `worker` of instance `instance` finished processing its message (if the
+    /// instance's epoch is still `epoch`).
+    Processed {
+        instance: u32,
+        worker: u32,
+        epoch: u32,
+    },
+    /// A durable queue's messages may have become visible: its waiting consumers poll.
+    Wake { queue: u32 },
 }
 
 impl TraceEvent for CloudEv {
@@ -215,6 +234,16 @@ impl TraceEvent for CloudEv {
             }
             CloudEv::ScaleDue { service } => {
                 e.u8(30).u32(service);
+            }
+            CloudEv::Processed {
+                instance,
+                worker,
+                epoch,
+            } => {
+                e.u8(31).u32(instance).u32(worker).u32(epoch);
+            }
+            CloudEv::Wake { queue } => {
+                e.u8(32).u32(queue);
             }
         }
     }
@@ -345,6 +374,35 @@ struct Instance {
     /// Requests being served.
     serving: Vec<(u32, u32)>,
     queue: VecDeque<(u32, u32)>,
+    /// Bumped when the instance loses its work (a crash, its removal): a consumer's
+    /// `Processed` of an earlier epoch does nothing.
+    epoch: u32,
+    /// A consumer's workers: the message each is processing, and when it was sent (none: idle
+    /// or waiting).
+    workers: Vec<Option<(Receipt, SimTime)>>,
+}
+
+/// A durable queue's state: the messages (their send times as bodies), the consumers waiting
+/// for one, and its metrics.
+#[derive(Debug)]
+struct Mailbox {
+    queue: Queue<SimTime>,
+    /// Consumers' (instance, worker) waiting for a message, in the order they started waiting.
+    waiting: VecDeque<(u32, u32)>,
+    /// A `Wake` is scheduled at this time.
+    wake_at: Option<SimTime>,
+    metrics: Option<MailboxMetrics>,
+}
+
+#[derive(Debug)]
+struct MailboxMetrics {
+    sent: CounterId,
+    received: CounterId,
+    redelivered: CounterId,
+    deleted: CounterId,
+    dead_lettered: CounterId,
+    depth: GaugeId,
+    age: HistogramId,
 }
 
 #[derive(Debug)]
@@ -384,6 +442,8 @@ struct Service {
     due: Option<SimTime>,
     /// Requests served (for the cost).
     served: u64,
+    /// A durable queue's state (a `queue` block).
+    mailbox: Option<Mailbox>,
     metrics: Option<ServiceMetrics>,
 }
 
@@ -521,6 +581,12 @@ impl Cloud {
                     scaled: (on && scaler.is_some()).then_some(k as InstanceId),
                     serving: Vec::with_capacity(sc.concurrency.min(1024) as usize),
                     queue: VecDeque::new(),
+                    epoch: 0,
+                    workers: if sc.consumes.is_some() {
+                        vec![None; sc.concurrency as usize]
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
             services.push(Service {
@@ -535,6 +601,16 @@ impl Cloud {
                 launched: initial as u32,
                 due: None,
                 served: 0,
+                mailbox: match &sc.durable {
+                    Some(q) => Some(Mailbox {
+                        queue: Queue::new(q.clone())
+                            .map_err(|e| format!("queue `{}`: {e}", sc.name))?,
+                        waiting: VecDeque::new(),
+                        wake_at: None,
+                        metrics: None,
+                    }),
+                    None => None,
+                },
                 config: sc,
                 first,
                 queued: 0,
@@ -629,6 +705,18 @@ impl Cloud {
             ctx.stream(&format!("{n}.service"))?;
             ctx.stream(&format!("{n}.balance"))?;
             let m = ctx.metrics();
+            if let Some(mb) = s.mailbox.as_mut() {
+                mb.metrics = Some(MailboxMetrics {
+                    sent: m.counter(&n, "sent").map_err(setup)?,
+                    received: m.counter(&n, "received").map_err(setup)?,
+                    redelivered: m.counter(&n, "redelivered").map_err(setup)?,
+                    deleted: m.counter(&n, "deleted").map_err(setup)?,
+                    dead_lettered: m.counter(&n, "dead_lettered").map_err(setup)?,
+                    depth: m.gauge(&n, "depth").map_err(setup)?,
+                    age: m.histogram(&n, "age", Unit::Ns).map_err(setup)?,
+                });
+                continue;
+            }
             let metrics = ServiceMetrics {
                 served: m.counter(&n, "served").map_err(setup)?,
                 rejected: m.counter(&n, "rejected").map_err(setup)?,
@@ -682,6 +770,9 @@ impl Cloud {
             if let Some(a) = &svc.config.autoscale {
                 ctx.schedule_in(a.config.period, CloudEv::Scale { service: s as u32 }.into());
             }
+        }
+        for i in 0..self.instances.len() {
+            self.start_workers(i as u32, ctx);
         }
         Ok(())
     }
@@ -787,6 +878,21 @@ impl Cloud {
                     self.apply(s, a, ctx);
                 }
                 self.schedule_due(s, ctx);
+            }
+            CloudEv::Processed {
+                instance,
+                worker,
+                epoch,
+            } => self.processed(instance, worker, epoch, ctx),
+            CloudEv::Wake { queue } => {
+                let Some(mb) = self.services[queue as usize].mailbox.as_mut() else {
+                    return;
+                };
+                mb.wake_at = None;
+                let waiting: Vec<(u32, u32)> = mb.waiting.drain(..).collect();
+                for (i, w) in waiting {
+                    self.poll(i, w, ctx);
+                }
             }
             CloudEv::Change { index } => {
                 let Some(change) = self.changes.get(index as usize) else {
@@ -994,6 +1100,11 @@ impl Cloud {
         }
         r.arrived = now;
         let (i, s) = (r.instance, inst.service as usize);
+        if self.services[s].mailbox.is_some() {
+            self.enqueue(s, now, ctx);
+            self.respond((rpc, epoch), true, ctx, links);
+            return;
+        }
         let svc = &self.services[s];
         if (inst.serving.len() as u32) < svc.config.concurrency {
             self.serve(i, (rpc, epoch), ctx);
@@ -1117,7 +1228,160 @@ impl Cloud {
                     self.new_call(caller, Origin::Parent(rpc, epoch), from, ctx, links);
                 }
             }
-            _ => self.respond((rpc, epoch), true, ctx, links),
+            _ => {
+                let svc = &mut self.services[s as usize];
+                let ok = !(svc.config.errors > 0.0 && svc.stream.chance(svc.config.errors));
+                self.respond((rpc, epoch), ok, ctx, links);
+            }
+        }
+    }
+
+    /// A message is stored in durable queue `s` at `now`; one waiting consumer is woken.
+    fn enqueue<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        s: usize,
+        now: SimTime,
+        ctx: &mut Ctx<'_, E>,
+    ) {
+        let Some(mb) = self.services[s].mailbox.as_mut() else {
+            return;
+        };
+        let sent = mb.queue.send(now, now, None, None).is_ok();
+        debug_assert!(
+            sent,
+            "a standard queue takes every send without a delay of its own"
+        );
+        if let Some(m) = &mb.metrics {
+            let metrics = ctx.metrics();
+            metrics.add(m.sent, 1);
+            metrics.set(m.depth, now, mb.queue.len() as f64);
+        }
+        if let Some((i, w)) = mb.waiting.pop_front() {
+            self.poll(i, w, ctx);
+        }
+    }
+
+    /// Worker `w` of consumer instance `i` asks its queue for a message: it processes one, or
+    /// waits for one (woken by the next send, or when a message becomes visible again).
+    fn poll<E: From<CloudEv> + TraceEvent>(&mut self, i: u32, w: u32, ctx: &mut Ctx<'_, E>) {
+        let now = ctx.now();
+        let inst = &self.instances[i as usize];
+        if !(inst.up && inst.active) || inst.workers.get(w as usize).is_none_or(Option::is_some) {
+            return; // down, draining or busy: it takes no message
+        }
+        let s = inst.service as usize;
+        let epoch = inst.epoch;
+        let Some(q) = self.services[s].config.consumes.map(|q| q as usize) else {
+            return;
+        };
+        let Some(mb) = self.services[q].mailbox.as_mut() else {
+            return;
+        };
+        let Ok(got) = mb.queue.receive(now, 1) else {
+            return;
+        };
+        if let Some(m) = &mb.metrics {
+            let metrics = ctx.metrics();
+            metrics.add(m.dead_lettered, got.dead_lettered.len() as u64);
+            metrics.add(m.received, got.messages.len() as u64);
+            let again = got.messages.iter().filter(|d| d.receive_count > 1).count();
+            metrics.add(m.redelivered, again as u64);
+            if !got.dead_lettered.is_empty() {
+                metrics.set(m.depth, now, mb.queue.len() as f64);
+            }
+        }
+        let Some(d) = got.messages.into_iter().next() else {
+            mb.waiting.push_back((i, w));
+            if let Some(at) = mb.queue.next_visible_at(now)
+                && mb.wake_at.is_none_or(|t| at < t)
+            {
+                mb.wake_at = Some(at);
+                ctx.schedule_at(at, CloudEv::Wake { queue: q as u32 }.into());
+            }
+            return;
+        };
+        self.instances[i as usize].workers[w as usize] = Some((d.receipt, d.sent_at));
+        let svc = &mut self.services[s];
+        svc.set_busy(now, svc.busy + 1);
+        let rng = &mut svc.stream;
+        let took = match &svc.config.slow {
+            Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
+            _ => ns(&svc.config.service, rng),
+        };
+        if let Some(m) = &svc.metrics {
+            ctx.metrics().set(m.busy, now, svc.busy as f64);
+        }
+        ctx.schedule_in(
+            took,
+            CloudEv::Processed {
+                instance: i,
+                worker: w,
+                epoch,
+            }
+            .into(),
+        );
+    }
+
+    /// A consumer's worker finished its message: it deletes it (unless the processing failed,
+    /// when the message comes back after its visibility timeout) and asks for the next.
+    fn processed<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        i: u32,
+        w: u32,
+        epoch: u32,
+        ctx: &mut Ctx<'_, E>,
+    ) {
+        let now = ctx.now();
+        let inst = &mut self.instances[i as usize];
+        if inst.epoch != epoch {
+            return; // lost with its instance
+        }
+        let Some((receipt, sent_at)) = inst.workers.get_mut(w as usize).and_then(Option::take)
+        else {
+            return;
+        };
+        let idle = !inst.active && inst.workers.iter().all(Option::is_none);
+        let scaled = inst.scaled;
+        let s = inst.service as usize;
+        let svc = &mut self.services[s];
+        svc.set_busy(now, svc.busy - 1);
+        svc.served += 1;
+        let failed = svc.config.errors > 0.0 && svc.stream.chance(svc.config.errors);
+        if let Some(m) = &svc.metrics {
+            let metrics = ctx.metrics();
+            metrics.add(m.served, 1);
+            metrics.set(m.busy, now, svc.busy as f64);
+        }
+        if !failed
+            && let Some(q) = svc.config.consumes
+            && let Some(mb) = self.services[q as usize].mailbox.as_mut()
+        {
+            if mb.queue.delete(now, receipt) == Delete::Deleted
+                && let Some(m) = &mb.metrics
+            {
+                let metrics = ctx.metrics();
+                metrics.add(m.deleted, 1);
+                metrics.set(m.depth, now, mb.queue.len() as f64);
+                metrics.record_duration(m.age, now.saturating_since(sent_at));
+            }
+        }
+        if idle
+            && let Some(id) = scaled
+            && let Some(a) = self.services[s]
+                .scaler
+                .as_mut()
+                .and_then(|sc| sc.drained(id, now))
+        {
+            self.apply(s, a, ctx);
+            return;
+        }
+        self.poll(i, w, ctx);
+    }
+
+    /// Instance `i`'s workers (a consumer's) start asking for messages.
+    fn start_workers<E: From<CloudEv> + TraceEvent>(&mut self, i: u32, ctx: &mut Ctx<'_, E>) {
+        for w in 0..self.instances[i as usize].workers.len() {
+            self.poll(i, w as u32, ctx);
         }
     }
 
@@ -1398,10 +1662,18 @@ impl Cloud {
     /// Instance `i` loses what it queued and was serving (a crash, or its removal).
     fn lose_work<E: TraceEvent>(&mut self, i: usize, now: SimTime, ctx: &mut Ctx<'_, E>) {
         let inst = &mut self.instances[i];
+        inst.epoch = inst.epoch.wrapping_add(1);
+        // A consumer's messages in processing are not deleted: they come back to the queue
+        // when their visibility timeout passes.
+        let mut serving = inst.workers.iter_mut().filter_map(Option::take).count() as u64;
         let lost: Vec<(u32, u32)> = inst.serving.drain(..).chain(inst.queue.drain(..)).collect();
         let s = inst.service as usize;
+        if let Some(q) = self.services[s].config.consumes
+            && let Some(mb) = self.services[q as usize].mailbox.as_mut()
+        {
+            mb.waiting.retain(|(x, _)| *x != i as u32);
+        }
         let mut queued = 0;
-        let mut serving = 0;
         for rpc in lost {
             if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
                 match r.state {
@@ -1462,8 +1734,20 @@ impl Cloud {
                 let workers = active * svc.config.concurrency as f64;
                 svc.busy_area / (workers * period.as_nanos() as f64)
             }
-            ScaleOn::Queue => svc.queued as f64 / active,
+            ScaleOn::Queue => {
+                // A consumer tracks its queue's backlog per instance (AWS's advice for SQS
+                // workers); a service, its own requests waiting.
+                let backlog = match svc.config.consumes {
+                    Some(q) => self.services[q as usize]
+                        .mailbox
+                        .as_ref()
+                        .map_or(0, |mb| mb.queue.len()) as f64,
+                    None => svc.queued as f64,
+                };
+                backlog / active
+            }
         };
+        let svc = &mut self.services[s];
         svc.busy_area = 0.0;
         let Some(scaler) = svc.scaler.as_mut() else {
             return;
@@ -1522,6 +1806,7 @@ impl Cloud {
                     let inst = &mut self.instances[i];
                     inst.active = true;
                     inst.healthy = inst.up;
+                    self.start_workers(i as u32, ctx);
                 }
             }
             Action::Drain { id, .. } => {
@@ -1558,9 +1843,11 @@ impl Cloud {
 
     /// Host `host` restarted: its instances serve again, empty.
     pub fn restart<E: From<CloudEv> + TraceEvent>(&mut self, host: u32, ctx: &mut Ctx<'_, E>) {
-        for inst in &mut self.instances {
-            if inst.host == Some(host) {
+        for i in 0..self.instances.len() {
+            let inst = &mut self.instances[i];
+            if inst.host == Some(host) && !inst.up {
                 inst.up = true;
+                self.start_workers(i as u32, ctx);
             }
         }
         self.count_up(ctx.now(), ctx);
