@@ -77,7 +77,12 @@ pub fn load(
     }))
 }
 
-/// The cgroup limit a machine's quota asks for.
+/// The group's CPU shares: ten times the default (v1's 1024, v2's weight 100), so that the
+/// machine's other processes, which the simulated machine does not have, take little of what
+/// the scenario's jobs would get on a machine of their own. The quota still caps the group.
+pub const SHARES: u64 = 10 * 1024;
+
+/// The cgroup limit a machine's quota asks for, with [`SHARES`].
 pub fn limit(config: &CpuConfig) -> Limit {
     let b = config.bandwidth.filter(|b| b.limits());
     Limit {
@@ -89,7 +94,7 @@ pub fn limit(config: &CpuConfig) -> Limit {
                     b.period
                 }),
         ),
-        shares: 1024,
+        shares: SHARES,
     }
 }
 
