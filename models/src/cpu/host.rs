@@ -988,7 +988,8 @@ mod tests {
     }
 
     /// Through the simulator: a 1 s job on one CPU with 20 ms per 100 ms needs 50 periods; it
-    /// finishes at 4.92 s, throttled in the first 49 (80 ms each), and the metrics say so. A
+    /// finishes at 4.92 s, throttled in the first 49 (80 ms each, the first 1 ms less after a
+    /// 1 ms switch), and the metrics say so. A
     /// context switch is not CPU time: with 1 ms of it before the first run, that run still gets
     /// its whole 20 ms, from 1 to 21 ms (later periods take the same job back, with no switch).
     #[test]
