@@ -43,13 +43,13 @@ pub fn state_dir() -> PathBuf {
 /// A process, told apart from a later one with the same pid by its start time (clock ticks
 /// after boot, field 22 of `/proc/PID/stat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Owner {
-    pid: u32,
-    start: u64,
+pub(crate) struct Owner {
+    pub(crate) pid: u32,
+    pub(crate) start: u64,
 }
 
 impl Owner {
-    fn of(pid: u32) -> Option<Owner> {
+    pub(crate) fn of(pid: u32) -> Option<Owner> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // `PID (COMM) STATE ...`: COMM may hold spaces; fields resume after the last `)`, at
         // field 3, so field 22 is the 20th after it.
@@ -58,13 +58,13 @@ impl Owner {
         Some(Owner { pid, start })
     }
 
-    fn me() -> Owner {
+    pub(crate) fn me() -> Owner {
         let pid = std::process::id();
         Owner::of(pid).unwrap_or(Owner { pid, start: 0 })
     }
 
     /// The same process is still running.
-    fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         Owner::of(self.pid) == Some(*self)
     }
 }

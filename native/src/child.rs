@@ -79,11 +79,35 @@ pub enum ChildError {
 
 /// Runs `cmd` to its end with its output captured, killing it after `timeout` or as soon as
 /// `stop` is set.
-pub fn run(mut cmd: Command, timeout: Duration, stop: &AtomicBool) -> Result<Finished, ChildError> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub fn run(cmd: Command, timeout: Duration, stop: &AtomicBool) -> Result<Finished, ChildError> {
+    run_with(cmd, None, |_| Ok(()), timeout, stop)
+}
+
+/// [`run`], with `setup` given the child's pid once it started and before it is given `input`
+/// on its standard input (none: its standard input is empty): a child that reads its input
+/// before it does anything does nothing before `setup` (`native run` moves it into a cgroup).
+/// A failed `setup` kills it.
+pub fn run_with(
+    mut cmd: Command,
+    input: Option<Vec<u8>>,
+    setup: impl FnOnce(u32) -> std::io::Result<()>,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Result<Finished, ChildError> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = Owned::spawn(cmd).map_err(ChildError::Spawn)?;
+    setup(child.0.id()).map_err(ChildError::Spawn)?;
+    if let (Some(input), Some(mut stdin)) = (input, child.0.stdin.take()) {
+        use std::io::Write;
+        // A child that exits without reading it all ends the write; its status tells why.
+        let _ = stdin.write_all(&input);
+    }
     let started = Instant::now();
     let reader = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {

@@ -3,18 +3,23 @@
 //! `native run FILE.scn` runs a Raft scenario on this machine: one process per node over real
 //! UDP on loopback, each with a log file fsynced on disk, the scenario's clients and faults
 //! driven with the monotonic clock, and the simulator's checkers on what happened
-//! (docs/native.md). `native run FILE.scn --target kernel` boots a CPU scheduling scenario's job
-//! mix in the bare-metal kernel (kernel/) under QEMU and compares its schedule with the
-//! simulator's (docs/kernel.md). `native probe` tells, without changing anything, which machine
-//! features the native targets need are present here (block devices, cgroups and FUSE follow
-//! with their issues); native tests use the same checks to skip with a printed reason.
+//! (docs/native.md). On a CPU scheduling scenario, `native run FILE.scn` runs its jobs as
+//! threads of a worker process in a cgroup with the scenario's CPU quota and prints their
+//! latencies and the cgroup's throttling beside the simulator's (docs/native.md); with
+//! `--target kernel` it boots the job mix in the bare-metal kernel (kernel/) under QEMU and
+//! compares its schedule with the simulator's (docs/kernel.md). `native probe` tells, without
+//! changing anything, which machine features the native targets need are present here (network
+//! namespaces, cgroups, loop devices, FUSE, QEMU); native tests use the same checks to skip
+//! with a printed reason.
 
 mod blockdev;
 mod calibrate;
 mod calibrate_disk;
+mod cgroup;
 mod child;
 mod compare;
 mod control;
+mod cpurun;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
 mod diskrun;
@@ -61,8 +66,9 @@ enum Command {
     /// process per node, UDP on loopback, logs fsynced on disk, the scenario's load and faults,
     /// then the simulator's checks on what happened. A disk scenario (an `io` block): its
     /// workload on a loop device with O_DIRECT, beside the simulator's disk model and fio. A
-    /// CPU scheduling scenario with `--target kernel`: its job mix in the bare-metal kernel
-    /// under QEMU, beside the simulator's schedule.
+    /// CPU scheduling scenario (a `cpu` block): its jobs as threads in a cgroup with its CPU
+    /// quota, beside the simulator's latencies and throttling (root); with `--target kernel`,
+    /// its job mix in the bare-metal kernel under QEMU, beside the simulator's schedule.
     /// Exits 0 when every check held (the kernel passed), 1 when one did not (the kernel failed
     /// or hung), 2 when the run could not run or was interrupted (Ctrl-C, SIGTERM, SIGHUP).
     Run {
@@ -134,6 +140,10 @@ enum Command {
     #[command(subcommand)]
     #[command(arg_required_else_help = false)]
     Calibrate(CalibrateCommand),
+    /// The worker of a CPU scenario's run (started by `native run` in its cgroup, not by
+    /// hand): reads the jobs on its standard input and runs each as a thread.
+    #[command(hide = true)]
+    CpuWorker,
     /// One node of a run (started by `native run`, not by hand).
     #[command(hide = true)]
     Node {
@@ -340,6 +350,31 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+            match cpurun::load(&file, seed, &variant) {
+                Ok(Some(cpu)) => {
+                    let raft_only = [
+                        ("--until", until.is_some()),
+                        ("--keep", keep),
+                        ("--emulate-latency", emulate_latency),
+                        ("--netns", netns),
+                        ("--history", history.is_some()),
+                        ("--compare", compare.is_some()),
+                    ];
+                    if let Some((flag, _)) = raft_only.iter().find(|(_, set)| *set) {
+                        eprintln!(
+                            "error: {flag} is for Raft scenarios; {} is a CPU scenario (see `native run --help`)",
+                            file.display()
+                        );
+                        return ExitCode::from(2);
+                    }
+                    return native_cpu(&file, &cpu);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {}", run_error(&file, &e));
+                    return ExitCode::from(2);
+                }
+            }
             let args = run::RunArgs {
                 scenario: file,
                 seed,
@@ -354,6 +389,13 @@ fn main() -> ExitCode {
                 None => native_run(args, history),
             }
         }
+        Command::CpuWorker => match cpurun::worker() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cpu-worker: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Node {
             scenario,
             seed,
@@ -642,6 +684,63 @@ fn native_disk(file: &std::path::Path, disk: &diskrun::DiskScenario) -> ExitCode
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `native run` on a CPU scenario: its jobs as threads in a cgroup beside the simulator's run,
+/// as a table; exit 0 when it ran and the simulated run's checks held, 1 when one did not, 2
+/// when it could not run or was interrupted (the cgroup is removed either way).
+fn native_cpu(file: &std::path::Path, cpu: &cpurun::CpuScenario) -> ExitCode {
+    let stop = interrupt_flag();
+    println!("scenario   {} ({})", cpu.name, file.display());
+    if !cpu.variant.is_empty() {
+        println!("variant    {}", cpu.variant);
+    }
+    println!("seed       {}", cpu.seed);
+    let run = match cpurun::run(cpu, &stop) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}", run_error(file, &e));
+            return ExitCode::from(2);
+        }
+    };
+    for line in &run.cleaned {
+        println!("cleaned    {line}");
+    }
+    let limit = cpurun::limit(&cpu.config);
+    let quota = limit.quota.map_or("none".to_string(), |q| {
+        format!("{} per {}", show_duration(q), show_duration(limit.period))
+    });
+    println!(
+        "cgroup     {} ({}): quota {quota}, shares {}",
+        run.cgroup, run.version, limit.shares
+    );
+    println!(
+        "machine    {} CPUs online; simulated: {} CPUs under {} (natively, Linux's scheduler)",
+        run.online_cpus,
+        cpu.config.cpus,
+        cpu.config.policy.name()
+    );
+    if run.real.unfinished > 0 {
+        println!("unfinished {} job(s) did not end", run.real.unfinished);
+    }
+    println!();
+    for line in cpurun::table(&run) {
+        println!("{line}");
+    }
+    println!();
+    println!("checks (simulated run)");
+    for (held, check) in &run.sim_checks {
+        println!("  {}  {check}", if *held { "ok  " } else { "FAIL" });
+    }
+    if run.sim_checks.iter().all(|c| c.0) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn show_duration(d: std::time::Duration) -> String {
+    reports::text::show(d.as_nanos() as f64, true)
 }
 
 /// `native run`: the run, its summary, and the exit code.

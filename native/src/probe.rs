@@ -65,6 +65,24 @@ pub fn loop_device() -> Feature {
     )
 }
 
+/// A cgroup `cpu` controller with CFS bandwidth control (v1 or v2): what `native run` on a CPU
+/// scenario needs.
+fn cgroup_cpu(root: bool) -> Feature {
+    let version = crate::cgroup::detect();
+    let (found, ok) = match &version {
+        Ok(v) => (
+            (true, String::new()),
+            format!(
+                "{} cpu controller with CFS quota at {}",
+                v.name(),
+                v.root().display()
+            ),
+        ),
+        Err(why) => ((false, why.clone()), String::new()),
+    };
+    feature("cgroup-cpu", &[found, (root, NOT_ROOT.into())], ok)
+}
+
 /// Every feature, in a fixed order.
 pub fn all() -> Vec<Feature> {
     let root = is_root();
@@ -80,17 +98,7 @@ pub fn all() -> Vec<Feature> {
             ],
             "ip netns and veth pairs (iproute2)".into(),
         ),
-        feature(
-            "cgroup-cpu",
-            &[
-                (
-                    Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists(),
-                    "no cgroup v1 cpu controller at /sys/fs/cgroup/cpu".into(),
-                ),
-                (root, NOT_ROOT.into()),
-            ],
-            "cgroup v1 cpu controller with CFS quota at /sys/fs/cgroup/cpu".into(),
-        ),
+        cgroup_cpu(root),
         loop_device(),
         feature(
             "fuse",

@@ -244,16 +244,16 @@ fn joined(d: Vec<scenarios::Diagnostic>) -> RunError {
     RunError::Scenario(scenarios::ScenarioError::Invalid(d).to_string())
 }
 
-/// The error for a scenario without a `raft` or an `io` block, pointing a CPU scheduling one (`cpu`) to
-/// the kernel target.
+/// The error for a scenario without a `raft`, an `io` or a `cpu` block; one whose jobs run on
+/// declared hosts (`cpu`, the family) is told what native runs instead.
 fn not_raft(path: &Path, cpu: bool) -> RunError {
     let hint = if cpu {
-        "; it is a CPU scheduling scenario: boot it in the kernel with --target kernel"
+        "; its jobs run on `host` blocks, and native runs one machine, a `cpu` block's"
     } else {
         ""
     };
     RunError::Scenario(format!(
-        "{}: native run runs Raft scenarios (a `raft` block) and disk scenarios (an `io` block); this one has neither{hint}",
+        "{}: native run runs Raft scenarios (a `raft` block), disk scenarios (an `io` block) and CPU scenarios (a `cpu` block); this one has none{hint}",
         path.display()
     ))
 }

@@ -25,6 +25,12 @@ pub fn boot_config(
     if cfg.per_cpu_queues {
         return Err("the kernel runs one CPU: `per_cpu_queues` has nothing to split".into());
     }
+    if cfg.bandwidth.is_some_and(|b| b.limits()) {
+        return Err(
+            "the kernel has no CPU bandwidth control: remove `quota` to run it there (`native run` without --target kernel runs it under a cgroup)"
+                .into(),
+        );
+    }
     if cfg.machine.migration_cost > 0 {
         return Err(
             "the kernel does not emulate cache warmth: remove `migration_cost` to run it there"
@@ -329,6 +335,8 @@ mod tests {
                 ..MachineConfig::default()
             },
             jobs,
+            bandwidth: None,
+            requests: Vec::new(),
         }
     }
 

@@ -70,15 +70,21 @@ fn calibrate_without_a_subcommand_names_the_subcommands() {
     );
 }
 
-/// A CPU scheduling scenario (which sweeps) belongs to the kernel target: the message says so,
-/// not that the sweep is the problem.
+/// A CPU scheduling scenario runs in a cgroup, one variant at a time: one that sweeps needs
+/// `--variant`, and the message also points to the kernel target, which runs every variant.
+/// Nothing is started (no cgroup, no worker) before the refusal.
 #[test]
-fn a_cpu_scenario_points_to_the_kernel_target() {
+fn a_sweeping_cpu_scenario_asks_for_a_variant_or_the_kernel_target() {
     let scn = repo("scenarios/sched-rr.scn");
     usage_error(
         &["run".as_ref(), scn.as_os_str()],
-        &["--target kernel", "sched-rr.scn"],
-        &["sweep"],
+        &[
+            "--variant",
+            "machine.quantum=5ms",
+            "--target kernel",
+            "sched-rr.scn",
+        ],
+        &["Raft", "worker"],
     );
 }
 

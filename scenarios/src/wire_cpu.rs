@@ -1,6 +1,6 @@
 //! A checked scenario with `cpu` and `job` blocks to the CPU scheduling model's configuration.
 
-use models::cpu::model::{CpuConfig, JobConfig, PolicyConfig};
+use models::cpu::model::{BandwidthConfig, CpuConfig, JobConfig, PolicyConfig, RequestGroup};
 use sched::machine::MachineConfig;
 
 use simcore::Dist;
@@ -19,10 +19,19 @@ const MAX_TOTAL_BURSTS: u64 = 20_000_000;
 const MAX_NS: u64 = 100 * 86_400 * 1_000_000_000;
 
 /// The jobs a `jobs` block draws, from the stream `cpu.jobs.NAME` of the run's seed: arrivals
-/// one interarrival apart from 0, and per job its CPU time, I/O period and I/O length.
-fn drawn(b: &CheckedBlock, seed: u64, jobs: &mut Vec<JobConfig>) {
+/// one interarrival apart from 0, and per arrival its CPU time, I/O period and I/O length. With
+/// `threads N`, each arrival is a request of N jobs alike (one draw for all), numbered
+/// together; the requests are returned for their latency.
+fn drawn(b: &CheckedBlock, seed: u64, jobs: &mut Vec<JobConfig>) -> RequestGroup {
     let mut rng = RngStream::derive(seed, &format!("cpu.jobs.{}", b.name));
     let n = b.count("count").unwrap_or(1);
+    let threads = b.count("threads").unwrap_or(1).max(1);
+    let group = RequestGroup {
+        name: b.name.clone(),
+        first: jobs.len() as u32,
+        count: n as u32,
+        threads: threads as u32,
+    };
     let mut at = 0u64;
     let draw = |d: Option<&Dist>, rng: &mut RngStream| -> Option<u64> {
         d.map(|d| d.sample(rng).clamp(0.0, MAX_NS as f64).round() as u64)
@@ -34,21 +43,55 @@ fn drawn(b: &CheckedBlock, seed: u64, jobs: &mut Vec<JobConfig>) {
         let cpu = draw(b.dist("cpu"), &mut rng).unwrap_or(1).max(1);
         let io_every = draw(b.dist("io_every"), &mut rng).filter(|&e| e > 0);
         let io = draw(b.dist("io"), &mut rng).unwrap_or(0);
-        jobs.push(JobConfig {
-            name: format!("{}-{}", b.name, k + 1),
-            report: false,
-            arrival: at,
-            cpu,
-            io_every,
-            io,
-            tickets: b.count("tickets").unwrap_or(100) as u32,
-            nice: match b.get("nice") {
-                Some(Typed::Float(f)) => f.round() as i8,
-                _ => 0,
-            },
-            pin: None,
-        });
+        for t in 0..threads {
+            jobs.push(JobConfig {
+                name: match threads {
+                    1 => format!("{}-{}", b.name, k + 1),
+                    _ => format!("{}-{}.{}", b.name, k + 1, t + 1),
+                },
+                report: false,
+                arrival: at,
+                cpu,
+                io_every,
+                io,
+                tickets: b.count("tickets").unwrap_or(100) as u32,
+                nice: match b.get("nice") {
+                    Some(Typed::Float(f)) => f.round() as i8,
+                    _ => 0,
+                },
+                pin: None,
+            });
+        }
     }
+    group
+}
+
+/// The machine's CFS bandwidth control, if the block sets `quota` or `period`: a quota of 0 is
+/// no limit (the figures are still reported, as zeros); a period is 1 ms to 1 s and a quota at
+/// least 1 ms, as Linux takes them (`cpu.cfs_period_us`, `cpu.cfs_quota_us`).
+fn bandwidth(cpu: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<BandwidthConfig> {
+    let (quota, period) = (cpu.nanos("quota"), cpu.nanos("period"));
+    if quota.is_none() && period.is_none() {
+        return None;
+    }
+    let config = BandwidthConfig {
+        quota: quota.unwrap_or(0),
+        period: period.unwrap_or(BandwidthConfig::DEFAULT_PERIOD),
+    };
+    let span = |prop: &str| cpu.props.get(prop).map_or(cpu.span, |p| p.1);
+    if !(MS..=1000 * MS).contains(&config.period) {
+        errors.push(
+            Diagnostic::at(&cpu.file, span("period"), "a period must be 1ms to 1s")
+                .hint("Linux's cpu.cfs_period_us takes 1000 to 1000000; its default is 100ms"),
+        );
+    }
+    if config.quota > 0 && config.quota < MS {
+        errors.push(
+            Diagnostic::at(&cpu.file, span("quota"), "a quota below 1ms")
+                .hint("Linux's cpu.cfs_quota_us takes at least 1000; `quota 0s` is no limit"),
+        );
+    }
+    Some(config)
 }
 
 /// The CPU model's configuration; `seed` seeds the lottery.
@@ -202,13 +245,15 @@ pub fn machine(
             errors.push(Diagnostic::at(&b.file, span, "a job needs some CPU time"));
         }
     }
+    let mut requests = Vec::new();
     for b in checked
         .blocks
         .iter()
         .filter(|b| b.spec.kind == "jobs" && on(b))
     {
-        drawn(b, seed, &mut jobs);
+        requests.push(drawn(b, seed, &mut jobs));
     }
+    let bandwidth = bandwidth(cpu, &mut errors);
     // Each I/O period is a stored burst: bound them, per job and in all.
     let bursts = |j: &JobConfig| j.io_every.map_or(1, |e| j.cpu.div_ceil(e.max(1)) * 2);
     let mut total = 0u64;
@@ -269,5 +314,7 @@ pub fn machine(
             warm_window: cpu.nanos("warm_window").unwrap_or(10 * MS),
         },
         jobs,
+        bandwidth,
+        requests,
     })
 }

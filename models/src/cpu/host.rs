@@ -23,7 +23,13 @@ use sched::machine::{Machine, MachineError, Segment};
 use sched::{Job, JobId, Time};
 use simcore::{Ctx, Encoder, EventKey, SimDuration, SimError, SimTime, TraceEvent, Unit};
 
-use super::model::{AnyPolicy, CpuConfig, build_machine};
+use super::model::{AnyPolicy, CpuConfig, ThrottleStats, build_machine};
+
+/// `cpu.stat`'s counts, as the machine's counters `NAME.nr_periods` and `NAME.nr_throttled`;
+/// its `throttled_time` is `NAME.throttled_time`, a latency of one value (the total), so that
+/// `expect` compares it with a duration. Registered when the machine has `quota` or `period`.
+pub const THROTTLE_COUNTS: [&str; 2] = ["nr_periods", "nr_throttled"];
+pub const THROTTLED_TIME: &str = "throttled_time";
 
 /// A process on one host, numbered from 0 in the order added.
 pub type ProcId = u32;
@@ -118,6 +124,8 @@ pub struct HostCpu {
     queued: Option<(SimTime, EventKey)>,
     /// Pieces of work that ended at a step, as (job, token): reused.
     ended: Vec<(JobId, u64)>,
+    /// The runs after a step, for the quota's accounting: reused.
+    runs: Vec<(sched::CpuId, Time)>,
 }
 
 impl HostCpu {
@@ -134,6 +142,7 @@ impl HostCpu {
             noted: 0,
             queued: None,
             ended: Vec::new(),
+            runs: Vec::new(),
         })
     }
 
@@ -199,9 +208,28 @@ impl HostCpu {
     /// that ended, as `(process, token)` in the order they ended, to `done`.
     pub fn step_at(&mut self, now: Time, done: &mut Vec<(ProcId, u64)>) {
         self.machine.step(now);
+        if self.machine.policy().limited() {
+            self.sync_bandwidth(now);
+        }
         self.machine.take_completed(&mut self.ended);
         let base = self.base;
         done.extend(self.ended.drain(..).map(|(job, token)| (job - base, token)));
+    }
+
+    /// Tells the quota's accounting which CPUs run a job after a step, and since when (a job
+    /// still in its context switch starts after `now`; `running(Time::MAX)` lists every run).
+    #[inline(never)]
+    fn sync_bandwidth(&mut self, now: Time) {
+        self.runs.clear();
+        self.runs
+            .extend(self.machine.running(Time::MAX).map(|s| (s.cpu, s.start)));
+        let runs = self.runs.iter().copied();
+        self.machine.policy_mut().sync(now, runs);
+    }
+
+    /// The machine's throttling figures up to `now` (`cpu.stat`'s), if it has a quota.
+    pub fn throttle_stats(&mut self, now: Time) -> Option<ThrottleStats> {
+        self.machine.policy_mut().throttle_stats(now)
     }
 
     /// Registers the machine-wide and the reported jobs' metrics under their names, then
@@ -312,6 +340,15 @@ impl HostCpu {
                 m.histogram(&j.name, stat, Unit::Ns).map_err(setup)?;
             }
         }
+        for g in &self.config.requests {
+            m.histogram(&g.name, "latency", Unit::Ns).map_err(setup)?;
+        }
+        if self.config.bandwidth.is_some() {
+            for stat in THROTTLE_COUNTS {
+                m.counter(name, stat).map_err(setup)?;
+            }
+            m.histogram(name, THROTTLED_TIME, Unit::Ns).map_err(setup)?;
+        }
         Ok(())
     }
 
@@ -326,6 +363,44 @@ impl HostCpu {
             }
         }
         self.record_metrics(end, ctx);
+        self.record_requests(ctx);
+        if self.config.bandwidth.is_some() {
+            let stats = self.throttle_stats(end.as_nanos()).unwrap_or_default();
+            let (m, name) = (ctx.metrics(), self.config.name.as_str());
+            for (stat, v) in THROTTLE_COUNTS
+                .into_iter()
+                .zip([stats.nr_periods, stats.nr_throttled])
+            {
+                if let Ok(c) = m.counter(name, stat) {
+                    m.add(c, v);
+                }
+            }
+            if let Ok(h) = m.histogram(name, THROTTLED_TIME, Unit::Ns) {
+                m.record_duration(h, SimDuration::from_nanos(stats.throttled_time));
+            }
+        }
+    }
+
+    /// Each request whose threads all finished: its last thread's completion minus its arrival,
+    /// into `NAME.latency` of its `jobs` block.
+    fn record_requests<W: TraceEvent>(&self, ctx: &mut Ctx<'_, W>) {
+        let m = ctx.metrics();
+        for g in &self.config.requests {
+            let Ok(h) = m.histogram(&g.name, "latency", Unit::Ns) else {
+                continue;
+            };
+            for k in 0..g.count {
+                let first = g.first + k * g.threads;
+                let threads = (first..first + g.threads).map(|j| self.machine.job_stats(j));
+                let done: Option<Vec<(Time, Time)>> = threads
+                    .map(|s| s.and_then(|s| s.completion.map(|c| (s.arrival, c))))
+                    .collect();
+                let Some(done) = done else { continue };
+                let arrival = done.iter().map(|d| d.0).min().unwrap_or(0);
+                let last = done.iter().map(|d| d.1).max().unwrap_or(arrival);
+                m.record_duration(h, SimDuration::from_nanos(last - arrival));
+            }
+        }
     }
 
     /// Per job (finished ones) and machine-wide figures, into the metrics registered by
@@ -433,6 +508,8 @@ mod tests {
             steal: false,
             machine: MachineConfig::default(),
             jobs,
+            bandwidth: None,
+            requests: Vec::new(),
         };
         HostCpu::new(config, 0).unwrap()
     }
@@ -631,6 +708,8 @@ mod tests {
                         warm_window: MS,
                     },
                     jobs,
+                    bandwidth: None,
+                    requests: Vec::new(),
                 };
                 let mut h = HostCpu::new(config, 0).unwrap();
                 let procs: Vec<ProcId> = (0..3)
@@ -815,6 +894,137 @@ mod tests {
         // Steps at 0, 5, 50 and 52 ms, and the submission: five events, none stale.
         assert_eq!(result.events, 5);
         assert_eq!(world.most_pending, 1);
+    }
+
+    /// `host` with `cpus` CPUs under `quota` per `period`.
+    fn limited(policy: PolicyConfig, cpus: u32, jobs: Vec<JobConfig>, quota: Time) -> HostCpu {
+        let mut h = host(policy, jobs);
+        let mut config = h.config().clone();
+        config.cpus = cpus;
+        config.bandwidth = Some(crate::cpu::model::BandwidthConfig {
+            quota,
+            period: 100 * MS,
+        });
+        h = HostCpu::new(config, 0).unwrap();
+        h
+    }
+
+    /// Worked by hand: one process that always has work, on one CPU with 20 ms of each 100 ms
+    /// period. In each period it runs 20 ms and is throttled 80 ms; over 1 s it runs exactly
+    /// 200 ms, is throttled in all 10 periods, 800 ms in all.
+    #[test]
+    fn a_busy_process_with_a_fifth_of_a_cpu_runs_exactly_its_quota() {
+        for policy in [
+            PolicyConfig::Fifo,
+            PolicyConfig::RoundRobin { quantum: 7 * MS },
+        ] {
+            let mut h = limited(policy.clone(), 1, Vec::new(), 20 * MS);
+            let p = h.add_process(&ProcConfig::new("busy"), 0);
+            let start = [(0, p, 3 * MS, 0), (0, p, 3 * MS, 1)];
+            let mut token = 2;
+            let mut more = |h: &mut HostCpu, t: Time, p: ProcId, _| {
+                h.submit_at(p, 3 * MS, token, t).unwrap();
+                token += 1;
+            };
+            let until = 1000 * MS;
+            drive(&mut h, &start, until, &mut more);
+            assert_eq!(cpu_by_job(&h, until)[0], 200 * MS, "{policy:?}");
+            let stats = h.throttle_stats(until).unwrap();
+            assert_eq!(
+                stats,
+                ThrottleStats {
+                    nr_periods: 10,
+                    nr_throttled: 10,
+                    throttled_time: 800 * MS
+                },
+                "{policy:?}"
+            );
+            // Every run lies within the first 20 ms of its period.
+            for s in h.machine().segments() {
+                assert!(s.start % (100 * MS) < 20 * MS && s.end - s.start <= 20 * MS);
+            }
+        }
+    }
+
+    /// The classic lesson in miniature: four threads of 30 ms on four CPUs, with a quota of one
+    /// CPU (100 ms per 100 ms). They spend the quota in 25 ms, wait 75 ms for the next period
+    /// and finish at 105 ms instead of 30 ms.
+    #[test]
+    fn a_parallel_burst_spends_the_quota_early_and_waits_for_the_next_period() {
+        let jobs: Vec<JobConfig> = (0..4)
+            .map(|k| job(&format!("t{k}"), 0, 30 * MS, 0))
+            .collect();
+        let cfs = PolicyConfig::Cfs {
+            target_latency: 48 * MS,
+            min_granularity: 6 * MS,
+        };
+        let mut free = limited(cfs.clone(), 4, jobs.clone(), 0);
+        drive(&mut free, &[], Time::MAX, &mut |_, _, _, _| {});
+        assert!(
+            free.machine()
+                .stats()
+                .all(|s| s.turnaround() == Some(30 * MS))
+        );
+        assert_eq!(
+            free.throttle_stats(30 * MS),
+            None,
+            "a quota of 0 limits nothing"
+        );
+        let mut h = limited(cfs, 4, jobs, 100 * MS);
+        drive(&mut h, &[], Time::MAX, &mut |_, _, _, _| {});
+        for s in h.machine().stats() {
+            assert_eq!(s.turnaround(), Some(105 * MS));
+            assert_eq!(s.cpu_time, 30 * MS);
+        }
+        let stats = h.throttle_stats(105 * MS).unwrap();
+        assert_eq!(
+            stats,
+            ThrottleStats {
+                nr_periods: 2,
+                nr_throttled: 1,
+                throttled_time: 75 * MS
+            }
+        );
+    }
+
+    /// Through the simulator: a 1 s job on one CPU with 20 ms per 100 ms needs 50 periods; it
+    /// finishes at 4.92 s, throttled in the first 49 (80 ms each, the first 1 ms less after a
+    /// 1 ms switch), and the metrics say so. A
+    /// context switch is not CPU time: with 1 ms of it before the first run, that run still gets
+    /// its whole 20 ms, from 1 to 21 ms (later periods take the same job back, with no switch).
+    #[test]
+    fn the_model_reports_cpu_stat_and_a_switch_does_not_spend_the_quota() {
+        use simcore::metrics::MetricValue;
+        for switch in [0, MS] {
+            let h = limited(PolicyConfig::Fifo, 1, vec![job("long", 0, 1000 * MS, 0)], 0);
+            let mut config = h.config().clone();
+            config.bandwidth = Some(crate::cpu::model::BandwidthConfig {
+                quota: 20 * MS,
+                period: 100 * MS,
+            });
+            config.machine.context_switch = switch;
+            let model = crate::cpu::CpuModel::new(config).unwrap();
+            let (result, model) = Simulation::new(model, SimConfig::new(1))
+                .run(StopAt::default())
+                .unwrap();
+            let stats = model.machine().stats().next().copied().unwrap();
+            assert_eq!(stats.completion, Some(4920 * MS), "switch {switch}");
+            let first = model.machine().segments()[0];
+            assert_eq!((first.start, first.end), (switch, switch + 20 * MS));
+            let counter = |name: &str| match result.metrics.get(name) {
+                Some(MetricValue::Counter { value }) => *value,
+                other => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(counter("h.nr_periods"), 50);
+            assert_eq!(counter("h.nr_throttled"), 49);
+            match result.metrics.get("h.throttled_time") {
+                Some(MetricValue::Histogram { count, max, .. }) => {
+                    assert_eq!(*count, 1);
+                    assert_eq!(*max, 49 * 80 * MS - switch);
+                }
+                other => panic!("throttled_time: {other:?}"),
+            }
+        }
     }
 
     /// An event encoded by `f`.

@@ -1,5 +1,6 @@
-//! The CPU scheduling model's schema: a `cpu` block (the machine and its policy) and `job`
-//! blocks (one job each), with the metrics they produce.
+//! The CPU scheduling model's schema: a `cpu` block (the machine, its policy and its quota),
+//! `job` blocks (one job each) and `jobs` blocks (drawn jobs or requests), with the metrics
+//! they produce.
 
 use crate::schema::{
     ChartSource, ChartSpec, KindSpec, MetricKind, ModelSpec, Need, PropSpec, PropType, metric, prop,
@@ -120,6 +121,20 @@ pub const MIN_GRANULARITY: PropSpec = prop(
     "CFS: the shortest slice.",
 );
 
+pub const QUOTA: PropSpec = prop(
+    "quota",
+    DURATION_OR_ZERO,
+    Need::Default("0s, no limit"),
+    "CFS bandwidth: CPU time the machine's jobs may use per period, summed over its CPUs (cpu.cfs_quota_us); then throttled until the period ends.",
+);
+
+pub const PERIOD: PropSpec = prop(
+    "period",
+    DURATION_OR_ZERO,
+    Need::Default("100ms"),
+    "CFS bandwidth: the period over which the quota is counted (cpu.cfs_period_us), 1ms to 1s.",
+);
+
 /// `cpu` and `job` blocks.
 pub const SCHEMA: ModelSpec = ModelSpec {
     name: "cpu",
@@ -144,6 +159,8 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 IO_RESETS_ALLOTMENT,
                 TARGET_LATENCY,
                 MIN_GRANULARITY,
+                QUOTA,
+                PERIOD,
             ],
             metrics: &[
                 metric(
@@ -180,6 +197,21 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "unfinished",
                     MetricKind::Counter,
                     "Jobs not finished when the run ended.",
+                ),
+                metric(
+                    "nr_periods",
+                    MetricKind::Counter,
+                    "With quota or period: periods in which the machine ran or was throttled.",
+                ),
+                metric(
+                    "nr_throttled",
+                    MetricKind::Counter,
+                    "With quota or period: periods in which the quota ran out.",
+                ),
+                metric(
+                    "throttled_time",
+                    MetricKind::Latency,
+                    "With quota or period: the time the machine spent throttled, as one value.",
                 ),
             ],
         },
@@ -258,7 +290,7 @@ pub const SCHEMA: ModelSpec = ModelSpec {
         },
         KindSpec {
             kind: "jobs",
-            doc: "Many jobs drawn from distributions (seeded by the run's seed); reported in the machine-wide metrics only.",
+            doc: "Many jobs drawn from distributions (seeded by the run's seed), alone or as requests of several threads; reported in the machine-wide metrics and each request's latency.",
             props: &[
                 prop(
                     "count",
@@ -286,6 +318,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     PropType::DurationDist,
                     Need::Default("never"),
                     "Each job does I/O after every this much CPU time (drawn once per job).",
+                ),
+                prop(
+                    "threads",
+                    PropType::Count { min: 1, max: 64 },
+                    Need::Default("1"),
+                    "Each arrival is a request of this many jobs (threads), each needing the drawn CPU time.",
                 ),
                 prop(
                     "io",
@@ -318,7 +356,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "The hosts whose CPUs run the jobs: the same draw of jobs on each.",
                 ),
             ],
-            metrics: &[],
+            metrics: &[metric(
+                "latency",
+                MetricKind::Latency,
+                "Per request: its last thread's completion minus its arrival.",
+            )],
         },
     ],
     global_metrics: &[],

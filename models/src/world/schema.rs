@@ -48,6 +48,8 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 cpu::IO_RESETS_ALLOTMENT,
                 cpu::TARGET_LATENCY,
                 cpu::MIN_GRANULARITY,
+                cpu::QUOTA,
+                cpu::PERIOD,
                 prop(
                     "fsync",
                     PropType::DurationDist,
