@@ -23,8 +23,12 @@ fn storm(client_extra: &str) -> String {
     )
 }
 
+/// The one run of `text` (a scenario without sweeps). Each call writes its own file, as the
+/// tests run in parallel threads of one process.
 fn only(text: &str) -> scenarios::RunReport {
-    let mut runs = run_text("cloud", text).unwrap_or_else(|e| panic!("{e}"));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut runs = run_text(&format!("cloud-{n}"), text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(runs.len(), 1);
     runs.remove(0)
 }
@@ -88,7 +92,7 @@ fn the_tail_at_scale_follows_the_fanout_formula() {
 #[test]
 fn hedged_requests_cut_the_tail_for_few_extra_calls() {
     let runs = run_text(
-        "hedged",
+        "cloud-hedged",
         &std::fs::read_to_string(scenario_path("hedged-requests.scn")).unwrap(),
     )
     .unwrap();
@@ -321,4 +325,53 @@ fn autoscaling_lags_by_evaluation_and_boot_and_costs_its_instance_hours() {
     // Fifteen quiet minutes after the spike, the group scales in.
     let long = lag_with(|t| t.replace("duration 20m", "duration 45m"));
     assert!(stat(&long, "api.instances", "last") < stat(&long, "api.instances", "max"));
+}
+
+/// A durable queue levels a spike the workers could not take directly, and loses nothing
+/// through a worker's crash (at least once: the crashed worker's messages come back).
+#[test]
+fn a_queue_levels_a_spike_and_delivers_at_least_once() {
+    let text = std::fs::read_to_string(scenario_path("queue-levelling.scn")).unwrap();
+    let queued = only(&text);
+    assert!(queued.ok(), "{:?}", queued.violations());
+    let v = |r, m| stat(r, m, "value");
+    assert_eq!(
+        v(&queued, "jobs.deleted") + v(&queued, "jobs.depth"),
+        v(&queued, "jobs.sent"),
+        "every message is processed or still queued"
+    );
+    assert!(v(&queued, "jobs.redelivered") >= 1.0);
+    let direct = text.replace("to jobs", "to workers");
+    assert_ne!(direct, text);
+    let direct = only(&direct);
+    assert!(
+        v(&direct, "producers.failed") > 10_000.0,
+        "{}",
+        v(&direct, "producers.failed")
+    );
+}
+
+/// A message whose processing fails with probability p is dead-lettered after k failed
+/// deliveries: a share p^k of the messages.
+#[test]
+fn dead_letters_follow_the_failure_probability_to_the_max_receives() {
+    let r = only(
+        r#"scenario "dlq" {
+  seed 4
+  duration 160s
+  queue jobs { visibility 5s  max_receives 3 }
+  service workers { instances 4  concurrency 8  service exp(5ms)  errors 20%  consumes jobs }
+  client producers { rate 500/s  requests 50000  to jobs }
+}"#,
+    );
+    let v = |m| stat(&r, m, "value");
+    let (sent, dead, deleted) = (v("jobs.sent"), v("jobs.dead_lettered"), v("jobs.deleted"));
+    assert_eq!(sent, 50_000.0);
+    let expected = sent * 0.2f64.powi(3);
+    assert!(
+        (dead - expected).abs() < 0.15 * expected,
+        "{dead} against {expected}"
+    );
+    assert_eq!(dead + deleted, sent, "nothing lost, nothing doubled");
+    assert!(v("jobs.redelivered") > 0.2 * sent * 0.9);
 }
