@@ -4,6 +4,7 @@
 use models::cloud::autoscale::AutoscaleConfig;
 use models::cloud::balance::Balance;
 use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
+use models::cloud::functions::FunctionSpec;
 use models::cloud::queue::QueueConfig;
 use models::world::WorldConfig;
 use models::world::cloud::{
@@ -113,12 +114,12 @@ pub fn wire_cloud(
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Endless> {
-    // Queues first, as services of their own kind: a send is a call answered when stored.
-    let services: Vec<&CheckedBlock> = checked
-        .blocks
+    // Queues first, then functions, then services, in the order `cloud.services` gets them
+    // below (an index into this list is an index into that one): a queue and a function are
+    // services of their own kinds.
+    let services: Vec<&CheckedBlock> = ["queue", "function", "service"]
         .iter()
-        .filter(|b| b.spec.kind == "queue")
-        .chain(checked.blocks.iter().filter(|b| b.spec.kind == "service"))
+        .flat_map(|kind| checked.blocks.iter().filter(move |b| b.spec.kind == *kind))
         .collect();
     let clients: Vec<&CheckedBlock> = checked
         .blocks
@@ -173,6 +174,43 @@ pub fn wire_cloud(
             prices: Prices::default(),
             errors: 0.0,
             durable: Some(config),
+            function: None,
+            consumes: None,
+        });
+    }
+    for b in services.iter().filter(|b| b.spec.kind == "function") {
+        let Some(Typed::Dist(service)) = b.get("service") else {
+            unreachable!("service is required and typed by the checker");
+        };
+        let ms = |ms: u64| SimDuration::from_millis(ms).as_nanos() as f64;
+        cloud.services.push(ServiceConfig {
+            name: b.name.clone(),
+            instances: vec![None],
+            concurrency: 1,
+            service: service.clone(),
+            slow: None,
+            queue_limit: None,
+            balance: Balance::RoundRobin,
+            health_check: None,
+            calls: None,
+            autoscale: None,
+            prices: Prices {
+                instance_hour: b.float("instance_price").unwrap_or(0.0),
+                million_requests: b.float("request_price").unwrap_or(0.0),
+            },
+            errors: b.probability("errors").unwrap_or(0.0),
+            durable: None,
+            function: Some(FunctionSpec {
+                keep_alive: b
+                    .duration("keep_alive")
+                    .unwrap_or(SimDuration::from_secs(600)),
+                cold_start: b.dist("cold_start").cloned().unwrap_or(Dist::Uniform {
+                    low: ms(200),
+                    high: ms(800),
+                }),
+                reserved: b.count("reserved").map(|n| n as u32),
+                provisioned: b.count("provisioned").map_or(0, |n| n as u32),
+            }),
             consumes: None,
         });
     }
@@ -249,6 +287,7 @@ pub fn wire_cloud(
             },
             errors: b.probability("errors").unwrap_or(0.0),
             durable: None,
+            function: None,
             consumes: reference(b, "consumes").and_then(service_index),
         });
         if b.get("consumes").is_some() && b.get("calls").is_some() {
@@ -260,6 +299,7 @@ pub fn wire_cloud(
             ));
         }
     }
+    debug_assert_eq!(cloud.services.len(), services.len());
     refuse_call_cycles(&services, &cloud, errors);
     let mut endless = None;
     for b in &clients {

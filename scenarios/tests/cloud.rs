@@ -375,3 +375,43 @@ fn dead_letters_follow_the_failure_probability_to_the_max_receives() {
     assert_eq!(dead + deleted, sent, "nothing lost, nothing doubled");
     assert!(v("jobs.redelivered") > 0.2 * sent * 0.9);
 }
+
+/// A function called as a Poisson process at rate l, with a keep-alive K and handlers much
+/// shorter than the gaps, is cold exactly when the gap exceeds K: a share e^(-lK). Beyond its
+/// reserved concurrency c, offered a Erlangs, it throttles as Erlang's loss system: B(c, a).
+#[test]
+fn functions_start_cold_as_e_to_the_minus_lk_and_throttle_as_erlang_b() {
+    let cold = only(
+        r#"scenario "cold" {
+  seed 6
+  duration 20h
+  function f { service 10ms  cold_start 500ms  keep_alive 1m }
+  client users { rate 0.02/s  to f }
+}"#,
+    );
+    let share = stat(&cold, "f.cold_starts", "value") / stat(&cold, "f.served", "value");
+    let expected = (-0.02f64 * 60.0).exp();
+    // About 1,440 calls: a standard error of 0.012.
+    assert!(
+        (share - expected).abs() < 0.04,
+        "{share} against {expected}"
+    );
+    let busy = only(
+        r#"scenario "throttle" {
+  seed 7
+  duration 200s
+  function f { service exp(50ms)  cold_start 1ms  keep_alive 10m  reserved 20 }
+  client users { rate 500/s  to f }
+}"#,
+    );
+    let (a, c) = (500.0 * 0.05, 20);
+    let mut erlang_b = 1.0;
+    for k in 1..=c {
+        erlang_b = a * erlang_b / (k as f64 + a * erlang_b);
+    }
+    let blocked = stat(&busy, "f.rejected", "value") / stat(&busy, "users.requests", "value");
+    assert!(
+        (blocked - erlang_b).abs() < 0.02,
+        "{blocked} against {erlang_b}"
+    );
+}

@@ -14,7 +14,7 @@ use super::call::Jitter;
 use crate::world::cloud::ScaleOn;
 
 const SERVICE_REF: PropType = PropType::Ref {
-    kinds: &["service"],
+    kinds: &["service", "function"],
     also: &[],
 };
 
@@ -380,6 +380,108 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             metrics: &SERVICE_METRICS,
         },
         KindSpec {
+            kind: "function",
+            doc: "A function (as AWS Lambda runs one): each invocation runs on an execution environment, a warm idle one or a new one after a cold start; environments idle for `keep_alive` are reclaimed; beyond its concurrency limit an invocation is throttled (an error at once). Clients and services call it as a service (`to`, `calls`).",
+            props: &[
+                prop(
+                    "service",
+                    PropType::DurationDist,
+                    Need::Required,
+                    "The handler's running time.",
+                ),
+                prop(
+                    "cold_start",
+                    PropType::DurationDist,
+                    Need::Default("uniform(200ms, 800ms)"),
+                    "Time to initialise a new environment before the handler runs.",
+                ),
+                prop(
+                    "keep_alive",
+                    PropType::Duration,
+                    Need::Default("10m"),
+                    "How long an idle environment is kept warm.",
+                ),
+                prop(
+                    "reserved",
+                    PropType::Count { min: 1, max: 1000 },
+                    Need::Default("none: shares the account's 1,000 with other functions"),
+                    "Reserved concurrency: invocations in progress at most (and guaranteed).",
+                ),
+                prop(
+                    "provisioned",
+                    PropType::Count { min: 0, max: 1000 },
+                    Need::Default("0"),
+                    "Environments kept initialised at all times: no cold start while one is idle.",
+                ),
+                prop(
+                    "errors",
+                    PropType::Probability,
+                    Need::Default("0"),
+                    "The chance that an invocation ends in an error.",
+                ),
+                prop(
+                    "instance_price",
+                    PropType::Float { min: 0.0, max: 1e9 },
+                    Need::Default("0"),
+                    "Dollars per hour of invocations running (as Lambda bills duration).",
+                ),
+                prop(
+                    "request_price",
+                    PropType::Float { min: 0.0, max: 1e9 },
+                    Need::Default("0"),
+                    "Dollars per million invocations.",
+                ),
+            ],
+            metrics: &[
+                metric("served", MetricKind::Counter, "Invocations that ran."),
+                metric(
+                    "rejected",
+                    MetricKind::Counter,
+                    "Invocations throttled at the concurrency limit.",
+                ),
+                metric(
+                    "cold_starts",
+                    MetricKind::Counter,
+                    "Invocations that started a new environment.",
+                ),
+                metric(
+                    "wasted",
+                    MetricKind::Counter,
+                    "Invocations that ran after their caller had given up.",
+                ),
+                metric(
+                    "sojourn",
+                    MetricKind::Latency,
+                    "Time from an invocation reaching the platform to its answer, cold start included.",
+                ),
+                metric(
+                    "busy",
+                    MetricKind::Gauge,
+                    "Invocations in progress (concurrency).",
+                ),
+                metric(
+                    "instances",
+                    MetricKind::Gauge,
+                    "Execution environments, busy or idle, as of the last invocation.",
+                ),
+                metric(
+                    "queue_len",
+                    MetricKind::Gauge,
+                    "Always 0: nothing waits, the platform throttles instead.",
+                ),
+                metric(
+                    "instance_hours",
+                    MetricKind::Gauge,
+                    "Hours of invocations running (the billed duration).",
+                ),
+                metric(
+                    "cost",
+                    MetricKind::Gauge,
+                    "Dollars so far: running hours at instance_price, invocations at request_price.",
+                ),
+            ],
+        },
+        KindSpec {
             kind: "queue",
             doc: "A durable queue with SQS's semantics: clients send to it (`to`), consumers (`consumes`) receive a message, which stays invisible for the visibility timeout, and delete it when processed; a message not deleted in time is delivered again (at least once), and after `max_receives` deliveries it goes to the dead-letter count.",
             props: &[
@@ -455,11 +557,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "to",
                     PropType::Ref {
-                        kinds: &["service", "queue"],
+                        kinds: &["service", "function", "queue"],
                         also: &[],
                     },
                     Need::Sole,
-                    "The service called, or the queue sent to (a send is answered once the message is stored).",
+                    "The service or function called, or the queue sent to (a send is answered once the message is stored).",
                 ),
                 prop(
                     "on",

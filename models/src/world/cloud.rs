@@ -49,6 +49,7 @@ use simcore::{Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, Tra
 use crate::cloud::autoscale::{Action, AutoScaler, AutoscaleConfig, InstanceId};
 use crate::cloud::balance::{Balance, Balancer};
 use crate::cloud::call::{Breaker, CallPolicy, RetryBudget};
+use crate::cloud::functions::{EnvId, FunctionId, FunctionSpec, Invoke, Platform};
 use crate::cloud::queue::{Delete, Queue, QueueConfig, Receipt};
 use crate::network::{Fate, Links};
 
@@ -91,6 +92,9 @@ pub struct ServiceConfig {
     /// Not a service but a durable queue (a `queue` block): a request is a send, answered
     /// when the message is stored; its one instance is where the queue runs.
     pub durable: Option<QueueConfig>,
+    /// Not a service but a function (a `function` block): an invocation runs on an execution
+    /// environment of the platform's, warm or after a cold start, or is throttled.
+    pub function: Option<FunctionSpec>,
     /// The durable queue (an index in [`CloudConfig::services`]) whose messages each worker
     /// of each instance receives, processes for a service time and deletes, one at a time.
     pub consumes: Option<u32>,
@@ -160,14 +164,19 @@ pub struct CloudConfig {
     pub changes: Vec<RateChange>,
 }
 
+/// The functions' account concurrency limit (Lambda's default per region): what functions
+/// without reserved concurrency share.
+pub const ACCOUNT_CONCURRENCY: u32 = 1000;
+
 /// Bytes of a request or response message between hosts.
 pub const MESSAGE_SIZE: u64 = 1024;
 
 /// The services' events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloudEv {
-    /// A client's next request.
-    Arrive { client: u32 },
+    /// A client's next request (if the client's arrivals are still of epoch `epoch`: a rate
+    /// change draws them again).
+    Arrive { client: u32, epoch: u32 },
     /// A request reaches its instance.
     Deliver { rpc: u32, epoch: u32 },
     /// An instance finished serving a request.
@@ -202,8 +211,8 @@ pub enum CloudEv {
 impl TraceEvent for CloudEv {
     fn encode(&self, e: &mut Encoder<'_>) {
         match *self {
-            CloudEv::Arrive { client } => {
-                e.u8(20).u32(client);
+            CloudEv::Arrive { client, epoch } => {
+                e.u8(20).u32(client).u32(epoch);
             }
             CloudEv::Deliver { rpc, epoch } => {
                 e.u8(21).u32(rpc).u32(epoch);
@@ -354,6 +363,8 @@ struct Rpc {
     state: RpcState,
     /// The caller still waits for it.
     waiting: bool,
+    /// The execution environment running it (a function's invocation).
+    env: Option<EnvId>,
 }
 
 #[derive(Debug)]
@@ -416,6 +427,8 @@ struct ServiceMetrics {
     instances: GaugeId,
     instance_hours: GaugeId,
     cost: GaugeId,
+    /// A function's invocations that started cold.
+    cold_starts: Option<CounterId>,
 }
 
 #[derive(Debug)]
@@ -444,14 +457,19 @@ struct Service {
     served: u64,
     /// A durable queue's state (a `queue` block).
     mailbox: Option<Mailbox>,
+    /// A function's place in the platform (a `function` block).
+    function: Option<FunctionId>,
+    /// Busy workers integrated over the whole run (a function's billed duration).
+    busy_total: f64,
     metrics: Option<ServiceMetrics>,
 }
 
 impl Service {
     /// The busy count changes at `now`: the time at the old count goes into the area.
     fn set_busy(&mut self, now: SimTime, busy: u64) {
-        self.busy_area +=
-            self.busy as f64 * now.saturating_since(self.busy_since).as_nanos() as f64;
+        let area = self.busy as f64 * now.saturating_since(self.busy_since).as_nanos() as f64;
+        self.busy_area += area;
+        self.busy_total += area;
         self.busy_since = now;
         self.busy = busy;
     }
@@ -466,8 +484,14 @@ impl Service {
 
     /// Instance-hours so far, and their cost with the requests served.
     fn cost(&self, now: SimTime, served: u64) -> (f64, f64) {
-        let ns = self.instance_ns
-            + self.launched as f64 * now.saturating_since(self.launched_since).as_nanos() as f64;
+        let ns = if self.function.is_some() {
+            // A function is billed for the time its invocations run.
+            self.busy_total
+                + self.busy as f64 * now.saturating_since(self.busy_since).as_nanos() as f64
+        } else {
+            self.instance_ns
+                + self.launched as f64 * now.saturating_since(self.launched_since).as_nanos() as f64
+        };
         let hours = ns / 3.6e12;
         let p = self.config.prices;
         (
@@ -522,8 +546,8 @@ struct Client {
     caller: u32,
     rate: f64,
     sent: u64,
-    /// An arrival is scheduled.
-    pending: bool,
+    /// The epoch of the arrival scheduled: bumped when the rate changes.
+    epoch: u32,
     stream: RngStream,
 }
 
@@ -538,6 +562,8 @@ pub struct Cloud {
     calls: Slab<Call>,
     rpcs: Slab<Rpc>,
     net_stream: RngStream,
+    /// The functions' platform (one account), if the scenario has functions.
+    platform: Option<Platform>,
     /// Reused for the balancer's view of the healthy instances.
     view: Vec<u32>,
     view_index: Vec<u32>,
@@ -611,6 +637,8 @@ impl Cloud {
                     }),
                     None => None,
                 },
+                function: None,
+                busy_total: 0.0,
                 config: sc,
                 first,
                 queued: 0,
@@ -637,6 +665,20 @@ impl Cloud {
                 metrics: None,
             }
         };
+        let mut platform = None;
+        for svc in &mut services {
+            if let Some(spec) = svc.config.function.clone() {
+                let p = match platform.as_mut() {
+                    Some(p) => p,
+                    None => platform
+                        .insert(Platform::new(ACCOUNT_CONCURRENCY).map_err(|e| e.to_string())?),
+                };
+                svc.function = Some(
+                    p.add(spec)
+                        .map_err(|e| format!("function `{}`: {e}", svc.config.name))?,
+                );
+            }
+        }
         let mut clients = Vec::new();
         for c in config.clients {
             if c.service >= n {
@@ -650,7 +692,7 @@ impl Cloud {
                 caller: callers.len() as u32 - 1,
                 rate: c.rate,
                 sent: 0,
-                pending: false,
+                epoch: 0,
                 stream: RngStream::derive(seed, &format!("{}.interarrival", c.name)),
                 config: c,
             });
@@ -676,6 +718,7 @@ impl Cloud {
             calls: Slab::new(),
             rpcs: Slab::new(),
             net_stream: RngStream::derive(seed, "cloud.network"),
+            platform,
             view: Vec::new(),
             view_index: Vec::new(),
         })
@@ -727,6 +770,10 @@ impl Cloud {
                 instances: m.gauge(&n, "instances").map_err(setup)?,
                 instance_hours: m.gauge(&n, "instance_hours").map_err(setup)?,
                 cost: m.gauge(&n, "cost").map_err(setup)?,
+                cold_starts: match s.function {
+                    Some(_) => Some(m.counter(&n, "cold_starts").map_err(setup)?),
+                    None => None,
+                },
             };
             m.set(metrics.instances, SimTime::ZERO, s.launched as f64);
             s.metrics = Some(metrics);
@@ -795,6 +842,9 @@ impl Cloud {
         }
     }
 
+    /// Schedules client `client`'s next request: Poisson arrivals, so the gap is exponential
+    /// whenever it is drawn (a rate change draws it again from the change, which memorylessness
+    /// makes exact).
     fn schedule_arrival<E: From<CloudEv> + TraceEvent>(
         &mut self,
         client: u32,
@@ -802,14 +852,13 @@ impl Cloud {
     ) {
         let c = &mut self.clients[client as usize];
         if c.rate <= 0.0 || c.config.requests.is_some_and(|n| c.sent >= n) {
-            c.pending = false;
             return;
         }
         let gap = -c.stream.next_f64_open0().ln() / c.rate;
-        c.pending = true;
+        let epoch = c.epoch;
         ctx.schedule_in(
             SimDuration::from_nanos_f64(gap * 1e9),
-            CloudEv::Arrive { client }.into(),
+            CloudEv::Arrive { client, epoch }.into(),
         );
     }
 
@@ -820,8 +869,11 @@ impl Cloud {
         links: &mut Links,
     ) {
         match ev {
-            CloudEv::Arrive { client } => {
+            CloudEv::Arrive { client, epoch } => {
                 let c = &mut self.clients[client as usize];
+                if c.epoch != epoch {
+                    return; // drawn before a rate change
+                }
                 c.sent += 1;
                 let (caller, from) = (c.caller, c.config.host);
                 self.schedule_arrival(client, ctx);
@@ -901,9 +953,8 @@ impl Cloud {
                 let client = change.client;
                 let c = &mut self.clients[client as usize];
                 c.rate = change.rate;
-                if !c.pending {
-                    self.schedule_arrival(client, ctx);
-                }
+                c.epoch = c.epoch.wrapping_add(1);
+                self.schedule_arrival(client, ctx);
             }
         }
     }
@@ -992,6 +1043,7 @@ impl Cloud {
             arrived: now,
             state: RpcState::OnWire,
             waiting: true,
+            env: None,
         });
         if let Some(c) = self.calls.get(call.0, call.1)
             && let Some(slot) = c.live.iter_mut().find(|s| s.is_none())
@@ -1105,6 +1157,10 @@ impl Cloud {
             self.respond((rpc, epoch), true, ctx, links);
             return;
         }
+        if let Some(f) = self.services[s].function {
+            self.invoke(s, f, (rpc, epoch), ctx, links);
+            return;
+        }
         let svc = &self.services[s];
         if (inst.serving.len() as u32) < svc.config.concurrency {
             self.serve(i, (rpc, epoch), ctx);
@@ -1127,6 +1183,92 @@ impl Cloud {
                 ctx.metrics().set(m.queue_len, now, svc.queued as f64);
             }
         }
+    }
+
+    /// Function `f` (service `s`) is invoked for `rpc`: it runs on a warm environment, or on a
+    /// new one after its cold start, or is throttled (an error at once).
+    fn invoke<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        s: usize,
+        f: FunctionId,
+        rpc: (u32, u32),
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let Some(platform) = self.platform.as_mut() else {
+            return;
+        };
+        let svc = &mut self.services[s];
+        let (env, start) = match platform.invoke(f, now, &mut svc.stream) {
+            Invoke::Throttled => {
+                if let Some(m) = &svc.metrics {
+                    ctx.metrics().add(m.rejected, 1);
+                }
+                self.respond(rpc, false, ctx, links);
+                return;
+            }
+            Invoke::Warm { env } => (env, now),
+            Invoke::Cold { env, ready_at } => {
+                if let Some(c) = svc.metrics.as_ref().and_then(|m| m.cold_starts) {
+                    ctx.metrics().add(c, 1);
+                }
+                (env, ready_at)
+            }
+        };
+        svc.set_busy(now, svc.busy + 1);
+        let environments = platform.stats(f).environments;
+        let rng = &mut svc.stream;
+        let d = match &svc.config.slow {
+            Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
+            _ => ns(&svc.config.service, rng),
+        };
+        if let Some(m) = &svc.metrics {
+            let metrics = ctx.metrics();
+            metrics.set(m.busy, now, svc.busy as f64);
+            metrics.set(m.instances, now, environments as f64);
+        }
+        if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
+            r.state = RpcState::Serving;
+            r.env = Some(env);
+        }
+        ctx.schedule_at(
+            start.saturating_add(d),
+            CloudEv::Done {
+                rpc: rpc.0,
+                epoch: rpc.1,
+            }
+            .into(),
+        );
+    }
+
+    /// A function's invocation ended: its environment goes idle, and the answer goes back.
+    fn invoked<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        s: usize,
+        rpc: (u32, u32),
+        env: EnvId,
+        waiting: bool,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        if let Some(p) = self.platform.as_mut() {
+            p.finish(env, now);
+        }
+        let svc = &mut self.services[s];
+        svc.set_busy(now, svc.busy - 1);
+        svc.served += 1;
+        if let Some(m) = &svc.metrics {
+            let metrics = ctx.metrics();
+            metrics.add(m.served, 1);
+            if !waiting {
+                metrics.add(m.wasted, 1);
+            }
+            metrics.set(m.busy, now, svc.busy as f64);
+        }
+        let ok = !(svc.config.errors > 0.0 && svc.stream.chance(svc.config.errors));
+        self.respond(rpc, ok, ctx, links);
     }
 
     /// Instance `i` starts serving `rpc`.
@@ -1177,6 +1319,11 @@ impl Cloud {
             return; // lost with its instance
         }
         let (i, waiting) = (r.instance, r.waiting);
+        if let Some(env) = r.env {
+            let s = self.instances[i as usize].service as usize;
+            self.invoked(s, (rpc, epoch), env, waiting, ctx, links);
+            return;
+        }
         let inst = &mut self.instances[i as usize];
         inst.serving.retain(|x| *x != (rpc, epoch));
         let s = inst.service;
