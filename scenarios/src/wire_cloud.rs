@@ -114,10 +114,10 @@ pub fn wire_cloud(
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Endless> {
-    // Queues first, then functions, then services, in the order `cloud.services` gets them
+    // Queues first, then topics, functions and services, in the order `cloud.services` gets them
     // below (an index into this list is an index into that one): a queue and a function are
     // services of their own kinds.
-    let services: Vec<&CheckedBlock> = ["queue", "function", "service"]
+    let services: Vec<&CheckedBlock> = ["queue", "topic", "function", "service"]
         .iter()
         .flat_map(|kind| checked.blocks.iter().filter(move |b| b.spec.kind == *kind))
         .collect();
@@ -174,6 +174,33 @@ pub fn wire_cloud(
             prices: Prices::default(),
             errors: 0.0,
             durable: Some(config),
+            topic: None,
+            function: None,
+            consumes: None,
+        });
+    }
+    for b in services.iter().filter(|b| b.spec.kind == "topic") {
+        let subscribers: Vec<u32> = services
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.spec.kind == "queue" && reference(q, "subscribes") == Some(&b.name))
+            .map(|(i, _)| i as u32)
+            .collect();
+        cloud.services.push(ServiceConfig {
+            name: b.name.clone(),
+            instances: vec![b.placement.first().and_then(|h| host_id(h))],
+            concurrency: 1,
+            service: Dist::Constant { value: 0.0 },
+            slow: None,
+            queue_limit: None,
+            balance: Balance::RoundRobin,
+            health_check: None,
+            calls: None,
+            autoscale: None,
+            prices: Prices::default(),
+            errors: 0.0,
+            durable: None,
+            topic: Some(subscribers),
             function: None,
             consumes: None,
         });
@@ -200,6 +227,7 @@ pub fn wire_cloud(
             },
             errors: b.probability("errors").unwrap_or(0.0),
             durable: None,
+            topic: None,
             function: Some(FunctionSpec {
                 keep_alive: b
                     .duration("keep_alive")
@@ -287,6 +315,7 @@ pub fn wire_cloud(
             },
             errors: b.probability("errors").unwrap_or(0.0),
             durable: None,
+            topic: None,
             function: None,
             consumes: reference(b, "consumes").and_then(service_index),
         });

@@ -415,3 +415,17 @@ fn functions_start_cold_as_e_to_the_minus_lk_and_throttle_as_erlang_b() {
         "{blocked} against {erlang_b}"
     );
 }
+
+/// A topic stores every message in each subscribed queue before the publish is answered; each
+/// queue drains at its own consumers' pace.
+#[test]
+fn a_topic_fans_every_message_out_to_each_queue() {
+    let r = only(&std::fs::read_to_string(scenario_path("pubsub-fanout.scn")).unwrap());
+    assert!(r.ok(), "{:?}", r.violations());
+    let v = |m| stat(&r, m, "value");
+    assert_eq!(v("orders.delivered"), 2.0 * v("orders.published"));
+    assert_eq!(v("billing.sent"), v("orders.published"));
+    assert_eq!(v("shipping.sent"), v("orders.published"));
+    assert_eq!(v("shop.ok"), v("orders.published"));
+    assert!(stat(&r, "shipping.age", "p99") > 100.0 * stat(&r, "billing.age", "p99"));
+}

@@ -482,6 +482,24 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             ],
         },
         KindSpec {
+            kind: "topic",
+            doc: "A pub/sub topic (as SNS fans out to SQS): clients publish to it with `to`, and each message is stored in every queue that `subscribes` to it before the publish is answered.",
+            props: &[prop(
+                "on",
+                PropType::Host,
+                Need::Default("unplaced: a managed topic, reached at once"),
+                "The host the topic runs on (publishers cross the network to it).",
+            )],
+            metrics: &[
+                metric("published", MetricKind::Counter, "Messages published."),
+                metric(
+                    "delivered",
+                    MetricKind::Counter,
+                    "Copies stored in the subscribed queues.",
+                ),
+            ],
+        },
+        KindSpec {
             kind: "queue",
             doc: "A durable queue with SQS's semantics: clients send to it (`to`), consumers (`consumes`) receive a message, which stays invisible for the visibility timeout, and delete it when processed; a message not deleted in time is delivered again (at least once), and after `max_receives` deliveries it goes to the dead-letter count.",
             props: &[
@@ -508,6 +526,15 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     PropType::Duration,
                     Need::Default("4d"),
                     "How long a message is kept (60s to 14d).",
+                ),
+                prop(
+                    "subscribes",
+                    PropType::Ref {
+                        kinds: &["topic"],
+                        also: &[],
+                    },
+                    Need::Default("none"),
+                    "A topic whose every message is stored in this queue too (SNS to SQS fan-out).",
                 ),
             ],
             metrics: &[
@@ -557,11 +584,11 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "to",
                     PropType::Ref {
-                        kinds: &["service", "function", "queue"],
+                        kinds: &["service", "function", "queue", "topic"],
                         also: &[],
                     },
                     Need::Sole,
-                    "The service or function called, or the queue sent to (a send is answered once the message is stored).",
+                    "The service or function called, or the queue or topic sent to (a send is answered once the message is stored).",
                 ),
                 prop(
                     "on",

@@ -92,6 +92,9 @@ pub struct ServiceConfig {
     /// Not a service but a durable queue (a `queue` block): a request is a send, answered
     /// when the message is stored; its one instance is where the queue runs.
     pub durable: Option<QueueConfig>,
+    /// Not a service but a topic (a `topic` block): a request is a publish, stored in each of
+    /// these durable queues (indices in [`CloudConfig::services`]) and then answered.
+    pub topic: Option<Vec<u32>>,
     /// Not a service but a function (a `function` block): an invocation runs on an execution
     /// environment of the platform's, warm or after a cold start, or is throttled.
     pub function: Option<FunctionSpec>,
@@ -459,6 +462,8 @@ struct Service {
     mailbox: Option<Mailbox>,
     /// A function's place in the platform (a `function` block).
     function: Option<FunctionId>,
+    /// A topic's counters: messages published, and copies stored in its queues.
+    topic_metrics: Option<(CounterId, CounterId)>,
     /// Busy workers integrated over the whole run (a function's billed duration).
     busy_total: f64,
     metrics: Option<ServiceMetrics>,
@@ -638,6 +643,7 @@ impl Cloud {
                     None => None,
                 },
                 function: None,
+                topic_metrics: None,
                 busy_total: 0.0,
                 config: sc,
                 first,
@@ -758,6 +764,13 @@ impl Cloud {
                     depth: m.gauge(&n, "depth").map_err(setup)?,
                     age: m.histogram(&n, "age", Unit::Ns).map_err(setup)?,
                 });
+                continue;
+            }
+            if s.config.topic.is_some() {
+                s.topic_metrics = Some((
+                    m.counter(&n, "published").map_err(setup)?,
+                    m.counter(&n, "delivered").map_err(setup)?,
+                ));
                 continue;
             }
             let metrics = ServiceMetrics {
@@ -1159,6 +1172,18 @@ impl Cloud {
         }
         if let Some(f) = self.services[s].function {
             self.invoke(s, f, (rpc, epoch), ctx, links);
+            return;
+        }
+        if let Some(queues) = self.services[s].config.topic.clone() {
+            if let Some((published, delivered)) = self.services[s].topic_metrics {
+                let metrics = ctx.metrics();
+                metrics.add(published, 1);
+                metrics.add(delivered, queues.len() as u64);
+            }
+            for q in queues {
+                self.enqueue(q as usize, now, ctx);
+            }
+            self.respond((rpc, epoch), true, ctx, links);
             return;
         }
         let svc = &self.services[s];
