@@ -4,11 +4,12 @@
 use models::cloud::autoscale::AutoscaleConfig;
 use models::cloud::balance::Balance;
 use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
-use models::cloud::functions::FunctionSpec;
+use models::cloud::functions::{FunctionSpec, Platform};
 use models::cloud::queue::QueueConfig;
 use models::world::WorldConfig;
 use models::world::cloud::{
-    Autoscale, ClientConfig, CloudConfig, Downstream, Prices, RateChange, ScaleOn, ServiceConfig,
+    ACCOUNT_CONCURRENCY, Autoscale, ClientConfig, CloudConfig, Downstream, Prices, RateChange,
+    ScaleOn, ServiceConfig,
 };
 use simcore::{Dist, SimDuration};
 
@@ -205,11 +206,32 @@ pub fn wire_cloud(
             consumes: None,
         });
     }
+    // The functions share one account: the platform checks their reservations as it takes them.
+    let mut platform = Platform::new(ACCOUNT_CONCURRENCY).ok();
     for b in services.iter().filter(|b| b.spec.kind == "function") {
         let Some(Typed::Dist(service)) = b.get("service") else {
             unreachable!("service is required and typed by the checker");
         };
         let ms = |ms: u64| SimDuration::from_millis(ms).as_nanos() as f64;
+        let spec = FunctionSpec {
+            keep_alive: b
+                .duration("keep_alive")
+                .unwrap_or(SimDuration::from_secs(600)),
+            cold_start: b.dist("cold_start").cloned().unwrap_or(Dist::Uniform {
+                low: ms(200),
+                high: ms(800),
+            }),
+            reserved: b.count("reserved").map(|n| n as u32),
+            provisioned: b.count("provisioned").map_or(0, |n| n as u32),
+        };
+        if let Some(Err(e)) = platform.as_mut().map(|p| p.add(spec.clone())) {
+            errors.push(at_prop(
+                b,
+                "reserved",
+                format!("function `{}`: {e}", b.name),
+                "the functions' reservations share the account's 1,000, and provisioned environments fit within the reservation",
+            ));
+        }
         cloud.services.push(ServiceConfig {
             name: b.name.clone(),
             instances: vec![None],
@@ -228,17 +250,7 @@ pub fn wire_cloud(
             errors: b.probability("errors").unwrap_or(0.0),
             durable: None,
             topic: None,
-            function: Some(FunctionSpec {
-                keep_alive: b
-                    .duration("keep_alive")
-                    .unwrap_or(SimDuration::from_secs(600)),
-                cold_start: b.dist("cold_start").cloned().unwrap_or(Dist::Uniform {
-                    low: ms(200),
-                    high: ms(800),
-                }),
-                reserved: b.count("reserved").map(|n| n as u32),
-                provisioned: b.count("provisioned").map_or(0, |n| n as u32),
-            }),
+            function: Some(spec),
             consumes: None,
         });
     }

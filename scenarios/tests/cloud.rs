@@ -237,6 +237,13 @@ fn bad_wiring_is_a_located_error() {
   client c { rate 1/s  to a } }"#,
             "never stops",
         ),
+        (
+            r#"scenario "x" { duration 1s
+  function f { service 1ms  reserved 600 }
+  function g { service 1ms  reserved 600 }
+  client c { rate 1/s  to f } }"#,
+            "would exceed the account limit",
+        ),
     ];
     for (text, expected) in cases {
         let e = match run_text("bad", text) {
