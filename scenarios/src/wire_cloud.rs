@@ -6,6 +6,7 @@ use models::cloud::balance::Balance;
 use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
 use models::cloud::functions::{FunctionSpec, Platform};
 use models::cloud::queue::QueueConfig;
+use models::cloud::shardkv::TableConfig;
 use models::world::WorldConfig;
 use models::world::cloud::{
     ACCOUNT_CONCURRENCY, Autoscale, ClientConfig, CloudConfig, Downstream, Prices, RateChange,
@@ -115,10 +116,10 @@ pub fn wire_cloud(
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Endless> {
-    // Queues first, then topics, functions and services, in the order `cloud.services` gets them
+    // Queues first, then topics, tables, functions and services, in the order `cloud.services` gets them
     // below (an index into this list is an index into that one): a queue and a function are
     // services of their own kinds.
-    let services: Vec<&CheckedBlock> = ["queue", "topic", "function", "service"]
+    let services: Vec<&CheckedBlock> = ["queue", "topic", "table", "function", "service"]
         .iter()
         .flat_map(|kind| checked.blocks.iter().filter(move |b| b.spec.kind == *kind))
         .collect();
@@ -176,6 +177,7 @@ pub fn wire_cloud(
             errors: 0.0,
             durable: Some(config),
             topic: None,
+            table: None,
             function: None,
             consumes: None,
         });
@@ -202,6 +204,41 @@ pub fn wire_cloud(
             errors: 0.0,
             durable: None,
             topic: Some(subscribers),
+            table: None,
+            function: None,
+            consumes: None,
+        });
+    }
+    for b in services.iter().filter(|b| b.spec.kind == "table") {
+        let mut config = TableConfig::dynamodb_like(b.count("partitions").map_or(1, |n| n as u32));
+        config.split_after = b.duration("split_after");
+        let per_sec = |prop: &str, default: u64| match b.get(prop) {
+            Some(Typed::Rate(r)) => (r.round() as u64).max(1),
+            _ => default,
+        };
+        config.read_rate = per_sec("read_rate", config.read_rate);
+        config.write_rate = per_sec("write_rate", config.write_rate);
+        config.bucket = b.duration("heatmap_bucket").unwrap_or(config.bucket);
+        let ms = |ms: u64| SimDuration::from_millis(ms).as_nanos() as f64;
+        cloud.services.push(ServiceConfig {
+            name: b.name.clone(),
+            instances: vec![None],
+            concurrency: 1,
+            service: b.dist("service").cloned().unwrap_or(Dist::Uniform {
+                low: ms(2),
+                high: ms(6),
+            }),
+            slow: None,
+            queue_limit: None,
+            balance: Balance::RoundRobin,
+            health_check: None,
+            calls: None,
+            autoscale: None,
+            prices: Prices::default(),
+            errors: 0.0,
+            durable: None,
+            topic: None,
+            table: Some(config),
             function: None,
             consumes: None,
         });
@@ -250,6 +287,7 @@ pub fn wire_cloud(
             errors: b.probability("errors").unwrap_or(0.0),
             durable: None,
             topic: None,
+            table: None,
             function: Some(spec),
             consumes: None,
         });
@@ -328,6 +366,7 @@ pub fn wire_cloud(
             errors: b.probability("errors").unwrap_or(0.0),
             durable: None,
             topic: None,
+            table: None,
             function: None,
             consumes: reference(b, "consumes").and_then(service_index),
         });
@@ -370,6 +409,18 @@ pub fn wire_cloud(
             service,
             policy: policy(b),
             slo: b.duration("slo"),
+            keys: b.dist("keys").cloned().unwrap_or(Dist::Uniform {
+                low: 1.0,
+                high: 1_000_001.0,
+            }),
+            writes: match b.get("mix") {
+                Some(Typed::Weighted(w)) => {
+                    let total: f64 = w.iter().map(|(_, x)| x).sum();
+                    let puts: f64 = w.iter().filter(|(n, _)| n == "put").map(|(_, x)| x).sum();
+                    if total > 0.0 { puts / total } else { 0.0 }
+                }
+                _ => 0.0,
+            },
         });
     }
     let is_client = |name: &str| clients.iter().any(|c| c.name == name);

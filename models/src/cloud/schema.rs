@@ -482,6 +482,70 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             ],
         },
         KindSpec {
+            kind: "table",
+            doc: "A sharded key-value table, as DynamoDB runs one: partition keys are hashed onto range partitions, each with its own read and write throughput (token buckets with a second of burst); a request beyond its partition's rate is throttled (an error at once) however idle the rest of the table is, and a partition throttled for `split_after` splits at the median of its recent keys (split for heat). Clients name a key and an operation with `keys` and `mix`.",
+            props: &[
+                prop(
+                    "partitions",
+                    PropType::Count {
+                        min: 1,
+                        max: 10_000,
+                    },
+                    Need::Default("1"),
+                    "Partitions at the start, dividing the hashed key space evenly.",
+                ),
+                prop(
+                    "read_rate",
+                    PropType::Rate,
+                    Need::Default("3000/s"),
+                    "Reads per second one partition serves (DynamoDB's 3,000 read units).",
+                ),
+                prop(
+                    "write_rate",
+                    PropType::Rate,
+                    Need::Default("1000/s"),
+                    "Writes per second one partition serves (DynamoDB's 1,000 write units).",
+                ),
+                prop(
+                    "split_after",
+                    PropType::Duration,
+                    Need::Default("none: partitions never split"),
+                    "Split a partition that has throttled continuously this long.",
+                ),
+                prop(
+                    "service",
+                    PropType::DurationDist,
+                    Need::Default("uniform(2ms, 6ms)"),
+                    "Time to serve an admitted request.",
+                ),
+                prop(
+                    "heatmap_bucket",
+                    PropType::Duration,
+                    Need::Default("1s"),
+                    "The time bucket of the request-distribution heatmap.",
+                ),
+            ],
+            metrics: &[
+                metric(
+                    "reads",
+                    MetricKind::Counter,
+                    "Read requests (throttled or not).",
+                ),
+                metric(
+                    "writes",
+                    MetricKind::Counter,
+                    "Write requests (throttled or not).",
+                ),
+                metric(
+                    "throttled",
+                    MetricKind::Counter,
+                    "Requests over their partition's rate.",
+                ),
+                metric("splits", MetricKind::Counter, "Partitions split for heat."),
+                metric("partitions", MetricKind::Gauge, "Live partitions."),
+            ],
+        },
+        KindSpec {
             kind: "topic",
             doc: "A pub/sub topic (as SNS fans out to SQS): clients publish to it with `to`, and each message is stored in every queue that `subscribes` to it before the publish is answered.",
             props: &[prop(
@@ -584,11 +648,23 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "to",
                     PropType::Ref {
-                        kinds: &["service", "function", "queue", "topic"],
+                        kinds: &["service", "function", "queue", "topic", "table"],
                         also: &[],
                     },
                     Need::Sole,
-                    "The service or function called, or the queue or topic sent to (a send is answered once the message is stored).",
+                    "The service or function called, the queue or topic sent to (a send is answered once the message is stored), or the table read and written.",
+                ),
+                prop(
+                    "keys",
+                    PropType::CountDist,
+                    Need::Default("uniform(1, 1000000)"),
+                    "The keys a client's requests to a table name (`zipf(100000, 1.2)` makes some hot).",
+                ),
+                prop(
+                    "mix",
+                    PropType::Mix(&["get", "put"]),
+                    Need::Default("[get 100%]"),
+                    "The share of a client's requests to a table that read (get) and write (put).",
                 ),
                 prop(
                     "on",

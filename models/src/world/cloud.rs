@@ -51,6 +51,7 @@ use crate::cloud::balance::{Balance, Balancer};
 use crate::cloud::call::{Breaker, CallPolicy, RetryBudget};
 use crate::cloud::functions::{EnvId, FunctionId, FunctionSpec, Invoke, Platform};
 use crate::cloud::queue::{Delete, Queue, QueueConfig, Receipt};
+use crate::cloud::shardkv::{Op, Table, TableConfig, key_hash};
 use crate::network::{Fate, Links};
 
 /// A service's downstream calls.
@@ -95,6 +96,9 @@ pub struct ServiceConfig {
     /// Not a service but a topic (a `topic` block): a request is a publish, stored in each of
     /// these durable queues (indices in [`CloudConfig::services`]) and then answered.
     pub topic: Option<Vec<u32>>,
+    /// Not a service but a sharded key-value table (a `table` block): a request reads or writes
+    /// its call's key on the partition holding it, or is throttled at that partition's limit.
+    pub table: Option<TableConfig>,
     /// Not a service but a function (a `function` block): an invocation runs on an execution
     /// environment of the platform's, warm or after a cold start, or is throttled.
     pub function: Option<FunctionSpec>,
@@ -150,6 +154,9 @@ pub struct ClientConfig {
     pub policy: CallPolicy,
     /// A response later than this misses the objective (`NAME.slo_attainment`).
     pub slo: Option<SimDuration>,
+    /// The keys its requests name, and the share of them that are writes (a table uses them).
+    pub keys: Dist,
+    pub writes: f64,
 }
 
 /// A client's rate from `at` on (what `load NAME rate R` does).
@@ -333,6 +340,9 @@ struct Call {
     /// Attempts the caller is waiting for (an attempt and its hedge at most).
     live: [Option<(u32, u32)>; 2],
     hedged: bool,
+    /// The key it names and whether it writes (for a table).
+    key: u64,
+    write: bool,
 }
 
 impl Call {
@@ -368,6 +378,9 @@ struct Rpc {
     waiting: bool,
     /// The execution environment running it (a function's invocation).
     env: Option<EnvId>,
+    /// Its call's key and whether it writes (for a table).
+    key: u64,
+    write: bool,
 }
 
 #[derive(Debug)]
@@ -406,6 +419,15 @@ struct Mailbox {
     /// A `Wake` is scheduled at this time.
     wake_at: Option<SimTime>,
     metrics: Option<MailboxMetrics>,
+}
+
+#[derive(Debug)]
+struct TableMetrics {
+    reads: CounterId,
+    writes: CounterId,
+    throttled: CounterId,
+    splits: CounterId,
+    partitions: GaugeId,
 }
 
 #[derive(Debug)]
@@ -464,6 +486,9 @@ struct Service {
     function: Option<FunctionId>,
     /// A topic's counters: messages published, and copies stored in its queues.
     topic_metrics: Option<(CounterId, CounterId)>,
+    /// A table's partitions and their load.
+    table: Option<Table>,
+    table_metrics: Option<TableMetrics>,
     /// Busy workers integrated over the whole run (a function's billed duration).
     busy_total: f64,
     metrics: Option<ServiceMetrics>,
@@ -553,6 +578,8 @@ struct Client {
     sent: u64,
     /// The epoch of the arrival scheduled: bumped when the rate changes.
     epoch: u32,
+    /// Draws its requests' keys and operations.
+    keys_stream: RngStream,
     stream: RngStream,
 }
 
@@ -644,6 +671,14 @@ impl Cloud {
                 },
                 function: None,
                 topic_metrics: None,
+                table: match &sc.table {
+                    Some(t) => Some(
+                        Table::new(t.clone(), SimTime::ZERO)
+                            .map_err(|e| format!("table `{}`: {e}", sc.name))?,
+                    ),
+                    None => None,
+                },
+                table_metrics: None,
                 busy_total: 0.0,
                 config: sc,
                 first,
@@ -699,6 +734,7 @@ impl Cloud {
                 rate: c.rate,
                 sent: 0,
                 epoch: 0,
+                keys_stream: RngStream::derive(seed, &format!("{}.keys", c.name)),
                 stream: RngStream::derive(seed, &format!("{}.interarrival", c.name)),
                 config: c,
             });
@@ -764,6 +800,18 @@ impl Cloud {
                     depth: m.gauge(&n, "depth").map_err(setup)?,
                     age: m.histogram(&n, "age", Unit::Ns).map_err(setup)?,
                 });
+                continue;
+            }
+            if let Some(t) = &s.table {
+                let tm = TableMetrics {
+                    reads: m.counter(&n, "reads").map_err(setup)?,
+                    writes: m.counter(&n, "writes").map_err(setup)?,
+                    throttled: m.counter(&n, "throttled").map_err(setup)?,
+                    splits: m.counter(&n, "splits").map_err(setup)?,
+                    partitions: m.gauge(&n, "partitions").map_err(setup)?,
+                };
+                m.set(tm.partitions, SimTime::ZERO, t.live().len() as f64);
+                s.table_metrics = Some(tm);
                 continue;
             }
             if s.config.topic.is_some() {
@@ -889,8 +937,16 @@ impl Cloud {
                 }
                 c.sent += 1;
                 let (caller, from) = (c.caller, c.config.host);
+                // A key and an operation, drawn only for a table (so other runs draw as before).
+                let key = if self.services[c.config.service as usize].table.is_some() {
+                    let key = c.config.keys.sample(&mut c.keys_stream).max(0.0) as u64;
+                    let write = c.keys_stream.chance(c.config.writes);
+                    (key, write)
+                } else {
+                    (0, false)
+                };
                 self.schedule_arrival(client, ctx);
-                self.new_call(caller, Origin::Client(client), from, ctx, links);
+                self.new_call(caller, Origin::Client(client), from, key, ctx, links);
             }
             CloudEv::Deliver { rpc, epoch } => self.deliver(rpc, epoch, ctx, links),
             CloudEv::Done { rpc, epoch } => self.done(rpc, epoch, ctx, links),
@@ -978,6 +1034,7 @@ impl Cloud {
         caller: u32,
         origin: Origin,
         from: Option<u32>,
+        (key, write): (u64, bool),
         ctx: &mut Ctx<'_, E>,
         links: &mut Links,
     ) {
@@ -998,6 +1055,8 @@ impl Cloud {
             last_backoff: SimDuration::ZERO,
             live: [None, None],
             hedged: false,
+            key,
+            write,
         });
         if self.attempt(call, None, ctx, links)
             && let Some(h) = self.callers[caller as usize].policy.hedge
@@ -1027,7 +1086,7 @@ impl Cloud {
         let Some(c) = self.calls.get(call.0, call.1) else {
             return false;
         };
-        let (ci, from) = (c.caller as usize, c.from);
+        let (ci, from, key, write) = (c.caller as usize, c.from, c.key, c.write);
         let caller = &mut self.callers[ci];
         if let Some(b) = caller.breaker.as_mut()
             && !b.allow(now)
@@ -1057,6 +1116,8 @@ impl Cloud {
             state: RpcState::OnWire,
             waiting: true,
             env: None,
+            key,
+            write,
         });
         if let Some(c) = self.calls.get(call.0, call.1)
             && let Some(slot) = c.live.iter_mut().find(|s| s.is_none())
@@ -1174,6 +1235,11 @@ impl Cloud {
             self.invoke(s, f, (rpc, epoch), ctx, links);
             return;
         }
+        if self.services[s].table.is_some() {
+            let (key, write) = (r.key, r.write);
+            self.table_request(s, (rpc, epoch), key, write, ctx, links);
+            return;
+        }
         if let Some(queues) = self.services[s].config.topic.clone() {
             if let Some((published, delivered)) = self.services[s].topic_metrics {
                 let metrics = ctx.metrics();
@@ -1208,6 +1274,56 @@ impl Cloud {
                 ctx.metrics().set(m.queue_len, now, svc.queued as f64);
             }
         }
+    }
+
+    /// A request to table `s` for `key`: admitted by its partition's token bucket and answered
+    /// after the service time, or throttled at once (an error, as DynamoDB's
+    /// ProvisionedThroughputExceeded; the caller's retries are the SDK's).
+    fn table_request<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        s: usize,
+        rpc: (u32, u32),
+        key: u64,
+        write: bool,
+        ctx: &mut Ctx<'_, E>,
+        links: &mut Links,
+    ) {
+        let now = ctx.now();
+        let svc = &mut self.services[s];
+        let Some(table) = svc.table.as_mut() else {
+            return;
+        };
+        let op = if write { Op::Write } else { Op::Read };
+        // Partition keys are hashed, as DynamoDB hashes them.
+        let access = table.request(now, key_hash(key), op, 1);
+        let live = table.live().len();
+        if let Some(m) = &svc.table_metrics {
+            let metrics = ctx.metrics();
+            metrics.add(if write { m.writes } else { m.reads }, 1);
+            if !access.admitted {
+                metrics.add(m.throttled, 1);
+            }
+            if access.split.is_some() {
+                metrics.add(m.splits, 1);
+                metrics.set(m.partitions, now, live as f64);
+            }
+        }
+        if !access.admitted {
+            self.respond(rpc, false, ctx, links);
+            return;
+        }
+        let d = ns(&svc.config.service, &mut svc.stream);
+        if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
+            r.state = RpcState::Serving;
+        }
+        ctx.schedule_in(
+            d,
+            CloudEv::Done {
+                rpc: rpc.0,
+                epoch: rpc.1,
+            }
+            .into(),
+        );
     }
 
     /// Function `f` (service `s`) is invoked for `rpc`: it runs on a warm environment, or on a
@@ -1349,6 +1465,13 @@ impl Cloud {
             self.invoked(s, (rpc, epoch), env, waiting, ctx, links);
             return;
         }
+        if self.services[self.instances[i as usize].service as usize]
+            .table
+            .is_some()
+        {
+            self.respond((rpc, epoch), true, ctx, links);
+            return;
+        }
         let inst = &mut self.instances[i as usize];
         inst.serving.retain(|x| *x != (rpc, epoch));
         let s = inst.service;
@@ -1397,7 +1520,14 @@ impl Cloud {
                 };
                 let from = self.instances[i as usize].host;
                 for _ in 0..fanout {
-                    self.new_call(caller, Origin::Parent(rpc, epoch), from, ctx, links);
+                    self.new_call(
+                        caller,
+                        Origin::Parent(rpc, epoch),
+                        from,
+                        (0, false),
+                        ctx,
+                        links,
+                    );
                 }
             }
             _ => {
