@@ -445,7 +445,7 @@ fn a_hot_key_throttles_its_partition_while_the_table_idles() {
     let text = std::fs::read_to_string(scenario_path("hot-partition.scn")).unwrap();
     let hot = only(&text);
     assert!(hot.ok(), "{:?}", hot.violations());
-    let even_text = text.replace("zipf(100000, 1.3)", "uniform(1, 100000)");
+    let even_text = text.replace("zipf(100_000, 1.3)", "uniform(1, 100_000)");
     assert_ne!(even_text, text);
     let even = only(&even_text);
     assert_eq!(stat(&even, "orders.throttled", "value"), 0.0);
