@@ -1,5 +1,6 @@
-//! Wiring for the cloud family: `service` blocks on hosts (or unplaced), `client` loads, and the
-//! `load` changes of the clients' rates.
+//! Wiring for the cloud family: `service` blocks on hosts (or unplaced); the managed components,
+//! `queue`, `topic`, `table` and `function`, each a service of one instance that is what its
+//! block says; `client` loads; and the `load` changes of the clients' rates.
 
 use models::cloud::autoscale::AutoscaleConfig;
 use models::cloud::balance::Balance;
@@ -102,6 +103,19 @@ fn autoscale(b: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Autoscale
     Some(Autoscale { on, config })
 }
 
+/// What a block's `instance_price` and `request_price` make.
+fn prices(b: &CheckedBlock) -> Prices {
+    Prices {
+        instance_hour: b.float("instance_price").unwrap_or(0.0),
+        million_requests: b.float("request_price").unwrap_or(0.0),
+    }
+}
+
+/// `n` milliseconds in nanoseconds, as distributions of durations take them.
+fn millis(n: u64) -> f64 {
+    SimDuration::from_millis(n).as_nanos() as f64
+}
+
 /// A diagnostic at `prop`'s value in `b` (or at the block when it is not given).
 fn at_prop(b: &CheckedBlock, prop: &str, message: String, hint: &str) -> Diagnostic {
     let span = b.props.get(prop).map_or(b.span, |p| p.1);
@@ -116,9 +130,8 @@ pub fn wire_cloud(
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Endless> {
-    // Queues first, then topics, tables, functions and services, in the order `cloud.services` gets them
-    // below (an index into this list is an index into that one): a queue and a function are
-    // services of their own kinds.
+    // Queues first, then topics, tables, functions and services, in the order `cloud.services`
+    // gets them below (an index into this list is an index into that one).
     let services: Vec<&CheckedBlock> = ["queue", "topic", "table", "function", "service"]
         .iter()
         .flat_map(|kind| checked.blocks.iter().filter(move |b| b.spec.kind == *kind))
@@ -163,23 +176,8 @@ pub fn wire_cloud(
             ));
         }
         cloud.services.push(ServiceConfig {
-            name: b.name.clone(),
-            instances: vec![b.placement.first().and_then(|h| host_id(h))],
-            concurrency: 1,
-            service: Dist::Constant { value: 0.0 },
-            slow: None,
-            queue_limit: None,
-            balance: Balance::RoundRobin,
-            health_check: None,
-            calls: None,
-            autoscale: None,
-            prices: Prices::default(),
-            errors: 0.0,
             durable: Some(config),
-            topic: None,
-            table: None,
-            function: None,
-            consumes: None,
+            ..ServiceConfig::managed(&b.name, b.placement.first().and_then(|h| host_id(h)))
         });
     }
     for b in services.iter().filter(|b| b.spec.kind == "topic") {
@@ -190,23 +188,8 @@ pub fn wire_cloud(
             .map(|(i, _)| i as u32)
             .collect();
         cloud.services.push(ServiceConfig {
-            name: b.name.clone(),
-            instances: vec![b.placement.first().and_then(|h| host_id(h))],
-            concurrency: 1,
-            service: Dist::Constant { value: 0.0 },
-            slow: None,
-            queue_limit: None,
-            balance: Balance::RoundRobin,
-            health_check: None,
-            calls: None,
-            autoscale: None,
-            prices: Prices::default(),
-            errors: 0.0,
-            durable: None,
             topic: Some(subscribers),
-            table: None,
-            function: None,
-            consumes: None,
+            ..ServiceConfig::managed(&b.name, b.placement.first().and_then(|h| host_id(h)))
         });
     }
     for b in services.iter().filter(|b| b.spec.kind == "table") {
@@ -219,28 +202,13 @@ pub fn wire_cloud(
         config.read_rate = per_sec("read_rate", config.read_rate);
         config.write_rate = per_sec("write_rate", config.write_rate);
         config.bucket = b.duration("heatmap_bucket").unwrap_or(config.bucket);
-        let ms = |ms: u64| SimDuration::from_millis(ms).as_nanos() as f64;
         cloud.services.push(ServiceConfig {
-            name: b.name.clone(),
-            instances: vec![None],
-            concurrency: 1,
             service: b.dist("service").cloned().unwrap_or(Dist::Uniform {
-                low: ms(2),
-                high: ms(6),
+                low: millis(2),
+                high: millis(6),
             }),
-            slow: None,
-            queue_limit: None,
-            balance: Balance::RoundRobin,
-            health_check: None,
-            calls: None,
-            autoscale: None,
-            prices: Prices::default(),
-            errors: 0.0,
-            durable: None,
-            topic: None,
             table: Some(config),
-            function: None,
-            consumes: None,
+            ..ServiceConfig::managed(&b.name, None)
         });
     }
     // The functions share one account: the platform checks their reservations as it takes them.
@@ -249,14 +217,13 @@ pub fn wire_cloud(
         let Some(Typed::Dist(service)) = b.get("service") else {
             unreachable!("service is required and typed by the checker");
         };
-        let ms = |ms: u64| SimDuration::from_millis(ms).as_nanos() as f64;
         let spec = FunctionSpec {
             keep_alive: b
                 .duration("keep_alive")
                 .unwrap_or(SimDuration::from_secs(600)),
             cold_start: b.dist("cold_start").cloned().unwrap_or(Dist::Uniform {
-                low: ms(200),
-                high: ms(800),
+                low: millis(200),
+                high: millis(800),
             }),
             reserved: b.count("reserved").map(|n| n as u32),
             provisioned: b.count("provisioned").map_or(0, |n| n as u32),
@@ -270,26 +237,11 @@ pub fn wire_cloud(
             ));
         }
         cloud.services.push(ServiceConfig {
-            name: b.name.clone(),
-            instances: vec![None],
-            concurrency: 1,
             service: service.clone(),
-            slow: None,
-            queue_limit: None,
-            balance: Balance::RoundRobin,
-            health_check: None,
-            calls: None,
-            autoscale: None,
-            prices: Prices {
-                instance_hour: b.float("instance_price").unwrap_or(0.0),
-                million_requests: b.float("request_price").unwrap_or(0.0),
-            },
+            prices: prices(b),
             errors: b.probability("errors").unwrap_or(0.0),
-            durable: None,
-            topic: None,
-            table: None,
             function: Some(spec),
-            consumes: None,
+            ..ServiceConfig::managed(&b.name, None)
         });
     }
     for b in services.iter().filter(|b| b.spec.kind == "service") {
@@ -359,10 +311,7 @@ pub fn wire_cloud(
             health_check: b.duration("health_check"),
             calls,
             autoscale,
-            prices: Prices {
-                instance_hour: b.float("instance_price").unwrap_or(0.0),
-                million_requests: b.float("request_price").unwrap_or(0.0),
-            },
+            prices: prices(b),
             errors: b.probability("errors").unwrap_or(0.0),
             durable: None,
             topic: None,

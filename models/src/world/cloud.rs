@@ -107,6 +107,32 @@ pub struct ServiceConfig {
     pub consumes: Option<u32>,
 }
 
+impl ServiceConfig {
+    /// A managed component (a queue, topic, table or function) as a service of one instance:
+    /// the caller sets what it is. Placed on `host`, or unplaced.
+    pub fn managed(name: &str, host: Option<u32>) -> Self {
+        ServiceConfig {
+            name: name.to_string(),
+            instances: vec![host],
+            concurrency: 1,
+            service: Dist::Constant { value: 0.0 },
+            slow: None,
+            queue_limit: None,
+            balance: Balance::RoundRobin,
+            health_check: None,
+            calls: None,
+            autoscale: None,
+            prices: Prices::default(),
+            errors: 0.0,
+            durable: None,
+            topic: None,
+            table: None,
+            function: None,
+            consumes: None,
+        }
+    }
+}
+
 /// What an autoscaling group tracks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScaleOn {
