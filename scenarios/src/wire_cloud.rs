@@ -6,6 +6,7 @@ use models::cloud::autoscale::AutoscaleConfig;
 use models::cloud::balance::Balance;
 use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
 use models::cloud::functions::{FunctionSpec, Platform};
+use models::cloud::objstore::Latency as ObjectLatency;
 use models::cloud::queue::QueueConfig;
 use models::cloud::shardkv::TableConfig;
 use models::world::WorldConfig;
@@ -130,9 +131,9 @@ pub fn wire_cloud(
     seed: u64,
     errors: &mut Vec<Diagnostic>,
 ) -> Option<Endless> {
-    // Queues first, then topics, tables, functions and services, in the order `cloud.services`
+    // Queues first, then topics, tables, buckets, functions and services, in the order `cloud.services`
     // gets them below (an index into this list is an index into that one).
-    let services: Vec<&CheckedBlock> = ["queue", "topic", "table", "function", "service"]
+    let services: Vec<&CheckedBlock> = ["queue", "topic", "table", "bucket", "function", "service"]
         .iter()
         .flat_map(|kind| checked.blocks.iter().filter(move |b| b.spec.kind == *kind))
         .collect();
@@ -208,6 +209,20 @@ pub fn wire_cloud(
                 high: millis(6),
             }),
             table: Some(config),
+            ..ServiceConfig::managed(&b.name, None)
+        });
+    }
+    for b in services.iter().filter(|b| b.spec.kind == "bucket") {
+        let first_byte = b.dist("first_byte").cloned().unwrap_or(Dist::Uniform {
+            low: millis(10),
+            high: millis(30),
+        });
+        let latency = ObjectLatency {
+            bytes_per_sec: Some(b.size("bandwidth").unwrap_or(100 << 20) as f64),
+            ..ObjectLatency::same(first_byte)
+        };
+        cloud.services.push(ServiceConfig {
+            bucket: Some(latency),
             ..ServiceConfig::managed(&b.name, None)
         });
     }
@@ -316,6 +331,7 @@ pub fn wire_cloud(
             durable: None,
             topic: None,
             table: None,
+            bucket: None,
             function: None,
             consumes: reference(b, "consumes").and_then(service_index),
         });
@@ -362,6 +378,8 @@ pub fn wire_cloud(
                 low: 1.0,
                 high: 1_000_001.0,
             }),
+            object_size: b.size("object_size").unwrap_or(1 << 20),
+            part_size: b.size("part_size"),
             writes: match b.get("mix") {
                 Some(Typed::Weighted(w)) => {
                     let total: f64 = w.iter().map(|(_, x)| x).sum();

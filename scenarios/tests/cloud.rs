@@ -455,3 +455,46 @@ fn a_hot_key_throttles_its_partition_while_the_table_idles() {
     assert!((writes - 2400.0).abs() < 50.0, "{writes}");
     assert!(stat(&hot, "orders.throttled", "value") > 10_000.0);
 }
+
+/// A put's time is its first byte plus its bytes at the per-request bandwidth; a multipart
+/// upload's, the initiate, the slowest of its parallel parts and the complete.
+#[test]
+fn multipart_uploads_take_their_slowest_part_not_the_whole_object() {
+    let runs = run_text(
+        "cloud-multipart",
+        &std::fs::read_to_string(scenario_path("multipart-upload.scn")).unwrap(),
+    )
+    .unwrap();
+    let (single, parts) = (&runs[0], &runs[1]);
+    assert!(single.ok() && parts.ok(), "{:?}", parts.violations());
+    assert!(single.variant.contains("1GiB") && parts.variant.contains("64MiB"));
+    let transfer = |bytes: f64| bytes / (100.0 * 1024.0 * 1024.0);
+    // 10.24s, plus a first byte of 10ms to 30ms.
+    let (lo, hi) = (
+        stat(single, "uploads.latency", "min"),
+        stat(single, "uploads.latency", "max"),
+    );
+    assert!(
+        lo >= (transfer(1024.0 * 1048576.0) + 0.010) * 1e9 * 0.999,
+        "{lo}"
+    );
+    assert!(
+        hi <= (transfer(1024.0 * 1048576.0) + 0.030) * 1e9 * 1.001,
+        "{hi}"
+    );
+    // 0.64s for the slowest part plus three first bytes (initiate, part, complete).
+    let (lo, hi) = (
+        stat(parts, "uploads.latency", "min"),
+        stat(parts, "uploads.latency", "max"),
+    );
+    assert!(
+        lo >= (transfer(64.0 * 1048576.0) + 0.030) * 1e9 * 0.999,
+        "{lo}"
+    );
+    assert!(
+        hi <= (transfer(64.0 * 1048576.0) + 0.090) * 1e9 * 1.001,
+        "{hi}"
+    );
+    assert!(stat(parts, "media.not_found", "value") > 0.0);
+    assert_eq!(stat(parts, "readers.failed", "value"), 0.0);
+}

@@ -239,6 +239,11 @@ impl ObjectStore {
     }
 
     /// Creates a bucket (setup: no latency).
+    /// The latency model its requests take.
+    pub fn latency(&self) -> &Latency {
+        &self.latency
+    }
+
     pub fn create_bucket(&mut self, name: &str, versioned: bool) -> Result<(), S3Error> {
         if self.buckets.contains_key(name) {
             return Err(S3Error::BucketAlreadyExists(name.to_string()));

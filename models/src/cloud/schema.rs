@@ -546,6 +546,36 @@ pub const SCHEMA: ModelSpec = ModelSpec {
             ],
         },
         KindSpec {
+            kind: "bucket",
+            doc: "An object store bucket with S3's semantics: clients get and put objects by key (`keys`, `mix`, `object_size`), each request answered after its first-byte latency plus its bytes at the per-request bandwidth; a get of a key never put answers not found (a 404, counted, not a failure); a put above the client's `part_size` is a multipart upload, its parts sent in parallel. Strongly consistent, as S3 is since 2020.",
+            props: &[
+                prop(
+                    "first_byte",
+                    PropType::DurationDist,
+                    Need::Default("uniform(10ms, 30ms)"),
+                    "Time to the first byte of a request's answer.",
+                ),
+                prop(
+                    "bandwidth",
+                    PropType::Size,
+                    Need::Default("100MiB"),
+                    "Bytes per second one request moves (a part of a multipart upload is a request).",
+                ),
+            ],
+            metrics: &[
+                metric("gets", MetricKind::Counter, "Get requests."),
+                metric(
+                    "puts",
+                    MetricKind::Counter,
+                    "Put requests (a multipart upload is one).",
+                ),
+                metric("not_found", MetricKind::Counter, "Gets of a key never put."),
+                metric("bytes_in", MetricKind::Counter, "Bytes put."),
+                metric("bytes_out", MetricKind::Counter, "Bytes got."),
+                metric("stored", MetricKind::Gauge, "Bytes stored."),
+            ],
+        },
+        KindSpec {
             kind: "topic",
             doc: "A pub/sub topic (as SNS fans out to SQS): clients publish to it with `to`, and each message is stored in every queue that `subscribes` to it before the publish is answered.",
             props: &[prop(
@@ -648,23 +678,35 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 prop(
                     "to",
                     PropType::Ref {
-                        kinds: &["service", "function", "queue", "topic", "table"],
+                        kinds: &["service", "function", "queue", "topic", "table", "bucket"],
                         also: &[],
                     },
                     Need::Sole,
-                    "The service or function called, the queue or topic sent to (a send is answered once the message is stored), or the table read and written.",
+                    "The service or function called, the queue or topic sent to (a send is answered once the message is stored), or the table or bucket read and written.",
                 ),
                 prop(
                     "keys",
                     PropType::CountDist,
                     Need::Default("uniform(1, 1000000)"),
-                    "The keys a client's requests to a table name (`zipf(100000, 1.2)` makes some hot).",
+                    "The keys a client's requests to a table or bucket name (`zipf(100000, 1.2)` makes some hot).",
                 ),
                 prop(
                     "mix",
                     PropType::Mix(&["get", "put"]),
                     Need::Default("[get 100%]"),
-                    "The share of a client's requests to a table that read (get) and write (put).",
+                    "The share of a client's requests to a table or bucket that read (get) and write (put).",
+                ),
+                prop(
+                    "object_size",
+                    PropType::Size,
+                    Need::Default("1MiB"),
+                    "The bytes of each object a client puts in a bucket.",
+                ),
+                prop(
+                    "part_size",
+                    PropType::Size,
+                    Need::Default("none: one put per object"),
+                    "Above this, a put is a multipart upload of parts this large, sent in parallel.",
                 ),
                 prop(
                     "on",

@@ -50,6 +50,7 @@ use crate::cloud::autoscale::{Action, AutoScaler, AutoscaleConfig, InstanceId};
 use crate::cloud::balance::{Balance, Balancer};
 use crate::cloud::call::{Breaker, CallPolicy, RetryBudget};
 use crate::cloud::functions::{EnvId, FunctionId, FunctionSpec, Invoke, Platform};
+use crate::cloud::objstore::{Latency as ObjectLatency, MAX_PUT, ObjectStore, OpKind, S3Error};
 use crate::cloud::queue::{Delete, Queue, QueueConfig, Receipt};
 use crate::cloud::shardkv::{Op, Table, TableConfig, key_hash};
 use crate::network::{Fate, Links};
@@ -99,6 +100,9 @@ pub struct ServiceConfig {
     /// Not a service but a sharded key-value table (a `table` block): a request reads or writes
     /// its call's key on the partition holding it, or is throttled at that partition's limit.
     pub table: Option<TableConfig>,
+    /// Not a service but an object store bucket (a `bucket` block): a request gets or puts its
+    /// call's key, taking the store's latency for its kind and bytes.
+    pub bucket: Option<ObjectLatency>,
     /// Not a service but a function (a `function` block): an invocation runs on an execution
     /// environment of the platform's, warm or after a cold start, or is throttled.
     pub function: Option<FunctionSpec>,
@@ -127,6 +131,7 @@ impl ServiceConfig {
             durable: None,
             topic: None,
             table: None,
+            bucket: None,
             function: None,
             consumes: None,
         }
@@ -180,9 +185,14 @@ pub struct ClientConfig {
     pub policy: CallPolicy,
     /// A response later than this misses the objective (`NAME.slo_attainment`).
     pub slo: Option<SimDuration>,
-    /// The keys its requests name, and the share of them that are writes (a table uses them).
+    /// The keys its requests name, and the share of them that are writes (a table and a bucket
+    /// use them).
     pub keys: Dist,
     pub writes: f64,
+    /// The bytes of an object it puts, and the part size above which a put is a multipart
+    /// upload with its parts sent in parallel (a bucket uses them).
+    pub object_size: u64,
+    pub part_size: Option<u64>,
 }
 
 /// A client's rate from `at` on (what `load NAME rate R` does).
@@ -366,7 +376,7 @@ struct Call {
     /// Attempts the caller is waiting for (an attempt and its hedge at most).
     live: [Option<(u32, u32)>; 2],
     hedged: bool,
-    /// The key it names and whether it writes (for a table).
+    /// The key it names and whether it writes (for a table or a bucket).
     key: u64,
     write: bool,
 }
@@ -407,6 +417,8 @@ struct Rpc {
     /// Its call's key and whether it writes (for a table).
     key: u64,
     write: bool,
+    /// Its answer is an error (a bucket's request that failed when it took effect).
+    failed: bool,
 }
 
 #[derive(Debug)]
@@ -446,6 +458,19 @@ struct Mailbox {
     wake_at: Option<SimTime>,
     metrics: Option<MailboxMetrics>,
 }
+
+#[derive(Debug)]
+struct StoreMetrics {
+    gets: CounterId,
+    puts: CounterId,
+    not_found: CounterId,
+    bytes_in: CounterId,
+    bytes_out: CounterId,
+    stored: GaugeId,
+}
+
+/// The bucket's name inside its store (a `bucket` block is one bucket).
+const BUCKET: &str = "b";
 
 #[derive(Debug)]
 struct TableMetrics {
@@ -514,6 +539,9 @@ struct Service {
     topic_metrics: Option<(CounterId, CounterId)>,
     /// A table's partitions and their load.
     table: Option<Table>,
+    /// A bucket's objects.
+    store: Option<ObjectStore>,
+    store_metrics: Option<StoreMetrics>,
     table_metrics: Option<TableMetrics>,
     /// Busy workers integrated over the whole run (a function's billed duration).
     busy_total: f64,
@@ -705,6 +733,17 @@ impl Cloud {
                     None => None,
                 },
                 table_metrics: None,
+                store: match &sc.bucket {
+                    Some(latency) => {
+                        let mut store = ObjectStore::new(latency.clone());
+                        store
+                            .create_bucket(BUCKET, false)
+                            .map_err(|e| format!("bucket `{}`: {e}", sc.name))?;
+                        Some(store)
+                    }
+                    None => None,
+                },
+                store_metrics: None,
                 busy_total: 0.0,
                 config: sc,
                 first,
@@ -825,6 +864,17 @@ impl Cloud {
                     dead_lettered: m.counter(&n, "dead_lettered").map_err(setup)?,
                     depth: m.gauge(&n, "depth").map_err(setup)?,
                     age: m.histogram(&n, "age", Unit::Ns).map_err(setup)?,
+                });
+                continue;
+            }
+            if s.store.is_some() {
+                s.store_metrics = Some(StoreMetrics {
+                    gets: m.counter(&n, "gets").map_err(setup)?,
+                    puts: m.counter(&n, "puts").map_err(setup)?,
+                    not_found: m.counter(&n, "not_found").map_err(setup)?,
+                    bytes_in: m.counter(&n, "bytes_in").map_err(setup)?,
+                    bytes_out: m.counter(&n, "bytes_out").map_err(setup)?,
+                    stored: m.gauge(&n, "stored").map_err(setup)?,
                 });
                 continue;
             }
@@ -964,7 +1014,8 @@ impl Cloud {
                 c.sent += 1;
                 let (caller, from) = (c.caller, c.config.host);
                 // A key and an operation, drawn only for a table (so other runs draw as before).
-                let key = if self.services[c.config.service as usize].table.is_some() {
+                let target = &self.services[c.config.service as usize];
+                let key = if target.table.is_some() || target.store.is_some() {
                     let key = c.config.keys.sample(&mut c.keys_stream).max(0.0) as u64;
                     let write = c.keys_stream.chance(c.config.writes);
                     (key, write)
@@ -1144,6 +1195,7 @@ impl Cloud {
             env: None,
             key,
             write,
+            failed: false,
         });
         if let Some(c) = self.calls.get(call.0, call.1)
             && let Some(slot) = c.live.iter_mut().find(|s| s.is_none())
@@ -1266,6 +1318,20 @@ impl Cloud {
             self.table_request(s, (rpc, epoch), key, write, ctx, links);
             return;
         }
+        if self.services[s].store.is_some() {
+            let (key, write, call) = (r.key, r.write, r.call);
+            // The sizes are the calling client's (only clients call buckets).
+            let sizes = self
+                .calls
+                .get(call.0, call.1)
+                .map(|c| c.caller)
+                .and_then(|ci| self.clients.iter().find(|c| c.caller == ci))
+                .map_or((1 << 20, None), |c| {
+                    (c.config.object_size, c.config.part_size)
+                });
+            self.object_request(s, (rpc, epoch), key, write, sizes, ctx);
+            return;
+        }
         if let Some(queues) = self.services[s].config.topic.clone() {
             if let Some((published, delivered)) = self.services[s].topic_metrics {
                 let metrics = ctx.metrics();
@@ -1344,6 +1410,93 @@ impl Cloud {
         }
         ctx.schedule_in(
             d,
+            CloudEv::Done {
+                rpc: rpc.0,
+                epoch: rpc.1,
+            }
+            .into(),
+        );
+    }
+
+    /// A get or put of `key` on bucket `s`: it takes effect now, and its answer comes after the
+    /// store's latency for its kind and bytes. A put larger than `part_size` is a multipart
+    /// upload: initiate, the parts in parallel (the slowest decides), complete.
+    fn object_request<E: From<CloudEv> + TraceEvent>(
+        &mut self,
+        s: usize,
+        rpc: (u32, u32),
+        key: u64,
+        write: bool,
+        (size, part): (u64, Option<u64>),
+        ctx: &mut Ctx<'_, E>,
+    ) {
+        let now = ctx.now();
+        let svc = &mut self.services[s];
+        let Some(store) = svc.store.as_mut() else {
+            return;
+        };
+        let rng = &mut svc.stream;
+        let name = key.to_string();
+        let (done_at, ok) = if write {
+            match part.filter(|&p| p > 0 && size > p) {
+                Some(p) => {
+                    let parts = size.div_ceil(p);
+                    let latency = store.latency().clone();
+                    let mut slowest = SimDuration::ZERO;
+                    for k in 0..parts {
+                        let bytes = p.min(size - k * p);
+                        slowest = slowest.max(latency.sample(OpKind::Multipart, bytes, rng));
+                    }
+                    let initiate = latency.sample(OpKind::Multipart, 0, rng);
+                    let complete = latency.sample(OpKind::Multipart, 0, rng);
+                    // The object's metadata is what a put of the same bytes stores.
+                    let put = store.put(now, rng, BUCKET, &name, size.min(MAX_PUT), key);
+                    let total = initiate.saturating_add(slowest).saturating_add(complete);
+                    (now.saturating_add(total), put.result.is_ok())
+                }
+                None => {
+                    let put = store.put(now, rng, BUCKET, &name, size, key);
+                    (put.done_at, put.result.is_ok())
+                }
+            }
+        } else {
+            let got = store.get(now, rng, BUCKET, &name, None);
+            match &got.result {
+                Ok(meta) => {
+                    if let Some(m) = &svc.store_metrics {
+                        ctx.metrics().add(m.bytes_out, meta.size);
+                    }
+                    (got.done_at, true)
+                }
+                Err(S3Error::NoSuchKey(_)) => {
+                    if let Some(m) = &svc.store_metrics {
+                        ctx.metrics().add(m.not_found, 1);
+                    }
+                    // A 404 is an answer: the call succeeds.
+                    (got.done_at, true)
+                }
+                Err(_) => (got.done_at, false),
+            }
+        };
+        let stored = store.stored_bytes(BUCKET).unwrap_or(0);
+        if let Some(m) = &svc.store_metrics {
+            let metrics = ctx.metrics();
+            if write {
+                metrics.add(m.puts, 1);
+                if ok {
+                    metrics.add(m.bytes_in, size);
+                }
+                metrics.set(m.stored, now, stored as f64);
+            } else {
+                metrics.add(m.gets, 1);
+            }
+        }
+        if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
+            r.state = RpcState::Serving;
+            r.failed = !ok;
+        }
+        ctx.schedule_at(
+            done_at,
             CloudEv::Done {
                 rpc: rpc.0,
                 epoch: rpc.1,
@@ -1491,11 +1644,10 @@ impl Cloud {
             self.invoked(s, (rpc, epoch), env, waiting, ctx, links);
             return;
         }
-        if self.services[self.instances[i as usize].service as usize]
-            .table
-            .is_some()
-        {
-            self.respond((rpc, epoch), true, ctx, links);
+        let managed = &self.services[self.instances[i as usize].service as usize];
+        if managed.table.is_some() || managed.store.is_some() {
+            let ok = !r.failed;
+            self.respond((rpc, epoch), ok, ctx, links);
             return;
         }
         let inst = &mut self.instances[i as usize];
