@@ -18,7 +18,7 @@
 //! out, so a reader sees the same model (statistically: the random numbers differ). sim's row also gives events per call.
 //! sim and SimPy alternate, `SIM_BENCH_REPS` runs each, and the medians are reported.
 //!
-//! Run: `cargo bench -p sim-benches --bench cloud` (about 25 s).
+//! Run: `cargo bench -p sim-benches --bench cloud` (about 15 s).
 //! Smoke run: `cargo bench -p sim-benches --bench cloud -- --quick` (10^5 and 10^4 calls, one
 //! run each). Environment: `SIM_BENCH_CALLS` (sim; at most 3·10^6, the scenario's count: fewer
 //! stop the run at the simulated time they take), `SIM_BENCH_SIMPY_CALLS`, `SIM_BENCH_REPS`
