@@ -22,12 +22,12 @@
 //! A missing python3 or simpy is a "skipped" line, not a failure: the Rust rows still print.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use scenarios::RunOptions;
 use sim_benches::figures::{median, metric_stat, rate_spread, si};
-use sim_benches::{breakdown, env_number, mm1_floor};
+use sim_benches::{breakdown, env_number, mm1_floor, python_peer};
 
 /// Customers in `scenarios/mm1-bench.scn`.
 const SCENARIO_CUSTOMERS: u64 = 10_000_000;
@@ -176,33 +176,8 @@ fn sim_run(path: &Path, customers: u64) -> Result<(Run, Run), String> {
 /// The SimPy peer: `Ok(run)`, or `Err(reason)` for a "skipped" line.
 fn simpy(python: &str, customers: u64) -> Result<(Run, String), String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/mm1_simpy.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(customers.to_string())
-        .arg(SEED.to_string())
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("{python} not found (set SIM_BENCH_PYTHON)"),
-            _ => format!("could not start {python}: {e}"),
-        })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        let why = last.map_or(String::new(), |l| format!(": {}", l.trim()));
-        return Err(match out.status.code() {
-            Some(3) => format!("simpy is not installed for {python} (pip install simpy)"),
-            _ => format!("{python} {} failed ({}){why}", script.display(), out.status),
-        });
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().unwrap_or("");
-    let v: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| format!("unexpected output from {}: {e}", script.display()))?;
-    let field = |k: &str| {
-        v.get(k)
-            .and_then(serde_json::Value::as_f64)
-            .ok_or_else(|| format!("no number `{k}` in SimPy's output: {line}"))
-    };
+    let args = [customers.to_string(), SEED.to_string()];
+    let v = python_peer::run_json_line(python, &script, &args, "simpy")?;
     let version = v
         .get("simpy_version")
         .and_then(serde_json::Value::as_str)
@@ -210,9 +185,9 @@ fn simpy(python: &str, customers: u64) -> Result<(Run, String), String> {
         .to_string();
     Ok((
         Run {
-            customers: field("customers")? as u64,
-            mean_wait_s: field("mean_wait_s")?,
-            wall_s: field("wall_s")?,
+            customers: python_peer::number(&v, "customers")? as u64,
+            mean_wait_s: python_peer::number(&v, "mean_wait_s")?,
+            wall_s: python_peer::number(&v, "wall_s")?,
         },
         version,
     ))

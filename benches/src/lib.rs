@@ -12,6 +12,7 @@
 //!
 //! - [`cache_peer`]: libCacheSim as the cache policies' peer (what must agree, and the call).
 //! - [`figures`]: how the benches summarise and print runs (medians, rate spreads, `12.35M`).
+//! - [`python_peer`]: running a Python peer (SimPy's) that prints one JSON line.
 //!
 //! The benches themselves live in `benches/benches/`; what they measure and the numbers measured
 //! are in `BENCHMARKS.md` at the repository root.
@@ -22,6 +23,7 @@ pub mod disk_floor;
 pub mod figures;
 pub mod hold;
 pub mod mm1_floor;
+pub mod python_peer;
 
 /// The number in environment variable `name` (underscores allowed: `1_000`), `None` when it is
 /// not set: how every bench takes its sizes (`SIM_BENCH_REPS`, ...).
