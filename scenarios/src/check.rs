@@ -30,6 +30,7 @@ pub fn stats_of(kind: MetricKind) -> &'static [&'static str] {
         MetricKind::Counter => &["value", "count"],
         MetricKind::Gauge => &["mean", "min", "max", "value", "last"],
         MetricKind::Curve => &["count", "min", "max", "last"],
+        MetricKind::Heatmap => &["count", "min", "max", "mean"],
     }
 }
 
