@@ -626,7 +626,7 @@ fn chart_json(chart: &Chart) -> Value {
             "series": series.iter().map(|s| json!({ "name": s.name, "values": s.values }))
                 .collect::<Vec<_>>(),
         }),
-        Chart::Histogram { .. } | Chart::Scatter { .. } => Value::Null,
+        Chart::Histogram { .. } | Chart::Scatter { .. } | Chart::Heatmap { .. } => Value::Null,
     }
 }
 

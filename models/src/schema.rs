@@ -203,6 +203,10 @@ pub enum MetricKind {
     /// Points y against x, set once when known (a miss ratio against cache size); checks take
     /// its number of points (`count`) and its y values' `min`, `max` and `last`.
     Curve,
+    /// Counts per row and time bucket, set once when known (requests per partition per second);
+    /// checks take its number of rows (`count`), its hottest cell (`max`), its coldest (`min`)
+    /// and the mean of its cells (`mean`).
+    Heatmap,
 }
 
 /// A metric a component produces, named `component.name` in a run.
@@ -497,6 +501,19 @@ pub enum ChartSource {
         x_unit: &'static str,
         y_name: &'static str,
         y_unit: &'static str,
+    },
+    /// A grid of coloured cells for a heatmap metric matching `metrics` (a pattern as for
+    /// `Curve`, `{KIND}` allowed): a row per row of the heatmap (`y_name` names them: a
+    /// partition), a column per time bucket along a time axis (`x_name`, in the run's time
+    /// unit), each cell's count (`value_name`: requests) on a sequential scale from light (the
+    /// scale's minimum, zero for counts) to dark (the hottest cell), with the scale's ends in the
+    /// legend. A chart per matching metric; in a sweep, a chart per metric and variant (the first
+    /// six, as for a Gantt chart).
+    Heatmap {
+        metrics: &'static str,
+        y_name: &'static str,
+        x_name: &'static str,
+        value_name: &'static str,
     },
     /// One gauge against another as dots: for each pair of gauges matching `x` and `y` that
     /// name the same thing (what each pattern's last wildcard matched, or its `{KIND}` block:

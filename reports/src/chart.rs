@@ -170,6 +170,14 @@ pub struct GanttBar {
     pub item: String,
 }
 
+/// One row of a heatmap: its name (a partition) and its cells' values (requests), one per time
+/// bucket from the first. A non-finite value leaves its cell blank.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatRow {
+    pub name: String,
+    pub cells: Vec<f64>,
+}
+
 /// One series of a grouped bar chart: one value per category (NaN for none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarSeries {
@@ -288,6 +296,20 @@ pub enum Chart {
         y: Axis,
         series: Vec<Series>,
     },
+    /// A grid of cells: a row per [`HeatRow`] (top to bottom in the order given, named on the y
+    /// axis), a column per time bucket of `bucket` (in `x`'s unit, the first from zero), each
+    /// cell coloured by its value on a sequential scale from light (the scale's minimum: zero,
+    /// or the smallest value when one is negative) to dark (the largest value). The legend names
+    /// what a cell counts (`value`) and shows the scale at five stops, its maximum first and its
+    /// minimum last. Neighbouring cells of a row with the same colour are drawn as one rectangle.
+    Heatmap {
+        title: String,
+        x: Axis,
+        row_axis: String,
+        value: Axis,
+        rows: Vec<HeatRow>,
+        bucket: f64,
+    },
     /// Grouped bars: for each category, one bar per series. `notes` (one per category, "" for
     /// none) are written in their category's slot, for a category whose bars are missing for a
     /// reason a reader must see ("never" is not zero).
@@ -309,6 +331,7 @@ impl Chart {
             | Chart::Histogram { title, .. }
             | Chart::Scatter { title, .. }
             | Chart::Curve { title, .. }
+            | Chart::Heatmap { title, .. }
             | Chart::Gantt { title, .. }
             | Chart::Timeline { title, .. }
             | Chart::Bars { title, .. } => title,
@@ -323,6 +346,7 @@ impl Chart {
             Chart::Histogram { .. } => "histogram",
             Chart::Scatter { .. } => "scatter",
             Chart::Curve { .. } => "curve",
+            Chart::Heatmap { .. } => "heatmap",
             Chart::Gantt { .. } => "gantt",
             Chart::Timeline { .. } => "timeline",
             Chart::Bars { .. } => "bars",
@@ -674,6 +698,8 @@ enum Swatch {
     Dot,
     Square,
     Shade,
+    /// None: a heading (what a heatmap's colours count).
+    Blank,
 }
 
 #[derive(Debug, Clone)]
@@ -744,6 +770,11 @@ enum Marks<'a> {
     Dots(Vec<Vec<(f64, f64)>>),
     /// Filled boxes (corner, corner) per series, coloured by position, and notes.
     Boxes(Vec<Vec<[(f64, f64); 2]>>, Vec<Note<'a>>),
+    /// Cells filling their row's band (a heatmap's), each in its own colour, on `rows` rows.
+    Cells {
+        rows: usize,
+        cells: Vec<RowSpan<'a>>,
+    },
     /// Spans on rows, tints behind them, and markers at instants (sorted by time), whose x axis
     /// is in `unit`.
     Rows {
@@ -774,6 +805,14 @@ fn prepare(chart: &Chart) -> Prepared<'_> {
         Chart::Gantt {
             x, row_axis, bars, ..
         } => prepare_gantt(x, row_axis, bars),
+        Chart::Heatmap {
+            x,
+            row_axis,
+            value,
+            rows,
+            bucket,
+            ..
+        } => prepare_heatmap(x, row_axis, value, rows, *bucket),
         Chart::Timeline {
             x,
             row_axis,
@@ -1300,6 +1339,129 @@ fn prepare_gantt<'a>(x: &Axis, row_axis: &str, bars: &'a [GanttBar]) -> Prepared
     Some((legend, axes, marks))
 }
 
+/// The light end of a heatmap's scale, its middle and its dark end (ColorBrewer's Blues).
+const HEAT_SCALE: [RGBColor; 3] = [
+    RGBColor(247, 251, 255),
+    RGBColor(107, 174, 214),
+    RGBColor(8, 48, 107),
+];
+
+/// How many values a heatmap's legend shows its colour for, the scale's ends included.
+const HEAT_STOPS: usize = 5;
+
+/// The colour at `t` (0 light to 1 dark) along [`HEAT_SCALE`], linear between its stops.
+fn heat_colour(t: f64) -> RGBColor {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (a, b, u) = if t <= 0.5 {
+        (HEAT_SCALE[0], HEAT_SCALE[1], t * 2.0)
+    } else {
+        (HEAT_SCALE[1], HEAT_SCALE[2], t * 2.0 - 1.0)
+    };
+    let mix = |x: u8, y: u8| (x as f64 + (y as f64 - x as f64) * u).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A value of a heatmap's legend: a whole number with its digits grouped (`1,234`), else short.
+fn heat_label(v: f64) -> String {
+    if v.fract() == 0.0 && (0.0..1e15).contains(&v) {
+        group_digits(v as u64)
+    } else {
+        crate::text::show(v, false)
+    }
+}
+
+/// A heatmap's scale: from zero (or the smallest value, when one is negative) to the largest.
+fn heat_range(rows: &[HeatRow]) -> Option<Range<f64>> {
+    let values = || {
+        rows.iter()
+            .flat_map(|r| r.cells.iter().copied().filter_map(finite))
+    };
+    let hi = values().reduce(f64::max)?;
+    Some(values().fold(0.0, f64::min)..hi)
+}
+
+/// A row's cells as spans of columns, neighbours of the same colour joined; `scale` gives a
+/// value's colour.
+fn heat_spans(
+    r: usize,
+    cells: &[f64],
+    bucket: f64,
+    scale: impl Fn(f64) -> RGBColor,
+) -> Vec<RowSpan<'static>> {
+    let mut out: Vec<RowSpan> = Vec::new();
+    for (i, v) in cells.iter().enumerate() {
+        let Some(v) = finite(*v) else { continue };
+        let (start, end, colour) = (i as f64 * bucket, (i + 1) as f64 * bucket, scale(v));
+        match out.last_mut() {
+            Some(last) if last.colour == colour && last.end == start => last.end = end,
+            _ => out.push(RowSpan {
+                row: r,
+                start,
+                end,
+                colour,
+                label: "",
+            }),
+        }
+    }
+    out
+}
+
+fn prepare_heatmap(
+    x: &Axis,
+    row_axis: &str,
+    value: &Axis,
+    rows: &[HeatRow],
+    bucket: f64,
+) -> PreparedPlot<'static> {
+    let bucket = finite(bucket).filter(|b| *b > 0.0)?;
+    let range = heat_range(rows)?;
+    let width = range.end - range.start;
+    let t = |v: f64| {
+        if width > 0.0 {
+            (v - range.start) / width
+        } else {
+            1.0
+        }
+    };
+    let cells = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(r, row)| heat_spans(r, &row.cells, bucket, |v| heat_colour(t(v))))
+        .collect();
+    let columns = rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
+    let names = rows.iter().map(|r| r.name.clone()).collect();
+    let axes = Axes {
+        x: AxisSpec::Linear(0.0..(columns as f64 * bucket).min(VALUE_ABS_MAX)),
+        y: AxisSpec::Bands(names),
+        x_desc: x.label(),
+        y_desc: row_axis.to_string(),
+    };
+    let stops = (0..HEAT_STOPS).rev().map(|k| {
+        let u = k as f64 / (HEAT_STOPS - 1) as f64;
+        let v = range.start + width * u;
+        Entry {
+            label: heat_label(v),
+            colour: heat_colour(u),
+            swatch: Swatch::Square,
+        }
+    });
+    let heading = Entry {
+        label: value.label(),
+        colour: BLACK,
+        swatch: Swatch::Blank,
+    };
+    let legend = std::iter::once(heading).chain(stops).collect();
+    let marks = Marks::Cells {
+        rows: rows.len(),
+        cells,
+    };
+    Some((legend, axes, marks))
+}
+
 fn prepare_timeline<'a>(
     x: &'a Axis,
     row_axis: &str,
@@ -1819,6 +1981,7 @@ fn draw_plot<DB: DrawingBackend>(
             draw_boxes(&mut ctx, boxes)?;
             draw_notes(&ctx, area, rect, notes)
         }
+        Marks::Cells { rows, cells } => draw_cells(&mut ctx, (*rows).max(1), cells),
         Marks::Rows {
             rows,
             spans,
@@ -1954,6 +2117,20 @@ fn draw_spans<DB: DrawingBackend>(ctx: &mut Ctx<DB>, rows: usize, spans: &[RowSp
         })
         .collect();
     ctx.draw_series(labels)?;
+    Ok(())
+}
+
+/// A heatmap's cells, each filling its row's band, in its own colour.
+fn draw_cells<DB: DrawingBackend>(ctx: &mut Ctx<DB>, rows: usize, cells: &[RowSpan]) -> Drawn<DB> {
+    let corners = |c: &RowSpan| {
+        let band = band_of(rows, c.row);
+        [(c.start, band), (c.end, band + 1.0)]
+    };
+    ctx.draw_series(
+        cells
+            .iter()
+            .map(|c| Rectangle::new(corners(c), c.colour.filled())),
+    )?;
     Ok(())
 }
 
@@ -2219,6 +2396,7 @@ fn draw_swatch<DB: DrawingBackend>(
             area.draw(&Rectangle::new(square, e.colour.mix(SHADE_ALPHA).filled()))?;
             area.draw(&Rectangle::new(square, e.colour.stroke_width(1)))
         }
+        Swatch::Blank => Ok(()),
     }
 }
 

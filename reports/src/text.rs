@@ -61,6 +61,20 @@ fn curve_line(points: &[(f64, f64)]) -> String {
     }
 }
 
+/// A heatmap's size and hottest cell (`4 rows x 60 buckets, hottest 1,234`): the grid it draws
+/// and how hot it gets.
+fn heatmap_line(v: &MetricValue) -> String {
+    let MetricValue::Heatmap { rows, .. } = v else {
+        return String::new();
+    };
+    let buckets = rows.first().map_or(0, |r| r.1.len());
+    let shape = format!("{} rows x {buckets} buckets", rows.len());
+    match v.stat("max") {
+        Some(max) => format!("{shape}, hottest {}", group_digits(max as u64)),
+        None => shape,
+    }
+}
+
 /// 1234567 as "1,234,567": counts are long and compared by eye.
 pub fn group_digits(n: u64) -> String {
     let digits = n.to_string();
@@ -99,6 +113,7 @@ pub fn metrics_table(metrics: &MetricsSnapshot) -> Vec<String> {
                     format!("series     {offered} samples  last {last}")
                 }
                 MetricValue::Curve { points } => format!("curve      {}", curve_line(points)),
+                MetricValue::Heatmap { .. } => format!("heatmap    {}", heatmap_line(v)),
                 MetricValue::Histogram {
                     count,
                     mean,
@@ -170,6 +185,25 @@ mod tests {
             [
                 "cache.mrc   curve      n 20  x 1k..96k  y 0.9176..0.1126",
                 "cache.none  curve      n 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_heatmap_prints_its_grid_and_hottest_cell() {
+        let mut m = Metrics::new();
+        let h = m.heatmap("kv", "requests").unwrap();
+        m.heatmap("kv", "unset").unwrap();
+        let rows = (0..4)
+            .map(|k| (format!("p{k}"), (0..60).map(|i| i * k * 7).collect()))
+            .collect();
+        m.set_heatmap(h, rows, simcore::SimDuration::from_secs(1));
+        let lines = metrics_table(&m.snapshot(SimTime::from_nanos(1)));
+        assert_eq!(
+            lines,
+            [
+                "kv.requests  heatmap    4 rows x 60 buckets, hottest 1,239",
+                "kv.unset     heatmap    0 rows x 0 buckets",
             ]
         );
     }

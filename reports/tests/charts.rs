@@ -8,8 +8,8 @@
 
 use image::{Rgb, RgbImage};
 use reports::chart::{
-    Axis, Band, BarSeries, Chart, GanttBar, Layout, Marker, Rect, Samples, Series, TimelineSpan,
-    histogram_bins, layout, paired,
+    Axis, Band, BarSeries, Chart, GanttBar, HeatRow, Layout, Marker, Rect, Samples, Series,
+    TimelineSpan, histogram_bins, layout, paired,
 };
 use reports::{render_png, render_svg};
 
@@ -158,6 +158,31 @@ fn curve() -> Chart {
     }
 }
 
+/// Requests per partition per second: four partitions over `buckets` seconds, partition p2 hot,
+/// idle (0) every other second, so that no cell shares its neighbour's colour (and none is joined
+/// to it).
+fn heatmap_of(buckets: usize) -> Chart {
+    let busy = |k: usize, i: usize| ((k + 1) * 100 + i + if k == 2 { 1000 } else { 0 }) as f64;
+    let row = |k: usize| HeatRow {
+        name: format!("p{k}"),
+        cells: (0..buckets)
+            .map(|i| if (i + k) % 2 == 0 { 0.0 } else { busy(k, i) })
+            .collect(),
+    };
+    Chart::Heatmap {
+        title: "Requests per partition".into(),
+        x: Axis::new("simulated time", "s"),
+        row_axis: "partition".into(),
+        value: Axis::new("requests", ""),
+        rows: (0..4).map(row).collect(),
+        bucket: 1.0,
+    }
+}
+
+fn heatmap() -> Chart {
+    heatmap_of(30)
+}
+
 fn bars() -> Chart {
     Chart::Bars {
         notes: Vec::new(),
@@ -248,6 +273,19 @@ fn every_kind_draws_title_axes_and_legend() {
                 "\nmiss ratio\n",
                 "\nlru\n",
                 "\ns3-fifo\n",
+            ],
+        ),
+        (
+            heatmap(),
+            vec![
+                "Requests per partition",
+                "simulated time (s)",
+                "\npartition\n",
+                "\np0\n",
+                "\np3\n",
+                "\nrequests\n",
+                "\n1,329\n",
+                "\n0\n",
             ],
         ),
         (
@@ -437,6 +475,42 @@ fn empty_and_nan_charts() -> Vec<Chart> {
                 },
             ],
         },
+        Chart::Heatmap {
+            title: "no rows".into(),
+            x: Axis::new("time", "s"),
+            row_axis: "partition".into(),
+            value: Axis::new("requests", ""),
+            rows: vec![],
+            bucket: 1.0,
+        },
+        Chart::Heatmap {
+            title: "nan".into(),
+            x: Axis::new("time", "s"),
+            row_axis: "partition".into(),
+            value: Axis::new("requests", ""),
+            rows: vec![
+                HeatRow {
+                    name: "a".into(),
+                    cells: vec![f64::NAN, 1.0, f64::INFINITY],
+                },
+                HeatRow {
+                    name: "empty".into(),
+                    cells: vec![],
+                },
+            ],
+            bucket: f64::NAN,
+        },
+        Chart::Heatmap {
+            title: "all zero".into(),
+            x: Axis::new("time", "s"),
+            row_axis: "partition".into(),
+            value: Axis::new("requests", ""),
+            rows: vec![HeatRow {
+                name: "a".into(),
+                cells: vec![0.0; 5],
+            }],
+            bucket: 0.5,
+        },
         Chart::Bars {
             notes: Vec::new(),
             title: "no categories".into(),
@@ -491,6 +565,7 @@ fn kinds() -> Vec<Chart> {
         bars(),
         timeline(),
         curve(),
+        heatmap(),
     ]
 }
 
@@ -1339,6 +1414,30 @@ fn every_kind_survives_extreme_values_and_many_series() {
             x: Axis::new("x", ""),
             samples: (0..1000).map(samples).collect(),
         },
+        Chart::Heatmap {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            row_axis: String::new(),
+            value: Axis::new("v", ""),
+            rows: (0..1000)
+                .map(|k| HeatRow {
+                    name: format!("r{k}"),
+                    cells: huge.to_vec(),
+                })
+                .collect(),
+            bucket: 1e300,
+        },
+        Chart::Heatmap {
+            title: "extreme".into(),
+            x: Axis::new("x", ""),
+            row_axis: String::new(),
+            value: Axis::new("v", ""),
+            rows: vec![HeatRow {
+                name: "tiny".into(),
+                cells: huge.to_vec(),
+            }],
+            bucket: f64::MIN_POSITIVE,
+        },
         Chart::Histogram {
             title: "extreme".into(),
             x: Axis::new("x", ""),
@@ -1392,7 +1491,8 @@ fn kind_names() {
             "gantt",
             "bars",
             "timeline",
-            "curve"
+            "curve",
+            "heatmap"
         ]
     );
 }
@@ -1897,4 +1997,108 @@ fn a_scatter_draws_dots_not_lines_and_each_pixel_once() {
     };
     let svg = render_svg(&repeated, 800, 500).unwrap();
     assert_eq!(svg.matches("<circle").count(), 2, "one series, no legend");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heatmaps
+
+/// How many filled rectangles an SVG has.
+fn svg_rects(svg: &str) -> usize {
+    svg.matches("<rect").count()
+}
+
+/// A cell per row and bucket: 4 rows of 30 cells and of 60 differ by 120 rectangles (legend,
+/// background and axes the same), and cells of the same colour side by side are one rectangle.
+#[test]
+fn a_heatmap_draws_a_cell_per_row_and_bucket() {
+    let (a, b) = (
+        render_svg(&heatmap_of(30), 960, 480).unwrap(),
+        render_svg(&heatmap_of(60), 960, 480).unwrap(),
+    );
+    assert_eq!(svg_rects(&b) - svg_rects(&a), 4 * 30);
+    assert_eq!(a, render_svg(&heatmap_of(30), 960, 480).unwrap());
+    let flat = |cells: Vec<f64>| Chart::Heatmap {
+        title: "flat".into(),
+        x: Axis::new("time", "s"),
+        row_axis: "partition".into(),
+        value: Axis::new("requests", ""),
+        rows: vec![
+            HeatRow {
+                name: "a".into(),
+                cells: cells.clone(),
+            },
+            HeatRow {
+                name: "b".into(),
+                cells: vec![7.0; 10],
+            },
+        ],
+        bucket: 1.0,
+    };
+    let joined = svg_rects(&render_svg(&flat(vec![0.0; 10]), 960, 480).unwrap());
+    let split = svg_rects(&render_svg(&flat((0..10).map(f64::from).collect()), 960, 480).unwrap());
+    // Row a: one rectangle when all ten are 0, ten when each differs (row b one either way).
+    assert_eq!(split - joined, 9);
+}
+
+/// The hottest cell is the scale's dark end, a zero cell its light end, and the legend's
+/// swatches run from dark (the maximum, first) to light (zero, last).
+#[test]
+fn a_heatmap_colours_cells_from_light_to_dark() {
+    const LIGHT: [u8; 3] = [247, 251, 255];
+    const DARK: [u8; 3] = [8, 48, 107];
+    let chart = Chart::Heatmap {
+        title: "hot spot".into(),
+        x: Axis::new("simulated time", "s"),
+        row_axis: "partition".into(),
+        value: Axis::new("requests", ""),
+        rows: (0..3)
+            .map(|k| HeatRow {
+                name: format!("p{k}"),
+                cells: (0..10)
+                    .map(|i| if k == 1 && i == 5 { 500.0 } else { 0.0 })
+                    .collect(),
+            })
+            .collect(),
+        bucket: 1.0,
+    };
+    let (w, h) = (800, 500);
+    let img = png(&chart, w, h);
+    let lay = layout(&chart, w, h);
+    let legend = lay.legend.expect("a legend of the scale");
+    let dark = pixels_of(&img, lay.plot, DARK);
+    let light = pixels_of(&img, lay.plot, LIGHT);
+    // One cell of thirty dark, the other 29 light.
+    assert!(dark.len() > 100, "{} dark px", dark.len());
+    assert!(light.len() > 20 * dark.len(), "{} light px", light.len());
+    // The dark cell is the middle row's, right of the plot's middle.
+    let (x0, x1) = (
+        dark.iter().map(|p| p.0).min().unwrap(),
+        dark.iter().map(|p| p.0).max().unwrap(),
+    );
+    let mid = (lay.plot.x as u32 + lay.plot.w / 2) as u32;
+    assert!(x0 > mid - 20 && x1 > mid, "dark cell at x {x0}..{x1}");
+    let column = Rect { w: 30, ..legend };
+    let top = |c: [u8; 3]| pixels_of(&img, column, c).iter().map(|p| p.1).min();
+    let (dark_y, light_y) = (
+        top(DARK).expect("dark swatch"),
+        top(LIGHT).expect("light swatch"),
+    );
+    assert!(
+        dark_y < light_y,
+        "dark swatch at {dark_y}, light at {light_y}"
+    );
+    let texts = svg_texts(&render_svg(&chart, w, h).unwrap());
+    for t in [
+        "requests",
+        "500",
+        "375",
+        "250",
+        "125",
+        "0",
+        "p0",
+        "p2",
+        "partition",
+    ] {
+        assert!(texts.iter().any(|x| x == t), "{t}: {texts:?}");
+    }
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use reports::browser::{self, BrowserError};
-use reports::chart::{Axis, Chart, GanttBar, Samples, Series};
+use reports::chart::{Axis, Chart, GanttBar, HeatRow, Samples, Series};
 use reports::gallery::{ChartFile, CheckRow, Gallery, Page, RunSummary, index_html};
 use reports::{render_png, render_svg};
 
@@ -103,7 +103,10 @@ fn gallery() -> Gallery {
                 file: "scenarios/sched-mlfq-gaming.scn".into(),
                 source: "sweep policy = [mlfq, rr]\n".into(),
                 runs: vec![run("policy=mlfq", 7, false), run("policy=rr", 7, true)],
-                charts: vec![chart("sched-mlfq", "gantt", "Jobs on CPUs", "gantt")],
+                charts: vec![
+                    chart("sched-mlfq", "gantt", "Jobs on CPUs", "gantt"),
+                    chart("sched-mlfq", "heatmap", "Requests per partition", "heatmap"),
+                ],
                 error: None,
             },
             Page {
@@ -468,10 +471,27 @@ fn real_charts() -> Vec<(&'static str, &'static str, Chart)> {
                 ],
             },
         ),
+        (
+            "sched-mlfq",
+            "heatmap",
+            Chart::Heatmap {
+                title: "Requests per partition".into(),
+                x: Axis::new("simulated time", "s"),
+                row_axis: "partition".into(),
+                value: Axis::new("requests", ""),
+                rows: (0..4)
+                    .map(|k| HeatRow {
+                        name: format!("p{k}"),
+                        cells: (0..40).map(|i| ((i * (k + 3)) % 17) as f64).collect(),
+                    })
+                    .collect(),
+                bucket: 0.5,
+            },
+        ),
     ]
 }
 
-/// Draws the three real charts under `dir` at the paths [`gallery`] names, and returns that
+/// Draws the four real charts under `dir` at the paths [`gallery`] names, and returns that
 /// gallery (whose error page names a chart that is never drawn, and must not be shown).
 fn write_real_gallery(dir: &Path) -> Gallery {
     let g = gallery();
@@ -575,7 +595,7 @@ fn chromium_sees_what_a_person_would() {
     let started = Instant::now();
     let check = browser::check_gallery(&index, Some(&shot), timeout).expect("browser check");
     println!("good gallery: {check:?} in {:?}", started.elapsed());
-    assert_eq!((check.total, check.loaded, check.failed), (3, 3, 0));
+    assert_eq!((check.total, check.loaded, check.failed), (4, 4, 0));
     assert_eq!(check.screenshot.as_deref(), Some(shot.as_path()));
     assert_plausible_screenshot(&shot);
 
@@ -593,7 +613,7 @@ fn chromium_sees_what_a_person_would() {
         "gallery with a missing chart: {check:?} in {:?}",
         started.elapsed()
     );
-    assert_eq!((check.total, check.loaded, check.failed), (4, 3, 1));
+    assert_eq!((check.total, check.loaded, check.failed), (5, 4, 1));
     assert_plausible_screenshot(&bad_shot);
 
     // Without a screenshot, only the counts.
@@ -602,7 +622,7 @@ fn chromium_sees_what_a_person_would() {
     println!("without a screenshot: {:?}", started.elapsed());
     assert_eq!(
         (check.total, check.loaded, check.failed, check.screenshot),
-        (3, 3, 0, None)
+        (4, 4, 0, None)
     );
 
     // A page that is not a gallery never reports.

@@ -30,6 +30,7 @@ pub fn stats_of(kind: MetricKind) -> &'static [&'static str] {
         MetricKind::Counter => &["value", "count"],
         MetricKind::Gauge => &["mean", "min", "max", "value", "last"],
         MetricKind::Curve => &["count", "min", "max", "last"],
+        MetricKind::Heatmap => &["count", "min", "max", "mean"],
     }
 }
 
@@ -2651,5 +2652,25 @@ mod tests {
             one_error("  host db1..web3 { }\n"),
             "w.scn:2:8: the ends of a host range share a prefix; found `db` and `web`"
         );
+    }
+
+    /// The checker offers a heatmap's bounds on exactly the statistics its value has: every
+    /// stat `stats_of` names is answered, and no other stat is.
+    #[test]
+    fn a_heatmaps_checkable_stats_are_the_ones_its_value_has() {
+        let v = simcore::MetricValue::Heatmap {
+            rows: vec![("p0".into(), vec![1, 9]), ("p1".into(), vec![4, 2])],
+            bucket_ns: 1_000_000_000,
+        };
+        let offered = stats_of(MetricKind::Heatmap);
+        for stat in STATS {
+            assert_eq!(
+                v.stat(stat).is_some(),
+                offered.contains(stat),
+                "{stat}: {:?}",
+                v.stat(stat)
+            );
+        }
+        assert_eq!((v.stat("count"), v.stat("max")), (Some(2.0), Some(9.0)));
     }
 }

@@ -16,7 +16,7 @@ use models::MODELS;
 use models::schema::{ChartSource, ChartSpec, ModelSpec, glob_captures, glob_matches};
 use rayon::prelude::*;
 use reports::chart::{
-    Axis, Band, BarSeries, Chart, GanttBar, Marker, Samples, Series, TimelineSpan,
+    Axis, Band, BarSeries, Chart, GanttBar, HeatRow, Marker, Samples, Series, TimelineSpan,
 };
 use reports::gallery::{ChartFile, CheckRow, Gallery, Page, RunSummary};
 use reports::text::{metrics_table, show};
@@ -226,6 +226,23 @@ pub fn plan_charts(spec: &ModelSpec, runs: &[RunReport]) -> Vec<PlannedChart> {
                     }
                 }
             }
+            ChartSource::Heatmap { .. } => {
+                for (k, r) in runs.iter().take(PER_RUN_CHARTS_MAX).enumerate() {
+                    let tag = variant_tag(r, many);
+                    let charts = heatmap_charts(c, r, &tag);
+                    let several = charts.len() > 1;
+                    for (label, chart) in charts {
+                        let mut stem = c.id.to_string();
+                        if several {
+                            stem = format!("{stem}-{label}");
+                        }
+                        if many {
+                            stem = format!("{stem}-{}", k + 1);
+                        }
+                        out.push(planned(stem, c, chart));
+                    }
+                }
+            }
             ChartSource::Gantt { .. } | ChartSource::Timeline { .. } | ChartSource::Bars { .. } => {
                 for (k, r) in runs.iter().take(PER_RUN_CHARTS_MAX).enumerate() {
                     let tag = variant_tag(r, many);
@@ -304,6 +321,73 @@ fn matching_curves<'a>(r: &'a RunReport, pattern: &str) -> Vec<(&'a str, &'a [(f
             _ => None,
         })
         .filter(|(n, _)| metric_matches(pattern, n, r))
+        .collect()
+}
+
+/// The heatmap metrics of a run whose names match `pattern`, with their rows and bucket (ns), in
+/// name order; a heatmap without cells is left out.
+fn matching_heatmaps<'a>(
+    r: &'a RunReport,
+    pattern: &str,
+) -> Vec<(&'a str, &'a [(String, Vec<u64>)], u64)> {
+    r.result
+        .metrics
+        .0
+        .iter()
+        .filter_map(|(n, v)| match v {
+            MetricValue::Heatmap { rows, bucket_ns }
+                if *bucket_ns > 0 && rows.iter().any(|r| !r.1.is_empty()) =>
+            {
+                Some((n.as_str(), rows.as_slice(), *bucket_ns))
+            }
+            _ => None,
+        })
+        .filter(|(n, ..)| metric_matches(pattern, n, r))
+        .collect()
+}
+
+/// A heatmap chart per heatmap metric of run `r` matching the spec's pattern, each with its
+/// label (what the pattern's last wildcard or `{KIND}` block matched: the stems and titles of
+/// several charts of one spec differ by it). Time runs in the unit the heatmap's span needs.
+fn heatmap_charts(c: &ChartSpec, r: &RunReport, tag: &str) -> Vec<(String, Chart)> {
+    let ChartSource::Heatmap {
+        metrics,
+        y_name,
+        x_name,
+        value_name,
+    } = c.source
+    else {
+        return Vec::new();
+    };
+    let found = matching_heatmaps(r, metrics);
+    let several = found.len() > 1;
+    found
+        .into_iter()
+        .map(|(name, rows, bucket_ns)| {
+            let label = metric_label(metrics, name, r);
+            let columns = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+            let unit = unit_for(columns as f64 * bucket_ns as f64);
+            let title = if several {
+                title_with(c.title, &label)
+            } else {
+                c.title.to_string()
+            };
+            let chart = Chart::Heatmap {
+                title: title_with(&title, tag),
+                x: Axis::new(x_name, unit.name),
+                row_axis: y_name.to_string(),
+                value: Axis::new(value_name, ""),
+                rows: rows
+                    .iter()
+                    .map(|(n, cells)| HeatRow {
+                        name: n.clone(),
+                        cells: cells.iter().map(|v| *v as f64).collect(),
+                    })
+                    .collect(),
+                bucket: bucket_ns as f64 / unit.ns,
+            };
+            (label, chart)
+        })
         .collect()
 }
 

@@ -1241,3 +1241,174 @@ fn a_sweep_draws_a_curve_per_variant() {
     assert_eq!(series[0].name, "arrivals [servers = 1]");
     assert_eq!(series[5].name, "server [servers = 3]");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Heatmaps: requests per partition per time bucket (issue 20)
+
+/// A family with nothing but a heatmap chart of `metrics`, for runs whose metrics a test adds
+/// heatmaps to.
+fn heatmap_family(metrics: &'static str) -> models::schema::ModelSpec {
+    use models::schema::{ChartSource, ChartSpec, ModelSpec};
+    let chart: &'static [ChartSpec] = Box::leak(Box::new([ChartSpec {
+        id: "requests-heatmap",
+        title: "Requests per partition",
+        doc: "",
+        source: ChartSource::Heatmap {
+            metrics,
+            y_name: "partition",
+            x_name: "simulated time",
+            value_name: "requests",
+        },
+    }]));
+    ModelSpec {
+        name: "heatmaps",
+        doc: "",
+        kinds: &[],
+        global_metrics: &[],
+        verbs: &[],
+        properties: &[],
+        events: &[],
+        charts: chart,
+    }
+}
+
+/// Four partitions over `buckets` buckets of 250 ms, partition p1 `hot` times as busy.
+fn partition_rows(buckets: u64, hot: u64) -> Vec<(String, Vec<u64>)> {
+    (0..4)
+        .map(|k| {
+            let scale = if k == 1 { hot } else { 1 };
+            (
+                format!("p{k}"),
+                (0..buckets).map(|i| (10 + i + k) * scale).collect(),
+            )
+        })
+        .collect()
+}
+
+/// The heatmap a model sets through `Metrics::set_heatmap`, added to run `r` as its snapshot
+/// would hold it.
+fn set_heatmap(r: &mut scenarios::runner::RunReport, name: &str, rows: Vec<(String, Vec<u64>)>) {
+    let mut m = simcore::Metrics::new();
+    let (component, metric) = name.split_once('.').unwrap();
+    let h = m.heatmap(component, metric).unwrap();
+    m.set_heatmap(h, rows, simcore::SimDuration::from_millis(250));
+    let v = m
+        .snapshot(simcore::SimTime::from_nanos(1))
+        .0
+        .remove(name)
+        .unwrap();
+    r.result.metrics.0.insert(name.to_string(), v);
+}
+
+#[test]
+fn a_heatmap_metric_becomes_a_heatmap_chart_with_its_rows_and_buckets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = small_sweep(tmp.path());
+    runs.truncate(1);
+    let spec = heatmap_family("{station}.requests");
+    assert!(scenarios::report::plan_charts(&spec, &runs).is_empty());
+    set_heatmap(&mut runs[0], "server.requests", partition_rows(40, 5));
+    // Not a station's; and one without cells draws nothing.
+    set_heatmap(&mut runs[0], "arrivals.requests", partition_rows(8, 1));
+    set_heatmap(&mut runs[0], "server.empty", Vec::new());
+
+    let charts = scenarios::report::plan_charts(&spec, &runs);
+    assert_eq!(charts.len(), 1);
+    assert_eq!(charts[0].stem, "requests-heatmap");
+    let Chart::Heatmap {
+        title,
+        x,
+        row_axis,
+        value,
+        rows,
+        bucket,
+    } = &charts[0].chart
+    else {
+        panic!("not a heatmap: {:?}", charts[0].chart)
+    };
+    assert_eq!(title, "Requests per partition");
+    // 40 buckets of 250 ms: 10 s, in seconds.
+    assert_eq!(x.label(), "simulated time (s)");
+    assert_eq!(
+        (row_axis.as_str(), value.label()),
+        ("partition", "requests".into())
+    );
+    assert_eq!(*bucket, 0.25);
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["p0", "p1", "p2", "p3"]);
+    assert_eq!(rows[1].cells.len(), 40);
+    assert_eq!(rows[1].cells[39], (10.0 + 39.0 + 1.0) * 5.0);
+    let svg = svg_of(&charts[0].chart);
+    let texts = svg_texts(&svg);
+    for t in [
+        "simulated time (s)",
+        "partition",
+        "requests",
+        "p0",
+        "p3",
+        "250",
+    ] {
+        assert!(texts.iter().any(|x| x == t), "{t}: {texts:?}");
+    }
+
+    // Two matching heatmaps: a chart each, named by their component.
+    let charts = scenarios::report::plan_charts(&heatmap_family("*.requests"), &runs);
+    let stems: Vec<&str> = charts.iter().map(|c| c.stem.as_str()).collect();
+    assert_eq!(
+        stems,
+        ["requests-heatmap-arrivals", "requests-heatmap-server"]
+    );
+    assert_eq!(charts[0].chart.title(), "Requests per partition: arrivals");
+
+    // The report's JSON keeps every cell; the metrics table sums the grid up; checks see count
+    // and max.
+    let json = scenarios::report::summary_json(&runs, &[]);
+    let m = &json["runs"][0]["metrics"]["server.requests"];
+    assert_eq!(m["kind"], "heatmap");
+    assert_eq!(m["bucket_ns"], 250_000_000u64);
+    assert_eq!(m["rows"][1][0], "p1");
+    assert_eq!(m["rows"][1][1].as_array().unwrap().len(), 40);
+    let table = reports::text::metrics_table(&runs[0].result.metrics);
+    let row = table
+        .iter()
+        .find(|l| l.starts_with("server.requests"))
+        .unwrap();
+    assert!(
+        row.ends_with("heatmap    4 rows x 40 buckets, hottest 250"),
+        "{row}"
+    );
+    let v = runs[0].result.metrics.get("server.requests").unwrap();
+    assert_eq!((v.stat("count"), v.stat("max")), (Some(4.0), Some(250.0)));
+}
+
+#[test]
+fn a_sweep_draws_a_heatmap_per_variant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = small_sweep(tmp.path());
+    for (k, r) in runs.iter_mut().enumerate() {
+        set_heatmap(r, "server.requests", partition_rows(12, k as u64 + 2));
+    }
+    let charts = scenarios::report::plan_charts(&heatmap_family("{station}.requests"), &runs);
+    let stems: Vec<&str> = charts.iter().map(|c| c.stem.as_str()).collect();
+    assert_eq!(
+        stems,
+        [
+            "requests-heatmap-1",
+            "requests-heatmap-2",
+            "requests-heatmap-3"
+        ]
+    );
+    assert_eq!(
+        charts[2].chart.title(),
+        "Requests per partition: servers = 3"
+    );
+    let Chart::Heatmap {
+        rows, bucket, x, ..
+    } = &charts[2].chart
+    else {
+        panic!("not a heatmap")
+    };
+    // 12 buckets of 250 ms: 3 s, in seconds; p1 four times as busy in the third variant.
+    assert_eq!((x.unit.as_str(), *bucket), ("s", 0.25));
+    assert_eq!(rows[1].cells[0], 11.0 * 4.0);
+}

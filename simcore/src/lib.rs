@@ -20,7 +20,7 @@ pub mod tracefile;
 
 pub use dist::{Dist, DistError};
 pub use histogram::LogHistogram;
-pub use metrics::{CurveId, MetricValue, Metrics, MetricsSnapshot, Unit};
+pub use metrics::{CurveId, HeatmapId, MetricValue, Metrics, MetricsSnapshot, Unit};
 pub use queue::EventKey;
 pub use rng::{RngStream, StreamId};
 pub use sim::{

@@ -1,6 +1,7 @@
 //! Metrics named per component: counters, time-weighted gauges, time series, HDR-style
 //! histograms ([`crate::histogram`]) and curves (y against x, such as a miss-ratio curve: miss
-//! ratio against cache size, which a model computes once, at the end of a run).
+//! ratio against cache size, which a model computes once, at the end of a run) and heatmaps
+//! (counts per row and time bucket, such as requests per partition per second, set likewise).
 //!
 //! A model registers each metric once (at start) under `component.name` and gets a small handle;
 //! recording through a handle is an index into a vector, with no string work on the hot path.
@@ -30,6 +31,9 @@ pub struct HistogramId(u32);
 /// Handle to a curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CurveId(u32);
+/// Handle to a heatmap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeatmapId(u32);
 
 /// What a histogram's values measure; durations are recorded in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -47,6 +51,7 @@ enum Slot {
     Series(u32),
     Histogram(u32),
     Curve(u32),
+    Heatmap(u32),
 }
 
 impl Slot {
@@ -57,6 +62,7 @@ impl Slot {
             Slot::Series(_) => "series",
             Slot::Histogram(_) => "histogram",
             Slot::Curve(_) => "curve",
+            Slot::Heatmap(_) => "heatmap",
         }
     }
 }
@@ -156,6 +162,38 @@ fn thinned(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The most cells a heatmap keeps: [`Metrics::set_heatmap`] merges each two neighbouring time
+/// buckets into one (doubling the bucket) until its rows times its buckets are at most this, so
+/// a snapshot stays bounded and every count is kept (a long run at a fine bucket is coarser).
+pub const HEATMAP_CELLS_LIMIT: usize = 65_536;
+
+/// A heatmap's rows and bucket as a snapshot keeps them.
+#[derive(Debug, Clone, Default)]
+struct Heatmap {
+    rows: Vec<(String, Vec<u64>)>,
+    bucket_ns: u64,
+}
+
+/// `rows` padded with zeros to the longest, their buckets merged in twos (and `bucket_ns`
+/// doubled) while there are more than [`HEATMAP_CELLS_LIMIT`] cells and more than one bucket.
+fn bounded(mut rows: Vec<(String, Vec<u64>)>, mut bucket_ns: u64) -> Heatmap {
+    let mut width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    while rows.len() * width > HEATMAP_CELLS_LIMIT && width > 1 {
+        for (_, counts) in &mut rows {
+            *counts = counts
+                .chunks(2)
+                .map(|c| c.iter().fold(0u64, |a, b| a.saturating_add(*b)))
+                .collect();
+        }
+        width = width.div_ceil(2);
+        bucket_ns = bucket_ns.saturating_mul(2);
+    }
+    for (_, counts) in &mut rows {
+        counts.resize(width, 0);
+    }
+    Heatmap { rows, bucket_ns }
+}
+
 /// All metrics of one run.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -165,6 +203,7 @@ pub struct Metrics {
     series: Vec<Series>,
     hists: Vec<Hist>,
     curves: Vec<Vec<(f64, f64)>>,
+    heatmaps: Vec<Heatmap>,
     /// When set, every gauge's history over time is kept, bounded (for charts), and so are
     /// the histories models add by name ([`Metrics::history_point`]).
     gauge_history: Option<Histories>,
@@ -306,6 +345,34 @@ impl Metrics {
         self.curves[id.0 as usize] = thinned(points);
     }
 
+    /// A heatmap named `component.name` (the same handle if it exists), with no rows until
+    /// [`Metrics::set_heatmap`].
+    pub fn heatmap(&mut self, component: &str, name: &str) -> Result<HeatmapId, MetricError> {
+        match self.register(component, name, Slot::Heatmap(self.heatmaps.len() as u32))? {
+            Slot::Heatmap(i) => {
+                if i as usize == self.heatmaps.len() {
+                    self.heatmaps.push(Heatmap::default());
+                }
+                Ok(HeatmapId(i))
+            }
+            _ => unreachable!("register returns the requested kind"),
+        }
+    }
+
+    /// Replaces a heatmap's rows: each a label (a partition) and its counts per time bucket of
+    /// `bucket`, the first from time 0. Rows keep the order given; shorter rows are padded with
+    /// zeros to the longest, and past [`HEATMAP_CELLS_LIMIT`] cells neighbouring buckets are
+    /// merged. Like a curve, a heatmap is a result a model sets when it is known (at the end of
+    /// a run, from counts it kept itself), so recording costs nothing per event here.
+    pub fn set_heatmap(
+        &mut self,
+        id: HeatmapId,
+        rows: Vec<(String, Vec<u64>)>,
+        bucket: SimDuration,
+    ) {
+        self.heatmaps[id.0 as usize] = bounded(rows, bucket.as_nanos());
+    }
+
     #[inline]
     pub fn add(&mut self, id: CounterId, n: u64) {
         let c = &mut self.counters[id.0 as usize];
@@ -440,6 +507,13 @@ impl Metrics {
                 Slot::Curve(i) => MetricValue::Curve {
                     points: self.curves[i as usize].clone(),
                 },
+                Slot::Heatmap(i) => {
+                    let h = &self.heatmaps[i as usize];
+                    MetricValue::Heatmap {
+                        rows: h.rows.clone(),
+                        bucket_ns: h.bucket_ns,
+                    }
+                }
             };
             out.insert(name.clone(), v);
         }
@@ -481,13 +555,24 @@ pub enum MetricValue {
     Curve {
         points: Vec<(f64, f64)>,
     },
+    /// Counts per row and time bucket: each row's label and its counts, bucket `i` covering
+    /// `[i * bucket_ns, (i + 1) * bucket_ns)` of simulated time; every row has as many buckets.
+    Heatmap {
+        rows: Vec<(String, Vec<u64>)>,
+        bucket_ns: u64,
+    },
 }
 
 impl MetricValue {
     /// A named statistic (`mean`, `min`, `max`, `count`, `p50`, `p90`, `p99`, `p999`, `value`,
     /// `last`), where this kind of metric has it. A curve's `count` is its number of points,
-    /// its `min`, `max` and `last` those of its y values (`last`: the last point's).
+    /// its `min`, `max` and `last` those of its y values (`last`: the last point's). A
+    /// heatmap's `count` is its number of rows, its `max` its hottest cell, `min` its coldest and
+    /// `mean` the mean of its cells (none without cells).
     pub fn stat(&self, stat: &str) -> Option<f64> {
+        if let MetricValue::Heatmap { rows, .. } = self {
+            return heatmap_stat(rows, stat);
+        }
         match (self, stat) {
             (MetricValue::Counter { value }, "value" | "count") => Some(*value as f64),
             (MetricValue::Gauge { value, .. }, "value" | "last") => Some(*value),
@@ -521,6 +606,21 @@ impl MetricValue {
     /// Whether values of this metric are nanoseconds (and should print as durations).
     pub fn is_duration(&self) -> bool {
         matches!(self, MetricValue::Histogram { unit: Unit::Ns, .. })
+    }
+}
+
+/// A heatmap's statistic (see [`MetricValue::stat`]).
+fn heatmap_stat(rows: &[(String, Vec<u64>)], stat: &str) -> Option<f64> {
+    let cells = || rows.iter().flat_map(|r| r.1.iter().copied());
+    match stat {
+        "count" => Some(rows.len() as f64),
+        "max" => cells().max().map(|v| v as f64),
+        "min" => cells().min().map(|v| v as f64),
+        "mean" => {
+            let n = cells().count();
+            (n > 0).then(|| cells().map(|v| v as f64).sum::<f64>() / n as f64)
+        }
+        _ => None,
     }
 }
 
@@ -723,5 +823,78 @@ mod tests {
             gaps.iter().all(|g| (3.0..=4.0).contains(g)),
             "uneven: {gaps:?}"
         );
+    }
+
+    fn rows(r: &[(&str, &[u64])]) -> Vec<(String, Vec<u64>)> {
+        r.iter().map(|(n, c)| (n.to_string(), c.to_vec())).collect()
+    }
+
+    #[test]
+    fn a_heatmap_keeps_its_rows_padded_and_has_count_min_max_and_mean() {
+        let mut m = Metrics::new();
+        let h = m.heatmap("kv", "requests").unwrap();
+        assert_eq!(m.heatmap("kv", "requests").unwrap(), h);
+        assert!(matches!(
+            m.curve("kv", "requests"),
+            Err(MetricError::KindClash {
+                existing: "heatmap",
+                ..
+            })
+        ));
+        let empty = m.snapshot(t(1));
+        let v = empty.get("kv.requests").unwrap();
+        assert_eq!(
+            v,
+            &MetricValue::Heatmap {
+                rows: vec![],
+                bucket_ns: 0
+            }
+        );
+        assert_eq!(
+            (v.stat("count"), v.stat("max"), v.stat("mean")),
+            (Some(0.0), None, None)
+        );
+        // Rows in the model's order (p2 first on purpose), the short row padded with zeros.
+        let given = rows(&[("p2", &[5, 0, 9]), ("p0", &[1, 2]), ("p1", &[])]);
+        m.set_heatmap(h, given, SimDuration::from_millis(500));
+        let s = m.snapshot(t(2));
+        let v = s.get("kv.requests").unwrap();
+        let want = rows(&[("p2", &[5, 0, 9]), ("p0", &[1, 2, 0]), ("p1", &[0, 0, 0])]);
+        assert_eq!(
+            v,
+            &MetricValue::Heatmap {
+                rows: want,
+                bucket_ns: 500_000_000
+            }
+        );
+        assert_eq!(v.stat("count"), Some(3.0));
+        assert_eq!(v.stat("max"), Some(9.0));
+        assert_eq!(v.stat("min"), Some(0.0));
+        assert_eq!(v.stat("mean"), Some(17.0 / 9.0));
+        assert_eq!(v.stat("last"), None);
+        assert!(!v.is_duration());
+    }
+
+    #[test]
+    fn a_large_heatmap_merges_neighbouring_buckets_keeping_every_count() {
+        let mut m = Metrics::new();
+        let h = m.heatmap("kv", "requests").unwrap();
+        let width = HEATMAP_CELLS_LIMIT / 4 + 3;
+        let row = |k: u64| (0..width as u64).map(|i| i % 7 + k).collect::<Vec<u64>>();
+        let given: Vec<(String, Vec<u64>)> = (0..8).map(|k| (format!("p{k}"), row(k))).collect();
+        let totals: Vec<u64> = given.iter().map(|r| r.1.iter().sum()).collect();
+        m.set_heatmap(h, given.clone(), SimDuration::from_millis(10));
+        let MetricValue::Heatmap { rows, bucket_ns } =
+            m.snapshot(t(1)).get("kv.requests").unwrap().clone()
+        else {
+            panic!("not a heatmap")
+        };
+        // 8 rows of 16387 buckets: merged twice, to 4097 buckets of 40 ms.
+        assert_eq!(bucket_ns, 40_000_000);
+        assert!(rows.iter().all(|r| r.1.len() == width.div_ceil(4)));
+        assert!(rows.len() * rows[0].1.len() <= HEATMAP_CELLS_LIMIT);
+        let kept: Vec<u64> = rows.iter().map(|r| r.1.iter().sum()).collect();
+        assert_eq!(kept, totals);
+        assert_eq!(rows[1].1[0], given[1].1[..4].iter().sum::<u64>());
     }
 }
