@@ -454,6 +454,12 @@ fn a_hot_key_throttles_its_partition_while_the_table_idles() {
     let writes = stat(&even, "orders.writes", "value") / 300.0;
     assert!((writes - 2400.0).abs() < 50.0, "{writes}");
     assert!(stat(&hot, "orders.throttled", "value") > 10_000.0);
+    // The heatmaps have a row per partition ever: four, and two more per split.
+    let splits = stat(&hot, "orders.splits", "value");
+    assert_eq!(stat(&hot, "orders.heatmap", "count"), 4.0 + 2.0 * splits);
+    assert_eq!(stat(&even, "orders.heatmap", "count"), 4.0);
+    assert_eq!(stat(&even, "orders.throttle_map", "max"), 0.0);
+    assert!(stat(&hot, "orders.throttle_map", "max") > 0.0);
 }
 
 /// A put's time is its first byte plus its bytes at the per-request bandwidth; a multipart

@@ -543,6 +543,16 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 ),
                 metric("splits", MetricKind::Counter, "Partitions split for heat."),
                 metric("partitions", MetricKind::Gauge, "Live partitions."),
+                metric(
+                    "heatmap",
+                    MetricKind::Heatmap,
+                    "Requests per partition (a row each, retired ones too, labelled with their share of the hashed key space) per heatmap_bucket.",
+                ),
+                metric(
+                    "throttle_map",
+                    MetricKind::Heatmap,
+                    "Throttled requests, in the heatmap's shape.",
+                ),
             ],
         },
         KindSpec {
@@ -779,6 +789,28 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 y_name: "messages",
                 y_unit: "",
                 breaks: &[],
+            },
+        },
+        ChartSpec {
+            id: "partition-heatmap",
+            title: "Requests per partition over time",
+            doc: "A table's request distribution: a row per partition, a cell per time bucket, darker for more requests; a hot partition is a dark row, and a split ends its row and starts two.",
+            source: ChartSource::Heatmap {
+                metrics: "{table}.heatmap",
+                y_name: "partition",
+                x_name: "simulated time",
+                value_name: "requests",
+            },
+        },
+        ChartSpec {
+            id: "throttle-heatmap",
+            title: "Throttled requests per partition over time",
+            doc: "The requests each partition throttled, per time bucket: only the hot partition's row is dark while the others have room to spare.",
+            source: ChartSource::Heatmap {
+                metrics: "{table}.throttle_map",
+                y_name: "partition",
+                x_name: "simulated time",
+                value_name: "throttled requests",
             },
         },
         ChartSpec {

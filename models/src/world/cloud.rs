@@ -43,7 +43,7 @@
 
 use std::collections::VecDeque;
 
-use simcore::metrics::{CounterId, GaugeId, HistogramId};
+use simcore::metrics::{CounterId, GaugeId, HeatmapId, HistogramId};
 use simcore::{Ctx, Dist, Encoder, RngStream, SimDuration, SimError, SimTime, TraceEvent, Unit};
 
 use crate::cloud::autoscale::{Action, AutoScaler, AutoscaleConfig, InstanceId};
@@ -482,6 +482,9 @@ struct TableMetrics {
     throttled: CounterId,
     splits: CounterId,
     partitions: GaugeId,
+    /// Requests, and throttled requests, per partition per time bucket (set at the end).
+    requests: HeatmapId,
+    throttles: HeatmapId,
 }
 
 #[derive(Debug)]
@@ -888,6 +891,8 @@ impl Cloud {
                     throttled: m.counter(&n, "throttled").map_err(setup)?,
                     splits: m.counter(&n, "splits").map_err(setup)?,
                     partitions: m.gauge(&n, "partitions").map_err(setup)?,
+                    requests: m.heatmap(&n, "heatmap").map_err(setup)?,
+                    throttles: m.heatmap(&n, "throttle_map").map_err(setup)?,
                 };
                 m.set(tm.partitions, SimTime::ZERO, t.live().len() as f64);
                 s.table_metrics = Some(tm);
@@ -969,7 +974,31 @@ impl Cloud {
         let now = ctx.now();
         for s in 0..self.services.len() {
             self.report_cost(s, now, ctx);
+            self.report_heatmaps(s, ctx);
         }
+    }
+
+    /// A table's request and throttle heatmaps: a row per partition ever (by creation, labelled
+    /// with the share of the hashed key space it held), a column per time bucket.
+    fn report_heatmaps<E: TraceEvent>(&self, s: usize, ctx: &mut Ctx<'_, E>) {
+        let svc = &self.services[s];
+        let (Some(table), Some(m), Some(config)) =
+            (&svc.table, &svc.table_metrics, &svc.config.table)
+        else {
+            return;
+        };
+        let labels: Vec<String> = table
+            .partitions()
+            .iter()
+            .map(|p| {
+                let share = |k: u64| k as f64 / u64::MAX as f64;
+                format!("p{} {:.3}..{:.3}", p.id, share(p.lo), share(p.hi))
+            })
+            .collect();
+        let rows = |grid: Vec<Vec<u64>>| labels.iter().cloned().zip(grid).collect::<Vec<_>>();
+        let metrics = ctx.metrics();
+        metrics.set_heatmap(m.requests, rows(table.heatmap()), config.bucket);
+        metrics.set_heatmap(m.throttles, rows(table.throttle_map()), config.bucket);
     }
 
     fn report_cost<E: TraceEvent>(&self, s: usize, now: SimTime, ctx: &mut Ctx<'_, E>) {
