@@ -7,6 +7,7 @@ use models::cloud::balance::Balance;
 use models::cloud::call::{Backoff, BreakerConfig, CallPolicy, Jitter};
 use models::cloud::functions::{FunctionSpec, Platform};
 use models::cloud::objstore::Latency as ObjectLatency;
+use models::cloud::placement::{Cluster, Fit, Resources};
 use models::cloud::queue::QueueConfig;
 use models::cloud::shardkv::TableConfig;
 use models::world::WorldConfig;
@@ -259,9 +260,25 @@ pub fn wire_cloud(
             ..ServiceConfig::managed(&b.name, None)
         });
     }
+    let mut packing = Packing::new(checked);
     for b in services.iter().filter(|b| b.spec.kind == "service") {
         let autoscale = autoscale(b, errors);
-        let instances: Vec<Option<u32>> = if let Some(a) = &autoscale {
+        let packed = b.get("cpu").is_some() || b.get("memory").is_some();
+        let instances: Vec<Option<u32>> = if packed {
+            if autoscale.is_some() {
+                errors.push(at_prop(
+                    b,
+                    "autoscale",
+                    format!("service `{}` reserves CPU or memory and autoscales", b.name),
+                    "placing an autoscaling group's instances by bin packing is not supported yet: leave out `cpu` and `memory`, or `autoscale`",
+                ));
+            }
+            packing
+                .place(b, errors)
+                .iter()
+                .map(|h| host_id(h))
+                .collect()
+        } else if let Some(a) = &autoscale {
             // Room for the largest group: instance k on the k-th host, cycling.
             let hosts: Vec<Option<u32>> = b.placement.iter().map(|h| host_id(h)).collect();
             (0..a.config.max as usize)
@@ -345,6 +362,7 @@ pub fn wire_cloud(
         }
     }
     debug_assert_eq!(cloud.services.len(), services.len());
+    cloud.allocations = packing.shares();
     refuse_call_cycles(&services, &cloud, errors);
     let mut endless = None;
     for b in &clients {
@@ -418,6 +436,137 @@ pub fn wire_cloud(
     }
     world.cloud = Some(cloud);
     endless
+}
+
+/// The hosts' CPUs (in thousandths) and memory, and what services placed by bin packing have
+/// reserved of them so far: services are placed in the order the scenario gives them.
+struct Packing {
+    /// Per host name: capacity, and reserved.
+    hosts: std::collections::BTreeMap<String, (Resources, Resources)>,
+    /// Hosts in the order they were first used (the shares' order).
+    used: Vec<String>,
+}
+
+impl Packing {
+    fn new(checked: &Checked) -> Self {
+        let hosts = checked
+            .hosts
+            .iter()
+            .map(|h| {
+                let block = checked.blocks.get(h.block);
+                let cpus = block.and_then(|b| b.count("cpus")).unwrap_or(1);
+                let memory = block.and_then(|b| b.size("memory")).unwrap_or(16 << 30);
+                let capacity = Resources::new(cpus * 1000, memory);
+                (h.name.clone(), (capacity, Resources::default()))
+            })
+            .collect();
+        Packing {
+            hosts,
+            used: Vec::new(),
+        }
+    }
+
+    /// Places service `b`'s instances on its hosts by its `placement`, each reserving its `cpu`
+    /// and `memory`: the host of each (an instance that fits nowhere is a located error).
+    fn place(&mut self, b: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Vec<String> {
+        if b.placement.is_empty() {
+            errors.push(at_prop(
+                b,
+                "cpu",
+                format!(
+                    "service `{}` reserves CPU or memory but is placed on no host",
+                    b.name
+                ),
+                "add `on HOSTS`: bin packing chooses among them",
+            ));
+            return Vec::new();
+        }
+        let demand = Resources::new(
+            (b.float("cpu").unwrap_or(0.0) * 1000.0).round() as u64,
+            b.size("memory").unwrap_or(0),
+        );
+        let fit = b
+            .choice("placement")
+            .and_then(Fit::from_name)
+            .unwrap_or(Fit::First);
+        let candidates: Vec<&String> = b.placement.iter().collect();
+        let free: Vec<Resources> = candidates
+            .iter()
+            .map(|h| {
+                self.hosts
+                    .get(*h)
+                    .map_or(Resources::default(), |(cap, used)| {
+                        Resources::new(
+                            cap.cpu.saturating_sub(used.cpu),
+                            cap.mem.saturating_sub(used.mem),
+                        )
+                    })
+            })
+            .collect();
+        // A host with nothing left offers no room (the packer refuses an empty host).
+        let room: Vec<Resources> = free
+            .iter()
+            .map(|r| {
+                if r.cpu == 0 && r.mem == 0 {
+                    Resources::new(0, 1)
+                } else {
+                    *r
+                }
+            })
+            .collect();
+        let Ok(mut cluster) = Cluster::new(&room) else {
+            return Vec::new();
+        };
+        let count = b.count("instances").unwrap_or(candidates.len() as u64);
+        let mut placed = Vec::new();
+        for k in 0..count {
+            match cluster.place(k, demand, fit) {
+                Ok(i) => {
+                    let host = candidates[i].clone();
+                    if let Some((_, used)) = self.hosts.get_mut(&host) {
+                        used.cpu += demand.cpu;
+                        used.mem += demand.mem;
+                    }
+                    if !self.used.contains(&host) {
+                        self.used.push(host.clone());
+                    }
+                    placed.push(host);
+                }
+                Err(_) => {
+                    errors.push(at_prop(
+                        b,
+                        "instances",
+                        format!(
+                            "service `{}`: instance {} of {count} fits on none of its hosts ({} CPUs and {} bytes each)",
+                            b.name,
+                            k + 1,
+                            demand.cpu as f64 / 1000.0,
+                            demand.mem
+                        ),
+                        "add hosts, give them more `cpus` or `memory`, or reserve less per instance",
+                    ));
+                    break;
+                }
+            }
+        }
+        placed
+    }
+
+    /// Each used host's reserved shares of its CPUs and memory.
+    fn shares(&self) -> Vec<(String, f64, f64)> {
+        let share = |x: u64, of: u64| if of == 0 { 0.0 } else { x as f64 / of as f64 };
+        self.used
+            .iter()
+            .filter_map(|h| {
+                let (cap, used) = self.hosts.get(h)?;
+                Some((
+                    h.clone(),
+                    share(used.cpu, cap.cpu),
+                    share(used.mem, cap.mem),
+                ))
+            })
+            .collect()
+    }
 }
 
 /// Services calling each other in a cycle would fan out forever: refused, at the first `calls`

@@ -504,3 +504,39 @@ fn multipart_uploads_take_their_slowest_part_not_the_whole_object() {
     assert!(stat(parts, "media.not_found", "value") > 0.0);
     assert_eq!(stat(parts, "readers.failed", "value"), 0.0);
 }
+
+/// Bin packing that fills hosts saves one, and loses more instances with a host; spreading uses
+/// every host and survives the same crash. An instance that fits nowhere is a located error.
+#[test]
+fn packing_saves_hosts_and_spreading_survives_a_host() {
+    let runs = run_text(
+        "cloud-placement",
+        &std::fs::read_to_string(scenario_path("placement.scn")).unwrap(),
+    )
+    .unwrap();
+    let (packed, spread) = (&runs[0], &runs[1]);
+    assert!(packed.variant.contains("first-fit") && spread.variant.contains("worst-fit"));
+    assert!(packed.ok() && spread.ok());
+    assert_eq!(stat(packed, "h1.cpu_allocated", "last"), 1.0);
+    assert!(
+        packed.result.metrics.get("h4.cpu_allocated").is_none(),
+        "h4 is left empty"
+    );
+    assert_eq!(stat(spread, "h4.cpu_allocated", "last"), 0.25);
+    assert!(stat(packed, "users.failed", "value") > 1_000.0);
+    assert_eq!(stat(spread, "users.failed", "value"), 0.0);
+    let e = match run_text(
+        "cloud-noroom",
+        r#"scenario "x" { duration 1s
+  host h1..h2 { cpus 2 }
+  service api { on h1..h2  instances 5  cpu 1  service 1ms }
+  client c { rate 1/s  to api } }"#,
+    ) {
+        Ok(_) => panic!("five 1-CPU instances on 4 CPUs ran"),
+        Err(e) => e,
+    };
+    assert!(
+        e.contains("instance 5 of 5 fits on none of its hosts"),
+        "{e}"
+    );
+}

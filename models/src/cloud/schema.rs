@@ -11,6 +11,7 @@ use crate::raft::schema::{CRASH, RESTART};
 
 use super::balance::Balance;
 use super::call::Jitter;
+use super::placement::Fit;
 use crate::world::cloud::ScaleOn;
 
 const SERVICE_REF: PropType = PropType::Ref {
@@ -297,6 +298,27 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     PropType::Probability,
                     Need::Default("0"),
                     "The chance that serving a request ends in an error: its caller sees a failure; a consumer does not delete the message, which comes back after its visibility timeout.",
+                ),
+                prop(
+                    "cpu",
+                    PropType::Float {
+                        min: 0.001,
+                        max: 1e6,
+                    },
+                    Need::Default("none: one instance per host, no reservation"),
+                    "CPUs each instance reserves: its `instances` are then placed on the `on` hosts by bin packing (with `memory`, by `placement`), sharing the hosts' CPUs and memory with other services placed so.",
+                ),
+                prop(
+                    "memory",
+                    PropType::Size,
+                    Need::Default("none"),
+                    "Memory each instance reserves (bin packing, as `cpu`).",
+                ),
+                prop(
+                    "placement",
+                    PropType::Choice(Fit::NAMES),
+                    Need::Default("first-fit"),
+                    "How an instance's host is chosen among those with room: the first in order, the best fit (least room left) or the worst fit (most room left: spread).",
                 ),
                 prop(
                     "autoscale",
@@ -811,6 +833,17 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                 y_name: "partition",
                 x_name: "simulated time",
                 value_name: "throttled requests",
+            },
+        },
+        ChartSpec {
+            id: "placement",
+            title: "CPU and memory reserved per host",
+            doc: "The share of each host's CPUs and memory that bin packing reserved for service instances: first fit fills the first hosts, worst fit spreads (in a sweep, a group per variant).",
+            source: ChartSource::SweepBars {
+                metrics: &["{host}.cpu_allocated", "{host}.memory_allocated"],
+                stats: &["last"],
+                y_name: "share reserved",
+                none: "",
             },
         },
         ChartSpec {

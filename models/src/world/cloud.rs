@@ -208,6 +208,9 @@ pub struct CloudConfig {
     pub services: Vec<ServiceConfig>,
     pub clients: Vec<ClientConfig>,
     pub changes: Vec<RateChange>,
+    /// Hosts whose CPUs and memory instances reserve (bin packing): each host's name and the
+    /// shares of its CPUs and memory reserved (`HOST.cpu_allocated`, `HOST.memory_allocated`).
+    pub allocations: Vec<(String, f64, f64)>,
 }
 
 /// The functions' account concurrency limit (Lambda's default per region): what functions
@@ -656,6 +659,8 @@ pub struct Cloud {
     net_stream: RngStream,
     /// The functions' platform (one account), if the scenario has functions.
     platform: Option<Platform>,
+    /// Hosts' reserved shares, reported at the start.
+    allocations: Vec<(String, f64, f64)>,
     /// Reused for the balancer's view of the healthy instances.
     view: Vec<u32>,
     view_index: Vec<u32>,
@@ -832,6 +837,7 @@ impl Cloud {
             rpcs: Slab::new(),
             net_stream: RngStream::derive(seed, "cloud.network"),
             platform,
+            allocations: config.allocations,
             view: Vec::new(),
             view_index: Vec::new(),
         })
@@ -965,6 +971,13 @@ impl Cloud {
         }
         for i in 0..self.instances.len() {
             self.start_workers(i as u32, ctx);
+        }
+        for (host, cpu, memory) in &self.allocations {
+            let m = ctx.metrics();
+            let c = m.gauge(host, "cpu_allocated").map_err(setup)?;
+            m.set(c, SimTime::ZERO, *cpu);
+            let g = m.gauge(host, "memory_allocated").map_err(setup)?;
+            m.set(g, SimTime::ZERO, *memory);
         }
         Ok(())
     }

@@ -57,6 +57,12 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "Time for the host's disk to make writes durable.",
                 ),
                 prop(
+                    "memory",
+                    PropType::Size,
+                    Need::Default("16GiB"),
+                    "The host's memory, for placing services' instances by bin packing (`cpu` and `memory` on a service).",
+                ),
+                prop(
                     "zone",
                     PropType::Ref {
                         kinds: &[ZONE],
@@ -66,7 +72,18 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "The availability zone the host is in: messages to hosts in other zones take the network's cross_zone or cross_region latency, and `outage ZONE` crashes its hosts.",
                 ),
             ],
-            metrics: &[],
+            metrics: &[
+                metric(
+                    "cpu_allocated",
+                    MetricKind::Gauge,
+                    "The share of the host's CPUs reserved by service instances placed on it by bin packing.",
+                ),
+                metric(
+                    "memory_allocated",
+                    MetricKind::Gauge,
+                    "The share of the host's memory reserved by service instances placed on it.",
+                ),
+            ],
         },
         KindSpec {
             kind: ZONE,
