@@ -31,15 +31,27 @@
 //!   the first answer wins (Dean and Barroso, "The Tail at Scale", CACM 2013);
 //! - an open circuit breaker fails a call at once.
 //!
-//! Messages between hosts cross the world's [`Links`] (latency, loss, partitions), drawn from
-//! the stream `cloud.network`; a lost request or response is found out only by the caller's
-//! timeout (no retransmission: an RPC over a connection that broke). Unplaced callers and
-//! instances reach each other at once. A crashed host's instances lose what they queued and
-//! were serving and refuse requests until the host restarts.
+//! Messages between hosts cross the world's [`Links`] (latency, loss, partitions, zones),
+//! drawn from the stream `cloud.network`; a lost request or response is found out only by the
+//! caller's timeout (no retransmission: an RPC over a connection that broke). Unplaced callers
+//! and instances hand their messages over at once, without an event. A crashed host's instances
+//! lose what they queued and were serving and refuse requests until the host restarts.
 //!
-//! Random streams: `NAME.interarrival` per client, `NAME.service` per service (service times),
-//! `NAME.balance` per service (the balancers' draws), `NAME.backoff` per caller,
-//! `cloud.network`.
+//! An **autoscaling group** ([`crate::cloud::autoscale`]) holds room for its largest size; its
+//! instances are launched, booted, drained and removed as the group decides at each
+//! evaluation, and each service counts its instance-hours and their cost.
+//!
+//! The **managed components** are services of one instance that are something else: a durable
+//! queue ([`crate::cloud::queue`]: a request is a send; services that consume it run workers
+//! that receive, process and delete), a topic (a send stored in each subscribed queue), a
+//! sharded table ([`crate::cloud::shardkv`]: a request reads or writes its call's key on its
+//! partition, or is throttled), an object store bucket ([`crate::cloud::objstore`]) and a
+//! function ([`crate::cloud::functions`]: warm or cold environments, throttling). Callers
+//! reach them exactly as they reach a service, so timeouts, retries and balancers apply alike.
+//!
+//! Random streams: `NAME.interarrival` and `NAME.keys` per client, `NAME.service` per service
+//! (service times, slow requests, errors, cold starts), `NAME.balance` per service (the
+//! balancers' draws), `NAME.backoff` per caller, `cloud.network`.
 
 use std::collections::VecDeque;
 
@@ -954,6 +966,7 @@ impl Cloud {
         for i in 0..self.clients.len() {
             let n = self.clients[i].config.name.clone();
             ctx.stream(&format!("{n}.interarrival"))?;
+            ctx.stream(&format!("{n}.keys"))?;
             self.schedule_arrival(i as u32, ctx);
         }
         for (s, svc) in self.services.iter().enumerate() {
