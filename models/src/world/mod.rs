@@ -399,8 +399,14 @@ impl World {
             None => (0, hosts),
         };
         let mut links = Links::full_mesh(hosts, config.network.link.clone());
-        for a in 0..hosts as usize {
-            for b in 0..hosts as usize {
+        // Links across zones differ (a scenario without zones has none to look at).
+        let zoned = if config.network.zones.is_empty() {
+            0
+        } else {
+            hosts as usize
+        };
+        for a in 0..zoned {
+            for b in 0..zoned {
                 if let Some(link) = config.network.link_between(a, b) {
                     links.set(a as u32, b as u32, link);
                 }
