@@ -510,7 +510,7 @@ fn fault(
             };
             let Some((_, hosts)) = zones.iter().find(|(z, _)| z == zone) else {
                 return Err(format!(
-                    "`{zone}` is not a zone (hint: declare `zone {zone} {{ }}`)"
+                    "`{zone}` is not a zone (hint: `outage` names a `zone` block, whose hosts name it with `zone`)"
                 ));
             };
             // The hosts of the zone that faults can reach (a cluster's servers, or every host).
