@@ -2389,7 +2389,7 @@ mod tests {
         let errs = crate::parse::parse("z.scn", good).unwrap_err();
         assert_eq!(
             errs[0].to_string(),
-            "z.scn:4:11: unknown action `zone-outage` (hint: actions: partition, heal, clock, disk, load, crash, restart, pause, resume (`sim models` says which model reacts to which))"
+            "z.scn:4:11: unknown action `zone-outage` (hint: actions: partition, heal, clock, disk, outage, load, crash, restart, pause, resume (`sim models` says which model reacts to which))"
         );
     }
 

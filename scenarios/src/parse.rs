@@ -1287,7 +1287,7 @@ scenario "all" {
         assert_eq!(
             one("at 1s { 5 }"),
             "v.scn:1:9: expected an action, found an integer (hint: actions: partition, heal, \
-             clock, disk, load, crash, restart, pause, resume)"
+             clock, disk, outage, load, crash, restart, pause, resume)"
         );
         assert_eq!(
             one("at 1s heal a b c { }"),
