@@ -579,6 +579,22 @@ impl Service {
         self.busy = busy;
     }
 
+    /// Time to serve one request: a draw from `service`, or with probability `slow` from
+    /// `slow_service`.
+    fn service_time(&mut self) -> SimDuration {
+        let rng = &mut self.stream;
+        match &self.config.slow {
+            Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
+            _ => ns(&self.config.service, rng),
+        }
+    }
+
+    /// Whether serving a request ends in an error (drawn only when `errors` is set, so a
+    /// service without errors draws as it would without the property).
+    fn fails(&mut self) -> bool {
+        self.config.errors > 0.0 && self.stream.chance(self.config.errors)
+    }
+
     /// The launched count changes at `now`.
     fn set_launched(&mut self, now: SimTime, launched: u32) {
         self.instance_ns +=
@@ -1462,7 +1478,7 @@ impl Cloud {
             self.respond(rpc, false, ctx, links);
             return;
         }
-        let d = ns(&svc.config.service, &mut svc.stream);
+        let d = svc.service_time();
         if let Some(r) = self.rpcs.get(rpc.0, rpc.1) {
             r.state = RpcState::Serving;
         }
@@ -1596,11 +1612,7 @@ impl Cloud {
         };
         svc.set_busy(now, svc.busy + 1);
         let environments = platform.stats(f).environments;
-        let rng = &mut svc.stream;
-        let d = match &svc.config.slow {
-            Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
-            _ => ns(&svc.config.service, rng),
-        };
+        let d = svc.service_time();
         if let Some(m) = &svc.metrics {
             let metrics = ctx.metrics();
             metrics.set(m.busy, now, svc.busy as f64);
@@ -1645,7 +1657,7 @@ impl Cloud {
             }
             metrics.set(m.busy, now, svc.busy as f64);
         }
-        let ok = !(svc.config.errors > 0.0 && svc.stream.chance(svc.config.errors));
+        let ok = !svc.fails();
         self.respond(rpc, ok, ctx, links);
     }
 
@@ -1661,11 +1673,7 @@ impl Cloud {
         inst.serving.push(rpc);
         let svc = &mut self.services[inst.service as usize];
         svc.set_busy(now, svc.busy + 1);
-        let rng = &mut svc.stream;
-        let d = match &svc.config.slow {
-            Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
-            _ => ns(&svc.config.service, rng),
-        };
+        let d = svc.service_time();
         if let Some(m) = &svc.metrics {
             ctx.metrics().set(m.busy, now, svc.busy as f64);
         }
@@ -1768,7 +1776,7 @@ impl Cloud {
             }
             _ => {
                 let svc = &mut self.services[s as usize];
-                let ok = !(svc.config.errors > 0.0 && svc.stream.chance(svc.config.errors));
+                let ok = !svc.fails();
                 self.respond((rpc, epoch), ok, ctx, links);
             }
         }
@@ -1841,11 +1849,7 @@ impl Cloud {
         self.instances[i as usize].workers[w as usize] = Some((d.receipt, d.sent_at));
         let svc = &mut self.services[s];
         svc.set_busy(now, svc.busy + 1);
-        let rng = &mut svc.stream;
-        let took = match &svc.config.slow {
-            Some((p, slow)) if rng.chance(*p) => ns(slow, rng),
-            _ => ns(&svc.config.service, rng),
-        };
+        let took = svc.service_time();
         if let Some(m) = &svc.metrics {
             ctx.metrics().set(m.busy, now, svc.busy as f64);
         }
@@ -1884,7 +1888,7 @@ impl Cloud {
         let svc = &mut self.services[s];
         svc.set_busy(now, svc.busy - 1);
         svc.served += 1;
-        let failed = svc.config.errors > 0.0 && svc.stream.chance(svc.config.errors);
+        let failed = svc.fails();
         if let Some(m) = &svc.metrics {
             let metrics = ctx.metrics();
             metrics.add(m.served, 1);
