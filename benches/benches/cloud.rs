@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use scenarios::RunOptions;
-use sim_benches::figures::{median, metric_stat, rate_spread, si};
+use sim_benches::figures::{Counted, Measured, metric_stat, si};
 use sim_benches::{env_number, python_peer};
 use simcore::SimTime;
 
@@ -102,24 +102,12 @@ struct Run {
     events: Option<u64>,
 }
 
-/// Several runs of the same thing; the median wall time is what is reported.
-struct Measured {
-    label: String,
-    runs: Vec<Run>,
-}
-
-impl Measured {
-    fn median_wall(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.wall_s).collect())
+impl Counted for Run {
+    fn count(&self) -> u64 {
+        self.calls
     }
-    fn calls(&self) -> u64 {
-        self.runs[0].calls
-    }
-    fn rate(&self) -> f64 {
-        self.calls() as f64 / self.median_wall()
-    }
-    fn spread(&self) -> String {
-        rate_spread(self.runs.iter().map(|r| (r.calls, r.wall_s)))
+    fn wall_s(&self) -> f64 {
+        self.wall_s
     }
 }
 
@@ -195,15 +183,15 @@ fn print_header() {
     );
 }
 
-fn print_row(m: &Measured) {
+fn print_row(m: &Measured<Run>) {
     let r = &m.runs[0];
     println!(
         "{:<36} {:>8} {:>8.3} {:>9} {:>8.1} {:>7.3}ms {:>6.2}% {:>9}  {}",
         m.label,
-        m.calls(),
+        m.count(),
         m.median_wall(),
         si(m.rate()),
-        m.median_wall() * 1e9 / m.calls() as f64,
+        m.median_wall() * 1e9 / m.count() as f64,
         r.mean_latency_s * 1e3,
         100.0 * r.ok as f64 / r.calls as f64,
         r.timeouts,
@@ -282,7 +270,7 @@ fn main() -> ExitCode {
     if let Some(events) = sim.runs[0].events {
         println!(
             "sim: {events} events, {:.2} per call, {:.1} ns per event",
-            events as f64 / sim.calls() as f64,
+            events as f64 / sim.count() as f64,
             sim.median_wall() * 1e9 / events as f64
         );
     }
@@ -292,12 +280,12 @@ fn main() -> ExitCode {
                 "sim / SimPy: sim is {:.1}x faster than SimPy",
                 sim.rate() / py.rate()
             );
-            if py.calls() != sim.calls() {
+            if py.count() != sim.count() {
                 println!(
                     "             (SimPy ran {} calls, sim {}: rates are per call, so they \
                      compare directly)",
-                    py.calls(),
-                    sim.calls()
+                    py.count(),
+                    sim.count()
                 );
             }
         }

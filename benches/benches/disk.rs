@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use scenarios::RunOptions;
-use sim_benches::figures::{median, metric_stat, rate_spread, si};
+use sim_benches::figures::{Counted, Measured, metric_stat, si};
 use sim_benches::{disk_floor, env_number};
 
 /// Requests in `scenarios/disk-bench.scn`.
@@ -67,25 +67,12 @@ struct Run {
     wall_s: f64,
 }
 
-/// Several runs of the same thing; the median is what is reported (robust to one run that
-/// shared its core with something else, on a 2-core machine).
-struct Measured {
-    label: &'static str,
-    runs: Vec<Run>,
-}
-
-impl Measured {
-    fn median_wall(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.wall_s).collect())
+impl Counted for Run {
+    fn count(&self) -> u64 {
+        self.requests
     }
-    fn requests(&self) -> u64 {
-        self.runs[0].requests
-    }
-    fn rate(&self) -> f64 {
-        self.requests() as f64 / self.median_wall()
-    }
-    fn spread(&self) -> String {
-        rate_spread(self.runs.iter().map(|r| (r.requests, r.wall_s)))
+    fn wall_s(&self) -> f64 {
+        self.wall_s
     }
 }
 
@@ -133,12 +120,12 @@ fn print_header() {
     );
 }
 
-fn print_row(m: &Measured) {
-    let ns = m.median_wall() * 1e9 / m.requests() as f64;
+fn print_row(m: &Measured<Run>) {
+    let ns = m.median_wall() * 1e9 / m.count() as f64;
     println!(
         "{:<36} {:>10} {:>9.3} {:>11} {:>8.1} {:>11.4}ms  {}",
         m.label,
-        m.requests(),
+        m.count(),
         m.median_wall(),
         si(m.rate()),
         ns,
@@ -185,15 +172,15 @@ fn main() -> ExitCode {
         }
     }
     let sim = Measured {
-        label: "sim run disk-bench.scn (whole path)",
+        label: "sim run disk-bench.scn (whole path)".into(),
         runs: sim_whole,
     };
     let sim_loop = Measured {
-        label: "  of which the event loop",
+        label: "  of which the event loop".into(),
         runs: sim_loop,
     };
     let floor = Measured {
-        label: "floor (hand-written, Hdd::access)",
+        label: "floor (hand-written, Hdd::access)".into(),
         runs: floor,
     };
 

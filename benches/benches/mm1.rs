@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use scenarios::RunOptions;
-use sim_benches::figures::{median, metric_stat, rate_spread, si};
+use sim_benches::figures::{Counted, Measured, metric_stat, si};
 use sim_benches::{breakdown, env_number, mm1_floor, python_peer};
 
 /// Customers in `scenarios/mm1-bench.scn`.
@@ -97,25 +97,12 @@ struct Run {
     wall_s: f64,
 }
 
-/// Several runs of the same thing; the median is what is reported (robust to one run that
-/// shared its core with something else, on a 2-core machine).
-struct Measured {
-    label: String,
-    runs: Vec<Run>,
-}
-
-impl Measured {
-    fn median_wall(&self) -> f64 {
-        median(self.runs.iter().map(|r| r.wall_s).collect())
+impl Counted for Run {
+    fn count(&self) -> u64 {
+        self.customers
     }
-    fn customers(&self) -> u64 {
-        self.runs[0].customers
-    }
-    fn rate(&self) -> f64 {
-        self.customers() as f64 / self.median_wall()
-    }
-    fn spread(&self) -> String {
-        rate_spread(self.runs.iter().map(|r| (r.customers, r.wall_s)))
+    fn wall_s(&self) -> f64 {
+        self.wall_s
     }
 }
 
@@ -123,7 +110,7 @@ fn repeat(
     label: &str,
     reps: usize,
     mut f: impl FnMut() -> Result<Run, String>,
-) -> Result<Measured, String> {
+) -> Result<Measured<Run>, String> {
     let mut runs = Vec::with_capacity(reps);
     for _ in 0..reps {
         runs.push(f().map_err(|e| format!("{label}: {e}"))?);
@@ -200,12 +187,12 @@ fn print_header() {
     );
 }
 
-fn print_row(m: &Measured) {
-    let ns = m.median_wall() * 1e9 / m.customers() as f64;
+fn print_row(m: &Measured<Run>) {
+    let ns = m.median_wall() * 1e9 / m.count() as f64;
     println!(
         "{:<36} {:>10} {:>9.3} {:>12} {:>9.1} {:>9.4}s  {}",
         m.label,
-        m.customers(),
+        m.count(),
         m.median_wall(),
         si(m.rate()),
         ns,
@@ -219,7 +206,7 @@ type Step = fn(u64, u64) -> Result<mm1_floor::Mm1Floor, String>;
 
 /// The steps from the floor to the engine (see `sim_benches::breakdown`), then two isolated
 /// costs, all in nanoseconds per customer.
-fn print_breakdown(s: &Settings, sim: &Measured) {
+fn print_breakdown(s: &Settings, sim: &Measured<Run>) {
     let n = s.customers;
     println!();
     println!(
@@ -252,13 +239,13 @@ fn print_breakdown(s: &Settings, sim: &Measured) {
     };
     for (label, f) in &steps {
         match repeat(label, s.reps, || timed(|| f(n, SEED))) {
-            Ok(m) => row(label, m.median_wall() * 1e9 / m.customers() as f64),
+            Ok(m) => row(label, m.median_wall() * 1e9 / m.count() as f64),
             Err(e) => println!("{e}"),
         }
     }
     row(
         "5 + scenario file (= sim, table above)",
-        sim.median_wall() * 1e9 / sim.customers() as f64,
+        sim.median_wall() * 1e9 / sim.count() as f64,
     );
 
     println!("isolated costs, same work with nothing else:");
@@ -375,12 +362,12 @@ fn main() -> ExitCode {
                 "sim / SimPy: sim is {ratio:.1}x faster than SimPy (target >= {SIMPY_TARGET}x): {}",
                 verdict(ratio >= SIMPY_TARGET)
             );
-            if py.customers() != sim.customers() {
+            if py.count() != sim.count() {
                 println!(
                     "             (SimPy ran {} customers, sim {}: rates are per customer, so they \
                      compare directly)",
-                    py.customers(),
-                    sim.customers()
+                    py.count(),
+                    sim.count()
                 );
             }
         }

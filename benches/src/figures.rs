@@ -1,5 +1,5 @@
 //! How the benches print and summarise what they measured: one rule each, shared by the mm1,
-//! raft and disk benches.
+//! raft, disk and cloud benches.
 
 use simcore::MetricsSnapshot;
 
@@ -33,6 +33,40 @@ pub fn rate_spread(runs: impl ExactSizeIterator<Item = (u64, f64)>) -> String {
             (lo.min(r), hi.max(r))
         });
     format!("{n} runs, {}..{}", si(lo), si(hi))
+}
+
+/// A timed run: how many items (customers, requests, calls) it got through, in how many wall
+/// seconds.
+pub trait Counted {
+    fn count(&self) -> u64;
+    fn wall_s(&self) -> f64;
+}
+
+/// Several runs of the same thing; the median wall time is what is reported (robust to one run
+/// that shared its core with something else, on a 2-core machine).
+pub struct Measured<R> {
+    pub label: String,
+    pub runs: Vec<R>,
+}
+
+impl<R: Counted> Measured<R> {
+    pub fn median_wall(&self) -> f64 {
+        median(self.runs.iter().map(Counted::wall_s).collect())
+    }
+
+    /// The items of one run (every run gets through the same).
+    pub fn count(&self) -> u64 {
+        self.runs[0].count()
+    }
+
+    /// Items per wall second, at the median.
+    pub fn rate(&self) -> f64 {
+        self.count() as f64 / self.median_wall()
+    }
+
+    pub fn spread(&self) -> String {
+        rate_spread(self.runs.iter().map(|r| (r.count(), r.wall_s())))
+    }
 }
 
 /// Statistic `stat` of metric `name` in a run's metrics.
