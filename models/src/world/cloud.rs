@@ -685,6 +685,8 @@ pub struct Cloud {
     calls: Slab<Call>,
     rpcs: Slab<Rpc>,
     net_stream: RngStream,
+    /// The names of the streams above, registered with the run when it starts.
+    stream_names: Vec<String>,
     /// The functions' platform (one account), if the scenario has functions.
     platform: Option<Platform>,
     /// Hosts' reserved shares, reported at the start.
@@ -692,6 +694,21 @@ pub struct Cloud {
     /// Reused for the balancer's view of the healthy instances.
     view: Vec<u32>,
     view_index: Vec<u32>,
+}
+
+/// The components' random streams, each derived from the seed and its name, and the names, so
+/// that the run registers every one of them and no other component's can collide.
+struct Streams {
+    seed: u64,
+    names: Vec<String>,
+}
+
+impl Streams {
+    fn derive(&mut self, name: String) -> RngStream {
+        let stream = RngStream::derive(self.seed, &name);
+        self.names.push(name);
+        stream
+    }
 }
 
 fn ns(d: &Dist, rng: &mut RngStream) -> SimDuration {
@@ -704,6 +721,10 @@ impl Cloud {
         let mut instances = Vec::new();
         let mut services = Vec::new();
         let mut callers = Vec::new();
+        let mut streams = Streams {
+            seed,
+            names: Vec::new(),
+        };
         for (s, sc) in config.services.into_iter().enumerate() {
             if sc.instances.is_empty() {
                 return Err(format!("service `{}` has no instances", sc.name));
@@ -741,8 +762,8 @@ impl Cloud {
                 });
             }
             services.push(Service {
-                stream: RngStream::derive(seed, &format!("{}.service", sc.name)),
-                balance_stream: RngStream::derive(seed, &format!("{}.balance", sc.name)),
+                stream: streams.derive(format!("{}.service", sc.name)),
+                balance_stream: streams.derive(format!("{}.balance", sc.name)),
                 unoffered: (sc.instances.len() - initial) as u32,
                 scaler,
                 busy_area: 0.0,
@@ -791,7 +812,12 @@ impl Cloud {
                 metrics: None,
             });
         }
-        let caller = |name: &str, target: u32, policy: &CallPolicy, slo, services: &[Service]| {
+        let caller = |name: &str,
+                      target: u32,
+                      policy: &CallPolicy,
+                      slo,
+                      services: &[Service],
+                      streams: &mut Streams| {
             let t = &services[target as usize];
             Caller {
                 name: name.to_string(),
@@ -801,7 +827,7 @@ impl Cloud {
                 outstanding: vec![0; t.config.instances.len()],
                 budget: policy.budget.map(RetryBudget::new),
                 breaker: policy.breaker.map(Breaker::new),
-                backoff_stream: RngStream::derive(seed, &format!("{name}.backoff")),
+                backoff_stream: streams.derive(format!("{name}.backoff")),
                 slo,
                 ended: 0,
                 met: 0,
@@ -832,14 +858,21 @@ impl Cloud {
                     c.name
                 ));
             }
-            callers.push(caller(&c.name, c.service, &c.policy, c.slo, &services));
+            callers.push(caller(
+                &c.name,
+                c.service,
+                &c.policy,
+                c.slo,
+                &services,
+                &mut streams,
+            ));
             clients.push(Client {
                 caller: callers.len() as u32 - 1,
                 rate: c.rate,
                 sent: 0,
                 epoch: 0,
-                keys_stream: RngStream::derive(seed, &format!("{}.keys", c.name)),
-                stream: RngStream::derive(seed, &format!("{}.interarrival", c.name)),
+                keys_stream: streams.derive(format!("{}.keys", c.name)),
+                stream: streams.derive(format!("{}.interarrival", c.name)),
                 config: c,
             });
         }
@@ -852,7 +885,14 @@ impl Cloud {
                     ));
                 }
                 let name = services[s].config.name.clone();
-                callers.push(caller(&name, d.service, &d.policy, None, &services));
+                callers.push(caller(
+                    &name,
+                    d.service,
+                    &d.policy,
+                    None,
+                    &services,
+                    &mut streams,
+                ));
             }
         }
         Ok(Cloud {
@@ -863,7 +903,8 @@ impl Cloud {
             changes: config.changes,
             calls: Slab::new(),
             rpcs: Slab::new(),
-            net_stream: RngStream::derive(seed, "cloud.network"),
+            net_stream: streams.derive("cloud.network".to_string()),
+            stream_names: streams.names,
             platform,
             allocations: config.allocations,
             view: Vec::new(),
@@ -889,11 +930,11 @@ impl Cloud {
         let setup = |e: simcore::metrics::MetricError| SimError::Setup(e.to_string());
         // The streams are the components' own (drawn from without borrowing the context);
         // their names are registered so that no other component's can collide with them.
-        ctx.stream("cloud.network")?;
+        for n in &self.stream_names {
+            ctx.stream(n)?;
+        }
         for s in &mut self.services {
             let n = s.config.name.clone();
-            ctx.stream(&format!("{n}.service"))?;
-            ctx.stream(&format!("{n}.balance"))?;
             let m = ctx.metrics();
             if let Some(mb) = s.mailbox.as_mut() {
                 mb.metrics = Some(MailboxMetrics {
@@ -959,7 +1000,6 @@ impl Cloud {
         }
         for c in &mut self.callers {
             let n = c.name.clone();
-            ctx.stream(&format!("{n}.backoff"))?;
             let m = ctx.metrics();
             c.metrics = Some(CallerMetrics {
                 requests: m.counter(&n, "requests").map_err(setup)?,
@@ -980,9 +1020,6 @@ impl Cloud {
             });
         }
         for i in 0..self.clients.len() {
-            let n = self.clients[i].config.name.clone();
-            ctx.stream(&format!("{n}.interarrival"))?;
-            ctx.stream(&format!("{n}.keys"))?;
             self.schedule_arrival(i as u32, ctx);
         }
         for (s, svc) in self.services.iter().enumerate() {
