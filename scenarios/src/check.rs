@@ -111,6 +111,29 @@ impl CheckedBlock {
         }
     }
 
+    /// The name of the block a reference names.
+    pub fn reference(&self, prop: &str) -> Option<&str> {
+        match self.get(prop) {
+            Some(Typed::Ref(name)) => Some(name.as_str()),
+            _ => None,
+        }
+    }
+
+    /// A string property's text.
+    pub fn text(&self, prop: &str) -> Option<&str> {
+        match self.get(prop) {
+            Some(Typed::Str(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// A diagnostic at `prop`'s value (or at the block when the property is not given), for
+    /// what the wiring refuses.
+    pub fn error_at(&self, prop: &str, message: String, hint: &str) -> Diagnostic {
+        let span = self.props.get(prop).map_or(self.span, |p| p.1);
+        Diagnostic::at(&self.file, span, message).hint(hint.to_string())
+    }
+
     pub fn flag(&self, prop: &str) -> bool {
         matches!(self.get(prop), Some(Typed::Bool(true)))
     }

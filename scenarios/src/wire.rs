@@ -295,10 +295,7 @@ fn place_in_zones(checked: &Checked, world: &mut WorldConfig) {
             .blocks
             .iter()
             .find(|b| b.spec.kind == models::world::schema::ZONE && b.name == *zone)
-            .and_then(|b| match b.get("region") {
-                Some(Typed::Str(r)) => Some(r.as_str()),
-                _ => None,
-            })
+            .and_then(|b| b.text("region"))
             .unwrap_or("");
         let r = match regions.iter().position(|x| *x == region) {
             Some(r) => r,

@@ -15,27 +15,6 @@ use simcore::SimDuration;
 use crate::check::{Checked, CheckedBlock, Typed};
 use crate::diag::Diagnostic;
 
-fn reference<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a str> {
-    match b.get(prop) {
-        Some(Typed::Ref(name)) => Some(name.as_str()),
-        _ => None,
-    }
-}
-
-/// A property's value as text, where the block gives it as a string.
-fn text<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a str> {
-    match b.get(prop) {
-        Some(Typed::Str(s)) => Some(s.as_str()),
-        _ => None,
-    }
-}
-
-/// A diagnostic at `prop`'s value in `b` (or at the block when it is not given).
-fn at_prop(b: &CheckedBlock, prop: &str, message: String, hint: &str) -> Diagnostic {
-    let span = b.props.get(prop).map_or(b.span, |p| p.1);
-    Diagnostic::at(&b.file, span, message).hint(hint.to_string())
-}
-
 /// A trace file's format from its name, when the block does not say.
 fn format_of(path: &Path) -> Format {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -52,12 +31,11 @@ fn format_of(path: &Path) -> Format {
 /// record is refused before the run, named by its line or record.
 fn source(t: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Source> {
     let requests = t.count("requests");
-    if let Some(w) = text(t, "workload") {
+    if let Some(w) = t.text("workload") {
         let workload: Workload = match w.parse() {
             Ok(w) => w,
             Err(e) => {
-                errors.push(at_prop(
-                    t,
+                errors.push(t.error_at(
                     "workload",
                     format!("trace `{}`: {e}", t.name),
                     "for example \"zipf(100000, 1.0)\"",
@@ -65,11 +43,10 @@ fn source(t: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Source> {
                 return None;
             }
         };
-        let sizes: Sizes = match text(t, "sizes").unwrap_or("fixed(1)").parse() {
+        let sizes: Sizes = match t.text("sizes").unwrap_or("fixed(1)").parse() {
             Ok(s) => s,
             Err(e) => {
-                errors.push(at_prop(
-                    t,
+                errors.push(t.error_at(
                     "sizes",
                     format!("trace `{}`: {e}", t.name),
                     "for example \"loguniform(100, 100000)\"",
@@ -94,7 +71,7 @@ fn source(t: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Source> {
             requests: requests.unwrap_or(1_000_000),
         });
     }
-    let file = text(t, "file")?;
+    let file = t.text("file")?;
     let dir = Path::new(&*t.file).parent().unwrap_or(Path::new("."));
     let path: PathBuf = dir.join(file);
     let format = t
@@ -110,8 +87,7 @@ fn source(t: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Source> {
         Ok(records) => {
             for r in records {
                 if let Err(e) = r {
-                    errors.push(at_prop(
-                        t,
+                    errors.push(t.error_at(
                         "file",
                         format!("trace `{}`: {e}", t.name),
                         "check the file and its format (csv, oracle or twitter)",
@@ -121,8 +97,7 @@ fn source(t: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Source> {
             }
         }
         Err(e) => {
-            errors.push(at_prop(
-                t,
+            errors.push(t.error_at(
                 "file",
                 format!("trace `{}`: {e}", t.name),
                 "the path is relative to the scenario's directory",
@@ -141,7 +116,7 @@ fn wire_replays(
     errors: &mut Vec<Diagnostic>,
 ) {
     for b in checked.blocks.iter().filter(|b| b.spec.kind == "cache") {
-        let Some(trace) = reference(b, "replay") else {
+        let Some(trace) = b.reference("replay") else {
             continue;
         };
         let Some(t) = checked
@@ -152,9 +127,7 @@ fn wire_replays(
             continue;
         };
         if !b.placement.is_empty() || b.get("backend").is_some() {
-            errors.push(at_prop(
-                b,
-                "replay",
+            errors.push(b.error_at("replay",
                 format!("cache `{}` replays a trace and is also placed as a service", b.name),
                 "a replaying cache has no hosts and no backend: drop `on` and `backend`, or `replay`",
             ));
@@ -177,8 +150,7 @@ fn wire_replays(
             _ => Admission::All,
         };
         if policy == ReplayPolicy::Opt && (admission != Admission::All || b.get("ttl").is_some()) {
-            errors.push(at_prop(
-                b,
+            errors.push(b.error_at(
                 "policy",
                 format!("cache `{}`: OPT takes no TTL or admission policy", b.name),
                 "OPT is the floor for plain caching: drop `ttl` and `admission`",
@@ -269,7 +241,7 @@ pub fn wire_caches(
                 )),
             }
         }
-        let upstream = reference(b, "backend").and_then(index);
+        let upstream = b.reference("backend").and_then(index);
         tiers.push(CacheConfig {
             name: b.name.clone(),
             hosts,
@@ -312,7 +284,7 @@ pub fn wire_caches(
         .blocks
         .iter()
         .find(|b| b.spec.kind == "load")
-        .and_then(|b| reference(b, "to"))
+        .and_then(|b| b.reference("to"))
         .and_then(index);
     if let Some(raft) = world.raft.as_mut() {
         raft.caches = tiers;

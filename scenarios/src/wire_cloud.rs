@@ -21,13 +21,6 @@ use crate::check::{Checked, CheckedAction, CheckedBlock, Typed};
 use crate::diag::Diagnostic;
 use crate::wire::{Endless, Window, plan, play_forward};
 
-fn reference<'a>(b: &'a CheckedBlock, prop: &str) -> Option<&'a str> {
-    match b.get(prop) {
-        Some(Typed::Ref(name)) => Some(name.as_str()),
-        _ => None,
-    }
-}
-
 fn rate(b: &CheckedBlock) -> f64 {
     match b.get("rate") {
         Some(Typed::Rate(r)) => *r,
@@ -94,8 +87,7 @@ fn autoscale(b: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Option<Autoscale
     };
     // The group checks itself; its message names what is wrong.
     if let Err(e) = models::cloud::autoscale::AutoScaler::new(config.clone()) {
-        errors.push(at_prop(
-            b,
+        errors.push(b.error_at(
             "autoscale",
             format!("service `{}`: {e}", b.name),
             "min_instances <= instances <= max_instances, and a positive target",
@@ -116,12 +108,6 @@ fn prices(b: &CheckedBlock) -> Prices {
 /// `n` milliseconds in nanoseconds, as distributions of durations take them.
 fn millis(n: u64) -> f64 {
     SimDuration::from_millis(n).as_nanos() as f64
-}
-
-/// A diagnostic at `prop`'s value in `b` (or at the block when it is not given).
-fn at_prop(b: &CheckedBlock, prop: &str, message: String, hint: &str) -> Diagnostic {
-    let span = b.props.get(prop).map_or(b.span, |p| p.1);
-    Diagnostic::at(&b.file, span, message).hint(hint.to_string())
 }
 
 /// Adds the scenario's services and clients to `world` (hosts are already there), and returns
@@ -170,8 +156,7 @@ pub fn wire_cloud(
         };
         // The queue checks SQS's limits itself; its message names the one broken.
         if let Err(e) = models::cloud::queue::Queue::<()>::new(config.clone()) {
-            errors.push(at_prop(
-                b,
+            errors.push(b.error_at(
                 "visibility",
                 format!("queue `{}`: {e}", b.name),
                 "keep to SQS's limits: visibility at most 12h, retention 60s to 14d",
@@ -186,7 +171,7 @@ pub fn wire_cloud(
         let subscribers: Vec<u32> = services
             .iter()
             .enumerate()
-            .filter(|(_, q)| q.spec.kind == "queue" && reference(q, "subscribes") == Some(&b.name))
+            .filter(|(_, q)| q.spec.kind == "queue" && q.reference("subscribes") == Some(&b.name))
             .map(|(i, _)| i as u32)
             .collect();
         cloud.services.push(ServiceConfig {
@@ -245,9 +230,7 @@ pub fn wire_cloud(
             provisioned: b.count("provisioned").map_or(0, |n| n as u32),
         };
         if let Some(Err(e)) = platform.as_mut().map(|p| p.add(spec.clone())) {
-            errors.push(at_prop(
-                b,
-                "reserved",
+            errors.push(b.error_at("reserved",
                 format!("function `{}`: {e}", b.name),
                 "the functions' reservations share the account's 1,000, and provisioned environments fit within the reservation",
             ));
@@ -266,9 +249,7 @@ pub fn wire_cloud(
         let packed = b.get("cpu").is_some() || b.get("memory").is_some();
         let instances: Vec<Option<u32>> = if packed {
             if autoscale.is_some() {
-                errors.push(at_prop(
-                    b,
-                    "autoscale",
+                errors.push(b.error_at("autoscale",
                     format!("service `{}` reserves CPU or memory and autoscales", b.name),
                     "placing an autoscaling group's instances by bin packing is not supported yet: leave out `cpu` and `memory`, or `autoscale`",
                 ));
@@ -291,9 +272,7 @@ pub fn wire_cloud(
             vec![None; b.count("instances").unwrap_or(1) as usize]
         } else {
             if b.get("instances").is_some() {
-                errors.push(at_prop(
-                    b,
-                    "instances",
+                errors.push(b.error_at("instances",
                     format!("service `{}` is placed on hosts, one instance each, and also says how many instances it has", b.name),
                     "leave out `instances`, or `on`",
                 ));
@@ -302,7 +281,7 @@ pub fn wire_cloud(
         };
         let fanout = b.count("fanout").map(|n| n as u32);
         // A service calling itself, or a cycle, is refused below.
-        let calls = match reference(b, "calls") {
+        let calls = match b.reference("calls") {
             Some(name) => service_index(name).map(|service| Downstream {
                 service,
                 fanout: fanout.unwrap_or(1),
@@ -310,8 +289,7 @@ pub fn wire_cloud(
             }),
             None => {
                 if fanout.is_some() {
-                    errors.push(at_prop(
-                        b,
+                    errors.push(b.error_at(
                         "fanout",
                         format!("service `{}` has a fanout but calls no service", b.name),
                         "add `calls OTHER` to say which service the requests fan out to",
@@ -350,12 +328,10 @@ pub fn wire_cloud(
             table: None,
             bucket: None,
             function: None,
-            consumes: reference(b, "consumes").and_then(service_index),
+            consumes: b.reference("consumes").and_then(service_index),
         });
         if b.get("consumes").is_some() && b.get("calls").is_some() {
-            errors.push(at_prop(
-                b,
-                "calls",
+            errors.push(b.error_at("calls",
                 format!("service `{}` consumes a queue and calls a service", b.name),
                 "a consumer processes each message by itself; put the calls in a service it does not consume for",
             ));
@@ -366,9 +342,8 @@ pub fn wire_cloud(
     refuse_call_cycles(&services, &cloud, errors);
     let mut endless = None;
     for b in &clients {
-        let Some(service) = reference(b, "to").and_then(service_index) else {
-            errors.push(at_prop(
-                b,
+        let Some(service) = b.reference("to").and_then(service_index) else {
+            errors.push(b.error_at(
                 "to",
                 format!("client `{}` calls no service", b.name),
                 "add `to SERVICE`",
@@ -470,8 +445,7 @@ impl Packing {
     /// and `memory`: the host of each (an instance that fits nowhere is a located error).
     fn place(&mut self, b: &CheckedBlock, errors: &mut Vec<Diagnostic>) -> Vec<String> {
         if b.placement.is_empty() {
-            errors.push(at_prop(
-                b,
+            errors.push(b.error_at(
                 "cpu",
                 format!(
                     "service `{}` reserves CPU or memory but is placed on no host",
@@ -533,9 +507,7 @@ impl Packing {
                     placed.push(host);
                 }
                 Err(_) => {
-                    errors.push(at_prop(
-                        b,
-                        "instances",
+                    errors.push(b.error_at("instances",
                         format!(
                             "service `{}`: instance {} of {count} fits on none of its hosts ({} CPUs and {} bytes each)",
                             b.name,
@@ -581,8 +553,7 @@ fn refuse_call_cycles(
         for _ in 0..services.len() {
             match cloud.services.get(at).and_then(|s| s.calls.as_ref()) {
                 Some(d) if d.service as usize == start => {
-                    errors.push(at_prop(
-                        b,
+                    errors.push(b.error_at(
                         "calls",
                         format!(
                             "service `{}` calls itself through others: a request would never end",

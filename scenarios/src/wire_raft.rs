@@ -354,9 +354,10 @@ pub fn zone_hosts(checked: &Checked) -> Vec<(String, Vec<String>)> {
                 .hosts
                 .iter()
                 .filter(|h| {
-                    checked.blocks.get(h.block).is_some_and(
-                        |b| matches!(b.get("zone"), Some(Typed::Ref(name)) if *name == z.name),
-                    )
+                    checked
+                        .blocks
+                        .get(h.block)
+                        .is_some_and(|b| b.reference("zone") == Some(z.name.as_str()))
                 })
                 .map(|h| h.name.clone())
                 .collect();
