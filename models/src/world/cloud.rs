@@ -554,6 +554,8 @@ struct Service {
     served: u64,
     /// A durable queue's state (a `queue` block).
     mailbox: Option<Mailbox>,
+    /// Its calls' caller (an index in `callers`), when it calls another service.
+    downstream: Option<u32>,
     /// A function's place in the platform (a `function` block).
     function: Option<FunctionId>,
     /// A topic's counters: messages published, and copies stored in its queues.
@@ -783,6 +785,7 @@ impl Cloud {
                     }),
                     None => None,
                 },
+                downstream: None,
                 function: None,
                 topic_metrics: None,
                 table: match &sc.table {
@@ -893,6 +896,7 @@ impl Cloud {
                     &services,
                     &mut streams,
                 ));
+                services[s].downstream = Some(callers.len() as u32 - 1);
             }
         }
         Ok(Cloud {
@@ -910,17 +914,6 @@ impl Cloud {
             view: Vec::new(),
             view_index: Vec::new(),
         })
-    }
-
-    /// The caller index of service `s`'s downstream calls.
-    fn downstream_caller(&self, s: u32) -> Option<u32> {
-        let name = &self.services[s as usize].config.name;
-        self.callers
-            .iter()
-            .enumerate()
-            .skip(self.clients.len())
-            .find(|(_, c)| c.name == *name)
-            .map(|(i, _)| i as u32)
     }
 
     pub fn start<E: From<CloudEv> + TraceEvent>(
@@ -1796,7 +1789,7 @@ impl Cloud {
                         failed: false,
                     };
                 }
-                let Some(caller) = self.downstream_caller(s) else {
+                let Some(caller) = self.services[s as usize].downstream else {
                     return;
                 };
                 let from = self.instances[i as usize].host;
