@@ -24,6 +24,8 @@ mod cpurun;
 mod disk;
 mod diskrun;
 mod fio;
+#[allow(dead_code)] // The mount command that uses it comes next (issue 21).
+mod fusefs;
 mod kernel;
 mod netns;
 mod node;

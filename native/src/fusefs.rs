@@ -1,0 +1,539 @@
+//! The simulated storage stack as a real file system (issue 21, under way): the `storage`
+//! model's [`Fs`] (a page cache over a block device with faults, fsync with Linux's semantics,
+//! directory operations durable only after the directory's fsync) served to the kernel over
+//! FUSE (`fuser`).
+//!
+//! [`Fs`] names files by path (`"name"` or `"dir/name"`: one level of directories), FUSE by
+//! inode number; [`Namespace`] keeps the two in step (lookups, creations, renames, unlinks), and
+//! [`errno`] says which error number each of the model's errors is. [`SimFs`] is the FUSE file
+//! system over both. Not yet here: the `native` command that mounts it, its clean-up on every
+//! exit path, and the crash-point runner (see the issue).
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::TimeOrNow;
+
+use fuser::{
+    FileAttr, FileType, Filesystem, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyWrite, Request,
+};
+use models::storage::BlockIo;
+use models::storage::fs::{Fs, FsError};
+
+/// The root directory's inode number (FUSE's).
+pub const ROOT: u64 = 1;
+
+/// What an inode number names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A directory: `""` for the root, else its name.
+    Dir(String),
+    /// A file, by its path in [`Fs`].
+    File(String),
+}
+
+/// Inode numbers for the paths of an [`Fs`]: stable for a file's life (a rename keeps it), never
+/// reused within a mount.
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    nodes: BTreeMap<u64, Node>,
+    by_path: BTreeMap<String, u64>,
+    next: u64,
+}
+
+impl Default for Namespace {
+    fn default() -> Self {
+        let mut nodes = BTreeMap::new();
+        nodes.insert(ROOT, Node::Dir(String::new()));
+        Namespace {
+            nodes,
+            by_path: BTreeMap::new(),
+            next: ROOT + 1,
+        }
+    }
+}
+
+impl Namespace {
+    pub fn node(&self, ino: u64) -> Option<&Node> {
+        self.nodes.get(&ino)
+    }
+
+    /// The path of `name` in directory `parent`, if `parent` is a directory and the path is one
+    /// [`Fs`] can hold (no deeper than one directory, no `/` in a name).
+    pub fn child_path(&self, parent: u64, name: &str) -> Option<String> {
+        if name.is_empty() || name.contains('/') {
+            return None;
+        }
+        match self.nodes.get(&parent)? {
+            Node::Dir(d) if d.is_empty() => Some(name.to_string()),
+            Node::Dir(d) => Some(format!("{d}/{name}")),
+            Node::File(_) => None,
+        }
+    }
+
+    /// The inode number of `path`, given one if it has none yet.
+    pub fn ino(&mut self, path: &str, dir: bool) -> u64 {
+        if let Some(&i) = self.by_path.get(path) {
+            return i;
+        }
+        let i = self.next;
+        self.next += 1;
+        let node = if dir {
+            Node::Dir(path.to_string())
+        } else {
+            Node::File(path.to_string())
+        };
+        self.nodes.insert(i, node);
+        self.by_path.insert(path.to_string(), i);
+        i
+    }
+
+    /// `path` is gone (unlinked): its number names nothing any more.
+    pub fn forget(&mut self, path: &str) {
+        if let Some(i) = self.by_path.remove(path) {
+            self.nodes.remove(&i);
+        }
+    }
+
+    /// `from` is now `to` (a rename): the file keeps its number; what `to` named is gone.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        self.forget(to);
+        if let Some(i) = self.by_path.remove(from) {
+            self.by_path.insert(to.to_string(), i);
+            self.nodes.insert(i, Node::File(to.to_string()));
+        }
+    }
+}
+
+/// The error number the kernel is given for a model's error.
+pub fn errno(e: &FsError) -> i32 {
+    match e {
+        FsError::NotFound(_) => libc::ENOENT,
+        FsError::Exists(_) => libc::EEXIST,
+        FsError::BadPath(_) => libc::EINVAL,
+        FsError::CrossDirectory { .. } => libc::EXDEV,
+        FsError::NoSpace => libc::ENOSPC,
+        FsError::NotMounted => libc::EIO,
+        FsError::Io(_) => libc::EIO,
+    }
+}
+
+/// How long the kernel may cache an entry or attributes: not at all, so every operation reaches
+/// the model (and a crash point counts every one).
+const TTL: Duration = Duration::ZERO;
+
+/// The FUSE file system over the model.
+pub struct SimFs {
+    fs: Fs,
+    names: Namespace,
+    /// Block requests the model reports; their timing is not applied yet.
+    io: Vec<BlockIo>,
+    /// Operations that changed the file system, in order (a crash point is an index into it).
+    pub ops: u64,
+}
+
+impl SimFs {
+    pub fn new(fs: Fs) -> Self {
+        SimFs {
+            fs,
+            names: Namespace::default(),
+            io: Vec::new(),
+            ops: 0,
+        }
+    }
+
+    fn attr(&mut self, ino: u64) -> Option<FileAttr> {
+        let (kind, size, perm, nlink) = match self.names.node(ino)? {
+            Node::Dir(_) => (FileType::Directory, 0, 0o755, 2),
+            Node::File(p) => (FileType::RegularFile, self.fs.size(p).ok()?, 0o644, 1),
+        };
+        Some(FileAttr {
+            ino,
+            size,
+            blocks: size.div_ceil(512),
+            atime: UNIX_EPOCH,
+            mtime: UNIX_EPOCH,
+            ctime: UNIX_EPOCH,
+            crtime: UNIX_EPOCH,
+            kind,
+            perm,
+            nlink,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        })
+    }
+
+    fn file(&self, ino: u64) -> Option<String> {
+        match self.names.node(ino)? {
+            Node::File(p) => Some(p.clone()),
+            Node::Dir(_) => None,
+        }
+    }
+}
+
+impl Filesystem for SimFs {
+    fn lookup(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEntry) {
+        let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
+            return reply.error(libc::ENOENT);
+        };
+        let ino = if self.fs.dir_exists(&path) && parent == ROOT {
+            self.names.ino(&path, true)
+        } else if self.fs.exists(&path) {
+            self.names.ino(&path, false)
+        } else {
+            return reply.error(libc::ENOENT);
+        };
+        match self.attr(ino) {
+            Some(a) => reply.entry(&TTL, &a, 0),
+            None => reply.error(libc::ENOENT),
+        }
+    }
+
+    fn getattr(&mut self, _req: &Request<'_>, ino: u64, _fh: Option<u64>, reply: ReplyAttr) {
+        match self.attr(ino) {
+            Some(a) => reply.attr(&TTL, &a),
+            None => reply.error(libc::ENOENT),
+        }
+    }
+
+    fn read(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        size: u32,
+        _flags: i32,
+        _lock_owner: Option<u64>,
+        reply: ReplyData,
+    ) {
+        let Some(path) = self.file(ino) else {
+            return reply.error(libc::EISDIR);
+        };
+        match self
+            .fs
+            .read(&path, offset.max(0) as u64, size as usize, &mut self.io)
+        {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(errno(&e)),
+        }
+        self.io.clear();
+    }
+
+    fn write(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        data: &[u8],
+        _write_flags: u32,
+        _flags: i32,
+        _lock_owner: Option<u64>,
+        reply: ReplyWrite,
+    ) {
+        let Some(path) = self.file(ino) else {
+            return reply.error(libc::EISDIR);
+        };
+        self.ops += 1;
+        match self
+            .fs
+            .write(&path, offset.max(0) as u64, data, &mut self.io)
+        {
+            Ok(()) => reply.written(data.len() as u32),
+            Err(e) => reply.error(errno(&e)),
+        }
+        self.io.clear();
+    }
+
+    fn create(
+        &mut self,
+        _req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
+            return reply.error(libc::EINVAL);
+        };
+        self.ops += 1;
+        if let Err(e) = self.fs.create(&path) {
+            return reply.error(errno(&e));
+        }
+        let ino = self.names.ino(&path, false);
+        match self.attr(ino) {
+            Some(a) => reply.created(&TTL, &a, 0, 0, 0),
+            None => reply.error(libc::EIO),
+        }
+    }
+
+    fn setattr(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<u64>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<u32>,
+        reply: ReplyAttr,
+    ) {
+        // Only a size change means anything to the model (times and modes are fixed).
+        if let (Some(size), Some(path)) = (size, self.file(ino)) {
+            self.ops += 1;
+            if let Err(e) = self.fs.truncate(&path, size, &mut self.io) {
+                self.io.clear();
+                return reply.error(errno(&e));
+            }
+            self.io.clear();
+        }
+        match self.attr(ino) {
+            Some(a) => reply.attr(&TTL, &a),
+            None => reply.error(libc::ENOENT),
+        }
+    }
+
+    fn mkdir(
+        &mut self,
+        _req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        if parent != ROOT {
+            return reply.error(libc::EPERM); // one level of directories
+        }
+        let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
+            return reply.error(libc::EINVAL);
+        };
+        self.ops += 1;
+        if let Err(e) = self.fs.mkdir(&path, &mut self.io) {
+            self.io.clear();
+            return reply.error(errno(&e));
+        }
+        self.io.clear();
+        let ino = self.names.ino(&path, true);
+        match self.attr(ino) {
+            Some(a) => reply.entry(&TTL, &a, 0),
+            None => reply.error(libc::EIO),
+        }
+    }
+
+    fn unlink(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEmpty) {
+        let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
+            return reply.error(libc::ENOENT);
+        };
+        self.ops += 1;
+        match self.fs.unlink(&path) {
+            Ok(()) => {
+                self.names.forget(&path);
+                reply.ok()
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn rename(
+        &mut self,
+        _req: &Request<'_>,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        _flags: u32,
+        reply: ReplyEmpty,
+    ) {
+        let from = name.to_str().and_then(|n| self.names.child_path(parent, n));
+        let to = newname
+            .to_str()
+            .and_then(|n| self.names.child_path(newparent, n));
+        let (Some(from), Some(to)) = (from, to) else {
+            return reply.error(libc::EINVAL);
+        };
+        self.ops += 1;
+        match self.fs.rename(&from, &to) {
+            Ok(()) => {
+                self.names.rename(&from, &to);
+                reply.ok()
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn fsync(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let Some(path) = self.file(ino) else {
+            return reply.error(libc::EISDIR);
+        };
+        self.ops += 1;
+        match self.fs.fsync(&path, &mut self.io) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+        self.io.clear();
+    }
+
+    fn fsyncdir(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let Some(Node::Dir(dir)) = self.names.node(ino).cloned() else {
+            return reply.error(libc::ENOTDIR);
+        };
+        self.ops += 1;
+        match self.fs.fsync_dir(&dir, &mut self.io) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+        self.io.clear();
+    }
+
+    fn readdir(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        mut reply: ReplyDirectory,
+    ) {
+        let Some(Node::Dir(dir)) = self.names.node(ino).cloned() else {
+            return reply.error(libc::ENOTDIR);
+        };
+        let names = match self.fs.list(&dir) {
+            Ok(n) => n,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let mut entries = vec![(ino, FileType::Directory, ".".to_string())];
+        entries.push((ROOT, FileType::Directory, "..".to_string()));
+        for n in names {
+            let Some(path) = self.names.child_path(ino, &n) else {
+                continue;
+            };
+            let is_dir = ino == ROOT && self.fs.dir_exists(&path);
+            let child = self.names.ino(&path, is_dir);
+            let kind = if is_dir {
+                FileType::Directory
+            } else {
+                FileType::RegularFile
+            };
+            entries.push((child, kind, n));
+        }
+        for (i, (child, kind, name)) in entries.into_iter().enumerate().skip(offset as usize) {
+            if reply.add(child, (i + 1) as i64, kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rename_keeps_the_number_and_drops_the_target() {
+        let mut n = Namespace::default();
+        let a = n.ino("a", false);
+        let b = n.ino("b", false);
+        assert_ne!(a, b);
+        n.rename("a", "b");
+        assert_eq!(n.node(a), Some(&Node::File("b".into())));
+        assert_eq!(n.node(b), None, "the file b named is gone");
+        assert_eq!(n.ino("b", false), a);
+    }
+
+    #[test]
+    fn paths_go_one_directory_deep() {
+        let mut n = Namespace::default();
+        assert_eq!(n.child_path(ROOT, "x").as_deref(), Some("x"));
+        let d = n.ino("wal", true);
+        assert_eq!(n.child_path(d, "seg1").as_deref(), Some("wal/seg1"));
+        let f = n.ino("wal/seg1", false);
+        assert_eq!(n.child_path(f, "y"), None, "a file has no children");
+        assert_eq!(n.child_path(ROOT, "a/b"), None);
+    }
+
+    /// The model mounted for real: a file written through the kernel reads back, a rename
+    /// keeps its content, an fsync succeeds, and the mount is gone when the session ends.
+    #[test]
+    fn a_mounted_model_serves_real_reads_and_writes() {
+        use models::storage::block::BlockDevice;
+        use models::storage::fs::FsConfig;
+        if !std::path::Path::new("/dev/fuse").exists()
+            || std::process::Command::new("fusermount3")
+                .arg("-V")
+                .output()
+                .is_err()
+        {
+            eprintln!("skipped: no /dev/fuse or no fusermount3 (Debian's fuse3)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dev = BlockDevice::new(1 << 16, simcore::RngStream::derive(1, "fuse.test"));
+        let fs = Fs::format(dev, FsConfig::default());
+        let session = fuser::spawn_mount2(
+            SimFs::new(fs),
+            dir.path(),
+            &[fuser::MountOption::FSName("simfs".into())],
+        )
+        .unwrap();
+        let a = dir.path().join("a.txt");
+        std::fs::write(&a, b"hello, simulated disk").unwrap();
+        let f = std::fs::File::open(&a).unwrap();
+        f.sync_all().unwrap();
+        std::fs::rename(&a, dir.path().join("b.txt")).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("b.txt")).unwrap(),
+            b"hello, simulated disk"
+        );
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["b.txt"]);
+        drop(f);
+        drop(session);
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+        assert!(!mounts.contains(dir.path().to_str().unwrap()), "unmounted");
+    }
+
+    #[test]
+    fn errors_become_error_numbers() {
+        assert_eq!(errno(&FsError::NoSpace), libc::ENOSPC);
+        assert_eq!(
+            errno(&FsError::CrossDirectory {
+                from: "a".into(),
+                to: "d/a".into()
+            }),
+            libc::EXDEV
+        );
+    }
+}
