@@ -126,28 +126,56 @@ const TTL: Duration = Duration::ZERO;
 
 /// The FUSE file system over the model.
 pub struct SimFs {
-    fs: Fs,
+    fs: Shared,
     names: Namespace,
     /// Block requests the model reports; their timing is not applied yet.
     io: Vec<BlockIo>,
-    /// Operations that changed the file system, in order (a crash point is an index into it).
-    pub ops: u64,
+    /// Operations that changed the file system so far, and the one at which the stack crashes
+    /// (power lost: unsynced data gone, directories keep a random prefix of their changes),
+    /// after which every operation fails with EIO until the model is recovered and mounted
+    /// again.
+    ops: u64,
+    crash_at: Option<u64>,
+}
+
+/// The model, shared between the mount's thread and the runner that crashes and recovers it.
+pub type Shared = std::sync::Arc<std::sync::Mutex<Fs>>;
+
+/// The model behind `fs`. A poisoned lock means a panic on the mount's thread; the model is
+/// still consistent enough to answer with its own errors.
+fn lock(fs: &Shared) -> std::sync::MutexGuard<'_, Fs> {
+    fs.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SimFs {
-    pub fn new(fs: Fs) -> Self {
+    pub fn new(fs: Shared, crash_at: Option<u64>) -> Self {
         SimFs {
             fs,
             names: Namespace::default(),
             io: Vec::new(),
             ops: 0,
+            crash_at,
+        }
+    }
+
+    /// One more operation that changes the file system: the stack crashes if it is the chosen
+    /// one (the operation itself then fails, as a power cut during it would leave it).
+    fn step(&mut self) {
+        self.ops += 1;
+        if self.crash_at == Some(self.ops) {
+            lock(&self.fs).crash();
         }
     }
 
     fn attr(&mut self, ino: u64) -> Option<FileAttr> {
         let (kind, size, perm, nlink) = match self.names.node(ino)? {
             Node::Dir(_) => (FileType::Directory, 0, 0o755, 2),
-            Node::File(p) => (FileType::RegularFile, self.fs.size(p).ok()?, 0o644, 1),
+            Node::File(p) => (
+                FileType::RegularFile,
+                lock(&self.fs).size(p).ok()?,
+                0o644,
+                1,
+            ),
         };
         Some(FileAttr {
             ino,
@@ -181,9 +209,9 @@ impl Filesystem for SimFs {
         let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
             return reply.error(libc::ENOENT);
         };
-        let ino = if self.fs.dir_exists(&path) && parent == ROOT {
+        let ino = if lock(&self.fs).dir_exists(&path) && parent == ROOT {
             self.names.ino(&path, true)
-        } else if self.fs.exists(&path) {
+        } else if lock(&self.fs).exists(&path) {
             self.names.ino(&path, false)
         } else {
             return reply.error(libc::ENOENT);
@@ -215,10 +243,7 @@ impl Filesystem for SimFs {
         let Some(path) = self.file(ino) else {
             return reply.error(libc::EISDIR);
         };
-        match self
-            .fs
-            .read(&path, offset.max(0) as u64, size as usize, &mut self.io)
-        {
+        match lock(&self.fs).read(&path, offset.max(0) as u64, size as usize, &mut self.io) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
         }
@@ -240,11 +265,8 @@ impl Filesystem for SimFs {
         let Some(path) = self.file(ino) else {
             return reply.error(libc::EISDIR);
         };
-        self.ops += 1;
-        match self
-            .fs
-            .write(&path, offset.max(0) as u64, data, &mut self.io)
-        {
+        self.step();
+        match lock(&self.fs).write(&path, offset.max(0) as u64, data, &mut self.io) {
             Ok(()) => reply.written(data.len() as u32),
             Err(e) => reply.error(errno(&e)),
         }
@@ -264,8 +286,8 @@ impl Filesystem for SimFs {
         let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
             return reply.error(libc::EINVAL);
         };
-        self.ops += 1;
-        if let Err(e) = self.fs.create(&path) {
+        self.step();
+        if let Err(e) = lock(&self.fs).create(&path) {
             return reply.error(errno(&e));
         }
         let ino = self.names.ino(&path, false);
@@ -295,8 +317,8 @@ impl Filesystem for SimFs {
     ) {
         // Only a size change means anything to the model (times and modes are fixed).
         if let (Some(size), Some(path)) = (size, self.file(ino)) {
-            self.ops += 1;
-            if let Err(e) = self.fs.truncate(&path, size, &mut self.io) {
+            self.step();
+            if let Err(e) = lock(&self.fs).truncate(&path, size, &mut self.io) {
                 self.io.clear();
                 return reply.error(errno(&e));
             }
@@ -323,8 +345,8 @@ impl Filesystem for SimFs {
         let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
             return reply.error(libc::EINVAL);
         };
-        self.ops += 1;
-        if let Err(e) = self.fs.mkdir(&path, &mut self.io) {
+        self.step();
+        if let Err(e) = lock(&self.fs).mkdir(&path, &mut self.io) {
             self.io.clear();
             return reply.error(errno(&e));
         }
@@ -340,8 +362,8 @@ impl Filesystem for SimFs {
         let Some(path) = name.to_str().and_then(|n| self.names.child_path(parent, n)) else {
             return reply.error(libc::ENOENT);
         };
-        self.ops += 1;
-        match self.fs.unlink(&path) {
+        self.step();
+        match lock(&self.fs).unlink(&path) {
             Ok(()) => {
                 self.names.forget(&path);
                 reply.ok()
@@ -367,8 +389,8 @@ impl Filesystem for SimFs {
         let (Some(from), Some(to)) = (from, to) else {
             return reply.error(libc::EINVAL);
         };
-        self.ops += 1;
-        match self.fs.rename(&from, &to) {
+        self.step();
+        match lock(&self.fs).rename(&from, &to) {
             Ok(()) => {
                 self.names.rename(&from, &to);
                 reply.ok()
@@ -388,8 +410,8 @@ impl Filesystem for SimFs {
         let Some(path) = self.file(ino) else {
             return reply.error(libc::EISDIR);
         };
-        self.ops += 1;
-        match self.fs.fsync(&path, &mut self.io) {
+        self.step();
+        match lock(&self.fs).fsync(&path, &mut self.io) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
@@ -407,8 +429,8 @@ impl Filesystem for SimFs {
         let Some(Node::Dir(dir)) = self.names.node(ino).cloned() else {
             return reply.error(libc::ENOTDIR);
         };
-        self.ops += 1;
-        match self.fs.fsync_dir(&dir, &mut self.io) {
+        self.step();
+        match lock(&self.fs).fsync_dir(&dir, &mut self.io) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
@@ -426,7 +448,7 @@ impl Filesystem for SimFs {
         let Some(Node::Dir(dir)) = self.names.node(ino).cloned() else {
             return reply.error(libc::ENOTDIR);
         };
-        let names = match self.fs.list(&dir) {
+        let names = match lock(&self.fs).list(&dir) {
             Ok(n) => n,
             Err(e) => return reply.error(errno(&e)),
         };
@@ -436,7 +458,7 @@ impl Filesystem for SimFs {
             let Some(path) = self.names.child_path(ino, &n) else {
                 continue;
             };
-            let is_dir = ino == ROOT && self.fs.dir_exists(&path);
+            let is_dir = ino == ROOT && lock(&self.fs).dir_exists(&path);
             let child = self.names.ino(&path, is_dir);
             let kind = if is_dir {
                 FileType::Directory
@@ -481,30 +503,45 @@ mod tests {
         assert_eq!(n.child_path(ROOT, "a/b"), None);
     }
 
+    /// Whether this machine can mount (else the test says why it skips).
+    fn can_mount() -> bool {
+        let ok = std::path::Path::new("/dev/fuse").exists()
+            && std::process::Command::new("fusermount3")
+                .arg("-V")
+                .output()
+                .is_ok();
+        if !ok {
+            eprintln!("skipped: no /dev/fuse or no fusermount3 (Debian's fuse3)");
+        }
+        ok
+    }
+
+    fn model() -> Shared {
+        use models::storage::block::BlockDevice;
+        use models::storage::fs::FsConfig;
+        let dev = BlockDevice::new(1 << 16, simcore::RngStream::derive(1, "fuse.test"));
+        std::sync::Arc::new(std::sync::Mutex::new(Fs::format(dev, FsConfig::default())))
+    }
+
+    fn mount(fs: &Shared, at: &std::path::Path, crash_at: Option<u64>) -> fuser::BackgroundSession {
+        fuser::spawn_mount2(
+            SimFs::new(fs.clone(), crash_at),
+            at,
+            &[fuser::MountOption::FSName("simfs".into())],
+        )
+        .unwrap()
+    }
+
     /// The model mounted for real: a file written through the kernel reads back, a rename
     /// keeps its content, an fsync succeeds, and the mount is gone when the session ends.
     #[test]
     fn a_mounted_model_serves_real_reads_and_writes() {
-        use models::storage::block::BlockDevice;
-        use models::storage::fs::FsConfig;
-        if !std::path::Path::new("/dev/fuse").exists()
-            || std::process::Command::new("fusermount3")
-                .arg("-V")
-                .output()
-                .is_err()
-        {
-            eprintln!("skipped: no /dev/fuse or no fusermount3 (Debian's fuse3)");
+        if !can_mount() {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let dev = BlockDevice::new(1 << 16, simcore::RngStream::derive(1, "fuse.test"));
-        let fs = Fs::format(dev, FsConfig::default());
-        let session = fuser::spawn_mount2(
-            SimFs::new(fs),
-            dir.path(),
-            &[fuser::MountOption::FSName("simfs".into())],
-        )
-        .unwrap();
+        let fs = model();
+        let session = mount(&fs, dir.path(), None);
         let a = dir.path().join("a.txt");
         std::fs::write(&a, b"hello, simulated disk").unwrap();
         let f = std::fs::File::open(&a).unwrap();
@@ -523,6 +560,34 @@ mod tests {
         drop(session);
         let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
         assert!(!mounts.contains(dir.path().to_str().unwrap()), "unmounted");
+    }
+
+    /// A crash at a chosen operation loses what was not made durable, exactly as the model
+    /// says: after recovery and a new mount, a file fsynced with its directory is there, a file
+    /// never fsynced is not.
+    #[test]
+    fn a_crash_point_loses_what_was_not_synced() {
+        if !can_mount() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fs = model();
+        let session = mount(&fs, dir.path(), Some(7));
+        let kept = dir.path().join("kept");
+        let f = std::fs::File::create(&kept).unwrap(); // op 1
+        std::fs::write(&kept, b"durable").unwrap(); // ops 2 (truncate) and 3 (write)
+        f.sync_all().unwrap(); // op 4
+        std::fs::File::open(dir.path()).unwrap().sync_all().unwrap(); // op 5
+        std::fs::File::create(dir.path().join("lost")).unwrap(); // op 6
+        // Op 7 crashes the stack: it fails, and so does everything after.
+        assert!(std::fs::write(dir.path().join("lost"), b"gone").is_err());
+        drop(f);
+        drop(session);
+        lock(&fs).recover(&mut Vec::new()).unwrap();
+        let session = mount(&fs, dir.path(), None);
+        assert_eq!(std::fs::read(&kept).unwrap(), b"durable");
+        assert!(!dir.path().join("lost").exists(), "never fsynced: lost");
+        drop(session);
     }
 
     #[test]
