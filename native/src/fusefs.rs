@@ -136,6 +136,8 @@ pub struct SimFs {
     /// again.
     ops: u64,
     crash_at: Option<u64>,
+    /// Where the count of operations is published, for the runner that mounted it.
+    pub counter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// The model, shared between the mount's thread and the runner that crashes and recovers it.
@@ -155,6 +157,7 @@ impl SimFs {
             io: Vec::new(),
             ops: 0,
             crash_at,
+            counter: None,
         }
     }
 
@@ -162,6 +165,9 @@ impl SimFs {
     /// one (the operation itself then fails, as a power cut during it would leave it).
     fn step(&mut self) {
         self.ops += 1;
+        if let Some(c) = &self.counter {
+            c.store(self.ops, std::sync::atomic::Ordering::Relaxed);
+        }
         if self.crash_at == Some(self.ops) {
             lock(&self.fs).crash();
         }
@@ -476,6 +482,111 @@ impl Filesystem for SimFs {
     }
 }
 
+/// One crash point's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointOutcome {
+    /// The operation at which the stack crashed.
+    pub point: u64,
+    /// Whether the checker passed on the recovered file system.
+    pub ok: bool,
+    /// What the checker printed (stdout then stderr), for the report.
+    pub output: String,
+}
+
+/// What a crash-point run does: `program` and `checker` are shell commands run in the mount
+/// (the working directory), each within `limit`.
+pub struct CrashTest<'a> {
+    /// Run first, on a mount that does not crash: the state the program starts from.
+    pub setup: Option<&'a str>,
+    pub program: &'a str,
+    pub checker: &'a str,
+    pub limit: Duration,
+    /// Makes each run's fresh model (the same for every point, so runs differ only in where
+    /// they crash).
+    pub model: &'a dyn Fn() -> Fs,
+}
+
+impl CrashTest<'_> {
+    /// Runs `program` on a fresh mount without crashing: how many operations it makes (the
+    /// crash points are 1 to that), and whether the checker passes then (it must).
+    pub fn dry_run(&self, at: &std::path::Path) -> std::io::Result<(u64, PointOutcome)> {
+        self.run(at, None)
+    }
+
+    /// Runs `program` with the stack crashing at operation `point`, recovers, mounts again and
+    /// runs the checker.
+    pub fn at(&self, at: &std::path::Path, point: u64) -> std::io::Result<PointOutcome> {
+        self.run(at, Some(point)).map(|(_, o)| o)
+    }
+
+    fn run(
+        &self,
+        at: &std::path::Path,
+        point: Option<u64>,
+    ) -> std::io::Result<(u64, PointOutcome)> {
+        let fs: Shared = std::sync::Arc::new(std::sync::Mutex::new((self.model)()));
+        if let Some(setup) = self.setup {
+            let session = fuser::spawn_mount2(
+                SimFs::new(fs.clone(), None),
+                at,
+                &[fuser::MountOption::FSName("simfs".into())],
+            )?;
+            let (ok, output) = shell(setup, at, self.limit)?;
+            drop(session);
+            if !ok {
+                return Err(std::io::Error::other(format!("the setup failed: {output}")));
+            }
+        }
+        let ops = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut simfs = SimFs::new(fs.clone(), point);
+        simfs.counter = Some(ops.clone());
+        let session =
+            fuser::spawn_mount2(simfs, at, &[fuser::MountOption::FSName("simfs".into())])?;
+        // The program may fail once the stack has crashed: that is the point.
+        let _ = shell(self.program, at, self.limit);
+        drop(session);
+        // A point past the program's last operation is a power cut after it exited.
+        let made = ops.load(std::sync::atomic::Ordering::Relaxed);
+        if point.is_some_and(|p| p > made) {
+            lock(&fs).crash();
+        }
+        if point.is_some() {
+            lock(&fs)
+                .recover(&mut Vec::new())
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        let session = fuser::spawn_mount2(
+            SimFs::new(fs.clone(), None),
+            at,
+            &[fuser::MountOption::FSName("simfs".into())],
+        )?;
+        let (ok, output) = shell(self.checker, at, self.limit)?;
+        drop(session);
+        let n = ops.load(std::sync::atomic::Ordering::Relaxed);
+        Ok((
+            n,
+            PointOutcome {
+                point: point.unwrap_or(0),
+                ok,
+                output,
+            },
+        ))
+    }
+}
+
+/// Runs `cmd` with `sh -c` in `dir` within `limit` (`timeout` kills it after): whether it
+/// exited 0, and its output.
+fn shell(cmd: &str, dir: &std::path::Path, limit: Duration) -> std::io::Result<(bool, String)> {
+    let out = std::process::Command::new("timeout")
+        .arg(format!("{}", limit.as_secs().max(1)))
+        .args(["sh", "-c", cmd])
+        .current_dir(dir)
+        .output()?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,6 +699,54 @@ mod tests {
         assert_eq!(std::fs::read(&kept).unwrap(), b"durable");
         assert!(!dir.path().join("lost").exists(), "never fsynced: lost");
         drop(session);
+    }
+
+    /// The ALICE pattern (Pillai et al., OSDI 2014): write a new version to a temporary file and
+    /// rename it over the old one without fsyncs. Some crash point leaves the file empty or
+    /// gone (the rename durable before the data, or neither); with an fsync of the file before
+    /// the rename and of the directory after, no crash point does.
+    #[test]
+    fn replace_by_rename_without_fsync_loses_data_at_some_crash_point() {
+        if !can_mount() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let check =
+            "test \"$(cat data 2>/dev/null)\" = old || test \"$(cat data 2>/dev/null)\" = new";
+        let setup = "printf old > data && python3 -c \"import os; os.fsync(os.open('data', os.O_RDONLY)); os.fsync(os.open('.', os.O_RDONLY))\"";
+        let unsafe_update = "printf new > tmp && mv tmp data";
+        let safe_update = "printf new > tmp && python3 -c \"import os; os.fsync(os.open('tmp', os.O_RDONLY))\" && mv tmp data && python3 -c \"import os; os.fsync(os.open('.', os.O_RDONLY))\"";
+        // Each seed is a model whose crashes keep a different prefix of a directory's changes.
+        let run = |program: &str, seed: u64| {
+            let model = move || {
+                use models::storage::block::BlockDevice;
+                use models::storage::fs::FsConfig;
+                let rng = simcore::RngStream::derive(seed, "fuse.alice");
+                Fs::format(BlockDevice::new(1 << 16, rng), FsConfig::default())
+            };
+            let t = CrashTest {
+                setup: Some(setup),
+                program,
+                checker: check,
+                limit: Duration::from_secs(20),
+                model: &model,
+            };
+            let (n, clean) = t.dry_run(dir.path()).unwrap();
+            assert!(clean.ok, "no crash: {}", clean.output);
+            (1..=n + 1)
+                .filter(|&k| !t.at(dir.path(), k).unwrap().ok)
+                .collect::<Vec<u64>>()
+        };
+        let unsafe_failures: Vec<(u64, Vec<u64>)> = (1..=8)
+            .map(|seed| (seed, run(unsafe_update, seed)))
+            .collect();
+        assert!(
+            unsafe_failures.iter().any(|(_, f)| !f.is_empty()),
+            "some crash point loses the data: {unsafe_failures:?}"
+        );
+        for seed in 1..=8 {
+            assert_eq!(run(safe_update, seed), Vec::<u64>::new(), "seed {seed}");
+        }
     }
 
     #[test]
