@@ -1,13 +1,15 @@
-//! The simulated storage stack as a real file system (issue 21, under way): the `storage`
-//! model's [`Fs`] (a page cache over a block device with faults, fsync with Linux's semantics,
-//! directory operations durable only after the directory's fsync) served to the kernel over
-//! FUSE (`fuser`).
+//! The simulated storage stack as a real file system: the `storage` model's [`Fs`] (a page
+//! cache over a block device with faults, fsync with Linux's semantics, directory operations
+//! durable only after the directory's fsync) served to the kernel over FUSE (`fuser`).
 //!
 //! [`Fs`] names files by path (`"name"` or `"dir/name"`: one level of directories), FUSE by
 //! inode number; [`Namespace`] keeps the two in step (lookups, creations, renames, unlinks), and
 //! [`errno`] says which error number each of the model's errors is. [`SimFs`] is the FUSE file
-//! system over both. Not yet here: the `native` command that mounts it, its clean-up on every
-//! exit path, and the crash-point runner (see the issue).
+//! system over both: it counts the operations that change the file system (the crash points),
+//! crashes the stack at a chosen one, applies the scenario's disk faults as the program's real
+//! time reaches them, and makes each operation take the time the disk model gives its block
+//! requests ([`DiskClock`]). Mounting and unmounting are [`crate::mount`]'s, the crash-point
+//! runner [`crate::crashtest`]'s.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -19,8 +21,13 @@ use fuser::{
     FileAttr, FileType, Filesystem, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
     ReplyEntry, ReplyWrite, Request,
 };
+use models::disk::device::Device;
 use models::storage::BlockIo;
 use models::storage::fs::{Fs, FsError};
+use models::world::disk::DiskFault;
+use models::world::store::{stack_fault, timed};
+use scenarios::wire_mount::DiskChange;
+use simcore::{Dist, RngStream};
 
 /// The root directory's inode number (FUSE's).
 pub const ROOT: u64 = 1;
@@ -124,12 +131,65 @@ pub fn errno(e: &FsError) -> i32 {
 /// the model (and a crash point counts every one).
 const TTL: Duration = Duration::ZERO;
 
+/// The time the disk model gives the stack's block requests, made real: each request is served
+/// by the modelled device in turn (one at a time, from when it is issued or the last one ends),
+/// and the operation that made them returns when the last is done.
+pub struct DiskClock {
+    device: Device,
+    /// When the program's run began: the instant the disk's time and the faults count from.
+    started: std::time::Instant,
+    /// When the device is next free, in nanoseconds from `started`.
+    free_at: u64,
+    /// A `slow` fault in force: each request takes a draw of this longer (nanoseconds).
+    slow: Option<Dist>,
+    rng: RngStream,
+}
+
+impl DiskClock {
+    pub fn new(device: Device, rng: RngStream) -> Self {
+        DiskClock {
+            device,
+            started: std::time::Instant::now(),
+            free_at: 0,
+            slow: None,
+            rng,
+        }
+    }
+
+    /// Serves `io` on the device and returns when it would be done.
+    fn serve(&mut self, io: &[BlockIo]) {
+        let now = self.started.elapsed().as_nanos() as u64;
+        let mut t = self.free_at.max(now);
+        for op in io.iter().filter_map(timed) {
+            // A request past the device's end cannot happen (the stack is the disk's size); if
+            // it did, it would take no time rather than stop the mount.
+            if let Ok(s) = self.device.serve(t, &op) {
+                t += s.total;
+            }
+            if let Some(d) = &self.slow {
+                t += d.sample(&mut self.rng).max(0.0) as u64;
+            }
+        }
+        self.free_at = t;
+        if t > now {
+            std::thread::sleep(std::time::Duration::from_nanos(t - now));
+        }
+    }
+}
+
 /// The FUSE file system over the model.
 pub struct SimFs {
     fs: Shared,
     names: Namespace,
-    /// Block requests the model reports; their timing is not applied yet.
+    /// Block requests the model reports for the operation under way.
     io: Vec<BlockIo>,
+    /// Their time on the modelled disk (none: as fast as the machine).
+    clock: Option<DiskClock>,
+    /// The host's disk faults from the program's start, and how many are applied.
+    faults: Vec<DiskChange>,
+    applied: usize,
+    /// When the program's run began, for the faults (the disk clock's own when there is one).
+    started: std::time::Instant,
     /// Operations that changed the file system so far, and the one at which the stack crashes
     /// (power lost: unsynced data gone, directories keep a random prefix of their changes),
     /// after which every operation fails with EIO until the model is recovered and mounted
@@ -145,7 +205,7 @@ pub type Shared = std::sync::Arc<std::sync::Mutex<Fs>>;
 
 /// The model behind `fs`. A poisoned lock means a panic on the mount's thread; the model is
 /// still consistent enough to answer with its own errors.
-fn lock(fs: &Shared) -> std::sync::MutexGuard<'_, Fs> {
+pub(crate) fn lock(fs: &Shared) -> std::sync::MutexGuard<'_, Fs> {
     fs.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -155,15 +215,61 @@ impl SimFs {
             fs,
             names: Namespace::default(),
             io: Vec::new(),
+            clock: None,
+            faults: Vec::new(),
+            applied: 0,
+            started: std::time::Instant::now(),
             ops: 0,
             crash_at,
             counter: None,
         }
     }
 
+    /// Operations take the time `clock`'s device gives their block requests.
+    pub fn timed(mut self, clock: DiskClock) -> Self {
+        self.started = clock.started;
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The host's disk faults, each applied once the program has run as long as its instant.
+    pub fn with_faults(mut self, faults: Vec<DiskChange>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Applies the faults whose instants have come.
+    fn faults_due(&mut self) {
+        let now = self.started.elapsed().as_nanos() as u64;
+        while let Some((at, change)) = self.faults.get(self.applied) {
+            if at.as_nanos() > now {
+                break;
+            }
+            let mut fs = lock(&self.fs);
+            stack_fault(&mut fs, change.as_ref());
+            if let Some(c) = &mut self.clock {
+                match change {
+                    Some(DiskFault::Slow(d)) => c.slow = Some(d.clone()),
+                    None => c.slow = None,
+                    Some(_) => {}
+                }
+            }
+            self.applied += 1;
+        }
+    }
+
+    /// The operation under way is done with the model: its block requests take their time.
+    fn settle(&mut self) {
+        if let Some(c) = &mut self.clock {
+            c.serve(&self.io);
+        }
+        self.io.clear();
+    }
+
     /// One more operation that changes the file system: the stack crashes if it is the chosen
     /// one (the operation itself then fails, as a power cut during it would leave it).
     fn step(&mut self) {
+        self.faults_due();
         self.ops += 1;
         if let Some(c) = &self.counter {
             c.store(self.ops, std::sync::atomic::Ordering::Relaxed);
@@ -249,11 +355,12 @@ impl Filesystem for SimFs {
         let Some(path) = self.file(ino) else {
             return reply.error(libc::EISDIR);
         };
+        self.faults_due();
         match lock(&self.fs).read(&path, offset.max(0) as u64, size as usize, &mut self.io) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
         }
-        self.io.clear();
+        self.settle();
     }
 
     fn write(
@@ -276,7 +383,7 @@ impl Filesystem for SimFs {
             Ok(()) => reply.written(data.len() as u32),
             Err(e) => reply.error(errno(&e)),
         }
-        self.io.clear();
+        self.settle();
     }
 
     fn create(
@@ -324,11 +431,12 @@ impl Filesystem for SimFs {
         // Only a size change means anything to the model (times and modes are fixed).
         if let (Some(size), Some(path)) = (size, self.file(ino)) {
             self.step();
-            if let Err(e) = lock(&self.fs).truncate(&path, size, &mut self.io) {
-                self.io.clear();
+            let done = lock(&self.fs).truncate(&path, size, &mut self.io);
+            if let Err(e) = done {
+                self.settle();
                 return reply.error(errno(&e));
             }
-            self.io.clear();
+            self.settle();
         }
         match self.attr(ino) {
             Some(a) => reply.attr(&TTL, &a),
@@ -352,11 +460,12 @@ impl Filesystem for SimFs {
             return reply.error(libc::EINVAL);
         };
         self.step();
-        if let Err(e) = lock(&self.fs).mkdir(&path, &mut self.io) {
-            self.io.clear();
+        let done = lock(&self.fs).mkdir(&path, &mut self.io);
+        if let Err(e) = done {
+            self.settle();
             return reply.error(errno(&e));
         }
-        self.io.clear();
+        self.settle();
         let ino = self.names.ino(&path, true);
         match self.attr(ino) {
             Some(a) => reply.entry(&TTL, &a, 0),
@@ -421,7 +530,7 @@ impl Filesystem for SimFs {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
-        self.io.clear();
+        self.settle();
     }
 
     fn fsyncdir(
@@ -440,7 +549,7 @@ impl Filesystem for SimFs {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
-        self.io.clear();
+        self.settle();
     }
 
     fn readdir(
@@ -482,113 +591,8 @@ impl Filesystem for SimFs {
     }
 }
 
-/// One crash point's outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PointOutcome {
-    /// The operation at which the stack crashed.
-    pub point: u64,
-    /// Whether the checker passed on the recovered file system.
-    pub ok: bool,
-    /// What the checker printed (stdout then stderr), for the report.
-    pub output: String,
-}
-
-/// What a crash-point run does: `program` and `checker` are shell commands run in the mount
-/// (the working directory), each within `limit`.
-pub struct CrashTest<'a> {
-    /// Run first, on a mount that does not crash: the state the program starts from.
-    pub setup: Option<&'a str>,
-    pub program: &'a str,
-    pub checker: &'a str,
-    pub limit: Duration,
-    /// Makes each run's fresh model (the same for every point, so runs differ only in where
-    /// they crash).
-    pub model: &'a dyn Fn() -> Fs,
-}
-
-impl CrashTest<'_> {
-    /// Runs `program` on a fresh mount without crashing: how many operations it makes (the
-    /// crash points are 1 to that), and whether the checker passes then (it must).
-    pub fn dry_run(&self, at: &std::path::Path) -> std::io::Result<(u64, PointOutcome)> {
-        self.run(at, None)
-    }
-
-    /// Runs `program` with the stack crashing at operation `point`, recovers, mounts again and
-    /// runs the checker.
-    pub fn at(&self, at: &std::path::Path, point: u64) -> std::io::Result<PointOutcome> {
-        self.run(at, Some(point)).map(|(_, o)| o)
-    }
-
-    fn run(
-        &self,
-        at: &std::path::Path,
-        point: Option<u64>,
-    ) -> std::io::Result<(u64, PointOutcome)> {
-        let fs: Shared = std::sync::Arc::new(std::sync::Mutex::new((self.model)()));
-        if let Some(setup) = self.setup {
-            let session = fuser::spawn_mount2(
-                SimFs::new(fs.clone(), None),
-                at,
-                &[fuser::MountOption::FSName("simfs".into())],
-            )?;
-            let (ok, output) = shell(setup, at, self.limit)?;
-            drop(session);
-            if !ok {
-                return Err(std::io::Error::other(format!("the setup failed: {output}")));
-            }
-        }
-        let ops = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let mut simfs = SimFs::new(fs.clone(), point);
-        simfs.counter = Some(ops.clone());
-        let session =
-            fuser::spawn_mount2(simfs, at, &[fuser::MountOption::FSName("simfs".into())])?;
-        // The program may fail once the stack has crashed: that is the point.
-        let _ = shell(self.program, at, self.limit);
-        drop(session);
-        // A point past the program's last operation is a power cut after it exited.
-        let made = ops.load(std::sync::atomic::Ordering::Relaxed);
-        if point.is_some_and(|p| p > made) {
-            lock(&fs).crash();
-        }
-        if point.is_some() {
-            lock(&fs)
-                .recover(&mut Vec::new())
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-        }
-        let session = fuser::spawn_mount2(
-            SimFs::new(fs.clone(), None),
-            at,
-            &[fuser::MountOption::FSName("simfs".into())],
-        )?;
-        let (ok, output) = shell(self.checker, at, self.limit)?;
-        drop(session);
-        let n = ops.load(std::sync::atomic::Ordering::Relaxed);
-        Ok((
-            n,
-            PointOutcome {
-                point: point.unwrap_or(0),
-                ok,
-                output,
-            },
-        ))
-    }
-}
-
-/// Runs `cmd` with `sh -c` in `dir` within `limit` (`timeout` kills it after): whether it
-/// exited 0, and its output.
-fn shell(cmd: &str, dir: &std::path::Path, limit: Duration) -> std::io::Result<(bool, String)> {
-    let out = std::process::Command::new("timeout")
-        .arg(format!("{}", limit.as_secs().max(1)))
-        .args(["sh", "-c", cmd])
-        .current_dir(dir)
-        .output()?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    Ok((out.status.success(), text))
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -615,16 +619,14 @@ mod tests {
     }
 
     /// Whether this machine can mount (else the test says why it skips).
-    fn can_mount() -> bool {
-        let ok = std::path::Path::new("/dev/fuse").exists()
-            && std::process::Command::new("fusermount3")
-                .arg("-V")
-                .output()
-                .is_ok();
-        if !ok {
-            eprintln!("skipped: no /dev/fuse or no fusermount3 (Debian's fuse3)");
+    pub(crate) fn can_mount() -> bool {
+        match crate::mount::unavailable() {
+            Some(why) => {
+                eprintln!("skipped: FUSE cannot mount here: {why}");
+                false
+            }
+            None => true,
         }
-        ok
     }
 
     fn model() -> Shared {
@@ -634,13 +636,8 @@ mod tests {
         std::sync::Arc::new(std::sync::Mutex::new(Fs::format(dev, FsConfig::default())))
     }
 
-    fn mount(fs: &Shared, at: &std::path::Path, crash_at: Option<u64>) -> fuser::BackgroundSession {
-        fuser::spawn_mount2(
-            SimFs::new(fs.clone(), crash_at),
-            at,
-            &[fuser::MountOption::FSName("simfs".into())],
-        )
-        .unwrap()
+    fn mount(fs: &Shared, at: &std::path::Path, crash_at: Option<u64>) -> crate::mount::Mounted {
+        crate::mount::Mounted::new(SimFs::new(fs.clone(), crash_at), at).unwrap()
     }
 
     /// The model mounted for real: a file written through the kernel reads back, a rename
@@ -701,106 +698,57 @@ mod tests {
         drop(session);
     }
 
-    /// The ALICE pattern (Pillai et al., OSDI 2014): write a new version to a temporary file and
-    /// rename it over the old one without fsyncs. Some crash point leaves the file empty or
-    /// gone (the rename durable before the data, or neither); with an fsync of the file before
-    /// the rename and of the directory after, no crash point does.
+    /// An operation's block requests take the model's time: the clock's device is busy for
+    /// at least what a fresh copy of the same device says they take (a flush costs nothing),
+    /// and the operation returns no earlier.
     #[test]
-    fn replace_by_rename_without_fsync_loses_data_at_some_crash_point() {
-        if !can_mount() {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let check =
-            "test \"$(cat data 2>/dev/null)\" = old || test \"$(cat data 2>/dev/null)\" = new";
-        let setup = "printf old > data && python3 -c \"import os; os.fsync(os.open('data', os.O_RDONLY)); os.fsync(os.open('.', os.O_RDONLY))\"";
-        let unsafe_update = "printf new > tmp && mv tmp data";
-        let safe_update = "printf new > tmp && python3 -c \"import os; os.fsync(os.open('tmp', os.O_RDONLY))\" && mv tmp data && python3 -c \"import os; os.fsync(os.open('.', os.O_RDONLY))\"";
-        // Each seed is a model whose crashes keep a different prefix of a directory's changes.
-        let run = |program: &str, seed: u64| {
-            let model = move || {
-                use models::storage::block::BlockDevice;
-                use models::storage::fs::FsConfig;
-                let rng = simcore::RngStream::derive(seed, "fuse.alice");
-                Fs::format(BlockDevice::new(1 << 16, rng), FsConfig::default())
-            };
-            let t = CrashTest {
-                setup: Some(setup),
-                program,
-                checker: check,
-                limit: Duration::from_secs(20),
-                model: &model,
-            };
-            let (n, clean) = t.dry_run(dir.path()).unwrap();
-            assert!(clean.ok, "no crash: {}", clean.output);
-            (1..=n + 1)
-                .filter(|&k| !t.at(dir.path(), k).unwrap().ok)
-                .collect::<Vec<u64>>()
-        };
-        let unsafe_failures: Vec<(u64, Vec<u64>)> = (1..=8)
-            .map(|seed| (seed, run(unsafe_update, seed)))
+    fn the_disk_clock_takes_the_models_time() {
+        use models::disk::workload::{IoKind, IoOp};
+        use models::storage::IoKind as StoreIo;
+        let spec = models::world::disk::DeviceSpec::Hdd(
+            models::disk::hdd::HddSpec::from_datasheet(7200, 9_000_000, 105 << 20, 1 << 30)
+                .unwrap(),
+        );
+        let mut reference = spec.build().unwrap();
+        let began = std::time::Instant::now();
+        let mut clock = DiskClock::new(spec.build().unwrap(), RngStream::derive(1, "t"));
+        let writes = [(0u64, 8u32), (1 << 20, 8)];
+        let mut io: Vec<BlockIo> = writes
+            .iter()
+            .map(|&(lba, sectors)| BlockIo {
+                kind: StoreIo::Write,
+                lba,
+                sectors,
+            })
             .collect();
+        io.insert(
+            1,
+            BlockIo {
+                kind: StoreIo::Flush,
+                lba: 0,
+                sectors: 0,
+            },
+        );
+        clock.serve(&io);
+        let waited = began.elapsed().as_nanos() as u64;
+        let mut t = 0;
+        for (lba, sectors) in writes {
+            let op = IoOp {
+                kind: IoKind::Write,
+                lba,
+                sectors: u64::from(sectors),
+            };
+            t += reference.serve(t, &op).unwrap().total;
+        }
         assert!(
-            unsafe_failures.iter().any(|(_, f)| !f.is_empty()),
-            "some crash point loses the data: {unsafe_failures:?}"
+            t > 1_000_000,
+            "a hard drive's seek and rotation take milliseconds: {t} ns"
         );
-        for seed in 1..=8 {
-            assert_eq!(run(safe_update, seed), Vec::<u64>::new(), "seed {seed}");
-        }
-    }
-
-    /// SQLite in WAL mode (exclusive locking: no shared memory) keeps every acknowledged
-    /// commit at every crash point with `synchronous=FULL`; with `synchronous=OFF` it does not
-    /// fsync, and some crash point loses acknowledged commits.
-    #[test]
-    fn sqlite_keeps_acknowledged_commits_only_when_it_syncs() {
-        if !can_mount()
-            || std::process::Command::new("sqlite3")
-                .arg("-version")
-                .output()
-                .is_err()
-        {
-            eprintln!("skipped: no sqlite3");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let acks = tempfile::tempdir().unwrap();
-        let ack = acks.path().join("acked");
-        let ack = ack.to_str().unwrap();
-        let setup = "sqlite3 db 'PRAGMA journal_mode=WAL; CREATE TABLE t(x);' > /dev/null";
-        let program = |sync: &str| {
-            format!(
-                ": > {ack}; for i in 1 2 3; do sqlite3 db 'PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous={sync}; INSERT INTO t VALUES('$i');' > /dev/null && echo $i >> {ack}; done"
-            )
-        };
-        let check = format!(
-            "n=$(sqlite3 db 'PRAGMA locking_mode=EXCLUSIVE; SELECT count(*) FROM t;' | tail -1); test \"$n\" -ge $(wc -l < {ack})"
+        assert!(clock.free_at >= t, "busy for at least the model's time");
+        assert!(
+            waited >= t,
+            "and the operation waited for it: {waited} < {t}"
         );
-        let run = |sync: &str| {
-            let model = || {
-                use models::storage::block::BlockDevice;
-                use models::storage::fs::FsConfig;
-                let rng = simcore::RngStream::derive(5, "fuse.sqlite");
-                Fs::format(BlockDevice::new(1 << 16, rng), FsConfig::default())
-            };
-            let program = program(sync);
-            let t = CrashTest {
-                setup: Some(setup),
-                program: &program,
-                checker: &check,
-                limit: Duration::from_secs(20),
-                model: &model,
-            };
-            let (n, clean) = t.dry_run(dir.path()).unwrap();
-            assert!(clean.ok, "no crash: {}", clean.output);
-            let failures: Vec<u64> = (1..=n + 1)
-                .filter(|&k| !t.at(dir.path(), k).unwrap().ok)
-                .collect();
-            eprintln!("synchronous={sync}: {n} operations, failing points {failures:?}");
-            failures
-        };
-        assert_eq!(run("FULL"), Vec::<u64>::new());
-        assert!(!run("OFF").is_empty());
     }
 
     #[test]

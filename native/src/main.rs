@@ -20,13 +20,14 @@ mod child;
 mod compare;
 mod control;
 mod cpurun;
+mod crashtest;
 #[cfg_attr(not(test), allow(dead_code))]
 mod disk;
 mod diskrun;
 mod fio;
-#[allow(dead_code)] // The mount command that uses it comes next (issue 21).
 mod fusefs;
 mod kernel;
+mod mount;
 mod netns;
 mod node;
 mod probe;
@@ -137,6 +138,27 @@ enum Command {
         /// `native calibrate net` (its .ron file), and show that comparison too.
         #[arg(long, value_name = "FILE.ron", requires = "compare")]
         calibration: Option<PathBuf>,
+    },
+    /// Run a real program on the simulated storage stack, mounted with FUSE, and crash the
+    /// stack at its operations. The scenario's `mount` block gives a setup, the program and a
+    /// check (shell commands run in the mount); its host's `disk` the size, the timing and the
+    /// faults. A dry run counts the program's operations; then for each crash point the program
+    /// runs on a fresh stack that loses power at that operation (unsynced data lost, unflushed
+    /// writes torn at sector boundaries), the stack recovers, and the check runs on a new mount.
+    /// Prints each point whose check failed with the command that replays it. Exits 0 when
+    /// every point's check passed, 1 when one failed, 2 when the test could not run or was
+    /// interrupted. Needs /dev/fuse and fusermount3 (Debian's fuse3).
+    Crashtest {
+        /// A scenario with a `mount` block, e.g. scenarios/fuse/sqlite-wal.scn.
+        file: PathBuf,
+        /// The seed for the stack's crash draws and the points chosen (default: the
+        /// scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Replay one crash point (a number from the report, or `end`: a power cut after the
+        /// program exits) and print what the program and the check printed.
+        #[arg(long, value_name = "K | end")]
+        point: Option<crashtest::Point>,
     },
     /// Measure this machine and write a model of it.
     #[command(subcommand)]
@@ -271,6 +293,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Crashtest { file, seed, point } => crashtest_command(&file, seed, point),
         Command::Run {
             file,
             target,
@@ -507,6 +530,110 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// `native crashtest`: the report, a line per crash point that lost data and its replay
+/// command; with `--point`, that one point and the check's whole output.
+fn crashtest_command(
+    file: &std::path::Path,
+    seed: Option<u64>,
+    point: Option<crashtest::Point>,
+) -> ExitCode {
+    let (config, seed, name) = match crashtest::load(file, seed) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(why) = mount::unavailable() {
+        eprintln!("error: FUSE cannot mount here: {why}");
+        return ExitCode::from(2);
+    }
+    let stop = interrupt_flag();
+    let timing = if config.latency {
+        "each operation taking the disk model's time"
+    } else {
+        "untimed"
+    };
+    println!(
+        "crashtest {name} (seed {seed}): mount `{}` on {}'s disk ({}, {}), {timing}",
+        config.name,
+        config.host,
+        diskrun::device_words(&config.device),
+        diskrun::size(crashtest::bytes(&config)),
+    );
+    if !config.faults.is_empty() {
+        println!(
+            "disk faults: {} change(s), at the program's real time",
+            config.faults.len()
+        );
+    }
+    let replay = |k: crashtest::Point| {
+        format!(
+            "native crashtest {} --seed {seed} --point {k}",
+            file.display()
+        )
+    };
+    let mut report = |o: &crashtest::PointOutcome, i: usize, n: usize| {
+        if point.is_some() {
+            return;
+        }
+        if !o.ok {
+            println!(
+                "  point {}{}: lost acknowledged data: {}  (replay: {})",
+                o.point,
+                if o.after_exit { " (after exit)" } else { "" },
+                crashtest::shown(&o.output),
+                replay(o.replay())
+            );
+        } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprint!("\r  {i} of {n} crash points tried\r");
+        }
+    };
+    let outcome = match crashtest::run(&config, seed, point, &stop, &mut report) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let failed: Vec<&crashtest::PointOutcome> = outcome.tried.iter().filter(|o| !o.ok).collect();
+    if point.is_some() {
+        let o = &outcome.tried[0];
+        let at = if o.after_exit {
+            "a power cut after the program exited".to_string()
+        } else {
+            format!("a crash at operation {}", o.point)
+        };
+        println!(
+            "point {} ({at}; the program makes {} operations without a crash): the check {}",
+            o.replay(),
+            outcome.ops,
+            if o.ok { "passed" } else { "FAILED" }
+        );
+        println!("--- the program printed:");
+        print!("{}", o.program);
+        println!("--- the check printed:");
+        print!("{}", o.output);
+        return if o.ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    println!(
+        "{} of {} crash points lost acknowledged data (the program makes {} operations; point {} is a power cut after it exits)",
+        failed.len(),
+        outcome.tried.len(),
+        outcome.ops,
+        outcome.ops + 1
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -25,6 +25,7 @@ pub mod wire_cache;
 pub mod wire_cloud;
 pub mod wire_cpu;
 pub mod wire_disk;
+pub mod wire_mount;
 pub mod wire_raft;
 
 pub use diag::Diagnostic;

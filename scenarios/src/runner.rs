@@ -412,12 +412,26 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The run must end: a source that never stops, or a Raft cluster, needs a duration, `--until` or
-/// `--max-events`.
+/// `--max-events`. And the simulator must be able to run it: a `mount` runs a real program
+/// (`native crashtest`).
 pub(crate) fn ends(
     wired: &Wired,
     checked: &crate::check::Checked,
     opts: &RunOptions,
 ) -> Result<(), ScenarioError> {
+    if let Some(b) = checked.blocks.iter().find(|b| b.spec.kind == "mount") {
+        return Err(ScenarioError::Invalid(vec![
+            Diagnostic::at(
+                &b.file,
+                b.span,
+                format!(
+                    "mount `{}` runs a real program on a FUSE mount, which the simulator cannot run",
+                    b.name
+                ),
+            )
+            .hint(format!("run it on this machine: native crashtest {}", checked.file)),
+        ]));
+    }
     let limited = checked.duration.is_some() || opts.until.is_some() || opts.max_events.is_some();
     match &wired.endless {
         Some(e) if !limited => Err(ScenarioError::Invalid(vec![

@@ -378,6 +378,7 @@ pub fn wire(checked: &Checked, seed: u64) -> Result<Wired, Vec<Diagnostic>> {
         world.plan = crate::wire_raft::schedule(checked, &names, None, seed, &mut errors);
     }
     refuse_disk_faults_without_disks(checked, &world, &mut errors);
+    crate::wire_mount::check_mounts(checked, &world, &mut errors);
     // CPUs: a `cpu` block's machine (with the unplaced jobs), and each declared host that runs
     // jobs or a service's work.
     if let Some(cpu) = checked.blocks.iter().find(|b| b.spec.kind == "cpu") {
