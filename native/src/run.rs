@@ -287,6 +287,13 @@ pub(crate) fn load_cluster(
     // What the scenario is comes first: a CPU scenario belongs to another target, sweep or not.
     let families = scenarios::check::check(&scenario).map_err(joined)?;
     let has = |family: &str| families.models.iter().any(|m| m.name == family);
+    if families.blocks.iter().any(|b| b.spec.kind == "mount") {
+        return Err(RunError::Scenario(format!(
+            "{}: a scenario with a `mount` block runs a real program on the simulated storage stack: native crashtest {}",
+            path.display(),
+            path.display()
+        )));
+    }
     if !has("raft") {
         return Err(not_raft(path, has("cpu")));
     }

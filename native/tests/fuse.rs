@@ -2,7 +2,7 @@
 //! simulated storage stack mounted with FUSE, crashed at their operations; its errors; and the
 //! mount removed on every exit path (a normal end, an error, SIGTERM, SIGINT, and a SIGKILLed
 //! runner's at the next start). Needs /dev/fuse and fusermount3 (Debian's fuse3): without them
-//! each test says so and skips.
+//! each test says so and skips, unless SIM_REQUIRE_FUSE=1 (set by .ci/run) makes it fail.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -25,11 +25,18 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-/// Whether FUSE can mount here and the programs `needs` are installed; else why not, printed.
+/// Whether FUSE can mount here and the programs `needs` are installed; else why not, printed
+/// (or, with SIM_REQUIRE_FUSE=1 as CI sets it, a failure).
 fn ready(needs: &[&str]) -> bool {
+    let skip = |why: String| {
+        if std::env::var_os("SIM_REQUIRE_FUSE").is_some_and(|v| v == "1") {
+            panic!("SIM_REQUIRE_FUSE=1 but {why}");
+        }
+        eprintln!("skipped: {why}");
+        false
+    };
     if !Path::new("/dev/fuse").exists() {
-        eprintln!("skipped: no /dev/fuse");
-        return false;
+        return skip("no /dev/fuse".into());
     }
     for program in std::iter::once(&"fusermount3").chain(needs) {
         let found = Command::new("sh")
@@ -38,8 +45,7 @@ fn ready(needs: &[&str]) -> bool {
             .status()
             .is_ok_and(|s| s.success());
         if !found {
-            eprintln!("skipped: no {program} here");
-            return false;
+            return skip(format!("no {program} here"));
         }
     }
     true
@@ -278,6 +284,17 @@ fn bad_scenarios_and_programs_are_refused_clearly() {
             "{text_of}: expected {expected:?} in {stderr}"
         );
     }
+    // `native run` and `sim run` name the command that runs a mount.
+    let run = native()
+        .args(["run", path(&shipped("rename.scn"))])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run).1.contains("native crashtest"),
+        "{:?}",
+        text(&run)
+    );
     let missing = crashtest(&["no-such-file.scn"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing).1.contains("no-such-file.scn"));

@@ -154,6 +154,53 @@ fn bad_disk_blocks_are_clear_errors() {
     }
 }
 
+/// Every shipped `mount` scenario passes the checker (its wiring included), and the simulator
+/// refuses to run one, naming the command that does; a mount's bad placement and faults are
+/// located errors.
+#[test]
+fn mounts_are_checked_and_left_to_native_crashtest() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/fuse");
+    let mut shipped: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+        .collect();
+    shipped.sort();
+    assert!(shipped.len() >= 5, "{shipped:?}");
+    for f in &shipped {
+        let s = scenarios::load(f).unwrap();
+        assert_eq!(scenarios::runner::validate(&s), Ok(1), "{}", f.display());
+        let err = run_file(f, &RunOptions::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("which the simulator cannot run")
+                && err.contains(&format!("native crashtest {}", f.display())),
+            "{err}"
+        );
+    }
+    let mount = "mount m { program \"true\"  check \"true\" }";
+    for (text, want) in [
+        (
+            format!("host h {{ }}\n  {}", mount.replace("m {", "m { on h ")),
+            "mount `m` is on host `h`, which has no disk",
+        ),
+        (
+            format!(
+                "host h {{ }}\n  disk d {{ on h }}\n  {}\n  at 1s crash h",
+                mount.replace("m {", "m { on h ")
+            ),
+            "b.scn:5:3: `crash` in a scenario with a mount",
+        ),
+        (
+            format!("disk d {{ }}\n  {mount}\n  {}", mount.replace("m {", "n {")),
+            "a second mount `n`",
+        ),
+    ] {
+        let scenario = format!("scenario \"b\" {{\n  {text}\n}}\n");
+        let err = run_text("mount-b", &scenario).expect_err(&text);
+        assert!(err.contains(want), "{text}: {err}");
+    }
+}
+
 /// Disk runs replay bit for bit in separate processes (the SSD's FTL, an array's rebuild).
 #[test]
 fn disk_runs_are_deterministic() {

@@ -16,7 +16,7 @@ pub const BUGS: &[&str] = &[
 
 pub const SCHEMA: ModelSpec = ModelSpec {
     name: "storage",
-    doc: "A key-value storage engine on a host's disk, crashed and recovered, with every recovery checked against the writes it acknowledged.",
+    doc: "A key-value storage engine on a host's disk, crashed and recovered, with every recovery checked against the writes it acknowledged; and the same storage stack mounted for real programs (`native crashtest`).",
     kinds: &[
         KindSpec {
             kind: "kvstore",
