@@ -101,6 +101,9 @@ impl PointOutcome {
     }
 }
 
+/// The crash point that is a power cut after the program exits: past any operation it makes.
+pub const AFTER_EXIT: u64 = u64::MAX;
+
 /// How each run's stack is made and what it runs: `program` and `check` are shell commands
 /// run in the mount (their working directory), each within `limit`.
 pub struct CrashTest<'a> {
@@ -161,12 +164,13 @@ impl CrashTest<'_> {
         ))
     }
 
-    /// Runs the program with the stack crashing at operation `point`, recovers, mounts again
-    /// and runs the check.
+    /// Runs the program with the stack crashing at operation `point` ([`AFTER_EXIT`]: after the
+    /// program exits, however many operations it made), recovers, mounts again and runs the
+    /// check.
     pub fn at(&self, at: &Path, point: u64) -> Result<PointOutcome, CrashError> {
         let (made, program, check) = self.run(at, Some(point))?;
         Ok(PointOutcome {
-            point,
+            point: point.min(made + 1),
             ok: check.ok,
             output: check.output,
             program: program.output,
@@ -399,7 +403,7 @@ pub fn run(
     };
     let (ops, _) = t.dry_run(dir.path())?;
     let chosen = match only {
-        Some(Point::End) => vec![ops + 1],
+        Some(Point::End) => vec![AFTER_EXIT],
         Some(Point::At(k)) if k > ops + 1 => {
             return Err(CrashError::Scenario(format!(
                 "--point {k}: the program makes {ops} operations, so the crash points are 1 to {} ({} or `end` is a power cut after it exits)",
@@ -414,6 +418,11 @@ pub fn run(
             &mut RngStream::derive(seed, &format!("{}.points", config.name)),
         ),
     };
+    // The last point is the power cut after exit, even if this run makes more operations.
+    let chosen: Vec<u64> = chosen
+        .into_iter()
+        .map(|k| if k > ops { AFTER_EXIT } else { k })
+        .collect();
     let mut tried = Vec::with_capacity(chosen.len());
     for (i, &k) in chosen.iter().enumerate() {
         let o = t.at(dir.path(), k)?;
