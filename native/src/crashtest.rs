@@ -386,9 +386,7 @@ pub fn run(
     };
     // The mount point (made first, so it is removed last: after every mount on it is gone).
     let dir = mount_point().map_err(|e| CrashError::Setup(format!("making a mount point: {e}")))?;
-    let acks = tempfile::Builder::new()
-        .prefix("acks-")
-        .tempfile_in(crate::mount::state_dir())
+    let acks = crate::mount::owned_file("acks")
         .map_err(|e| CrashError::Setup(format!("making the acknowledgements' file: {e}")))?;
     let t = CrashTest {
         setup: config.setup.as_deref(),

@@ -8,9 +8,9 @@
 //!
 //! A SIGKILLed runner cannot unmount: its mount stays, dead ("Transport endpoint is not
 //! connected"). Each mount's source names its owner (`simfs-PID-START`: the pid and its start
-//! time, so a later process with the same pid is not taken for it), and the next mount by any
-//! runner first detaches what a dead owner left and removes its empty directory
-//! ([`remove_leftovers`]).
+//! time, so a later process with the same pid is not taken for it), as do the names of its mount
+//! point and files in [`state_dir`], and the next crash test by any runner first detaches what a
+//! dead owner left and removes its directories and files ([`remove_leftovers`]).
 
 use std::path::{Path, PathBuf};
 
@@ -163,8 +163,9 @@ fn detach(at: &Path) {
     }
 }
 
-/// Detaches every simfs mount whose owner is gone (a runner that was SIGKILLed) and removes its
-/// directory if it is empty and in [`state_dir`]; what it removed, one line each.
+/// Detaches every simfs mount whose owner is gone (a runner that was SIGKILLed), then removes
+/// what dead owners left in [`state_dir`]: their mount points (empty once detached) and their
+/// acknowledgement files. What it removed, one line each.
 pub fn remove_leftovers() -> Vec<String> {
     let mut removed = Vec::new();
     for e in entries(&proc_mounts()) {
@@ -172,24 +173,66 @@ pub fn remove_leftovers() -> Vec<String> {
             continue;
         }
         detach(&e.at);
-        let mut what = format!(
+        removed.push(format!(
             "a FUSE mount at {} left by a runner that died",
             e.at.display()
-        );
-        if e.at.starts_with(state_dir()) && std::fs::remove_dir(&e.at).is_ok() {
-            what.push_str(" (and its directory)");
+        ));
+    }
+    let Ok(dir) = std::fs::read_dir(state_dir()) else {
+        return removed;
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if owner_of(&name).is_none_or(|o| o.alive()) || mounted_at(&path) {
+            continue;
         }
-        removed.push(what);
+        // A directory is removed only when empty: never what a mount still shows.
+        let gone = if path.is_dir() {
+            std::fs::remove_dir(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            removed.push(format!("{} left by a runner that died", path.display()));
+        }
     }
     removed
 }
 
-/// A fresh, empty directory to mount on, in [`state_dir`]; removed when dropped (after the
-/// mount on it, which must be dropped first).
+/// The owner a state file's name records (`mnt-PID-START-...`, `acks-PID-START-...`).
+fn owner_of(name: &str) -> Option<Owner> {
+    let mut parts = name.split('-').skip(1);
+    Some(Owner {
+        pid: parts.next()?.parse().ok()?,
+        start: parts.next()?.parse().ok()?,
+    })
+}
+
+/// The prefix of this runner's files in [`state_dir`]: what it is, and its owner.
+fn owned(what: &str) -> String {
+    let me = Owner::me();
+    format!("{what}-{}-{}-", me.pid, me.start)
+}
+
+/// A fresh, empty directory to mount on, in [`state_dir`], named by its owner; removed when
+/// dropped (after the mount on it, which must be dropped first).
 pub fn mount_point() -> std::io::Result<tempfile::TempDir> {
     let dir = state_dir();
     std::fs::create_dir_all(&dir)?;
-    tempfile::Builder::new().prefix("mnt-").tempdir_in(dir)
+    tempfile::Builder::new()
+        .prefix(&owned("mnt"))
+        .tempdir_in(dir)
+}
+
+/// A fresh, empty file outside any mount, in [`state_dir`], named by its owner; removed when
+/// dropped.
+pub fn owned_file(what: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = state_dir();
+    std::fs::create_dir_all(&dir)?;
+    tempfile::Builder::new()
+        .prefix(&owned(what))
+        .tempfile_in(dir)
 }
 
 #[cfg(test)]
@@ -215,5 +258,20 @@ mod tests {
         );
         assert_eq!(e[1].at, Path::new("/tmp/with space"));
         assert_eq!(e[1].owner, None, "an unreadable owner is no live owner");
+    }
+
+    #[test]
+    fn state_files_name_their_owners() {
+        assert_eq!(
+            owner_of("mnt-42-1234-AbCd"),
+            Some(Owner {
+                pid: 42,
+                start: 1234
+            })
+        );
+        assert_eq!(owner_of("acks-7-99-x"), Some(Owner { pid: 7, start: 99 }));
+        assert_eq!(owner_of("mnt-QtNOwk"), None);
+        let me = Owner::me();
+        assert_eq!(owner_of(&owned("mnt")), Some(me));
     }
 }

@@ -71,6 +71,11 @@ fn crashtest(args: &[&str]) -> Output {
     let pid = child.id();
     let out = child.wait_with_output().expect("output");
     assert_eq!(mounts_of(pid), Vec::<String>::new(), "every mount is gone");
+    assert_eq!(
+        state_files_of(pid),
+        Vec::<String>::new(),
+        "every file is gone"
+    );
     out
 }
 
@@ -96,6 +101,19 @@ fn mounts_of(pid: u32) -> Vec<String> {
         })
         .map(|l| l.split(' ').nth(1).unwrap_or("").to_string())
         .collect()
+}
+
+/// The files and directories a process with this pid keeps in native's state directory.
+fn state_files_of(pid: u32) -> Vec<String> {
+    let dir = std::env::temp_dir().join("sim-native-fuse");
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.split('-').nth(1) == Some(&pid.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The replay command a report gives for its first failing point, as arguments after
@@ -362,6 +380,11 @@ fn sigterm_and_sigint_remove_the_mount() {
             "its directory is gone: {}",
             at[0]
         );
+        assert_eq!(
+            state_files_of(pid),
+            Vec::<String>::new(),
+            "its files are gone"
+        );
     }
 }
 
@@ -379,8 +402,14 @@ fn a_killed_runners_mount_is_removed_at_the_next_start() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(mounts_of(pid), at, "a SIGKILLed runner leaves its mount");
+    assert_eq!(
+        state_files_of(pid).len(),
+        2,
+        "and its mount point and acknowledgements"
+    );
     let quick = crashtest(&[path(&shipped("rename-fsync.scn"))]);
     assert_eq!(quick.status.code(), Some(0), "{:?}", text(&quick));
     assert!(mounts_of(pid).is_empty(), "the next start removed it");
     assert!(!Path::new(&at[0]).exists(), "and its directory");
+    assert_eq!(state_files_of(pid), Vec::<String>::new(), "and its files");
 }
