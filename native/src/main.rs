@@ -592,7 +592,11 @@ fn crashtest_command(
             eprint!("\r  {i} of {n} crash points tried\r");
         }
     };
-    let outcome = match crashtest::run(&config, seed, point, &stop, &mut report) {
+    let outcome = crashtest::run(&config, seed, point, &stop, &mut report);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprint!("\r{:40}\r", ""); // the progress line, cleared
+    }
+    let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");

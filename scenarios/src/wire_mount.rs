@@ -45,8 +45,8 @@ fn refuse(b: &CheckedBlock, message: String, hint: &str) -> Diagnostic {
 }
 
 /// Checks the scenario's `mount` blocks and its fault lines against what a mount can do: each
-/// is on one host with a disk (`disks`: the hosts that have one), and the only faults are that
-/// disk's (a crash is what `native crashtest` chooses, at every operation).
+/// is on one host with a disk (in `world`, wired so far), there is one, and the only faults are
+/// disk faults (a crash is what `native crashtest` chooses, at every operation).
 pub fn check_mounts(checked: &Checked, world: &WorldConfig, errors: &mut Vec<Diagnostic>) {
     let blocks: Vec<&CheckedBlock> = checked
         .blocks
@@ -57,9 +57,8 @@ pub fn check_mounts(checked: &Checked, world: &WorldConfig, errors: &mut Vec<Dia
         return;
     }
     for b in &blocks {
-        match host_of(b, world) {
-            Ok(_) => {}
-            Err(d) => errors.push(d),
+        if let Err(d) = host_of(b, world) {
+            errors.push(d);
         }
     }
     if blocks.len() > 1 {
