@@ -295,20 +295,123 @@ pub fn summary(m: &MetricValue) -> serde_json::Value {
 /// variant of its sweeps.
 #[derive(Debug)]
 pub struct Batch {
-    file: String,
-    name: String,
+    /// What the outputs say about the batch (also what `sim merge` reads back).
+    info: Info,
     variants: Variants,
-    /// The variants `--variant` chose (indices into `variants`; all without it), and their
-    /// labels and replay flags.
+    /// The variants `--variant` chose (indices into `variants`; all without it).
     chosen: Vec<usize>,
-    labels: Vec<String>,
-    variant_flags: Vec<String>,
-    seeds: SeedRange,
     opts: RunOptions,
+    metrics: Option<MetricPick>,
+}
+
+/// What a batch's outputs say about it: the scenario, the range, the chosen variants' labels
+/// and replay flags, and which shard of the runs this is. A [`Batch`] has one, and `sim merge`
+/// rebuilds one from the parts' JSON, so both print through the same [`Table`] and [`Json`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Info {
+    pub file: String,
+    pub name: String,
+    pub seeds: SeedRange,
+    /// Each chosen variant's swept values (`server.servers=2`; one empty label without sweeps).
+    pub labels: Vec<String>,
+    /// Each chosen variant's `--variant` flags for a replay.
+    pub variant_flags: Vec<String>,
     /// The flags after `--seed N` and the variant's that make a replay the same run:
     /// `--until`, `--max-events`, `--max-pending`.
-    replay_flags: String,
-    metrics: Option<MetricPick>,
+    pub replay_flags: String,
+    /// The scenario sweeps, so each run has a variant.
+    pub swept: bool,
+    /// The part of the runs this batch runs (`--shard K/N`); `None`: all of them.
+    pub shard: Option<Shard>,
+}
+
+impl Info {
+    /// Runs in the whole batch: seeds times chosen variants (every shard's together).
+    pub fn total_runs(&self) -> u64 {
+        self.seeds.count() * self.labels.len() as u64
+    }
+
+    /// Runs in this shard (all of them without one).
+    pub fn runs(&self) -> u64 {
+        match self.shard {
+            Some(s) => s.len(self.total_runs()),
+            None => self.total_runs(),
+        }
+    }
+
+    /// The command that replays the run of `seed` and chosen variant `variant` exactly:
+    /// `sim run FILE --seed N`, the variant's `--variant` flags, and the flags that changed the
+    /// run.
+    pub fn replay(&self, seed: u64, variant: usize) -> String {
+        let flags = format!("{}{}", self.variant_flags[variant], self.replay_flags);
+        crate::runner::replay_command(&self.file, seed, &flags)
+    }
+
+    /// The seed and variant of run `index` of the whole batch: seeds vary slowest, so a seed's
+    /// variants are neighbours.
+    pub fn run_at(&self, index: u64) -> (u64, usize) {
+        let per_seed = self.labels.len() as u64;
+        (
+            self.seeds.first + index / per_seed,
+            (index % per_seed) as usize,
+        )
+    }
+}
+
+/// `--shard K/N`: the K-th of N disjoint parts of a batch's runs, K from 1. Run `i` of the
+/// whole batch (in (seed, variant) order) is in part `i mod N + 1`, so every part gets seeds from
+/// all along the range (slow stretches of seeds are shared out) and the parts together are the
+/// batch, each run once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Shard {
+    /// How many of `total` runs are in this part.
+    pub fn len(&self, total: u64) -> u64 {
+        if total < self.k {
+            0
+        } else {
+            (total - self.k) / self.n + 1
+        }
+    }
+
+    /// The index in the whole batch of this part's `j`-th run.
+    pub fn index(&self, j: u64) -> u64 {
+        self.k - 1 + j * self.n
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!("`{s}` is not a shard: write K/N, the K-th of N parts (1 <= K <= N), e.g. 3/8")
+        };
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u64, u64) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if n == 0 || k == 0 || k > n {
+            return Err(bad());
+        }
+        if n > MAX_RUNS {
+            return Err(format!(
+                "`{s}`: at most {MAX_RUNS} shards (one run each at the most)"
+            ));
+        }
+        Ok(Shard { k, n })
+    }
 }
 
 impl Batch {
@@ -344,17 +447,32 @@ impl Batch {
         }
         let replay_flags = crate::runner::replay_flags(opts);
         Ok(Batch {
-            file: scenario.file.clone(),
-            name: scenario.name.clone().unwrap_or_default(),
+            info: Info {
+                file: scenario.file.clone(),
+                name: scenario.name.clone().unwrap_or_default(),
+                seeds,
+                labels,
+                variant_flags,
+                replay_flags,
+                swept: variants.swept(),
+                shard: None,
+            },
             variants,
             chosen,
-            labels,
-            variant_flags,
-            seeds,
             opts: opts.clone(),
-            replay_flags,
             metrics: None,
         })
+    }
+
+    /// Runs only the part `shard` names (`--shard K/N`).
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.info.shard = Some(shard);
+        self
+    }
+
+    /// What the outputs say about this batch.
+    pub fn info(&self) -> &Info {
+        &self.info
     }
 
     /// Each run also reports the summaries of the metrics `spec` names (`--metrics`, read by
@@ -369,31 +487,28 @@ impl Batch {
         Ok(self)
     }
 
-    /// How many runs: seeds times chosen variants.
+    /// How many runs this batch runs: seeds times chosen variants, or its shard's share.
     pub fn runs(&self) -> u64 {
-        self.seeds.count() * self.labels.len() as u64
+        self.info.runs()
     }
 
     pub fn seeds(&self) -> SeedRange {
-        self.seeds
+        self.info.seeds
     }
 
     /// The swept values of chosen variant `i` (`server.servers=2`), empty without sweeps.
     pub fn variant_label(&self, i: usize) -> &str {
-        &self.labels[i]
+        &self.info.labels[i]
     }
 
     /// The scenario sweeps, so each run has a variant.
     pub fn swept(&self) -> bool {
-        self.variants.swept()
+        self.info.swept
     }
 
-    /// The command that replays the run of `seed` and chosen variant `variant` exactly:
-    /// `sim run FILE --seed N`, the variant's `--variant` flags, and the flags that changed the
-    /// run.
+    /// The command that replays the run of `seed` and chosen variant `variant` exactly.
     pub fn replay(&self, seed: u64, variant: usize) -> String {
-        let flags = format!("{}{}", self.variant_flags[variant], self.replay_flags);
-        crate::runner::replay_command(&self.file, seed, &flags)
+        self.info.replay(seed, variant)
     }
 
     /// Runs every (seed, variant) pair on rayon's pool, chunk by chunk. `on_done` sees each run
@@ -413,7 +528,8 @@ impl Batch {
             let mut chunk: Vec<Outcome> = (0..len)
                 .into_par_iter()
                 .map(|k| {
-                    let o = self.run_one(start + k as u64);
+                    let j = start + k as u64;
+                    let o = self.run_one(self.info.shard.map_or(j, |s| s.index(j)));
                     on_done(&o);
                     o
                 })
@@ -431,12 +547,13 @@ impl Batch {
         Ok(totals)
     }
 
-    /// Run `index` of the batch: seeds vary slowest, so a seed's variants are neighbours.
+    /// Run `index` of the whole batch.
     fn run_one(&self, index: u64) -> Outcome {
-        let per_seed = self.labels.len() as u64;
-        let seed = self.seeds.first + index / per_seed;
-        let variant = (index % per_seed) as usize;
-        assert!(seed <= self.seeds.last, "run {index} is past the range");
+        let (seed, variant) = self.info.run_at(index);
+        assert!(
+            seed <= self.info.seeds.last,
+            "run {index} is past the range"
+        );
         let v = self.variants.get(self.chosen[variant]);
         let opts = RunOptions {
             seed: Some(seed),
@@ -484,21 +601,112 @@ fn clip(text: &str, max: usize) -> String {
     out
 }
 
-/// The first-violation column: `check: detail`, and how many more; for a run that could not go
-/// on, its error.
-fn first_problem(o: &Outcome) -> String {
-    match &o.report {
-        Err(e) => clip(&format!("error: {e}"), VIOLATION_CHARS_MAX),
-        Ok(r) => match r.violations().first() {
-            None => String::new(),
-            Some(v) => {
-                let first = clip(&format!("{}: {}", v.check, v.detail), VIOLATION_CHARS_MAX);
-                match r.result.violations_total {
-                    0 | 1 => first,
-                    n => format!("{first} (+{} more)", n - 1),
-                }
+/// The first-violation column: `check: detail`, and how many more, of a run's first violation
+/// and its count; for a run that could not go on, its error.
+fn first_problem(error: Option<&str>, first: Option<(&str, &str)>, total: u64) -> String {
+    if let Some(e) = error {
+        return clip(&format!("error: {e}"), VIOLATION_CHARS_MAX);
+    }
+    match first {
+        None => String::new(),
+        Some((check, detail)) => {
+            let first = clip(&format!("{check}: {detail}"), VIOLATION_CHARS_MAX);
+            match total {
+                0 | 1 => first,
+                n => format!("{first} (+{} more)", n - 1),
             }
-        },
+        }
+    }
+}
+
+/// One run as the outputs show it: from an [`Outcome`] as it ends, or read back from a part's
+/// JSON by `sim merge`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub seed: u64,
+    /// An index into the batch's chosen variants.
+    pub variant: usize,
+    pub ok: bool,
+    pub events: Option<u64>,
+    pub sim_time_ns: Option<u64>,
+    /// 16 hex digits.
+    pub trace_hash: Option<String>,
+    /// The first-violation column.
+    pub problem: String,
+    pub replay: String,
+}
+
+impl Row {
+    pub fn of(info: &Info, o: &Outcome) -> Row {
+        let (events, sim_time_ns, trace_hash, problem) = match &o.report {
+            Ok(r) => {
+                let first = r.violations().first();
+                (
+                    Some(r.events),
+                    Some(r.result.end_time.as_nanos()),
+                    Some(format_hash(r.result.trace_hash)),
+                    first_problem(
+                        None,
+                        first.map(|v| (v.check.as_str(), v.detail.as_str())),
+                        r.result.violations_total,
+                    ),
+                )
+            }
+            Err(e) => (None, None, None, first_problem(Some(e), None, 0)),
+        };
+        Row {
+            seed: o.seed,
+            variant: o.variant,
+            ok: o.ok(),
+            events,
+            sim_time_ns,
+            trace_hash,
+            problem,
+            replay: info.replay(o.seed, o.variant),
+        }
+    }
+
+    /// A run object of the `--json` output ([`Json`]), its variant found among `info`'s.
+    pub fn from_json(info: &Info, v: &serde_json::Value) -> Result<Row, String> {
+        let field = |name: &str| v.get(name).ok_or_else(|| format!("a run has no `{name}`"));
+        let seed = field("seed")?
+            .as_u64()
+            .ok_or("a run's `seed` is not a whole number")?;
+        let label = field("variant")?
+            .as_str()
+            .ok_or("a run's `variant` is not text")?;
+        let variant = if info.swept {
+            info.labels.iter().position(|l| l == label).ok_or_else(|| {
+                format!("run of seed {seed}: variant `{label}` is not one of the part's")
+            })?
+        } else {
+            0
+        };
+        let violations = field("violations")?
+            .as_array()
+            .ok_or("`violations` is not a list")?;
+        let first = violations
+            .first()
+            .and_then(|x| Some((x.get("check")?.as_str()?, x.get("detail")?.as_str()?)));
+        Ok(Row {
+            seed,
+            variant,
+            ok: field("ok")?
+                .as_bool()
+                .ok_or("a run's `ok` is not true or false")?,
+            events: field("events")?.as_u64(),
+            sim_time_ns: field("sim_time_ns")?.as_u64(),
+            trace_hash: field("trace_hash")?.as_str().map(str::to_string),
+            problem: first_problem(
+                field("error")?.as_str(),
+                first,
+                field("violations_total")?.as_u64().unwrap_or(0),
+            ),
+            replay: field("replay")?
+                .as_str()
+                .ok_or("a run's `replay` is not text")?
+                .to_string(),
+        })
     }
 }
 
@@ -506,8 +714,8 @@ fn first_problem(o: &Outcome) -> String {
 /// of at most [`PASSED_ROWS_MAX`] runs), then [`Table::finish`] with the summary and a replay
 /// command per failing run.
 #[derive(Debug)]
-pub struct Table<'a> {
-    batch: &'a Batch,
+pub struct Table {
+    info: Info,
     show_passed: bool,
     seed_width: usize,
     variant_width: usize,
@@ -516,12 +724,17 @@ pub struct Table<'a> {
     replays_dropped: u64,
 }
 
-impl<'a> Table<'a> {
-    pub fn new(batch: &'a Batch) -> Self {
-        let seed_width = batch.seeds.last.to_string().len().max("seed".len());
-        let variant_width = if batch.swept() {
-            batch
-                .labels
+impl Table {
+    pub fn new(batch: &Batch) -> Self {
+        Table::of(batch.info().clone())
+    }
+
+    /// The table of the batch `info` describes. Whether passing runs get rows depends on the
+    /// whole batch, not a shard of it, so a shard's rows are the merged table's.
+    pub fn of(info: Info) -> Self {
+        let seed_width = info.seeds.last.to_string().len().max("seed".len());
+        let variant_width = if info.swept {
+            info.labels
                 .iter()
                 .map(|l| l.chars().count().min(VARIANT_CHARS_MAX))
                 .max()
@@ -531,8 +744,8 @@ impl<'a> Table<'a> {
             0
         };
         Table {
-            batch,
-            show_passed: batch.runs() <= PASSED_ROWS_MAX,
+            show_passed: info.total_runs() <= PASSED_ROWS_MAX,
+            info,
             seed_width,
             variant_width,
             passed_hidden: 0,
@@ -541,9 +754,9 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// The scenario, the range, and the column titles.
+    /// The scenario, the range, the shard, and the column titles.
     pub fn header(&self, out: &mut impl Write) -> io::Result<()> {
-        let b = self.batch;
+        let b = &self.info;
         writeln!(out, "scenario   {} ({})", b.name, b.file)?;
         let seeds = b.seeds.count();
         let plural = |n: u64, one: &str, many: &str| {
@@ -554,17 +767,29 @@ impl<'a> Table<'a> {
             }
         };
         let variants = b.labels.len() as u64;
-        let runs = if b.swept() {
+        let runs = if b.swept {
             format!(
                 "{seeds} {} x {variants} {} = {} runs",
                 plural(seeds, "seed", "seeds"),
                 plural(variants, "variant", "variants"),
-                b.runs()
+                b.total_runs()
             )
         } else {
             format!("{seeds} {}", plural(seeds, "run", "runs"))
         };
         writeln!(out, "seeds      {} (both ends included: {runs})", b.seeds)?;
+        if let Some(shard) = b.shard {
+            writeln!(
+                out,
+                "shard      {} of {}: {} of the {} runs (every {}th from run {}; `sim merge` joins the parts)",
+                shard.k,
+                shard.n,
+                b.runs(),
+                b.total_runs(),
+                shard.n,
+                shard.k
+            )?;
+        }
         self.row(
             out,
             "seed",
@@ -605,11 +830,16 @@ impl<'a> Table<'a> {
 
     /// The rows of one chunk, in the order given (the batch gives them in seed order).
     pub fn rows(&mut self, out: &mut impl Write, chunk: &[Outcome]) -> io::Result<()> {
-        for o in chunk {
-            let ok = o.ok();
-            if !ok {
+        let rows: Vec<Row> = chunk.iter().map(|o| Row::of(&self.info, o)).collect();
+        self.rows_of(out, &rows)
+    }
+
+    /// Rows, in the order given.
+    pub fn rows_of(&mut self, out: &mut impl Write, rows: &[Row]) -> io::Result<()> {
+        for r in rows {
+            if !r.ok {
                 if self.replays.len() < REPLAYS_MAX {
-                    self.replays.push(self.batch.replay(o.seed, o.variant));
+                    self.replays.push(r.replay.clone());
                 } else {
                     self.replays_dropped += 1;
                 }
@@ -617,23 +847,16 @@ impl<'a> Table<'a> {
                 self.passed_hidden += 1;
                 continue;
             }
-            let (events, time, hash) = match &o.report {
-                Ok(r) => (
-                    r.events.to_string(),
-                    show(r.result.end_time.as_nanos() as f64, true),
-                    format_hash(r.result.trace_hash),
-                ),
-                Err(_) => ("-".into(), "-".into(), "-".into()),
-            };
+            let dash = || "-".to_string();
             self.row(
                 out,
-                &o.seed.to_string(),
-                self.batch.variant_label(o.variant),
-                if ok { "ok" } else { "FAIL" },
-                &events,
-                &time,
-                &hash,
-                &first_problem(o),
+                &r.seed.to_string(),
+                &self.info.labels[r.variant],
+                if r.ok { "ok" } else { "FAIL" },
+                &r.events.map_or_else(dash, |e| e.to_string()),
+                &r.sim_time_ns.map_or_else(dash, |t| show(t as f64, true)),
+                r.trace_hash.as_deref().unwrap_or("-"),
+                &r.problem,
             )?;
         }
         Ok(())
@@ -641,7 +864,7 @@ impl<'a> Table<'a> {
 
     /// What was left out, the summary, and the replay commands.
     pub fn finish(&self, out: &mut impl Write, totals: &Totals) -> io::Result<()> {
-        let b = self.batch;
+        let b = &self.info;
         if self.passed_hidden > 0 {
             writeln!(
                 out,
@@ -660,10 +883,10 @@ impl<'a> Table<'a> {
             "{seeds_per_s:.1} seeds/s, {:.0} seeds/h",
             seeds_per_s * 3600.0
         );
-        if b.swept() {
+        if b.swept {
             speed.push_str(&format!(", {:.1} runs/s", totals.runs as f64 / wall));
         }
-        writeln!(out, "wall time  {:.3}s  ({speed})", totals.wall_time_s)?;
+        writeln!(out, "{WALL_TIME}{:.3}s  ({speed})", totals.wall_time_s)?;
         if totals.failed == 0 {
             writeln!(out, "result     ok: every check held in every run")?;
             return Ok(());
@@ -688,49 +911,93 @@ impl<'a> Table<'a> {
     }
 }
 
+/// How the table's one line of measured time starts: the only line that differs between runs of
+/// the same batch (and between a merged batch and the same batch run on one machine).
+pub const WALL_TIME: &str = "wall time  ";
+
 /// The `--json` output: one object on one line, `{"scenario", "file", "seeds": {"first",
-/// "last"}, "variants" (the labels of the sweep's chosen variants, empty without one), "runs":
-/// [...], "summary": {...}}`. Each run has the fields of `sim run --json` but `metrics` (with
-/// `--metrics`, `metrics` holds the summaries asked for), plus `ok` and `error`; `replay` carries
-/// the flags that chose and changed the run. Written as the runs come, so a long range never
-/// sits in memory.
+/// "last"}, "variants" (the labels of the sweep's chosen variants, empty without one), "shard"
+/// (`{"k", "n"}`, only for a shard), "runs": [...], "summary": {...}}`. Each run has the fields
+/// of `sim run --json` but `metrics` (with `--metrics`, `metrics` holds the summaries asked for),
+/// plus `ok` and `error`; `replay` carries the flags that chose and changed the run. Written as
+/// the runs come, so a long range never sits in memory. Measured time is in the fields
+/// [`WALL_TIME_FIELDS`] name, and nowhere else.
 #[derive(Debug)]
-pub struct Json<'a> {
-    batch: &'a Batch,
+pub struct Json {
+    info: Info,
+    /// `--metrics`: each run has `metrics`.
+    metrics: bool,
     written: u64,
 }
 
-impl<'a> Json<'a> {
-    pub fn new(batch: &'a Batch) -> Self {
-        Json { batch, written: 0 }
+/// The fields of the JSON output that hold measured time (in each run, and in the summary).
+pub const WALL_TIME_FIELDS: [&str; 5] = [
+    "wall_time_s",
+    "speedup",
+    "seeds_per_s",
+    "seeds_per_h",
+    "runs_per_s",
+];
+
+impl Json {
+    pub fn new(batch: &Batch) -> Self {
+        Json {
+            info: batch.info().clone(),
+            metrics: batch.metrics.is_some(),
+            written: 0,
+        }
+    }
+
+    /// The JSON of the batch `info` describes, for runs already written as JSON (`sim merge`).
+    pub fn of(info: Info) -> Self {
+        Json {
+            info,
+            metrics: false,
+            written: 0,
+        }
     }
 
     pub fn header(&self, out: &mut impl Write) -> io::Result<()> {
-        let b = self.batch;
+        let b = &self.info;
         write!(
             out,
-            "{{\"scenario\":{},\"file\":{},\"seeds\":{},\"variants\":{},\"runs\":[",
+            "{{\"scenario\":{},\"file\":{},\"seeds\":{},\"variants\":{},",
             serde_json::json!(b.name),
             serde_json::json!(b.file),
             serde_json::json!({"first": b.seeds.first, "last": b.seeds.last}),
-            serde_json::json!(if b.swept() { &b.labels[..] } else { &[] }),
-        )
+            serde_json::json!(if b.swept { &b.labels[..] } else { &[] }),
+        )?;
+        if let Some(shard) = b.shard {
+            write!(
+                out,
+                "\"shard\":{},",
+                serde_json::json!({"k": shard.k, "n": shard.n})
+            )?;
+        }
+        write!(out, "\"runs\":[")
     }
 
     pub fn rows(&mut self, out: &mut impl Write, chunk: &[Outcome]) -> io::Result<()> {
         for o in chunk {
-            if self.written > 0 {
-                out.write_all(b",")?;
-            }
-            write!(out, "{}", self.run(o))?;
-            self.written += 1;
+            let run = self.run(o).to_string();
+            self.raw(out, &run)?;
         }
+        Ok(())
+    }
+
+    /// One run, already written as JSON.
+    pub fn raw(&mut self, out: &mut impl Write, run: &str) -> io::Result<()> {
+        if self.written > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(run.as_bytes())?;
+        self.written += 1;
         Ok(())
     }
 
     /// One run's object.
     pub fn run(&self, o: &Outcome) -> serde_json::Value {
-        let b = self.batch;
+        let b = &self.info;
         let mut value = match &o.report {
             Ok(r) => serde_json::json!({
                 "scenario": r.scenario,
@@ -753,7 +1020,7 @@ impl<'a> Json<'a> {
             Err(e) => serde_json::json!({
                 "scenario": b.name,
                 "file": b.file,
-                "variant": b.variant_label(o.variant),
+                "variant": b.labels[o.variant],
                 "seed": o.seed,
                 "ok": false,
                 "error": e,
@@ -769,7 +1036,7 @@ impl<'a> Json<'a> {
                 "replay": b.replay(o.seed, o.variant),
             }),
         };
-        if let (Some(_), Some(fields)) = (&b.metrics, value.as_object_mut()) {
+        if let (true, Some(fields)) = (self.metrics, value.as_object_mut()) {
             let metrics = match &o.report {
                 Ok(_) => serde_json::Value::Object(o.metrics.clone()),
                 Err(_) => serde_json::Value::Null,
@@ -780,7 +1047,7 @@ impl<'a> Json<'a> {
     }
 
     pub fn finish(&self, out: &mut impl Write, totals: &Totals) -> io::Result<()> {
-        let b = self.batch;
+        let b = &self.info;
         let wall = totals.wall_time_s.max(1e-9);
         let seeds_per_s = totals.runs as f64 / b.labels.len() as f64 / wall;
         let summary = serde_json::json!({

@@ -19,7 +19,7 @@ use reports::text::{metrics_table, show};
 use scenarios::ScenarioError;
 use scenarios::render::{DiskSources, render};
 use scenarios::runner::{RunOptions, RunReport, stop_reason_name};
-use scenarios::seeds::{Batch, BatchError, Json, Outcome, SeedRange, Table};
+use scenarios::seeds::{Batch, BatchError, Json, Outcome, SeedRange, Shard, Table};
 use simcore::tracefile::read_trace;
 use simcore::{SimTime, format_hash};
 
@@ -83,6 +83,19 @@ enum Command {
         /// scenario with one gets a chart of the kernel's schedule above the simulator's.
         #[arg(long, value_name = "DIR")]
         kernel_traces: Option<PathBuf>,
+    },
+    /// Join the parts of a sharded batch (`sim run FILE --seeds A..B --shard K/N --json`, one
+    /// file per K) into what one machine running the whole batch prints: the same rows, summary
+    /// and replay commands (only the measured wall time differs: the parts' sum). Exits 0 when
+    /// every run passed, 1 when one failed, 2 when the parts do not make one batch (one missing,
+    /// repeated, cut short or from another batch).
+    Merge {
+        /// The parts' JSON files, in any order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the merged JSON instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a key-value history for linearizability (format: docs/lincheck.md); exits 1 if
     /// it is not linearizable, printing the shortest failing prefix.
@@ -149,6 +162,12 @@ struct RunArgs {
     /// --trace (replay one seed with --trace instead).
     #[arg(long, value_name = "A..B", value_parser = parse_seeds)]
     seeds: Option<SeedRange>,
+    /// With --seeds: run only the K-th of N disjoint parts of the runs (run i of the batch, in
+    /// seed and variant order, is in part i mod N + 1), e.g. one per task of a Slurm job array
+    /// or a Kubernetes Indexed Job. `sim merge` joins the parts' --json output into what one
+    /// machine running the whole batch prints.
+    #[arg(long, value_name = "K/N", requires = "seeds", value_parser = parse_shard)]
+    shard: Option<Shard>,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +186,10 @@ enum TraceCommand {
 
 fn parse_time(s: &str) -> Result<SimTime, String> {
     s.parse::<SimTime>().map_err(|e| e.to_string())
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse::<Shard>()
 }
 
 fn parse_seeds(s: &str) -> Result<SeedRange, String> {
@@ -216,6 +239,7 @@ fn main() -> ExitCode {
         Command::Trace(TraceCommand::Show { file, limit }) => trace_show(file, limit),
         Command::Trace(TraceCommand::Generate(args)) => cache_trace::generate(args),
         Command::Lincheck { file, json, budget } => lincheck(&file, json, budget),
+        Command::Merge { files, json } => merge(&files, json),
         Command::Report {
             files,
             out,
@@ -361,6 +385,10 @@ fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
         .and_then(|b| match &args.metrics {
             Some(spec) => b.with_metrics(spec),
             None => Ok(b),
+        })
+        .map(|b| match args.shard {
+            Some(shard) => b.with_shard(shard),
+            None => b,
         }) {
         Ok(b) => b,
         Err(BatchError::Scenario(e)) => {
@@ -437,6 +465,30 @@ fn run_seeds(args: &RunArgs, seeds: SeedRange) -> ExitCode {
     }
     // After a closed pipe the batch stops early; its exit code still tells of the runs it ran.
     if failed.load(Ordering::Relaxed) == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `sim merge`: the work is in `scenarios::merge`.
+fn merge(files: &[PathBuf], json: bool) -> ExitCode {
+    let merged = match scenarios::merge::merge_files(files) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let written = scenarios::merge::write(&merged, json, &mut out).and_then(|_| out.flush());
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing the merged results: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if merged.totals.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
