@@ -573,3 +573,165 @@ fn metrics_are_refused_where_they_cannot_go() {
         &["--metrics is for --seeds"],
     );
 }
+
+/// `text` with every measured time masked: the table's wall-time line, and the JSON's
+/// wall-clock fields' numbers (so the rest can be compared byte for byte).
+fn masked(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("wall time") {
+            out.push_str("wall time  (masked)\n");
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = [
+            "\"wall_time_s\":",
+            "\"speedup\":",
+            "\"seeds_per_s\":",
+            "\"seeds_per_h\":",
+            "\"runs_per_s\":",
+        ]
+        .iter()
+        .filter_map(|k| rest.find(k).map(|i| (i, k.len())))
+        .min()
+        {
+            let (i, len) = at;
+            out.push_str(&rest[..i + len]);
+            rest = &rest[i + len..];
+            let end = rest.find([',', '}']).unwrap_or(rest.len());
+            out.push('#');
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out.push('\n');
+    }
+    out
+}
+
+/// A batch split into shards runs every (seed, variant) once, each part a disjoint slice, and
+/// `sim merge` of the parts (in any order) prints, byte for byte but for measured time, what
+/// one machine running the whole batch prints: the table and the JSON, rows, summary, replays.
+#[test]
+fn shards_partition_a_batch_and_merge_to_what_one_machine_prints() {
+    let dir = tempdir("shards");
+    let scn = dir.join("flaky.scn");
+    std::fs::write(
+        &scn,
+        FLAKY.replace("expect", "sweep s.servers in [1, 2]\n  expect"),
+    )
+    .unwrap();
+    let scn = scn.to_str().unwrap();
+    let base = ["run", scn, "--seeds", "3..40", "--until", "30s"];
+    let whole = sim(&base);
+    assert_eq!(
+        whole.status.code(),
+        Some(1),
+        "some runs fail: {}",
+        stderr(&whole)
+    );
+    let mut base_json = base.to_vec();
+    base_json.push("--json");
+    let whole_json = sim(&base_json);
+    let n = 5;
+    let mut parts = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for k in 1..=n {
+        let shard = format!("{k}/{n}");
+        let mut args = base_json.clone();
+        args.extend(["--shard", &shard]);
+        let o = sim(&args);
+        assert!(
+            o.status.code() == Some(0) || o.status.code() == Some(1),
+            "{}",
+            stderr(&o)
+        );
+        let v = json(&o);
+        assert_eq!(v["shard"], serde_json::json!({"k": k, "n": n}));
+        for r in v["runs"].as_array().unwrap() {
+            let run = (
+                r["seed"].as_u64().unwrap(),
+                r["variant"].as_str().unwrap().to_string(),
+            );
+            assert!(seen.insert(run.clone()), "{run:?} is in two shards");
+        }
+        let path = dir.join(format!("part-{k}.json"));
+        std::fs::write(&path, &o.stdout).unwrap();
+        parts.push(path.to_str().unwrap().to_string());
+    }
+    assert_eq!(seen.len(), 38 * 2, "every (seed, variant) once");
+    // Any order of the parts.
+    parts.reverse();
+    let mut merge: Vec<&str> = vec!["merge"];
+    merge.extend(parts.iter().map(String::as_str));
+    let merged = sim(&merge);
+    assert_eq!(merged.status.code(), Some(1), "{}", stderr(&merged));
+    assert_eq!(masked(&stdout(&merged)), masked(&stdout(&whole)));
+    assert!(
+        stdout(&merged).contains("replay\n  sim run "),
+        "{}",
+        stdout(&merged)
+    );
+    merge.push("--json");
+    let merged_json = sim(&merge);
+    assert_eq!(masked(&stdout(&merged_json)), masked(&stdout(&whole_json)));
+    assert_ne!(
+        masked(&stdout(&merged_json)),
+        stdout(&merged_json),
+        "masking masked something"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Parts that do not make one batch are refused, naming the file and what is wrong.
+#[test]
+fn parts_that_do_not_make_one_batch_are_refused() {
+    let dir = tempdir("bad-parts");
+    let scn = dir.join("flaky.scn");
+    std::fs::write(&scn, FLAKY).unwrap();
+    let scn = scn.to_str().unwrap();
+    let part = |seeds: &str, shard: &str, name: &str| {
+        let o = sim(&[
+            "run", scn, "--seeds", seeds, "--until", "5s", "--shard", shard, "--json",
+        ]);
+        let path = dir.join(name);
+        std::fs::write(&path, &o.stdout).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let p1 = part("1..9", "1/3", "p1.json");
+    let p2 = part("1..9", "2/3", "p2.json");
+    let p3 = part("1..9", "3/3", "p3.json");
+    let other = part("1..10", "3/3", "other.json");
+    let refused = |files: &[&str], want: &str| {
+        let mut args = vec!["merge"];
+        args.extend(files);
+        let o = sim(&args);
+        assert_eq!(o.status.code(), Some(2), "{files:?}: {}", stdout(&o));
+        assert!(stderr(&o).contains(want), "{files:?}: {}", stderr(&o));
+    };
+    refused(&[&p1, &p3], "missing 1 of 3 shards: 2/3");
+    refused(&[&p1, &p2, &p2], "shard 2/3 is also");
+    refused(&[&p1, &p2, &other], "is not a part of the same batch");
+    // A part cut short, and one that is not JSON: the file, and where.
+    let text = std::fs::read_to_string(&p3).unwrap();
+    let cut = dir.join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    refused(&[&p1, &p2, cut.to_str().unwrap()], "cut.json:1:");
+    let garbage = dir.join("garbage.json");
+    std::fs::write(&garbage, "{\n  \"scenario\": 3\n}\n").unwrap();
+    refused(&[garbage.to_str().unwrap()], "garbage.json:2:");
+    refused(&["no-such-part.json"], "no-such-part.json");
+    // The flag's own mistakes.
+    for bad in ["0/3", "4/3", "3", "a/b", "1/0"] {
+        let o = sim(&["run", scn, "--seeds", "1..9", "--shard", bad]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains("is not a shard"),
+            "{bad}: {}",
+            stderr(&o)
+        );
+    }
+    let o = sim(&["run", scn, "--shard", "1/2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--seeds"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -166,7 +166,7 @@ struct RunArgs {
     /// seed and variant order, is in part i mod N + 1), e.g. one per task of a Slurm job array
     /// or a Kubernetes Indexed Job. `sim merge` joins the parts' --json output into what one
     /// machine running the whole batch prints.
-    #[arg(long, value_name = "K/N", requires = "seeds", value_parser = parse_shard)]
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     shard: Option<Shard>,
 }
 
@@ -279,6 +279,12 @@ fn init_logging(verbose: u8) -> Result<(), String> {
 fn run(args: RunArgs) -> ExitCode {
     if let Some(seeds) = args.seeds {
         return run_seeds(&args, seeds);
+    }
+    if let Some(shard) = args.shard {
+        eprintln!(
+            "error: --shard {shard} splits a batch of seeds: add --seeds A..B (each part then runs its share of the range)"
+        );
+        return ExitCode::from(2);
     }
     if args.metrics.is_some() {
         eprintln!(
