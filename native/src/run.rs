@@ -340,9 +340,13 @@ pub(crate) fn choose(
     let chosen = variants
         .select_one(variant)
         .map_err(|e| RunError::Scenario(format!("native run: {e}")))?;
-    let chosen = variants.get(chosen);
+    let mut chosen = variants.get(chosen);
+    // A `nemesis` draws its faults from the seed, as in the simulator.
+    let seed = seed.or(chosen.scenario.seed.map(|s| s.0)).unwrap_or(0);
+    if let Some(drawn) = scenarios::generate::expand(&chosen.scenario, seed).map_err(joined)? {
+        chosen.scenario = drawn;
+    }
     let checked = scenarios::check::check(&chosen.scenario).map_err(joined)?;
-    let seed = seed.or(checked.seed).unwrap_or(0);
     let wired = scenarios::wire::wire(&checked, seed).map_err(joined)?;
     Ok(Chosen {
         world: wired.world,

@@ -12,6 +12,7 @@ pub mod ast;
 pub mod check;
 pub mod diag;
 pub mod fmt;
+pub mod generate;
 pub mod merge;
 pub mod parse;
 pub mod progress;

@@ -157,8 +157,12 @@ pub fn validate(scenario: &Scenario) -> Result<usize, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for v in &variants {
-        let found =
-            check_scenario(&v.scenario).and_then(|c| wire(&c, c.seed.unwrap_or(0)).map(|_| ()));
+        // With a `nemesis`, the lines it draws for the scenario's seed are checked too.
+        let seed = v.scenario.seed.map_or(0, |s| s.0);
+        let found = crate::generate::expand(&v.scenario, seed).and_then(|g| {
+            let s = g.as_ref().unwrap_or(&v.scenario);
+            check_scenario(s).and_then(|c| wire(&c, seed).map(|_| ()))
+        });
         if let Err(d) = found {
             // Each distinct problem once, however many runs share it.
             diags.extend(d.into_iter().filter(|x| seen.insert(x.to_string())));
@@ -242,8 +246,11 @@ fn run_labelled(
             .hint("`run_file` (and `sim run`) expand sweeps into runs"),
         ]));
     }
+    // A `nemesis` draws its faults from the run's seed: the scenario that runs has its lines.
+    let seed = opts.seed.or(scenario.seed.map(|s| s.0)).unwrap_or(0);
+    let generated = crate::generate::expand(scenario, seed).map_err(ScenarioError::Invalid)?;
+    let scenario = generated.as_ref().unwrap_or(scenario);
     let checked = check_scenario(scenario).map_err(ScenarioError::Invalid)?;
-    let seed = opts.seed.or(checked.seed).unwrap_or(0);
     let wired = wire(&checked, seed).map_err(ScenarioError::Invalid)?;
     ends(&wired, &checked, opts)?;
     let stop = StopAt {

@@ -25,6 +25,9 @@ const HOST_POLICY: PropSpec = PropSpec {
 };
 
 /// `host` and `network`.
+/// A generated fault schedule's block kind (expanded by `scenarios::generate`).
+pub const NEMESIS: &str = "nemesis";
+
 pub const SCHEMA: ModelSpec = ModelSpec {
     name: "world",
     doc: "Hosts (machines with CPUs and a disk) and the network between them, on which the other families' services are placed.",
@@ -174,6 +177,55 @@ pub const SCHEMA: ModelSpec = ModelSpec {
                     "Messages lost, partitioned away or dropped by a full queue.",
                 ),
             ],
+        },
+        KindSpec {
+            kind: NEMESIS,
+            doc: "A fault schedule drawn from the seed, in the spirit of FoundationDB's and TigerBeetle's simulators: faults one after another, each a `during` window of a verb drawn from `verbs`, on targets drawn at random; with `swarm`, each seed also switches each verb on or off (swarm testing, Groce et al., ISSTA 2012). Every run is replayable from its seed, and `sim shrink` turns its schedule into the lines it stands for.",
+            props: &[
+                prop(
+                    "verbs",
+                    PropType::Str,
+                    Need::Required,
+                    "The verbs it draws from, comma-separated: partition (a random shape), crash, pause (a random node), clock (a random node's clock skewed by up to `skew`).",
+                ),
+                prop(
+                    "every",
+                    PropType::DurationRange,
+                    Need::Default("1s..5s"),
+                    "The quiet time before each fault, drawn uniformly.",
+                ),
+                prop(
+                    "length",
+                    PropType::DurationRange,
+                    Need::Default("500ms..3s"),
+                    "How long each fault lasts, drawn uniformly: its `during` window, whose end heals, restarts, resumes or resets what it did.",
+                ),
+                prop(
+                    "from",
+                    PropType::Duration,
+                    Need::Default("0s"),
+                    "No fault starts before this.",
+                ),
+                prop(
+                    "until",
+                    PropType::Duration,
+                    Need::Default("the scenario's duration"),
+                    "Every fault has ended by this.",
+                ),
+                prop(
+                    "skew",
+                    PropType::Duration,
+                    Need::Default("200ms"),
+                    "The largest clock offset a `clock` fault sets.",
+                ),
+                prop(
+                    "swarm",
+                    PropType::Bool,
+                    Need::Default("true"),
+                    "Each seed switches each listed verb on with even odds (at least one stays on), so runs explore schedules of few kinds of faults as well as of all.",
+                ),
+            ],
+            metrics: &[],
         },
     ],
     global_metrics: &[],
