@@ -304,12 +304,12 @@ impl Search<'_> {
                     continue;
                 };
                 let base = s.clone();
-                let best = self.bisect(lo, hi, &|ns| {
+                let best = self.bisect(lo / MS, hi / MS, &|ms| {
                     let mut c = base.clone();
-                    set_time(&mut c.schedule[i].when, slot, ns);
+                    set_time(&mut c.schedule[i].when, slot, ms * MS);
                     c
                 });
-                set_time(&mut s.schedule[i].when, slot, best);
+                set_time(&mut s.schedule[i].when, slot, best * MS);
             }
         }
         s
@@ -347,11 +347,11 @@ impl Search<'_> {
             return s;
         }
         let base = s.clone();
-        let best = self.bisect(MS, hi, &|ns| Scenario {
-            duration: Some((SimDuration::from_nanos(ns), span)),
+        let best = self.bisect(1, hi / MS, &|ms| Scenario {
+            duration: Some((SimDuration::from_nanos(ms * MS), span)),
             ..base.clone()
         });
-        s.duration = Some((SimDuration::from_nanos(best), span));
+        s.duration = Some((SimDuration::from_nanos(best * MS), span));
         s
     }
 
@@ -449,7 +449,7 @@ fn split(len: usize, n: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// The range (nanoseconds, whole ms) a time of a schedule line may take: slot 0 is `at`'s time,
+/// The range (nanoseconds, each a whole number of ms) a time of a schedule line may take: slot 0 is `at`'s time,
 /// `during`'s start or `every`'s `from`; slot 1 is `during`'s end or `every`'s `to`, which stays
 /// after the start. `None` where there is no such time or it is not whole milliseconds.
 fn time_bounds(when: &When, slot: usize) -> Option<(u64, u64)> {
@@ -459,9 +459,12 @@ fn time_bounds(when: &When, slot: usize) -> Option<(u64, u64)> {
         (When::During { from, .. }, 0) => Some((0, whole(*from)?)),
         (When::During { from, to }, 1) => Some((from.as_nanos() + MS, whole(*to)?)),
         (When::Every { from: Some(f), .. }, 0) => Some((0, whole(*f)?)),
-        (When::Every { from, to: Some(t), .. }, 1) => {
-            Some((from.map_or(0, |f| f.as_nanos()) + MS, whole(*t)?))
-        }
+        (
+            When::Every {
+                from, to: Some(t), ..
+            },
+            1,
+        ) => Some((from.map_or(0, |f| f.as_nanos()) + MS, whole(*t)?)),
         _ => None,
     }
     .filter(|(lo, hi)| lo < hi)
@@ -473,8 +476,18 @@ fn set_time(when: &mut When, slot: usize, ns: u64) {
         (When::At(t), 0) => *t = d,
         (When::During { from, .. }, 0) => *from = d,
         (When::During { to, .. }, 1) => *to = d,
-        (When::Every { from: f @ Some(_), .. }, 0) => *f = Some(d),
-        (When::Every { to: t @ Some(_), .. }, 1) => *t = Some(d),
+        (
+            When::Every {
+                from: f @ Some(_), ..
+            },
+            0,
+        ) => *f = Some(d),
+        (
+            When::Every {
+                to: t @ Some(_), ..
+            },
+            1,
+        ) => *t = Some(d),
         _ => {}
     }
 }
@@ -570,7 +583,9 @@ mod tests {
             matches!(t.when, When::At(at) if at.as_nanos() >= 1_500 * MS)
                 && t.actions.iter().any(|a| {
                     a.verb.text == "crash"
-                        && a.args.iter().any(|v| v.kind == ValueKind::Ident("n2".into()))
+                        && a.args
+                            .iter()
+                            .any(|v| v.kind == ValueKind::Ident("n2".into()))
                 })
         });
         let long = s.duration.is_some_and(|(d, _)| d.as_nanos() >= 2_500 * MS);
@@ -584,7 +599,10 @@ mod tests {
         assert_eq!(out.cut, None);
         let s = &out.scenario;
         assert_eq!(s.schedule.len(), 1, "{}", out.text);
-        assert_eq!(s.schedule[0].when, When::At(SimDuration::from_nanos(1_500 * MS)));
+        assert_eq!(
+            s.schedule[0].when,
+            When::At(SimDuration::from_nanos(1_500 * MS))
+        );
         assert_eq!(s.duration.map(|d| d.0.as_nanos()), Some(2_500 * MS));
         assert_eq!(s.expects.len(), 1);
         let load = &s.blocks[2].props;
