@@ -264,3 +264,44 @@ fn bad_input_exits_2_with_a_message() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_variant_of_a_sweep_shrinks_with_its_values_written_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = with_bug(dir.path(), "raft-crash-storm.scn", "vote-not-persisted");
+    let original = std::fs::read_to_string(&file).expect("read");
+    let swept = original.replacen(
+        "  expect safe",
+        "  sweep cluster.election_timeout in [150ms..155ms, 150ms..300ms]\n  expect safe",
+        1,
+    );
+    std::fs::write(&file, swept).expect("write");
+    let (replay, check) = first_failure(&file, 60);
+    let words = scenarios::shrink::shell_words(&replay).expect("a command");
+    let at = |flag: &str| {
+        let k = words.iter().position(|w| w == flag).expect(flag);
+        words[k + 1].clone()
+    };
+    let (seed, variant) = (at("--seed"), at("--variant"));
+    let value = variant.split('=').nth(1).expect("NAME=VALUE");
+    let out = output(&[
+        "shrink",
+        file.to_str().unwrap(),
+        "--seed",
+        &seed,
+        "--variant",
+        &variant,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shrunk = text(&out.stdout);
+    let parsed = scenarios::parse::parse("shrunk.scn", &shrunk).expect("parses");
+    assert!(parsed.sweeps.is_empty(), "one run, no sweep:\n{shrunk}");
+    assert!(
+        shrunk.contains(&format!("election_timeout {value}")),
+        "the variant's value is written in:\n{shrunk}"
+    );
+    let path = dir.path().join("variant-shrunk.scn");
+    std::fs::write(&path, &shrunk).expect("write");
+    let again = format!("sim run {} --seed {seed}", path.display());
+    assert!(violated(&again).contains(&check));
+}

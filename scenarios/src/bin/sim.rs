@@ -181,7 +181,7 @@ struct ShrinkArgs {
     max_pending: Option<usize>,
     /// The most runs the search may make; when they are used up, the smallest failing scenario
     /// found so far is printed and the summary says the search was cut short.
-    #[arg(long, value_name = "N", default_value_t = scenarios::shrink::DEFAULT_MAX_RUNS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = scenarios::shrink::DEFAULT_MAX_RUNS as u64, value_parser = parse_max_runs)]
     max_runs: u64,
     /// A wall-time budget (e.g. 30s, 5m); when it is spent, the smallest failing scenario found
     /// so far is printed and the summary says the search was cut short.
@@ -209,6 +209,14 @@ enum TraceCommand {
 
 fn parse_time(s: &str) -> Result<SimTime, String> {
     s.parse::<SimTime>().map_err(|e| e.to_string())
+}
+
+fn parse_max_runs(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("the search needs at least 1 run".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}; expected a number of runs")),
+    }
 }
 
 fn parse_seeds(s: &str) -> Result<SeedRange, String> {
