@@ -699,7 +699,7 @@ fn shrink_target(args: &ShrinkArgs) -> Result<ShrinkTarget, String> {
             command: Command::Run(run),
             ..
         }) => run,
-        Ok(_) => unreachable!("the words start with `sim run`"),
+        Ok(_) => return Err(format!("--replay takes a `sim run` command, not `{line}`")),
         Err(e) => {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("bad arguments");
