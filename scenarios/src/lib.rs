@@ -20,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod runner;
 pub mod seeds;
+pub mod shrink;
 pub mod source;
 pub mod sweep;
 pub mod wire;

@@ -97,6 +97,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cut a failing run down to a small scenario that still fails the same check, and print it
+    /// (docs/shrink.md). Exits 0 when done (even if nothing could be removed), 2 on bad input or
+    /// a run that passes.
+    Shrink(ShrinkArgs),
     /// Check a key-value history for linearizability (format: docs/lincheck.md); exits 1 if
     /// it is not linearizable, printing the shortest failing prefix.
     Lincheck {
@@ -170,6 +174,44 @@ struct RunArgs {
     shard: Option<Shard>,
 }
 
+#[derive(Args)]
+struct ShrinkArgs {
+    /// The scenario file of the failing run (or give --replay).
+    file: Option<PathBuf>,
+    /// The failing run's seed (default: the scenario's `seed`, else 0); the shrunk scenario keeps
+    /// it.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The variant of the scenario's sweeps that failed, as for `sim run`.
+    #[arg(long, value_name = "N | NAME=VALUE")]
+    variant: Vec<String>,
+    /// The failing run's replay command, as `sim run` prints it (quote it: --replay "sim run
+    /// FILE --seed S ..."), instead of FILE, --seed and --variant.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["file", "seed", "variant", "until", "max_events", "max_pending"])]
+    replay: Option<String>,
+    /// Stop the failing run at this simulated time (it becomes the scenario's duration).
+    #[arg(long, value_parser = parse_time)]
+    until: Option<SimTime>,
+    /// Stop each run after this many events (kept in the replay command).
+    #[arg(long)]
+    max_events: Option<u64>,
+    /// The most events that may be pending at once (kept in the replay command).
+    #[arg(long)]
+    max_pending: Option<usize>,
+    /// The most runs the search may make; when they are used up, the smallest failing scenario
+    /// found so far is printed and the summary says the search was cut short.
+    #[arg(long, value_name = "N", default_value_t = scenarios::shrink::DEFAULT_MAX_RUNS as u64, value_parser = parse_max_runs)]
+    max_runs: u64,
+    /// A wall-time budget (e.g. 30s, 5m); when it is spent, the smallest failing scenario found
+    /// so far is printed and the summary says the search was cut short.
+    #[arg(long, value_name = "DURATION", value_parser = parse_time)]
+    time_limit: Option<SimTime>,
+    /// Write the shrunk scenario to this file (through a temporary file, then a rename) instead
+    /// of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum TraceCommand {
     /// Check a trace file and print its records.
@@ -190,6 +232,14 @@ fn parse_time(s: &str) -> Result<SimTime, String> {
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse::<Shard>()
+}
+
+fn parse_max_runs(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("the search needs at least 1 run".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}; expected a number of runs")),
+    }
 }
 
 fn parse_seeds(s: &str) -> Result<SeedRange, String> {
@@ -240,6 +290,7 @@ fn main() -> ExitCode {
         Command::Trace(TraceCommand::Generate(args)) => cache_trace::generate(args),
         Command::Lincheck { file, json, budget } => lincheck(&file, json, budget),
         Command::Merge { files, json } => merge(&files, json),
+        Command::Shrink(args) => shrink(args),
         Command::Report {
             files,
             out,
@@ -653,6 +704,193 @@ fn report(
         shown.display()
     );
     exit_code(broken, failed)
+}
+
+/// The run `sim shrink` is asked to shrink: its file and the flags of `sim run` that chose it.
+struct ShrinkTarget {
+    file: PathBuf,
+    seed: Option<u64>,
+    variant: Vec<String>,
+    until: Option<SimTime>,
+    max_events: Option<u64>,
+    max_pending: Option<usize>,
+}
+
+/// `sim shrink`'s target: from its own flags, or from a pasted replay command, read by the same
+/// parser as `sim run` (a leading `replay` or `replay:` label, as `sim run` prints it, is
+/// skipped).
+fn shrink_target(args: &ShrinkArgs) -> Result<ShrinkTarget, String> {
+    let Some(line) = &args.replay else {
+        let Some(file) = &args.file else {
+            return Err(
+                "sim shrink needs a scenario file (sim shrink FILE.scn --seed S) or a replay command (sim shrink --replay \"sim run FILE.scn --seed S\")".into(),
+            );
+        };
+        return Ok(ShrinkTarget {
+            file: file.clone(),
+            seed: args.seed,
+            variant: args.variant.clone(),
+            until: args.until,
+            max_events: args.max_events,
+            max_pending: args.max_pending,
+        });
+    };
+    let words = scenarios::shrink::shell_words(line).map_err(|e| format!("--replay: {e}"))?;
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let start = match words.first() {
+        Some(&("replay" | "replay:")) => 1,
+        _ => 0,
+    };
+    let words = &words[start..];
+    let is_sim = |w: &str| {
+        std::path::Path::new(w)
+            .file_name()
+            .is_some_and(|n| n == "sim")
+    };
+    if !(words.len() >= 3 && is_sim(words[0]) && words[1] == "run") {
+        return Err(format!(
+            "--replay takes a replay command as `sim run` prints it (sim run FILE --seed S ...), not `{line}`"
+        ));
+    }
+    let run = match Cli::try_parse_from(words) {
+        Ok(Cli {
+            command: Command::Run(run),
+            ..
+        }) => run,
+        Ok(_) => return Err(format!("--replay takes a `sim run` command, not `{line}`")),
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            return Err(format!("--replay: {}", first.trim_start_matches("error: ")));
+        }
+    };
+    if run.seeds.is_some() {
+        return Err("--replay: shrink takes one run; give its --seed rather than --seeds".into());
+    }
+    if run.trace.is_some() || run.history.is_some() || run.export_trace.is_some() {
+        return Err(
+            "--replay: --trace, --history and --export-trace write files of a run; drop them (replay the shrunk run with them instead)".into(),
+        );
+    }
+    Ok(ShrinkTarget {
+        file: run.file,
+        seed: run.seed,
+        variant: run.variant,
+        until: run.until,
+        max_events: run.max_events,
+        max_pending: run.max_pending,
+    })
+}
+
+/// `sim shrink`: finds the failing run's check, shrinks the scenario against it, and prints (or
+/// writes) the result, its replay command, and a summary on stderr. The work is in
+/// `scenarios::shrink`.
+fn shrink(args: ShrinkArgs) -> ExitCode {
+    use scenarios::shrink::{Cut, ShrinkError, shrink_run};
+    let target = match shrink_target(&args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let chosen = scenarios::load(&target.file).and_then(|s| {
+        scenarios::runner::validate(&s).map_err(ScenarioError::Invalid)?;
+        let variants = scenarios::sweep::variants(&s).map_err(ScenarioError::Invalid)?;
+        let i = variants.select_one(&target.variant)?;
+        Ok(variants.get(i).scenario)
+    });
+    let mut scenario = match chosen {
+        Ok(s) => s,
+        Err(e) => {
+            report_error(&e);
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(t) = target.until {
+        let span = scenario.duration.map(|d| d.1).unwrap_or_default();
+        scenario.duration = Some((simcore::SimDuration::from_nanos(t.as_nanos()), span));
+    }
+    let seed = target.seed.or(scenario.seed.map(|s| s.0)).unwrap_or(0);
+    let opts = RunOptions {
+        max_events: target.max_events,
+        max_pending: target.max_pending,
+        ..RunOptions::default()
+    };
+    let deadline = args
+        .time_limit
+        .map(|t| std::time::Instant::now() + std::time::Duration::from_nanos(t.as_nanos()));
+    let mut out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+    let bar = scenarios::progress::PhaseBar::stderr(
+        std::io::stderr().is_terminal(),
+        &["runs of the search's budget"],
+    );
+    bar.start(args.max_runs);
+    let max_runs = usize::try_from(args.max_runs).unwrap_or(usize::MAX);
+    let result = shrink_run(&scenario, seed, &opts, max_runs, &mut out_of_time, &|| {
+        bar.inc()
+    });
+    bar.finish();
+    let shrunk = match result {
+        Ok(s) => s,
+        Err(ShrinkError::Scenario(e)) => {
+            report_error(&e);
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let flags = scenarios::runner::replay_flags(&opts);
+    let replay = |file: &str| scenarios::runner::replay_command(file, seed, &flags);
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = scenarios::runner::write_atomically(path, shrunk.text.as_bytes()) {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            println!("wrote {}", path.display());
+            println!(
+                "replay: {}",
+                replay(&scenarios::sweep::shell_word(&path.display().to_string()))
+            );
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(shrunk.text.as_bytes())
+                .and_then(|_| stdout.flush())
+            {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("error: writing: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+            eprintln!(
+                "replay: {}  (save the scenario above as SHRUNK.scn, or pass --out FILE)",
+                replay("SHRUNK.scn")
+            );
+        }
+    }
+    let (lines_before, lines_after) = shrunk.lines;
+    let (sched_before, sched_after) = shrunk.schedule;
+    eprintln!(
+        "shrunk in {} runs: schedule lines {sched_before} -> {sched_after}, scenario lines {lines_before} -> {lines_after}",
+        shrunk.runs
+    );
+    match shrunk.cut {
+        Some(Cut::Runs) => eprintln!(
+            "cut short: the {} runs of --max-runs were used up; this is the smallest failing scenario found so far (raise --max-runs to go on)",
+            args.max_runs
+        ),
+        Some(Cut::Time) => eprintln!(
+            "cut short: the --time-limit of {} was spent; this is the smallest failing scenario found so far",
+            args.time_limit.map(|t| t.to_string()).unwrap_or_default()
+        ),
+        None => {}
+    }
+    ExitCode::SUCCESS
 }
 
 /// Prints an error on stderr: scenario problems with their source lines, others on one line.
