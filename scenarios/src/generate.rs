@@ -18,6 +18,9 @@ use crate::ast::{Scenario, Span, Timed};
 use crate::check::{CheckedBlock, Typed};
 use crate::diag::Diagnostic;
 
+/// The most faults one block draws.
+pub const FAULTS_MAX: u64 = 10_000;
+
 /// The verbs a nemesis draws from.
 pub const VERBS: &[&str] = &["partition", "crash", "pause", "clock"];
 
@@ -74,14 +77,19 @@ pub fn lines(
             &format!("one of {}", VERBS.join(", ")),
         ));
     }
+    // Everything is drawn in whole microseconds, the resolution the lines are written in.
     let range = |prop: &str, lo: u64, hi: u64| match b.get(prop) {
-        Some(Typed::DurationRange(a, z)) => (a.as_nanos(), z.as_nanos()),
+        Some(Typed::DurationRange(a, z)) => (a.as_nanos() / 1_000, z.as_nanos() / 1_000),
         _ => (lo, hi),
     };
-    let every = range("every", 1_000_000_000, 5_000_000_000);
-    let length = range("length", 500_000_000, 3_000_000_000);
-    let from = b.duration("from").map_or(0, |d| d.as_nanos());
-    let Some(until) = b.duration("until").or(duration).map(|d| d.as_nanos()) else {
+    let every = range("every", 1_000_000, 5_000_000);
+    let length = range("length", 500_000, 3_000_000);
+    let from = b.duration("from").map_or(0, |d| d.as_nanos() / 1_000);
+    let Some(until) = b
+        .duration("until")
+        .or(duration)
+        .map(|d| d.as_nanos() / 1_000)
+    else {
         return Err(b.error_at(
             "until",
             format!(
@@ -94,13 +102,13 @@ pub fn lines(
     if length.1 == 0 {
         return Err(b.error_at(
             "length",
-            format!("nemesis `{}`: faults of length 0 do nothing", b.name),
+            format!("nemesis `{}`: faults shorter than 1us do nothing", b.name),
             "give a length such as 500ms..3s",
         ));
     }
     let skew = b
         .duration("skew")
-        .map_or(200_000_000, |d| d.as_nanos())
+        .map_or(200_000, |d| d.as_nanos() / 1_000)
         .max(1);
     let swarm = !matches!(b.get("swarm"), Some(Typed::Bool(false)));
     let mut rng = RngStream::derive(seed, &format!("nemesis.{}", b.name));
@@ -120,6 +128,16 @@ pub fn lines(
     let mut out = Vec::new();
     let mut t = from + draw(&mut rng, every);
     while t < until {
+        if out.len() as u64 == FAULTS_MAX {
+            return Err(b.error_at(
+                "every",
+                format!(
+                    "nemesis `{}` drew {FAULTS_MAX} faults before the end of its window: its quiet times and lengths are too short",
+                    b.name
+                ),
+                "make `every` or `length` longer (say every 1s..5s), or the window shorter",
+            ));
+        }
         let end = (t + draw(&mut rng, length).max(1)).min(until);
         let action = match on[rng.below(on.len() as u64) as usize] {
             "partition" => format!(
@@ -136,9 +154,8 @@ pub fn lines(
     Ok(out)
 }
 
-/// A time as the scenario language writes it: whole microseconds (the draws' resolution).
-fn time(ns: u64) -> String {
-    let us = ns / 1_000;
+/// A time in microseconds as the scenario language writes it.
+fn time(us: u64) -> String {
     if us % 1_000_000 == 0 {
         format!("{}s", us / 1_000_000)
     } else if us % 1_000 == 0 {
@@ -264,7 +281,11 @@ mod tests {
         for (props, want) in [
             ("verbs \"crash, meteor\"", "`meteor` is not a verb"),
             ("verbs \" , \"", "has no verbs"),
-            ("verbs \"crash\"  length 0s", "length 0"),
+            ("verbs \"crash\"  length 0s", "shorter than 1us"),
+            (
+                "verbs \"crash\"  every 0s..0s  length 1us..1us",
+                "drew 10000 faults",
+            ),
         ] {
             let e = expand(&scenario(props), 1).unwrap_err();
             assert!(e[0].message.contains(want), "{props}: {e:?}");
