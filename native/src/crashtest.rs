@@ -18,9 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use models::storage::block::BlockDevice;
-use models::storage::fs::{Fs, FsConfig};
-use models::world::store::stack_fault;
+use models::storage::fs::Fs;
+use models::world::store::{crashable_stack, stack_fault};
 use scenarios::wire_mount::{DiskChange, MountConfig};
 use simcore::RngStream;
 
@@ -310,11 +309,7 @@ pub fn points(ops: u64, wanted: Option<u64>, rng: &mut RngStream) -> Vec<u64> {
 /// device the size of the host's disk, whose crashes tear unflushed writes at sector boundaries
 /// and keep each one with even odds, as a `kvstore`'s device does.
 pub fn model(name: &str, sectors: u64, seed: u64) -> Fs {
-    let rng = RngStream::derive(seed, &format!("{name}.device"));
-    let mut dev = BlockDevice::new(sectors, rng);
-    dev.faults_mut().torn = true;
-    dev.faults_mut().unflushed_survive = 0.5;
-    Fs::format(dev, FsConfig::default())
+    crashable_stack(sectors, RngStream::derive(seed, &format!("{name}.device")))
 }
 
 /// The size of a mount's disk in bytes, for the report.

@@ -258,13 +258,18 @@ impl SimFs {
         }
     }
 
-    /// The operation under way is done with the model: its block requests take their time
-    /// (before it is answered, so the caller waits for them).
-    fn settle(&mut self) {
+    /// Runs `op` on the model, then lets the block requests it made take their time, before
+    /// the operation is answered (so the caller waits for them).
+    fn on_stack<T>(
+        &mut self,
+        op: impl FnOnce(&mut Fs, &mut Vec<BlockIo>) -> Result<T, FsError>,
+    ) -> Result<T, FsError> {
+        let done = op(&mut lock(&self.fs), &mut self.io);
         if let Some(c) = &mut self.clock {
             c.serve(&self.io);
         }
         self.io.clear();
+        done
     }
 
     /// One more operation that changes the file system: the stack crashes if it is the chosen
@@ -357,9 +362,7 @@ impl Filesystem for SimFs {
             return reply.error(libc::EISDIR);
         };
         self.faults_due();
-        let done = lock(&self.fs).read(&path, offset.max(0) as u64, size as usize, &mut self.io);
-        self.settle();
-        match done {
+        match self.on_stack(|fs, io| fs.read(&path, offset.max(0) as u64, size as usize, io)) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(errno(&e)),
         }
@@ -381,9 +384,7 @@ impl Filesystem for SimFs {
             return reply.error(libc::EISDIR);
         };
         self.step();
-        let done = lock(&self.fs).write(&path, offset.max(0) as u64, data, &mut self.io);
-        self.settle();
-        match done {
+        match self.on_stack(|fs, io| fs.write(&path, offset.max(0) as u64, data, io)) {
             Ok(()) => reply.written(data.len() as u32),
             Err(e) => reply.error(errno(&e)),
         }
@@ -434,9 +435,7 @@ impl Filesystem for SimFs {
         // Only a size change means anything to the model (times and modes are fixed).
         if let (Some(size), Some(path)) = (size, self.file(ino)) {
             self.step();
-            let done = lock(&self.fs).truncate(&path, size, &mut self.io);
-            self.settle();
-            if let Err(e) = done {
+            if let Err(e) = self.on_stack(|fs, io| fs.truncate(&path, size, io)) {
                 return reply.error(errno(&e));
             }
         }
@@ -462,9 +461,7 @@ impl Filesystem for SimFs {
             return reply.error(libc::EINVAL);
         };
         self.step();
-        let done = lock(&self.fs).mkdir(&path, &mut self.io);
-        self.settle();
-        if let Err(e) = done {
+        if let Err(e) = self.on_stack(|fs, io| fs.mkdir(&path, io)) {
             return reply.error(errno(&e));
         }
         let ino = self.names.ino(&path, true);
@@ -527,9 +524,7 @@ impl Filesystem for SimFs {
             return reply.error(libc::EISDIR);
         };
         self.step();
-        let done = lock(&self.fs).fsync(&path, &mut self.io);
-        self.settle();
-        match done {
+        match self.on_stack(|fs, io| fs.fsync(&path, io)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }
@@ -547,9 +542,7 @@ impl Filesystem for SimFs {
             return reply.error(libc::ENOTDIR);
         };
         self.step();
-        let done = lock(&self.fs).fsync_dir(&dir, &mut self.io);
-        self.settle();
-        match done {
+        match self.on_stack(|fs, io| fs.fsync_dir(&dir, io)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(&e)),
         }

@@ -145,11 +145,8 @@ impl Store {
     /// seed.
     pub fn new(config: StoreConfig, index: u32, sectors: u64, seed: u64) -> Self {
         let rng = RngStream::derive(seed, &format!("{}.{}.device", config.name, config.host));
-        let mut dev = BlockDevice::new(sectors, rng);
-        dev.faults_mut().torn = true;
-        dev.faults_mut().unflushed_survive = 0.5;
         Store {
-            fs: Fs::format(dev, FsConfig::default()),
+            fs: crashable_stack(sectors, rng),
             kv: None,
             model: Model::new(),
             epoch: 0,
@@ -471,6 +468,16 @@ fn run(kv: &mut Kv, fs: &mut Fs, op: &Op, io: &mut Vec<BlockIo>) -> bool {
         Op::Put(k, v) => kv.put(fs, k, v, io).is_ok(),
         Op::Delete(k) => kv.delete(fs, k, io).is_ok(),
     }
+}
+
+/// A freshly formatted file system over a device of `sectors` whose crashes tear unflushed
+/// writes at sector boundaries and keep each one with even odds, its draws from `rng`: the stack
+/// a store keeps on its host's disk, and the one `native crashtest` mounts.
+pub fn crashable_stack(sectors: u64, rng: RngStream) -> Fs {
+    let mut dev = BlockDevice::new(sectors, rng);
+    dev.faults_mut().torn = true;
+    dev.faults_mut().unflushed_survive = 0.5;
+    Fs::format(dev, FsConfig::default())
 }
 
 /// A stack request as a timed disk request (a flush of a drive without a volatile cache costs
